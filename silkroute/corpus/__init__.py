@@ -1,0 +1,5 @@
+"""ASEAN Languages Corpus pipeline: read, normalise, identify, filter, deduplicate, redact, write."""
+
+from silkroute.corpus.document import Document
+
+__all__ = ["Document"]

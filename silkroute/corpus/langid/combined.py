@@ -1,0 +1,127 @@
+"""Our language ID: route by Unicode script, then let offline detectors vote on Latin text.
+
+Non-Latin scripts of the region map to one language each (Myanmar script is split into Burmese
+and Shan by Shan-only letters). Latin text is scored by a weighted vote of fastText, CLD2, our
+trigram profiles and, for the hard group only, lingua; Indonesian vs Malay is settled by marker
+words when they are present.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from silkroute.corpus.langid.detectors import (
+    Cld2Detector,
+    Detector,
+    FastTextDetector,
+    LinguaDetector,
+)
+from silkroute.corpus.langid.markers import ind_zsm_evidence
+from silkroute.corpus.langid.profiles import ProfileDetector
+from silkroute.corpus.scripts import dominant_script
+
+SCRIPT_LABELS = {
+    "Thai": "tha_Thai",
+    "Laoo": "lao_Laoo",
+    "Khmr": "khm_Khmr",
+    "Hani": "cmn_Hani",
+    "Jpan": "jpn_Jpan",
+    "Hang": "kor_Hang",
+}
+# Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D).
+_SHAN_ONLY = frozenset(chr(c) for c in [*range(0x1075, 0x1090), *range(0x109A, 0x109E)])
+# Languages the shipped detectors confuse: only these pay for the slower lingua vote.
+HARD_GROUP = frozenset(
+    {"ind_Latn", "zsm_Latn", "fil_Latn", "jav_Latn", "sun_Latn", "ceb_Latn", "war_Latn"}
+    | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
+)
+WEIGHTS = {"fasttext": 1.0, "cld2": 0.6, "profiles": 1.2, "lingua": 0.8}
+
+
+@dataclass(frozen=True)
+class LangResult:
+    lang: str
+    score: float
+    script: str
+
+
+class CombinedLangId:
+    def __init__(self, use_lingua: bool = True) -> None:
+        self.use_lingua = use_lingua
+        self.fasttext = FastTextDetector()
+        self.cld2 = Cld2Detector()
+        self.profiles = ProfileDetector()
+
+    @cached_property
+    def lingua(self) -> LinguaDetector:
+        return LinguaDetector()
+
+    @cached_property
+    def zawgyi(self) -> object:
+        from myanmartools import ZawgyiDetector
+
+        return ZawgyiDetector()
+
+    def identify(self, text: str) -> LangResult:
+        script, share = dominant_script(text)
+        if script in SCRIPT_LABELS:
+            return LangResult(SCRIPT_LABELS[script], round(share, 4), script)
+        if script == "Mymr":
+            return LangResult(self._myanmar_label(text), round(share, 4), script)
+        if script != "Latn":
+            scores = self.fasttext.scores(text)
+            best = max(scores, key=lambda k: scores[k], default=f"und_{script}")
+            return LangResult(best, round(scores.get(best, 0.0), 4), script)
+        lang, score = self._latin(text)
+        return LangResult(lang, round(score * share, 4), script)
+
+    def _myanmar_label(self, text: str) -> str:
+        myanmar = [ch for ch in text if "\u1000" <= ch <= "\u109f"]
+        shan = sum(ch in _SHAN_ONLY for ch in myanmar)
+        # Zawgyi Burmese reuses the Shan code points for stacked letters: ask the Zawgyi model.
+        if shan > 0.05 * len(myanmar) and self.zawgyi.get_zawgyi_probability(text) < 0.5:  # type: ignore[attr-defined]
+            return "shn_Mymr"
+        return "mya_Mymr"
+
+    def _latin(self, text: str) -> tuple[str, float]:
+        detectors: list[Detector] = [self.fasttext, self.cld2]
+        if self.profiles.available:
+            detectors.append(self.profiles)
+        votes = _vote(text, detectors)
+        leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+        if self.use_lingua and leader in HARD_GROUP:
+            votes = _vote(text, [*detectors, self.lingua])
+        _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
+        leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+        return leader, min(1.0, votes.get(leader, 0.0))
+
+
+def _vote(text: str, detectors: list[Detector]) -> dict[str, float]:
+    """Weighted mean probability per label over the detectors that can name that label.
+
+    A detector that has never heard of Tetum cannot vote against it: its silence is not evidence.
+    """
+    weighted: dict[str, float] = {}
+    for detector in detectors:
+        for label, prob in detector.scores(text).items():
+            weighted[label] = weighted.get(label, 0.0) + WEIGHTS[detector.name] * prob
+    votes: dict[str, float] = {}
+    for label, total in weighted.items():
+        able = sum(WEIGHTS[d.name] for d in detectors if label in d.known_labels)
+        votes[label] = total / (able or WEIGHTS["profiles"])
+    return votes
+
+
+def _apply_ind_zsm_markers(votes: dict[str, float], evidence: int) -> None:
+    """Re-split the Indonesian+Malay mass by marker words; each marker is worth ~e^1.5."""
+    ind, zsm = votes.get("ind_Latn", 0.0), votes.get("zsm_Latn", 0.0)
+    if evidence == 0 or ind + zsm == 0.0:
+        return
+    leader = max(votes, key=lambda k: votes[k])
+    if leader not in ("ind_Latn", "zsm_Latn"):
+        return
+    prior = math.log((zsm + 1e-3) / (ind + 1e-3))
+    share_zsm = 1.0 / (1.0 + math.exp(-(prior + 1.5 * evidence)))
+    votes["zsm_Latn"], votes["ind_Latn"] = (ind + zsm) * share_zsm, (ind + zsm) * (1 - share_zsm)

