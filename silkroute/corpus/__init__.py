@@ -1,4 +1,4 @@
-"""ASEAN Languages Corpus pipeline: read, normalise, identify, filter, deduplicate, redact, write."""
+"""ASEAN Languages Corpus pipeline: read, normalise, identify, filter, dedup, redact, write."""
 
 from silkroute.corpus.document import Document
 

@@ -1,5 +1,116 @@
-"""`silkroute corpus ...` commands (placeholder until the corpus pipeline lands)."""
+"""`silkroute corpus ...` commands: langid, run, stats."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from silkroute.corpus.errors import CorpusError
 
 corpus_app = typer.Typer(help="ASEAN Languages Corpus pipeline.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@corpus_app.command()
+def langid() -> None:
+    """Read lines or JSONL ({"text": ...}) on stdin; write JSONL with `lang` and `score`."""
+    from silkroute.corpus.langid import CombinedLangId
+
+    detector = CombinedLangId()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        record: dict[str, Any]
+        try:
+            parsed = json.loads(line)
+            record = parsed if isinstance(parsed, dict) and "text" in parsed else {"text": line}
+        except json.JSONDecodeError:
+            record = {"text": line.rstrip("\n")}
+        result = detector.identify(str(record["text"]))
+        record.update(lang=result.lang, score=result.score)
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@corpus_app.command()
+def run(
+    pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")],
+    workers: Annotated[int, typer.Option(help="processes (0 = the file's `workers`)")] = 0,
+) -> None:
+    """Run a pipeline file: resumable per shard, parallel over processes."""
+    from silkroute.corpus.pipeline.config import load_config
+    from silkroute.corpus.pipeline.executor import run_pipeline
+
+    try:
+        config = load_config(pipeline)
+        if workers:
+            config.workers = workers
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as bar:
+            tasks: dict[str, Any] = {}
+
+            def update(label: str, done: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = bar.add_task(label, total=total)
+                bar.update(tasks[label], completed=done)
+
+            summary = run_pipeline(config, update)
+    except CorpusError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"{summary['output_documents']} documents -> {config.output.dir}")
+
+
+@corpus_app.command()
+def stats(
+    directory: Annotated[Path, typer.Argument(help="output folder of a corpus run")],
+) -> None:
+    """Print documents, words and bytes per language and removal reasons of a finished run."""
+    path = directory / "stats.json"
+    if not path.exists():
+        _fail(f"{directory}: no stats.json here (is it the output folder of `corpus run`?)")
+    summary = json.loads(path.read_text())
+    out = Console()
+    table = Table(title=f"stages of {directory}")
+    for column in ("stage", "docs in", "docs out", "words out", "bytes out", "removed"):
+        table.add_column(column)
+    for name, s in summary["stages"].items():
+        docs_in = sum(r["docs"] for r in s["before"].values())
+        after = s["after"].values()
+        removed = ", ".join(f"{k}={v}" for k, v in s["removed"].items())
+        table.add_row(
+            name,
+            str(docs_in),
+            str(sum(r["docs"] for r in after)),
+            str(sum(r["words"] for r in after)),
+            str(sum(r["bytes"] for r in after)),
+            removed,
+        )
+    out.print(table)
+    last = list(summary["stages"].values())[-1]["after"]
+    langs = Table(title="output per language")
+    for column in ("language", "docs", "words", "bytes"):
+        langs.add_column(column)
+    for lang, row in sorted(last.items()):
+        langs.add_row(lang, str(row["docs"]), str(row["words"]), str(row["bytes"]))
+    out.print(langs)
+
+
+if __name__ == "__main__":
+    corpus_app()

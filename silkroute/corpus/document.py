@@ -21,7 +21,9 @@ class Document:
         return {"id": self.id, "text": self.text, **self.meta}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], id_key: str = "id", text_key: str = "text") -> Document:
+    def from_record(
+        cls, record: dict[str, Any], id_key: str = "id", text_key: str = "text"
+    ) -> Document:
         if text_key not in record or not isinstance(record[text_key], str):
             raise ValueError(f"record has no string field {text_key!r}")
         meta = {k: v for k, v in record.items() if k not in (id_key, text_key)}

@@ -32,7 +32,13 @@ def write_parquet(docs: Iterable[Document], path: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows: dict[str, list[Any]] = {"id": [], "text": [], "lang": [], "lang_score": [], "meta_json": []}
+    rows: dict[str, list[Any]] = {
+        "id": [],
+        "text": [],
+        "lang": [],
+        "lang_score": [],
+        "meta_json": [],
+    }
     for doc in docs:
         rows["id"].append(doc.id)
         rows["text"].append(doc.text)

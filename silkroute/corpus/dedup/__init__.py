@@ -1,0 +1,1 @@
+"""Deduplication: exact (normalised hash) and MinHash-LSH near duplicates, per language."""

@@ -1,0 +1,1 @@
+"""Pipeline core: stage base classes, the stage registry, config and the executor."""

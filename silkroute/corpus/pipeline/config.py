@@ -1,0 +1,81 @@
+"""The pipeline file (YAML), validated with pydantic; errors name the field and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from silkroute.corpus.errors import CorpusError
+from silkroute.corpus.pipeline.base import Stage
+from silkroute.corpus.pipeline.registry import stage_class
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    paths: list[Path] = Field(min_length=1)
+    format: Literal["auto", "jsonl", "text", "parquet", "warc"] = "auto"
+
+
+class OutputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dir: Path
+    format: Literal["parquet", "jsonl.gz"] = "parquet"
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: InputConfig
+    output: OutputConfig
+    stages: list[StageConfig] = Field(min_length=1)
+    workers: int = Field(1, ge=1, le=256)
+    seed: int = 0
+    report: bool = True
+
+    def build_stages(self) -> list[Stage]:
+        built: list[Stage] = []
+        for i, spec in enumerate(self.stages):
+            cls = stage_class(spec.name, f"stages[{i}].name")
+            try:
+                params = cls.Params.model_validate(spec.params)
+            except ValidationError as exc:
+                raise CorpusError(_first_error(exc, f"stages[{i}].params")) from None
+            built.append(cls(params, seed=self.seed))
+        return built
+
+
+def _first_error(exc: ValidationError, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
+    return f"{field}: {err['msg']}"
+
+
+def load_config(path: Path) -> PipelineConfig:
+    """Read and validate a pipeline file; relative paths are taken from the file's folder."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read pipeline file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise CorpusError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise CorpusError(f"{path}: the pipeline file must be a mapping with input/output/stages")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise CorpusError(f"{path}: {_first_error(exc)}") from None
+    base = path.resolve().parent
+    config.input.paths = [p if p.is_absolute() else base / p for p in config.input.paths]
+    if not config.output.dir.is_absolute():
+        config.output.dir = base / config.output.dir
+    config.build_stages()  # fail on unknown stages / bad params before any work starts
+    return config

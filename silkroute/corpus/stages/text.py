@@ -1,0 +1,78 @@
+"""Stages that change or annotate text: normalisation, language ID, PII redaction."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from silkroute.corpus.document import Document
+from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.normalize import (
+    has_myanmar,
+    normalize_text,
+    zawgyi_probability,
+    zawgyi_to_unicode,
+)
+from silkroute.corpus.pii import PiiRedactor
+from silkroute.corpus.pipeline.base import Stage
+from silkroute.corpus.pipeline.stats import StageStats
+
+
+class NormalizeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zawgyi: bool = True
+    zawgyi_threshold: float = Field(0.95, ge=0.0, le=1.0)
+
+
+class Normalize(Stage):
+    """NFC, invisible junk removed, Zawgyi Burmese converted to Unicode."""
+
+    name = "normalize"
+    Params = NormalizeParams
+
+    def process(self, doc: Document, stats: StageStats) -> Document | str:
+        text = normalize_text(doc.text)
+        p: NormalizeParams = self.params
+        if p.zawgyi and has_myanmar(text) and zawgyi_probability(text) > p.zawgyi_threshold:
+            text = zawgyi_to_unicode(text)
+            doc.meta["zawgyi_converted"] = True
+            stats.counters["zawgyi_converted"] += 1
+        doc.text = text
+        return doc
+
+
+class LangId(Stage):
+    """Annotates `lang`, `lang_score` and `script`; filtering is the language_filter's job."""
+
+    name = "langid"
+
+    @cached_property
+    def detector(self) -> CombinedLangId:
+        return CombinedLangId()
+
+    def process(self, doc: Document, stats: StageStats) -> Document | str:
+        result = self.detector.identify(doc.text)
+        doc.meta.update(lang=result.lang, lang_score=result.score, script=result.script)
+        return doc
+
+
+class PiiParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    default_region: str = "SG"
+
+
+class PiiRedact(Stage):
+    name = "pii"
+    Params = PiiParams
+
+    @cached_property
+    def redactor(self) -> PiiRedactor:
+        return PiiRedactor(default_region=self.params.default_region)
+
+    def process(self, doc: Document, stats: StageStats) -> Document | str:
+        doc.text, counts = self.redactor.redact(doc.text, doc.lang)
+        if counts:
+            doc.meta["pii"] = dict(counts)
+            stats.counters.update({f"pii_{k}": v for k, v in counts.items()})
+        return doc
