@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid.udhr import UDHR_FILES, split_train_test, udhr_lines
+
+DETECTOR = CombinedLangId()
+
+
+@pytest.mark.parametrize("label", sorted(UDHR_FILES))
+def test_held_out_udhr_lines_are_mostly_identified(udhr_dir: Path, label: str) -> None:
+    _, held_out = split_train_test(udhr_lines(udhr_dir, UDHR_FILES[label]))
+    lines = [x for x in held_out if len(x) >= 40][:25]
+    hits = sum(DETECTOR.identify(x).lang == label for x in lines)
+    assert hits / len(lines) >= 0.7, f"{label}: {hits}/{len(lines)}"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "want"),
+    [
+        ("thai script routes to Thai", "ภาษาไทยเป็นภาษาราชการของประเทศไทย", "tha_Thai"),
+        ("lao script routes to Lao", "ພາສາລາວແມ່ນພາສາທາງການ", "lao_Laoo"),
+        ("khmer script routes to Khmer", "ភាសាខ្មែរជាភាសាផ្លូវការ", "khm_Khmr"),
+        ("han routes to Mandarin", "中华人民共和国是一个国家", "cmn_Hani"),
+        ("shan letters mark Shan", "ၵႂၢမ်းတႆး ၽႃႇသႃႇတႆး လိၵ်ႈတႆး", "shn_Mymr"),
+        ("malay spelling markers", "Kerajaan bahawa kanak-kanak hendaklah", "zsm_Latn"),
+        ("indonesian spelling markers", "Pemerintah menyatakan bahwa karena kualitas", "ind_Latn"),
+    ],
+)
+def test_routing_and_markers(name: str, text: str, want: str) -> None:
+    assert DETECTOR.identify(text).lang == want, name
+
+
+def test_score_is_a_probability() -> None:
+    result = DETECTOR.identify("The quick brown fox jumps over the lazy dog every morning.")
+    assert result.lang == "eng_Latn"
+    assert 0.5 < result.score <= 1.0

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from silkroute.corpus.cli import corpus_app
+from silkroute.corpus.io.writers import iter_shard_docs, sha256_of
+
+from .conftest import paragraphs
+
+CODES = ["tha", "lao", "khm", "mya", "cmn_hans", "vie", "ind", "mly_latn", "tgl", "eng"]
+STAGES = [
+    {"name": "normalize"},
+    {"name": "langid"},
+    {"name": "language_filter", "params": {"min_score": 0.3}},
+    {"name": "quality_filter"},
+    {"name": "pii"},
+    {"name": "exact_dedup"},
+    {"name": "minhash_dedup"},
+]
+
+
+def build_corpus(udhr_dir: Path, root: Path) -> dict[str, int]:
+    """Mixed JSONL files with injected exact duplicates, near duplicates, PII and junk."""
+    raw = root / "raw"
+    raw.mkdir()
+    rng = random.Random(0)
+    injected = {"exact": 0, "near": 0}
+    for code in CODES:
+        docs = paragraphs(udhr_dir, code, per_doc=5)
+        records = [{"id": f"{code}-{i}", "text": t} for i, t in enumerate(docs)]
+        records.append({"id": f"{code}-exact", "text": docs[1].upper() + "  "})
+        records.append({"id": f"{code}-near", "text": docs[2][: int(len(docs[2]) * 0.95)]})
+        records.append({"id": f"{code}-junk", "text": "click here ### ### ###"})
+        injected["exact"] += 1
+        injected["near"] += 1
+        rng.shuffle(records)
+        with (raw / f"{code}.jsonl").open("w") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    (raw / "pii.txt").write_text(
+        "".join(
+            f"Customer {n} wrote to somchai{n}@example.co.th and asked us to call back on"
+            f" +66 2 123 45{n:02d} about the order that was late.\n"
+            for n in range(8)
+        )
+    )
+    return injected
+
+
+def write_pipeline(root: Path, **overrides: object) -> Path:
+    config = {"input": {"paths": ["raw"]}, "output": {"dir": "out"}, "workers": 2}
+    config["stages"] = STAGES
+    config.update(overrides)
+    path = root / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(udhr_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("run")
+    build_corpus(udhr_dir, root)
+    result = CliRunner().invoke(corpus_app, ["run", str(write_pipeline(root))])
+    assert result.exit_code == 0, result.output
+    return root / "out"
+
+
+def test_run_writes_shards_manifest_stats_and_report(finished_run: Path) -> None:
+    manifest = json.loads((finished_run / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        shard = finished_run / "data" / entry["file"]
+        assert entry["sha256"] == sha256_of(shard)
+        assert entry["documents"] == sum(1 for _ in iter_shard_docs(shard))
+    assert (finished_run / "report.html").read_text().count("<table>") == 4
+    assert (finished_run / "report.png").stat().st_size > 1000
+
+
+def test_run_removes_injected_duplicates_and_junk(finished_run: Path) -> None:
+    stats = json.loads((finished_run / "stats.json").read_text())["stages"]
+    assert stats["exact_dedup"]["removed"]["duplicate"] > 0
+    assert stats["minhash_dedup"]["removed"]["duplicate"] > 0
+    assert sum(stats["quality_filter"]["removed"].values()) >= len(CODES)
+    docs = [d for f in (finished_run / "data").iterdir() for d in iter_shard_docs(f)]
+    ids = {d.id for d in docs}
+    for code in CODES:  # an original and its injected copy never both survive
+        assert not {f"{code}-1", f"{code}-exact"} <= ids, code
+        assert not {f"{code}-2", f"{code}-near"} <= ids, code
+    assert not any(i.endswith("-junk") for i in ids)
+    langs = {d.lang for d in docs}
+    assert {"tha_Thai", "khm_Khmr", "mya_Mymr", "zsm_Latn", "ind_Latn", "fil_Latn"} <= langs
+
+
+def test_pii_is_redacted_in_the_output(finished_run: Path) -> None:
+    docs = [d for f in (finished_run / "data").iterdir() for d in iter_shard_docs(f)]
+    pii_doc = next(d for d in docs if d.id == "pii.txt")
+    assert "<EMAIL>" in pii_doc.text and "@" not in pii_doc.text
+    assert pii_doc.meta["pii"]["PHONE"] == 8
+
+
+def test_rerun_skips_finished_shards_and_gives_same_output(finished_run: Path) -> None:
+    before = json.loads((finished_run / "manifest.json").read_text())
+    marker = next((finished_run / "_markers").glob("seg2-*.done"))
+    marker.unlink()  # as if the run had died before this shard of the last segment
+    result = CliRunner().invoke(corpus_app, ["run", str(finished_run.parent / "pipeline.yaml")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((finished_run / "manifest.json").read_text()) == before
+
+
+def test_stats_command_prints_languages(finished_run: Path) -> None:
+    result = CliRunner().invoke(corpus_app, ["stats", str(finished_run)])
+    assert result.exit_code == 0 and "tha_Thai" in result.output
+
+
+MINHASH_ZERO_BANDS = {"name": "minhash_dedup", "params": {"bands": 0}}
+LANGID_EXTRA = {"name": "langid", "params": {"x": 1}}
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "message"),
+    [
+        ("unknown stage", {"stages": [{"name": "dedupe"}]}, "unknown stage 'dedupe'; valid:"),
+        ("bad param", {"stages": [MINHASH_ZERO_BANDS]}, "stages[0].params.bands"),
+        ("unknown param", {"stages": [LANGID_EXTRA]}, "stages[0].params.x"),
+        ("bad workers", {"workers": 0}, "workers:"),
+        ("missing input", {"input": {"paths": ["nowhere"]}}, "does not exist"),
+    ],
+)
+def test_bad_pipeline_gives_one_line_error(
+    tmp_path: Path, name: str, overrides: dict[str, object], message: str
+) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text("hello")
+    result = CliRunner().invoke(corpus_app, ["run", str(write_pipeline(tmp_path, **overrides))])
+    assert result.exit_code == 2, name
+    assert message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_bad_yaml_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("input: [unclosed")
+    result = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert result.exit_code == 2 and "not valid YAML" in result.output
+
+
+def test_langid_command_reads_lines_and_jsonl() -> None:
+    stdin = 'สวัสดีครับ ยินดีต้อนรับ\n{"id": "a", "text": "Selamat pagi, apa khabar? Kerajaan bahawa"}\n'
+    result = CliRunner().invoke(corpus_app, ["langid"], input=stdin)
+    rows = [json.loads(x) for x in result.output.splitlines()]
+    assert [r["lang"] for r in rows] == ["tha_Thai", "zsm_Latn"]
+    assert rows[1]["id"] == "a" and 0 < rows[1]["score"] <= 1
