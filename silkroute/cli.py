@@ -1,0 +1,123 @@
+"""`silkroute` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from silkroute.corpus.cli import corpus_app
+from silkroute.model.errors import SpecError
+
+app = typer.Typer(
+    help="silkroute: federated AI compute scheduling, data governance and the ASEAN corpus.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+sim_app = typer.Typer(help="Simulate scheduling policies over traces.")
+app.add_typer(sim_app, name="sim")
+app.add_typer(corpus_app, name="corpus")
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+@sim_app.callback(invoke_without_command=True)
+def sim(
+    ctx: typer.Context,
+    trace: Annotated[
+        str, typer.Option(help="openb folder, `auto`, `synthetic`, or a JSONL trace")
+    ] = "auto",
+    policy: Annotated[
+        str, typer.Option(help="Comma-separated ORDER[:BACKFILL[:PLACEMENT]] policies")
+    ] = "fifo,priority,fairshare,las",
+    load: Annotated[float, typer.Option(help="Compress arrivals by this factor")] = 1.0,
+    sites: Annotated[int, typer.Option(help="Split the cluster into this many sites")] = 1,
+    cluster: Annotated[
+        str | None, typer.Option(help="Cluster file (synthetic and JSONL traces)")
+    ] = None,
+    jobs: Annotated[int | None, typer.Option(help="Jobs to generate or to keep")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice")] = 0,
+    estimates: Annotated[
+        str, typer.Option(help="Time limits for backfill: exact, none, or xF")
+    ] = "exact",
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("out/sim"),
+) -> None:
+    """Replay a trace through the scheduler with several policies; print a table."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from silkroute.sim.report import table, write_results
+    from silkroute.sim.runner import PolicySpec, run_policy
+    from silkroute.sim.workloads import load_workload
+
+    try:
+        specs = [PolicySpec.parse(p) for p in policy.split(",") if p.strip()]
+        workload = load_workload(
+            trace,
+            cluster=cluster,
+            load=load,
+            sites=sites,
+            seed=seed,
+            estimates=estimates,
+            jobs=jobs,
+        )
+    except (SpecError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=errors) as bar:
+        for spec in specs:
+            events = 2 * len(workload.jobs)
+            task = bar.add_task(f"{spec.name:>20}", total=events)
+            results.append(run_policy(workload, spec, lambda n, t=task: bar.advance(t, n)))
+            bar.update(task, completed=events)
+    title = f"{workload.name}: {len(workload.jobs):,} jobs, {len(workload.nodes):,} nodes"
+    console.print(table(results, title))
+    write_results(out, results, {"name": workload.name, **workload.notes}, console)
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="A job file (YAML) or cluster file")],
+) -> None:
+    """Check a job or cluster file; print what it asks for, or what is wrong."""
+    import yaml
+
+    from silkroute.model.cluster import load_cluster
+    from silkroute.model.job import load_jobs
+
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8")) if path.exists() else None
+        if isinstance(raw, dict) and "sites" in raw:
+            spec = load_cluster(path)
+            console.print(
+                f"cluster {spec.name}: {len(spec.sites)} sites, "
+                f"{sum(spec.total_accelerators().values()):,} accelerators, "
+                f"{spec.peak_pflops():,.0f} PFLOPS peak dense BF16/FP16"
+            )
+            return
+        for job in load_jobs(path):
+            console.print(
+                f"job {job.name}: {job.kind.value}, tenant {job.tenant}, "
+                f"{job.workers} x {job.accelerators_per_worker:g} accelerators"
+            )
+    except yaml.YAMLError as exc:
+        raise fail(f"{path}: not valid YAML: {exc}") from None
+    except SpecError as exc:
+        raise fail(str(exc)) from None
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

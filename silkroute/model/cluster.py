@@ -1,0 +1,98 @@
+"""Sites (computing centres) and their nodes, as written in a cluster file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from silkroute.model.accelerators import catalogue
+from silkroute.model.errors import SpecError, spec_error
+
+
+class NodeGroupSpec(BaseModel):
+    """`count` identical nodes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1)
+    accelerator: str | None = Field(default=None, description="Accelerator type; none = CPU node")
+    accelerators: int = Field(default=0, ge=0, le=64, description="Accelerators per node")
+    cpu: float = Field(default=64, gt=0, description="CPU cores per node")
+    memory_gib: float = Field(default=512, gt=0)
+    name_prefix: str | None = None
+
+    @field_validator("accelerator")
+    @classmethod
+    def _canonical_type(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else catalogue().canonical(value)
+
+
+class SiteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    operator: str = "unknown"
+    nodes: list[NodeGroupSpec] = Field(min_length=1)
+    price_per_accelerator_hour: dict[str, float] = Field(
+        default_factory=dict, description="Price by accelerator type (USD per accelerator-hour)"
+    )
+    latency_ms: dict[str, float] = Field(
+        default_factory=dict, description="Network latency to user regions (ISO country codes)"
+    )
+    datasets: list[str] = Field(default_factory=list, description="Datasets held at this site")
+
+    @field_validator("price_per_accelerator_hour")
+    @classmethod
+    def _canonical_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        return {catalogue().canonical(k): v for k, v in value.items()}
+
+
+class ClusterSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "cluster"
+    sites: list[SiteSpec] = Field(min_length=1)
+
+    @field_validator("sites")
+    @classmethod
+    def _unique_site_names(cls, sites: list[SiteSpec]) -> list[SiteSpec]:
+        names = [s.name for s in sites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"site names must be unique; repeated: {', '.join(dupes)}")
+        return sites
+
+    def total_accelerators(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for site in self.sites:
+            for group in site.nodes:
+                if group.accelerator and group.accelerators:
+                    key = group.accelerator
+                    totals[key] = totals.get(key, 0) + group.count * group.accelerators
+        return totals
+
+    def peak_pflops(self) -> float:
+        cat = catalogue()
+        return (
+            sum(n * (cat.get(t).bf16_tflops or 0.0) for t, n in self.total_accelerators().items())
+            / 1000.0
+        )
+
+
+def load_cluster(path: str | Path) -> ClusterSpec:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read cluster file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a cluster file is a mapping with a `sites` list")
+    try:
+        return ClusterSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise spec_error(exc, str(path)) from None

@@ -1,0 +1,166 @@
+"""The job spec: one format for YAML files, the HTTP API and simulator traces."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from silkroute.model.accelerators import catalogue
+from silkroute.model.errors import SpecError, spec_error
+
+
+class JobKind(StrEnum):
+    TRAIN = "train"
+    INFERENCE = "inference"
+    BATCH = "batch"
+
+
+# Named priority classes, as Kubernetes PriorityClasses: a larger value is served first and
+# may preempt preemptible work of a smaller value.
+PRIORITY_CLASSES: dict[str, int] = {
+    "best-effort": 0,
+    "low": 100,
+    "normal": 200,
+    "high": 300,
+    "critical": 400,
+}
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+
+
+def priority_value(priority: str | int) -> int:
+    if isinstance(priority, int):
+        return priority
+    return PRIORITY_CLASSES[priority]
+
+
+class JobSpec(BaseModel):
+    """What a tenant asks for. Field names are the public contract (see docs/job-spec.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
+    kind: JobKind = JobKind.TRAIN
+    tenant: str = Field(min_length=1, pattern=NAME_PATTERN)
+    workers: int = Field(default=1, ge=1, le=4096, description="Gang size: all start or none")
+    accelerators_per_worker: float = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="0: CPU only; between 0 and 1: a share of one device; else a whole count",
+    )
+    accelerator_types: list[str] | dict[str, float] | None = Field(
+        default=None,
+        description="Acceptable types (any if absent); a mapping gives relative throughput",
+    )
+    cpu_per_worker: float = Field(default=1.0, ge=0, le=1024)
+    memory_gib_per_worker: float = Field(default=4.0, ge=0, le=16384)
+    priority: str | int = "normal"
+    preemptible: bool = False
+    checkpoint_interval_s: float | None = Field(default=None, gt=0)
+    time_limit_s: float | None = Field(default=None, gt=0)
+    datasets: list[str] = Field(default_factory=list)
+    sites: list[str] | None = Field(default=None, description="Run only at these sites")
+    replicas: int = Field(default=1, ge=1, le=1024)
+    latency_slo_ms: dict[str, float] | None = Field(
+        default=None, description="Inference: most latency allowed per user region (ISO code)"
+    )
+
+    @field_validator("accelerators_per_worker")
+    @classmethod
+    def _whole_or_share(cls, value: float) -> float:
+        if value >= 1 and not float(value).is_integer():
+            raise ValueError("must be a whole number when >= 1 (shares are between 0 and 1)")
+        if 0 < value < 1 and not math.isclose(value * 1000, round(value * 1000)):
+            raise ValueError("a share is counted in thousandths (e.g. 0.25, 0.125)")
+        return value
+
+    @field_validator("accelerator_types")
+    @classmethod
+    def _known_shape(
+        cls, value: list[str] | dict[str, float] | None
+    ) -> list[str] | dict[str, float] | None:
+        if value is None:
+            return None
+        if len(value) == 0:
+            raise ValueError("give at least one type, or leave the field out for any type")
+        cat = catalogue()
+        if isinstance(value, dict):
+            for key, speed in value.items():
+                if speed <= 0:
+                    raise ValueError(f"relative throughput of {key} must be > 0")
+            return {cat.canonical(k): v for k, v in value.items()}
+        return [cat.canonical(k) for k in value]
+
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, value: str | int) -> str | int:
+        if isinstance(value, str) and value not in PRIORITY_CLASSES:
+            valid = ", ".join(PRIORITY_CLASSES)
+            raise ValueError(f"unknown priority class {value!r}; valid: {valid}, or an integer")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> JobSpec:
+        if self.kind is not JobKind.INFERENCE:
+            if self.replicas != 1:
+                raise ValueError("replicas: only inference jobs have replicas")
+            if self.latency_slo_ms:
+                raise ValueError("latency_slo_ms: only inference jobs have a latency SLO")
+        if self.accelerators_per_worker == 0 and self.accelerator_types:
+            raise ValueError("accelerator_types: a CPU-only job (0 accelerators) names no types")
+        return self
+
+    @property
+    def priority_value(self) -> int:
+        return priority_value(self.priority)
+
+
+class TraceJobSpec(JobSpec):
+    """A job of a simulator trace: the spec plus when it arrives and how long it runs."""
+
+    submit_time_s: float = Field(ge=0)
+    duration_s: float | dict[str, float] = Field(
+        description="Run time in seconds, or per accelerator type"
+    )
+
+    @field_validator("duration_s")
+    @classmethod
+    def _positive_duration(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+        values = value.values() if isinstance(value, dict) else [value]
+        if any(v <= 0 for v in values):
+            raise ValueError("durations must be > 0 seconds")
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("give at least one accelerator type")
+            return {catalogue().canonical(k): v for k, v in value.items()}
+        return value
+
+
+def parse_job(data: Any, where: str = "") -> JobSpec:
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error(exc, where) from None
+
+
+def load_jobs(path: str | Path) -> list[JobSpec]:
+    """A YAML file holding one job, a list of jobs, or `{jobs: [...]}`."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read job file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(raw, dict) and "jobs" in raw:
+        raw = raw["jobs"]
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(item, dict) for item in items):
+        raise SpecError(f"{path}: a job is a mapping of fields (see docs/job-spec.md)")
+    return [parse_job(item, f"{path}: jobs[{i}]") for i, item in enumerate(items)]

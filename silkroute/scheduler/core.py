@@ -1,0 +1,238 @@
+"""The scheduler: one `step()` that turns the book and `now` into decisions.
+
+Pure: no clock, no I/O, no database; the same code runs under the simulator and the
+control plane. Policies are looked up by name in `registry`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from silkroute.model.workload import Job
+from silkroute.scheduler.book import Reservation, SchedulerBook
+from silkroute.scheduler.decisions import Decision, Hold, Preempt, Start
+from silkroute.scheduler.placement import PlacementPolicy
+from silkroute.scheduler.policies.base import (
+    Admission,
+    Context,
+    PoolFilter,
+    PreemptionPolicy,
+    QueueOrder,
+)
+from silkroute.scheduler.state import Allocation, worker_capacity
+
+BACKFILL_MODES = ("easy", "greedy", "none")
+
+
+@dataclass
+class Scheduler:
+    order: QueueOrder
+    placement: PlacementPolicy
+    admission: Sequence[Admission] = field(default_factory=list)
+    pool_filters: Sequence[PoolFilter] = field(default_factory=list)
+    preemption: PreemptionPolicy | None = None
+    backfill: str = "easy"
+    # Jobs examined per step, as Slurm's default_queue_depth: bounds a step under a deep queue.
+    max_candidates: int = 256
+
+    def __post_init__(self) -> None:
+        if self.backfill not in BACKFILL_MODES:
+            raise ValueError(f"backfill must be one of {', '.join(BACKFILL_MODES)}")
+
+    # ------------------------------------------------------------------------------------
+    def step(self, book: SchedulerBook, now: float) -> list[Decision]:
+        ctx = Context(book.cluster, book.sites, book.tenants, now)
+        decisions: list[Decision] = []
+        started: set[int] = set()
+        requeue: list[Job] = []
+        head: Reservation | None = None
+        examined = 0
+        # 1. Walk the queue in the order policy's order (tenant ranks move as jobs start).
+        for job in book.pending.in_order(ctx, lambda j: j.id in started):
+            examined += 1
+            if examined > self.max_candidates:
+                break
+            # 2. Admission: may this job run at all, and in which pools?
+            pools, refusal = self._eligible_pools(job, ctx)
+            if refusal is not None:
+                self._hold(decisions, job, *refusal)
+                continue
+            # 3. Placement: filter, then score. Skip the work when no pool it may use has
+            #    had capacity back since it last failed.
+            epoch = book.cluster.epoch_sum(pools)
+            alloc = None
+            if job.blocked_epoch != epoch:
+                alloc = self.placement.place(job, book.cluster, book.sites, pools)
+            if alloc is not None:
+                if head is not None and not head.allows(alloc, job, now):
+                    self._hold(decisions, job, "reserved", f"would delay job {head.job_id}")
+                    continue
+                book.start(job, alloc, now)
+                started.add(job.id)
+                decisions.append(Start(job, alloc, backfilled=head is not None))
+                continue
+            job.blocked_epoch = epoch
+            # 4. Preemption: evict cheaper work if the policy allows it.
+            if head is None and self.preemption is not None:
+                evicted = self._preempt_for(book, job, pools, ctx, decisions)
+                if evicted is not None:
+                    requeue.extend(evicted)
+                    started.add(job.id)
+                    continue
+            # 5. Blocked. Strict order stops here; EASY reserves for the first blocked job.
+            self._hold(decisions, job, "insufficient-capacity", self._no_room_message(job))
+            if self.backfill == "none":
+                break
+            if self.backfill == "easy" and head is None:
+                head = self._reservation(book, job, pools, now)
+        book.reservation = head
+        # 6. Settle the queue now that iteration is over.
+        for decision in decisions:
+            if isinstance(decision, Start):
+                book.pending.remove(decision.job)
+        for job in requeue:
+            book.submit(job)
+        return decisions
+
+    # ------------------------------------------------------------------------------------
+    def _eligible_pools(self, job: Job, ctx: Context) -> tuple[list[int], tuple[str, str] | None]:
+        if job.eligible_pools is None:
+            job.eligible_pools = ctx.cluster.pools_for(
+                job.accelerator_types, job.sites, job.demand.gpu_slots > 0
+            )
+        if not job.eligible_pools:
+            return [], ("no-matching-pool", "no site has the accelerator types the job accepts")
+        for admission in self.admission:
+            refusal = admission.check(job, ctx)
+            if refusal is not None:
+                return [], refusal
+        if not self.pool_filters:
+            return job.eligible_pools, None
+        pools: list[int] = []
+        first_refusal: tuple[str, str] | None = None
+        for pool in job.eligible_pools:
+            refusal = next(
+                (r for f in self.pool_filters if (r := f.check(job, pool, ctx)) is not None), None
+            )
+            if refusal is None:
+                pools.append(pool)
+            elif first_refusal is None:
+                first_refusal = refusal
+        return pools, (first_refusal if not pools else None)
+
+    def unsatisfiable(self, book: SchedulerBook, job: Job) -> str | None:
+        """Why the job could never run on this cluster even if it were empty, or None."""
+        cluster = book.cluster
+        pools = cluster.pools_for(job.accelerator_types, job.sites, job.demand.gpu_slots > 0)
+        if not pools:
+            return "no site has the accelerator types the job accepts"
+        for pool in pools:
+            nodes = cluster.pools[pool].nodes
+            room = worker_capacity(
+                cluster.gpu_cap[nodes], cluster.cpu_cap[nodes], cluster.mem_cap[nodes], job.demand
+            )
+            if int(room.sum()) >= job.workers:
+                return None
+        return f"no pool can hold {job.workers} workers of this size even when empty"
+
+    @staticmethod
+    def _hold(decisions: list[Decision], job: Job, reason: str, message: str) -> None:
+        if job.hold_reason != reason:
+            job.hold_reason = reason
+            decisions.append(Hold(job, reason, message))
+
+    @staticmethod
+    def _no_room_message(job: Job) -> str:
+        need = f"{job.workers} x {job.demand.gpus:g} accelerators" if job.gpus else "CPU"
+        return f"waiting for {need} to be free in one pool"
+
+    def _preempt_for(
+        self,
+        book: SchedulerBook,
+        job: Job,
+        pools: list[int],
+        ctx: Context,
+        decisions: list[Decision],
+    ) -> list[Job] | None:
+        assert self.preemption is not None
+        cluster = book.cluster
+        for pool in self.placement.rank_pools(job, cluster, book.sites, pools):
+            victims = sorted(
+                (
+                    book.running[j]
+                    for j in book.running_by_pool[pool]
+                    if self.preemption.may_preempt(job, book.running[j], ctx)
+                ),
+                key=lambda r: self.preemption.victim_key(r, ctx),  # type: ignore[union-attr]
+            )
+            if not victims:
+                continue
+            released: list[Job] = []
+            alloc: Allocation | None = None
+            for victim in victims:
+                cluster.release(book.allocations[victim.id])
+                released.append(victim)
+                alloc = self.placement.place(job, cluster, book.sites, [pool])
+                if alloc is not None:
+                    break
+            if alloc is None:
+                for victim in released:
+                    cluster.apply(book.allocations[victim.id])
+                continue
+            # Give back the victims whose nodes the new job does not use.
+            used = set(alloc.nodes())
+            evicted: list[Job] = []
+            for victim in reversed(released):
+                if used.isdisjoint(book.allocations[victim.id].nodes()):
+                    cluster.apply(book.allocations[victim.id])
+                else:
+                    evicted.append(victim)
+            for victim in evicted:
+                book.preempt(victim, ctx.now, checkpoint_now=False, released=True)
+                decisions.append(Preempt(victim, f"preempted by job {job.id}", by_job=job.id))
+            book.start(job, alloc, ctx.now)
+            decisions.append(Start(job, alloc))
+            return evicted
+        return None
+
+    def _reservation(
+        self, book: SchedulerBook, job: Job, pools: list[int], now: float
+    ) -> Reservation:
+        """When and where the blocked job will run if running jobs end by their limits."""
+        cluster = book.cluster
+        previous = book.reservation
+        if previous is not None and previous.job_id == job.id:
+            return previous  # still valid: every job started since respected it
+        running = sorted(
+            (book.running[j] for p in pools for j in book.running_by_pool[p]),
+            key=lambda r: (r.expected_end(), r.id),
+        )
+        gpu, cpu, mem = cluster.gpu_free.copy(), cluster.cpu_free.copy(), cluster.mem_free.copy()
+        demand = job.demand
+        for other in running:
+            end = other.expected_end()
+            if not math.isfinite(end):
+                break
+            freed = book.allocations[other.id]
+            for node, slots in freed.workers:
+                cpu[node] += freed.demand.cpu_milli
+                mem[node] += freed.demand.mem_mib
+                for slot in slots:
+                    gpu[node, slot] += freed.demand.gpu_milli
+            if any(
+                int(worker_capacity(gpu[n], cpu[n], mem[n], demand).sum()) >= job.workers
+                for n in (cluster.pools[p].nodes for p in pools)
+            ):
+                with cluster.what_if(gpu, cpu, mem):
+                    alloc = self.placement.place_exact(job, cluster, book.sites, pools)
+                if alloc is not None:
+                    return Reservation(job.id, end, frozenset(alloc.nodes()))
+        # No finite start: keep the nodes it would take on an empty cluster off limits.
+        with cluster.what_if(
+            cluster.gpu_cap.copy(), cluster.cpu_cap.copy(), cluster.mem_cap.copy()
+        ):
+            alloc = self.placement.place_exact(job, cluster, book.sites, pools)
+        nodes = frozenset(alloc.nodes()) if alloc is not None else frozenset()
+        return Reservation(job.id, math.inf, nodes)

@@ -1,0 +1,145 @@
+"""Gang placement: filter the nodes that can take workers, score them, take the best.
+
+A gang is all-or-nothing inside one pool (one site, one accelerator type). Policies plug in
+at two levels: a `PoolScorer` ranks pools (price, speed, data locality, latency) and a
+`NodeScorer` ranks nodes inside them (packing, fragmentation).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from silkroute.model.workload import MILLI, Demand, Job
+from silkroute.scheduler.sites import SiteCatalog
+from silkroute.scheduler.state import Allocation, ClusterState, IntArray
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class NodeScorer(ABC):
+    """Ranks candidate nodes for one worker; lower is better."""
+
+    name: str = "node-scorer"
+
+    @abstractmethod
+    def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray: ...
+
+    def pick_slots(
+        self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
+    ) -> tuple[int, ...]:
+        """Which accelerators of `node` (free thousandths in `free_row`) one worker takes."""
+        return best_fit_slots(free_row, demand)
+
+
+class PoolScorer(ABC):
+    """Ranks pools (site x accelerator type) for a job; lower is better."""
+
+    name: str = "pool-scorer"
+
+    @abstractmethod
+    def score(self, job: Job, state: ClusterState, sites: SiteCatalog, pool: int) -> float: ...
+
+
+def best_fit_slots(free_row: IntArray, demand: Demand) -> tuple[int, ...]:
+    if demand.gpu_slots == 0:
+        return ()
+    if demand.gpu_milli == MILLI:
+        whole = np.flatnonzero(free_row == MILLI)
+        return tuple(int(s) for s in whole[: demand.gpu_slots])
+    fits = np.flatnonzero(free_row >= demand.gpu_milli)
+    # Tightest slot that still fits: leaves whole devices whole for whole-device jobs.
+    return (int(fits[np.argmin(free_row[fits])]),)
+
+
+@dataclass
+class PlacementPolicy:
+    node_scorer: NodeScorer
+    pool_scorers: Sequence[tuple[PoolScorer, float]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        parts = [self.node_scorer.name] + [s.name for s, _ in self.pool_scorers]
+        return "+".join(parts)
+
+    def rank_pools(
+        self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
+    ) -> list[int]:
+        if not self.pool_scorers or len(pools) < 2:
+            return list(pools)
+        keyed = [
+            (sum(w * s.score(job, state, sites, p) for s, w in self.pool_scorers), p) for p in pools
+        ]
+        keyed.sort()
+        return [p for _, p in keyed]
+
+    def place(
+        self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
+    ) -> Allocation | None:
+        """Best allocation among `pools` (already filtered for the job), or None."""
+        demand, workers = job.demand, job.workers
+        open_pools = [p for p in pools if state.pool_may_fit(p, demand, workers)]
+        return self.place_exact(job, state, sites, open_pools)
+
+    def place_exact(
+        self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
+    ) -> Allocation | None:
+        """Like `place`, without the pool counters (so it also works under `what_if`)."""
+        demand, workers = job.demand, job.workers
+        if not pools:
+            return None
+        ranked = self.rank_pools(job, state, sites, pools)
+        if workers == 1:
+            return self._place_single(state, demand, ranked)
+        for pool in ranked:
+            alloc = self._place_gang(state, demand, workers, pool)
+            if alloc is not None:
+                return alloc
+        return None
+
+    def _place_single(
+        self, state: ClusterState, demand: Demand, ranked: list[int]
+    ) -> Allocation | None:
+        # One worker: the best node over all open pools; pool rank first, node score second.
+        nodes = np.concatenate([state.pools[p].nodes for p in ranked])
+        rank = np.concatenate(
+            [np.full(len(state.pools[p].nodes), i, dtype=np.int64) for i, p in enumerate(ranked)]
+        )
+        fits = state.worker_capacity(nodes, demand) > 0
+        if not fits.any():
+            return None
+        nodes, rank = nodes[fits], rank[fits]
+        scores = self.node_scorer.score(state, demand, nodes)
+        best = int(np.lexsort((nodes, scores, rank))[0])
+        node = int(nodes[best])
+        slots = self.node_scorer.pick_slots(state, node, state.gpu_free[node].copy(), demand)
+        return Allocation(int(state.pool_of_node[node]), demand, [(node, slots)])
+
+    def _place_gang(
+        self, state: ClusterState, demand: Demand, workers: int, pool: int
+    ) -> Allocation | None:
+        nodes = state.pools[pool].nodes
+        capacity = state.worker_capacity(nodes, demand)
+        fits = capacity > 0
+        if int(capacity[fits].sum()) < workers:
+            return None
+        nodes, capacity = nodes[fits], capacity[fits]
+        scores = self.node_scorer.score(state, demand, nodes)
+        # Fewest nodes first (less traffic between workers), then the scorer's preference.
+        order = np.lexsort((nodes, scores, -np.minimum(capacity, workers)))
+        placed: list[tuple[int, tuple[int, ...]]] = []
+        for i in order:
+            node, room = int(nodes[i]), int(capacity[i])
+            row = state.gpu_free[node].copy()
+            for _ in range(min(room, workers - len(placed))):
+                slots = self.node_scorer.pick_slots(state, node, row, demand)
+                for s in slots:
+                    row[s] -= demand.gpu_milli
+                placed.append((node, slots))
+            if len(placed) == workers:
+                return Allocation(pool, demand, placed)
+        return None

@@ -1,0 +1,20 @@
+"""Inference: a site that breaks the latency SLO of every user region is not a candidate."""
+
+from __future__ import annotations
+
+from silkroute.model.workload import Job
+from silkroute.scheduler.policies.base import Context, PoolFilter
+from silkroute.scheduler.policies.pool_latency import UNKNOWN_LATENCY_MS
+
+
+class LatencySloFilter(PoolFilter):
+    name = "latency-slo"
+
+    def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
+        if not job.latency_slo_ms:
+            return None
+        site = ctx.cluster.pools[pool].site_name
+        latency = ctx.sites.get(site).latency_ms
+        if any(latency.get(r, UNKNOWN_LATENCY_MS) <= slo for r, slo in job.latency_slo_ms.items()):
+            return None
+        return ("latency-slo", f"site {site} is too far from every user region of the SLO")

@@ -1,0 +1,30 @@
+"""Quotas: a tenant never holds more accelerators of a type (or in all, `*`) than granted."""
+
+from __future__ import annotations
+
+from silkroute.model.workload import Job
+from silkroute.scheduler.policies.base import Context, PoolFilter
+
+EPSILON = 1e-9
+
+
+class QuotaFilter(PoolFilter):
+    name = "quota"
+
+    def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
+        account = ctx.tenants.get(job.tenant)
+        if not account.quota or job.gpus == 0:
+            return None
+        accel = ctx.cluster.pools[pool].accelerator
+        for key in (accel, "*"):
+            if key is None or key not in account.quota:
+                continue
+            limit = account.quota[key]
+            used = account.in_use(None if key == "*" else key)
+            if used + job.gpus > limit + EPSILON:
+                return (
+                    "quota-exceeded",
+                    f"tenant {job.tenant} quota for {key} is {limit:g}; "
+                    f"{used:g} in use, job needs {job.gpus:g}",
+                )
+        return None

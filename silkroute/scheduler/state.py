@@ -1,0 +1,243 @@
+"""Free capacity of every node and accelerator, indexed for the scheduler's hot loop.
+
+Nodes live in numpy arrays so that filters and scores run over a whole pool at once.
+A *pool* is the nodes of one site with one accelerator type (or no accelerator); the
+per-pool counters let the scheduler reject a job in O(1) when a pool cannot hold it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from silkroute.model.cluster import ClusterSpec
+from silkroute.model.workload import MILLI, Demand
+
+IntArray = npt.NDArray[np.int64]
+BIG = np.int64(1 << 40)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    name: str
+    site: str
+    accelerator: str | None
+    accelerators: int
+    cpu_milli: int
+    mem_mib: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    index: int
+    site: int
+    site_name: str
+    accelerator: str | None
+    nodes: IntArray
+
+
+@dataclass(slots=True)
+class Allocation:
+    """Where a gang runs: for each worker, its node and the accelerator slots it holds."""
+
+    pool: int
+    demand: Demand
+    workers: list[tuple[int, tuple[int, ...]]]
+
+    def nodes(self) -> list[int]:
+        return sorted({node for node, _ in self.workers})
+
+
+class ClusterState:
+    def __init__(self, nodes: Sequence[NodeInfo]) -> None:
+        if not nodes:
+            raise ValueError("a cluster needs at least one node")
+        self.node_names = [n.name for n in nodes]
+        self.site_names = sorted({n.site for n in nodes})
+        site_index = {s: i for i, s in enumerate(self.site_names)}
+        self.type_names = sorted({n.accelerator for n in nodes if n.accelerator})
+        width = max(1, max(n.accelerators for n in nodes))
+        count = len(nodes)
+        self.node_site = np.array([site_index[n.site] for n in nodes], dtype=np.int64)
+        self.gpu_count = np.array([n.accelerators for n in nodes], dtype=np.int64)
+        self.gpu_cap = np.zeros((count, width), dtype=np.int64)
+        for i, n in enumerate(nodes):
+            self.gpu_cap[i, : n.accelerators] = MILLI
+        self.gpu_free = self.gpu_cap.copy()
+        self.cpu_cap = np.array([n.cpu_milli for n in nodes], dtype=np.int64)
+        self.mem_cap = np.array([n.mem_mib for n in nodes], dtype=np.int64)
+        self.cpu_free = self.cpu_cap.copy()
+        self.mem_free = self.mem_cap.copy()
+        self.node_type: list[str | None] = [
+            n.accelerator if n.accelerators else None for n in nodes
+        ]
+
+        keyed: dict[tuple[int, str | None], list[int]] = {}
+        for i, n in enumerate(nodes):
+            keyed.setdefault((site_index[n.site], self.node_type[i]), []).append(i)
+        self.pools: list[Pool] = []
+        for pool_index, (key, members) in enumerate(
+            sorted(keyed.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        ):
+            site, accel = key
+            idx = np.array(members, dtype=np.int64)
+            self.pools.append(Pool(pool_index, site, self.site_names[site], accel, idx))
+        self.pool_of_node = np.zeros(count, dtype=np.int64)
+        for pool in self.pools:
+            self.pool_of_node[pool.nodes] = pool.index
+        self.pools_by_site_type = {(p.site_name, p.accelerator): p.index for p in self.pools}
+        # O(1) counters per pool.
+        self.pool_whole_free = [int((self.gpu_free[p.nodes] == MILLI).sum()) for p in self.pools]
+        self.pool_milli_free = [int(self.gpu_free[p.nodes].sum()) for p in self.pools]
+        self.pool_cpu_free = [int(self.cpu_free[p.nodes].sum()) for p in self.pools]
+        self.pool_gpu_capacity = [int(self.gpu_count[p.nodes].sum()) for p in self.pools]
+        # Bumped whenever a pool gets capacity back: a job that did not fit in a pool whose
+        # epoch has not moved still does not fit, so the scheduler can skip it cheaply.
+        self.pool_epoch = [0] * len(self.pools)
+        self.capacity_milli = int(self.gpu_cap.sum())
+        self.allocated_milli = 0
+        self.capacity_by_type: dict[str, int] = {}
+        for p in self.pools:
+            if p.accelerator:
+                self.capacity_by_type[p.accelerator] = (
+                    self.capacity_by_type.get(p.accelerator, 0) + self.pool_gpu_capacity[p.index]
+                )
+        self.capacity_cpu_milli = int(self.cpu_cap.sum())
+
+    # ----- construction ---------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, spec: ClusterSpec) -> ClusterState:
+        nodes: list[NodeInfo] = []
+        for site in spec.sites:
+            serial = 0
+            for group in site.nodes:
+                prefix = group.name_prefix or f"{site.name}-{(group.accelerator or 'cpu').lower()}"
+                for _ in range(group.count):
+                    nodes.append(
+                        NodeInfo(
+                            name=f"{prefix}-{serial:05d}",
+                            site=site.name,
+                            accelerator=group.accelerator,
+                            accelerators=group.accelerators if group.accelerator else 0,
+                            cpu_milli=round(group.cpu * 1000),
+                            mem_mib=round(group.memory_gib * 1024),
+                        )
+                    )
+                    serial += 1
+        return cls(nodes)
+
+    # ----- capacity queries (vectorised over a node index array) ---------------------
+    def worker_capacity(self, nodes: IntArray, demand: Demand) -> IntArray:
+        """How many workers of `demand` each node in `nodes` can take right now."""
+        return worker_capacity(
+            self.gpu_free[nodes], self.cpu_free[nodes], self.mem_free[nodes], demand
+        )
+
+    def pool_may_fit(self, pool: int, demand: Demand, workers: int) -> bool:
+        """O(1) necessary condition, from the pool counters."""
+        if demand.gpu_slots and self.pools[pool].accelerator is None:
+            return False
+        if demand.gpu_milli == MILLI:
+            if self.pool_whole_free[pool] < demand.gpu_slots * workers:
+                return False
+        elif demand.gpu_slots and self.pool_milli_free[pool] < demand.gpu_milli * workers:
+            return False
+        return self.pool_cpu_free[pool] >= demand.cpu_milli * workers
+
+    # ----- mutation ------------------------------------------------------------------
+    def apply(self, alloc: Allocation) -> None:
+        self._change(alloc, -1)
+
+    def release(self, alloc: Allocation) -> None:
+        self._change(alloc, +1)
+        self.pool_epoch[alloc.pool] += 1
+
+    def _change(self, alloc: Allocation, sign: int) -> None:
+        d = alloc.demand
+        pool = alloc.pool
+        for node, slots in alloc.workers:
+            self.cpu_free[node] += sign * d.cpu_milli
+            self.mem_free[node] += sign * d.mem_mib
+            for slot in slots:
+                before = int(self.gpu_free[node, slot])
+                after = before + sign * d.gpu_milli
+                if after < 0 or after > MILLI:
+                    raise ValueError(f"accelerator {node}/{slot} would hold {after} milli")
+                self.gpu_free[node, slot] = after
+                if before == MILLI:
+                    self.pool_whole_free[pool] -= 1
+                if after == MILLI:
+                    self.pool_whole_free[pool] += 1
+            if self.cpu_free[node] < 0 or self.mem_free[node] < 0:
+                raise ValueError(f"node {self.node_names[node]} over-allocated")
+        total = len(alloc.workers)
+        self.pool_milli_free[pool] += sign * d.gpu_milli * d.gpu_slots * total
+        self.pool_cpu_free[pool] += sign * d.cpu_milli * total
+        self.allocated_milli -= sign * d.gpu_milli * d.gpu_slots * total
+
+    @contextmanager
+    def what_if(self, gpu_free: IntArray, cpu_free: IntArray, mem_free: IntArray) -> Iterator[None]:
+        """Let queries see other free arrays (a future or hypothetical cluster) for a moment.
+
+        The pool counters are not swapped: callers must not rely on `pool_may_fit` inside."""
+        saved = (self.gpu_free, self.cpu_free, self.mem_free)
+        self.gpu_free, self.cpu_free, self.mem_free = gpu_free, cpu_free, mem_free
+        try:
+            yield
+        finally:
+            self.gpu_free, self.cpu_free, self.mem_free = saved
+
+    def epoch_sum(self, pools: Iterable[int]) -> int:
+        epochs = self.pool_epoch
+        return sum(epochs[p] for p in pools)
+
+    # ----- helpers -------------------------------------------------------------------
+    def pools_for(
+        self,
+        accelerator_types: Iterable[str] | None,
+        sites: Iterable[str] | None,
+        needs_accelerator: bool,
+    ) -> list[int]:
+        wanted_sites = set(sites) if sites is not None else None
+        wanted_types = set(accelerator_types) if accelerator_types is not None else None
+        out = []
+        for p in self.pools:
+            if wanted_sites is not None and p.site_name not in wanted_sites:
+                continue
+            if needs_accelerator:
+                if p.accelerator is None:
+                    continue
+                if wanted_types is not None and p.accelerator not in wanted_types:
+                    continue
+            out.append(p.index)
+        return out
+
+    def check_invariants(self) -> None:
+        """Raise if any accelerator, CPU or memory is over-allocated (tests use this)."""
+        if (self.gpu_free < 0).any() or (self.gpu_free > self.gpu_cap).any():
+            raise AssertionError("accelerator share out of range")
+        if (self.cpu_free < 0).any() or (self.mem_free < 0).any():
+            raise AssertionError("CPU or memory over-allocated")
+        for p in self.pools:
+            assert self.pool_whole_free[p.index] == int((self.gpu_free[p.nodes] == MILLI).sum())
+            assert self.pool_milli_free[p.index] == int(self.gpu_free[p.nodes].sum())
+            assert self.pool_cpu_free[p.index] == int(self.cpu_free[p.nodes].sum())
+
+
+def worker_capacity(
+    gpu_free: IntArray, cpu_free: IntArray, mem_free: IntArray, demand: Demand
+) -> IntArray:
+    """Workers of `demand` that fit on each row (node) of the given free arrays."""
+    if demand.gpu_slots == 0:
+        by_gpu = np.full(len(cpu_free), BIG, dtype=np.int64)
+    elif demand.gpu_milli == MILLI:
+        by_gpu = (gpu_free == MILLI).sum(axis=1) // demand.gpu_slots
+    else:
+        by_gpu = (gpu_free // demand.gpu_milli).sum(axis=1)
+    by_cpu = cpu_free // demand.cpu_milli if demand.cpu_milli else np.full_like(by_gpu, BIG)
+    by_mem = mem_free // demand.mem_mib if demand.mem_mib else np.full_like(by_gpu, BIG)
+    return np.minimum(np.minimum(by_gpu, by_cpu), by_mem)

@@ -1,0 +1,94 @@
+"""Turn a `--trace` argument into nodes, sites and jobs ready to simulate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from silkroute.model.cluster import ClusterSpec, load_cluster
+from silkroute.model.errors import SpecError
+from silkroute.model.tenant import TenantSpec
+from silkroute.model.workload import Job
+from silkroute.scheduler.sites import SiteCatalog
+from silkroute.scheduler.state import ClusterState, NodeInfo
+from silkroute.sim import openb, synthetic
+from silkroute.sim.scaling import compress_arrivals, split_sites, with_time_limits
+
+SHARED_OPENB = Path("..") / "shared" / "data" / "traces" / "alibaba-openb-2023"
+DEFAULT_SYNTHETIC_CLUSTER = Path("examples") / "clusters" / "asean-5000pf.yaml"
+
+
+@dataclass
+class Workload:
+    name: str
+    nodes: list[NodeInfo]
+    jobs: list[Job]
+    sites: SiteCatalog = field(default_factory=lambda: SiteCatalog([]))
+    tenants: list[TenantSpec] = field(default_factory=list)
+    notes: dict[str, float | str] = field(default_factory=dict)
+
+
+def nodes_of(spec: ClusterSpec) -> list[NodeInfo]:
+    state = ClusterState.from_spec(spec)
+    site_of = [state.site_names[s] for s in state.node_site]
+    return [
+        NodeInfo(
+            name=state.node_names[i],
+            site=site_of[i],
+            accelerator=state.node_type[i],
+            accelerators=int(state.gpu_count[i]),
+            cpu_milli=int(state.cpu_cap[i]),
+            mem_mib=int(state.mem_cap[i]),
+        )
+        for i in range(len(state.node_names))
+    ]
+
+
+def load_workload(
+    trace: str,
+    *,
+    cluster: str | None = None,
+    load: float = 1.0,
+    sites: int = 1,
+    seed: int = 0,
+    estimates: str = "exact",
+    jobs: int | None = None,
+) -> Workload:
+    """`trace`: an openb folder, `auto` (openb from ../shared if present, else synthetic),
+    `synthetic`, or a neutral JSONL trace file (with `cluster`)."""
+    if trace == "auto":
+        trace = str(SHARED_OPENB) if SHARED_OPENB.exists() else "synthetic"
+    if trace == "synthetic":
+        workload = _synthetic(cluster, jobs or 10_000, load, seed)
+        load = 1.0  # the generator already offered `load`
+    elif trace.endswith(".jsonl"):
+        from silkroute.sim.neutral import load_neutral_trace
+
+        if cluster is None:
+            raise SpecError("--cluster: a JSONL trace needs a cluster file")
+        spec = load_cluster(cluster)
+        workload = Workload(
+            Path(trace).stem, nodes_of(spec), load_neutral_trace(trace), SiteCatalog.from_spec(spec)
+        )
+    else:
+        folder = openb.find_trace_dir(trace)
+        nodes = openb.load_nodes(folder / "openb_node_list_all_node.csv")
+        pods = openb.load_pods(folder / "openb_pod_list_default.csv")
+        replay, skipped = openb.pods_to_jobs(pods, seed=seed)
+        workload = Workload("openb", nodes, replay, notes={"pods_never_ran_skipped": skipped})
+    if jobs is not None:
+        workload.jobs = workload.jobs[:jobs]
+    workload.jobs = with_time_limits(compress_arrivals(workload.jobs, load), estimates)
+    workload.nodes = split_sites(workload.nodes, sites) if sites > 1 else workload.nodes
+    workload.notes.update(load=load, sites=sites, seed=seed, estimates=estimates)
+    return workload
+
+
+def _synthetic(cluster: str | None, count: int, load: float, seed: int) -> Workload:
+    path = Path(cluster) if cluster else DEFAULT_SYNTHETIC_CLUSTER
+    spec = load_cluster(path)
+    nodes = nodes_of(spec)
+    capacity = sum(n.accelerators for n in nodes)
+    shape = synthetic.WorkloadShape(jobs=count)
+    jobs = synthetic.generate(shape, capacity, load, seed)
+    return Workload(f"synthetic-{count}", nodes, jobs, SiteCatalog.from_spec(spec))
