@@ -1,0 +1,178 @@
+"""Corpus pipeline benchmark: throughput per stage and end to end, and language-ID accuracy.
+
+Run: python -m benchmarks.corpus_bench [--quick] (or CORPUS_BENCH_QUICK=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from silkroute.corpus.document import Document
+from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid.detectors import Cld2Detector, FastTextDetector, LinguaDetector
+from silkroute.corpus.langid.udhr import UDHR_FILES, split_train_test, udhr_lines
+from silkroute.corpus.pipeline.config import PipelineConfig
+from silkroute.corpus.pipeline.executor import run_pipeline
+from silkroute.corpus.pipeline.stats import StageStats
+
+DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+OUT = Path("out") / "bench" / "corpus.json"
+STAGES = ["normalize", "langid", "language_filter", "quality_filter", "pii"]
+STAGES += ["exact_dedup", "minhash_dedup"]
+console = Console()
+
+
+def synthetic_corpus(n_docs: int, rng: random.Random) -> list[dict[str, str]]:
+    """UDHR paragraphs of 16 languages, with 10% exact copies, 10% near copies, 5% PII."""
+    pools = {}
+    for label, code in UDHR_FILES.items():
+        lines = udhr_lines(DATA_DIR, code)
+        pools[label] = lines
+    docs: list[dict[str, str]] = []
+    while len(docs) < n_docs:
+        roll = rng.random()
+        if docs and roll < 0.1:
+            docs.append({"id": f"d{len(docs)}", "text": rng.choice(docs)["text"]})
+            continue
+        if docs and roll < 0.2:
+            text = rng.choice(docs)["text"]
+            docs.append({"id": f"d{len(docs)}", "text": text[: int(len(text) * 0.95)]})
+            continue
+        lines = pools[rng.choice(sorted(pools))]
+        start = rng.randrange(0, len(lines) - 6)
+        text = "\n".join(lines[start : start + rng.randint(3, 6)])
+        if roll < 0.25:
+            text += f"\nContact: user{len(docs)}@example.com, +65 6{rng.randrange(10**6, 10**7)}"
+        docs.append({"id": f"d{len(docs)}", "text": text})
+    return docs
+
+
+def stage_throughput(records: list[dict[str, str]]) -> dict[str, float]:
+    """Documents per second of each per-document stage alone, on one core."""
+    config = PipelineConfig.model_validate(
+        {"input": {"paths": ["."]}, "output": {"dir": "."}, "stages": [{"name": s} for s in STAGES]}
+    )
+    docs = [Document(r["id"], r["text"]) for r in records]
+    rates: dict[str, float] = {}
+    for stage in config.build_stages():
+        batch = [Document(d.id, d.text, dict(d.meta)) for d in docs]
+        start = time.perf_counter()
+        if stage.barrier:
+            stage.fingerprints(batch)  # type: ignore[attr-defined]
+        else:
+            docs = list(stage.run(batch, StageStats()))
+        rates[stage.name] = len(batch) / (time.perf_counter() - start)
+    return rates
+
+
+def end_to_end(records: list[dict[str, str]], workers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw"
+        raw.mkdir()
+        per_file = max(1, len(records) // (workers * 8))
+        for i in range(0, len(records), per_file):
+            with (raw / f"part-{i:07d}.jsonl").open("w") as handle:
+                for record in records[i : i + per_file]:
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        config = PipelineConfig.model_validate(
+            {
+                "input": {"paths": [str(raw)]},
+                "output": {"dir": str(Path(tmp) / "out")},
+                "workers": workers,
+                "report": False,
+                "stages": [{"name": s} for s in STAGES],
+            }
+        )
+        start = time.perf_counter()
+        summary = run_pipeline(config)
+        seconds = time.perf_counter() - start
+    return {
+        "documents": len(records),
+        "workers": workers,
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(len(records) / seconds, 1),
+        "docs_per_s_per_core": round(len(records) / seconds / workers, 1),
+        "output_documents": summary["output_documents"],
+        "removed": {n: s["removed"] for n, s in summary["stages"].items()},
+    }
+
+
+def langid_accuracy() -> dict[str, Any]:
+    """Held-out second half of each UDHR text; lines of >= 20 characters."""
+    ours = CombinedLangId()
+    detectors: dict[str, Callable[[str], str]] = {"ours": lambda t: ours.identify(t).lang}
+    for det in (FastTextDetector(), Cld2Detector(), LinguaDetector(all_languages=True)):
+        detectors[det.name] = lambda t, d=det: max(  # type: ignore[misc]
+            (s := d.scores(t)), key=lambda k: s[k], default="und"
+        )
+    per_lang: dict[str, dict[str, float]] = {name: {} for name in detectors}
+    ind_zsm: dict[str, dict[str, int]] = {name: {} for name in detectors}
+    for label, code in UDHR_FILES.items():
+        _, test = split_train_test(udhr_lines(DATA_DIR, code))
+        lines = [x for x in test if len(x) >= 20]
+        for name, detect in detectors.items():
+            predictions = [detect(x) for x in lines]
+            per_lang[name][label] = sum(p == label for p in predictions) / len(lines)
+            if label in ("ind_Latn", "zsm_Latn"):
+                for p in predictions:
+                    key = f"{label}->{p if p in ('ind_Latn', 'zsm_Latn') else 'other'}"
+                    ind_zsm[name][key] = ind_zsm[name].get(key, 0) + 1
+    macro = {n: sum(v.values()) / len(v) for n, v in per_lang.items()}
+    pair = {n: (per_lang[n]["ind_Latn"] + per_lang[n]["zsm_Latn"]) / 2 for n in detectors}
+    return {"per_language": per_lang, "macro": macro, "ind_zsm_accuracy": pair, "ind_zsm": ind_zsm}
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    acc = result["langid"]
+    table = Table(title="language ID accuracy, held-out UDHR lines")
+    names = list(acc["macro"])
+    table.add_column("language")
+    for name in names:
+        table.add_column(name)
+    for label in UDHR_FILES:
+        table.add_row(label, *(f"{acc['per_language'][n][label]:.2f}" for n in names))
+    table.add_row("macro", *(f"{acc['macro'][n]:.3f}" for n in names))
+    table.add_row("ind+zsm", *(f"{acc['ind_zsm_accuracy'][n]:.3f}" for n in names))
+    console.print(table)
+    speed = Table(title="throughput (documents/s on one core; end to end per core)")
+    speed.add_column("stage")
+    speed.add_column("docs/s/core")
+    for stage, rate in result["stages_docs_per_s"].items():
+        speed.add_row(stage, f"{rate:,.0f}")
+    speed.add_row("end to end", f"{result['end_to_end']['docs_per_s_per_core']:,.0f}")
+    console.print(speed)
+
+
+def main() -> None:
+    if not (DATA_DIR / "udhr").is_dir():
+        console.print(f"UDHR texts not found at {DATA_DIR / 'udhr'}; nothing to benchmark")
+        return
+    quick = "--quick" in sys.argv or os.environ.get("CORPUS_BENCH_QUICK") == "1"
+    n_docs = 10_000 if quick else 100_000
+    workers = min(2, os.cpu_count() or 1)
+    records = synthetic_corpus(n_docs, random.Random(0))
+    result: dict[str, Any] = {"documents": n_docs, "quick": quick}
+    result["langid"] = langid_accuracy()
+    result["stages_docs_per_s"] = {
+        k: round(v, 1) for k, v in stage_throughput(records[:3000]).items()
+    }
+    result["end_to_end"] = end_to_end(records, workers)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2))
+    print_tables(result)
+    console.print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
