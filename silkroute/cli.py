@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,8 @@ app = typer.Typer(
 sim_app = typer.Typer(help="Simulate scheduling policies over traces.")
 app.add_typer(sim_app, name="sim")
 app.add_typer(corpus_app, name="corpus")
-console = Console()
+# Tables are wide; do not squeeze them into 80 columns when output is piped.
+console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
 
@@ -77,7 +79,7 @@ def sim(
         for spec in specs:
             events = 2 * len(workload.jobs)
             task = bar.add_task(f"{spec.name:>20}", total=events)
-            results.append(run_policy(workload, spec, lambda n, t=task: bar.advance(t, n)))
+            results.append(run_policy(workload, spec, partial(bar.advance, task)))
             bar.update(task, completed=events)
     title = f"{workload.name}: {len(workload.jobs):,} jobs, {len(workload.nodes):,} nodes"
     console.print(table(results, title))

@@ -47,6 +47,7 @@ class SchedulerBook:
         self.allocations: dict[int, Allocation] = {}
         self.running_by_pool: dict[int, set[int]] = {p.index: set() for p in cluster.pools}
         self.reservation: Reservation | None = None
+        self.last_round: float | None = None
 
     # ----- what drivers report ------------------------------------------------------
     def submit(self, job: Job) -> None:

@@ -21,6 +21,7 @@ from silkroute.scheduler.policies.base import (
     PreemptionPolicy,
     QueueOrder,
 )
+from silkroute.scheduler.rounds import RoundPolicy
 from silkroute.scheduler.state import Allocation, worker_capacity
 
 BACKFILL_MODES = ("easy", "greedy", "none")
@@ -36,6 +37,7 @@ class Scheduler:
     backfill: str = "easy"
     # Jobs examined per step, as Slurm's default_queue_depth: bounds a step under a deep queue.
     max_candidates: int = 256
+    rounds: RoundPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.backfill not in BACKFILL_MODES:
@@ -49,8 +51,13 @@ class Scheduler:
         requeue: list[Job] = []
         head: Reservation | None = None
         examined = 0
+        # 0. Round boundary: a time-slicing policy re-plans who runs for the next round.
+        if self.rounds is not None and self.rounds.due(book, now):
+            requeue.extend(self._run_round(book, ctx, decisions, started))
         # 1. Walk the queue in the order policy's order (tenant ranks move as jobs start).
         for job in book.pending.in_order(ctx, lambda j: j.id in started):
+            if job.id in started:
+                continue  # started by the round plan above
             examined += 1
             if examined > self.max_candidates:
                 break
@@ -96,7 +103,50 @@ class Scheduler:
             book.submit(job)
         return decisions
 
+    def next_wakeup(self, book: SchedulerBook, now: float) -> float | None:
+        """When the driver must call `step` again even if nothing happens (round ends)."""
+        if self.rounds is None or (not book.pending and not book.running):
+            return None
+        return self.rounds.next_round(now)
+
     # ------------------------------------------------------------------------------------
+    def _run_round(
+        self, book: SchedulerBook, ctx: Context, decisions: list[Decision], started: set[int]
+    ) -> list[Job]:
+        assert self.rounds is not None
+        book.last_round = ctx.now
+        plan = self.rounds.plan(book, ctx)
+        wanted = {p.job.id: p.accelerator_types for p in plan}
+        suspended: list[Job] = []
+        for job in list(book.running.values()):
+            types = wanted.get(job.id, ())
+            if job.id in wanted and (types is None or job.running_type in types):
+                continue
+            book.preempt(job, ctx.now, checkpoint_now=True)
+            decisions.append(Preempt(job, "round ended", checkpoint_now=True))
+            suspended.append(job)
+        # Suspended jobs go back to the queue only after this step, so they cannot restart now
+        # in the walk; planned jobs start here, in plan order.
+        for planned in plan:
+            job = planned.job
+            if job.id in book.running or job not in book.pending:
+                continue
+            pools, refusal = self._eligible_pools(job, ctx)
+            if refusal is not None:
+                continue
+            if planned.accelerator_types is not None:
+                pools = [
+                    p
+                    for p in pools
+                    if book.cluster.pools[p].accelerator in planned.accelerator_types
+                ]
+            alloc = self.placement.place(job, book.cluster, book.sites, pools)
+            if alloc is not None:
+                book.start(job, alloc, ctx.now)
+                started.add(job.id)
+                decisions.append(Start(job, alloc))
+        return suspended
+
     def _eligible_pools(self, job: Job, ctx: Context) -> tuple[list[int], tuple[str, str] | None]:
         if job.eligible_pools is None:
             job.eligible_pools = ctx.cluster.pools_for(

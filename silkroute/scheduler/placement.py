@@ -69,13 +69,19 @@ class PlacementPolicy:
     def rank_pools(
         self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
     ) -> list[int]:
+        return [p for _, p in self.scored_pools(job, state, sites, pools)]
+
+    def scored_pools(
+        self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
+    ) -> list[tuple[float, int]]:
+        """(score, pool), best first; equal scores keep pool order."""
         if not self.pool_scorers or len(pools) < 2:
-            return list(pools)
+            return [(0.0, p) for p in pools]
         keyed = [
             (sum(w * s.score(job, state, sites, p) for s, w in self.pool_scorers), p) for p in pools
         ]
         keyed.sort()
-        return [p for _, p in keyed]
+        return keyed
 
     def place(
         self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
@@ -92,23 +98,21 @@ class PlacementPolicy:
         demand, workers = job.demand, job.workers
         if not pools:
             return None
-        ranked = self.rank_pools(job, state, sites, pools)
+        ranked = self.scored_pools(job, state, sites, pools)
         if workers == 1:
             return self._place_single(state, demand, ranked)
-        for pool in ranked:
+        for _, pool in ranked:
             alloc = self._place_gang(state, demand, workers, pool)
             if alloc is not None:
                 return alloc
         return None
 
     def _place_single(
-        self, state: ClusterState, demand: Demand, ranked: list[int]
+        self, state: ClusterState, demand: Demand, ranked: list[tuple[float, int]]
     ) -> Allocation | None:
-        # One worker: the best node over all open pools; pool rank first, node score second.
-        nodes = np.concatenate([state.pools[p].nodes for p in ranked])
-        rank = np.concatenate(
-            [np.full(len(state.pools[p].nodes), i, dtype=np.int64) for i, p in enumerate(ranked)]
-        )
+        # One worker: the best node over all open pools; pool score first, node score second.
+        nodes = np.concatenate([state.pools[p].nodes for _, p in ranked])
+        rank = np.concatenate([np.full(len(state.pools[p].nodes), score) for score, p in ranked])
         fits = state.worker_capacity(nodes, demand) > 0
         if not fits.any():
             return None

@@ -18,7 +18,7 @@ from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.decisions import Preempt, Start
 from silkroute.sim.metrics import AllocationMeter, job_metrics
 
-FINISH, ARRIVE = 0, 1
+FINISH, ARRIVE, WAKE = 0, 1, 2
 SAMPLE_LIMIT = 4_000  # points kept for the allocation-over-time plot
 
 
@@ -53,12 +53,16 @@ class Simulator:
         meter = AllocationMeter(cluster.capacity_milli)
         sample_every = max(1, (2 * len(self.jobs)) // SAMPLE_LIMIT)
         events = steps = 0
+        wake_at: float | None = None
         started_wall = time.perf_counter()
         while self.events:
             now = self.events[0][0]
             meter.advance(now, cluster.allocated_milli, len(self.book.pending) > 0)
             while self.events and self.events[0][0] == now:
                 _, kind, _, job_id, run = heapq.heappop(self.events)
+                if kind == WAKE:
+                    wake_at = None
+                    continue
                 job = by_id[job_id]
                 if kind == FINISH:
                     if run != self._runs.get(job_id) or job.state is not JobState.RUNNING:
@@ -81,6 +85,11 @@ class Simulator:
                 elif isinstance(decision, Preempt):
                     pass  # its FINISH event is now stale; the scheduler requeued it
             steps += 1
+            wake = self.scheduler.next_wakeup(self.book, now)
+            if wake is not None and wake > now and (wake_at is None or wake < wake_at):
+                wake_at = wake
+                self._seq += 1
+                heapq.heappush(self.events, (wake, WAKE, self._seq, -1, 0))
             if steps % sample_every == 0:
                 meter.sample(now, cluster.allocated_milli)
         wall = time.perf_counter() - started_wall

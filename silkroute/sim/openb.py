@@ -63,8 +63,7 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise SpecError(f"{path}: line 1: missing columns: {', '.join(missing)}")
-        for line, row in enumerate(reader, start=2):
-            yield line, row
+        yield from enumerate(reader, start=2)
 
 
 def _number(
