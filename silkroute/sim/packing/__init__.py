@@ -1,0 +1,1 @@
+"""The FGD packing experiment: arrival-order placement of GPU-sharing pods, nothing departs."""
