@@ -97,7 +97,7 @@ class SchedulerBook:
         alloc = alloc or self.allocations[job.id]
         del self.running[job.id]
         self.running_by_pool[alloc.pool].discard(job.id)
-        elapsed = now - (job.start_time or now)
+        elapsed = 0.0 if job.start_time is None else now - job.start_time
         self.tenants.charge_stop(
             job.tenant,
             job.running_type,

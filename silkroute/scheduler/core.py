@@ -178,13 +178,22 @@ class Scheduler:
         pools = cluster.pools_for(job.accelerator_types, job.sites, job.demand.gpu_slots > 0)
         if not pools:
             return "no site has the accelerator types the job accepts"
+        quota = book.tenants.get(job.tenant).quota
+        overall = quota.get("*", math.inf)
+        fits_somewhere = False
         for pool in pools:
             nodes = cluster.pools[pool].nodes
             room = worker_capacity(
                 cluster.gpu_cap[nodes], cluster.cpu_cap[nodes], cluster.mem_cap[nodes], job.demand
             )
-            if int(room.sum()) >= job.workers:
+            if int(room.sum()) < job.workers:
+                continue
+            fits_somewhere = True
+            allowed = min(quota.get(cluster.pools[pool].accelerator or "", math.inf), overall)
+            if job.gpus <= allowed + 1e-9:
                 return None
+        if fits_somewhere:
+            return f"job needs {job.gpus:g} accelerators, more than tenant {job.tenant}'s quota"
         return f"no pool can hold {job.workers} workers of this size even when empty"
 
     @staticmethod

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from silkroute.model.workload import Job, JobState
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
-from silkroute.scheduler.decisions import Preempt, Start
+from silkroute.scheduler.decisions import Decision, Preempt, Start
 from silkroute.sim.metrics import AllocationMeter, job_metrics
 
 FINISH, ARRIVE, WAKE = 0, 1, 2
@@ -45,7 +45,13 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self.events, (when, kind, self._seq, job.id, self._runs.get(job.id, 0)))
 
-    def run(self, name: str, progress: Callable[[int], None] | None = None) -> SimResult:
+    def run(
+        self,
+        name: str,
+        progress: Callable[[int], None] | None = None,
+        observer: Callable[[float, list[Decision]], None] | None = None,
+    ) -> SimResult:
+        """Replay every job; `observer(now, decisions)` sees each step (tests, tracing)."""
         by_id = {job.id: job for job in self.jobs}
         for job in self.jobs:
             self._push(job.submit_time, ARRIVE, job)
@@ -79,7 +85,10 @@ class Simulator:
                 events += 1
                 if progress is not None and events % 10_000 == 0:
                     progress(10_000)
-            for decision in self.scheduler.step(self.book, now):
+            decisions = self.scheduler.step(self.book, now)
+            if observer is not None:
+                observer(now, decisions)
+            for decision in decisions:
                 if isinstance(decision, Start):
                     self._started(decision.job, now)
                 elif isinstance(decision, Preempt):
