@@ -16,6 +16,7 @@ from silkroute.sim.scaling import compress_arrivals, split_sites, with_time_limi
 
 SHARED_OPENB = Path("..") / "shared" / "data" / "traces" / "alibaba-openb-2023"
 DEFAULT_SYNTHETIC_CLUSTER = Path("examples") / "clusters" / "asean-5000pf.yaml"
+DEFAULT_GAVEL_CLUSTER = Path("examples") / "clusters" / "gavel-36x3.yaml"
 
 
 @dataclass
@@ -67,9 +68,12 @@ def load_workload(
         if cluster is None:
             raise SpecError("--cluster: a JSONL trace needs a cluster file")
         spec = load_cluster(cluster)
+        jobs_of_trace = load_neutral_trace(trace, cluster=spec)
         workload = Workload(
-            Path(trace).stem, nodes_of(spec), load_neutral_trace(trace), SiteCatalog.from_spec(spec)
+            Path(trace).stem, nodes_of(spec), jobs_of_trace, SiteCatalog.from_spec(spec)
         )
+    elif trace.endswith(".trace") or (Path(trace) / "simulation_throughputs.json").exists():
+        workload = _gavel(trace, cluster)
     else:
         folder = openb.find_trace_dir(trace)
         nodes = openb.load_nodes(folder / "openb_node_list_all_node.csv")
@@ -92,3 +96,18 @@ def _synthetic(cluster: str | None, count: int, load: float, seed: int) -> Workl
     shape = synthetic.WorkloadShape(jobs=count)
     jobs = synthetic.generate(shape, capacity, load, seed)
     return Workload(f"synthetic-{count}", nodes, jobs, SiteCatalog.from_spec(spec))
+
+
+def _gavel(trace: str, cluster: str | None) -> Workload:
+    """A Gavel trace file, or Gavel's folder (its largest trace), on Gavel's cluster."""
+    from silkroute.sim.gavel import load_gavel_trace
+
+    path = Path(trace)
+    if path.is_dir():
+        traces = sorted(path.glob("*.trace"))
+        if not traces:
+            raise SpecError(f"--trace {trace}: no *.trace file in this folder")
+        path = max(traces, key=lambda p: p.stat().st_size)
+    spec = load_cluster(Path(cluster) if cluster else DEFAULT_GAVEL_CLUSTER)
+    jobs, skips = load_gavel_trace(path)
+    return Workload(f"gavel-{path.stem}", nodes_of(spec), jobs, notes=skips.summary())
