@@ -7,29 +7,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from silkroute.scheduler.book import SchedulerBook
-from silkroute.scheduler.registry import make_scheduler
+from silkroute.scheduler.registry import PRESETS, make_scheduler
 from silkroute.scheduler.state import ClusterState
 from silkroute.scheduler.tenants import TenantBook
 from silkroute.sim.engine import SimResult, Simulator
+from silkroute.sim.metrics import heterogeneity_metrics
 from silkroute.sim.workloads import Workload
 
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """`ORDER[:BACKFILL[:PLACEMENT]]`, e.g. `fifo`, `fifo:none`, `las:easy:packing`."""
+    """`ORDER[:BACKFILL[:PLACEMENT[:ROUNDS]]]`, e.g. `fifo`, `fifo:none`, `las:easy:packing`,
+    or a preset name from the registry (`gavel-mmf`, `hetero-las`)."""
 
     name: str
     order: str
     backfill: str = "easy"
     placement: str = "packing"
     preemption: str = "priority"
+    rounds: str | None = None  # round-based time slicing, e.g. `gavel-mmf` or `hetero-las@120`
 
     @classmethod
     def parse(cls, text: str) -> PolicySpec:
         parts = text.strip().split(":")
-        if not parts[0] or len(parts) > 3:
-            raise ValueError(f"policy {text!r}: expected ORDER[:BACKFILL[:PLACEMENT]]")
-        fields = dict(zip(("order", "backfill", "placement"), parts, strict=False))
+        if len(parts) == 1 and parts[0].partition("@")[0] in PRESETS:
+            name, _, seconds = parts[0].partition("@")
+            parts = PRESETS[name].split(":")
+            parts[-1] += f"@{seconds}" if seconds else ""
+        if not parts[0] or len(parts) > 4:
+            raise ValueError(f"policy {text!r}: expected ORDER[:BACKFILL[:PLACEMENT[:ROUNDS]]]")
+        fields = dict(zip(("order", "backfill", "placement", "rounds"), parts, strict=False))
         spec = cls(name=text.strip(), **fields)
         spec.build()  # unknown names fail now, with the valid ones listed
         return spec
@@ -41,6 +48,7 @@ class PolicySpec:
             preemption=self.preemption,
             backfill=self.backfill,
             max_candidates=max_candidates,
+            rounds=self.rounds,
         )
 
 
@@ -52,5 +60,6 @@ def run_policy(
     book = SchedulerBook(cluster, scheduler.order, workload.sites, TenantBook(workload.tenants))
     jobs = [dataclasses.replace(j, extra={}) for j in workload.jobs]  # fresh mutable copies
     result = Simulator(book, scheduler, jobs).run(policy.name, progress)
+    result.metrics.update(heterogeneity_metrics(jobs, cluster.capacity_by_type))
     cluster.check_invariants()
     return result
