@@ -15,7 +15,7 @@ so the scorer and the experiment's metrics refresh only the rows that moved.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,19 +57,28 @@ class TargetWorkload:
         self.uses_gpu = self.count > 0
 
     @classmethod
-    def from_shapes(cls, shapes: Iterable[Shape], coverage: float = COVERAGE) -> TargetWorkload:
+    def from_shapes(
+        cls,
+        shapes: Iterable[Shape],
+        coverage: float = COVERAGE,
+        weigh: Callable[[Shape], float] | None = None,
+    ) -> TargetWorkload:
+        """Popularity = how many tasks have the shape, times `weigh(shape)` when given."""
         counts = Counter(shapes)
-        # Most popular first; equal counts in a fixed order so that runs are reproducible.
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], repr(kv[0])))
-        total = sum(counts.values())
-        chosen: list[tuple[Shape, int]] = []
-        covered = 0
-        for shape, n in ranked:
+        mass = {s: n * (weigh(s) if weigh else 1.0) for s, n in counts.items()}
+        # Most popular first; equal masses in a fixed order so that runs are reproducible.
+        ranked = sorted(
+            ((m, s) for s, m in mass.items() if m > 0), key=lambda x: (-x[0], repr(x[1]))
+        )
+        total = sum(m for m, _ in ranked)
+        chosen: list[tuple[float, Shape]] = []
+        covered = 0.0
+        for m, shape in ranked:
             if covered >= coverage * total:
                 break
-            chosen.append((shape, n))
-            covered += n
-        return cls([s for s, _ in chosen], [float(n) for _, n in chosen])
+            chosen.append((m, shape))
+            covered += m
+        return cls([s for _, s in chosen], [m for m, _ in chosen])
 
     def type_ok(self, state: ClusterState) -> BoolArray:
         """[node, shape]: may the shape run on the node's accelerator type at all?"""

@@ -25,7 +25,8 @@ class GpuPackingScorer(NodeScorer):
         free, count = state.gpu_free[nodes], state.gpu_count[nodes]
         whole = (free == MILLI).sum(axis=1)
         idle = whole == count
-        score = 1.0 + demand.gpu_slots / 100.0  # tier 1: whole accelerators on a used node
+        # Tier 1: whole accelerators on a used node.
+        score = np.full(len(nodes), 1.0 + demand.gpu_slots / 100.0)
         if demand.gpu_milli < MILLI:
             # Tightest accelerator that fits; a partly used one puts the node in tier 0.
             fitting = np.where(free >= demand.gpu_milli, free, MILLI + 1)

@@ -1,0 +1,33 @@
+"""The placement policies the experiment compares, each a node scorer of the real scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from silkroute.scheduler.fragmentation import TargetWorkload
+from silkroute.scheduler.placement import NodeScorer, PlacementPolicy
+from silkroute.scheduler.policies.node_bestfit import BestFitScorer
+from silkroute.scheduler.policies.node_dotprod import DotProductScorer
+from silkroute.scheduler.policies.node_fgd import FgdScorer
+from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
+from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
+from silkroute.scheduler.policies.node_random import RandomScorer
+from silkroute.scheduler.policies.node_silk import SilkScorer
+
+# name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
+PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
+    "fgd": lambda target, seed: FgdScorer(target),
+    "bestfit": lambda target, seed: BestFitScorer(),
+    "dotprod": lambda target, seed: DotProductScorer(),
+    "gpupacking": lambda target, seed: GpuPackingScorer(),
+    "gpuclustering": lambda target, seed: GpuClusteringScorer(),
+    "random": lambda target, seed: RandomScorer(seed),
+    "silk": lambda target, seed: SilkScorer(target),
+}
+
+
+def packing_policy(name: str, target: TargetWorkload, seed: int) -> PlacementPolicy:
+    if name not in PACKING_POLICIES:
+        raise ValueError(f"unknown policy {name!r}; valid: {', '.join(PACKING_POLICIES)}")
+    # No pool scorers: one site, and the pools differ only by accelerator type.
+    return PlacementPolicy(PACKING_POLICIES[name](target, seed), [])
