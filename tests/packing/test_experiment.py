@@ -1,0 +1,111 @@
+"""End to end on tiny synthetic pods, the CLI's errors, and the real trace when present."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from silkroute.cli import app
+from silkroute.sim.packing.experiment import parse_seeds
+from silkroute.sim.packing.workload import inflate_pods
+from tests.packing.test_properties import as_pod
+
+TRACE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "traces"
+OPENB = TRACE / "alibaba-openb-2023"
+NODES = "sn,cpu_milli,memory_mib,gpu,model\n" + "".join(
+    f"n{i},32000,131072,{g},T4\n" for i, g in enumerate([2, 2, 4, 8, 1, 4])
+)
+PODS = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n" + "".join(
+    f"p{i},{c},1024,{g},{m},\n"
+    for i, (c, g, m) in enumerate(
+        [(2000, 1, 500), (4000, 1, 1000), (1000, 1, 250), (8000, 2, 1000), (2000, 0, 0)] * 3
+    )
+)
+
+
+@pytest.fixture
+def tiny_trace(tmp_path: Path) -> Path:
+    folder = tmp_path / "trace"
+    folder.mkdir()
+    (folder / "openb_node_list_all_node.csv").write_text(NODES)
+    (folder / "openb_node_list_gpu_node.csv").write_text(NODES)
+    (folder / "openb_pod_list_default.csv").write_text(PODS)
+    return folder
+
+
+def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["sim", "packing", "--trace", str(tiny_trace), "--seeds", "1-3", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "results.json").read_text())
+    assert set(doc["policies"]) == {
+        "fgd", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
+    }  # fmt: skip
+    for entry in doc["policies"].values():
+        for metric in ("unallocated_pct", "allocated_pct", "fragmentation_pct"):
+            assert set(entry[metric]) >= {"50", "100", "130"}
+        assert entry["wall_s"] >= 0
+        assert entry["unallocated_pct"]["100"] == pytest.approx(100 - entry["allocated_pct"]["100"])
+    assert (out / "unallocated.png").stat().st_size > 0
+    # Deterministic: the same seeds give the same numbers.
+    again = tmp_path / "again"
+    CliRunner().invoke(app, [*args[:-1], str(again), "--workers", "1"])
+    second = json.loads((again / "results.json").read_text())
+    for name, entry in doc["policies"].items():
+        assert second["policies"][name]["unallocated_pct"] == entry["unallocated_pct"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--policy", "fgd,nope"], "valid: fgd, bestfit"),
+        (["--seeds", "9-3"], "bad --seeds"),
+        (["--seeds", "x"], "bad --seeds"),
+        (["--inflate", "0"], "--inflate"),
+        (["--pods", "missing.csv"], "no missing.csv"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tiny_trace: Path, extra: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["sim", "packing", "--trace", str(tiny_trace), *extra])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_trace_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sim", "packing", "--trace", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("42-44") == (42, 43, 44)
+    assert parse_seeds("1,2,5-6") == (1, 2, 5, 6)
+
+
+def test_inflation_stops_before_exceeding() -> None:
+    pods = [as_pod(i, 1, m, 1, None) for i, m in enumerate([500, 1000, 250, 0])]
+    for seed in range(5):
+        out = inflate_pods(pods, capacity_milli=10_000, inflate=1.3, seed=seed)
+        total = sum(p.gpu_request_milli for p in out)
+        assert total <= 13_000 and total > 13_000 - 1000
+        assert sorted(p.name for p in out[:4]) == ["p0", "p1", "p2", "p3"]  # originals first
+        assert out == inflate_pods(pods, 10_000, 1.3, seed)
+
+
+def test_openb_single_run_beats_bestfit() -> None:
+    if not OPENB.exists():
+        pytest.skip(f"openb trace not found at {OPENB} (../shared/data is absent)")
+    from silkroute.sim.openb import load_nodes, load_pods
+    from silkroute.sim.packing.driver import run_packing
+    from silkroute.sim.packing.workload import target_of
+
+    nodes = load_nodes(OPENB / "openb_node_list_gpu_node.csv")
+    assert (len(nodes), sum(n.accelerators for n in nodes)) == (1213, 6212)
+    pods = load_pods(OPENB / "openb_pod_list_default.csv")
+    silk = run_packing(nodes, pods, "silk", 42, 1.05, target_of(pods))
+    fit = run_packing(nodes, pods, "bestfit", 42, 1.05, target_of(pods))
+    assert silk.metrics["unallocated_pct"][100] < fit.metrics["unallocated_pct"][100]
