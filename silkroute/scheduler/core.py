@@ -126,10 +126,12 @@ class Scheduler:
             decisions.append(Preempt(job, "round ended", checkpoint_now=True))
             suspended.append(job)
         # Suspended jobs go back to the queue only after this step, so they cannot restart now
-        # in the walk; planned jobs start here, in plan order.
+        # in the walk; planned jobs start here, in plan order. A planned job suspended only to
+        # change type (a move) restarts at once on its new type, from its progress.
+        moved = {j.id: j for j in suspended if j.id in wanted}
         for planned in plan:
             job = planned.job
-            if job.id in book.running or job not in book.pending:
+            if job.id in book.running or (job not in book.pending and job.id not in moved):
                 continue
             pools, refusal = self._eligible_pools(job, ctx)
             if refusal is not None:
@@ -145,6 +147,8 @@ class Scheduler:
                 book.start(job, alloc, ctx.now)
                 started.add(job.id)
                 decisions.append(Start(job, alloc))
+                if moved.pop(job.id, None) is not None:
+                    suspended.remove(job)
         return suspended
 
     def _eligible_pools(self, job: Job, ctx: Context) -> tuple[list[int], tuple[str, str] | None]:
