@@ -40,7 +40,7 @@ QUEUE_ORDERS: dict[str, Callable[[], QueueOrder]] = {
     "priority": PriorityOrder,
     "fairshare": FairShareOrder,
     "las": LasOrder,
-    "hetero-las": HeteroLasOrder,
+    "speed-las": HeteroLasOrder,  # LAS with service in fastest-type GPU-seconds
 }
 NODE_SCORERS: dict[str, Callable[[], NodeScorer]] = {
     "packing": PackingScorer,
@@ -74,7 +74,7 @@ ROUND_POLICIES: dict[str, Callable[[float], tuple[RoundPolicy, list[Admission]]]
 # Whole policies by one name (`--policy gavel-mmf`): ORDER:BACKFILL:PLACEMENT:ROUNDS.
 PRESETS: dict[str, str] = {
     "gavel-mmf": "fifo:none:packing+fastest:gavel-mmf",
-    "hetero-las": "hetero-las:greedy:packing+fastest:hetero-las",
+    "hetero-las": "speed-las:greedy:packing+fastest:hetero-las",
 }
 # Pool scoring used unless a placement names its own: data first, then speed, then price.
 T = TypeVar("T")

@@ -38,7 +38,7 @@ def service_gpu_s(job: Job, remaining: float) -> float:
 
 
 class HeteroLasOrder(QueueOrder):
-    name = "hetero-las"
+    name = "speed-las"
 
     def __init__(self, thresholds_gpu_h: Sequence[float] = DEFAULT_THRESHOLDS_GPU_H) -> None:
         self.thresholds = sorted(h * 3600.0 for h in thresholds_gpu_h)
