@@ -18,6 +18,7 @@ MARKERS_PATH = Path(__file__).with_name("ind_zsm_markers.txt")
 WORDFREQ_PATH = Path(__file__).with_name("ind_zsm_wordfreq.txt")
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _MIN_SUFFIX_WORD = 7
+_CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
 # Word-frequency log-odds are shrunk: wordfreq's Indonesian leans on film subtitles and its Malay on
 # news and Wikipedia, so formal words look more Malay than they are. Tuned on the first (training)
 # half of the UDHR texts only.
@@ -54,6 +55,13 @@ class MarkerModel:
     def word_weight(self, token: str) -> float:
         if token in self.hand:
             return self.words[token]
+        if token not in self.words:
+            # Enclitics (-nya, -ku, -mu, -lah, -kah, -pun) attach to any word in both languages:
+            # uangmu weighs like uang, kerananya like kerana.
+            for clitic in _CLITICS:
+                stem = token.removesuffix(clitic)
+                if stem != token and len(stem) >= 3 and stem in self.words:
+                    return self.word_weight(stem)
         if len(token) >= _MIN_SUFFIX_WORD:
             for suffix, weight in self.suffixes.items():
                 if token.endswith(suffix):
