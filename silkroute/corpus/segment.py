@@ -1,14 +1,27 @@
-"""Word segmentation: ICU dictionary break iterators for unspaced scripts, whitespace otherwise."""
+"""Word segmentation for unspaced scripts, whitespace otherwise.
+
+A script uses a library segmenter only where it beat ICU on our authored gold sentences
+(`segment_gold.txt`, compared by `segment_eval`; numbers in docs/corpus.md) and is installed:
+khmer-nltk for Khmer (word F1 0.87 vs ICU 0.80, but ~100x slower). pythainlp newmm tied ICU on
+Thai (0.83 vs 0.82) and laonlp lost to ICU on Lao (0.81 vs 0.85), so both stay comparison-only.
+ICU dictionary break iterators are the default and the fallback, and the only segmenter for
+Burmese, Chinese and Japanese.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import logging
+import unicodedata
+from collections.abc import Callable
+from functools import cache, lru_cache
 from typing import Any
 
 from silkroute.corpus.scripts import dominant_script
 
+log = logging.getLogger(__name__)
+
 # ICU picks its dictionary by the characters, but the locale keeps rules language-appropriate.
-_SCRIPT_LOCALE = {
+SCRIPT_LOCALE = {
     "Thai": "th",
     "Laoo": "lo",
     "Khmr": "km",
@@ -16,7 +29,17 @@ _SCRIPT_LOCALE = {
     "Hani": "zh",
     "Jpan": "ja",
 }
+_SCRIPT_LOCALE = SCRIPT_LOCALE
 _WORD_STATUS_MIN = 100  # UBRK_WORD_NONE_LIMIT: below this a segment is space or punctuation
+
+# (segmenter name, pip package) per script, all compared against ICU by `segment_eval`.
+LIBRARIES = {
+    "Thai": ("pythainlp-newmm", "pythainlp"),
+    "Laoo": ("laonlp", "laonlp"),
+    "Khmr": ("khmer-nltk", "khmer-nltk"),
+}
+# Scripts whose library segmenter beat ICU on the gold sentences: these count words with it.
+PREFERRED = frozenset({"Khmr"})
 
 
 @lru_cache(maxsize=16)
@@ -38,12 +61,64 @@ def icu_words(text: str, locale: str) -> list[str]:
     return words
 
 
+def _is_word(token: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LMN" for ch in token)
+
+
+def _load(name: str) -> Callable[[str], list[str]]:
+    """Import one library segmenter; ImportError when its package is not installed."""
+    if name == "pythainlp-newmm":
+        from pythainlp.tokenize import word_tokenize as thai
+
+        return lambda text: thai(text, engine="newmm", keep_whitespace=False)
+    if name == "laonlp":
+        from laonlp.tokenize import word_tokenize as lao
+
+        return lambda text: lao(text)
+    if name == "khmer-nltk":
+        logging.getLogger("khmer-nltk").setLevel(logging.WARNING)  # it logs each model load
+        from khmernltk import word_tokenize as khmer
+
+        return lambda text: khmer(text)
+    raise ValueError(f"unknown segmenter {name!r}")
+
+
+@cache
+def _library(script: str) -> Callable[[str], list[str]] | None:
+    if script not in LIBRARIES:
+        return None
+    name, package = LIBRARIES[script]
+    try:
+        return _load(name)
+    except ImportError:
+        log.warning(
+            "%s is not installed: %s words are counted with ICU instead "
+            "(pip install %s, or the 'corpus' extra)",
+            package,
+            script,
+            package,
+        )
+        return None
+
+
+def library_segmenters(script: str) -> dict[str, Callable[[str], list[str]]]:
+    """The installed library segmenters for a script (name -> words function)."""
+    fn = _library(script)
+    if fn is None:
+        return {}
+    return {LIBRARIES[script][0]: lambda text: [w for w in fn(text) if _is_word(w)]}
+
+
 def words(text: str, script: str | None = None) -> list[str]:
     """Words of a text; segmentation picked by the dominant script unless given."""
     script = script or dominant_script(text)[0]
-    locale = _SCRIPT_LOCALE.get(script)
+    locale = SCRIPT_LOCALE.get(script)
     if locale is None:
         return text.split()
+    if script in PREFERRED:
+        fn = _library(script)
+        if fn is not None:
+            return [w for w in fn(text) if _is_word(w)]
     return icu_words(text, locale)
 
 
