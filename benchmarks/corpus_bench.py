@@ -1,6 +1,6 @@
 """Corpus pipeline benchmark: throughput per stage and end to end, and language-ID accuracy.
 
-Run: python -m benchmarks.corpus_bench [--quick] (or CORPUS_BENCH_QUICK=1).
+Run: python -m benchmarks.corpus_bench [--quick] [--accuracy-only] (or CORPUS_BENCH_QUICK=1).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from rich.table import Table
 from silkroute.corpus.document import Document
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid.detectors import Cld2Detector, FastTextDetector, LinguaDetector
-from silkroute.corpus.langid.udhr import UDHR_FILES, split_train_test, udhr_lines
+from silkroute.corpus.langid.evalsets import authored, udhr_held_out
+from silkroute.corpus.langid.udhr import UDHR_FILES, udhr_lines
 from silkroute.corpus.pipeline.config import PipelineConfig
 from silkroute.corpus.pipeline.executor import run_pipeline
 from silkroute.corpus.pipeline.stats import StageStats
@@ -108,19 +109,25 @@ def end_to_end(records: list[dict[str, str]], workers: int) -> dict[str, Any]:
     }
 
 
-def langid_accuracy() -> dict[str, Any]:
-    """Held-out second half of each UDHR text; lines of >= 20 characters."""
+def _detectors() -> dict[str, Callable[[str], str]]:
     ours = CombinedLangId()
     detectors: dict[str, Callable[[str], str]] = {"ours": lambda t: ours.identify(t).lang}
     for det in (FastTextDetector(), Cld2Detector(), LinguaDetector(all_languages=True)):
         detectors[det.name] = lambda t, d=det: max(  # type: ignore[misc]
             (s := d.scores(t)), key=lambda k: s[k], default="und"
         )
+    return detectors
+
+
+def langid_accuracy(
+    rows: list[tuple[str, str]], detectors: dict[str, Callable[[str], str]]
+) -> dict[str, Any]:
+    """Accuracy per language and macro, plus the Indonesian/Malay confusion counts."""
+    labels = sorted({label for label, _ in rows})
     per_lang: dict[str, dict[str, float]] = {name: {} for name in detectors}
     ind_zsm: dict[str, dict[str, int]] = {name: {} for name in detectors}
-    for label, code in UDHR_FILES.items():
-        _, test = split_train_test(udhr_lines(DATA_DIR, code))
-        lines = [x for x in test if len(x) >= 20]
+    for label in labels:
+        lines = [text for lab, text in rows if lab == label]
         for name, detect in detectors.items():
             predictions = [detect(x) for x in lines]
             per_lang[name][label] = sum(p == label for p in predictions) / len(lines)
@@ -130,21 +137,49 @@ def langid_accuracy() -> dict[str, Any]:
                     ind_zsm[name][key] = ind_zsm[name].get(key, 0) + 1
     macro = {n: sum(v.values()) / len(v) for n, v in per_lang.items()}
     pair = {n: (per_lang[n]["ind_Latn"] + per_lang[n]["zsm_Latn"]) / 2 for n in detectors}
-    return {"per_language": per_lang, "macro": macro, "ind_zsm_accuracy": pair, "ind_zsm": ind_zsm}
+    return {
+        "lines": len(rows),
+        "per_language": per_lang,
+        "macro": macro,
+        "ind_zsm_accuracy": pair,
+        "ind_zsm": ind_zsm,
+    }
+
+
+def segmentation_scores() -> dict[str, dict[str, dict[str, float]]]:
+    """Word-boundary F1 of each segmenter on the gold sentences shipped in `segment_gold.txt`."""
+    from silkroute.corpus.segment_eval import compare_segmenters
+
+    return compare_segmenters()
 
 
 def print_tables(result: dict[str, Any]) -> None:
-    acc = result["langid"]
-    table = Table(title="language ID accuracy, held-out UDHR lines")
-    names = list(acc["macro"])
-    table.add_column("language")
-    for name in names:
-        table.add_column(name)
-    for label in UDHR_FILES:
-        table.add_row(label, *(f"{acc['per_language'][n][label]:.2f}" for n in names))
-    table.add_row("macro", *(f"{acc['macro'][n]:.3f}" for n in names))
-    table.add_row("ind+zsm", *(f"{acc['ind_zsm_accuracy'][n]:.3f}" for n in names))
-    console.print(table)
+    for key, title in (
+        ("udhr_held_out", "language ID, held-out UDHR lines (IN-DOMAIN for our profiles)"),
+        ("authored", "language ID, authored sentences (out of domain)"),
+    ):
+        acc = result["langid"][key]
+        table = Table(title=f"{title}: {acc['lines']} lines")
+        names = list(acc["macro"])
+        table.add_column("language")
+        for name in names:
+            table.add_column(name)
+        for label in sorted(acc["per_language"]["ours"]):
+            table.add_row(label, *(f"{acc['per_language'][n][label]:.2f}" for n in names))
+        table.add_row("macro", *(f"{acc['macro'][n]:.3f}" for n in names))
+        table.add_row("ind+zsm", *(f"{acc['ind_zsm_accuracy'][n]:.3f}" for n in names))
+        console.print(table)
+    seg = Table(title="segmentation, word-boundary F1 on gold sentences")
+    seg.add_column("script")
+    seg.add_column("segmenter")
+    seg.add_column("F1")
+    seg.add_column("sentences exact")
+    for script, scores in result["segmentation"].items():
+        for name, score in scores.items():
+            seg.add_row(script, name, f"{score['f1']:.3f}", f"{score['exact']:.2f}")
+    console.print(seg)
+    if "stages_docs_per_s" not in result:
+        return
     speed = Table(title="throughput (documents/s on one core; end to end per core)")
     speed.add_column("stage")
     speed.add_column("docs/s/core")
@@ -163,7 +198,15 @@ def main() -> None:
     workers = min(2, os.cpu_count() or 1)
     records = synthetic_corpus(n_docs, random.Random(0))
     result: dict[str, Any] = {"documents": n_docs, "quick": quick}
-    result["langid"] = langid_accuracy()
+    detectors = _detectors()
+    result["langid"] = {
+        "udhr_held_out": langid_accuracy(udhr_held_out(DATA_DIR), detectors),
+        "authored": langid_accuracy(authored(), detectors),
+    }
+    result["segmentation"] = segmentation_scores()
+    if "--accuracy-only" in sys.argv:
+        print_tables(result)
+        return
     result["stages_docs_per_s"] = {
         k: round(v, 1) for k, v in stage_throughput(records[:3000]).items()
     }
