@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid.evalsets import authored
 from silkroute.corpus.langid.udhr import UDHR_FILES, split_train_test, udhr_lines
 
 DETECTOR = CombinedLangId()
@@ -38,3 +39,14 @@ def test_score_is_a_probability() -> None:
     result = DETECTOR.identify("The quick brown fox jumps over the lazy dog every morning.")
     assert result.lang == "eng_Latn"
     assert 0.5 < result.score <= 1.0
+
+
+AUTHORED = authored()
+
+
+@pytest.mark.parametrize("label", sorted({label for label, _ in AUTHORED}))
+def test_authored_sentences_are_mostly_identified(label: str) -> None:
+    lines = [text for lab, text in AUTHORED if lab == label]
+    assert len(lines) >= 20
+    hits = sum(DETECTOR.identify(x).lang == label for x in lines)
+    assert hits / len(lines) >= 0.85, f"{label}: {hits}/{len(lines)}"
