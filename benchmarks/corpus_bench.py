@@ -146,6 +146,21 @@ def langid_accuracy(
     }
 
 
+def lingua_ind_msa(rows: list[tuple[str, str]]) -> dict[str, float]:
+    """Lingua restricted to Indonesian and Malay only, on the ind/zsm lines of a set."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    det = LanguageDetectorBuilder.from_languages(Language.INDONESIAN, Language.MALAY).build()
+    names = {Language.INDONESIAN: "ind_Latn", Language.MALAY: "zsm_Latn"}
+    out: dict[str, float] = {}
+    for label in ("ind_Latn", "zsm_Latn"):
+        lines = [text for lab, text in rows if lab == label]
+        hits = sum(names.get(det.detect_language_of(x)) == label for x in lines)  # type: ignore[arg-type]
+        out[label] = hits / len(lines)
+    out["mean"] = (out["ind_Latn"] + out["zsm_Latn"]) / 2
+    return out
+
+
 def segmentation_scores() -> dict[str, dict[str, dict[str, float]]]:
     """Word-boundary F1 of each segmenter on the gold sentences shipped in `segment_gold.txt`."""
     from silkroute.corpus.segment_eval import compare_segmenters
@@ -169,6 +184,11 @@ def print_tables(result: dict[str, Any]) -> None:
         table.add_row("macro", *(f"{acc['macro'][n]:.3f}" for n in names))
         table.add_row("ind+zsm", *(f"{acc['ind_zsm_accuracy'][n]:.3f}" for n in names))
         console.print(table)
+    for name, acc in result["lingua_ind_msa_only"].items():
+        console.print(
+            f"lingua restricted to Indonesian+Malay, {name}: ind {acc['ind_Latn']:.2f}, "
+            f"zsm {acc['zsm_Latn']:.2f}, mean {acc['mean']:.3f}"
+        )
     seg = Table(title="segmentation, word-boundary F1 on gold sentences")
     seg.add_column("script")
     seg.add_column("segmenter")
@@ -199,10 +219,9 @@ def main() -> None:
     records = synthetic_corpus(n_docs, random.Random(0))
     result: dict[str, Any] = {"documents": n_docs, "quick": quick}
     detectors = _detectors()
-    result["langid"] = {
-        "udhr_held_out": langid_accuracy(udhr_held_out(DATA_DIR), detectors),
-        "authored": langid_accuracy(authored(), detectors),
-    }
+    sets = {"udhr_held_out": udhr_held_out(DATA_DIR), "authored": authored()}
+    result["langid"] = {name: langid_accuracy(rows, detectors) for name, rows in sets.items()}
+    result["lingua_ind_msa_only"] = {name: lingua_ind_msa(rows) for name, rows in sets.items()}
     result["segmentation"] = segmentation_scores()
     if "--accuracy-only" in sys.argv:
         print_tables(result)

@@ -76,9 +76,9 @@ def _load(name: str) -> Callable[[str], list[str]]:
 
         return lambda text: lao(text)
     if name == "khmer-nltk":
-        logging.getLogger("khmer-nltk").setLevel(logging.WARNING)  # it logs each model load
         from khmernltk import word_tokenize as khmer
 
+        logging.getLogger("khmer-nltk").setLevel(logging.WARNING)  # it logs each model load
         return lambda text: khmer(text)
     raise ValueError(f"unknown segmenter {name!r}")
 

@@ -6,6 +6,7 @@ boundaries match gold) and the share of sentences segmented exactly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,3 +67,13 @@ def compare_segmenters() -> dict[str, dict[str, dict[str, float]]]:
         candidates["silkroute (words)"] = lambda t, s=script: segment.words(t, s)  # type: ignore[misc]
         results[script] = {name: score(fn, sentences) for name, fn in candidates.items()}
     return results
+
+
+def main() -> None:
+    for script, results in compare_segmenters().items():
+        for name, result in results.items():
+            print(f"{script}\t{name}\t{json.dumps(result)}")
+
+
+if __name__ == "__main__":
+    main()
