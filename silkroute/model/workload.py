@@ -82,6 +82,7 @@ class Job:
     # Scheduler scratch: the pools the job may use, and the pools' epoch sum when it last
     # failed to fit (unchanged epochs mean it still does not fit).
     eligible_pools: list[int] | None = None
+    pool_scores: dict[int, float] | None = None
     blocked_epoch: int = -1
     extra: dict[str, object] = field(default_factory=dict)
 

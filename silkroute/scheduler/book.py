@@ -48,6 +48,8 @@ class SchedulerBook:
         self.running_by_pool: dict[int, set[int]] = {p.index: set() for p in cluster.pools}
         self.reservation: Reservation | None = None
         self.last_round: float | None = None
+        # Feasibility on the empty cluster, by job shape (see Scheduler.unsatisfiable).
+        self.feasibility: dict[tuple[object, ...], str | None] = {}
 
     # ----- what drivers report ------------------------------------------------------
     def submit(self, job: Job) -> None:

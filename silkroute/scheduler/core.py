@@ -178,6 +178,13 @@ class Scheduler:
 
     def unsatisfiable(self, book: SchedulerBook, job: Job) -> str | None:
         """Why the job could never run on this cluster even if it were empty, or None."""
+        shape = (job.demand, job.workers, job.accelerator_types, job.sites, job.tenant)
+        if shape not in book.feasibility:
+            book.feasibility[shape] = self._unsatisfiable(book, job)
+        return book.feasibility[shape]
+
+    @staticmethod
+    def _unsatisfiable(book: SchedulerBook, job: Job) -> str | None:
         cluster = book.cluster
         pools = cluster.pools_for(job.accelerator_types, job.sites, job.demand.gpu_slots > 0)
         if not pools:

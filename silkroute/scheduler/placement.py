@@ -40,6 +40,9 @@ class PoolScorer(ABC):
     """Ranks pools (site x accelerator type) for a job; lower is better."""
 
     name: str = "pool-scorer"
+    # False when the score depends only on the job and the site (not on free capacity),
+    # so it can be computed once per job.
+    depends_on_state: bool = False
 
     @abstractmethod
     def score(self, job: Job, state: ClusterState, sites: SiteCatalog, pool: int) -> float: ...
@@ -77,11 +80,23 @@ class PlacementPolicy:
         """(score, pool), best first; equal scores keep pool order."""
         if not self.pool_scorers or len(pools) < 2:
             return [(0.0, p) for p in pools]
-        keyed = [
-            (sum(w * s.score(job, state, sites, p) for s, w in self.pool_scorers), p) for p in pools
-        ]
+        if any(s.depends_on_state for s, _ in self.pool_scorers):
+            keyed = [(self._pool_score(job, state, sites, p), p) for p in pools]
+        else:
+            cache = job.pool_scores
+            if cache is None:
+                cache = job.pool_scores = {}
+            keyed = []
+            for p in pools:
+                score = cache.get(p)
+                if score is None:
+                    score = cache[p] = self._pool_score(job, state, sites, p)
+                keyed.append((score, p))
         keyed.sort()
         return keyed
+
+    def _pool_score(self, job: Job, state: ClusterState, sites: SiteCatalog, pool: int) -> float:
+        return sum(w * s.score(job, state, sites, pool) for s, w in self.pool_scorers)
 
     def place(
         self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]

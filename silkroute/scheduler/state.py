@@ -68,6 +68,9 @@ class ClusterState:
         for i, n in enumerate(nodes):
             self.gpu_cap[i, : n.accelerators] = MILLI
         self.gpu_free = self.gpu_cap.copy()
+        # Per-node counters kept in step with gpu_free, so the common whole-device case
+        # needs one 1-D lookup instead of a pass over every slot.
+        self.node_whole_free, self.node_milli_free = node_counters(self.gpu_free)
         self.cpu_cap = np.array([n.cpu_milli for n in nodes], dtype=np.int64)
         self.mem_cap = np.array([n.mem_mib for n in nodes], dtype=np.int64)
         self.cpu_free = self.cpu_cap.copy()
@@ -133,9 +136,17 @@ class ClusterState:
     # ----- capacity queries (vectorised over a node index array) ---------------------
     def worker_capacity(self, nodes: IntArray, demand: Demand) -> IntArray:
         """How many workers of `demand` each node in `nodes` can take right now."""
-        return worker_capacity(
-            self.gpu_free[nodes], self.cpu_free[nodes], self.mem_free[nodes], demand
-        )
+        if demand.gpu_slots == 0:
+            by_gpu = np.full(len(nodes), BIG, dtype=np.int64)
+        elif demand.gpu_milli == MILLI:
+            by_gpu = self.node_whole_free[nodes] // demand.gpu_slots
+        else:
+            by_gpu = (self.gpu_free[nodes] // demand.gpu_milli).sum(axis=1)
+        if demand.cpu_milli:
+            by_gpu = np.minimum(by_gpu, self.cpu_free[nodes] // demand.cpu_milli)
+        if demand.mem_mib:
+            by_gpu = np.minimum(by_gpu, self.mem_free[nodes] // demand.mem_mib)
+        return by_gpu
 
     def pool_may_fit(self, pool: int, demand: Demand, workers: int) -> bool:
         """O(1) necessary condition, from the pool counters."""
@@ -170,8 +181,11 @@ class ClusterState:
                 self.gpu_free[node, slot] = after
                 if before == MILLI:
                     self.pool_whole_free[pool] -= 1
+                    self.node_whole_free[node] -= 1
                 if after == MILLI:
                     self.pool_whole_free[pool] += 1
+                    self.node_whole_free[node] += 1
+            self.node_milli_free[node] += sign * d.gpu_milli * len(slots)
             if self.cpu_free[node] < 0 or self.mem_free[node] < 0:
                 raise ValueError(f"node {self.node_names[node]} over-allocated")
         total = len(alloc.workers)
@@ -184,12 +198,25 @@ class ClusterState:
         """Let queries see other free arrays (a future or hypothetical cluster) for a moment.
 
         The pool counters are not swapped: callers must not rely on `pool_may_fit` inside."""
-        saved = (self.gpu_free, self.cpu_free, self.mem_free)
+        saved = (
+            self.gpu_free,
+            self.cpu_free,
+            self.mem_free,
+            self.node_whole_free,
+            self.node_milli_free,
+        )
         self.gpu_free, self.cpu_free, self.mem_free = gpu_free, cpu_free, mem_free
+        self.node_whole_free, self.node_milli_free = node_counters(gpu_free)
         try:
             yield
         finally:
-            self.gpu_free, self.cpu_free, self.mem_free = saved
+            (
+                self.gpu_free,
+                self.cpu_free,
+                self.mem_free,
+                self.node_whole_free,
+                self.node_milli_free,
+            ) = saved
 
     def epoch_sum(self, pools: Iterable[int]) -> int:
         epochs = self.pool_epoch
@@ -222,10 +249,17 @@ class ClusterState:
             raise AssertionError("accelerator share out of range")
         if (self.cpu_free < 0).any() or (self.mem_free < 0).any():
             raise AssertionError("CPU or memory over-allocated")
+        whole, milli = node_counters(self.gpu_free)
+        assert (whole == self.node_whole_free).all() and (milli == self.node_milli_free).all()
         for p in self.pools:
             assert self.pool_whole_free[p.index] == int((self.gpu_free[p.nodes] == MILLI).sum())
             assert self.pool_milli_free[p.index] == int(self.gpu_free[p.nodes].sum())
             assert self.pool_cpu_free[p.index] == int(self.cpu_free[p.nodes].sum())
+
+
+def node_counters(gpu_free: IntArray) -> tuple[IntArray, IntArray]:
+    """Whole free devices and free thousandths, per node."""
+    return (gpu_free == MILLI).sum(axis=1), gpu_free.sum(axis=1)
 
 
 def worker_capacity(

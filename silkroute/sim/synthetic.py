@@ -26,7 +26,7 @@ class WorkloadShape:
     # Log-normal run times: median ~20 min, a heavy tail of multi-day jobs.
     median_runtime_s: float = 1_200.0
     runtime_sigma: float = 1.6
-    max_runtime_s: float = 14 * 86_400.0
+    max_runtime_s: float = 3 * 86_400.0
     accelerator_types: tuple[str, ...] | None = None
     checkpoint_interval_s: float = 1_800.0
 

@@ -17,7 +17,7 @@ class PackingScorer(NodeScorer):
     name = "packing"
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
-        gpu_left = state.gpu_free[nodes].sum(axis=1) - demand.gpu_slots * demand.gpu_milli
+        gpu_left = state.node_milli_free[nodes] - demand.gpu_slots * demand.gpu_milli
         cpu_left = state.cpu_free[nodes] - demand.cpu_milli
         cpu_frac = cpu_left / np.maximum(state.cpu_cap[nodes], 1)
         return gpu_left.astype(np.float64) + cpu_frac
