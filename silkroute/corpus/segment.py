@@ -5,12 +5,13 @@ A script uses a library segmenter only where it beat ICU on our authored gold se
 khmer-nltk for Khmer (word F1 0.87 vs ICU 0.80, but ~100x slower). pythainlp newmm tied ICU on
 Thai (0.83 vs 0.82) and laonlp lost to ICU on Lao (0.81 vs 0.85), so both stay comparison-only.
 ICU dictionary break iterators are the default and the fallback, and the only segmenter for
-Burmese, Chinese and Japanese.
+Burmese, Chinese and Japanese. Set SILKROUTE_SEGMENTERS=icu to use ICU everywhere (faster).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import unicodedata
 from collections.abc import Callable
 from functools import cache, lru_cache
@@ -109,16 +110,28 @@ def library_segmenters(script: str) -> dict[str, Callable[[str], list[str]]]:
     return {LIBRARIES[script][0]: lambda text: [w for w in fn(text) if _is_word(w)]}
 
 
+def _use_libraries() -> bool:
+    # SILKROUTE_SEGMENTERS=icu trades khmer-nltk's accuracy for ICU's speed (~100x on Khmer).
+    return os.environ.get("SILKROUTE_SEGMENTERS", "").lower() != "icu"
+
+
+@lru_cache(maxsize=2048)
+def _library_words(script: str, text: str) -> tuple[str, ...]:
+    """Library segmentation is slow: stats and filters often ask twice for the same text."""
+    fn = _library(script)
+    if fn is None:
+        return tuple(icu_words(text, SCRIPT_LOCALE[script]))
+    return tuple(w for w in fn(text) if _is_word(w))
+
+
 def words(text: str, script: str | None = None) -> list[str]:
     """Words of a text; segmentation picked by the dominant script unless given."""
     script = script or dominant_script(text)[0]
     locale = SCRIPT_LOCALE.get(script)
     if locale is None:
         return text.split()
-    if script in PREFERRED:
-        fn = _library(script)
-        if fn is not None:
-            return [w for w in fn(text) if _is_word(w)]
+    if script in PREFERRED and _use_libraries():
+        return list(_library_words(script, text))
     return icu_words(text, locale)
 
 

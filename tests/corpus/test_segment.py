@@ -70,6 +70,7 @@ def test_missing_library_falls_back_to_icu(
 
     monkeypatch.setattr(segment, "_load", missing)
     segment._library.cache_clear()
+    segment._library_words.cache_clear()
     try:
         with caplog.at_level(logging.WARNING, logger=segment.__name__):
             got = segment.words("ខ្ញុំចូលចិត្តញ៉ាំបាយ")
@@ -77,3 +78,10 @@ def test_missing_library_falls_back_to_icu(
         assert "khmer-nltk is not installed" in caplog.text
     finally:
         segment._library.cache_clear()
+        segment._library_words.cache_clear()
+
+
+def test_environment_switch_forces_icu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SILKROUTE_SEGMENTERS", "icu")
+    text = "ខ្ញុំចូលចិត្តញ៉ាំបាយ"
+    assert segment.words(text) == segment.icu_words(text, "km")
