@@ -55,6 +55,9 @@ def sim(
     estimates: Annotated[
         str, typer.Option(help="Time limits for backfill: exact, none, or xF")
     ] = "exact",
+    step_interval: Annotated[
+        float, typer.Option(help="Schedule in batches: at most one step per this many seconds")
+    ] = 0.0,
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out/sim"),
 ) -> None:
     """Replay a trace through the scheduler with several policies; print a table."""
@@ -83,7 +86,8 @@ def sim(
         for spec in specs:
             events = 2 * len(workload.jobs)
             task = bar.add_task(f"{spec.name:>20}", total=events)
-            results.append(run_policy(workload, spec, partial(bar.advance, task)))
+            advance = partial(bar.advance, task)
+            results.append(run_policy(workload, spec, advance, step_interval_s=step_interval))
             bar.update(task, completed=events)
     title = f"{workload.name}: {len(workload.jobs):,} jobs, {len(workload.nodes):,} nodes"
     console.print(table(results, title))

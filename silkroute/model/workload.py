@@ -79,11 +79,11 @@ class Job:
     lost_gpu_s: float = 0.0
     preemptions: int = 0
     hold_reason: str | None = None
-    # Scheduler scratch: the pools the job may use, and the pools' epoch sum when it last
-    # failed to fit (unchanged epochs mean it still does not fit).
+    # Scheduler scratch: the pools the job may use, their cached scores, and what the world
+    # looked like (pool epochs, tenant version) when the job last could not start.
     eligible_pools: list[int] | None = None
     pool_scores: dict[int, float] | None = None
-    blocked_epoch: int = -1
+    blocked_key: tuple[int, int, int] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

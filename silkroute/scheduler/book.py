@@ -7,7 +7,11 @@ driver to carry out. Nothing here reads a clock: every time is passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from sortedcontainers import SortedKeyList
 
 from silkroute.model.workload import Job, JobState
 from silkroute.scheduler.policies.base import QueueOrder
@@ -24,9 +28,14 @@ class Reservation:
     job_id: int
     start_time: float
     nodes: frozenset[int]
+    node_mask: npt.NDArray[np.bool_] = field(compare=False, repr=False)
+
+    def ends_in_time(self, job: Job, now: float) -> bool:
+        """A job that will be gone by the reserved start may use the reserved nodes."""
+        return job.time_limit_s is not None and now + job.time_limit_s <= self.start_time
 
     def allows(self, alloc: Allocation, job: Job, now: float) -> bool:
-        if job.time_limit_s is not None and now + job.time_limit_s <= self.start_time:
+        if self.ends_in_time(job, now):
             return True
         return self.nodes.isdisjoint(node for node, _ in alloc.workers)
 
@@ -46,6 +55,15 @@ class SchedulerBook:
         self.running: dict[int, Job] = {}
         self.allocations: dict[int, Allocation] = {}
         self.running_by_pool: dict[int, set[int]] = {p.index: set() for p in cluster.pools}
+        # Running preemptible jobs per pool, cheapest victim first (lowest priority, then the
+        # one that started last and so loses least).
+        self.preemptible: dict[int, SortedKeyList] = {
+            p.index: SortedKeyList(key=_victim_order) for p in cluster.pools
+        }
+        # Running jobs per pool by when their time limit frees them (EASY reservations).
+        self.by_expected_end: dict[int, SortedKeyList] = {
+            p.index: SortedKeyList(key=_end_order) for p in cluster.pools
+        }
         self.reservation: Reservation | None = None
         self.last_round: float | None = None
         # Feasibility on the empty cluster, by job shape (see Scheduler.unsatisfiable).
@@ -81,6 +99,9 @@ class SchedulerBook:
         job.running_type = accel
         if job.first_start_time is None:
             job.first_start_time = now
+        if job.preemptible:
+            self.preemptible[pool].add(job)  # keyed by start time: add after setting it
+        self.by_expected_end[pool].add(job)
         job.hold_reason = None
         self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
         if job.preemptible:
@@ -99,6 +120,9 @@ class SchedulerBook:
         alloc = alloc or self.allocations[job.id]
         del self.running[job.id]
         self.running_by_pool[alloc.pool].discard(job.id)
+        if job.preemptible:
+            self.preemptible[alloc.pool].remove(job)
+        self.by_expected_end[alloc.pool].remove(job)
         elapsed = 0.0 if job.start_time is None else now - job.start_time
         self.tenants.charge_stop(
             job.tenant,
@@ -107,3 +131,11 @@ class SchedulerBook:
             job.demand.cpu_milli * job.workers,
             elapsed * job.gpus,
         )
+
+
+def _victim_order(job: Job) -> tuple[int, float, int]:
+    return (job.priority, -(job.start_time or 0.0), job.id)
+
+
+def _end_order(job: Job) -> tuple[float, int]:
+    return (job.expected_end(), job.id)

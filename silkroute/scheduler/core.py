@@ -6,11 +6,14 @@ control plane. Policies are looked up by name in `registry`.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from silkroute.model.workload import Job
+import numpy as np
+
+from silkroute.model.workload import Demand, Job
 from silkroute.scheduler.book import Reservation, SchedulerBook
 from silkroute.scheduler.decisions import Decision, Hold, Preempt, Start
 from silkroute.scheduler.placement import PlacementPolicy
@@ -51,6 +54,9 @@ class Scheduler:
         requeue: list[Job] = []
         head: Reservation | None = None
         examined = 0
+        # Shapes that found no room this step, per pool: capacity only shrinks within a step
+        # (until a preemption frees some), so a job at least as big cannot fit there either.
+        no_room: dict[int, list[tuple[Demand, int]]] = {}
         # 0. Round boundary: a time-slicing policy re-plans who runs for the next round.
         if self.rounds is not None and self.rounds.due(book, now):
             requeue.extend(self._run_round(book, ctx, decisions, started))
@@ -61,29 +67,47 @@ class Scheduler:
             examined += 1
             if examined > self.max_candidates:
                 break
+            # Nothing this job depends on (capacity or victims in its pools, its tenant's
+            # usage) changed since it last could not start: it still cannot.
+            key = self._blocked_key(book, job, ctx, head)
+            if job.blocked_key == key:
+                if job.hold_reason != "insufficient-capacity":
+                    continue
+                if self.backfill == "none":
+                    break
+                if self.backfill == "easy" and head is None:
+                    head = self._reservation(book, job, self._eligible_pools(job, ctx)[0], now)
+                continue
             # 2. Admission: may this job run at all, and in which pools?
             pools, refusal = self._eligible_pools(job, ctx)
             if refusal is not None:
+                job.blocked_key = key
                 self._hold(decisions, job, *refusal)
                 continue
-            # 3. Placement: filter, then score. Skip the work when no pool it may use has
-            #    had capacity back since it last failed.
-            epoch = book.cluster.epoch_sum(pools)
-            alloc = None
-            if job.blocked_epoch != epoch:
-                alloc = self.placement.place(job, book.cluster, book.sites, pools)
+            # 3. Placement: filter, then score. Behind a blocked head, keep off the nodes
+            #    reserved for it unless the job will be gone by then (EASY backfill).
+            avoid = None
+            if head is not None and not head.ends_in_time(job, now):
+                avoid = head.node_mask
+            open_pools = [p for p in pools if not _dominated(job, no_room.get(p))]
+            alloc = self.placement.place(job, book.cluster, book.sites, open_pools, avoid)
+            if alloc is None and head is not None and avoid is not None:
+                job.blocked_key = key
+                self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")
+                continue
             if alloc is not None:
-                if head is not None and not head.allows(alloc, job, now):
-                    self._hold(decisions, job, "reserved", f"would delay job {head.job_id}")
-                    continue
                 book.start(job, alloc, now)
                 started.add(job.id)
                 decisions.append(Start(job, alloc, backfilled=head is not None))
                 continue
-            job.blocked_epoch = epoch
+            job.blocked_key = key
+            for pool in open_pools:
+                _remember_no_room(no_room.setdefault(pool, []), job)
             # 4. Preemption: evict cheaper work if the policy allows it.
             if head is None and self.preemption is not None:
                 evicted = self._preempt_for(book, job, pools, ctx, decisions)
+                if evicted:
+                    no_room.clear()  # victims freed capacity
                 if evicted is not None:
                     requeue.extend(evicted)
                     started.add(job.id)
@@ -110,6 +134,20 @@ class Scheduler:
         return self.rounds.next_round(now)
 
     # ------------------------------------------------------------------------------------
+    @staticmethod
+    def _blocked_key(
+        book: SchedulerBook, job: Job, ctx: Context, head: Reservation | None
+    ) -> tuple[int, int, int]:
+        if job.eligible_pools is None:
+            job.eligible_pools = ctx.cluster.pools_for(
+                job.accelerator_types, job.sites, job.demand.gpu_slots > 0
+            )
+        return (
+            book.cluster.epoch_sum(job.eligible_pools),
+            book.tenants.get(job.tenant).version,
+            -1 if head is None else head.job_id,
+        )
+
     def _run_round(
         self, book: SchedulerBook, ctx: Context, decisions: list[Decision], started: set[int]
     ) -> list[Job]:
@@ -162,14 +200,13 @@ class Scheduler:
             refusal = admission.check(job, ctx)
             if refusal is not None:
                 return [], refusal
-        if not self.pool_filters:
+        filters = [f for f in self.pool_filters if f.applies(job, ctx)]
+        if not filters:
             return job.eligible_pools, None
         pools: list[int] = []
         first_refusal: tuple[str, str] | None = None
         for pool in job.eligible_pools:
-            refusal = next(
-                (r for f in self.pool_filters if (r := f.check(job, pool, ctx)) is not None), None
-            )
+            refusal = next((r for f in filters if (r := f.check(job, pool, ctx)) is not None), None)
             if refusal is None:
                 pools.append(pool)
             elif first_refusal is None:
@@ -228,22 +265,24 @@ class Scheduler:
     ) -> list[Job] | None:
         assert self.preemption is not None
         cluster = book.cluster
+        policy = self.preemption
         for pool in self.placement.rank_pools(job, cluster, book.sites, pools):
-            victims = sorted(
-                (
-                    book.running[j]
-                    for j in book.running_by_pool[pool]
-                    if self.preemption.may_preempt(job, book.running[j], ctx)
-                ),
-                key=lambda r: self.preemption.victim_key(r, ctx),  # type: ignore[union-attr]
-            )
+            victims = []
+            for running in book.preemptible[pool]:  # lowest priority, latest start first
+                if policy.only_lower_priority and running.priority >= job.priority:
+                    break
+                if policy.may_preempt(job, running, ctx):
+                    victims.append(running)
             if not victims:
                 continue
+            victims.sort(key=lambda r: policy.victim_key(r, ctx))
             released: list[Job] = []
             alloc: Allocation | None = None
             for victim in victims:
                 cluster.release(book.allocations[victim.id])
                 released.append(victim)
+                if not cluster.pool_may_fit(pool, job.demand, job.workers):
+                    continue  # cheap bound first: the full placement only when it may fit
                 alloc = self.placement.place(job, cluster, book.sites, [pool])
                 if alloc is not None:
                     break
@@ -275,12 +314,11 @@ class Scheduler:
         previous = book.reservation
         if previous is not None and previous.job_id == job.id:
             return previous  # still valid: every job started since respected it
-        running = sorted(
-            (book.running[j] for p in pools for j in book.running_by_pool[p]),
-            key=lambda r: (r.expected_end(), r.id),
-        )
+        running = heapq.merge(*(book.by_expected_end[p] for p in pools), key=_end_key)
         gpu, cpu, mem = cluster.gpu_free.copy(), cluster.cpu_free.copy(), cluster.mem_free.copy()
         demand = job.demand
+        gpus_needed = demand.gpu_slots * demand.gpu_milli * job.workers
+        free_milli = {p: cluster.pool_milli_free[p] for p in pools}
         for other in running:
             end = other.expected_end()
             if not math.isfinite(end):
@@ -291,18 +329,50 @@ class Scheduler:
                 mem[node] += freed.demand.mem_mib
                 for slot in slots:
                     gpu[node, slot] += freed.demand.gpu_milli
-            if any(
-                int(worker_capacity(gpu[n], cpu[n], mem[n], demand).sum()) >= job.workers
-                for n in (cluster.pools[p].nodes for p in pools)
-            ):
+            pool = freed.pool
+            free_milli[pool] += freed.demand.gpu_slots * freed.demand.gpu_milli * len(freed.workers)
+            if free_milli[pool] < gpus_needed:
+                continue  # not even the total is there yet
+            n = cluster.pools[pool].nodes
+            if int(worker_capacity(gpu[n], cpu[n], mem[n], demand).sum()) >= job.workers:
                 with cluster.what_if(gpu, cpu, mem):
                     alloc = self.placement.place_exact(job, cluster, book.sites, pools)
                 if alloc is not None:
-                    return Reservation(job.id, end, frozenset(alloc.nodes()))
+                    return _reservation_of(job, end, alloc, cluster.gpu_free.shape[0])
         # No finite start: keep the nodes it would take on an empty cluster off limits.
         with cluster.what_if(
             cluster.gpu_cap.copy(), cluster.cpu_cap.copy(), cluster.mem_cap.copy()
         ):
             alloc = self.placement.place_exact(job, cluster, book.sites, pools)
-        nodes = frozenset(alloc.nodes()) if alloc is not None else frozenset()
-        return Reservation(job.id, math.inf, nodes)
+        return _reservation_of(job, math.inf, alloc, cluster.gpu_free.shape[0])
+
+
+def _dominated(job: Job, failed: list[tuple[Demand, int]] | None) -> bool:
+    """True if a shape no bigger than the job's already found no room."""
+    if not failed:
+        return False
+    d, w = job.demand, job.workers
+    return any(
+        w >= fw
+        and d.gpu_slots >= f.gpu_slots
+        and d.gpu_milli >= f.gpu_milli
+        and d.cpu_milli >= f.cpu_milli
+        and d.mem_mib >= f.mem_mib
+        for f, fw in failed
+    )
+
+
+def _remember_no_room(failed: list[tuple[Demand, int]], job: Job) -> None:
+    if len(failed) < 8 and not _dominated(job, failed):
+        failed.append((job.demand, job.workers))
+
+
+def _reservation_of(job: Job, start: float, alloc: Allocation | None, nodes: int) -> Reservation:
+    mask = np.zeros(nodes, dtype=bool)
+    held = alloc.nodes() if alloc is not None else []
+    mask[held] = True
+    return Reservation(job.id, start, frozenset(held), mask)
+
+
+def _end_key(job: Job) -> tuple[float, int]:
+    return (job.expected_end(), job.id)

@@ -19,6 +19,7 @@ from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, IntArray
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class NodeScorer(ABC):
@@ -65,6 +66,10 @@ class PlacementPolicy:
     pool_scorers: Sequence[tuple[PoolScorer, float]] = field(default_factory=list)
 
     @property
+    def _default_slots(self) -> bool:
+        return type(self.node_scorer).pick_slots is NodeScorer.pick_slots
+
+    @property
     def name(self) -> str:
         parts = [self.node_scorer.name] + [s.name for s, _ in self.pool_scorers]
         return "+".join(parts)
@@ -99,15 +104,27 @@ class PlacementPolicy:
         return sum(w * s.score(job, state, sites, pool) for s, w in self.pool_scorers)
 
     def place(
-        self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
+        self,
+        job: Job,
+        state: ClusterState,
+        sites: SiteCatalog,
+        pools: Sequence[int],
+        avoid: BoolArray | None = None,
     ) -> Allocation | None:
-        """Best allocation among `pools` (already filtered for the job), or None."""
+        """Best allocation among `pools` (already filtered for the job), or None.
+
+        `avoid` marks nodes the job must not use (an EASY backfill reservation)."""
         demand, workers = job.demand, job.workers
         open_pools = [p for p in pools if state.pool_may_fit(p, demand, workers)]
-        return self.place_exact(job, state, sites, open_pools)
+        return self.place_exact(job, state, sites, open_pools, avoid)
 
     def place_exact(
-        self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]
+        self,
+        job: Job,
+        state: ClusterState,
+        sites: SiteCatalog,
+        pools: Sequence[int],
+        avoid: BoolArray | None = None,
     ) -> Allocation | None:
         """Like `place`, without the pool counters (so it also works under `what_if`)."""
         demand, workers = job.demand, job.workers
@@ -115,20 +132,26 @@ class PlacementPolicy:
             return None
         ranked = self.scored_pools(job, state, sites, pools)
         if workers == 1:
-            return self._place_single(state, demand, ranked)
+            return self._place_single(state, demand, ranked, avoid)
         for _, pool in ranked:
-            alloc = self._place_gang(state, demand, workers, pool)
+            alloc = self._place_gang(state, demand, workers, pool, avoid)
             if alloc is not None:
                 return alloc
         return None
 
     def _place_single(
-        self, state: ClusterState, demand: Demand, ranked: list[tuple[float, int]]
+        self,
+        state: ClusterState,
+        demand: Demand,
+        ranked: list[tuple[float, int]],
+        avoid: BoolArray | None,
     ) -> Allocation | None:
         # One worker: the best node over all open pools; pool score first, node score second.
         nodes = np.concatenate([state.pools[p].nodes for _, p in ranked])
         rank = np.concatenate([np.full(len(state.pools[p].nodes), score) for score, p in ranked])
         fits = state.worker_capacity(nodes, demand) > 0
+        if avoid is not None:
+            fits &= ~avoid[nodes]
         if not fits.any():
             return None
         nodes, rank = nodes[fits], rank[fits]
@@ -139,11 +162,18 @@ class PlacementPolicy:
         return Allocation(int(state.pool_of_node[node]), demand, [(node, slots)])
 
     def _place_gang(
-        self, state: ClusterState, demand: Demand, workers: int, pool: int
+        self,
+        state: ClusterState,
+        demand: Demand,
+        workers: int,
+        pool: int,
+        avoid: BoolArray | None,
     ) -> Allocation | None:
         nodes = state.pools[pool].nodes
         capacity = state.worker_capacity(nodes, demand)
         fits = capacity > 0
+        if avoid is not None:
+            fits &= ~avoid[nodes]
         if int(capacity[fits].sum()) < workers:
             return None
         nodes, capacity = nodes[fits], capacity[fits]
@@ -153,12 +183,19 @@ class PlacementPolicy:
         placed: list[tuple[int, tuple[int, ...]]] = []
         for i in order:
             node, room = int(nodes[i]), int(capacity[i])
-            row = state.gpu_free[node].copy()
-            for _ in range(min(room, workers - len(placed))):
-                slots = self.node_scorer.pick_slots(state, node, row, demand)
-                for s in slots:
-                    row[s] -= demand.gpu_milli
-                placed.append((node, slots))
+            take = min(room, workers - len(placed))
+            if demand.gpu_milli == MILLI and self._default_slots:
+                # Whole devices, default choice: the first free ones, in one pass.
+                whole = np.flatnonzero(state.gpu_free[node] == MILLI).tolist()
+                g = demand.gpu_slots
+                placed.extend((node, tuple(whole[i * g : (i + 1) * g])) for i in range(take))
+            else:
+                row = state.gpu_free[node].copy()
+                for _ in range(take):
+                    slots = self.node_scorer.pick_slots(state, node, row, demand)
+                    for s in slots:
+                        row[s] -= demand.gpu_milli
+                    placed.append((node, slots))
             if len(placed) == workers:
                 return Allocation(pool, demand, placed)
         return None

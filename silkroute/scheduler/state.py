@@ -97,6 +97,12 @@ class ClusterState:
         self.pool_whole_free = [int((self.gpu_free[p.nodes] == MILLI).sum()) for p in self.pools]
         self.pool_milli_free = [int(self.gpu_free[p.nodes].sum()) for p in self.pools]
         self.pool_cpu_free = [int(self.cpu_free[p.nodes].sum()) for p in self.pools]
+        # How many nodes of each pool have exactly k whole devices free: bounds how many
+        # whole-device workers a pool can take without looking at its nodes.
+        self.pool_whole_hist = [
+            np.bincount(self.node_whole_free[p.nodes], minlength=width + 1).tolist()
+            for p in self.pools
+        ]
         self.pool_gpu_capacity = [int(self.gpu_count[p.nodes].sum()) for p in self.pools]
         # Bumped whenever a pool gets capacity back: a job that did not fit in a pool whose
         # epoch has not moved still does not fit, so the scheduler can skip it cheaply.
@@ -155,6 +161,12 @@ class ClusterState:
         if demand.gpu_milli == MILLI:
             if self.pool_whole_free[pool] < demand.gpu_slots * workers:
                 return False
+            hist = self.pool_whole_hist[pool]
+            per_node = demand.gpu_slots
+            if sum(count * (k // per_node) for k, count in enumerate(hist) if k >= per_node) < (
+                workers
+            ):
+                return False
         elif demand.gpu_slots and self.pool_milli_free[pool] < demand.gpu_milli * workers:
             return False
         return self.pool_cpu_free[pool] >= demand.cpu_milli * workers
@@ -170,7 +182,9 @@ class ClusterState:
     def _change(self, alloc: Allocation, sign: int) -> None:
         d = alloc.demand
         pool = alloc.pool
+        hist = self.pool_whole_hist[pool]
         for node, slots in alloc.workers:
+            hist[self.node_whole_free[node]] -= 1
             self.cpu_free[node] += sign * d.cpu_milli
             self.mem_free[node] += sign * d.mem_mib
             for slot in slots:
@@ -186,6 +200,7 @@ class ClusterState:
                     self.pool_whole_free[pool] += 1
                     self.node_whole_free[node] += 1
             self.node_milli_free[node] += sign * d.gpu_milli * len(slots)
+            hist[self.node_whole_free[node]] += 1
             if self.cpu_free[node] < 0 or self.mem_free[node] < 0:
                 raise ValueError(f"node {self.node_names[node]} over-allocated")
         total = len(alloc.workers)
@@ -252,6 +267,8 @@ class ClusterState:
         whole, milli = node_counters(self.gpu_free)
         assert (whole == self.node_whole_free).all() and (milli == self.node_milli_free).all()
         for p in self.pools:
+            counts = np.bincount(whole[p.nodes], minlength=len(self.pool_whole_hist[p.index]))
+            assert counts.tolist() == self.pool_whole_hist[p.index]
             assert self.pool_whole_free[p.index] == int((self.gpu_free[p.nodes] == MILLI).sum())
             assert self.pool_milli_free[p.index] == int(self.gpu_free[p.nodes].sum())
             assert self.pool_cpu_free[p.index] == int(self.cpu_free[p.nodes].sum())

@@ -17,6 +17,8 @@ class TenantAccount:
     gpus_in_use: dict[str, float] = field(default_factory=dict)
     cpu_milli_in_use: int = 0
     consumed_gpu_s: float = 0.0
+    # Bumped when usage drops: a job held for quota or vouchers may now pass.
+    version: int = 0
 
     def in_use(self, accel_type: str | None) -> float:
         if accel_type is None:
@@ -62,3 +64,4 @@ class TenantBook:
             account.gpus_in_use[accel_type] = 0.0 if abs(left) < 1e-9 else left
         account.cpu_milli_in_use -= cpu_milli
         account.consumed_gpu_s += gpu_s
+        account.version += 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from silkroute.model.workload import Job, JobState
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
-from silkroute.scheduler.decisions import Decision, Preempt, Start
+from silkroute.scheduler.decisions import Decision, Start
 from silkroute.sim.metrics import AllocationMeter, job_metrics
 
 FINISH, ARRIVE, WAKE = 0, 1, 2
@@ -32,8 +32,15 @@ class SimResult:
 
 
 class Simulator:
-    def __init__(self, book: SchedulerBook, scheduler: Scheduler, jobs: list[Job]) -> None:
+    def __init__(
+        self,
+        book: SchedulerBook,
+        scheduler: Scheduler,
+        jobs: list[Job],
+        step_interval_s: float = 0.0,
+    ) -> None:
         self.book = book
+        self.step_interval_s = step_interval_s
         self.scheduler = scheduler
         self.jobs = jobs
         self.events: list[tuple[float, int, int, int, int]] = []
@@ -59,20 +66,24 @@ class Simulator:
         meter = AllocationMeter(cluster.capacity_milli)
         sample_every = max(1, (2 * len(self.jobs)) // SAMPLE_LIMIT)
         events = steps = 0
-        wake_at: float | None = None
+        wakes: set[float] = set()
+        next_step = -math.inf
         started_wall = time.perf_counter()
         while self.events:
+            self._drop_stale(by_id)
+            if not self.events:
+                break
             now = self.events[0][0]
             meter.advance(now, cluster.allocated_milli, len(self.book.pending) > 0)
             while self.events and self.events[0][0] == now:
                 _, kind, _, job_id, run = heapq.heappop(self.events)
                 if kind == WAKE:
-                    wake_at = None
+                    wakes.discard(now)
                     continue
                 job = by_id[job_id]
                 if kind == FINISH:
-                    if run != self._runs.get(job_id) or job.state is not JobState.RUNNING:
-                        continue  # the job was preempted after this completion was scheduled
+                    if self._stale(job, run):
+                        continue
                     self.book.finish(job, now)
                 else:
                     reason = self.scheduler.unsatisfiable(self.book, job)
@@ -85,20 +96,22 @@ class Simulator:
                 events += 1
                 if progress is not None and events % 10_000 == 0:
                     progress(10_000)
+            # Batch scheduling: at most one step per `step_interval_s` (0: at every instant).
+            if now < next_step:
+                self._wake(wakes, next_step)
+                continue
+            next_step = now + self.step_interval_s
             decisions = self.scheduler.step(self.book, now)
             if observer is not None:
                 observer(now, decisions)
             for decision in decisions:
                 if isinstance(decision, Start):
                     self._started(decision.job, now)
-                elif isinstance(decision, Preempt):
-                    pass  # its FINISH event is now stale; the scheduler requeued it
+                # A Preempt needs nothing here: the job's FINISH event is now stale.
             steps += 1
             wake = self.scheduler.next_wakeup(self.book, now)
-            if wake is not None and wake > now and (wake_at is None or wake < wake_at):
-                wake_at = wake
-                self._seq += 1
-                heapq.heappush(self.events, (wake, WAKE, self._seq, -1, 0))
+            if wake is not None and wake > now:
+                self._wake(wakes, wake)
             if steps % sample_every == 0:
                 meter.sample(now, cluster.allocated_milli)
         wall = time.perf_counter() - started_wall
@@ -115,6 +128,25 @@ class Simulator:
         )
         jct = [j.end_time - j.submit_time for j in self.jobs if j.end_time is not None]
         return SimResult(name, metrics, list(meter.times), list(meter.fractions), jct)
+
+    def _stale(self, job: Job, run: int) -> bool:
+        """A completion scheduled for a run that was preempted since."""
+        return run != self._runs.get(job.id) or job.state is not JobState.RUNNING
+
+    def _drop_stale(self, by_id: dict[int, Job]) -> None:
+        # Stale completions must not move the clock: they would stretch the run's length.
+        while self.events:
+            _, kind, _, job_id, run = self.events[0]
+            if kind != FINISH or not self._stale(by_id[job_id], run):
+                return
+            heapq.heappop(self.events)
+
+    def _wake(self, wakes: set[float], when: float) -> None:
+        if when in wakes:
+            return
+        wakes.add(when)
+        self._seq += 1
+        heapq.heappush(self.events, (when, WAKE, self._seq, -1, 0))
 
     def _started(self, job: Job, now: float) -> None:
         self._runs[job.id] = self._runs.get(job.id, 0) + 1

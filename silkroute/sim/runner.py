@@ -53,13 +53,17 @@ class PolicySpec:
 
 
 def run_policy(
-    workload: Workload, policy: PolicySpec, progress: Callable[[int], None] | None = None
+    workload: Workload,
+    policy: PolicySpec,
+    progress: Callable[[int], None] | None = None,
+    step_interval_s: float = 0.0,
 ) -> SimResult:
     scheduler = policy.build()
     cluster = ClusterState(workload.nodes)
     book = SchedulerBook(cluster, scheduler.order, workload.sites, TenantBook(workload.tenants))
     jobs = [dataclasses.replace(j, extra={}) for j in workload.jobs]  # fresh mutable copies
-    result = Simulator(book, scheduler, jobs).run(policy.name, progress)
+    sim = Simulator(book, scheduler, jobs, step_interval_s=step_interval_s)
+    result = sim.run(policy.name, progress)
     result.metrics.update(heterogeneity_metrics(jobs, cluster.capacity_by_type))
     cluster.check_invariants()
     return result

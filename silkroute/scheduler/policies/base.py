@@ -53,6 +53,10 @@ class PoolFilter(ABC):
 
     name: str = "pool-filter"
 
+    def applies(self, job: Job, ctx: Context) -> bool:
+        """Cheap test: False when `check` would pass every pool for this job."""
+        return True
+
     @abstractmethod
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None: ...
 
@@ -61,6 +65,9 @@ class PreemptionPolicy(ABC):
     """Which running jobs a pending job may evict, cheapest first."""
 
     name: str = "preemption"
+    # True when victims always have a lower priority than the pending job: the scheduler
+    # then stops scanning candidates, kept sorted by priority, at the first that is not.
+    only_lower_priority: bool = True
 
     @abstractmethod
     def may_preempt(self, pending: Job, running: Job, ctx: Context) -> bool: ...

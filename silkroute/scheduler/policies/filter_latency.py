@@ -10,6 +10,9 @@ from silkroute.scheduler.policies.pool_latency import UNKNOWN_LATENCY_MS
 class LatencySloFilter(PoolFilter):
     name = "latency-slo"
 
+    def applies(self, job: Job, ctx: Context) -> bool:
+        return bool(job.latency_slo_ms)
+
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
         if not job.latency_slo_ms:
             return None

@@ -11,6 +11,9 @@ EPSILON = 1e-9
 class QuotaFilter(PoolFilter):
     name = "quota"
 
+    def applies(self, job: Job, ctx: Context) -> bool:
+        return job.gpus > 0 and bool(ctx.tenants.get(job.tenant).quota)
+
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
         account = ctx.tenants.get(job.tenant)
         if not account.quota or job.gpus == 0:
