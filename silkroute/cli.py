@@ -47,6 +47,9 @@ def sim(
     ] = "fifo,priority,fairshare,las",
     load: Annotated[float, typer.Option(help="Compress arrivals by this factor")] = 1.0,
     sites: Annotated[int, typer.Option(help="Split the cluster into this many sites")] = 1,
+    shrink: Annotated[
+        float, typer.Option(help="Keep this fraction of the nodes (0 < F <= 1)")
+    ] = 1.0,
     cluster: Annotated[
         str | None, typer.Option(help="Cluster file (synthetic and JSONL traces)")
     ] = None,
@@ -77,6 +80,7 @@ def sim(
             seed=seed,
             estimates=estimates,
             jobs=jobs,
+            shrink=shrink,
         )
     except (SpecError, ValueError) as exc:
         raise fail(str(exc)) from None

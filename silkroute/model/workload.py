@@ -83,7 +83,8 @@ class Job:
     # looked like (pool epochs, tenant version) when the job last could not start.
     eligible_pools: list[int] | None = None
     pool_scores: dict[int, float] | None = None
-    blocked_key: tuple[int, int, int] | None = None
+    blocked_key: tuple[int, int, int, int] | None = None
+    blocked_log_pos: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

@@ -60,6 +60,8 @@ class SchedulerBook:
         self.preemptible: dict[int, SortedKeyList] = {
             p.index: SortedKeyList(key=_victim_order) for p in cluster.pools
         }
+        # Bumped when a preemptible job starts in a pool: jobs that may preempt look again.
+        self.victim_epoch = [0] * len(cluster.pools)
         # Running jobs per pool by when their time limit frees them (EASY reservations).
         self.by_expected_end: dict[int, SortedKeyList] = {
             p.index: SortedKeyList(key=_end_order) for p in cluster.pools
@@ -105,8 +107,7 @@ class SchedulerBook:
         job.hold_reason = None
         self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
         if job.preemptible:
-            # New eviction candidates: jobs that may preempt should look again.
-            self.cluster.pool_epoch[pool] += 1
+            self.victim_epoch[pool] += 1
 
     def preempt(self, job: Job, now: float, checkpoint_now: bool, released: bool = False) -> None:
         """Stop a running job and account the work it keeps; the caller requeues it."""

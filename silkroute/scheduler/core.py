@@ -70,6 +70,8 @@ class Scheduler:
             # Nothing this job depends on (capacity or victims in its pools, its tenant's
             # usage) changed since it last could not start: it still cannot.
             key = self._blocked_key(book, job, ctx, head)
+            if job.blocked_key != key and self._still_no_room(book, job, key):
+                job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
             if job.blocked_key == key:
                 if job.hold_reason != "insufficient-capacity":
                     continue
@@ -81,7 +83,7 @@ class Scheduler:
             # 2. Admission: may this job run at all, and in which pools?
             pools, refusal = self._eligible_pools(job, ctx)
             if refusal is not None:
-                job.blocked_key = key
+                job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
                 self._hold(decisions, job, *refusal)
                 continue
             # 3. Placement: filter, then score. Behind a blocked head, keep off the nodes
@@ -92,7 +94,7 @@ class Scheduler:
             open_pools = [p for p in pools if not _dominated(job, no_room.get(p))]
             alloc = self.placement.place(job, book.cluster, book.sites, open_pools, avoid)
             if alloc is None and head is not None and avoid is not None:
-                job.blocked_key = key
+                job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
                 self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")
                 continue
             if alloc is not None:
@@ -100,7 +102,7 @@ class Scheduler:
                 started.add(job.id)
                 decisions.append(Start(job, alloc, backfilled=head is not None))
                 continue
-            job.blocked_key = key
+            job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
             for pool in open_pools:
                 _remember_no_room(no_room.setdefault(pool, []), job)
             # 4. Preemption: evict cheaper work if the policy allows it.
@@ -134,19 +136,46 @@ class Scheduler:
         return self.rounds.next_round(now)
 
     # ------------------------------------------------------------------------------------
-    @staticmethod
     def _blocked_key(
-        book: SchedulerBook, job: Job, ctx: Context, head: Reservation | None
-    ) -> tuple[int, int, int]:
-        if job.eligible_pools is None:
-            job.eligible_pools = ctx.cluster.pools_for(
+        self, book: SchedulerBook, job: Job, ctx: Context, head: Reservation | None
+    ) -> tuple[int, int, int, int]:
+        pools = job.eligible_pools
+        if pools is None:
+            pools = job.eligible_pools = ctx.cluster.pools_for(
                 job.accelerator_types, job.sites, job.demand.gpu_slots > 0
             )
+        # New victims matter only to a job that may evict someone (the lowest class cannot).
+        may_evict = self.preemption is not None and job.priority > 0
         return (
-            book.cluster.epoch_sum(job.eligible_pools),
+            book.cluster.epoch_sum(pools),
+            sum(book.victim_epoch[p] for p in pools) if may_evict else 0,
             book.tenants.get(job.tenant).version,
             -1 if head is None else head.job_id,
         )
+
+    def _still_no_room(self, book: SchedulerBook, job: Job, key: tuple[int, int, int, int]) -> bool:
+        """A one-worker job that found no room can only fit now on a node that got capacity
+        back since; if none of those can take it (and nothing else it depends on moved), it
+        still cannot start. Gangs may combine old and new room, and a job that may evict
+        could combine new room with victims: neither is short-cut."""
+        old = job.blocked_key
+        if old is None or job.workers != 1 or old[1:] != key[1:]:
+            return False
+        if self.preemption is not None and job.priority > 0:
+            return False
+        cluster = book.cluster
+        released = cluster.release_log[job.blocked_log_pos :]
+        if len(released) > 512:
+            return False  # cheaper to look again at everything
+        nodes = np.unique(np.asarray(released, dtype=np.int64))
+        if not len(nodes):
+            return True
+        assert job.eligible_pools is not None
+        nodes = nodes[np.isin(cluster.pool_of_node[nodes], job.eligible_pools)]
+        if len(nodes) and (cluster.worker_capacity(nodes, job.demand) > 0).any():
+            return False
+        job.blocked_log_pos = len(cluster.release_log)
+        return True
 
     def _run_round(
         self, book: SchedulerBook, ctx: Context, decisions: list[Decision], started: set[int]
@@ -276,9 +305,16 @@ class Scheduler:
             if not victims:
                 continue
             victims.sort(key=lambda r: policy.victim_key(r, ctx))
+            # Where could it run if every candidate victim were gone? Only victims on those
+            # nodes are worth evicting (as kube-scheduler picks a node, then its victims).
+            target = self._nodes_if_evicted(book, job, pool, victims)
+            if target is None:
+                continue
             released: list[Job] = []
             alloc: Allocation | None = None
             for victim in victims:
+                if target.isdisjoint(book.allocations[victim.id].nodes()):
+                    continue
                 cluster.release(book.allocations[victim.id])
                 released.append(victim)
                 if not cluster.pool_may_fit(pool, job.demand, job.workers):
@@ -304,6 +340,40 @@ class Scheduler:
             book.start(job, alloc, ctx.now)
             decisions.append(Start(job, alloc))
             return evicted
+        return None
+
+    def _nodes_if_evicted(
+        self, book: SchedulerBook, job: Job, pool: int, victims: list[Job]
+    ) -> frozenset[int] | None:
+        """Nodes the job could use once the cheapest prefix of `victims` that makes room is
+        gone; None if even all of them do not. Counts room per node incrementally."""
+        cluster = book.cluster
+        gpu, cpu, mem = cluster.gpu_free.copy(), cluster.cpu_free.copy(), cluster.mem_free.copy()
+        nodes = cluster.pools[pool].nodes
+        room = worker_capacity(gpu[nodes], cpu[nodes], mem[nodes], job.demand)
+        total = int(room.sum())
+        for victim in victims:
+            freed = book.allocations[victim.id]
+            for node, slots in freed.workers:
+                cpu[node] += freed.demand.cpu_milli
+                mem[node] += freed.demand.mem_mib
+                for slot in slots:
+                    gpu[node, slot] += freed.demand.gpu_milli
+            for node in freed.nodes():
+                i = int(cluster.position_in_pool[node])
+                now_room = int(
+                    worker_capacity(
+                        gpu[node : node + 1], cpu[node : node + 1], mem[node : node + 1], job.demand
+                    )[0]
+                )
+                total += now_room - int(room[i])
+                room[i] = now_room
+            if total < job.workers:
+                continue
+            with cluster.what_if(gpu, cpu, mem):
+                placed = self.placement.place_exact(job, cluster, book.sites, [pool])
+            if placed is not None:
+                return frozenset(placed.nodes())
         return None
 
     def _reservation(

@@ -90,8 +90,10 @@ class ClusterState:
             idx = np.array(members, dtype=np.int64)
             self.pools.append(Pool(pool_index, site, self.site_names[site], accel, idx))
         self.pool_of_node = np.zeros(count, dtype=np.int64)
+        self.position_in_pool = np.zeros(count, dtype=np.int64)
         for pool in self.pools:
             self.pool_of_node[pool.nodes] = pool.index
+            self.position_in_pool[pool.nodes] = np.arange(len(pool.nodes))
         self.pools_by_site_type = {(p.site_name, p.accelerator): p.index for p in self.pools}
         # O(1) counters per pool.
         self.pool_whole_free = [int((self.gpu_free[p.nodes] == MILLI).sum()) for p in self.pools]
@@ -107,6 +109,8 @@ class ClusterState:
         # Bumped whenever a pool gets capacity back: a job that did not fit in a pool whose
         # epoch has not moved still does not fit, so the scheduler can skip it cheaply.
         self.pool_epoch = [0] * len(self.pools)
+        # Every node that got capacity back, in order (see Scheduler._still_no_room).
+        self.release_log: list[int] = []
         self.capacity_milli = int(self.gpu_cap.sum())
         self.allocated_milli = 0
         self.capacity_by_type: dict[str, int] = {}
@@ -178,6 +182,7 @@ class ClusterState:
     def release(self, alloc: Allocation) -> None:
         self._change(alloc, +1)
         self.pool_epoch[alloc.pool] += 1
+        self.release_log.extend(node for node, _ in alloc.workers)
 
     def _change(self, alloc: Allocation, sign: int) -> None:
         d = alloc.demand

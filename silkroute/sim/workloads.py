@@ -11,7 +11,7 @@ from silkroute.model.tenant import TenantSpec
 from silkroute.model.workload import Job
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
-from silkroute.sim import openb, synthetic
+from silkroute.sim import openb, scaling, synthetic
 from silkroute.sim.scaling import compress_arrivals, split_sites, with_time_limits
 
 SHARED_OPENB = Path("..") / "shared" / "data" / "traces" / "alibaba-openb-2023"
@@ -54,6 +54,7 @@ def load_workload(
     seed: int = 0,
     estimates: str = "exact",
     jobs: int | None = None,
+    shrink: float = 1.0,
 ) -> Workload:
     """`trace`: an openb folder, `auto` (openb from ../shared if present, else synthetic),
     `synthetic`, or a neutral JSONL trace file (with `cluster`)."""
@@ -83,8 +84,10 @@ def load_workload(
     if jobs is not None:
         workload.jobs = workload.jobs[:jobs]
     workload.jobs = with_time_limits(compress_arrivals(workload.jobs, load), estimates)
+    if shrink != 1.0:
+        workload.nodes = scaling.shrink(workload.nodes, shrink)
     workload.nodes = split_sites(workload.nodes, sites) if sites > 1 else workload.nodes
-    workload.notes.update(load=load, sites=sites, seed=seed, estimates=estimates)
+    workload.notes.update(load=load, sites=sites, seed=seed, estimates=estimates, shrink=shrink)
     return workload
 
 

@@ -1,0 +1,26 @@
+"""`make bench`: every benchmark, one after the other, each printing its own table."""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks import corpus_bench, gavel_bench, packing_bench, scheduler_bench
+
+BENCHMARKS = [
+    ("scheduler and simulator", scheduler_bench.main),
+    ("FGD packing experiment", packing_bench.main),
+    ("Gavel heterogeneous traces", gavel_bench.main),
+    ("ASEAN corpus pipeline", corpus_bench.main),
+]
+
+
+def main() -> None:
+    for name, run in BENCHMARKS:
+        started = time.perf_counter()
+        print(f"\n=== {name} ===", flush=True)
+        run()
+        print(f"=== {name}: {time.perf_counter() - started:.0f} s ===", flush=True)
+
+
+if __name__ == "__main__":
+    main()
