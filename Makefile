@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean venv
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,9 +15,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The platform's main job on the embedded default: replay a workload through the scheduler.
+OPENB := ../shared/data/traces/alibaba-openb-2023
+RUN_POLICIES := fifo:none,fifo,priority,fairshare,las,fifo:easy:silk
+
+# The platform's main job on the embedded default: replay a GPU-cluster trace through the
+# scheduler with every policy (openb under backlog; a synthetic workload where it is absent).
 run: $(STAMP)
-	$(BIN)/silkroute sim --trace auto --policy fifo,priority,fairshare,las --load 4 --out out/run
+	@if [ -d $(OPENB) ]; then \
+	  $(BIN)/silkroute sim --trace $(OPENB) --load 3000 --shrink 0.5 --policy $(RUN_POLICIES) --out out/run; \
+	else \
+	  echo "$(OPENB) is absent: running a synthetic workload instead"; \
+	  $(BIN)/silkroute sim --trace synthetic --jobs 20000 --load 1.2 --step-interval 10 --policy $(RUN_POLICIES) --out out/run; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check silkroute tests benchmarks
