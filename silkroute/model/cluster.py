@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from silkroute.model.accelerators import catalogue
-from silkroute.model.errors import SpecError, spec_error
+from silkroute.model.errors import SpecError, read_yaml, spec_error
 
 
 class NodeGroupSpec(BaseModel):
@@ -84,12 +83,7 @@ class ClusterSpec(BaseModel):
 
 def load_cluster(path: str | Path) -> ClusterSpec:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read cluster file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "cluster file")
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a cluster file is a mapping with a `sites` list")
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 
@@ -36,3 +38,19 @@ def describe_validation_error(exc: ValidationError, where: str = "") -> str:
 
 def spec_error(exc: ValidationError, where: str = "") -> SpecError:
     return SpecError(describe_validation_error(exc, where))
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """Parse a YAML file; an unreadable or malformed one is a SpecError naming the file."""
+    try:
+        return yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "parse error"
+        raise SpecError(f"{path}: not valid YAML: {first} ({_where(exc)})") from None
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"

@@ -7,11 +7,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from silkroute.model.accelerators import catalogue
-from silkroute.model.errors import SpecError, spec_error
+from silkroute.model.errors import SpecError, read_yaml, spec_error
 
 
 class JobKind(StrEnum):
@@ -152,12 +151,7 @@ def parse_job(data: Any, where: str = "") -> JobSpec:
 def load_jobs(path: str | Path) -> list[JobSpec]:
     """A YAML file holding one job, a list of jobs, or `{jobs: [...]}`."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read job file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "job file")
     if isinstance(raw, dict) and "jobs" in raw:
         raw = raw["jobs"]
     items = raw if isinstance(raw, list) else [raw]

@@ -25,7 +25,7 @@ from silkroute.scheduler.policies.base import (
     QueueOrder,
 )
 from silkroute.scheduler.rounds import RoundPolicy
-from silkroute.scheduler.state import Allocation, worker_capacity
+from silkroute.scheduler.state import Allocation, add_back, worker_capacity
 
 BACKFILL_MODES = ("easy", "greedy", "none")
 
@@ -354,11 +354,7 @@ class Scheduler:
         total = int(room.sum())
         for victim in victims:
             freed = book.allocations[victim.id]
-            for node, slots in freed.workers:
-                cpu[node] += freed.demand.cpu_milli
-                mem[node] += freed.demand.mem_mib
-                for slot in slots:
-                    gpu[node, slot] += freed.demand.gpu_milli
+            add_back(freed, gpu, cpu, mem)
             for node in freed.nodes():
                 i = int(cluster.position_in_pool[node])
                 now_room = int(
@@ -394,11 +390,7 @@ class Scheduler:
             if not math.isfinite(end):
                 break
             freed = book.allocations[other.id]
-            for node, slots in freed.workers:
-                cpu[node] += freed.demand.cpu_milli
-                mem[node] += freed.demand.mem_mib
-                for slot in slots:
-                    gpu[node, slot] += freed.demand.gpu_milli
+            add_back(freed, gpu, cpu, mem)
             pool = freed.pool
             free_milli[pool] += freed.demand.gpu_slots * freed.demand.gpu_milli * len(freed.workers)
             if free_milli[pool] < gpus_needed:

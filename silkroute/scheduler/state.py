@@ -297,3 +297,13 @@ def worker_capacity(
     by_cpu = cpu_free // demand.cpu_milli if demand.cpu_milli else np.full_like(by_gpu, BIG)
     by_mem = mem_free // demand.mem_mib if demand.mem_mib else np.full_like(by_gpu, BIG)
     return np.minimum(np.minimum(by_gpu, by_cpu), by_mem)
+
+
+def add_back(alloc: Allocation, gpu: IntArray, cpu: IntArray, mem: IntArray) -> None:
+    """Return `alloc`'s resources into free arrays other than the live ones (what-if views)."""
+    d = alloc.demand
+    for node, slots in alloc.workers:
+        cpu[node] += d.cpu_milli
+        mem[node] += d.mem_mib
+        for slot in slots:
+            gpu[node, slot] += d.gpu_milli
