@@ -103,13 +103,12 @@ def validate(
     path: Annotated[Path, typer.Argument(help="A job file (YAML) or cluster file")],
 ) -> None:
     """Check a job or cluster file; print what it asks for, or what is wrong."""
-    import yaml
-
     from silkroute.model.cluster import load_cluster
+    from silkroute.model.errors import read_yaml
     from silkroute.model.job import load_jobs
 
     try:
-        raw = yaml.safe_load(path.read_text("utf-8")) if path.exists() else None
+        raw = read_yaml(path, "file")
         if isinstance(raw, dict) and "sites" in raw:
             spec = load_cluster(path)
             console.print(
@@ -123,8 +122,6 @@ def validate(
                 f"job {job.name}: {job.kind.value}, tenant {job.tenant}, "
                 f"{job.workers} x {job.accelerators_per_worker:g} accelerators"
             )
-    except yaml.YAMLError as exc:
-        raise fail(f"{path}: not valid YAML: {exc}") from None
     except SpecError as exc:
         raise fail(str(exc)) from None
 
