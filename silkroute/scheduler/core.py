@@ -70,7 +70,7 @@ class Scheduler:
             # Nothing this job depends on (capacity or victims in its pools, its tenant's
             # usage) changed since it last could not start: it still cannot.
             key = self._blocked_key(book, job, ctx, head)
-            if job.blocked_key != key and self._still_no_room(book, job, key):
+            if job.blocked_key != key and self._still_no_room(book, job, key, head):
                 job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
             if job.blocked_key == key:
                 if job.hold_reason != "insufficient-capacity":
@@ -144,8 +144,9 @@ class Scheduler:
             pools = job.eligible_pools = ctx.cluster.pools_for(
                 job.accelerator_types, job.sites, job.demand.gpu_slots > 0
             )
-        # New victims matter only to a job that may evict someone (the lowest class cannot).
-        may_evict = self.preemption is not None and job.priority > 0
+        # New victims matter only to a job that will try to evict: not the lowest class, and
+        # only while no job is blocked ahead of it (the first blocked job stops preemption).
+        may_evict = self.preemption is not None and job.priority > 0 and head is None
         return (
             book.cluster.epoch_sum(pools),
             sum(book.victim_epoch[p] for p in pools) if may_evict else 0,
@@ -153,7 +154,13 @@ class Scheduler:
             -1 if head is None else head.job_id,
         )
 
-    def _still_no_room(self, book: SchedulerBook, job: Job, key: tuple[int, int, int, int]) -> bool:
+    def _still_no_room(
+        self,
+        book: SchedulerBook,
+        job: Job,
+        key: tuple[int, int, int, int],
+        head: Reservation | None,
+    ) -> bool:
         """A one-worker job that found no room can only fit now on a node that got capacity
         back since; if none of those can take it (and nothing else it depends on moved), it
         still cannot start. Gangs may combine old and new room, and a job that may evict
@@ -161,8 +168,8 @@ class Scheduler:
         old = job.blocked_key
         if old is None or job.workers != 1 or old[1:] != key[1:]:
             return False
-        if self.preemption is not None and job.priority > 0:
-            return False
+        if self.preemption is not None and job.priority > 0 and head is None:
+            return False  # it will try preemption, which may combine new room with victims
         cluster = book.cluster
         released = cluster.release_log[job.blocked_log_pos :]
         if len(released) > 512:
