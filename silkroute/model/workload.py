@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -170,3 +171,14 @@ def job_from_trace(spec: TraceJobSpec, job_id: int) -> Job:
     durations = spec.duration_s
     as_map = dict(durations) if isinstance(durations, dict) else {"*": float(durations)}
     return job_from_spec(spec, job_id, spec.submit_time_s, as_map)
+
+
+def replicas_of(job: Job, replicas: int, next_id: int) -> list[Job]:
+    """An inference job's replicas are independent gangs (each placed on its own, so each
+    can go to the site nearest its users); copy k is named `NAME/replica-k`."""
+    if replicas <= 1:
+        return [job]
+    return [
+        dataclasses.replace(job, id=next_id + k, name=f"{job.name}/replica-{k}", extra={})
+        for k in range(replicas)
+    ]

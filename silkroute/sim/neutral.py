@@ -26,7 +26,7 @@ from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import ClusterSpec, NodeGroupSpec, SiteSpec
 from silkroute.model.errors import SpecError, describe_validation_error
 from silkroute.model.job import PRIORITY_CLASSES, TraceJobSpec
-from silkroute.model.workload import MILLI, Job, job_from_trace
+from silkroute.model.workload import MILLI, Job, job_from_trace, replicas_of
 
 if TYPE_CHECKING:
     from silkroute.scheduler.state import NodeInfo
@@ -224,7 +224,10 @@ def load_neutral_trace(path: str | Path, cluster: ClusterSpec | None = None) -> 
     """Jobs of a neutral JSONL trace, ids in line order. With `cluster`, each job must be able
     to run on it (its types and sites exist there); the cluster's node types may be codes that
     are not in the accelerator catalogue."""
-    return [job_of(spec, i) for i, (_, spec) in enumerate(iter_trace(path, cluster))]
+    jobs: list[Job] = []
+    for _, spec in iter_trace(path, cluster):
+        jobs.extend(replicas_of(job_of(spec, len(jobs)), spec.replicas, len(jobs)))
+    return jobs
 
 
 @dataclass
