@@ -174,12 +174,11 @@ class Scheduler:
         released = cluster.release_log[job.blocked_log_pos :]
         if len(released) > 512:
             return False  # cheaper to look again at everything
-        nodes = np.unique(np.asarray(released, dtype=np.int64))
-        if not len(nodes):
-            return True
         assert job.eligible_pools is not None
-        nodes = nodes[np.isin(cluster.pool_of_node[nodes], job.eligible_pools)]
-        if len(nodes) and (cluster.worker_capacity(nodes, job.demand) > 0).any():
+        pools = job.eligible_pools
+        pool_of = cluster.node_pool
+        nodes = [n for n in set(released) if pool_of[n] in pools]
+        if nodes and (cluster.worker_capacity(np.array(nodes), job.demand) > 0).any():
             return False
         job.blocked_log_pos = len(cluster.release_log)
         return True

@@ -94,6 +94,7 @@ class ClusterState:
         for pool in self.pools:
             self.pool_of_node[pool.nodes] = pool.index
             self.position_in_pool[pool.nodes] = np.arange(len(pool.nodes))
+        self.node_pool: list[int] = self.pool_of_node.tolist()  # plain ints for Python loops
         self.pools_by_site_type = {(p.site_name, p.accelerator): p.index for p in self.pools}
         # O(1) counters per pool.
         self.pool_whole_free = [int((self.gpu_free[p.nodes] == MILLI).sum()) for p in self.pools]
