@@ -25,7 +25,7 @@ from silkroute.scheduler.policies.base import (
     QueueOrder,
 )
 from silkroute.scheduler.rounds import RoundPolicy
-from silkroute.scheduler.state import Allocation, add_back, worker_capacity
+from silkroute.scheduler.state import Allocation, add_back, add_back_all, worker_capacity
 
 BACKFILL_MODES = ("easy", "greedy", "none")
 
@@ -354,8 +354,14 @@ class Scheduler:
         """Nodes the job could use once the cheapest prefix of `victims` that makes room is
         gone; None if even all of them do not. Counts room per node incrementally."""
         cluster = book.cluster
-        gpu, cpu, mem = cluster.gpu_free.copy(), cluster.cpu_free.copy(), cluster.mem_free.copy()
         nodes = cluster.pools[pool].nodes
+        # Most searches fail even with every candidate gone: test that first, in one pass.
+        everyone = [book.allocations[v.id] for v in victims]
+        gpu, cpu, mem = add_back_all(everyone, *(a.copy() for a in cluster.free_arrays()))
+        room_all = worker_capacity(gpu[nodes], cpu[nodes], mem[nodes], job.demand)
+        if int(room_all.sum()) < job.workers:
+            return None
+        gpu, cpu, mem = (a.copy() for a in cluster.free_arrays())
         room = worker_capacity(gpu[nodes], cpu[nodes], mem[nodes], job.demand)
         total = int(room.sum())
         for victim in victims:
