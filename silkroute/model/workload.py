@@ -86,6 +86,7 @@ class Job:
     pool_scores: dict[int, float] | None = None
     blocked_key: tuple[int, int, int, int] | None = None
     blocked_log_pos: int = 0
+    blocked_avoid: frozenset[int] = frozenset()
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

@@ -70,8 +70,18 @@ class Scheduler:
             # Nothing this job depends on (capacity or victims in its pools, its tenant's
             # usage) changed since it last could not start: it still cannot.
             key = self._blocked_key(book, job, ctx, head)
-            if job.blocked_key != key and self._still_no_room(book, job, key, head):
-                job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
+            if job.blocked_key != key and self._still_no_room(book, job, key, head, now):
+                _mark_blocked(book, job, key, head, now)
+                if job.hold_reason in ("reserved", "insufficient-capacity"):
+                    # Same verdict the full path would give: kept off a head's nodes, or not.
+                    if job.blocked_avoid and head is not None:
+                        self._hold(
+                            decisions, job, "reserved", f"room is reserved for job {head.job_id}"
+                        )
+                    else:
+                        self._hold(
+                            decisions, job, "insufficient-capacity", self._no_room_message(job)
+                        )
             if job.blocked_key == key:
                 if job.hold_reason != "insufficient-capacity":
                     continue
@@ -83,7 +93,7 @@ class Scheduler:
             # 2. Admission: may this job run at all, and in which pools?
             pools, refusal = self._eligible_pools(job, ctx)
             if refusal is not None:
-                job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
+                _mark_blocked(book, job, key, head, now)
                 self._hold(decisions, job, *refusal)
                 continue
             # 3. Placement: filter, then score. Behind a blocked head, keep off the nodes
@@ -94,7 +104,7 @@ class Scheduler:
             open_pools = [p for p in pools if not _dominated(job, no_room.get(p))]
             alloc = self.placement.place(job, book.cluster, book.sites, open_pools, avoid)
             if alloc is None and head is not None and avoid is not None:
-                job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
+                _mark_blocked(book, job, key, head, now)
                 self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")
                 continue
             if alloc is not None:
@@ -102,7 +112,7 @@ class Scheduler:
                 started.add(job.id)
                 decisions.append(Start(job, alloc, backfilled=head is not None))
                 continue
-            job.blocked_key, job.blocked_log_pos = key, len(book.cluster.release_log)
+            _mark_blocked(book, job, key, head, now)
             for pool in open_pools:
                 _remember_no_room(no_room.setdefault(pool, []), job)
             # 4. Preemption: evict cheaper work if the policy allows it.
@@ -147,10 +157,11 @@ class Scheduler:
         # New victims matter only to a job that will try to evict: not the lowest class, and
         # only while no job is blocked ahead of it (the first blocked job stops preemption).
         may_evict = self.preemption is not None and job.priority > 0 and head is None
+        account = book.tenants.get(job.tenant)
         return (
             book.cluster.epoch_sum(pools),
             sum(book.victim_epoch[p] for p in pools) if may_evict else 0,
-            book.tenants.get(job.tenant).version,
+            account.version,
             -1 if head is None else head.job_id,
         )
 
@@ -160,13 +171,15 @@ class Scheduler:
         job: Job,
         key: tuple[int, int, int, int],
         head: Reservation | None,
+        now: float,
     ) -> bool:
         """A one-worker job that found no room can only fit now on a node that got capacity
-        back since; if none of those can take it (and nothing else it depends on moved), it
-        still cannot start. Gangs may combine old and new room, and a job that may evict
-        could combine new room with victims: neither is short-cut."""
+        back since, or on one it was kept off (reserved for another head) and may use now; if
+        none of those can take it (and its victims and tenant did not change), it still cannot
+        start. Gangs may combine old and new room, and a job that may evict could combine new
+        room with victims: neither is short-cut."""
         old = job.blocked_key
-        if old is None or job.workers != 1 or old[1:] != key[1:]:
+        if old is None or job.workers != 1 or old[1:3] != key[1:3]:
             return False
         if self.preemption is not None and job.priority > 0 and head is None:
             return False  # it will try preemption, which may combine new room with victims
@@ -177,11 +190,10 @@ class Scheduler:
         assert job.eligible_pools is not None
         pools = job.eligible_pools
         pool_of = cluster.node_pool
-        nodes = [n for n in set(released) if pool_of[n] in pools]
-        if nodes and (cluster.worker_capacity(np.array(nodes), job.demand) > 0).any():
-            return False
-        job.blocked_log_pos = len(cluster.release_log)
-        return True
+        kept_off = head.nodes if head is not None and not head.ends_in_time(job, now) else None
+        changed = set(released) | (job.blocked_avoid - kept_off if kept_off else job.blocked_avoid)
+        nodes = [n for n in changed if pool_of[n] in pools and not (kept_off and n in kept_off)]
+        return not (nodes and (cluster.worker_capacity(np.array(nodes), job.demand) > 0).any())
 
     def _run_round(
         self, book: SchedulerBook, ctx: Context, decisions: list[Decision], started: set[int]
@@ -450,3 +462,17 @@ def _reservation_of(job: Job, start: float, alloc: Allocation | None, nodes: int
 
 def _end_key(job: Job) -> tuple[float, int]:
     return (job.expected_end(), job.id)
+
+
+def _mark_blocked(
+    book: SchedulerBook,
+    job: Job,
+    key: tuple[int, int, int, int],
+    head: Reservation | None,
+    now: float,
+) -> None:
+    """Remember what the world looked like when the job could not start."""
+    job.blocked_key = key
+    job.blocked_log_pos = len(book.cluster.release_log)
+    reserved = head is not None and not head.ends_in_time(job, now)
+    job.blocked_avoid = head.nodes if reserved and head is not None else frozenset()
