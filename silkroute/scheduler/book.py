@@ -105,6 +105,7 @@ class SchedulerBook:
             self.preemptible[pool].add(job)  # keyed by start time: add after setting it
         self.by_expected_end[pool].add(job)
         job.hold_reason = None
+        job.blocked_key = None  # what it waited for before no longer says anything
         self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
         if job.preemptible:
             self.victim_epoch[pool] += 1
