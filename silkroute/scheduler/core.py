@@ -67,22 +67,8 @@ class Scheduler:
             examined += 1
             if examined > self.max_candidates:
                 break
-            # Nothing this job depends on (capacity or victims in its pools, its tenant's
-            # usage) changed since it last could not start: it still cannot.
             key = self._blocked_key(book, job, ctx, head)
-            if job.blocked_key != key and self._still_no_room(book, job, key, head, now):
-                _mark_blocked(book, job, key, head, now)
-                if job.hold_reason in ("reserved", "insufficient-capacity"):
-                    # Same verdict the full path would give: kept off a head's nodes, or not.
-                    if job.blocked_avoid and head is not None:
-                        self._hold(
-                            decisions, job, "reserved", f"room is reserved for job {head.job_id}"
-                        )
-                    else:
-                        self._hold(
-                            decisions, job, "insufficient-capacity", self._no_room_message(job)
-                        )
-            if job.blocked_key == key:
+            if self._known_blocked(book, job, key, head, now, decisions):
                 if job.hold_reason != "insufficient-capacity":
                     continue
                 if self.backfill == "none":
@@ -166,6 +152,30 @@ class Scheduler:
             account.version if limited else 0,
             -1 if head is None else head.job_id,
         )
+
+    def _known_blocked(
+        self,
+        book: SchedulerBook,
+        job: Job,
+        key: tuple[int, int, int, int],
+        head: Reservation | None,
+        now: float,
+        decisions: list[Decision],
+    ) -> bool:
+        """True when the job provably still cannot start, so the step can skip its work:
+        nothing it depends on changed since it last could not start, or only things that
+        cannot help it (see `_still_no_room`). Keeps its hold reason what a full look gives."""
+        if job.blocked_key == key:
+            return True
+        if not self._still_no_room(book, job, key, head, now):
+            return False
+        _mark_blocked(book, job, key, head, now)
+        if job.hold_reason in ("reserved", "insufficient-capacity"):
+            if job.blocked_avoid and head is not None:
+                self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")
+            else:
+                self._hold(decisions, job, "insufficient-capacity", self._no_room_message(job))
+        return True
 
     def _still_no_room(
         self,
