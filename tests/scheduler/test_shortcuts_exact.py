@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from silkroute.model.workload import Job
-from silkroute.scheduler.core import Scheduler
+from silkroute.scheduler import core
 from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
 from tests.builders import book_for
@@ -39,8 +39,8 @@ def test_short_cuts_do_not_change_decisions(
 ) -> None:
     fast = _starts(cluster, jobs, order, backfill)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Scheduler, "_still_no_room", lambda *args: False)
+        patch.setattr(core, "still_no_room", lambda *args: False)
         fresh_keys = itertools.count()
-        patch.setattr(Scheduler, "_blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
         slow = _starts(cluster, jobs, order, backfill)
     assert fast == slow
