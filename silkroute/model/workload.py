@@ -87,7 +87,6 @@ class Job:
     blocked_key: tuple[int, int, int, int] | None = None
     blocked_log_pos: int = 0
     blocked_avoid: frozenset[int] = frozenset()
-    blocked_room: dict[int, int] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

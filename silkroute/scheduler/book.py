@@ -106,7 +106,6 @@ class SchedulerBook:
         self.by_expected_end[pool].add(job)
         job.hold_reason = None
         job.blocked_key = None  # what it waited for before no longer says anything
-        job.blocked_room = None
         self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
         if job.preemptible:
             self.victim_epoch[pool] += 1

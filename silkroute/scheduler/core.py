@@ -158,7 +158,7 @@ class Scheduler:
             return True
         if not still_no_room(self.preemption, book, job, key, head, now):
             return False
-        mark_blocked(book, job, key, head, now, measure_room=False)
+        mark_blocked(book, job, key, head, now)
         if job.hold_reason in ("reserved", "insufficient-capacity"):
             if job.blocked_avoid and head is not None:
                 self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")

@@ -51,16 +51,13 @@ def still_no_room(
     head: Reservation | None,
     now: float,
 ) -> bool:
-    """A job that found no room can only gain room on nodes that got capacity back since, or
-    that it was kept off (reserved for another head) and may use now. A one-worker job still
-    cannot start if none of those nodes can take it; a gang, if the room it had (an upper
-    bound kept in `blocked_room`) plus the room on those nodes is still too little. Both
-    hold only while its victims and tenant did not change; a job that is about to try
-    preemption could combine new room with victims and is not short-cut."""
+    """A one-worker job that found no room can only fit now on a node that got capacity
+    back since, or on one it was kept off (reserved for another head) and may use now; if
+    none of those can take it (and its victims and tenant did not change), it still cannot
+    start. Gangs may combine old and new room, and a job that may evict could combine new
+    room with victims: neither is short-cut."""
     old = job.blocked_key
-    if old is None or old[1:3] != key[1:3]:
-        return False
-    if job.workers > 1 and job.blocked_room is None:
+    if old is None or job.workers != 1 or old[1:3] != key[1:3]:
         return False
     if preemption is not None and job.priority > 0 and head is None:
         return False  # it will try preemption, which may combine new room with victims
@@ -74,18 +71,7 @@ def still_no_room(
     kept_off = head.nodes if head is not None and not head.ends_in_time(job, now) else None
     changed = set(released) | (job.blocked_avoid - kept_off if kept_off else job.blocked_avoid)
     nodes = [n for n in changed if pool_of[n] in pools and not (kept_off and n in kept_off)]
-    if job.workers == 1:
-        return not (nodes and (cluster.worker_capacity(np.array(nodes), job.demand) > 0).any())
-    assert job.blocked_room is not None
-    bound = dict(job.blocked_room)
-    if nodes:
-        room = cluster.worker_capacity(np.array(nodes), job.demand)
-        for node, extra in zip(nodes, room.tolist(), strict=True):
-            bound[pool_of[node]] = bound.get(pool_of[node], 0) + extra
-    if any(total >= job.workers for total in bound.values()):
-        return False
-    job.blocked_room = bound  # still an upper bound on the room in each pool
-    return True
+    return not (nodes and (cluster.worker_capacity(np.array(nodes), job.demand) > 0).any())
 
 
 def mark_blocked(
@@ -94,25 +80,12 @@ def mark_blocked(
     key: tuple[int, int, int, int],
     head: Reservation | None,
     now: float,
-    measure_room: bool = True,
 ) -> None:
-    """Remember what the world looked like when the job could not start. For a gang, also
-    the room each of its pools had for it (off any nodes it was kept from), unless the
-    caller already holds a valid bound (`measure_room=False`)."""
-    cluster = book.cluster
+    """Remember what the world looked like when the job could not start."""
     job.blocked_key = key
-    job.blocked_log_pos = len(cluster.release_log)
+    job.blocked_log_pos = len(book.cluster.release_log)
     reserved = head is not None and not head.ends_in_time(job, now)
     job.blocked_avoid = head.nodes if reserved and head is not None else frozenset()
-    if job.workers > 1 and measure_room and job.eligible_pools is not None:
-        room = {}
-        for pool in job.eligible_pools:
-            nodes = cluster.pools[pool].nodes
-            capacity = cluster.worker_capacity(nodes, job.demand)
-            if reserved and head is not None:
-                capacity = capacity[~head.node_mask[nodes]]
-            room[pool] = int(capacity.sum())
-        job.blocked_room = room
 
 
 def dominated(job: Job, failed: list[tuple[Demand, int]] | None) -> bool:
