@@ -69,6 +69,15 @@ class JobSpec(BaseModel):
     latency_slo_ms: dict[str, float] | None = Field(
         default=None, description="Inference: most latency allowed per user region (ISO code)"
     )
+    # Execution (ignored by the simulator): what a back end runs for each worker.
+    command: list[str] | str | None = Field(
+        default=None,
+        description="Program and arguments (a list), or a shell command line (a string)",
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables")
+    max_retries: int = Field(
+        default=0, ge=0, le=100, description="Restarts after the process itself fails"
+    )
 
     @field_validator("accelerators_per_worker")
     @classmethod

@@ -1,0 +1,1 @@
+"""Execution back ends: one module per engine behind the one interface in `base`."""
