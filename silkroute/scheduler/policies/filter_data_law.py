@@ -1,0 +1,37 @@
+"""Data law: a job runs only at sites where every dataset it reads may lawfully go.
+
+The filter holds an already-loaded `Governance` (rules, dataset catalog, tenants' mechanisms,
+operator policies, the date the rules are read at); it does no I/O. A driver that crosses
+midnight or records a new grant hands it a new one (`filter.governance = g.replace(...)`).
+"""
+
+from __future__ import annotations
+
+from silkroute.model.workload import Job
+from silkroute.policy.governance import Governance, SiteDecision
+from silkroute.scheduler.policies.base import Context, PoolFilter
+
+
+class DataLawFilter(PoolFilter):
+    name = "data-law"
+
+    def __init__(self, governance: Governance) -> None:
+        self.governance = governance
+
+    def applies(self, job: Job, ctx: Context) -> bool:
+        # Operator restrictions may bar a tenant from a site even for jobs without data.
+        return bool(job.datasets) or self.governance.operator is not None
+
+    def decide(self, job: Job, pool: int, ctx: Context) -> SiteDecision:
+        site = ctx.cluster.pools[pool].site_name
+        country = ctx.sites.get(site).country
+        return self.governance.check(job.tenant, job.datasets, site, country)
+
+    def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
+        decision = self.decide(job, pool, ctx)
+        if decision.allowed:
+            return None
+        first = decision.refusals[0]
+        more = len(decision.refusals) - 1
+        also = f" (+{more} more refusal{'s' if more > 1 else ''})" if more else ""
+        return (first.code, f"site {decision.site} ({decision.country}): {first.message}{also}")
