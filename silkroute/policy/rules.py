@@ -21,7 +21,7 @@ class Conditions(BaseModel):
     """When a rule applies beyond its data classes and destinations. Counts are data subjects
     per tenant per calendar year, cumulative since 1 January: [at_least, below)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     ciio: bool | None = Field(
         default=None, description="true: only for CIIOs; false: only for others"
@@ -45,7 +45,7 @@ class Conditions(BaseModel):
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     id: str = Field(pattern=r"^[A-Z]{2}-[A-Z0-9][A-Z0-9-]*$", description="Stable, cited in logs")
     data_classes: tuple[DataClass, ...] = Field(min_length=1)
@@ -103,7 +103,7 @@ class Rule(BaseModel):
 class JurisdictionRules(BaseModel):
     """One rule file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     jurisdiction: str = Field(pattern=COUNTRY)
     name: str = Field(min_length=1)
