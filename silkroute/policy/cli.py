@@ -102,7 +102,8 @@ def check(
         raise fail(f"--origin: no rule file for {origin}; known: {', '.join(book.jurisdictions)}")
     verdict = book.decide(Transfer(origin, kind, destination, subjects, ciio), held, on)
     if as_json:
-        payload = {"origin": origin, "destination": destination, "date": on.isoformat()}
+        payload: dict[str, object] = {"origin": origin, "destination": destination}
+        payload["date"] = on.isoformat()
         payload |= {"rules_version": book.version, **verdict.as_json()}
         print(json.dumps(payload, ensure_ascii=False))
     else:
