@@ -2,10 +2,14 @@
 
 The filter holds an already-loaded `Governance` (rules, dataset catalog, tenants' mechanisms,
 operator policies, the date the rules are read at); it does no I/O. A driver that crosses
-midnight or records a new grant hands it a new one (`filter.governance = g.replace(...)`).
+midnight or records a new grant hands it a new one with `use`, which also makes waiting jobs
+look again (the scheduler skips a blocked job until the cluster changes, and a new grant does
+not change the cluster).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from silkroute.model.workload import Job
 from silkroute.policy.governance import Governance, SiteDecision
@@ -17,6 +21,12 @@ class DataLawFilter(PoolFilter):
 
     def __init__(self, governance: Governance) -> None:
         self.governance = governance
+
+    def use(self, governance: Governance, pending: Iterable[Job]) -> None:
+        """Decide with `governance` from now on; `pending` (the queue) is looked at again."""
+        self.governance = governance
+        for job in pending:
+            job.blocked_key = None
 
     def applies(self, job: Job, ctx: Context) -> bool:
         # Operator restrictions may bar a tenant from a site even for jobs without data.

@@ -1,0 +1,136 @@
+"""Law and operator restrictions together: deny wins, every refusal names what and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from silkroute.policy.catalog import Dataset, DatasetCatalog, Grant, TenantCompliance
+from silkroute.policy.governance import Governance
+from silkroute.policy.loader import load_rules
+from silkroute.policy.operator import OperatorPolicies
+from silkroute.policy.vocabulary import DataClass, Mechanism
+
+ON = dt.date(2026, 6, 1)
+SITES = {"nanning": "CN", "singapore": "SG", "bangkok": "TH", "hanoi": "VN"}
+RULES = load_rules()
+CATALOG = DatasetCatalog(
+    [
+        Dataset("vn-health", "acme", "VN", DataClass.PERSONAL, 20_000),
+        Dataset("cn-users-a", "acme", "CN", DataClass.PERSONAL, 60_000),
+        Dataset("cn-users-b", "acme", "CN", DataClass.PERSONAL, 60_000),
+        Dataset("cn-maps", "acme", "CN", DataClass.IMPORTANT, 0),
+        Dataset("udhr", "acme", "SG", DataClass.PUBLIC),
+    ]
+)
+OPERATOR = """
+@id("no-personal-data-at-bangkok")
+@reason("site bangkok accepts no personal data")
+forbid (principal, action == Action::"place", resource == Site::"bangkok")
+when { context.data_classes.containsAny(["personal", "sensitive_personal"]) };
+
+@id("beta-barred-from-singapore")
+@reason("tenant beta is barred from singapore")
+@unblock("settle the operator's dispute with beta")
+forbid (principal == Tenant::"beta", action, resource == Site::"singapore");
+"""
+
+
+def governance(**changes: object) -> Governance:
+    base = Governance(RULES, CATALOG, ON, operator=OperatorPolicies(OPERATOR, SITES))
+    return base.replace(**changes) if changes else base
+
+
+def test_law_denies_and_names_dataset_rule_and_unblock() -> None:
+    decision = governance().check("acme", ("vn-health",), "singapore", "SG")
+    assert not decision.allowed
+    (refusal,) = decision.refusals
+    assert refusal.code == "data-law:VN-PDPL-PERSONAL"
+    assert "dataset vn-health" in refusal.message and "hold tia for VN->SG" in refusal.message
+
+
+def test_a_grant_for_the_destination_unblocks_only_that_destination() -> None:
+    grant = Grant(Mechanism.TIA, origin="VN", destinations=frozenset({"SG"}), reference="A05-1")
+    g = governance(compliance={"acme": TenantCompliance("acme", (grant,))})
+    assert g.check("acme", ("vn-health",), "singapore", "SG").allowed
+    assert not g.check("acme", ("vn-health",), "nanning", "CN").allowed
+
+
+def test_an_expired_grant_does_not_count() -> None:
+    grant = Grant(Mechanism.TIA, origin="VN", valid_until=dt.date(2026, 5, 31))
+    g = governance(compliance={"acme": TenantCompliance("acme", (grant,))})
+    assert not g.check("acme", ("vn-health",), "singapore", "SG").allowed
+
+
+def test_splitting_a_dataset_does_not_escape_the_threshold() -> None:
+    g = governance()
+    # Each half alone is under 100,000 subjects; together they are 120,000.
+    assert g.check("acme", ("cn-users-a",), "singapore", "SG").allowed
+    both = g.check("acme", ("cn-users-a", "cn-users-b"), "singapore", "SG")
+    assert {r.rule for r in both.refusals} == {"CN-2024-PI-CONTRACT"}
+
+
+def test_subjects_already_sent_this_year_count() -> None:
+    sent = TenantCompliance("acme", exported={("CN", DataClass.PERSONAL): 50_000})
+    g = governance(compliance={"acme": sent})
+    refusals = g.check("acme", ("cn-users-a",), "singapore", "SG").refusals
+    assert [r.rule for r in refusals] == ["CN-2024-PI-CONTRACT"]
+
+
+def test_ciio_flag_of_the_owner_applies() -> None:
+    g = governance(compliance={"acme": TenantCompliance("acme", ciio=True)})
+    refusals = g.check("acme", ("cn-users-a",), "singapore", "SG").refusals
+    assert [r.rule for r in refusals] == ["CN-CIIO-ASSESSMENT"]
+
+
+def test_operator_forbids_personal_data_at_a_site_though_the_law_allows() -> None:
+    grant = Grant(Mechanism.TIA, origin="VN")
+    g = governance(compliance={"acme": TenantCompliance("acme", (grant,))})
+    decision = g.check("acme", ("vn-health",), "bangkok", "TH")
+    assert [r.code for r in decision.refusals] == ["operator:no-personal-data-at-bangkok"]
+    assert "accepts no personal data" in decision.refusals[0].message
+    assert g.check("acme", ("udhr",), "bangkok", "TH").allowed
+
+
+def test_operator_bars_a_tenant_from_a_site_even_without_data() -> None:
+    g = governance()
+    refusal = g.check("beta", (), "singapore", "SG").refusals[0]
+    assert refusal.code == "operator:beta-barred-from-singapore"
+    assert "settle the operator's dispute" in refusal.unblock
+    assert g.check("beta", (), "hanoi", "VN").allowed
+
+
+def test_deny_wins_and_every_refusal_is_kept() -> None:
+    decision = governance().check("beta", ("cn-maps", "vn-health"), "singapore", "SG")
+    codes = [r.code for r in decision.refusals]
+    assert codes == [
+        "data-law:CN-IMPORTANT-ASSESSMENT",
+        "data-law:VN-PDPL-PERSONAL",
+        "operator:beta-barred-from-singapore",
+    ]
+
+
+def test_an_unknown_dataset_is_refused_everywhere() -> None:
+    refusal = governance().check("acme", ("nope",), "nanning", "CN").refusals[0]
+    assert refusal.code == "data-law:unknown-dataset" and "register dataset nope" in refusal.unblock
+
+
+def test_domestic_processing_is_always_lawful() -> None:
+    assert governance().check("acme", ("cn-maps", "cn-users-a"), "nanning", "CN").allowed
+
+
+def test_bad_cedar_is_one_line() -> None:
+    with pytest.raises(ValueError, match=r"^not valid Cedar: ") as info:
+        OperatorPolicies("forbid (principal, action, resource) when { context.x = };", SITES)
+    assert "\n" not in str(info.value)
+
+
+def test_decisions_are_cached_per_key_and_dropped_on_replace() -> None:
+    g = governance()
+    first = g.check("acme", ("vn-health",), "singapore", "SG")
+    assert g.check("acme", ("vn-health",), "singapore", "SG") is first
+    later = g.replace(on=dt.date(2025, 6, 1))
+    assert later.check("acme", ("vn-health",), "singapore", "SG").refusals[0].rule == (
+        "VN-DECREE13-PERSONAL"
+    )
