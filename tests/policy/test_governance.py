@@ -134,3 +134,19 @@ def test_decisions_are_cached_per_key_and_dropped_on_replace() -> None:
     assert later.check("acme", ("vn-health",), "singapore", "SG").refusals[0].rule == (
         "VN-DECREE13-PERSONAL"
     )
+
+
+def test_explain_lists_every_site_with_its_reasons() -> None:
+    from silkroute.policy.explain import as_json, explain, render
+
+    grant = Grant(Mechanism.TIA, origin="VN", destinations=frozenset({"SG"}))
+    g = governance(compliance={"acme": TenantCompliance("acme", (grant,))})
+    decisions = explain(g, "acme", ("vn-health", "cn-users-a"), SITES)
+    lines = render(decisions)
+    assert lines[0] == "allow hanoi (VN)  [vn-health by domestic; cn-users-a by CN-2024-PI-EXEMPT]"
+    assert lines[1].startswith("allow singapore (SG)  [vn-health by VN-PDPL-PERSONAL (tia)")
+    assert [d.site for d in decisions if not d.allowed] == ["bangkok", "nanning"]
+    assert any("operator:no-personal-data-at-bangkok" in line for line in lines)
+    body = as_json(decisions[-1])
+    assert body["site"] == "nanning" and body["verdict"] == "deny"
+    assert body["refusals"][0]["rule"] == "VN-PDPL-PERSONAL"
