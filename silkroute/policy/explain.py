@@ -60,3 +60,17 @@ def render(decisions: list[SiteDecision]) -> list[str]:
         for refusal in decision.refusals:
             lines.append(f"        {refusal.code}: {refusal.message}")
     return lines
+
+
+def audit_detail(
+    governance: Governance, tenant: str, datasets: tuple[str, ...], decisions: list[SiteDecision]
+) -> dict[str, Any]:
+    """The `detail` of a `data-decision` audit record: enough to replay the decision later
+    (rules version and date, the tenant's datasets, every site's verdict and reasons)."""
+    return {
+        "tenant": tenant,
+        "datasets": list(datasets),
+        "rules_version": governance.rules.version,
+        "date": governance.on.isoformat(),
+        "sites": [as_json(d) for d in decisions],
+    }

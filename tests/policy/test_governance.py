@@ -150,3 +150,26 @@ def test_explain_lists_every_site_with_its_reasons() -> None:
     body = as_json(decisions[-1])
     assert body["site"] == "nanning" and body["verdict"] == "deny"
     assert body["refusals"][0]["rule"] == "VN-PDPL-PERSONAL"
+
+
+def test_a_data_decision_goes_into_the_audit_log_and_verifies() -> None:
+    from silkroute.audit.log import AuditLog, new_key, verify
+    from silkroute.audit.store import MemoryAuditStore
+    from silkroute.policy.explain import audit_detail, explain
+
+    g = governance()
+    decisions = explain(g, "acme", ("vn-health",), SITES)
+    key = new_key()
+    log = AuditLog(MemoryAuditStore(), key)
+    record = log.append(
+        "data-decision", "scheduler", "job/7", audit_detail(g, "acme", ("vn-health",), decisions)
+    )
+    log.checkpoint()
+    verify(log.store, key.public_key())
+    assert record.detail["rules_version"] == RULES.version
+    assert {s["site"]: s["verdict"] for s in record.detail["sites"]} == {
+        "hanoi": "allow",
+        "bangkok": "deny",
+        "nanning": "deny",
+        "singapore": "deny",
+    }
