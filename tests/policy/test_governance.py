@@ -173,3 +173,19 @@ def test_a_data_decision_goes_into_the_audit_log_and_verifies() -> None:
         "nanning": "deny",
         "singapore": "deny",
     }
+
+
+def test_the_cedar_examples_in_the_docs_work() -> None:
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "governance.md"
+    match = re.search(r"```cedar\n(.*?)```", docs.read_text(), re.S)
+    assert match is not None
+    op = OperatorPolicies(match.group(1), {"jakarta": "ID", "singapore": "SG", "bangkok": "TH"})
+    personal, public = frozenset({"personal"}), frozenset({"public"})
+    assert op.check("acme", "jakarta", personal, frozenset({"SG"})) is not None
+    assert op.check("acme", "jakarta", public, frozenset({"SG"})) is None
+    assert op.check("beta", "singapore", public, frozenset()) is not None
+    refusal = op.check("acme", "bangkok", public, frozenset({"VN"}))
+    assert refusal is not None and refusal.policy == "no-vn-data-in-country-x"
