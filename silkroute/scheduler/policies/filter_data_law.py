@@ -15,16 +15,22 @@ from silkroute.model.workload import Job
 from silkroute.policy.governance import Governance, SiteDecision
 from silkroute.scheduler.policies.base import Context, PoolFilter
 
+ANSWER_LIMIT = 100_000
+
 
 class DataLawFilter(PoolFilter):
     name = "data-law"
 
     def __init__(self, governance: Governance) -> None:
         self.governance = governance
+        # (tenant, datasets, pool) -> the refusal or None: the hot loop asks the same question
+        # for every waiting job at every step, so keep the answer, message and all.
+        self._answers: dict[tuple[str, tuple[str, ...], int], tuple[str, str] | None] = {}
 
     def use(self, governance: Governance, pending: Iterable[Job]) -> None:
         """Decide with `governance` from now on; `pending` (the queue) is looked at again."""
         self.governance = governance
+        self._answers = {}
         for job in pending:
             job.blocked_key = None
 
@@ -38,6 +44,15 @@ class DataLawFilter(PoolFilter):
         return self.governance.check(job.tenant, job.datasets, site, country)
 
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
+        key = (job.tenant, job.datasets, pool)
+        if key in self._answers:
+            return self._answers[key]
+        if len(self._answers) >= ANSWER_LIMIT:
+            self._answers.clear()
+        answer = self._answers[key] = self._refusal(job, pool, ctx)
+        return answer
+
+    def _refusal(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
         decision = self.decide(job, pool, ctx)
         if decision.allowed:
             return None
