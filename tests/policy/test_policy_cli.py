@@ -122,3 +122,15 @@ def test_rules_and_validate_commands() -> None:
     assert "VN-PDPL-PERSONAL" in result.stdout and "VN-DECREE13-PERSONAL" not in result.stdout
     result = runner.invoke(app, ["policy", "validate"])
     assert result.exit_code == 0 and "11 jurisdictions" in result.stdout
+
+
+def test_errors_stay_one_line_in_a_narrow_terminal() -> None:
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", "policy", "check", "--origin", "CN",
+         "--data-class", "personal", "--destination", "TH", "--mechanisms", "a_long_nonsense"],
+        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "40"},
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
