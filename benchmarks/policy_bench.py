@@ -42,6 +42,8 @@ from silkroute.sim.workloads import Workload, load_workload
 
 JOBS = int(os.environ.get("POLICY_BENCH_JOBS", "8000"))
 MAX_CANDIDATES = int(os.environ.get("POLICY_BENCH_DEPTH", "256"))
+# The machine is shared: each row runs this many times, interleaved, and keeps its fastest.
+REPEATS = int(os.environ.get("POLICY_BENCH_REPEATS", "2"))
 ORIGINS = ("CN", "SG", "MY", "ID", "VN", "TH")
 ON = dt.date(2026, 11, 30)
 OPERATOR = """
@@ -108,10 +110,9 @@ def allow_everything() -> RuleBook:
 
 
 def lawful_somewhere(workload: Workload, governance: Governance, job: Job) -> bool:
-    sites = {n.site for n in workload.nodes}
     return any(
-        governance.check(job.tenant, job.datasets, s, workload.sites.get(s).country).allowed
-        for s in sites
+        governance.check(job.tenant, job.datasets, site, workload.sites.get(site).country).allowed
+        for site in workload.notes["site_names"].split(",")  # type: ignore[union-attr]
     )
 
 
@@ -166,17 +167,25 @@ def _fields(job: Job) -> dict[str, object]:
 
 def main() -> None:
     workload = load_workload("synthetic", jobs=JOBS, load=1.2, seed=0)
+    workload.notes["site_names"] = ",".join(sorted({n.site for n in workload.nodes}))
     jobs, catalog, compliance = attach_datasets(workload.jobs, ORIGINS, seed=0)
     rules = load_rules()
     sites = {s: workload.sites.get(s).country for s in {n.site for n in workload.nodes}}
     lawful = Governance(rules, catalog, ON, compliance, OperatorPolicies(OPERATOR, sites))
     open_rules = Governance(allow_everything(), catalog, ON, compliance)
-    runs = [
-        run(workload, jobs, None, "no data rules"),
-        run(workload, jobs, open_rules, "data-law filter, every transfer allowed"),
-        run(workload, jobs, lawful, "data-law + operator"),
-        run(workload, jobs, lawful, "same, unlawful refused at submit", refuse_at_submit=True),
+    configs = [
+        (None, "no data rules", False),
+        (open_rules, "data-law filter, every transfer allowed", False),
+        (lawful, "data-law + operator", False),
+        (lawful, "same, unlawful refused at submit", True),
     ]
+    best: dict[str, Run] = {}
+    for _ in range(REPEATS):
+        for governance, name, refuse in configs:
+            result = run(workload, jobs, governance, name, refuse_at_submit=refuse)
+            if name not in best or result.wall_s < best[name].wall_s:
+                best[name] = result
+    runs = [best[name] for _, name, _ in configs]
     base = runs[0]
     table = Table(
         "run", "wall s", "events/s", "x base", "decisions/s", "filter checks/s", "allocation",
