@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from silkroute.model.errors import SpecError, read_yaml
 from silkroute.policy.engine import RuleBook
+from silkroute.policy.operator import OperatorPolicies
 from silkroute.policy.rules import JurisdictionRules
 from silkroute.policy.vocabulary import JURISDICTIONS
 
@@ -92,3 +93,15 @@ def _line_of(path: Path, loc: Sequence[Any]) -> int:
             return line
         node = child
     return node.start_mark.line + 1 if node is not None else line
+
+
+def load_operator_policies(path: Path, site_countries: Mapping[str, str]) -> OperatorPolicies:
+    """Operators' Cedar file; a bad one is one line naming the file."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read operator policies: {exc.strerror}") from None
+    try:
+        return OperatorPolicies(text, site_countries)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None

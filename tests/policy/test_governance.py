@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,19 @@ def test_the_cedar_examples_in_the_docs_work() -> None:
     assert op.check("beta", "singapore", public, frozenset()) is not None
     refusal = op.check("acme", "bangkok", public, frozenset({"VN"}))
     assert refusal is not None and refusal.policy == "no-vn-data-in-country-x"
+
+
+def test_operator_policy_files_load_or_fail_in_one_line(tmp_path: Path) -> None:
+    from silkroute.model.errors import SpecError
+    from silkroute.policy.loader import load_operator_policies
+
+    good = tmp_path / "ops.cedar"
+    good.write_text(OPERATOR)
+    assert load_operator_policies(good, SITES).check("beta", "singapore", frozenset(), frozenset())
+    bad = tmp_path / "bad.cedar"
+    bad.write_text("forbid (principal, action resource);")
+    with pytest.raises(SpecError) as info:
+        load_operator_policies(bad, SITES)
+    assert str(info.value).startswith(f"{bad}: not valid Cedar:") and "\n" not in str(info.value)
+    with pytest.raises(SpecError, match="cannot read operator policies"):
+        load_operator_policies(tmp_path / "missing.cedar", SITES)
