@@ -125,10 +125,18 @@ def export_command(
         if str(out) == "-":
             report = export(store, key, sys.stdout)
         else:
+            # Written beside the target and renamed when complete: a failed export leaves
+            # neither a half file nor a stale partial.
             partial = out.with_name(out.name + ".partial")
-            with partial.open("w", encoding="utf-8") as sink:
-                report = export(store, key, sink)
+            try:
+                with partial.open("w", encoding="utf-8") as sink:
+                    report = export(store, key, sink)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             partial.replace(out)
     except AuditError as exc:
         raise _fail(str(exc), EXIT_TAMPERED) from None
+    except OSError as exc:
+        raise _fail(f"--out: cannot write {out}: {exc.strerror}") from None
     errors.print(report.summary(), highlight=False)

@@ -189,6 +189,12 @@ def test_cli_verify_exit_codes_and_one_line(tmp_path: Path) -> None:
     pub = write_keys(KEY, tmp_path / "key")
     ok = runner.invoke(app, ["audit", "verify", "--log", str(path), "--public-key", str(pub)])
     assert ok.exit_code == 0 and "ok: 9 records" in ok.stdout
+    proofs = tmp_path / "proofs.jsonl"
+    done = runner.invoke(
+        app, ["audit", "export", "--log", str(path), "--public-key", str(pub), "--out", str(proofs)]
+    )
+    assert done.exit_code == 0 and len(proofs.read_text().splitlines()) == 9 + 2 + 1
+    proofs.unlink()
     lines, records = record_lines(path)
     del lines[records[5]]
     path.write_text("".join(lines))
@@ -198,7 +204,9 @@ def test_cli_verify_exit_codes_and_one_line(tmp_path: Path) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
     missing = runner.invoke(app, ["audit", "verify", "--log", "nope", "--public-key", str(pub)])
     assert missing.exit_code == 2 and "--log: no such file" in missing.stderr
+    target = tmp_path / "proofs.jsonl"
     export = runner.invoke(
-        app, ["audit", "export", "--log", str(path), "--public-key", str(pub), "--out", "x"]
+        app, ["audit", "export", "--log", str(path), "--public-key", str(pub), "--out", str(target)]
     )
-    assert export.exit_code == 1 and not Path("x").exists()
+    assert export.exit_code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "key", "key.pub"]
