@@ -11,8 +11,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from silkroute.audit.cli import audit_app
 from silkroute.corpus.cli import corpus_app
 from silkroute.model.errors import SpecError
+from silkroute.policy.cli import policy_app
 from silkroute.sim.packing.cli import packing_command
 from silkroute.sim.trace_cli import trace_app
 
@@ -25,6 +27,8 @@ sim_app = typer.Typer(help="Simulate scheduling policies over traces.")
 app.add_typer(sim_app, name="sim")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(trace_app, name="trace")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 sim_app.command("packing")(packing_command)
 # Tables are wide; do not squeeze them into 80 columns when output is piped.
 console = Console(width=None if sys.stdout.isatty() else 200)

@@ -9,6 +9,7 @@ from silkroute.scheduler.core import BACKFILL_MODES, Scheduler
 from silkroute.scheduler.placement import NodeScorer, PlacementPolicy, PoolScorer
 from silkroute.scheduler.policies.admission_vouchers import VoucherAdmission
 from silkroute.scheduler.policies.base import Admission, PreemptionPolicy, QueueOrder
+from silkroute.scheduler.policies.filter_data_law import DataLawFilter
 from silkroute.scheduler.policies.filter_latency import LatencySloFilter
 from silkroute.scheduler.policies.filter_quota import QuotaFilter
 from silkroute.scheduler.policies.node_bestfit import BestFitScorer
@@ -65,6 +66,8 @@ PREEMPTIONS: dict[str, Callable[[], PreemptionPolicy] | None] = {
     "priority": PriorityPreemption,
     "none": None,
 }
+# Pool filters built from loaded data (not by name alone): the driver constructs them.
+CONFIGURED_POOL_FILTERS: dict[str, type] = {"data-law": DataLawFilter}  # takes a Governance
 # Round-based time slicing, by name; `NAME@SECONDS` sets the round length. Each factory gives
 # the round policy and any admission it needs (Gavel's only lets planned jobs start).
 ROUND_POLICIES: dict[str, Callable[[float], tuple[RoundPolicy, list[Admission]]]] = {

@@ -1,0 +1,107 @@
+"""Read the rule files. Every problem is one line: `FILE:LINE: field: reason (got value)`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from silkroute.model.errors import SpecError, read_yaml
+from silkroute.policy.engine import RuleBook
+from silkroute.policy.operator import OperatorPolicies
+from silkroute.policy.rules import JurisdictionRules
+from silkroute.policy.vocabulary import JURISDICTIONS
+
+RULES_DIR = Path(__file__).parent / "rules"
+
+
+def load_rule_file(path: Path) -> JurisdictionRules:
+    raw = read_yaml(path, "rule file")
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}:1: (root): a rule file is a mapping with jurisdiction and rules")
+    try:
+        parsed = JurisdictionRules.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_describe(exc, path)) from None
+    expected = path.stem.upper()
+    if parsed.jurisdiction != expected:
+        raise SpecError(
+            f"{path}:{_line_of(path, ('jurisdiction',))}: jurisdiction: "
+            f"is {parsed.jurisdiction} but the file is named for {expected}"
+        )
+    return parsed
+
+
+def load_rules(directory: Path = RULES_DIR, require_all: bool = True) -> RuleBook:
+    """Every `*.yaml` in `directory`; with `require_all`, CN and the ten ASEAN states."""
+    files = sorted(directory.glob("*.yaml"))
+    parsed = [load_rule_file(p) for p in files]
+    found = {r.jurisdiction for r in parsed}
+    missing = sorted(set(JURISDICTIONS) - found)
+    if require_all and missing:
+        raise SpecError(f"{directory}: no rule file for {', '.join(missing)}")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    version = "+".join(f"{r.jurisdiction}@{r.version}" for r in parsed)
+    return RuleBook(parsed, version=f"{version}#{digest.hexdigest()[:12]}")
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list | tuple) else f" (got {got!r})"
+        reason = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{path}:{_line_of(path, loc)}: {_field(loc)}: {reason}{shown}")
+    return "\n".join(lines)
+
+
+def _field(loc: Sequence[Any]) -> str:
+    out = ""
+    for item in loc:
+        out += f"[{item}]" if isinstance(item, int) else ("." if out else "") + str(item)
+    return out or "(root)"
+
+
+def _line_of(path: Path, loc: Sequence[Any]) -> int:
+    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    try:
+        node: yaml.Node | None = yaml.compose(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError):
+        return 1
+    line = 1
+    for item in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(item):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(item, int):
+            child = node.value[item] if 0 <= item < len(node.value) else None
+        if child is None:
+            return line
+        node = child
+    return node.start_mark.line + 1 if node is not None else line
+
+
+def load_operator_policies(path: Path, site_countries: Mapping[str, str]) -> OperatorPolicies:
+    """Operators' Cedar file; a bad one is one line naming the file."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read operator policies: {exc.strerror}") from None
+    try:
+        return OperatorPolicies(text, site_countries)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None
