@@ -7,7 +7,9 @@ the driver clusters the fingerprints of all shards in between (datatrove-style h
 
 from __future__ import annotations
 
+import gzip
 import json
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -63,6 +65,9 @@ class Layout:
     def stats(self, seg: int, shard: int) -> Path:
         return self.out / "_stats" / f"seg{seg}-shard{shard:05d}.json"
 
+    def removed(self, stage: str) -> Path:
+        return self.out / "dedup" / f"{stage}.removed.jsonl.gz"
+
     def final(self, shard: int) -> Path:
         return self.out / "data" / shard_name(shard, self.fmt)
 
@@ -86,17 +91,17 @@ def _source(
         for path in files:
             yield from read_file(path, config.input.format)
         return
-    decisions = json.loads((layout.work(prev.index) / f"keep-{shard:05d}.json").read_text())
-    keep = {int(k): v for k, v in decisions.items()}
+    with np.load(layout.work(prev.index) / f"keep-{shard:05d}.npz") as decided:
+        first, rep, size = int(decided["first"]), decided["rep"], decided["size"]
     stage_stats = StageStats()
     for pos, doc in enumerate(
         iter_shard_docs(layout.work(prev.index) / f"docs-{shard:05d}.jsonl.gz")
     ):
         stage_stats.saw(doc)
-        if pos not in keep:
+        if rep[pos] != first + pos:
             stage_stats.removed["duplicate"] += 1
             continue
-        doc.meta[f"{prev.barrier.name}_cluster_size"] = keep[pos]
+        doc.meta[f"{prev.barrier.name}_cluster_size"] = int(size[pos])
         stage_stats.kept(doc)
         yield doc
     stats[prev.barrier.name] = stage_stats.to_json()
@@ -119,7 +124,12 @@ def run_shard(config: PipelineConfig, seg_index: int, shard: int, files: list[Pa
         kept = list(docs)
         work = layout.work(seg.index)
         count = write_docs(kept, work / f"docs-{shard:05d}.jsonl.gz", "jsonl.gz")
-        np.savez(work / f"fp-{shard:05d}.npz", **seg.barrier.fingerprints(kept))  # type: ignore[arg-type]
+        start = time.perf_counter()
+        prints = seg.barrier.fingerprints(kept)
+        prints["id"] = np.array([d.id for d in kept], dtype=str)
+        for key, values in prints.items():
+            np.save(work / f"fp-{shard:05d}-{key}.npy", values)
+        stats[seg.barrier.name] = StageStats(seconds=time.perf_counter() - start).to_json()
     else:
         count = write_docs(_public(docs), layout.final(shard), config.output.format)
     stats.update({name: s.to_json() for name, s in per_stage.items()})
@@ -136,26 +146,72 @@ def _public(docs: Iterator[Document]) -> Iterator[Document]:
         yield doc
 
 
+def _prints(work: Path, shard: int) -> dict[str, np.ndarray]:
+    """One shard's fingerprint arrays, memory-mapped: the driver never holds them all."""
+    prefix = f"fp-{shard:05d}-"
+    return {
+        p.name[len(prefix) : -len(".npy")]: np.load(p, mmap_mode="r")
+        for p in sorted(work.glob(f"{prefix}*.npy"))
+    }
+
+
+def _gather(arrays: list[np.ndarray], offsets: np.ndarray, index: np.ndarray) -> list[str]:
+    shard_of = np.searchsorted(offsets, index, side="right") - 1
+    return [str(arrays[s][i - offsets[s]]) for s, i in zip(shard_of, index, strict=True)]
+
+
 def resolve_barrier(layout: Layout, seg: Segment, shards: int) -> None:
-    """Cluster the fingerprints of all shards; write per shard which positions survive."""
+    """Decide over the fingerprints of all shards; write per shard which positions survive,
+    and every removed document with the document kept in its place."""
     assert seg.barrier is not None
-    done = layout.work(seg.index) / "clusters.json"
+    work = layout.work(seg.index)
+    done = work / "decisions.json"
     if done.exists():
         return
-    prints = {}
+    start = time.perf_counter()
+    prints = [_prints(work, s) for s in range(shards)]
+    decisions = seg.barrier.decide(prints)
+    counts = [len(p["id"]) for p in prints]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    sizes = decisions.cluster_sizes
     for s in range(shards):
-        with np.load(layout.work(seg.index) / f"fp-{s:05d}.npz") as data:
-            prints[s] = {k: data[k] for k in data.files}
-    clusters = seg.barrier.clusters(prints)
-    keep: dict[int, dict[int, int]] = {s: {} for s in range(shards)}
-    for root, members in clusters.items():
-        keep[root[0]][root[1]] = len(members)  # the root is the first-seen member
-    for s, positions in keep.items():
-        (layout.work(seg.index) / f"keep-{s:05d}.json").write_text(json.dumps(positions))
-    sizes: dict[int, int] = {}
-    for members in clusters.values():
-        sizes[len(members)] = sizes.get(len(members), 0) + 1
-    done.write_text(json.dumps({"cluster_sizes": dict(sorted(sizes.items()))}))
+        part = slice(int(offsets[s]), int(offsets[s + 1]))
+        np.savez(
+            work / f"keep-{s:05d}.npz",
+            first=offsets[s],
+            rep=decisions.rep[part],
+            size=sizes[part],
+        )
+    removed = np.flatnonzero(decisions.rep != np.arange(decisions.rep.size))
+    ids = [p["id"] for p in prints]
+    langs = [p["lang"] for p in prints]
+    removed_path = layout.removed(seg.barrier.name)
+    removed_path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(removed_path, "wt", encoding="utf-8") as handle:
+        for lo in range(0, removed.size, 10_000):
+            chunk = removed[lo : lo + 10_000]
+            kept = decisions.rep[chunk]
+            rows = zip(
+                _gather(ids, offsets, chunk),
+                _gather(langs, offsets, chunk),
+                _gather(ids, offsets, kept),
+                decisions.similarity[chunk].tolist(),
+                strict=True,
+            )
+            for doc_id, lang, kept_id, similarity in rows:
+                record = {"id": doc_id, "lang": lang, "kept_id": kept_id}
+                record["similarity"] = round(similarity, 4)
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    info = {
+        "seconds": round(time.perf_counter() - start, 4),
+        "documents": int(decisions.rep.size),
+        "removed": int(removed.size),
+        "candidate_pairs": decisions.candidate_pairs,
+        "verified_pairs": decisions.verified_pairs,
+        "largest_cluster": int(sizes.max()) if sizes.size else 0,
+        "cluster_sizes": decisions.size_histogram(),
+    }
+    done.write_text(json.dumps(info))
 
 
 def run_pipeline(config: PipelineConfig, progress: Progress | None = None) -> dict[str, Any]:
@@ -199,12 +255,16 @@ def finish(
     merged = merge_stats(per_shard)
     order = [st.name for seg in segments for st in seg.stages]
     clusters = {
-        seg.barrier.name: json.loads((layout.work(seg.index) / "clusters.json").read_text())
+        seg.barrier.name: json.loads((layout.work(seg.index) / "decisions.json").read_text())
         for seg in segments
         if seg.barrier is not None
     }
+    stages = {name: merged[name] for name in order if name in merged}
+    for name, info in clusters.items():
+        # fingerprints (summed over the workers) plus the driver's decision over all shards
+        stages[name]["seconds"] = round(stages[name]["seconds"] + info["seconds"], 4)
     summary = {
-        "stages": {name: merged[name] for name in order if name in merged},
+        "stages": stages,
         "dedup_clusters": clusters,
         "shards": shards,
         "output_documents": sum(e["documents"] for e in entries),
