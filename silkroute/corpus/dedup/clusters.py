@@ -6,9 +6,10 @@ holds one band's bucket keys (16 bytes a document) and the candidate pairs at a 
 signatures. Documents are addressed by a global index: shards in order, positions within them.
 
 Candidate pairs from the LSH buckets are *verified* before anything is removed: documents are
-visited in order, and a document is removed only if the estimated Jaccard similarity of its own
-signature to a *kept* document (the one kept for its cluster) reaches the threshold. There is no
-union-find, so no chain of pairwise-similar documents can join documents that are not.
+visited in order, and a document is removed only if its own similarity to a *kept* document (the
+one kept for its cluster) reaches the threshold: the exact Jaccard similarity of the two shingle
+sets (stored per shard beside the signatures) or, where those are not kept, the MinHash estimate.
+There is no union-find, so no chain of pairwise-similar documents can join documents that are not.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from silkroute.corpus.dedup.fingerprints import EMPTY
 
 _BAND_MIX = np.random.default_rng(7).integers(1, 1 << 63, size=64, dtype=np.uint64) | np.uint64(1)
 _CHUNK = 1 << 16  # pairs compared per numpy call
+# An estimate this far below the threshold is > 5 standard errors away for 100 slots: the exact
+# comparison is skipped.
+_ESTIMATE_MARGIN = 0.2
 
 
 @dataclass
@@ -95,6 +99,28 @@ class SignatureStore:
         return np.concatenate(parts) if parts else np.zeros((0, stop - start), np.uint32)
 
 
+class ShingleStore:
+    """Each document's sorted shingle hashes, from per-shard flat arrays plus offsets."""
+
+    def __init__(self, flats: Sequence[np.ndarray], offsets: Sequence[np.ndarray]) -> None:
+        self.flats = list(flats)
+        self.local = list(offsets)
+        sizes = [len(o) - 1 for o in self.local]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def shingles(self, doc: int) -> np.ndarray:
+        s = int(np.searchsorted(self.offsets, doc, side="right") - 1)
+        i = doc - int(self.offsets[s])
+        return np.asarray(self.flats[s][int(self.local[s][i]) : int(self.local[s][i + 1])])
+
+    def jaccard(self, a: int, b: int) -> float:
+        x, y = self.shingles(a), self.shingles(b)
+        if x.size == 0 or y.size == 0:
+            return 0.0
+        inter = np.intersect1d(x, y, assume_unique=True).size
+        return inter / (x.size + y.size - inter)
+
+
 def band_keys(block: np.ndarray) -> np.ndarray:
     """One 64-bit key per row of a band (rows x r signature slots)."""
     mixed = block.astype(np.uint64) * _BAND_MIX[: block.shape[1]]
@@ -134,7 +160,12 @@ def candidate_pairs(store: SignatureStore, lang: np.ndarray, bands: int, rows: i
 
 
 def verified_decisions(
-    store: SignatureStore, lang: np.ndarray, bands: int, rows: int, threshold: float
+    store: SignatureStore,
+    lang: np.ndarray,
+    bands: int,
+    rows: int,
+    threshold: float,
+    exact: ShingleStore | None = None,
 ) -> Decisions:
     n = len(store)
     rep = np.arange(n, dtype=np.int64)
@@ -164,6 +195,8 @@ def verified_decisions(
                 else:  # the candidate was itself removed: compare with the document kept for it
                     both = store.rows(np.array([doc, kept]))
                     value = float(np.mean(both[0] == both[1]))
+                if exact is not None and value >= threshold - _ESTIMATE_MARGIN:
+                    value = exact.jaccard(doc, kept)
                 verified += 1
                 if value >= best_sim and (best < 0 or value > best_sim or kept < best):
                     best, best_sim = kept, value

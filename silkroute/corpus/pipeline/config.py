@@ -39,6 +39,9 @@ class PipelineConfig(BaseModel):
     workers: int = Field(1, ge=1, le=256)
     seed: int = 0
     report: bool = True
+    count_words: bool = Field(
+        False, description="words per language in stats (segments every document: slower)"
+    )
 
     def build_stages(self) -> list[Stage]:
         built: list[Stage] = []

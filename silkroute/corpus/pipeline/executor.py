@@ -93,7 +93,7 @@ def _source(
         return
     with np.load(layout.work(prev.index) / f"keep-{shard:05d}.npz") as decided:
         first, rep, size = int(decided["first"]), decided["rep"], decided["size"]
-    stage_stats = StageStats()
+    stage_stats = StageStats(words=config.count_words)
     for pos, doc in enumerate(
         iter_shard_docs(layout.work(prev.index) / f"docs-{shard:05d}.jsonl.gz")
     ):
@@ -118,7 +118,7 @@ def run_shard(config: PipelineConfig, seg_index: int, shard: int, files: list[Pa
     for stage in seg.stages:
         if stage.barrier:
             continue  # its documents pass untouched here; its counts come after clustering
-        per_stage[stage.name] = StageStats()
+        per_stage[stage.name] = StageStats(words=config.count_words)
         docs = stage.run(docs, per_stage[stage.name])
     if seg.barrier is not None:
         kept = list(docs)

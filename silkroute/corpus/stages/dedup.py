@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from silkroute.corpus.dedup.clusters import (
     Decisions,
+    ShingleStore,
     SignatureStore,
     exact_decisions,
     language_ids,
     verified_decisions,
 )
 from silkroute.corpus.dedup.fingerprints import MinHasher, exact_hash
+from silkroute.corpus.dedup.shingles import shingle_hashes
 from silkroute.corpus.document import Document
 from silkroute.corpus.pipeline.base import DedupStage
 
@@ -42,8 +44,13 @@ class MinHashParams(BaseModel):
         0.75,
         gt=0.0,
         le=1.0,
-        description="estimated Jaccard similarity (MinHash) to the kept document at which a "
+        description="Jaccard similarity of shingle sets to the kept document at which a "
         "document is removed",
+    )
+    similarity: Literal["exact", "estimated"] = Field(
+        "exact",
+        description="exact: Jaccard of the stored shingle sets (~4 bytes a shingle on disk); "
+        "estimated: the share of equal MinHash slots (no shingles stored, +-0.04 at 100 slots)",
     )
     shingle: Literal["word", "char"] = Field(
         "word", description="word: n-grams of word-like units (ICU words for unspaced scripts)"
@@ -60,7 +67,8 @@ class MinHashParams(BaseModel):
 
 
 class MinHashDedup(DedupStage):
-    """MinHash-LSH candidates, each verified against the kept document before removal.
+    """MinHash-LSH candidates, each verified against the kept document before removal (by
+    exact shingle Jaccard unless `similarity: estimated`).
 
     20 bands x 5 rows put the LSH S-curve's midpoint at (1/20)**(1/5) ~ 0.55, well below the
     0.75 threshold, so a pair at 0.8 is a candidate with probability 0.9996 (FineWeb's 14 x 8:
@@ -76,15 +84,32 @@ class MinHashDedup(DedupStage):
         return MinHasher(p.bands * p.rows, shingle=p.shingle, ngram=p.ngram, seed=self.seed)
 
     def fingerprints(self, docs: list[Document]) -> dict[str, np.ndarray]:
+        p: MinHashParams = self.params
         width = self.hasher.num_perm
-        sigs = [self.hasher.signature(d.text, d.meta.get("script")) for d in docs]
-        return {
+        shingles = [
+            shingle_hashes(d.text, p.shingle, p.ngram, d.meta.get("script")).astype(np.uint32)
+            for d in docs
+        ]
+        sigs = [self.hasher.signature_of_shingles(s.astype(np.uint64)) for s in shingles]
+        prints = {
             "lang": np.array([d.lang for d in docs], dtype=str),
             "sig": np.stack(sigs) if sigs else np.zeros((0, width), dtype=np.uint32),
         }
+        if p.similarity == "exact":
+            sizes = np.array([s.size for s in shingles], dtype=np.int64)
+            prints["shingle_offsets"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            prints["shingles"] = (
+                np.concatenate(shingles) if shingles else np.zeros(0, dtype=np.uint32)
+            )
+        return prints
 
     def decide(self, prints: Sequence[dict[str, np.ndarray]]) -> Decisions:
         p: MinHashParams = self.params
         store = SignatureStore([x["sig"] for x in prints])
         lang = language_ids([x["lang"] for x in prints])
-        return verified_decisions(store, lang, p.bands, p.rows, p.threshold)
+        exact = None
+        if p.similarity == "exact":
+            exact = ShingleStore(
+                [x["shingles"] for x in prints], [x["shingle_offsets"] for x in prints]
+            )
+        return verified_decisions(store, lang, p.bands, p.rows, p.threshold, exact)
