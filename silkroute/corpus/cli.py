@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from silkroute.corpus.errors import CorpusError
@@ -47,34 +46,44 @@ def langid() -> None:
 def run(
     pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")],
     workers: Annotated[int, typer.Option(help="processes (0 = the file's `workers`)")] = 0,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="stop at the first bad record or unreadable file")
+    ] = False,
+    keep_work: Annotated[
+        bool, typer.Option("--keep-work", help="keep the _work/ intermediates after success")
+    ] = False,
 ) -> None:
     """Run a pipeline file: resumable per shard, parallel over processes."""
     from silkroute.corpus.pipeline.config import load_config
     from silkroute.corpus.pipeline.executor import run_pipeline
+    from silkroute.corpus.progress import ProgressPrinter
 
     try:
         config = load_config(pipeline)
         if workers:
             config.workers = workers
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
+        config.strict = config.strict or strict
+        console.print(f"output: {config.output.dir}", highlight=False)
+        summary = run_pipeline(
+            config,
+            ProgressPrinter(sys.stderr),
+            notify=lambda message: console.print(message, highlight=False),
+            keep_work=keep_work,
         )
-        with Progress(*columns, console=console) as bar:
-            tasks: dict[str, Any] = {}
-
-            def update(label: str, done: int, total: int) -> None:
-                if label not in tasks:
-                    tasks[label] = bar.add_task(label, total=total)
-                bar.update(tasks[label], completed=done)
-
-            summary = run_pipeline(config, update)
     except CorpusError as exc:
         _fail(str(exc))
         return
-    console.print(f"{summary['output_documents']} documents -> {config.output.dir}")
+    bad = summary["input"]["bad"]
+    if bad:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(bad.items()))
+        console.print(
+            f"[yellow]warning:[/yellow] bad input set aside ({reasons}): "
+            f"{config.output.dir / 'quarantine.jsonl'}",
+            highlight=False,
+        )
+    console.print(
+        f"{summary['output_documents']} documents -> {config.output.dir}", highlight=False
+    )
 
 
 @corpus_app.command()
@@ -110,6 +119,13 @@ def stats(
     for lang, row in sorted(last.items()):
         langs.add_row(lang, str(row["docs"]), str(row["words"]), str(row["bytes"]))
     out.print(langs)
+    source = summary.get("input", {})
+    bad = ", ".join(f"{k} {v}" for k, v in sorted(source.get("bad", {}).items())) or "none"
+    out.print(
+        f"input: {source.get('documents', 0)} documents from {source.get('files', 0)} files; "
+        f"bad input: {bad} (details: {directory / 'quarantine.jsonl'})",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

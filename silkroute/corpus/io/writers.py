@@ -95,7 +95,16 @@ def write_manifest(out_dir: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _own_shard_problem(path: Path, line: int | None, reason: str, detail: str) -> None:
+    """Our own shards may be empty (every document removed); anything else is a real error."""
+    if reason != "empty_file":
+        from silkroute.corpus.io.readers import raise_on_bad
+
+        raise_on_bad(path, line, reason, detail)
+
+
 def iter_shard_docs(path: Path) -> Iterator[Document]:
     from silkroute.corpus.io.readers import read_jsonl, read_parquet
 
-    yield from (read_parquet(path) if path.suffix == ".parquet" else read_jsonl(path))
+    reader = read_parquet if path.suffix == ".parquet" else read_jsonl
+    yield from reader(path, _own_shard_problem)
