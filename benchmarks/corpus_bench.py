@@ -89,9 +89,10 @@ def near_copy(text: str, code: str, rng: random.Random) -> str:
 
 
 def synthetic_corpus(n_docs: int, seed: int) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    """All UDHR languages in shared/data; originals are distinct random sets of 6-12 lines of one
-    language; 10% exact and 10% near copies of random originals, shuffled in. Returns the
-    records ({id, text, lang}) and the truth ({id, lang, script, kind, of, jaccard})."""
+    """All UDHR languages in shared/data; originals are distinct random sets of 6-12 lines of
+    one language; 10% exact and 10% near copies, each of a different random original, shuffled
+    in. Returns the records ({id, text, lang}) and the truth ({id, lang, script, kind, of,
+    jaccard})."""
     rng = random.Random(seed)
     codes = sorted(p.stem for p in (DATA_DIR / "udhr").glob("*.txt"))
     pools = {code: _content_lines(code) for code in codes}
@@ -111,9 +112,13 @@ def synthetic_corpus(n_docs: int, seed: int) -> tuple[list[dict[str, str]], list
         {"id": i, "lang": c, "script": script_of(c), "kind": "original", "of": i, "jaccard": 1.0}
         for i, c, _ in originals
     ]
+    # Each copied original gets one copy: two near copies of one original may share fewer than
+    # 75% of their shingles with each other, and when both come before their original the rule
+    # (removed only if similar to the kept document) rightly keeps both, which would blur recall.
+    sources = rng.sample(originals, 2 * n_copies)
     for kind in ("exact", "near"):
         for k in range(n_copies):
-            of, code, text = rng.choice(originals)
+            of, code, text = sources[k if kind == "exact" else n_copies + k]
             copy = text if kind == "exact" else near_copy(text, code, rng)
             similarity = 1.0
             if kind == "near":

@@ -127,11 +127,14 @@ def band_keys(block: np.ndarray) -> np.ndarray:
     return mixed.sum(axis=1)
 
 
-def candidate_pairs(store: SignatureStore, lang: np.ndarray, bands: int, rows: int) -> np.ndarray:
+def candidate_pairs(
+    store: SignatureStore, lang: np.ndarray, bands: int, rows: int, window: int = 32
+) -> np.ndarray:
     """(later, earlier) global index pairs that share a bucket in some band, distinct.
 
-    In a bucket of k documents each is paired with the first and with the one before it: 2k
-    pairs, not k*(k-1)/2, and verification follows kept documents, not the pairs themselves.
+    In a bucket each document is paired with the bucket's first and with up to `window`
+    documents before it: all pairs in the usual small bucket, and at most (window + 1) * k,
+    not k * (k - 1) / 2, in a bucket of k boilerplate pages.
     """
     n = len(store)
     found: list[np.ndarray] = []
@@ -146,16 +149,21 @@ def candidate_pairs(store: SignatureStore, lang: np.ndarray, bands: int, rows: i
             continue
         k, g = keys[order], lang[order]
         same = np.r_[False, (k[1:] == k[:-1]) & (g[1:] == g[:-1])]
+        if not same.any():
+            continue
         positions = np.arange(order.size)
-        first = order[np.maximum.accumulate(np.where(same, 0, positions))]
-        later = order[same]
-        found.append(np.stack([later, first[same]], axis=1))
-        previous = order[np.flatnonzero(same) - 1]
-        found.append(np.stack([later, previous], axis=1))
+        run_start = np.maximum.accumulate(np.where(same, 0, positions))
+        members = np.flatnonzero(same)
+        found.append(np.stack([order[members], order[run_start[members]]], axis=1))
+        longest = int((positions - run_start).max())
+        for back in range(1, min(window, longest) + 1):
+            ok = members[members - back >= run_start[members]]
+            found.append(np.stack([order[ok], order[ok - back]], axis=1))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     pairs = np.concatenate(found)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs = np.sort(pairs, axis=1)[:, ::-1]  # (later, earlier)
     return np.unique(pairs, axis=0)  # sorted by the later document, then the earlier
 
 
