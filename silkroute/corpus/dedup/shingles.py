@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-import zlib
 from functools import cache
 
 import numpy as np
@@ -42,19 +41,40 @@ def canonical(text: str) -> str:
     return " ".join(text.translate(_separator_table()).split())
 
 
+_SCRIPT_SAMPLE = 2000  # characters that decide the segmenter when the script is not known
+
+
 def units(text: str, script: str | None = None) -> list[str]:
     """Word-like units of a text: ICU words for unspaced scripts, whitespace words otherwise."""
-    canon = canonical(text)
-    script = script or dominant_script(canon)[0]
+    return _units_of_canonical(canonical(text), script)
+
+
+def _units_of_canonical(canon: str, script: str | None) -> list[str]:
+    script = script or dominant_script(canon[:_SCRIPT_SAMPLE])[0]
     locale = SCRIPT_LOCALE.get(script)
     if locale is None:
         return canon.split()
     return [w for w in (x.strip() for x in icu_words(canon, locale)) if w]
 
 
+_CHAR_KEYS = np.random.default_rng(99).integers(1, 1 << 63, size=64, dtype=np.uint64)
+
+
 def unit_hashes(tokens: list[str]) -> np.ndarray:
-    """Stable 32-bit hashes (CRC-32, identical in every process) of each unit."""
-    return np.fromiter((zlib.crc32(t.encode()) for t in tokens), dtype=np.uint64, count=len(tokens))
+    """Stable 32-bit hashes of each unit (the same in every process and run), vectorised: each
+    code point is weighted by a fixed random key for its position in the unit."""
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    joined = " ".join(tokens)
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    is_space = cps == 32
+    positions = np.arange(cps.size)
+    starts = np.flatnonzero(np.r_[True, is_space[:-1]])
+    start_of = np.maximum.accumulate(np.where(np.r_[True, is_space[:-1]], positions, 0))
+    offset = np.minimum(positions - start_of, _CHAR_KEYS.size - 1)
+    weighted = np.where(is_space, np.uint64(0), (cps + np.uint64(1)) * _CHAR_KEYS[offset])
+    sums = np.add.reduceat(weighted, starts)  # wraps mod 2**64: fine for hashing
+    return (sums >> np.uint64(32)) ^ (sums & _LOW32)
 
 
 def ngram_hashes(items: np.ndarray, n: int) -> np.ndarray:

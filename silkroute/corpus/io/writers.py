@@ -18,10 +18,13 @@ def shard_name(shard: int, fmt: str) -> str:
     return f"shard-{shard:05d}.{fmt}"
 
 
-def write_jsonl_gz(docs: Iterable[Document], path: Path) -> int:
+def write_jsonl_gz(docs: Iterable[Document], path: Path, level: int = 6) -> int:
     count = 0
     # mtime=0 keeps the gzip bytes (and so the checksum) identical across reruns.
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=level) as handle,
+    ):
         for doc in docs:
             handle.write((json.dumps(doc.to_record(), ensure_ascii=False) + "\n").encode())
             count += 1
@@ -59,10 +62,11 @@ def write_parquet(docs: Iterable[Document], path: Path) -> int:
     return len(rows["id"])
 
 
-def write_shard(docs: Iterable[Document], path: Path, fmt: str) -> int:
+def write_shard(docs: Iterable[Document], path: Path, fmt: str, level: int = 6) -> int:
+    """level: gzip level of a jsonl.gz shard (1 for intermediates read back once)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    count = write_parquet(docs, tmp) if fmt == "parquet" else write_jsonl_gz(docs, tmp)
+    count = write_parquet(docs, tmp) if fmt == "parquet" else write_jsonl_gz(docs, tmp, level)
     tmp.replace(path)  # atomic: a crashed run never leaves a half shard under the real name
     return count
 

@@ -138,7 +138,7 @@ def run_shard(
     if seg.barrier is not None:
         kept = list(docs)
         work = layout.work(seg.index)
-        count = write_docs(kept, work / f"docs-{shard:05d}.jsonl.gz", "jsonl.gz")
+        count = write_docs(kept, work / f"docs-{shard:05d}.jsonl.gz", "jsonl.gz", level=1)
         start = time.perf_counter()
         prints = seg.barrier.fingerprints(kept)
         prints["id"] = np.array([d.id for d in kept], dtype=str)
