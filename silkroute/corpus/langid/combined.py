@@ -30,6 +30,12 @@ SCRIPT_LABELS = {
     "Hani": "cmn_Hani",
     "Jpan": "jpn_Jpan",
     "Hang": "kor_Hang",
+    # Regional scripts written for one language each (ICU's script property finds them).
+    "Java": "jav_Java",
+    "Bali": "ban_Bali",
+    "Sund": "sun_Sund",
+    "Bugi": "bug_Bugi",
+    "Cham": "cjm_Cham",
 }
 # Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D).
 _SHAN_ONLY = frozenset(chr(c) for c in [*range(0x1075, 0x1090), *range(0x109A, 0x109E)])
