@@ -39,6 +39,8 @@ def langid() -> None:
             record = {"text": line.rstrip("\n")}
         result = detector.identify(str(record["text"]))
         record.update(lang=result.lang, score=result.score)
+        if result.uncertain is not None:
+            record["uncertain"] = result.uncertain
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

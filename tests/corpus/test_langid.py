@@ -53,3 +53,21 @@ def test_authored_sentences_are_mostly_identified(label: str) -> None:
     assert len(lines) >= 20
     hits = sum(DETECTOR.identify(x).lang == label for x in lines)
     assert hits / len(lines) >= 0.85, f"{label}: {hits}/{len(lines)}"
+
+
+@pytest.mark.parametrize(
+    ("label", "code"), [("pam_Latn", "pam"), ("bcl_Latn", "bcl"), ("min_Latn", "min")]
+)
+def test_regional_languages_are_labelled_right_or_reported_uncertain(
+    udhr_dir: Path, label: str, code: str
+) -> None:
+    """Kapampangan, Bikol, Minangkabau: never silently relabelled Filipino/Indonesian."""
+    _, held_out = split_train_test(udhr_lines(udhr_dir, code))
+    results = [DETECTOR.identify(x) for x in held_out if len(x) >= 20]
+    told = sum(r.lang == label or r.uncertain == label for r in results)
+    assert told / len(results) >= 0.95, f"{label}: {told}/{len(results)}"
+
+
+def test_national_languages_are_not_flagged_uncertain() -> None:
+    rows = [text for label, text in AUTHORED if label in ("fil_Latn", "ind_Latn", "zsm_Latn")]
+    assert sum(DETECTOR.identify(x).uncertain is not None for x in rows) == 0

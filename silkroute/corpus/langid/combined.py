@@ -44,6 +44,12 @@ HARD_GROUP = frozenset(
     {"ind_Latn", "zsm_Latn", "fil_Latn", "jav_Latn", "sun_Latn", "ceb_Latn", "war_Latn"}
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
+# Regional languages only our profiles know well (see `_regional_candidate`).
+REGIONAL = frozenset(
+    {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
+    | {"ace_Latn"}
+)
+REGIONAL_SURE = 0.5
 # Set on the authored development sentences (`dev_authored.txt`), not on any evaluation set: the
 # UDHR-trained profiles were over-trusted out of domain (was cld2 0.6, profiles 1.2); the optimum is
 # flat around cld2 1.0-1.4, profiles 0.4-1.2.
@@ -61,6 +67,8 @@ class LangResult:
     lang: str
     score: float
     script: str
+    # A regional language the detectors cannot settle (see REGIONAL): reported, never hidden.
+    uncertain: str | None = None
 
 
 class CombinedLangId:
@@ -90,8 +98,8 @@ class CombinedLangId:
             scores = self.fasttext.scores(text)
             best = max(scores, key=lambda k: scores[k], default=f"und_{script}")
             return LangResult(best, round(scores.get(best, 0.0), 4), script)
-        lang, score = self._latin(text)
-        return LangResult(lang, round(score * share, 4), script)
+        lang, score, alternative = self._latin(text)
+        return LangResult(lang, round(score * share, 4), script, alternative)
 
     def _myanmar_label(self, text: str) -> str:
         myanmar = [ch for ch in text if "\u1000" <= ch <= "\u109f"]
@@ -101,15 +109,18 @@ class CombinedLangId:
             return "shn_Mymr"
         return "mya_Mymr"
 
-    def _latin(self, text: str) -> tuple[str, float]:
+    def _latin(self, text: str) -> tuple[str, float, str | None]:
         text = _sample(text)
         seen: dict[str, dict[str, float]] = {"fasttext": self.fasttext.scores(text)}
+        if self.profiles.available:
+            seen["profiles"] = self.profiles.scores(text)
+        regional = _regional_candidate(seen.get("profiles", {}))
         quick = seen["fasttext"]
         first = max(quick, key=lambda k: quick[k], default="und_Latn")
-        if quick.get(first, 0.0) >= CONFIDENT and first not in HARD_GROUP:
+        if quick.get(first, 0.0) >= CONFIDENT and first not in HARD_GROUP and regional is None:
             agree = seen["cld2"] = self.cld2.scores(text)
             if agree and max(agree, key=lambda k: agree[k]) == first:
-                return first, quick[first]
+                return first, quick[first], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
             detectors.append(self.profiles)
@@ -119,7 +130,23 @@ class CombinedLangId:
             votes = _vote(text, [*detectors, self.lingua], seen)
         _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
-        return leader, min(1.0, votes.get(leader, 0.0))
+        uncertain = regional if regional is not None and regional != leader else None
+        return leader, min(1.0, votes.get(leader, 0.0)), uncertain
+
+
+def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
+    """The regional language our trigram profiles are sure of, if any.
+
+    Kapampangan, Bikol, Minangkabau (and Hiligaynon, Balinese, Buginese, Madurese, Acehnese)
+    are unknown to CLD2 and lingua and weak in fastText, so the vote hands them to a big
+    neighbour (Filipino, Indonesian, even English). Only the profiles know them, and the profiles
+    are trained on UDHR text alone: when they are sure of such a language and the vote is not,
+    the document is reported as uncertain rather than silently relabelled or silently trusted.
+    """
+    if not profile_scores:
+        return None
+    best = max(profile_scores, key=lambda k: profile_scores[k])
+    return best if best in REGIONAL and profile_scores[best] >= REGIONAL_SURE else None
 
 
 def _sample(text: str) -> str:
