@@ -71,3 +71,46 @@ def test_regional_languages_are_labelled_right_or_reported_uncertain(
 def test_national_languages_are_not_flagged_uncertain() -> None:
     rows = [text for label, text in AUTHORED if label in ("fil_Latn", "ind_Latn", "zsm_Latn")]
     assert sum(DETECTOR.identify(x).uncertain is not None for x in rows) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "Menteri itu bertemu dengan wakil Microsoft, Google dan Amazon Web Services di "
+            "Kuala Lumpur semalam.",
+            "zsm_Latn",
+        ),
+        (
+            "Syarikat Apple Inc. akan membuka Apple Store pertama di The Exchange TRX pada bulan "
+            "hadapan.",
+            "zsm_Latn",
+        ),
+        (
+            "Kerajaan akan melancarkan program Digital Economy Blueprint bersama Huawei "
+            "Technologies dan Microsoft Corporation.",
+            "zsm_Latn",
+        ),
+        (
+            "Pumunta si Mark Zuckerberg sa Meta headquarters sa Silicon Valley noong Lunes para sa "
+            "isang meeting.",
+            "fil_Latn",
+        ),
+        (
+            "Inanunsyo ng Department of Health at World Health Organization ang bagong "
+            "vaccination program kahapon.",
+            "fil_Latn",
+        ),
+        (
+            "Nanood kami ng Avengers: Endgame sa SM Mall of Asia kasama ang aking mga kaibigan.",
+            "fil_Latn",
+        ),
+        (
+            "The Prime Minister met Microsoft and Google in Kuala Lumpur yesterday to discuss new "
+            "investment.",
+            "eng_Latn",
+        ),
+    ],
+)
+def test_english_names_do_not_turn_a_sentence_english(text: str, want: str) -> None:
+    assert DETECTOR.identify(text).lang == want

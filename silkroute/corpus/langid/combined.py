@@ -110,7 +110,7 @@ class CombinedLangId:
         return "mya_Mymr"
 
     def _latin(self, text: str) -> tuple[str, float, str | None]:
-        text = _sample(text)
+        text = without_names(_sample(text))
         seen: dict[str, dict[str, float]] = {"fasttext": self.fasttext.scores(text)}
         if self.profiles.available:
             seen["profiles"] = self.profiles.scores(text)
@@ -128,8 +128,10 @@ class CombinedLangId:
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
         if self.use_lingua and leader in HARD_GROUP:
             votes = _vote(text, [*detectors, self.lingua], seen)
-        _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+        if leader in ("ind_Latn", "zsm_Latn"):  # the marker model only splits these two
+            _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
+            leader = max(votes, key=lambda k: votes[k])
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
 
@@ -147,6 +149,30 @@ def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
         return None
     best = max(profile_scores, key=lambda k: profile_scores[k])
     return best if best in REGIONAL and profile_scores[best] >= REGIONAL_SURE else None
+
+
+_SENTENCE_END = (".", "!", "?", ":", ";", "\u2026")
+MIN_WORDS_LEFT = 3
+
+
+def without_names(text: str) -> str:
+    """The text without capitalised words inside sentences (names of firms, people, places,
+    programmes) and the short words joining them ("Department of Health"), so "Microsoft",
+    "World Health Organization" or "Prime Minister" do not turn a Malay or Filipino sentence
+    English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
+    the text is returned whole."""
+    words = text.split()
+    named: list[bool] = []
+    start = True
+    for word in words:
+        bare = word.strip("\"'“”‘’()[]{},")
+        named.append(not start and bare[:1].isupper())
+        start = word.endswith(_SENTENCE_END)
+    for i in range(1, len(words) - 1):
+        if not named[i] and len(words[i]) <= 3 and named[i - 1] and named[i + 1]:
+            named[i] = True
+    kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
+    return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
 
 
 def _sample(text: str) -> str:
