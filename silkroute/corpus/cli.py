@@ -51,6 +51,9 @@ def run(
     strict: Annotated[
         bool, typer.Option("--strict", help="stop at the first bad record or unreadable file")
     ] = False,
+    executor: Annotated[
+        str, typer.Option(help="local (worker processes) or ray (one Ray task per shard)")
+    ] = "",
     keep_work: Annotated[
         bool, typer.Option("--keep-work", help="keep the _work/ intermediates after success")
     ] = False,
@@ -65,6 +68,10 @@ def run(
         if workers:
             config.workers = workers
         config.strict = config.strict or strict
+        if executor:
+            if executor not in ("local", "ray"):
+                raise CorpusError(f"--executor: {executor!r} is not one of: local, ray")
+            config.executor = executor  # type: ignore[assignment]
         console.print(f"output: {config.output.dir}", highlight=False)
         summary = run_pipeline(
             config,

@@ -39,6 +39,9 @@ class PipelineConfig(BaseModel):
     workers: int = Field(1, ge=1, le=256)
     seed: int = 0
     report: bool = True
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local: worker processes; ray: one Ray task per shard"
+    )
     strict: bool = Field(False, description="stop at the first bad record or unreadable file")
     count_words: bool = Field(
         False, description="words per language in stats (segments every document: slower)"

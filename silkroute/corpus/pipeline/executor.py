@@ -60,7 +60,8 @@ def shard_files(config: PipelineConfig) -> list[list[Path]]:
 
 def run_fingerprint(config: PipelineConfig, shards: list[list[Path]]) -> str:
     """Config (less how it is run) and every input file's path, size and modification time."""
-    settings = config.model_dump(mode="json", exclude={"workers", "strict", "report"})
+    how = {"workers", "strict", "report", "executor"}  # how it runs, not what it produces
+    settings = config.model_dump(mode="json", exclude=how)
     inputs = [[[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files] for files in shards]
     blob = json.dumps({"config": settings, "inputs": inputs}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -86,8 +87,8 @@ def _prepare(layout: Layout, fingerprint: str, notify: Notify) -> dict[str, Any]
             notify(f"{layout.out}: already finished with this config and input (nothing to do)")
             summary: dict[str, Any] = json.loads((layout.out / "stats.json").read_text())
             return summary
-        if started:
-            notify(f"{layout.out}: resuming (config and input files unchanged)")
+        done = len(list((layout.out / "_markers").glob("*.done")))
+        notify(f"{layout.out}: resuming ({done} shard step(s) done; config and input unchanged)")
     elif started:
         notify(
             f"{layout.out}: the config or the input files changed since the last run there: "
@@ -170,6 +171,18 @@ def _run_segment(
             )
         )
 
+    if config.executor == "ray":
+        from silkroute.corpus.pipeline.ray_executor import run_segment_on_ray
+
+        def finished_shard(count: int) -> None:
+            nonlocal done, docs
+            done += 1
+            docs += count if expected_docs is not None else 0
+            emit()
+
+        run_segment_on_ray(config, seg.index, {s: shards[s] for s in todo}, finished_shard)
+        emit(finished=True)
+        return
     reports = multiprocessing.get_context().Queue()
     with ProcessPoolExecutor(
         max_workers=config.workers, initializer=_init_worker, initargs=(reports,)
