@@ -14,7 +14,7 @@ from rich.table import Table
 from silkroute.corpus.errors import CorpusError
 
 corpus_app = typer.Typer(help="ASEAN Languages Corpus pipeline.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths stay whole: copyable, greppable
 
 
 def _fail(message: str) -> None:
