@@ -248,6 +248,38 @@ def dedup_quality(
     return {script: dict(table[script]) for script in SCRIPTS if script in table}
 
 
+def datatrove_quality(truth: list[dict[str, Any]], kept: set[str]) -> dict[str, dict[str, int]]:
+    """datatrove keeps no record of which document replaced which: per script, copies caught
+    (exactly one of a copy and its original kept) and documents removed without a planted copy."""
+    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in truth:
+        members[row["of"]].append(row)
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for rows in members.values():
+        script = rows[0]["script"]
+        survivors = sum(row["id"] in kept for row in rows)
+        table[script]["removed"] += len(rows) - survivors
+        if len(rows) == 1:
+            table[script]["removed_without_copy"] += 1 - survivors
+            continue
+        kind = next(row["kind"] for row in rows if row["kind"] != "original")
+        table[script][f"{kind}_planted"] += 1
+        table[script][f"{kind}_caught"] += survivors == 1
+    return {script: dict(table[script]) for script in SCRIPTS if script in table}
+
+
+def run_datatrove(records: list[dict[str, str]], truth: list[dict[str, Any]]) -> dict[str, Any]:
+    from benchmarks import datatrove_baseline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_inputs(records, Path(tmp) / "raw", files=8, with_lang=False)
+        result = datatrove_baseline.run(Path(tmp) / "raw", len(records))
+    kept = set(result.pop("kept_ids"))
+    result["dedup_quality"] = datatrove_quality(truth, kept)
+    result["removed"] = len(records) - len(kept)
+    return result
+
+
 def stage_throughput(records: list[dict[str, str]]) -> dict[str, float]:
     """Documents per second of each per-document stage alone, on one core, in this process;
     each stage gets the previous one's output (quality needs the language ID's labels)."""
@@ -329,24 +361,30 @@ def segmentation_scores() -> dict[str, dict[str, dict[str, float]]]:
 
 def print_speed(result: dict[str, Any]) -> None:
     speed = Table(title=f"docs/s per core, {result['documents']:,} synthetic documents")
-    for column in ("stage", "silkroute", "datatrove (issue's figures)", "ratio", "wall-clock"):
+    for column in ("stage", "silkroute", "datatrove", "ratio", "wall-clock"):
         speed.add_column(column)
+    measured = result.get("datatrove", {})
+    here = {"read -> write": measured.get("read_write"), "dedup (exact + MinHash)": None}
+    here["dedup (exact + MinHash)"] = measured.get("dedup")
     runs = {"read -> write": "read_write", "dedup (exact + MinHash)": "dedup_alone"}
     runs["whole default pipeline"] = "whole"
     rows = [(name, result[key]["docs_per_s_per_core"], result[key]) for name, key in runs.items()]
     rows.insert(1, ("langid", result["stages_alone"]["langid"], {}))
     rows.insert(2, ("quality_filter", result["stages_alone"]["quality_filter"], {}))
     for name, rate, run in rows:
-        base = DATATROVE[name]
+        base = here.get(name) or DATATROVE[name]
+        source = "here" if here.get(name) else "issue"
         wall = f"{run['wall_docs_per_s_per_core']:,.0f}" if run else ""
-        speed.add_row(name, f"{rate:,.0f}", f"{base:,.0f}", f"{rate / base:.2f}x", wall)
+        speed.add_row(name, f"{rate:,.0f}", f"{base:,.0f} ({source})", f"{rate / base:.2f}x", wall)
     for name in ("normalize", "language_filter", "pii"):
         speed.add_row(f"{name} (alone)", f"{result['stages_alone'][name]:,.0f}", "", "")
     console.print(speed)
     console.print(
         "docs/s per core = documents / CPU seconds (driver + workers), so a busy machine does "
-        "not hide the cost; wall-clock: documents / elapsed / workers. datatrove is not run "
-        "here: its figures are the issue's (100,000 documents, 2 cores). "
+        "not hide the cost; wall-clock: documents / elapsed / workers. datatrove (here): run on "
+        "the same files in this process, CPU time (pip install '.[bench]'); (issue): the "
+        "issue's figures (100,000 documents, 2 cores, wall-clock; language ID and Gopher need "
+        "downloads at run time). "
         "Stages alone: CPU time, in process, on "
         f"{min(STAGE_SAMPLE, result['documents']):,} documents; read -> write: one "
         "language_filter (min_score 0), 1 worker; dedup and whole pipeline: "
@@ -400,6 +438,19 @@ def print_dedup(result: dict[str, Any]) -> None:
         f"{largest}; near copies below the threshold (true word-5-gram Jaccard < 0.75): "
         f"{result['near_below_threshold']:,}"
     )
+    if "datatrove" in result:
+        dt = result["datatrove"]
+        rows = []
+        for script, row in dt["dedup_quality"].items():
+            exact = f"{row.get('exact_caught', 0)}/{row.get('exact_planted', 0)}"
+            near = f"{row.get('near_caught', 0)}/{row.get('near_planted', 0)}"
+            rows.append(
+                f"{script} exact {exact} near {near} w/o copy {row.get('removed_without_copy', 0)}"
+            )
+        console.print(
+            f"datatrove MinHash (14 x 8, word 5-grams, union of LSH pairs): removed "
+            f"{dt['removed']:,} of {result['documents']:,}; " + "; ".join(rows)
+        )
     kept = result["whole"]["kept_per_language"]
     console.print(
         "whole pipeline, documents kept per language: "
@@ -467,6 +518,11 @@ def throughput(n_docs: int, workers: int, seed: int) -> dict[str, Any]:
     result["whole"] = run_config(records, DEFAULT_STAGES, workers, with_lang=False)
     result["whole"].pop("removed")
     result["read_write"].pop("removed")
+    from benchmarks import datatrove_baseline
+
+    if datatrove_baseline.available():
+        console.print("datatrove 0.10 on the same documents (read -> write, MinHash) ...")
+        result["datatrove"] = run_datatrove(records, truth)
     return result
 
 
