@@ -105,6 +105,11 @@ def stats(
         _fail(f"{directory}: no stats.json here (is it the output folder of `corpus run`?)")
     summary = json.loads(path.read_text())
     out = Console()
+    counted = summary.get("words_counted", True)
+
+    def words(value: int) -> str:
+        return str(value) if counted else "-"  # not counted unless `count_words: true`
+
     table = Table(title=f"stages of {directory}")
     for column in ("stage", "docs in", "docs out", "words out", "bytes out", "removed"):
         table.add_column(column)
@@ -116,7 +121,7 @@ def stats(
             name,
             str(docs_in),
             str(sum(r["docs"] for r in after)),
-            str(sum(r["words"] for r in after)),
+            words(sum(r["words"] for r in after)),
             str(sum(r["bytes"] for r in after)),
             removed,
         )
@@ -126,7 +131,7 @@ def stats(
     for column in ("language", "docs", "words", "bytes"):
         langs.add_column(column)
     for lang, row in sorted(last.items()):
-        langs.add_row(lang, str(row["docs"]), str(row["words"]), str(row["bytes"]))
+        langs.add_row(lang, str(row["docs"]), words(row["words"]), str(row["bytes"]))
     out.print(langs)
     source = summary.get("input", {})
     bad = ", ".join(f"{k} {v}" for k, v in sorted(source.get("bad", {}).items())) or "none"

@@ -291,6 +291,7 @@ def finish(
         "shards": shards,
         "output_documents": sum(e["documents"] for e in entries),
         "output_dir": str(layout.out),
+        "words_counted": config.count_words,
     }
     (layout.out / "stats.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     if config.report:
