@@ -382,7 +382,7 @@ def print_speed(result: dict[str, Any]) -> None:
     console.print(
         "docs/s per core = documents / CPU seconds (driver + workers), so a busy machine does "
         "not hide the cost; wall-clock: documents / elapsed / workers. datatrove (here): run on "
-        "the same files in this process, CPU time (pip install '.[bench]'); (issue): the "
+        "the same files in this process, CPU time (pip install '.\\[bench]'); (issue): the "
         "issue's figures (100,000 documents, 2 cores, wall-clock; language ID and Gopher need "
         "downloads at run time). "
         "Stages alone: CPU time, in process, on "
