@@ -126,7 +126,7 @@ class CombinedLangId:
             detectors.append(self.profiles)
         votes = _vote(text, detectors, seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
-        if self.use_lingua and leader in HARD_GROUP:
+        if self.use_lingua and leader in HARD_GROUP and not _clear(votes, leader):
             votes = _vote(text, [*detectors, self.lingua], seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
         if leader in ("ind_Latn", "zsm_Latn"):  # the marker model only splits these two
@@ -134,6 +134,19 @@ class CombinedLangId:
             leader = max(votes, key=lambda k: votes[k])
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
+
+
+# A vote this clear needs no tie-breaker: the leader at >= CLEAR_VOTE and every other label at
+# least CLEAR_MARGIN behind. Indonesian/Malay always go to lingua (it knows Malay best).
+CLEAR_VOTE = 0.8
+CLEAR_MARGIN = 0.5
+
+
+def _clear(votes: dict[str, float], leader: str) -> bool:
+    if leader in ("ind_Latn", "zsm_Latn") or votes[leader] < CLEAR_VOTE:
+        return False
+    runner_up = max((v for k, v in votes.items() if k != leader), default=0.0)
+    return votes[leader] - runner_up >= CLEAR_MARGIN
 
 
 def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
