@@ -28,7 +28,7 @@ from silkroute.corpus.dedup.shingles import jaccard, shingle_hashes
 from silkroute.corpus.document import Document
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid.detectors import Cld2Detector, FastTextDetector, LinguaDetector
-from silkroute.corpus.langid.evalsets import authored, udhr_held_out
+from silkroute.corpus.langid.evalsets import authored, spacy_examples, udhr_held_out
 from silkroute.corpus.pipeline.config import PipelineConfig
 from silkroute.corpus.pipeline.executor import run_pipeline
 from silkroute.corpus.pipeline.stats import StageStats
@@ -462,7 +462,10 @@ def print_accuracy(result: dict[str, Any]) -> None:
     for key, title in (
         ("udhr_held_out", "language ID, held-out UDHR lines (IN-DOMAIN for our profiles)"),
         ("authored", "language ID, authored sentences (out of domain)"),
+        ("spacy_examples", "language ID, spaCy's shipped example sentences (out of domain, tiny)"),
     ):
+        if key not in result["langid"]:
+            continue
         acc = result["langid"][key]
         table = Table(title=f"{title}: {acc['lines']} lines")
         names = list(acc["macro"])
@@ -491,6 +494,8 @@ def print_accuracy(result: dict[str, Any]) -> None:
 def accuracy() -> dict[str, Any]:
     detectors = _detectors()
     sets = {"udhr_held_out": udhr_held_out(DATA_DIR), "authored": authored()}
+    if spacy_examples():
+        sets["spacy_examples"] = spacy_examples()
     return {
         "langid": {name: langid_accuracy(rows, detectors) for name, rows in sets.items()},
         "lingua_ind_msa_only": {name: lingua_ind_msa(rows) for name, rows in sets.items()},
