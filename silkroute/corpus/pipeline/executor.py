@@ -174,10 +174,14 @@ def _run_segment(
     if config.executor == "ray":
         from silkroute.corpus.pipeline.ray_executor import run_segment_on_ray
 
-        def finished_shard(count: int) -> None:
-            nonlocal done, docs
+        def finished_shard(shard: int, count: int) -> None:
+            # Ray tasks report only when done: their input bytes, or the documents they wrote.
+            nonlocal done, docs, bytes_done
             done += 1
-            docs += count if expected_docs is not None else 0
+            if expected_docs is None:
+                bytes_done += sum(p.stat().st_size for p in shards[shard])
+            else:
+                docs += count
             emit()
 
         run_segment_on_ray(config, seg.index, {s: shards[s] for s in todo}, finished_shard)

@@ -41,18 +41,19 @@ def run_segment_on_ray(
     config: PipelineConfig,
     seg: int,
     todo: dict[int, list[Path]],
-    finished: Callable[[int], None],
+    finished: Callable[[int, int], None],
 ) -> None:
-    """Run one segment's unfinished shards as Ray tasks; `finished(documents)` per shard."""
+    """Run one segment's unfinished shards as Ray tasks; `finished(shard, documents)` each."""
     ray = _ray()
     task = ray.remote(num_cpus=1, max_retries=0)(_shard_task)
-    pending = [task.remote(config, seg, shard, files) for shard, files in todo.items()]
+    shard_of = {task.remote(config, seg, shard, files): shard for shard, files in todo.items()}
+    pending = list(shard_of)
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
             for ref in ready:
                 try:
-                    finished(int(ray.get(ref)))
+                    finished(shard_of[ref], int(ray.get(ref)))
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.as_instanceof_cause()
                     if isinstance(cause, CorpusError):
