@@ -111,6 +111,19 @@ def _write_json(path: Path, value: Any) -> None:
     tmp.replace(path)
 
 
+_SEGMENTS: dict[str, list[Segment]] = {}
+
+
+def _segments(config: PipelineConfig) -> list[Segment]:
+    """Stages built once per process and config: a process runs several shards, and building
+    the language-ID detectors (fastText, lingua, profiles) costs about a second each time."""
+    key = config.model_dump_json()
+    if key not in _SEGMENTS:
+        _SEGMENTS.clear()
+        _SEGMENTS[key] = split_segments(config.build_stages())
+    return _SEGMENTS[key]
+
+
 def run_shard(
     config: PipelineConfig,
     seg_index: int,
@@ -120,7 +133,7 @@ def run_shard(
 ) -> int:
     """Run one segment's stages on one shard; returns the documents it wrote."""
     layout = Layout(config)
-    segments = split_segments(config.build_stages())
+    segments = _segments(config)
     seg = segments[seg_index]
     prev = segments[seg_index - 1] if seg_index else None
     stats: dict[str, Any] = {}
