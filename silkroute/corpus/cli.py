@@ -9,13 +9,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from silkroute.corpus.errors import CorpusError
 
 corpus_app = typer.Typer(help="ASEAN Languages Corpus pipeline.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths stay whole: copyable, greppable
 
 
 def _fail(message: str) -> None:
@@ -40,6 +39,8 @@ def langid() -> None:
             record = {"text": line.rstrip("\n")}
         result = detector.identify(str(record["text"]))
         record.update(lang=result.lang, score=result.score)
+        if result.uncertain is not None:
+            record["uncertain"] = result.uncertain
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -47,34 +48,51 @@ def langid() -> None:
 def run(
     pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")],
     workers: Annotated[int, typer.Option(help="processes (0 = the file's `workers`)")] = 0,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="stop at the first bad record or unreadable file")
+    ] = False,
+    executor: Annotated[
+        str, typer.Option(help="local (worker processes) or ray (one Ray task per shard)")
+    ] = "",
+    keep_work: Annotated[
+        bool, typer.Option("--keep-work", help="keep the _work/ intermediates after success")
+    ] = False,
 ) -> None:
     """Run a pipeline file: resumable per shard, parallel over processes."""
     from silkroute.corpus.pipeline.config import load_config
     from silkroute.corpus.pipeline.executor import run_pipeline
+    from silkroute.corpus.progress import ProgressPrinter
 
     try:
         config = load_config(pipeline)
         if workers:
             config.workers = workers
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
+        config.strict = config.strict or strict
+        if executor:
+            if executor not in ("local", "ray"):
+                raise CorpusError(f"--executor: {executor!r} is not one of: local, ray")
+            config.executor = executor  # type: ignore[assignment]
+        console.print(f"output: {config.output.dir}", highlight=False)
+        summary = run_pipeline(
+            config,
+            ProgressPrinter(sys.stderr),
+            notify=lambda message: console.print(message, highlight=False),
+            keep_work=keep_work,
         )
-        with Progress(*columns, console=console) as bar:
-            tasks: dict[str, Any] = {}
-
-            def update(label: str, done: int, total: int) -> None:
-                if label not in tasks:
-                    tasks[label] = bar.add_task(label, total=total)
-                bar.update(tasks[label], completed=done)
-
-            summary = run_pipeline(config, update)
     except CorpusError as exc:
         _fail(str(exc))
         return
-    console.print(f"{summary['output_documents']} documents -> {config.output.dir}")
+    bad = summary["input"]["bad"]
+    if bad:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(bad.items()))
+        console.print(
+            f"[yellow]warning:[/yellow] bad input set aside ({reasons}): "
+            f"{config.output.dir / 'quarantine.jsonl'}",
+            highlight=False,
+        )
+    console.print(
+        f"{summary['output_documents']} documents -> {config.output.dir}", highlight=False
+    )
 
 
 @corpus_app.command()
@@ -87,6 +105,11 @@ def stats(
         _fail(f"{directory}: no stats.json here (is it the output folder of `corpus run`?)")
     summary = json.loads(path.read_text())
     out = Console()
+    counted = summary.get("words_counted", True)
+
+    def words(value: int) -> str:
+        return str(value) if counted else "-"  # not counted unless `count_words: true`
+
     table = Table(title=f"stages of {directory}")
     for column in ("stage", "docs in", "docs out", "words out", "bytes out", "removed"):
         table.add_column(column)
@@ -98,7 +121,7 @@ def stats(
             name,
             str(docs_in),
             str(sum(r["docs"] for r in after)),
-            str(sum(r["words"] for r in after)),
+            words(sum(r["words"] for r in after)),
             str(sum(r["bytes"] for r in after)),
             removed,
         )
@@ -108,8 +131,15 @@ def stats(
     for column in ("language", "docs", "words", "bytes"):
         langs.add_column(column)
     for lang, row in sorted(last.items()):
-        langs.add_row(lang, str(row["docs"]), str(row["words"]), str(row["bytes"]))
+        langs.add_row(lang, str(row["docs"]), words(row["words"]), str(row["bytes"]))
     out.print(langs)
+    source = summary.get("input", {})
+    bad = ", ".join(f"{k} {v}" for k, v in sorted(source.get("bad", {}).items())) or "none"
+    out.print(
+        f"input: {source.get('documents', 0)} documents from {source.get('files', 0)} files; "
+        f"bad input: {bad} (details: {directory / 'quarantine.jsonl'})",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 from silkroute.corpus.segment import words as split_words
+from silkroute.model.errors import read_yaml
 
 THRESHOLD_DIR = Path(__file__).with_name("thresholds")
 
@@ -35,10 +35,10 @@ class Thresholds(BaseModel):
 
 @lru_cache(maxsize=64)
 def thresholds_for(lang: str, directory: Path = THRESHOLD_DIR) -> Thresholds:
-    merged = yaml.safe_load((directory / "default.yaml").read_text(encoding="utf-8"))
+    merged = read_yaml(directory / "default.yaml", "quality thresholds")
     own = directory / f"{lang}.yaml"
     if own.exists():
-        merged.update(yaml.safe_load(own.read_text(encoding="utf-8")) or {})
+        merged.update(read_yaml(own, "quality thresholds") or {})
     return Thresholds.model_validate(merged)
 
 

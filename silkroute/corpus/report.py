@@ -79,6 +79,9 @@ def write_report(summary: dict[str, Any], out_dir: Path) -> Path:
         for size, count in c["cluster_sizes"].items()
         if int(size) > 1
     ]
+    source = summary.get("input", {})
+    bad_rows = [[reason, count] for reason, count in sorted(source.get("bad", {}).items())]
+    bad_rows += [[name, count] for name, count in sorted(source.get("counters", {}).items())]
     image = base64.b64encode(png.read_bytes()).decode()
     page = f"""<!doctype html><meta charset="utf-8"><title>corpus run report</title>
 <style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;border:1px solid #ccc}}</style>
@@ -89,6 +92,9 @@ def write_report(summary: dict[str, Any], out_dir: Path) -> Path:
 <h2>Output per language</h2>{_table(["language", "docs", "words", "bytes"], lang_rows)}
 <h2>Removal reasons</h2>{_table(["stage", "reason", "documents"], removed)}
 <h2>Duplicate clusters (size > 1)</h2>{_table(["stage", "cluster size", "clusters"], clusters)}
+<h2>Input: {source.get("documents", 0)} documents from {source.get("files", 0)} files; bad
+records and unreadable files (each in <code>quarantine.jsonl</code> with file and line)</h2>
+{_table(["reason", "count"], bad_rows)}
 """
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")

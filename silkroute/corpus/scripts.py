@@ -1,36 +1,35 @@
-"""Unicode script of a text, by code-point ranges (fast, vectorised with numpy)."""
+"""Unicode script of a text from ICU's script property (fast, vectorised with numpy).
+
+The ranges come from ICU's Script property at import (`[:Script=Thai:]` etc.), not from
+hand-written blocks, so the region's other scripts are there: Javanese, Balinese, Cham, Tai Tham
+(Lanna), Buginese, Sundanese, Batak, Baybayin, Tai Le, New Tai Lue, Kayah Li.
+"""
 
 from __future__ import annotations
 
+import icu
 import numpy as np
 
-# (start, end_exclusive, script). Order does not matter; gaps count as "Zyyy" (common/other).
-_RANGES: list[tuple[int, int, str]] = [
-    (0x0041, 0x005B, "Latn"),
-    (0x0061, 0x007B, "Latn"),
-    (0x00C0, 0x0250, "Latn"),
-    (0x1E00, 0x1F00, "Latn"),
-    (0x0370, 0x0400, "Grek"),
-    (0x0400, 0x0530, "Cyrl"),
-    (0x0590, 0x0600, "Hebr"),
-    (0x0600, 0x0700, "Arab"),
-    (0x0900, 0x0980, "Deva"),
-    (0x0E00, 0x0E80, "Thai"),
-    (0x0E80, 0x0F00, "Laoo"),
-    (0x1000, 0x10A0, "Mymr"),
-    (0x1100, 0x1200, "Hang"),
-    (0x1780, 0x1800, "Khmr"),
-    (0x19E0, 0x1A00, "Khmr"),
-    (0x3040, 0x30A0, "Hira"),
-    (0x30A0, 0x3100, "Kana"),
-    (0x3400, 0x4DC0, "Hani"),
-    (0x4E00, 0xA000, "Hani"),
-    (0xA9E0, 0xAA00, "Mymr"),
-    (0xAA60, 0xAA80, "Mymr"),
-    (0xAC00, 0xD7B0, "Hang"),
-    (0xF900, 0xFB00, "Hani"),
-    (0x20000, 0x2FA20, "Hani"),
+# ISO 15924 codes of the scripts counted; everything else (Common, Inherited: digits,
+# punctuation, combining marks shared by scripts) counts as "Zyyy".
+COUNTED_SCRIPTS = [
+    *("Latn", "Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hira", "Kana", "Hang", "Grek", "Cyrl"),
+    *("Arab", "Hebr", "Deva", "Beng", "Taml", "Telu", "Knda", "Mlym", "Sinh", "Tibt", "Java"),
+    *("Bali", "Cham", "Lana", "Bugi", "Sund", "Batk", "Tglg", "Tale", "Talu", "Kali", "Hano"),
+    *("Buhd", "Tagb", "Mong", "Geor", "Armn", "Ethi", "Thaa"),
 ]
+
+
+def _icu_ranges() -> list[tuple[int, int, str]]:
+    ranges: list[tuple[int, int, str]] = []
+    for code in COUNTED_SCRIPTS:
+        for first, last in icu.UnicodeSet(f"[:Script={code}:]").ranges():
+            ranges.append((ord(first), ord(last) + 1, code))
+    return ranges
+
+
+# (start, end_exclusive, script), disjoint: a code point has exactly one Script value.
+_RANGES: list[tuple[int, int, str]] = _icu_ranges()
 _RANGES.sort()
 _STARTS = np.array([r[0] for r in _RANGES], dtype=np.int64)
 _ENDS = np.array([r[1] for r in _RANGES], dtype=np.int64)
@@ -39,6 +38,7 @@ SCRIPT_NAMES = sorted(set(_NAMES))
 _NAME_INDEX = np.array([SCRIPT_NAMES.index(n) for n in _NAMES], dtype=np.int64)
 
 UNSPACED_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hira", "Kana"})
+UNSPACED_SCRIPTS |= frozenset({"Java", "Bali", "Lana", "Bugi", "Tale", "Talu"})
 
 
 def codepoints(text: str) -> np.ndarray:

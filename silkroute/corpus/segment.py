@@ -1,11 +1,11 @@
 """Word segmentation for unspaced scripts, whitespace otherwise.
 
-A script uses a library segmenter only where it beat ICU on our authored gold sentences
-(`segment_gold.txt`, compared by `segment_eval`; numbers in docs/corpus.md) and is installed:
-khmer-nltk for Khmer (word F1 0.87 vs ICU 0.80, but ~100x slower). pythainlp newmm tied ICU on
-Thai (0.83 vs 0.82) and laonlp lost to ICU on Lao (0.81 vs 0.85), so both stay comparison-only.
-ICU dictionary break iterators are the default and the fallback, and the only segmenter for
-Burmese, Chinese and Japanese. Set SILKROUTE_SEGMENTERS=icu to use ICU everywhere (faster).
+ICU dictionary break iterators are the default everywhere: fast C++, and within a few points of
+the best library on our authored gold sentences (`segment_gold.txt`, compared by `segment_eval`;
+numbers in docs/corpus.md). SILKROUTE_SEGMENTERS=library opts into the one library that beat ICU
+there, khmer-nltk for Khmer (word F1 0.87 vs ICU 0.80), at ~100x ICU's cost (it was the default
+and made a plain read -> write run ~34 Khmer documents/s). pythainlp newmm tied ICU on Thai (0.83
+vs 0.82) and laonlp lost to ICU on Lao (0.81 vs 0.85), so both stay comparison-only.
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def library_segmenters(script: str) -> dict[str, Callable[[str], list[str]]]:
 
 
 def _use_libraries() -> bool:
-    # SILKROUTE_SEGMENTERS=icu trades khmer-nltk's accuracy for ICU's speed (~100x on Khmer).
-    return os.environ.get("SILKROUTE_SEGMENTERS", "").lower() != "icu"
+    # SILKROUTE_SEGMENTERS=library trades ICU's speed for khmer-nltk's accuracy (~100x on Khmer).
+    return os.environ.get("SILKROUTE_SEGMENTERS", "").lower() == "library"
 
 
 @lru_cache(maxsize=2048)

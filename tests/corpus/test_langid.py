@@ -26,6 +26,9 @@ def test_held_out_udhr_lines_are_mostly_identified(udhr_dir: Path, label: str) -
         ("lao script routes to Lao", "ພາສາລາວແມ່ນພາສາທາງການ", "lao_Laoo"),
         ("khmer script routes to Khmer", "ភាសាខ្មែរជាភាសាផ្លូវការ", "khm_Khmr"),
         ("han routes to Mandarin", "中华人民共和国是一个国家", "cmn_Hani"),
+        ("javanese script routes to Javanese", "ꦧꦱꦗꦮ ꦲꦏ꧀ꦱꦫ", "jav_Java"),
+        ("balinese script routes to Balinese", "ᬅᬓ᭄ᬱᬭ ᬩᬮᬶ", "ban_Bali"),
+        ("cham script routes to Cham", "ꨌꩌ ꨦꨩ ꨀꨇꩉ", "cjm_Cham"),
         ("shan letters mark Shan", "ၵႂၢမ်းတႆး ၽႃႇသႃႇတႆး လိၵ်ႈတႆး", "shn_Mymr"),
         ("malay spelling markers", "Kerajaan bahawa kanak-kanak hendaklah", "zsm_Latn"),
         ("indonesian spelling markers", "Pemerintah menyatakan bahwa karena kualitas", "ind_Latn"),
@@ -50,3 +53,64 @@ def test_authored_sentences_are_mostly_identified(label: str) -> None:
     assert len(lines) >= 20
     hits = sum(DETECTOR.identify(x).lang == label for x in lines)
     assert hits / len(lines) >= 0.85, f"{label}: {hits}/{len(lines)}"
+
+
+@pytest.mark.parametrize(
+    ("label", "code"), [("pam_Latn", "pam"), ("bcl_Latn", "bcl"), ("min_Latn", "min")]
+)
+def test_regional_languages_are_labelled_right_or_reported_uncertain(
+    udhr_dir: Path, label: str, code: str
+) -> None:
+    """Kapampangan, Bikol, Minangkabau: never silently relabelled Filipino/Indonesian."""
+    _, held_out = split_train_test(udhr_lines(udhr_dir, code))
+    results = [DETECTOR.identify(x) for x in held_out if len(x) >= 20]
+    told = sum(r.lang == label or r.uncertain == label for r in results)
+    assert told / len(results) >= 0.95, f"{label}: {told}/{len(results)}"
+
+
+def test_national_languages_are_not_flagged_uncertain() -> None:
+    rows = [text for label, text in AUTHORED if label in ("fil_Latn", "ind_Latn", "zsm_Latn")]
+    assert sum(DETECTOR.identify(x).uncertain is not None for x in rows) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "Menteri itu bertemu dengan wakil Microsoft, Google dan Amazon Web Services di "
+            "Kuala Lumpur semalam.",
+            "zsm_Latn",
+        ),
+        (
+            "Syarikat Apple Inc. akan membuka Apple Store pertama di The Exchange TRX pada bulan "
+            "hadapan.",
+            "zsm_Latn",
+        ),
+        (
+            "Kerajaan akan melancarkan program Digital Economy Blueprint bersama Huawei "
+            "Technologies dan Microsoft Corporation.",
+            "zsm_Latn",
+        ),
+        (
+            "Pumunta si Mark Zuckerberg sa Meta headquarters sa Silicon Valley noong Lunes para sa "
+            "isang meeting.",
+            "fil_Latn",
+        ),
+        (
+            "Inanunsyo ng Department of Health at World Health Organization ang bagong "
+            "vaccination program kahapon.",
+            "fil_Latn",
+        ),
+        (
+            "Nanood kami ng Avengers: Endgame sa SM Mall of Asia kasama ang aking mga kaibigan.",
+            "fil_Latn",
+        ),
+        (
+            "The Prime Minister met Microsoft and Google in Kuala Lumpur yesterday to discuss new "
+            "investment.",
+            "eng_Latn",
+        ),
+    ],
+)
+def test_english_names_do_not_turn_a_sentence_english(text: str, want: str) -> None:
+    assert DETECTOR.identify(text).lang == want

@@ -77,7 +77,7 @@ def test_run_writes_shards_manifest_stats_and_report(finished_run: Path) -> None
         shard = finished_run / "data" / entry["file"]
         assert entry["sha256"] == sha256_of(shard)
         assert entry["documents"] == sum(1 for _ in iter_shard_docs(shard))
-    assert (finished_run / "report.html").read_text().count("<table>") == 4
+    assert (finished_run / "report.html").read_text().count("<table>") == 5
     assert (finished_run / "report.png").stat().st_size > 1000
 
 
@@ -103,13 +103,13 @@ def test_pii_is_redacted_in_the_output(finished_run: Path) -> None:
     assert pii_doc.meta["pii"]["PHONE"] == 8
 
 
-def test_rerun_skips_finished_shards_and_gives_same_output(finished_run: Path) -> None:
+def test_rerun_of_a_finished_run_does_nothing_and_keeps_the_output(finished_run: Path) -> None:
     before = json.loads((finished_run / "manifest.json").read_text())
-    marker = next((finished_run / "_markers").glob("seg2-*.done"))
-    marker.unlink()  # as if the run had died before this shard of the last segment
     result = CliRunner().invoke(corpus_app, ["run", str(finished_run.parent / "pipeline.yaml")])
     assert result.exit_code == 0, result.output
+    assert "already finished" in " ".join(result.output.split())
     assert json.loads((finished_run / "manifest.json").read_text()) == before
+    assert not (finished_run / "_work").exists(), "intermediates are removed after success"
 
 
 def test_stats_command_prints_languages(finished_run: Path) -> None:

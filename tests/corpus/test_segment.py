@@ -47,8 +47,11 @@ def test_words_on_gold_cases(text: str, want: list[str]) -> None:
     assert segment.words(text) == want
 
 
-def test_khmer_uses_khmer_nltk_where_it_beats_icu() -> None:
+def test_khmer_uses_khmer_nltk_where_it_beats_icu_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pytest.importorskip("khmernltk")
+    monkeypatch.setenv("SILKROUTE_SEGMENTERS", "library")
     results = compare_segmenters()["Khmr"]
     assert results["khmer-nltk"]["f1"] > results["icu"]["f1"]
     assert results["silkroute (words)"] == results["khmer-nltk"]
@@ -68,6 +71,7 @@ def test_missing_library_falls_back_to_icu(
     def missing(name: str) -> None:
         raise ImportError(name)
 
+    monkeypatch.setenv("SILKROUTE_SEGMENTERS", "library")
     monkeypatch.setattr(segment, "_load", missing)
     segment._library.cache_clear()
     segment._library_words.cache_clear()
@@ -81,7 +85,9 @@ def test_missing_library_falls_back_to_icu(
         segment._library_words.cache_clear()
 
 
-def test_environment_switch_forces_icu(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SILKROUTE_SEGMENTERS", "icu")
+def test_icu_is_the_default_and_the_environment_switch_selects_libraries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SILKROUTE_SEGMENTERS", raising=False)
     text = "ខ្ញុំចូលចិត្តញ៉ាំបាយ"
     assert segment.words(text) == segment.icu_words(text, "km")

@@ -63,3 +63,22 @@ def test_normalize(name: str, raw: str, want: str) -> None:
 
 def test_native_digits_become_ascii() -> None:
     assert ascii_digits("๑๒๓ ໔໕ ១២ ၁၂") == "123 45 12 12"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "script"),
+    [
+        ("javanese", "ꦧꦱꦗꦮ", "Java"),
+        ("balinese", "ᬅᬓ᭄ᬱᬭ", "Bali"),
+        ("cham", "ꨌꩌ ꨦꨩ", "Cham"),
+        ("tai tham", "ᨠᩣ᩠ᨾᩮᩬᩥᨦ", "Lana"),
+        ("thai with digits", "สวัสดี 123", "Thai"),
+        ("vietnamese", "Tiếng Việt", "Latn"),
+        ("shan in the myanmar script", "ၵႂၢမ်းတႆး", "Mymr"),
+        ("japanese mixes kana and han", "ひらがなカタカナ漢字", "Jpan"),
+    ],
+)
+def test_script_table_comes_from_icu(name: str, text: str, script: str) -> None:
+    from silkroute.corpus.scripts import dominant_script
+
+    assert dominant_script(text)[0] == script, name

@@ -1,1 +1,1 @@
-"""Deduplication: exact (normalised hash) and MinHash-LSH near duplicates, per language."""
+"""Deduplication: exact (normalised hash) and verified MinHash-LSH near duplicates, per language."""

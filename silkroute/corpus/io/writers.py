@@ -18,10 +18,13 @@ def shard_name(shard: int, fmt: str) -> str:
     return f"shard-{shard:05d}.{fmt}"
 
 
-def write_jsonl_gz(docs: Iterable[Document], path: Path) -> int:
+def write_jsonl_gz(docs: Iterable[Document], path: Path, level: int = 6) -> int:
     count = 0
     # mtime=0 keeps the gzip bytes (and so the checksum) identical across reruns.
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=level) as handle,
+    ):
         for doc in docs:
             handle.write((json.dumps(doc.to_record(), ensure_ascii=False) + "\n").encode())
             count += 1
@@ -59,10 +62,11 @@ def write_parquet(docs: Iterable[Document], path: Path) -> int:
     return len(rows["id"])
 
 
-def write_shard(docs: Iterable[Document], path: Path, fmt: str) -> int:
+def write_shard(docs: Iterable[Document], path: Path, fmt: str, level: int = 6) -> int:
+    """level: gzip level of a jsonl.gz shard (1 for intermediates read back once)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    count = write_parquet(docs, tmp) if fmt == "parquet" else write_jsonl_gz(docs, tmp)
+    count = write_parquet(docs, tmp) if fmt == "parquet" else write_jsonl_gz(docs, tmp, level)
     tmp.replace(path)  # atomic: a crashed run never leaves a half shard under the real name
     return count
 
@@ -95,7 +99,16 @@ def write_manifest(out_dir: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _own_shard_problem(path: Path, line: int | None, reason: str, detail: str) -> None:
+    """Our own shards may be empty (every document removed); anything else is a real error."""
+    if reason != "empty_file":
+        from silkroute.corpus.io.readers import raise_on_bad
+
+        raise_on_bad(path, line, reason, detail)
+
+
 def iter_shard_docs(path: Path) -> Iterator[Document]:
     from silkroute.corpus.io.readers import read_jsonl, read_parquet
 
-    yield from (read_parquet(path) if path.suffix == ".parquet" else read_jsonl(path))
+    reader = read_parquet if path.suffix == ".parquet" else read_jsonl
+    yield from reader(path, _own_shard_problem)

@@ -10,7 +10,7 @@ Hand markers override word-frequency entries.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +24,7 @@ _CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
 # half of the UDHR texts only.
 WORDFREQ_SCALE = 0.5
 WORDFREQ_CLIP = 2.0
+_CACHE_WORDS = 200_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class MarkerModel:
     hand: frozenset[str]  # the hand-written entries (they win over word frequencies)
     wordfreq_scale: float = WORDFREQ_SCALE
     wordfreq_clip: float = WORDFREQ_CLIP
+    # word -> weight, filled as words are met (a corpus repeats its words; the clitic and
+    # suffix rules are the slow part of a lookup)
+    _weights: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def evidence(self, text: str) -> float:
         """Summed log-odds that the text is Malay rather than Indonesian (> 0 leans Malay)."""
@@ -49,7 +53,12 @@ class MarkerModel:
                     total += self.words[bigram]
                     skip = True
                     continue
-            total += self.word_weight(token)
+            weight = self._weights.get(token)
+            if weight is None:
+                if len(self._weights) >= _CACHE_WORDS:
+                    self._weights.clear()  # web text's long tail: keep memory bounded
+                weight = self._weights[token] = self.word_weight(token)
+            total += weight
         return total
 
     def word_weight(self, token: str) -> float:

@@ -44,13 +44,15 @@ class ProfileDetector:
         self.temperature = temperature
 
     @cached_property
-    def _model(self) -> tuple[list[str], dict[str, int], np.ndarray]:
+    def _model(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, the vocabulary's trigram keys (sorted), their rows, and the matrix."""
         data = json.loads(self.path.read_text(encoding="utf-8"))
         labels: list[str] = data["labels"]
-        index = {g: i for i, g in enumerate(data["vocab"])}
+        keys = np.array([_key(g) for g in data["vocab"]], dtype=np.int64)
+        order = np.argsort(keys)
         matrix = np.array(data["logp"], dtype=np.float64).T  # (vocab, labels)
         floor = np.array(data["floor"], dtype=np.float64)[None, :]
-        return labels, index, np.vstack([matrix, floor])
+        return labels, keys[order], order, np.vstack([matrix, floor])
 
     @property
     def known_labels(self) -> frozenset[str]:
@@ -61,13 +63,30 @@ class ProfileDetector:
         return self.path.exists()
 
     def scores(self, text: str) -> dict[str, float]:
-        labels, index, matrix = self._model
-        unknown = matrix.shape[0] - 1
-        rows = [index.get(g, unknown) for g in trigrams(text[:2000])]
-        if not rows:
+        labels, keys, order, matrix = self._model
+        grams = _keys(text[:2000])
+        if grams.size == 0:
             return {}
-        loglik = matrix[rows].sum(axis=0) / len(rows)
+        unknown = matrix.shape[0] - 1
+        at = np.minimum(np.searchsorted(keys, grams), keys.size - 1)
+        rows = np.where(keys[at] == grams, order[at], unknown)
+        loglik = matrix[rows].sum(axis=0) / rows.size
         # Per-trigram average log-likelihood, sharpened: a softmax over languages.
         z = (loglik - loglik.max()) / self.temperature
         probs = np.exp(z) / np.exp(z).sum()
         return {label: float(p) for label, p in zip(labels, probs, strict=True) if p > 1e-3}
+
+
+def _key(gram: str) -> int:
+    """One integer per trigram: three 21-bit code points."""
+    a, b, c = (ord(ch) for ch in gram)
+    return (a << 42) | (b << 21) | c
+
+
+def _keys(text: str) -> np.ndarray:
+    """Every trigram of `trigrams(text)` as `_key` integers, vectorised."""
+    padded = " " + " ".join(text.lower().split()) + " "
+    cps = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    if cps.size < 3:
+        return np.zeros(0, dtype=np.int64)
+    return (cps[:-2] << 42) | (cps[1:-1] << 21) | cps[2:]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from silkroute.corpus.dedup.clusters import DocKey
+from silkroute.corpus.dedup.clusters import Decisions
 from silkroute.corpus.document import Document
 from silkroute.corpus.pipeline.stats import StageStats
 
@@ -46,7 +46,7 @@ class Stage:
 
 
 class DedupStage(Stage):
-    """Fingerprint per shard (in the workers), cluster over all shards (in the driver)."""
+    """Fingerprint per shard (in the workers), decide over all shards (in the driver)."""
 
     barrier = True
 
@@ -56,5 +56,6 @@ class DedupStage(Stage):
     def fingerprints(self, docs: list[Document]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def clusters(self, shards: dict[int, dict[str, np.ndarray]]) -> dict[DocKey, list[DocKey]]:
+    def decide(self, prints: Sequence[dict[str, np.ndarray]]) -> Decisions:
+        """prints: each shard's fingerprints in shard order (arrays may be memory-mapped)."""
         raise NotImplementedError

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from silkroute.corpus.errors import CorpusError
 from silkroute.corpus.pipeline.base import Stage
 from silkroute.corpus.pipeline.registry import stage_class
+from silkroute.model.errors import SpecError, read_yaml
 
 
 class StageConfig(BaseModel):
@@ -39,6 +39,13 @@ class PipelineConfig(BaseModel):
     workers: int = Field(1, ge=1, le=256)
     seed: int = 0
     report: bool = True
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local: worker processes; ray: one Ray task per shard"
+    )
+    strict: bool = Field(False, description="stop at the first bad record or unreadable file")
+    count_words: bool = Field(
+        False, description="words per language in stats (segments every document: slower)"
+    )
 
     def build_stages(self) -> list[Stage]:
         built: list[Stage] = []
@@ -62,11 +69,9 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
 def load_config(path: Path) -> PipelineConfig:
     """Read and validate a pipeline file; relative paths are taken from the file's folder."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read pipeline file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise CorpusError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raw = read_yaml(path, "pipeline file")
+    except SpecError as exc:
+        raise CorpusError(str(exc)) from None
     if not isinstance(raw, dict):
         raise CorpusError(f"{path}: the pipeline file must be a mapping with input/output/stages")
     try:
@@ -74,8 +79,7 @@ def load_config(path: Path) -> PipelineConfig:
     except ValidationError as exc:
         raise CorpusError(f"{path}: {_first_error(exc)}") from None
     base = path.resolve().parent
-    config.input.paths = [p if p.is_absolute() else base / p for p in config.input.paths]
-    if not config.output.dir.is_absolute():
-        config.output.dir = base / config.output.dir
+    config.input.paths = [(base / p).resolve() for p in config.input.paths]
+    config.output.dir = (base / config.output.dir).resolve()
     config.build_stages()  # fail on unknown stages / bad params before any work starts
     return config

@@ -1,70 +1,54 @@
 """Run a pipeline locally: shards in parallel processes, resumable through completion markers.
 
 The stage list is cut into segments at each dedup (barrier) stage. Every segment runs once per
-shard; a barrier segment hands its documents and fingerprints to the next one through files, and
-the driver clusters the fingerprints of all shards in between (datatrove-style hand-off).
+shard (`worker.run_shard`); a barrier segment hands its documents and fingerprints to the next
+one through files, and the driver decides over the fingerprints of all shards in between
+(`barrier.resolve_barrier`, datatrove-style hand-off). A rerun resumes only when the config and
+the input files are unchanged (a fingerprint of both is kept in `_run.json`); otherwise it says
+so and starts over.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import multiprocessing
+import queue
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from silkroute.corpus.document import Document
-from silkroute.corpus.io.readers import list_input_files, read_file
-from silkroute.corpus.io.writers import iter_shard_docs, shard_entry, shard_name, write_manifest
-from silkroute.corpus.io.writers import write_shard as write_docs
-from silkroute.corpus.pipeline.base import DedupStage, Stage
+from silkroute.corpus.errors import CorpusError
+from silkroute.corpus.io.readers import list_input_files
+from silkroute.corpus.io.writers import shard_entry, write_manifest
+from silkroute.corpus.pipeline import worker
+from silkroute.corpus.pipeline.barrier import resolve_barrier
 from silkroute.corpus.pipeline.config import PipelineConfig
-from silkroute.corpus.pipeline.stats import StageStats, merge_stats
-
-Progress = Callable[[str, int, int], None]  # (segment label, done, total)
+from silkroute.corpus.pipeline.layout import Layout, Segment, split_segments
+from silkroute.corpus.pipeline.stats import merge_stats
 
 
 @dataclass
-class Segment:
-    index: int
-    stages: list[Stage]
+class ProgressEvent:
+    """Where a segment stands: documents so far, and the done fraction when it can be told."""
 
-    @property
-    def barrier(self) -> DedupStage | None:
-        last = self.stages[-1] if self.stages else None
-        return last if isinstance(last, DedupStage) else None
-
-
-def split_segments(stages: list[Stage]) -> list[Segment]:
-    segments: list[Segment] = [Segment(0, [])]
-    for stage in stages:
-        segments[-1].stages.append(stage)
-        if stage.barrier:
-            segments.append(Segment(len(segments), []))
-    return segments
+    segment: int
+    segments: int
+    label: str
+    docs: int
+    fraction: float | None
+    elapsed: float
+    shards_done: int
+    shards: int
+    finished: bool = False
 
 
-class Layout:
-    """Where every file of a run lives under the output folder."""
-
-    def __init__(self, config: PipelineConfig) -> None:
-        self.out = config.output.dir
-        self.fmt = config.output.format
-
-    def work(self, seg: int) -> Path:
-        return self.out / "_work" / f"seg{seg}"
-
-    def marker(self, seg: int, shard: int) -> Path:
-        return self.out / "_markers" / f"seg{seg}-shard{shard:05d}.done"
-
-    def stats(self, seg: int, shard: int) -> Path:
-        return self.out / "_stats" / f"seg{seg}-shard{shard:05d}.json"
-
-    def final(self, shard: int) -> Path:
-        return self.out / "data" / shard_name(shard, self.fmt)
+Progress = Callable[[ProgressEvent], None]
+Notify = Callable[[str], None]
 
 
 def shard_files(config: PipelineConfig) -> list[list[Path]]:
@@ -74,113 +58,206 @@ def shard_files(config: PipelineConfig) -> list[list[Path]]:
     return [files[i::count] for i in range(count)]
 
 
-def _source(
+def run_fingerprint(config: PipelineConfig, shards: list[list[Path]]) -> str:
+    """Config (less how it is run) and every input file's path, size and modification time."""
+    how = {"workers", "strict", "report", "executor"}  # how it runs, not what it produces
+    settings = config.model_dump(mode="json", exclude=how)
+    inputs = [[[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files] for files in shards]
+    blob = json.dumps({"config": settings, "inputs": inputs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _start_over(layout: Layout) -> None:
+    for name in (*Layout.INTERMEDIATE, *Layout.OUTPUTS):
+        path = layout.out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _prepare(layout: Layout, fingerprint: str, notify: Notify) -> dict[str, Any] | None:
+    """Decide between resuming, starting over and returning a finished run's summary."""
+    state: dict[str, Any] = {}
+    if layout.state.exists():
+        state = json.loads(layout.state.read_text())
+    started = any((layout.out / name).exists() for name in ("_markers", "data", "stats.json"))
+    if state.get("fingerprint") == fingerprint:
+        if state.get("finished") and (layout.out / "stats.json").exists():
+            notify(f"{layout.out}: already finished with this config and input (nothing to do)")
+            summary: dict[str, Any] = json.loads((layout.out / "stats.json").read_text())
+            return summary
+        done = len(list((layout.out / "_markers").glob("*.done")))
+        notify(f"{layout.out}: resuming ({done} shard step(s) done; config and input unchanged)")
+    elif started:
+        notify(
+            f"{layout.out}: the config or the input files changed since the last run there: "
+            "starting over"
+        )
+        _start_over(layout)
+    layout.out.mkdir(parents=True, exist_ok=True)
+    layout.state.write_text(json.dumps({"fingerprint": fingerprint, "finished": False}))
+    return None
+
+
+_REPORTS: Any = None  # a multiprocessing queue in each worker process
+
+
+def _init_worker(reports: Any) -> None:
+    global _REPORTS
+    _REPORTS = reports
+
+
+def _report(kind: str, amount: int) -> None:
+    if _REPORTS is not None and amount:
+        _REPORTS.put((kind, amount))
+
+
+def _pooled_shard(config: PipelineConfig, seg: int, shard: int, files: list[Path]) -> int:
+    return worker.run_shard(config, seg, shard, files, _report)
+
+
+def _run_segment(
     config: PipelineConfig,
     layout: Layout,
-    prev: Segment | None,
-    files: list[Path],
-    shard: int,
-    stats: dict[str, Any],
-) -> Iterator[Document]:
-    if prev is None or prev.barrier is None:
-        for path in files:
-            yield from read_file(path, config.input.format)
-        return
-    decisions = json.loads((layout.work(prev.index) / f"keep-{shard:05d}.json").read_text())
-    keep = {int(k): v for k, v in decisions.items()}
-    stage_stats = StageStats()
-    for pos, doc in enumerate(
-        iter_shard_docs(layout.work(prev.index) / f"docs-{shard:05d}.jsonl.gz")
-    ):
-        stage_stats.saw(doc)
-        if pos not in keep:
-            stage_stats.removed["duplicate"] += 1
-            continue
-        doc.meta[f"{prev.barrier.name}_cluster_size"] = keep[pos]
-        stage_stats.kept(doc)
-        yield doc
-    stats[prev.barrier.name] = stage_stats.to_json()
-
-
-def run_shard(config: PipelineConfig, seg_index: int, shard: int, files: list[Path]) -> int:
-    layout = Layout(config)
-    segments = split_segments(config.build_stages())
-    seg = segments[seg_index]
-    prev = segments[seg_index - 1] if seg_index else None
-    stats: dict[str, Any] = {}
-    docs: Iterator[Document] = _source(config, layout, prev, files, shard, stats)
-    per_stage: dict[str, StageStats] = {}
-    for stage in seg.stages:
-        if stage.barrier:
-            continue  # its documents pass untouched here; its counts come after clustering
-        per_stage[stage.name] = StageStats()
-        docs = stage.run(docs, per_stage[stage.name])
-    if seg.barrier is not None:
-        kept = list(docs)
-        work = layout.work(seg.index)
-        count = write_docs(kept, work / f"docs-{shard:05d}.jsonl.gz", "jsonl.gz")
-        np.savez(work / f"fp-{shard:05d}.npz", **seg.barrier.fingerprints(kept))  # type: ignore[arg-type]
+    seg: Segment,
+    segments: int,
+    shards: list[list[Path]],
+    progress: Progress | None,
+) -> None:
+    todo = [s for s in range(len(shards)) if not layout.marker(seg.index, s).exists()]
+    done = len(shards) - len(todo)
+    if seg.index == 0:
+        total_bytes = sum(p.stat().st_size for files in shards for p in files)
+        bytes_done = sum(
+            p.stat().st_size for s in range(len(shards)) if s not in todo for p in shards[s]
+        )
+        expected_docs = None
     else:
-        count = write_docs(_public(docs), layout.final(shard), config.output.format)
-    stats.update({name: s.to_json() for name, s in per_stage.items()})
-    layout.stats(seg.index, shard).parent.mkdir(parents=True, exist_ok=True)
-    layout.stats(seg.index, shard).write_text(json.dumps(stats))
-    layout.marker(seg.index, shard).parent.mkdir(parents=True, exist_ok=True)
-    layout.marker(seg.index, shard).write_text(str(count))
-    return count
+        total_bytes = bytes_done = 0
+        expected_docs = sum(
+            int(layout.marker(seg.index - 1, s).read_text()) for s in range(len(shards))
+        )
+    docs = (
+        0
+        if expected_docs is None
+        else sum(
+            int(layout.marker(seg.index - 1, s).read_text())
+            for s in range(len(shards))
+            if s not in todo
+        )
+    )
+    start = time.monotonic()
 
+    def emit(finished: bool = False) -> None:
+        if progress is None:
+            return
+        fraction: float | None
+        if expected_docs is not None:
+            fraction = docs / expected_docs if expected_docs else 1.0
+        else:
+            fraction = bytes_done / total_bytes if total_bytes else None
+        progress(
+            ProgressEvent(
+                seg.index,
+                segments,
+                seg.label,
+                docs,
+                fraction,
+                time.monotonic() - start,
+                done,
+                len(shards),
+                finished,
+            )
+        )
 
-def _public(docs: Iterator[Document]) -> Iterator[Document]:
-    for doc in docs:
-        doc.meta = {k: v for k, v in doc.meta.items() if not k.startswith("_")}
-        yield doc
+    if config.executor == "ray":
+        from silkroute.corpus.pipeline.ray_executor import run_segment_on_ray
 
+        def finished_shard(shard: int, count: int) -> None:
+            # Ray tasks report only when done: their input bytes, or the documents they wrote.
+            nonlocal done, docs, bytes_done
+            done += 1
+            if expected_docs is None:
+                bytes_done += sum(p.stat().st_size for p in shards[shard])
+            else:
+                docs += count
+            emit()
 
-def resolve_barrier(layout: Layout, seg: Segment, shards: int) -> None:
-    """Cluster the fingerprints of all shards; write per shard which positions survive."""
-    assert seg.barrier is not None
-    done = layout.work(seg.index) / "clusters.json"
-    if done.exists():
+        run_segment_on_ray(config, seg.index, {s: shards[s] for s in todo}, finished_shard)
+        emit(finished=True)
         return
-    prints = {}
-    for s in range(shards):
-        with np.load(layout.work(seg.index) / f"fp-{s:05d}.npz") as data:
-            prints[s] = {k: data[k] for k in data.files}
-    clusters = seg.barrier.clusters(prints)
-    keep: dict[int, dict[int, int]] = {s: {} for s in range(shards)}
-    for root, members in clusters.items():
-        keep[root[0]][root[1]] = len(members)  # the root is the first-seen member
-    for s, positions in keep.items():
-        (layout.work(seg.index) / f"keep-{s:05d}.json").write_text(json.dumps(positions))
-    sizes: dict[int, int] = {}
-    for members in clusters.values():
-        sizes[len(members)] = sizes.get(len(members), 0) + 1
-    done.write_text(json.dumps({"cluster_sizes": dict(sorted(sizes.items()))}))
+    reports = multiprocessing.get_context().Queue()
+    with ProcessPoolExecutor(
+        max_workers=config.workers, initializer=_init_worker, initargs=(reports,)
+    ) as pool:
+        pending: set[Future[int]] = {
+            pool.submit(_pooled_shard, config, seg.index, s, shards[s]) for s in todo
+        }
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # a worker's CorpusError (strict mode) stops the run here
+                    done += 1
+                while True:
+                    try:
+                        kind, amount = reports.get_nowait()
+                    except queue.Empty:
+                        break
+                    if kind == "docs":
+                        docs += amount
+                    else:
+                        bytes_done += amount
+                emit()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    emit(finished=True)
 
 
-def run_pipeline(config: PipelineConfig, progress: Progress | None = None) -> dict[str, Any]:
+def run_pipeline(
+    config: PipelineConfig,
+    progress: Progress | None = None,
+    notify: Notify = lambda message: None,
+    keep_work: bool = False,
+) -> dict[str, Any]:
     layout = Layout(config)
     shards = shard_files(config)
+    finished = _prepare(layout, run_fingerprint(config, shards), notify)
+    if finished is not None:
+        return finished
     segments = split_segments(config.build_stages())
     for seg in segments:
         layout.work(seg.index).mkdir(parents=True, exist_ok=True)
-        todo = [s for s in range(len(shards)) if not layout.marker(seg.index, s).exists()]
-        label = f"segment {seg.index + 1}/{len(segments)}: " + (
-            ", ".join(st.name for st in seg.stages) or "write"
-        )
-        done = len(shards) - len(todo)
-        if progress:
-            progress(label, done, len(shards))
-        with ProcessPoolExecutor(max_workers=config.workers) as pool:
-            futures = [pool.submit(run_shard, config, seg.index, s, shards[s]) for s in todo]
-            for future in as_completed(futures):
-                future.result()
-                done += 1
-                if progress:
-                    progress(label, done, len(shards))
+        _run_segment(config, layout, seg, len(segments), shards, progress)
         if seg.barrier is not None:
             resolve_barrier(layout, seg, len(shards))
-    return finish(config, layout, segments, len(shards))
+    summary = finish(config, layout, segments, len(shards))
+    state = json.loads(layout.state.read_text())
+    layout.state.write_text(json.dumps({**state, "finished": True}))
+    if not keep_work:
+        shutil.rmtree(layout.out / "_work", ignore_errors=True)
+    if summary["input"]["documents"] == 0:
+        bad = summary["input"]["bad"]
+        why = f" ({', '.join(f'{k}: {v}' for k, v in bad.items())}; see quarantine.jsonl)"
+        raise CorpusError(
+            f"input.paths: no documents read from {summary['input']['files']} file(s)"
+            + (why if bad else "")
+        )
+    return summary
+
+
+def _merge_input(items: list[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {"files": 0, "documents": 0, "bad": {}, "counters": {}}
+    for item in items:
+        total["files"] += item["files"]
+        total["documents"] += item["documents"]
+        for key in ("bad", "counters"):
+            for name, value in item[key].items():
+                total[key][name] = total[key].get(name, 0) + value
+    return total
 
 
 def finish(
@@ -196,18 +273,29 @@ def finish(
         for seg in segments
         for s in range(shards)
     ]
+    inputs = [item.pop("_input") for item in per_shard if "_input" in item]
     merged = merge_stats(per_shard)
     order = [st.name for seg in segments for st in seg.stages]
     clusters = {
-        seg.barrier.name: json.loads((layout.work(seg.index) / "clusters.json").read_text())
+        seg.barrier.name: json.loads((layout.work(seg.index) / "decisions.json").read_text())
         for seg in segments
         if seg.barrier is not None
     }
+    stages = {name: merged[name] for name in order if name in merged}
+    for name, info in clusters.items():
+        # fingerprints (summed over the workers) plus the driver's decision over all shards
+        stages[name]["seconds"] = round(stages[name]["seconds"] + info["seconds"], 4)
+    with (layout.out / "quarantine.jsonl").open("w", encoding="utf-8") as handle:
+        for s in range(shards):
+            handle.write(layout.quarantine(s).read_text(encoding="utf-8"))
     summary = {
-        "stages": {name: merged[name] for name in order if name in merged},
+        "input": _merge_input(inputs) | {"quarantine": "quarantine.jsonl"},
+        "stages": stages,
         "dedup_clusters": clusters,
         "shards": shards,
         "output_documents": sum(e["documents"] for e in entries),
+        "output_dir": str(layout.out),
+        "words_counted": config.count_words,
     }
     (layout.out / "stats.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     if config.report:

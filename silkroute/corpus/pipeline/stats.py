@@ -21,10 +21,11 @@ def word_count(doc: Document) -> int:
     return n
 
 
-def _add(table: dict[str, dict[str, int]], doc: Document) -> None:
+def _add(table: dict[str, dict[str, int]], doc: Document, words: bool) -> None:
     row = table.setdefault(doc.lang, {"docs": 0, "words": 0, "bytes": 0})
     row["docs"] += 1
-    row["words"] += word_count(doc)
+    if words:  # segmenting every document twice per stage is the price: only when asked
+        row["words"] += word_count(doc)
     row["bytes"] += len(doc.text.encode())
 
 
@@ -35,12 +36,13 @@ class StageStats:
     removed: Counter[str] = field(default_factory=Counter)
     counters: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    words: bool = False  # count words per language (the config's `count_words`)
 
     def saw(self, doc: Document) -> None:
-        _add(self.before, doc)
+        _add(self.before, doc, self.words)
 
     def kept(self, doc: Document) -> None:
-        _add(self.after, doc)
+        _add(self.after, doc, self.words)
 
     def to_json(self) -> dict[str, Any]:
         return {

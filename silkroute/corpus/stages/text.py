@@ -54,6 +54,10 @@ class LangId(Stage):
     def process(self, doc: Document, stats: StageStats) -> Document | str:
         result = self.detector.identify(doc.text)
         doc.meta.update(lang=result.lang, lang_score=result.score, script=result.script)
+        if result.uncertain is not None:
+            # Kept under the vote's label, but marked and counted: the reader decides.
+            doc.meta["lang_uncertain"] = result.uncertain
+            stats.counters[f"lang_uncertain:{result.lang}|{result.uncertain}"] += 1
         return doc
 
 

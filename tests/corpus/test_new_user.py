@@ -1,0 +1,125 @@
+"""What a new user meets: the shipped example, resume only on unchanged config and input,
+progress that fits 80 columns, intermediates cleaned up."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from silkroute.corpus.cli import corpus_app
+from silkroute.corpus.io.writers import iter_shard_docs
+from silkroute.corpus.pipeline.executor import ProgressEvent
+from silkroute.corpus.progress import ProgressPrinter, format_event
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """examples/corpus copied as it ships (pipeline.yaml and its raw/ sample), then run."""
+    root = tmp_path_factory.mktemp("example") / "corpus"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("out"))
+    result = CliRunner().invoke(corpus_app, ["run", str(root / "pipeline.yaml")])
+    assert result.exit_code == 0, result.output
+    return root, flat(result.output)
+
+
+def test_the_example_runs_and_prints_its_resolved_output_folder(
+    example_run: tuple[Path, str],
+) -> None:
+    root, output = example_run
+    out = (root / "out").resolve()
+    assert f"-> {out}" in output and ".." not in output
+    docs = {d.id: d for f in (out / "data").iterdir() for d in iter_shard_docs(f)}
+    assert "junk-1" not in docs
+    assert not {"en-1", "en-1-copy"} <= set(docs) and not {"ms-1", "ms-1-near"} <= set(docs)
+    assert {"th-1", "vi-1", "fil-1", "id-1"} <= set(docs)
+
+
+def test_a_changed_config_starts_over_and_an_unchanged_one_does_nothing(
+    example_run: tuple[Path, str],
+) -> None:
+    root, _ = example_run
+    path = root / "pipeline.yaml"
+    again = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert again.exit_code == 0 and "already finished" in flat(again.output)
+    config = yaml.safe_load(path.read_text())
+    config["stages"][2]["params"]["min_score"] = 0.99  # language_filter
+    path.write_text(yaml.safe_dump(config))
+    changed = CliRunner().invoke(corpus_app, ["run", str(path), "--keep-work"])
+    assert changed.exit_code == 0, changed.output
+    assert "changed since the last run there: starting over" in flat(changed.output)
+    stats = json.loads((root / "out" / "stats.json").read_text())
+    assert stats["stages"]["language_filter"]["removed"].get("language_score_low", 0) > 0
+    assert (root / "out" / "_work").is_dir(), "--keep-work keeps the intermediates"
+
+
+def test_changed_input_starts_over(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "c", ignore=shutil.ignore_patterns("out"))
+    path = tmp_path / "c" / "pipeline.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["stages"] = [{"name": "normalize"}]
+    path.write_text(yaml.safe_dump(config))
+    assert CliRunner().invoke(corpus_app, ["run", str(path)]).exit_code == 0
+    with (tmp_path / "c" / "raw" / "sample.jsonl").open("a") as handle:
+        handle.write(json.dumps({"id": "new", "text": "one more document"}) + "\n")
+    result = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert "starting over" in flat(result.output)
+    assert json.loads((tmp_path / "c" / "out" / "manifest.json").read_text())["documents"] == 11
+
+
+def event(**changes: object) -> ProgressEvent:
+    base = {
+        "segment": 0,
+        "segments": 3,
+        "label": "normalize+langid+language_filter+quality_filter+pii+exact_dedup",
+        "docs": 123_456,
+        "fraction": 0.25,
+        "elapsed": 60.0,
+        "shards_done": 2,
+        "shards": 8,
+    }
+    return ProgressEvent(**(base | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "progress", "wanted"),
+    [
+        (
+            "a quarter done shows docs, rate and ETA",
+            event(),
+            ["123,456 docs", "2,058/s", "ETA 0:03:00"],
+        ),
+        ("unknown fraction has no ETA", event(fraction=None), ["ETA -"]),
+        ("finished says how long", event(finished=True), ["done in 0:01:00"]),
+        ("a huge count still fits", event(docs=10**12, shards=99_999), ["docs"]),
+    ],
+)
+def test_progress_line_fits_80_columns(
+    name: str, progress: ProgressEvent, wanted: list[str]
+) -> None:
+    line = format_event(progress)
+    assert len(line) <= 79, name
+    for part in wanted:
+        assert part in line, (name, line)
+
+
+def test_progress_prints_periodically_when_stderr_is_not_a_terminal() -> None:
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, interval=3600)
+    for docs in range(0, 5000, 500):
+        printer(event(docs=docs))
+    printer(event(finished=True))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, "the first update, then the end of the segment"
+    assert lines[-1].endswith("shards 2/8") and "done in" in lines[-1]
