@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from silkroute.console import fail as console_fail
 from silkroute.corpus.cli import corpus_app
 from silkroute.model.errors import SpecError
 from silkroute.sim.packing.cli import packing_command
@@ -32,8 +33,7 @@ errors = Console(stderr=True)
 
 
 def fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+    return console_fail(message)
 
 
 @sim_app.callback(invoke_without_command=True)

@@ -8,15 +8,26 @@ from typing import Any
 
 from silkroute.model.job import JobKind
 from silkroute.model.tenant import TenantSpec
-from silkroute.model.workload import Demand, Job
+from silkroute.model.workload import Demand
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.registry import make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.scheduler.tenants import TenantBook
+from silkroute.sim.truth import SimJob
 
 _ids = itertools.count(1)
+_built: dict[int, SimJob] = {}
+
+
+def built(job_id: int) -> SimJob:
+    """The job a builder made, by id (decisions carry ids only)."""
+    return _built[job_id]
+
+
+def name_of(job_id: int) -> str:
+    return _built[job_id].name
 
 
 class JobBuilder:
@@ -70,8 +81,10 @@ class JobBuilder:
     def types(self, *names: str) -> JobBuilder:
         return self.set(accelerator_types=names)
 
-    def build(self) -> Job:
-        return Job(**self._fields)
+    def build(self) -> SimJob:
+        made = SimJob(**self._fields)
+        _built[made.id] = made
+        return made
 
 
 def job(name: str) -> JobBuilder:

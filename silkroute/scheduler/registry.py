@@ -25,11 +25,10 @@ from silkroute.scheduler.policies.order_fifo import FifoOrder
 from silkroute.scheduler.policies.order_hetero_las import HeteroLasOrder
 from silkroute.scheduler.policies.order_las import LasOrder
 from silkroute.scheduler.policies.order_priority import PriorityOrder
-from silkroute.scheduler.policies.pool_fastest import FastestTypeScorer
 from silkroute.scheduler.policies.pool_latency import LatencyScorer
 from silkroute.scheduler.policies.pool_locality import LocalityScorer
 from silkroute.scheduler.policies.pool_price import PriceScorer
-from silkroute.scheduler.policies.pool_throughput import ThroughputScorer
+from silkroute.scheduler.policies.pool_speed import SpeedScorer
 from silkroute.scheduler.policies.preempt_priority import PriorityPreemption
 from silkroute.scheduler.policies.rounds_gavel_mmf import GavelMaxMinFairness
 from silkroute.scheduler.policies.rounds_hetero_las import HeteroLasRounds
@@ -56,10 +55,11 @@ NODE_SCORERS: dict[str, Callable[[], NodeScorer]] = {
 }
 POOL_SCORERS: dict[str, Callable[[], PoolScorer]] = {
     "price": PriceScorer,
-    "throughput": ThroughputScorer,
+    "speed": SpeedScorer,
+    "throughput": SpeedScorer,  # old name
     "locality": LocalityScorer,
     "latency": LatencyScorer,
-    "fastest": FastestTypeScorer,
+    "fastest": SpeedScorer,  # old name
 }
 PREEMPTIONS: dict[str, Callable[[], PreemptionPolicy] | None] = {
     "priority": PriorityPreemption,

@@ -12,8 +12,8 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from silkroute.model.workload import Job
 from silkroute.scheduler.book import SchedulerBook
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context
 
 

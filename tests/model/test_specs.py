@@ -12,7 +12,8 @@ from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import load_cluster
 from silkroute.model.errors import SpecError
 from silkroute.model.job import parse_job
-from silkroute.model.workload import Demand, job_from_spec
+from silkroute.model.workload import Demand
+from silkroute.scheduler.job import job_from_spec
 
 GOOD = {"name": "llm-pretrain", "tenant": "vn-startup", "workers": 4, "accelerators_per_worker": 8}
 

@@ -6,7 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.decisions import Severity
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState
 from silkroute.scheduler.tenants import TenantAccount, TenantBook
@@ -52,6 +53,8 @@ class PoolFilter(ABC):
     """May this job run in this pool (site x accelerator type)? None = yes, else a reason."""
 
     name: str = "pool-filter"
+    # WAIT: the refusal may clear by itself (usage drops); DENY: someone must act.
+    severity: Severity = Severity.WAIT
 
     def applies(self, job: Job, ctx: Context) -> bool:
         """Cheap test: False when `check` would pass every pool for this job."""
