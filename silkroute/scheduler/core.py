@@ -17,14 +17,15 @@ from silkroute.scheduler.decisions import Decision, Hold, Preempt, Refusal, Star
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PlacementPolicy
 from silkroute.scheduler.policies.base import (
+    BACKFILL_MODES,
     Admission,
     Context,
     PoolFilter,
     PreemptionPolicy,
     QueueOrder,
+    RoundPolicy,
 )
 from silkroute.scheduler.preemption import preempt_for
-from silkroute.scheduler.rounds import RoundPolicy
 from silkroute.scheduler.skipping import (
     blocked_key,
     dominated,
@@ -34,7 +35,6 @@ from silkroute.scheduler.skipping import (
 )
 from silkroute.scheduler.state import worker_capacity
 
-BACKFILL_MODES = ("easy", "greedy", "none")
 # Why a job may not run at all or in no pool: code, message, and each pool's refusal.
 Refused = tuple[str, str, tuple[Refusal, ...]]
 

@@ -11,10 +11,9 @@ import pytest
 from silkroute.model.job import JobKind
 from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.book import SchedulerBook
-from silkroute.scheduler.policies.base import Context
+from silkroute.scheduler.policies.base import Context, Planned, RoundPolicy
 from silkroute.scheduler.policies.rounds_gavel_mmf import max_min_allocation
 from silkroute.scheduler.registry import make_scheduler
-from silkroute.scheduler.rounds import Planned, RoundPolicy
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.sim.engine import Simulator
 from silkroute.sim.gavel import load_gavel_trace

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.job import Job
-from silkroute.scheduler.rounds import RoundPolicy
+from silkroute.scheduler.policies.base import RoundPolicy
 
 
 class EagerRounds(RoundPolicy):

@@ -31,9 +31,8 @@ from scipy.sparse import coo_matrix
 
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.job import Job
-from silkroute.scheduler.policies.base import Admission, Context
+from silkroute.scheduler.policies.base import Admission, Context, Planned
 from silkroute.scheduler.policies.rounds_base import EagerRounds, active_jobs, type_capacity
-from silkroute.scheduler.rounds import Planned
 from silkroute.scheduler.speed import relative_speed
 
 GAVEL_TYPE_ORDER = ("V100", "P100", "K80")  # Gavel's fixed order for `*_perf` policies

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.job import Job
-from silkroute.scheduler.policies.base import Context
+from silkroute.scheduler.policies.base import Context, Planned
 from silkroute.scheduler.policies.order_hetero_las import HeteroLasOrder
 from silkroute.scheduler.policies.rounds_base import EagerRounds, active_jobs, type_capacity
-from silkroute.scheduler.rounds import Planned
 from silkroute.scheduler.speed import relative_speed
 
 
