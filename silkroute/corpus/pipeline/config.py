@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from silkroute.corpus.errors import CorpusError
 from silkroute.corpus.pipeline.base import Stage
 from silkroute.corpus.pipeline.registry import stage_class
+from silkroute.model.errors import SpecError, read_yaml
 
 
 class StageConfig(BaseModel):
@@ -62,11 +62,9 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
 def load_config(path: Path) -> PipelineConfig:
     """Read and validate a pipeline file; relative paths are taken from the file's folder."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read pipeline file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise CorpusError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raw = read_yaml(path, "pipeline file")  # the project's one YAML reader
+    except SpecError as exc:
+        raise CorpusError(str(exc)) from None
     if not isinstance(raw, dict):
         raise CorpusError(f"{path}: the pipeline file must be a mapping with input/output/stages")
     try:
