@@ -163,12 +163,14 @@ class SchedulerBook:
         job = self.running.get(job_id)
         if job is None or job.phase is not JobPhase.STARTING:
             raise BookError(f"job {job_id}: not starting, so its start cannot fail")
+        started = job.start_time
         self._stop_running(job, now)
         self.cluster.release(self.allocations.pop(job_id))
         job.start_failures += 1
-        # The failed attempt did no work: take its wall time back out of the run record.
+        # The failed attempt did no work: it adds no run time, and a job that never ran
+        # has no first start.
         job.start_time = job.running_type = None
-        if job.first_start_time == now and job.elapsed_s is None:
+        if job.first_start_time == started and not job.elapsed_s:
             job.first_start_time = None
         self.submit(job)
         return job
@@ -318,15 +320,17 @@ class SchedulerBook:
         tenants: TenantBook | None = None,
         *,
         graceful_stop: bool = False,
+        now: float = 0.0,
     ) -> SchedulerBook:
         """A book from what a store keeps: the same decisions as one that lived through it.
 
-        A job whose placement names a node the cluster no longer has goes back to the queue."""
+        A job whose placement names a node the cluster no longer has goes back to the queue
+        (its run counted up to `now`)."""
         book = cls(cluster, order, sites, tenants, graceful_stop=graceful_stop)
         book.last_round = snapshot.last_round
         for name, consumed in snapshot.tenant_consumed_gpu_s.items():
             book.tenants.get(name).consumed_gpu_s = consumed
-        book._load([(job_from_request(r, s), s.placement) for r, s in snapshot.jobs], 0.0)
+        book._load([(job_from_request(r, s), s.placement) for r, s in snapshot.jobs], now)
         book.drain_nodes(snapshot.drained)
         return book
 

@@ -113,6 +113,7 @@ def test_a_failed_start_returns_the_job_to_the_queue_with_its_resources_released
     assert book.cluster.allocated_milli == 8000
     book.start_failed(first.id, 1.0)  # the back end could not launch it
     assert first.phase is JobPhase.PENDING and first.start_failures == 1
+    assert first.first_start_time is None and not first.elapsed_s  # it never ran
     assert book.cluster.allocated_milli == 0 and first.id not in book.running
     book.cluster.check_invariants()
     # Back in the queue: the next step places it again on the released capacity.
