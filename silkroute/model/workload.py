@@ -171,6 +171,8 @@ class RunState:
     preemptions: int = 0
     start_failures: int = 0
     hold_reason: str | None = None
+    # A preemptor waits for these preempted jobs to stop; it then gets their room first.
+    waiting_for: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +187,7 @@ class RunState:
             "preemptions": self.preemptions,
             "start_failures": self.start_failures,
             "hold_reason": self.hold_reason,
+            "waiting_for": list(self.waiting_for),
         }
 
     @staticmethod
@@ -203,4 +206,5 @@ class RunState:
             preemptions=int(data.get("preemptions", 0)),
             start_failures=int(data.get("start_failures", 0)),
             hold_reason=data.get("hold_reason"),
+            waiting_for=tuple(int(i) for i in data.get("waiting_for") or ()),
         )

@@ -65,6 +65,8 @@ class Snapshot:
     tenant_consumed_gpu_s: dict[str, float] = field(default_factory=dict)
     drained: tuple[str, ...] = ()
     last_round: float | None = None
+    # Preemptors whose victims are gone, not yet placed: first claim at the next step.
+    ready_preemptors: tuple[int, ...] = ()
 
 
 class SchedulerBook:
@@ -113,6 +115,8 @@ class SchedulerBook:
         # and those whose victims are all gone: they get the freed room first, next step.
         self.awaiting_victims: dict[int, set[int]] = {}
         self.ready_preemptors: list[int] = []
+        # Tenant charges of stopping jobs, settled when they are gone.
+        self._stopping: dict[int, tuple[str, str | None, float, int, float]] = {}
         # Why each held job waits, as last decided (with every per-pool refusal).
         self.holds: dict[int, Hold] = {}
 
@@ -140,7 +144,9 @@ class SchedulerBook:
         return tuple((names[node], slots) for node, slots in alloc.workers)
 
     def state_of(self, job_id: int) -> RunState:
-        return self.job(job_id).run_state(self.placement_of(job_id))
+        state = self.job(job_id).run_state(self.placement_of(job_id))
+        state.waiting_for = tuple(sorted(self.awaiting_victims.get(job_id, ())))
+        return state
 
     # ----- what drivers report ------------------------------------------------------
     def submit(self, job: Job | JobRequest) -> Job:
@@ -256,7 +262,8 @@ class SchedulerBook:
         """Stop a running job. Under graceful stops it turns TERMINATING and keeps its
         resources until `stopped`; else they are free at once and the caller requeues it."""
         if self.graceful_stop and not released:
-            self._stop_running(job, now)
+            # The tenant is charged for what it holds until the job is gone (`stopped`).
+            self._stopping[job.id] = self._stop_running(job, now, charge=False)
             self.terminating[job.id] = job
             job.add_run(now)
             job.preemptions += 1
@@ -274,13 +281,20 @@ class SchedulerBook:
 
     def _release_terminated(self, job_id: int) -> None:
         self.cluster.release(self.allocations.pop(job_id))
+        charge = self._stopping.pop(job_id, None)
+        if charge is not None:
+            self.tenants.charge_stop(*charge)
         for waiting, victims in list(self.awaiting_victims.items()):
             victims.discard(job_id)
             if not victims:
                 del self.awaiting_victims[waiting]
                 self.ready_preemptors.append(waiting)
 
-    def _stop_running(self, job: Job, now: float, alloc: Allocation | None = None) -> None:
+    def _stop_running(
+        self, job: Job, now: float, alloc: Allocation | None = None, charge: bool = True
+    ) -> tuple[str, str | None, float, int, float]:
+        """Take a job out of the running indexes; charge its tenant for the run (or return
+        the charge, for a job that keeps its resources while it stops)."""
         alloc = alloc or self.allocations[job.id]
         del self.running[job.id]
         self.running_by_pool[alloc.pool].discard(job.id)
@@ -288,13 +302,16 @@ class SchedulerBook:
             self.preemptible[alloc.pool].remove(job)
         self.by_expected_end[alloc.pool].remove(job)
         elapsed = 0.0 if job.start_time is None else now - job.start_time
-        self.tenants.charge_stop(
+        owed = (
             job.tenant,
             job.running_type,
             job.gpus,
             job.demand.cpu_milli * job.workers,
             elapsed * job.gpus,
         )
+        if charge:
+            self.tenants.charge_stop(*owed)
+        return owed
 
     def remember_shape(self, shape: tuple[object, ...], verdict: str | None) -> None:
         if len(self.feasibility) >= FEASIBILITY_CACHE_LIMIT:
@@ -308,6 +325,7 @@ class SchedulerBook:
             tenant_consumed_gpu_s={a.name: a.consumed_gpu_s for a in self.tenants.all()},
             drained=tuple(self.cluster.node_names[n] for n in sorted(self.cluster.cordoned)),
             last_round=self.last_round,
+            ready_preemptors=tuple(self.ready_preemptors),
         )
 
     @classmethod
@@ -332,6 +350,14 @@ class SchedulerBook:
             book.tenants.get(name).consumed_gpu_s = consumed
         book._load([(job_from_request(r, s), s.placement) for r, s in snapshot.jobs], now)
         book.drain_nodes(snapshot.drained)
+        live = {r.id for r, _ in snapshot.jobs}
+        for request, state in snapshot.jobs:
+            victims = {v for v in state.waiting_for if v in book.terminating}
+            if victims:
+                book.awaiting_victims[request.id] = victims
+            elif state.waiting_for:  # its victims are gone (left the store): it goes first
+                book.ready_preemptors.append(request.id)
+        book.ready_preemptors += [j for j in snapshot.ready_preemptors if j in live]
         return book
 
     def _load(
@@ -367,6 +393,11 @@ class SchedulerBook:
                 self.cluster.apply(alloc)
                 self.allocations[job.id] = alloc
                 self.terminating[job.id] = job
+                accel = self.cluster.pools[alloc.pool].accelerator
+                cpu = job.demand.cpu_milli * job.workers
+                self.tenants.charge_start(job.tenant, accel, job.gpus, cpu)
+                # (its last run's service is already in its run state)
+                self._stopping[job.id] = (job.tenant, accel, job.gpus, cpu, 0.0)
                 continue
             first = job.first_start_time
             self.start(job, alloc, start if start is not None else now)

@@ -25,6 +25,8 @@ class Driver:
         self.book, self.scheduler, self.seconds = book, scheduler, seconds
 
     def tick(self, now: float, arrivals: list[SimJob], as_requests: bool = False) -> list[Decision]:
+        for stopping in sorted(self.book.terminating):  # told to stop last tick: gone now
+            self.book.stopped(stopping, now)
         for running in sorted(self.book.running.values(), key=lambda j: j.id):
             assert running.start_time is not None
             if running.start_time + self.seconds[running.id] <= now:
@@ -66,10 +68,14 @@ TENANTS = [TenantSpec(name="t2", quota={"*": 8})]
 
 @pytest.mark.parametrize("order", ["fifo", "priority", "fairshare", "las"])
 @pytest.mark.parametrize("backfill", ["easy", "none"])
-def test_a_book_rebuilt_mid_run_makes_the_same_decisions(order: str, backfill: str) -> None:
+@pytest.mark.parametrize("graceful", [False, True], ids=["instant-stops", "graceful-stops"])
+def test_a_book_rebuilt_mid_run_makes_the_same_decisions(
+    order: str, backfill: str, graceful: bool
+) -> None:
     jobs = _stream(seed=7, count=60)
     seconds = {j.id: j.run_seconds(None) for j in jobs}
     book, scheduler = book_for(_cluster(), tenants=TENANTS, order=order, backfill=backfill)
+    book.graceful_stop = graceful
     lived = Driver(book, scheduler, seconds)
     rebuilt: Driver | None = None
     compared = 0
@@ -82,7 +88,9 @@ def test_a_book_rebuilt_mid_run_makes_the_same_decisions(order: str, backfill: s
         if rebuilt is not None:
             assert rebuilt.tick(now, arrivals, as_requests=True) == want, f"t={now}"
             compared += len(want)
-        if tick == 150:
+        # Snapshot mid-run; with graceful stops, at a moment a preempted job is still stopping.
+        if rebuilt is None and tick >= 150 and (book.terminating or not graceful or tick >= 300):
+            snapshotted_stopping = bool(book.terminating)
             # What a store would hold: plain values, through their dict form.
             saved = book.snapshot()
             stored = [
@@ -95,13 +103,23 @@ def test_a_book_rebuilt_mid_run_makes_the_same_decisions(order: str, backfill: s
             again = SchedulerBook.rebuild(
                 ClusterState(_cluster()),
                 fresh_scheduler.order,
-                Snapshot(stored, saved.tenant_consumed_gpu_s, saved.drained, saved.last_round),
+                Snapshot(
+                    stored,
+                    saved.tenant_consumed_gpu_s,
+                    saved.drained,
+                    saved.last_round,
+                    saved.ready_preemptors,
+                ),
                 SiteCatalog([]),
                 TenantBook(TENANTS),
+                graceful_stop=graceful,
+                now=now,
             )
             rebuilt = Driver(again, fresh_scheduler, seconds)
             assert again.cluster.allocated_milli == book.cluster.allocated_milli
     assert compared > 20  # the comparison saw real work after the rebuild
+    if graceful and (order, backfill) == ("priority", "easy"):
+        assert snapshotted_stopping  # this stream preempts at t=170: the snapshot holds it
 
 
 def test_a_failed_start_returns_the_job_to_the_queue_with_its_resources_released() -> None:
