@@ -18,16 +18,6 @@ from silkroute.scheduler.tenants import TenantBook
 from silkroute.sim.truth import SimJob
 
 _ids = itertools.count(1)
-_built: dict[int, SimJob] = {}
-
-
-def built(job_id: int) -> SimJob:
-    """The job a builder made, by id (decisions carry ids only)."""
-    return _built[job_id]
-
-
-def name_of(job_id: int) -> str:
-    return _built[job_id].name
 
 
 class JobBuilder:
@@ -82,9 +72,7 @@ class JobBuilder:
         return self.set(accelerator_types=names)
 
     def build(self) -> SimJob:
-        made = SimJob(**self._fields)
-        _built[made.id] = made
-        return made
+        return SimJob(**self._fields)
 
 
 def job(name: str) -> JobBuilder:

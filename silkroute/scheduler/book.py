@@ -152,6 +152,8 @@ class SchedulerBook:
     def submit(self, job: Job | JobRequest) -> Job:
         """Queue a new job (a request, or a record a simulator built)."""
         record = job_from_request(job) if isinstance(job, JobRequest) else job
+        if record.id in self.running or record.id in self.terminating:
+            raise BookError(f"job {record.id}: already in the book (one copy of a job, ever)")
         record.phase = JobPhase.PENDING
         self.pending.add(record)
         return record

@@ -207,3 +207,16 @@ def test_removing_a_site_requeues_its_jobs_and_adding_nodes_gives_room() -> None
     book.cluster.check_invariants()
     with pytest.raises(BookError, match="not in the cluster"):
         book.remove_site("b", 9.0)
+
+
+def test_a_job_is_in_the_book_once() -> None:
+    book, scheduler = book_for(nodes(1, gpus=8))
+    first = job("first").gpus(1).build()
+    book.submit(first)
+    with pytest.raises(ValueError, match="already queued"):
+        book.submit(first.request())
+    book.commit(scheduler.step(book, 0.0), 0.0)
+    with pytest.raises(BookError, match="already in the book"):
+        book.submit(first.request())
+    with pytest.raises(BookError, match="not starting"):
+        book.start_failed(first.id, 1.0)  # it was committed: running, not starting
