@@ -127,7 +127,7 @@ class Scheduler:
                 if evicted:
                     no_room.clear()  # victims freed capacity
                 if evicted is not None:
-                    if book.graceful_stop:
+                    if book.graceful_stop and evicted:
                         # Its victims keep their resources until they report stopped.
                         self._hold(book, decisions, job, *_awaiting(evicted))
                         continue

@@ -65,7 +65,7 @@ def preempt_for(
                 cluster.apply(book.allocations[victim.id])
             else:
                 evicted.append(victim)
-        if book.graceful_stop:
+        if book.graceful_stop and evicted:
             # Victims keep their resources until they report stopped; the job waits for them.
             for victim in evicted:
                 cluster.apply(book.allocations[victim.id])
