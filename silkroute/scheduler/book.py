@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +68,31 @@ class Snapshot:
     last_round: float | None = None
     # Preemptors whose victims are gone, not yet placed: first claim at the next step.
     ready_preemptors: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (what a store or a file keeps)."""
+        return {
+            "jobs": [{"request": r.to_dict(), "state": s.to_dict()} for r, s in self.jobs],
+            "tenant_consumed_gpu_s": dict(self.tenant_consumed_gpu_s),
+            "drained": list(self.drained),
+            "last_round": self.last_round,
+            "ready_preemptors": list(self.ready_preemptors),
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Snapshot:
+        return Snapshot(
+            jobs=[
+                (JobRequest.from_dict(j["request"]), RunState.from_dict(j["state"]))
+                for j in data["jobs"]
+            ],
+            tenant_consumed_gpu_s={
+                str(k): float(v) for k, v in data.get("tenant_consumed_gpu_s", {}).items()
+            },
+            drained=tuple(data.get("drained") or ()),
+            last_round=data.get("last_round"),
+            ready_preemptors=tuple(int(i) for i in data.get("ready_preemptors") or ()),
+        )
 
 
 class SchedulerBook:

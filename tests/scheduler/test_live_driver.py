@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
 from silkroute.model.tenant import TenantSpec
-from silkroute.model.workload import JobPhase, JobRequest, RunState
+from silkroute.model.workload import JobPhase
 from silkroute.scheduler.book import BookError, SchedulerBook, Snapshot
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.decisions import Decision, Hold, Preempt, Start
@@ -92,11 +93,8 @@ def test_a_book_rebuilt_mid_run_makes_the_same_decisions(
         if rebuilt is None and tick >= 150 and (book.terminating or not graceful or tick >= 300):
             snapshotted_stopping = bool(book.terminating)
             # What a store would hold: plain values, through their dict form.
-            saved = book.snapshot()
-            stored = [
-                (JobRequest.from_dict(r.to_dict()), RunState.from_dict(s.to_dict()))
-                for r, s in saved.jobs
-            ]
+            saved = Snapshot.from_dict(json.loads(json.dumps(book.snapshot().to_dict())))
+            stored = saved.jobs
             assert any(s.phase is JobPhase.RUNNING for _, s in stored)
             assert any(s.phase is JobPhase.PENDING for _, s in stored)
             fresh_scheduler = book_for(_cluster(), order=order, backfill=backfill)[1]
