@@ -24,10 +24,11 @@ from silkroute.sim.workloads import load_workload
 GAVEL_DIR = Path("..") / "shared" / "data" / "traces" / "gavel-msr"
 TRACES = ("seed1-103959", "seed1-11cb48")
 OUT = Path("out") / "bench" / "gavel"
-# (label, policy spec): Gavel's FIFO is heterogeneity-agnostic; the others use per-type speed.
+# (label, policy spec): Gavel's FIFO is heterogeneity-agnostic (`packing+`: no pool scorer, so
+# pools in index order, as before the speed scorer was fixed); the others use per-type speed.
 POLICIES = (
-    ("FIFO", "fifo:none"),
-    ("FIFO + fastest type", "fifo:none:packing+fastest"),
+    ("FIFO", "fifo:none:packing+"),
+    ("FIFO + fastest type", "fifo:none:packing+speed"),
     ("Gavel max-min fairness", "gavel-mmf"),
     ("silkroute hetero-LAS", "hetero-las"),
 )

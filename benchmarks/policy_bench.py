@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from silkroute.model.workload import Job, JobState
+from silkroute.model.workload import JobPhase
+from silkroute.scheduler.job import Job
 from silkroute.policy.engine import RuleBook
 from silkroute.policy.governance import Governance
 from silkroute.policy.loader import load_rules
@@ -155,7 +156,7 @@ def run(
         law.checks if law else 0,
         result.metrics["allocation"],
         result.metrics["allocation_under_backlog"],
-        sum(1 for j in fresh if j.state is JobState.SUCCEEDED),
+        sum(1 for j in fresh if j.phase is JobPhase.SUCCEEDED),
         len(fresh),
         lawful_nowhere,
     )

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from silkroute.audit.cli import audit_app
+from silkroute.console import fail as console_fail
 from silkroute.corpus.cli import corpus_app
 from silkroute.model.errors import SpecError
 from silkroute.policy.cli import policy_app
@@ -36,8 +37,7 @@ errors = Console(stderr=True)
 
 
 def fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+    return console_fail(message)
 
 
 @sim_app.callback(invoke_without_command=True)

@@ -8,13 +8,14 @@ from typing import Any
 
 from silkroute.model.job import JobKind
 from silkroute.model.tenant import TenantSpec
-from silkroute.model.workload import Demand, Job
+from silkroute.model.workload import Demand
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.registry import make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.scheduler.tenants import TenantBook
+from silkroute.sim.truth import SimJob
 
 _ids = itertools.count(1)
 
@@ -70,8 +71,8 @@ class JobBuilder:
     def types(self, *names: str) -> JobBuilder:
         return self.set(accelerator_types=names)
 
-    def build(self) -> Job:
-        return Job(**self._fields)
+    def build(self) -> SimJob:
+        return SimJob(**self._fields)
 
 
 def job(name: str) -> JobBuilder:

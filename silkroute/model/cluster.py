@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from silkroute.model.accelerators import catalogue
-from silkroute.model.errors import SpecError, read_yaml, spec_error
+from silkroute.model.errors import SpecError, file_spec_error, read_yaml
 
 
 class NodeGroupSpec(BaseModel):
@@ -89,4 +89,4 @@ def load_cluster(path: str | Path) -> ClusterSpec:
     try:
         return ClusterSpec.model_validate(raw)
     except ValidationError as exc:
-        raise spec_error(exc, str(path)) from None
+        raise file_spec_error(exc, path) from None

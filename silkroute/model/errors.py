@@ -1,4 +1,10 @@
-"""Errors that name the field and the reason, for specs read from files, HTTP or traces."""
+"""Errors that name the field and the reason, for specs read from files, HTTP or traces.
+
+`read_yaml` is the one YAML reader for every file the project reads (jobs, clusters, corpus
+pipelines and thresholds): a missing or malformed file is a `SpecError` naming the file and the
+line; `file_spec_error` names the file, the line and the field of a value that fails
+validation.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +44,42 @@ def describe_validation_error(exc: ValidationError, where: str = "") -> str:
 
 def spec_error(exc: ValidationError, where: str = "") -> SpecError:
     return SpecError(describe_validation_error(exc, where))
+
+
+def file_spec_error(exc: ValidationError, path: Path, prefix: Sequence[Any] = ()) -> SpecError:
+    """`path:LINE: field: reason (got value)`, one line per problem. `prefix`: where the
+    validated value sits in the file (e.g. `("jobs", 2)`)."""
+    lines = []
+    for err in exc.errors():
+        loc = (*prefix, *err["loc"])
+        line = yaml_line(path, loc)
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        reason = str(err["msg"]).removeprefix("Value error, ")
+        where = f"{path}:{line}" if line is not None else str(path)
+        lines.append(f"{where}: {_location(loc)}: {reason}{shown}")
+    return SpecError("\n".join(lines))
+
+
+def yaml_line(path: Path, loc: Sequence[Any]) -> int | None:
+    """The line of the deepest node of `loc` that the file has (1-based), or None."""
+    try:
+        node = yaml.compose(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    if node is None:
+        return None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            found = node.value[key] if 0 <= key < len(node.value) else None
+        else:
+            found = None
+        if found is None:
+            break
+        node = found
+    return int(node.start_mark.line) + 1
 
 
 def read_yaml(path: Path, what: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from silkroute.model.accelerators import catalogue
-from silkroute.model.errors import SpecError, read_yaml, spec_error
+from silkroute.model.errors import SpecError, file_spec_error, read_yaml, spec_error
 
 
 class JobKind(StrEnum):
@@ -161,9 +161,17 @@ def load_jobs(path: str | Path) -> list[JobSpec]:
     """A YAML file holding one job, a list of jobs, or `{jobs: [...]}`."""
     path = Path(path)
     raw = read_yaml(path, "job file")
+    prefix: tuple[Any, ...] = ()
     if isinstance(raw, dict) and "jobs" in raw:
-        raw = raw["jobs"]
+        raw, prefix = raw["jobs"], ("jobs",)
     items = raw if isinstance(raw, list) else [raw]
     if not all(isinstance(item, dict) for item in items):
         raise SpecError(f"{path}: a job is a mapping of fields (see docs/job-spec.md)")
-    return [parse_job(item, f"{path}: jobs[{i}]") for i, item in enumerate(items)]
+    jobs = []
+    for i, item in enumerate(items):
+        try:
+            jobs.append(JobSpec.model_validate(item))
+        except ValidationError as exc:
+            where = (*prefix, i) if isinstance(raw, list) else prefix
+            raise file_spec_error(exc, path, where) from None
+    return jobs

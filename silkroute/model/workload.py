@@ -1,26 +1,39 @@
-"""A job as the scheduler and its drivers track it: demand, where it runs, how far it got."""
+"""A job as the platform keeps it: the immutable request and its observable run state.
+
+`JobRequest` is what a tenant asked for, made scheduler-ready (demand per worker in
+thousandths, priority as a number); the store and the API keep it as it is. `RunState` is what
+anyone can observe about a job while it lives: its phase, when it started and ended, where it
+runs, and how long it has run on each accelerator type. Neither holds anything only a simulator
+knows (how long a job will run) or the scheduler's scratch (that lives in the scheduler's book).
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from silkroute.model.job import JobKind, JobSpec, TraceJobSpec
+from silkroute.model.job import JobKind, JobSpec
 
 MILLI = 1000  # accelerator shares are counted in thousandths of one device
 
 
-class JobState(StrEnum):
-    PENDING = "pending"
+class JobPhase(StrEnum):
+    PENDING = "pending"  # queued, waiting for the scheduler
+    STARTING = "starting"  # placed; the driver is launching it (resources held)
     RUNNING = "running"
+    TERMINATING = "terminating"  # told to stop; resources held until it reports gone
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobState.SUCCEEDED, JobState.FAILED)
+        return self in (JobPhase.SUCCEEDED, JobPhase.FAILED, JobPhase.CANCELLED)
+
+    @property
+    def holds_resources(self) -> bool:
+        return self in (JobPhase.STARTING, JobPhase.RUNNING, JobPhase.TERMINATING)
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,9 +60,9 @@ class Demand:
         return Demand(slots, milli, round(cpu_cores * 1000), round(memory_gib * 1024))
 
 
-@dataclass(slots=True, eq=False)
-class Job:
-    """Mutable runtime record. Identity is `id`; the spec is not kept in the hot path."""
+@dataclass(slots=True, frozen=True)
+class JobRequest:
+    """What a tenant asked for, as the scheduler reads it. Immutable; `to_dict` round-trips."""
 
     id: int
     name: str
@@ -58,128 +71,140 @@ class Job:
     workers: int
     demand: Demand
     accelerator_types: tuple[str, ...] | None  # None: any type
-    speed: dict[str, float] | None  # relative throughput per type
+    # Relative speed per type (1.0 = reference), from the spec or a measured profile.
+    speed: dict[str, float] | None
     priority: int
     preemptible: bool
     checkpoint_interval_s: float | None
-    time_limit_s: float | None
+    time_limit_s: float | None  # the user's estimate: the only job length a policy may read
     submit_time: float
     sites: tuple[str, ...] | None = None
     datasets: tuple[str, ...] = ()
     latency_slo_ms: dict[str, float] | None = None
-    # Simulator truth: seconds of work on each type (key "*" = any type at speed 1.0).
-    duration_s: dict[str, float] | None = None
-    # Runtime bookkeeping.
-    state: JobState = JobState.PENDING
-    remaining: float = 1.0  # fraction of the work still to do
-    start_time: float | None = None
+
+    @staticmethod
+    def from_spec(spec: JobSpec, job_id: int, submit_time: float = 0.0) -> JobRequest:
+        types = spec.accelerator_types
+        return JobRequest(
+            id=job_id,
+            name=spec.name,
+            tenant=spec.tenant,
+            kind=spec.kind,
+            workers=spec.workers,
+            demand=Demand.of(
+                spec.accelerators_per_worker, spec.cpu_per_worker, spec.memory_gib_per_worker
+            ),
+            accelerator_types=tuple(types) if types else None,
+            speed=dict(types) if isinstance(types, dict) else None,
+            priority=spec.priority_value,
+            preemptible=spec.preemptible,
+            checkpoint_interval_s=spec.checkpoint_interval_s,
+            time_limit_s=spec.time_limit_s,
+            submit_time=submit_time,
+            sites=tuple(spec.sites) if spec.sites else None,
+            datasets=tuple(spec.datasets),
+            latency_slo_ms=dict(spec.latency_slo_ms) if spec.latency_slo_ms else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.demand
+        return {
+            "id": self.id,
+            "name": self.name,
+            "tenant": self.tenant,
+            "kind": self.kind.value,
+            "workers": self.workers,
+            "demand": [d.gpu_slots, d.gpu_milli, d.cpu_milli, d.mem_mib],
+            "accelerator_types": list(self.accelerator_types) if self.accelerator_types else None,
+            "speed": dict(self.speed) if self.speed else None,
+            "priority": self.priority,
+            "preemptible": self.preemptible,
+            "checkpoint_interval_s": self.checkpoint_interval_s,
+            "time_limit_s": self.time_limit_s,
+            "submit_time": self.submit_time,
+            "sites": list(self.sites) if self.sites else None,
+            "datasets": list(self.datasets),
+            "latency_slo_ms": dict(self.latency_slo_ms) if self.latency_slo_ms else None,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> JobRequest:
+        types = data.get("accelerator_types")
+        sites = data.get("sites")
+        return JobRequest(
+            id=int(data["id"]),
+            name=str(data["name"]),
+            tenant=str(data["tenant"]),
+            kind=JobKind(data["kind"]),
+            workers=int(data["workers"]),
+            demand=Demand(*(int(v) for v in data["demand"])),
+            accelerator_types=tuple(types) if types else None,
+            speed=dict(data["speed"]) if data.get("speed") else None,
+            priority=int(data["priority"]),
+            preemptible=bool(data["preemptible"]),
+            checkpoint_interval_s=data.get("checkpoint_interval_s"),
+            time_limit_s=data.get("time_limit_s"),
+            submit_time=float(data["submit_time"]),
+            sites=tuple(sites) if sites else None,
+            datasets=tuple(data.get("datasets") or ()),
+            latency_slo_ms=dict(data["latency_slo_ms"]) if data.get("latency_slo_ms") else None,
+        )
+
+
+@dataclass(slots=True)
+class RunState:
+    """What can be observed about a job: the store keeps it beside the request.
+
+    `placement` names the node and device slots of each worker while the job holds resources
+    (node names, so it survives a restart that renumbers nodes). `elapsed_s` is wall time run
+    per accelerator type, over every run; `attained_gpu_s` the same times accelerators held.
+    """
+
+    phase: JobPhase = JobPhase.PENDING
     first_start_time: float | None = None
+    start_time: float | None = None  # start of the run in progress
     end_time: float | None = None
     running_type: str | None = None
+    placement: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    elapsed_s: dict[str, float] = field(default_factory=dict)
     attained_gpu_s: float = 0.0
-    lost_gpu_s: float = 0.0
     preemptions: int = 0
+    start_failures: int = 0
     hold_reason: str | None = None
-    # Scheduler scratch: the pools the job may use, their cached scores, and what the world
-    # looked like (pool epochs, tenant version) when the job last could not start.
-    eligible_pools: list[int] | None = None
-    pool_scores: dict[int, float] | None = None
-    blocked_key: tuple[int, int, int, int] | None = None
-    blocked_log_pos: int = 0
-    blocked_avoid: frozenset[int] = frozenset()
-    extra: dict[str, object] = field(default_factory=dict)
+    # A preemptor waits for these preempted jobs to stop; it then gets their room first.
+    waiting_for: tuple[int, ...] = ()
 
-    @property
-    def gpus(self) -> float:
-        return self.workers * self.demand.gpus
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase.value,
+            "first_start_time": self.first_start_time,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "running_type": self.running_type,
+            "placement": [[node, list(slots)] for node, slots in self.placement],
+            "elapsed_s": dict(self.elapsed_s),
+            "attained_gpu_s": self.attained_gpu_s,
+            "preemptions": self.preemptions,
+            "start_failures": self.start_failures,
+            "hold_reason": self.hold_reason,
+            "waiting_for": list(self.waiting_for),
+        }
 
-    def speed_on(self, accel_type: str | None) -> float:
-        if self.speed is None or accel_type is None:
-            return 1.0
-        return self.speed.get(accel_type, 1.0)
-
-    def run_seconds(self, accel_type: str | None) -> float:
-        """Seconds the whole job takes on `accel_type` from scratch (simulator only)."""
-        durations = self.duration_s or {}
-        if accel_type is not None and accel_type in durations:
-            return durations[accel_type]
-        if "*" in durations:
-            return durations["*"] / self.speed_on(accel_type)
-        return math.inf
-
-    def expected_end(self) -> float:
-        """When the scheduler may count on the job's resources coming back (EASY backfill)."""
-        if self.start_time is None or self.time_limit_s is None:
-            return math.inf
-        return self.start_time + self.time_limit_s
-
-    def stop(self, now: float, checkpoint_now: bool) -> float:
-        """Account a preemption at `now`; returns the GPU-seconds of work lost.
-
-        Work survives up to the last checkpoint (every `checkpoint_interval_s` of run time),
-        or all of it when the stop itself checkpoints (time-slicing at a round boundary).
-        """
-        assert self.start_time is not None
-        elapsed = max(0.0, now - self.start_time)
-        if checkpoint_now:
-            kept = elapsed
-        elif self.checkpoint_interval_s:
-            kept = math.floor(elapsed / self.checkpoint_interval_s) * self.checkpoint_interval_s
-        else:
-            kept = 0.0
-        full = self.run_seconds(self.running_type)
-        if math.isfinite(full) and full > 0:
-            self.remaining = max(0.0, self.remaining - kept / full)
-        lost = (elapsed - kept) * self.gpus
-        self.attained_gpu_s += elapsed * self.gpus
-        self.lost_gpu_s += lost
-        self.preemptions += 1
-        self.state = JobState.PENDING
-        self.start_time = None
-        self.running_type = None
-        return lost
-
-
-def job_from_spec(
-    spec: JobSpec, job_id: int, submit_time: float = 0.0, duration_s: dict[str, float] | None = None
-) -> Job:
-    types = spec.accelerator_types
-    speed = dict(types) if isinstance(types, dict) else None
-    return Job(
-        id=job_id,
-        name=spec.name,
-        tenant=spec.tenant,
-        kind=spec.kind,
-        workers=spec.workers,
-        demand=Demand.of(
-            spec.accelerators_per_worker, spec.cpu_per_worker, spec.memory_gib_per_worker
-        ),
-        accelerator_types=tuple(types) if types else None,
-        speed=speed,
-        priority=spec.priority_value,
-        preemptible=spec.preemptible,
-        checkpoint_interval_s=spec.checkpoint_interval_s,
-        time_limit_s=spec.time_limit_s,
-        submit_time=submit_time,
-        sites=tuple(spec.sites) if spec.sites else None,
-        datasets=tuple(spec.datasets),
-        latency_slo_ms=spec.latency_slo_ms,
-        duration_s=duration_s,
-    )
-
-
-def job_from_trace(spec: TraceJobSpec, job_id: int) -> Job:
-    durations = spec.duration_s
-    as_map = dict(durations) if isinstance(durations, dict) else {"*": float(durations)}
-    return job_from_spec(spec, job_id, spec.submit_time_s, as_map)
-
-
-def replicas_of(job: Job, replicas: int, next_id: int) -> list[Job]:
-    """An inference job's replicas are independent gangs (each placed on its own, so each
-    can go to the site nearest its users); copy k is named `NAME/replica-k`."""
-    if replicas <= 1:
-        return [job]
-    return [
-        dataclasses.replace(job, id=next_id + k, name=f"{job.name}/replica-{k}", extra={})
-        for k in range(replicas)
-    ]
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> RunState:
+        return RunState(
+            phase=JobPhase(data["phase"]),
+            first_start_time=data.get("first_start_time"),
+            start_time=data.get("start_time"),
+            end_time=data.get("end_time"),
+            running_type=data.get("running_type"),
+            placement=tuple(
+                (str(n), tuple(int(s) for s in slots)) for n, slots in data["placement"]
+            ),
+            elapsed_s={str(k): float(v) for k, v in (data.get("elapsed_s") or {}).items()},
+            attained_gpu_s=float(data.get("attained_gpu_s", 0.0)),
+            preemptions=int(data.get("preemptions", 0)),
+            start_failures=int(data.get("start_failures", 0)),
+            hold_reason=data.get("hold_reason"),
+            waiting_for=tuple(int(i) for i in data.get("waiting_for") or ()),
+        )

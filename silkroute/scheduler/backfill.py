@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from silkroute.model.workload import Job
 from silkroute.scheduler.book import Reservation, SchedulerBook
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PlacementPolicy
 from silkroute.scheduler.state import Allocation, add_back, worker_capacity
 

@@ -1,24 +1,41 @@
-"""The scheduler's bookkeeping: cluster capacity, queue, running jobs and tenants.
+"""The scheduler's bookkeeping: cluster capacity, queue, live jobs and tenants.
 
-Drivers tell it what happened (`submit`, `finish`); `Scheduler.step` reads it and records its
-own decisions in it (the way kube-scheduler "assumes" a binding), then returns them for the
-driver to carry out. Nothing here reads a clock: every time is passed in.
+Propose, then commit. `Scheduler.step` proposes: it records each decision in the book as
+*assumed* (as kube-scheduler assumes a binding, so the rest of the step sees the capacity it
+took) and returns the decisions as plain values. The driver then carries them out and reports
+back through the methods below: `commit` (the starts were launched), `start_failed` (a launch
+failed: resources released, the job back in the queue), `stopped` (a job told to stop is gone:
+its resources are released only now), `finish`, `cancel`. The simulator uses the same path.
+
+A book can be saved (`snapshot`) and built again from what a store keeps (`rebuild`); it then
+makes the same decisions as the one that lived through the history. Nodes and whole sites can
+be added, drained and removed while it runs. Nothing here reads a clock: times are passed in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sortedcontainers import SortedKeyList
 
-from silkroute.model.workload import Job, JobState
+from silkroute.model.workload import JobPhase, JobRequest, RunState
+from silkroute.scheduler.decisions import Decision, Hold, Start
+from silkroute.scheduler.job import Job, job_from_request
 from silkroute.scheduler.policies.base import QueueOrder
 from silkroute.scheduler.queue import PendingQueue
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import Allocation, ClusterState
+from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
 from silkroute.scheduler.tenants import TenantBook
+
+FEASIBILITY_CACHE_LIMIT = 10_000  # distinct job shapes remembered (cleared when exceeded)
+
+
+class BookError(ValueError):
+    """A driver reported something the book cannot apply (unknown job, wrong phase)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +57,71 @@ class Reservation:
         return self.nodes.isdisjoint(node for node, _ in alloc.workers)
 
 
+@dataclass(slots=True)
+class Snapshot:
+    """What a store keeps to rebuild a book: every live job, tenants' consumed service,
+    drained nodes and when the last time-slicing round began."""
+
+    jobs: list[tuple[JobRequest, RunState]]
+    tenant_consumed_gpu_s: dict[str, float] = field(default_factory=dict)
+    drained: tuple[str, ...] = ()
+    last_round: float | None = None
+    # Preemptors whose victims are gone, not yet placed: first claim at the next step.
+    ready_preemptors: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (what a store or a file keeps)."""
+        return {
+            "jobs": [{"request": r.to_dict(), "state": s.to_dict()} for r, s in self.jobs],
+            "tenant_consumed_gpu_s": dict(self.tenant_consumed_gpu_s),
+            "drained": list(self.drained),
+            "last_round": self.last_round,
+            "ready_preemptors": list(self.ready_preemptors),
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Snapshot:
+        return Snapshot(
+            jobs=[
+                (JobRequest.from_dict(j["request"]), RunState.from_dict(j["state"]))
+                for j in data["jobs"]
+            ],
+            tenant_consumed_gpu_s={
+                str(k): float(v) for k, v in data.get("tenant_consumed_gpu_s", {}).items()
+            },
+            drained=tuple(data.get("drained") or ()),
+            last_round=data.get("last_round"),
+            ready_preemptors=tuple(int(i) for i in data.get("ready_preemptors") or ()),
+        )
+
+
 class SchedulerBook:
+    """`graceful_stop`: a stopped job keeps its resources until the driver reports `stopped`
+    (a live platform, where SIGTERM and a grace period come first). False: the simulator,
+    where a job stops the instant it is told, so a preemptor starts in the same step."""
+
     def __init__(
         self,
         cluster: ClusterState,
         order: QueueOrder,
         sites: SiteCatalog | None = None,
         tenants: TenantBook | None = None,
+        *,
+        graceful_stop: bool = False,
     ) -> None:
-        self.cluster = cluster
+        self.order = order
         self.sites = sites or SiteCatalog([])
         self.tenants = tenants or TenantBook()
+        self.graceful_stop = graceful_stop
         self.pending = PendingQueue(order)
-        self.running: dict[int, Job] = {}
+        self.last_round: float | None = None
+        self._setup(cluster)
+
+    def _setup(self, cluster: ClusterState) -> None:
+        self.cluster = cluster
+        self.running: dict[int, Job] = {}  # holding resources: starting or running
         self.allocations: dict[int, Allocation] = {}
+        self.terminating: dict[int, Job] = {}  # told to stop, resources still held
         self.running_by_pool: dict[int, set[int]] = {p.index: set() for p in cluster.pools}
         # Running preemptible jobs per pool, cheapest victim first (lowest priority, then the
         # one that started last and so loses least).
@@ -67,28 +135,135 @@ class SchedulerBook:
             p.index: SortedKeyList(key=_end_order) for p in cluster.pools
         }
         self.reservation: Reservation | None = None
-        self.last_round: float | None = None
         # Feasibility on the empty cluster, by job shape (see Scheduler.unsatisfiable).
         self.feasibility: dict[tuple[object, ...], str | None] = {}
+        # A preemptor waiting for its victims to report they stopped (graceful stops only),
+        # and those whose victims are all gone: they get the freed room first, next step.
+        self.awaiting_victims: dict[int, set[int]] = {}
+        self.ready_preemptors: list[int] = []
+        # Tenant charges of stopping jobs, settled when they are gone.
+        self._stopping: dict[int, tuple[str, str | None, float, int, float]] = {}
+        # Why each held job waits, as last decided (with every per-pool refusal).
+        self.holds: dict[int, Hold] = {}
+
+    # ----- lookups ------------------------------------------------------------------
+    def job(self, job_id: int) -> Job:
+        job = self.running.get(job_id) or self.terminating.get(job_id)
+        if job is None:
+            job = self.pending.get(job_id)
+        if job is None:
+            raise BookError(f"job {job_id}: not in the book (never submitted, or already ended)")
+        return job
+
+    def jobs(self) -> list[Job]:
+        """Every live job, in id order."""
+        out = [*self.pending.jobs(), *self.running.values(), *self.terminating.values()]
+        out.sort(key=lambda j: j.id)
+        return out
+
+    def placement_of(self, job_id: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Node name and device slots of each worker of a job that holds resources."""
+        alloc = self.allocations.get(job_id)
+        if alloc is None:
+            return ()
+        names = self.cluster.node_names
+        return tuple((names[node], slots) for node, slots in alloc.workers)
+
+    def state_of(self, job_id: int) -> RunState:
+        state = self.job(job_id).run_state(self.placement_of(job_id))
+        state.waiting_for = tuple(sorted(self.awaiting_victims.get(job_id, ())))
+        return state
 
     # ----- what drivers report ------------------------------------------------------
-    def submit(self, job: Job) -> None:
-        job.state = JobState.PENDING
-        self.pending.add(job)
+    def submit(self, job: Job | JobRequest) -> Job:
+        """Queue a new job (a request, or a record a simulator built)."""
+        record = job_from_request(job) if isinstance(job, JobRequest) else job
+        if record.id in self.running or record.id in self.terminating:
+            raise BookError(f"job {record.id}: already in the book (one copy of a job, ever)")
+        record.phase = JobPhase.PENDING
+        self.pending.add(record)
+        return record
 
-    def finish(self, job: Job, now: float, succeeded: bool = True) -> None:
-        """The job ended on its own (completed or failed)."""
+    def commit(self, decisions: Iterable[Decision], now: float) -> None:
+        """The driver launched the proposed starts (a failed one: `start_failed` instead)."""
+        for decision in decisions:
+            if isinstance(decision, Start):
+                job = self.running.get(decision.job_id)
+                if job is not None and job.phase is JobPhase.STARTING:
+                    job.phase = JobPhase.RUNNING
+
+    def start_failed(self, job_id: int, now: float) -> Job:
+        """A proposed start could not be carried out: release what it held, queue it again."""
+        job = self.running.get(job_id)
+        if job is None or job.phase is not JobPhase.STARTING:
+            raise BookError(f"job {job_id}: not starting, so its start cannot fail")
+        started = job.start_time
         self._stop_running(job, now)
-        self.cluster.release(self.allocations.pop(job.id))
-        job.remaining = 0.0 if succeeded else job.remaining
-        job.state = JobState.SUCCEEDED if succeeded else JobState.FAILED
+        self.cluster.release(self.allocations.pop(job_id))
+        job.start_failures += 1
+        # The failed attempt did no work: it adds no run time, and a job that never ran
+        # has no first start.
+        job.start_time = job.running_type = None
+        if job.first_start_time == started and not job.elapsed_s:
+            job.first_start_time = None
+        self.submit(job)
+        return job
+
+    def finish(self, job_id: int, now: float, succeeded: bool = True) -> Job:
+        """The job ended on its own (completed or failed)."""
+        job = self.running.get(job_id) or self.terminating.get(job_id)
+        if job is None:
+            raise BookError(f"job {job_id}: not running, so it cannot finish")
+        if job_id in self.terminating:
+            del self.terminating[job_id]
+            self._release_terminated(job_id)
+        else:
+            self._stop_running(job, now)
+            self.cluster.release(self.allocations.pop(job_id))
+        job.add_run(now)
+        job.start_time = job.running_type = None
+        job.phase = JobPhase.SUCCEEDED if succeeded else JobPhase.FAILED
         job.end_time = now
+        return job
 
-    def cancel_pending(self, job: Job) -> None:
-        self.pending.remove(job)
-        job.state = JobState.FAILED
+    def stopped(self, job_id: int, now: float) -> Job:
+        """A job told to stop (preempted or cancelled) is gone: release its resources now."""
+        job = self.terminating.pop(job_id, None)
+        if job is None:
+            raise BookError(f"job {job_id}: not terminating")
+        self._release_terminated(job_id)
+        if job.phase is JobPhase.CANCELLED or job.end_time is not None:
+            job.phase = JobPhase.CANCELLED
+            job.end_time = now
+        else:
+            self.submit(job)
+        return job
 
-    # ----- what the scheduler records -------------------------------------------------
+    def cancel(self, job_id: int, now: float) -> Job:
+        """Cancel a job: a queued one ends now; a running one is stopped (under graceful
+        stops it keeps its resources until the driver reports `stopped`)."""
+        job = self.pending.get(job_id)
+        if job is not None:
+            self.pending.remove(job)
+            self.holds.pop(job_id, None)
+            job.phase = JobPhase.CANCELLED
+            job.end_time = now
+            return job
+        job = self.terminating.get(job_id)
+        if job is not None:
+            job.end_time = now  # already stopping: it ends cancelled once gone
+            return job
+        job = self.running.get(job_id)
+        if job is None:
+            raise BookError(f"job {job_id}: not in the book, so it cannot be cancelled")
+        self.preempt(job, now, checkpoint_now=False)
+        job.preemptions -= 1  # a cancel is not a preemption
+        job.end_time = now  # a terminating job with an end time is being cancelled
+        if job.phase is not JobPhase.TERMINATING:
+            job.phase = JobPhase.CANCELLED
+        return job
+
+    # ----- what the scheduler records (proposals) ------------------------------------
     def start(self, job: Job, alloc: Allocation, now: float) -> None:
         self.cluster.apply(alloc)
         pool = alloc.pool
@@ -96,7 +271,7 @@ class SchedulerBook:
         self.running[job.id] = job
         self.allocations[job.id] = alloc
         self.running_by_pool[pool].add(job.id)
-        job.state = JobState.RUNNING
+        job.phase = JobPhase.STARTING
         job.start_time = now
         job.running_type = accel
         if job.first_start_time is None:
@@ -106,19 +281,48 @@ class SchedulerBook:
         self.by_expected_end[pool].add(job)
         job.hold_reason = None
         job.blocked_key = None  # what it waited for before no longer says anything
+        self.holds.pop(job.id, None)
         self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
         if job.preemptible:
             self.victim_epoch[pool] += 1
 
     def preempt(self, job: Job, now: float, checkpoint_now: bool, released: bool = False) -> None:
-        """Stop a running job and account the work it keeps; the caller requeues it."""
+        """Stop a running job. Under graceful stops it turns TERMINATING and keeps its
+        resources until `stopped`; else they are free at once and the caller requeues it."""
+        if self.graceful_stop and not released:
+            # The tenant is charged for what it holds until the job is gone (`stopped`).
+            self._stopping[job.id] = self._stop_running(job, now, charge=False)
+            self.terminating[job.id] = job
+            job.add_run(now)
+            job.preemptions += 1
+            job.phase = JobPhase.TERMINATING
+            job.start_time = job.running_type = None
+            return
         alloc = self.allocations.pop(job.id)
         if not released:
             self.cluster.release(alloc)
         self._stop_running(job, now, alloc)
-        job.stop(now, checkpoint_now)
+        job.add_run(now)
+        job.preemptions += 1
+        job.phase = JobPhase.PENDING
+        job.start_time = job.running_type = None
 
-    def _stop_running(self, job: Job, now: float, alloc: Allocation | None = None) -> None:
+    def _release_terminated(self, job_id: int) -> None:
+        self.cluster.release(self.allocations.pop(job_id))
+        charge = self._stopping.pop(job_id, None)
+        if charge is not None:
+            self.tenants.charge_stop(*charge)
+        for waiting, victims in list(self.awaiting_victims.items()):
+            victims.discard(job_id)
+            if not victims:
+                del self.awaiting_victims[waiting]
+                self.ready_preemptors.append(waiting)
+
+    def _stop_running(
+        self, job: Job, now: float, alloc: Allocation | None = None, charge: bool = True
+    ) -> tuple[str, str | None, float, int, float]:
+        """Take a job out of the running indexes; charge its tenant for the run (or return
+        the charge, for a job that keeps its resources while it stops)."""
         alloc = alloc or self.allocations[job.id]
         del self.running[job.id]
         self.running_by_pool[alloc.pool].discard(job.id)
@@ -126,13 +330,194 @@ class SchedulerBook:
             self.preemptible[alloc.pool].remove(job)
         self.by_expected_end[alloc.pool].remove(job)
         elapsed = 0.0 if job.start_time is None else now - job.start_time
-        self.tenants.charge_stop(
+        owed = (
             job.tenant,
             job.running_type,
             job.gpus,
             job.demand.cpu_milli * job.workers,
             elapsed * job.gpus,
         )
+        if charge:
+            self.tenants.charge_stop(*owed)
+        return owed
+
+    def remember_shape(self, shape: tuple[object, ...], verdict: str | None) -> None:
+        if len(self.feasibility) >= FEASIBILITY_CACHE_LIMIT:
+            self.feasibility.clear()
+        self.feasibility[shape] = verdict
+
+    # ----- saving and rebuilding -----------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            jobs=[(job.request(), self.state_of(job.id)) for job in self.jobs()],
+            tenant_consumed_gpu_s={a.name: a.consumed_gpu_s for a in self.tenants.all()},
+            drained=tuple(self.cluster.node_names[n] for n in sorted(self.cluster.cordoned)),
+            last_round=self.last_round,
+            ready_preemptors=tuple(self.ready_preemptors),
+        )
+
+    @classmethod
+    def rebuild(
+        cls,
+        cluster: ClusterState,
+        order: QueueOrder,
+        snapshot: Snapshot,
+        sites: SiteCatalog | None = None,
+        tenants: TenantBook | None = None,
+        *,
+        graceful_stop: bool = False,
+        now: float = 0.0,
+    ) -> SchedulerBook:
+        """A book from what a store keeps: the same decisions as one that lived through it.
+
+        A job whose placement names a node the cluster no longer has goes back to the queue
+        (its run counted up to `now`)."""
+        book = cls(cluster, order, sites, tenants, graceful_stop=graceful_stop)
+        book.last_round = snapshot.last_round
+        for name, consumed in snapshot.tenant_consumed_gpu_s.items():
+            book.tenants.get(name).consumed_gpu_s = consumed
+        book._load([(job_from_request(r, s), s.placement) for r, s in snapshot.jobs], now)
+        book.drain_nodes(snapshot.drained)
+        live = {r.id for r, _ in snapshot.jobs}
+        for request, state in snapshot.jobs:
+            victims = {v for v in state.waiting_for if v in book.terminating}
+            if victims:
+                book.awaiting_victims[request.id] = victims
+            elif state.waiting_for:  # its victims are gone (left the store): it goes first
+                book.ready_preemptors.append(request.id)
+        book.ready_preemptors += [j for j in snapshot.ready_preemptors if j in live]
+        return book
+
+    def _load(
+        self, entries: Sequence[tuple[Job, tuple[tuple[str, tuple[int, ...]], ...]]], now: float
+    ) -> list[int]:
+        """Put jobs in the book at their phase; returns ids of jobs requeued because their
+        placement is no longer there."""
+        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        requeued: list[int] = []
+        for job, placement in sorted(entries, key=lambda e: e[0].id):
+            _clear_scratch(job)
+            if job.phase.terminal:
+                continue
+            if job.phase is JobPhase.PENDING:
+                self.pending.add(job)
+                continue
+            alloc = self._allocation_of(job, placement, index)
+            if alloc is None:  # its nodes are gone: what it ran is over
+                account = self.tenants.get(job.tenant)
+                account.consumed_gpu_s += job.add_run(now) * job.gpus
+                account.version += 1
+                job.start_time = job.running_type = None
+                requeued.append(job.id)
+                if job.phase is JobPhase.TERMINATING and job.end_time is not None:
+                    job.phase = JobPhase.CANCELLED  # it was being cancelled anyway
+                    continue
+                if job.phase is not JobPhase.TERMINATING:
+                    job.preemptions += 1
+                self.submit(job)
+                continue
+            phase, start = job.phase, job.start_time
+            if phase is JobPhase.TERMINATING:
+                self.cluster.apply(alloc)
+                self.allocations[job.id] = alloc
+                self.terminating[job.id] = job
+                accel = self.cluster.pools[alloc.pool].accelerator
+                cpu = job.demand.cpu_milli * job.workers
+                self.tenants.charge_start(job.tenant, accel, job.gpus, cpu)
+                # (its last run's service is already in its run state)
+                self._stopping[job.id] = (job.tenant, accel, job.gpus, cpu, 0.0)
+                continue
+            first = job.first_start_time
+            self.start(job, alloc, start if start is not None else now)
+            job.phase, job.first_start_time = phase, first
+        return requeued
+
+    def _allocation_of(
+        self,
+        job: Job,
+        placement: tuple[tuple[str, tuple[int, ...]], ...],
+        index: dict[str, int],
+    ) -> Allocation | None:
+        if not placement or any(name not in index for name, _ in placement):
+            return None
+        workers = [(index[name], tuple(slots)) for name, slots in placement]
+        pool = self.cluster.node_pool[workers[0][0]]
+        if any(self.cluster.node_pool[node] != pool for node, _ in workers):
+            return None
+        return Allocation(pool, job.demand, workers)
+
+    # ----- nodes and sites at run time ------------------------------------------------
+    def node_infos(self) -> list[NodeInfo]:
+        return self.cluster.node_infos()
+
+    def add_nodes(self, nodes: Sequence[NodeInfo], now: float) -> None:
+        """New nodes (of a known site or a new one) take work from the next step on."""
+        known = set(self.cluster.node_names)
+        clash = [n.name for n in nodes if n.name in known]
+        if clash:
+            raise BookError(f"node {clash[0]}: already in the cluster")
+        self._reshape([*self.node_infos(), *nodes], now)
+
+    def remove_nodes(self, names: Iterable[str], now: float) -> list[int]:
+        """Take nodes away now; jobs on them go back to the queue (their ids returned).
+        A driver stops those jobs where they ran: they no longer hold anything here."""
+        gone = set(names)
+        unknown = gone - set(self.cluster.node_names)
+        if unknown:
+            raise BookError(f"node {sorted(unknown)[0]}: not in the cluster")
+        left = [n for n in self.node_infos() if n.name not in gone]
+        if not left:
+            raise BookError("cannot remove every node of the cluster")
+        return self._reshape(left, now)
+
+    def drain_nodes(self, names: Iterable[str]) -> None:
+        """No new work on these nodes; what runs there finishes."""
+        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        for name in names:
+            if name not in index:
+                raise BookError(f"node {name}: not in the cluster")
+            self.cluster.cordon(index[name])
+
+    def undrain_nodes(self, names: Iterable[str]) -> None:
+        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        for name in names:
+            if name not in index:
+                raise BookError(f"node {name}: not in the cluster")
+            self.cluster.uncordon(index[name])
+
+    def site_nodes(self, site: str) -> list[str]:
+        names = [n.name for n in self.node_infos() if n.site == site]
+        if not names:
+            raise BookError(f"site {site}: not in the cluster")
+        return names
+
+    def drain_site(self, site: str) -> None:
+        self.drain_nodes(self.site_nodes(site))
+
+    def remove_site(self, site: str, now: float) -> list[int]:
+        return self.remove_nodes(self.site_nodes(site), now)
+
+    def _reshape(self, nodes: list[NodeInfo], now: float) -> list[int]:
+        """Rebuild capacity and indices over a new node list, keeping every job."""
+        drained = {self.cluster.node_names[n] for n in self.cluster.cordoned}
+        entries = [(job, self.placement_of(job.id)) for job in self.jobs()]
+        # Jobs keep their records (and run state); pools are renumbered, usage re-counted.
+        for account in self.tenants.all():
+            account.gpus_in_use.clear()
+            account.cpu_milli_in_use = 0
+        self.pending = PendingQueue(self.order)
+        self._setup(ClusterState(nodes))
+        requeued = self._load(entries, now)
+        self.drain_nodes(n.name for n in nodes if n.name in drained)
+        return requeued
+
+
+def _clear_scratch(job: Job) -> None:
+    job.eligible_pools = None
+    job.pool_scores = None
+    job.blocked_key = None
+    job.blocked_log_pos = 0
+    job.blocked_avoid = frozenset()
 
 
 def _victim_order(job: Job) -> tuple[int, float, int]:

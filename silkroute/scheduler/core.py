@@ -10,20 +10,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from silkroute.model.workload import Demand, Job
+from silkroute.model.workload import Demand
 from silkroute.scheduler.backfill import reservation_for
 from silkroute.scheduler.book import Reservation, SchedulerBook
-from silkroute.scheduler.decisions import Decision, Hold, Preempt, Start
+from silkroute.scheduler.decisions import Decision, Hold, Preempt, Refusal, Start
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PlacementPolicy
 from silkroute.scheduler.policies.base import (
+    BACKFILL_MODES,
     Admission,
     Context,
     PoolFilter,
     PreemptionPolicy,
     QueueOrder,
+    RoundPolicy,
 )
 from silkroute.scheduler.preemption import preempt_for
-from silkroute.scheduler.rounds import RoundPolicy
 from silkroute.scheduler.skipping import (
     blocked_key,
     dominated,
@@ -33,7 +35,8 @@ from silkroute.scheduler.skipping import (
 )
 from silkroute.scheduler.state import worker_capacity
 
-BACKFILL_MODES = ("easy", "greedy", "none")
+# Why a job may not run at all or in no pool: code, message, and each pool's refusal.
+Refused = tuple[str, str, tuple[Refusal, ...]]
 
 
 @dataclass
@@ -66,10 +69,15 @@ class Scheduler:
         # 0. Round boundary: a time-slicing policy re-plans who runs for the next round.
         if self.rounds is not None and self.rounds.due(book, now):
             requeue.extend(self._run_round(book, ctx, decisions, started))
+        # 0b. Preemptors whose victims have all stopped take the room they freed first.
+        if book.ready_preemptors:
+            self._start_preemptors(book, ctx, decisions, started)
         # 1. Walk the queue in the order policy's order (tenant ranks move as jobs start).
         for job in book.pending.in_order(ctx, lambda j: j.id in started):
             if job.id in started:
                 continue  # started by the round plan above
+            if job.id in book.awaiting_victims:
+                continue  # its victims are still stopping; it looks again once they are gone
             examined += 1
             if examined > self.max_candidates:
                 break
@@ -88,7 +96,7 @@ class Scheduler:
             pools, refusal = self._eligible_pools(job, ctx)
             if refusal is not None:
                 mark_blocked(book, job, key, head, now)
-                self._hold(decisions, job, *refusal)
+                self._hold(book, decisions, job, *refusal)
                 continue
             # 3. Placement: filter, then score. Behind a blocked head, keep off the nodes
             #    reserved for it unless the job will be gone by then (EASY backfill).
@@ -99,12 +107,14 @@ class Scheduler:
             alloc = self.placement.place(job, book.cluster, book.sites, open_pools, avoid)
             if alloc is None and head is not None and avoid is not None:
                 mark_blocked(book, job, key, head, now)
-                self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")
+                self._hold(
+                    book, decisions, job, "reserved", f"room is reserved for job {head.job_id}"
+                )
                 continue
             if alloc is not None:
                 book.start(job, alloc, now)
                 started.add(job.id)
-                decisions.append(Start(job, alloc, backfilled=head is not None))
+                decisions.append(Start(job.id, alloc, backfilled=head is not None))
                 continue
             mark_blocked(book, job, key, head, now)
             for pool in open_pools:
@@ -117,11 +127,15 @@ class Scheduler:
                 if evicted:
                     no_room.clear()  # victims freed capacity
                 if evicted is not None:
+                    if book.graceful_stop and evicted:
+                        # Its victims keep their resources until they report stopped.
+                        self._hold(book, decisions, job, *_awaiting(evicted))
+                        continue
                     requeue.extend(evicted)
                     started.add(job.id)
                     continue
             # 5. Blocked. Strict order stops here; EASY reserves for the first blocked job.
-            self._hold(decisions, job, "insufficient-capacity", self._no_room_message(job))
+            self._hold(book, decisions, job, "insufficient-capacity", self._no_room_message(job))
             if self.backfill == "none":
                 break
             if self.backfill == "easy" and head is None:
@@ -130,7 +144,9 @@ class Scheduler:
         # 6. Settle the queue now that iteration is over.
         for decision in decisions:
             if isinstance(decision, Start):
-                book.pending.remove(decision.job)
+                queued = book.pending.get(decision.job_id)
+                if queued is not None:  # (a job may start, then be preempted, in one step)
+                    book.pending.remove(queued)
         for job in requeue:
             book.submit(job)
         return decisions
@@ -161,10 +177,29 @@ class Scheduler:
         mark_blocked(book, job, key, head, now)
         if job.hold_reason in ("reserved", "insufficient-capacity"):
             if job.blocked_avoid and head is not None:
-                self._hold(decisions, job, "reserved", f"room is reserved for job {head.job_id}")
+                message = f"room is reserved for job {head.job_id}"
+                self._hold(book, decisions, job, "reserved", message)
             else:
-                self._hold(decisions, job, "insufficient-capacity", self._no_room_message(job))
+                message = self._no_room_message(job)
+                self._hold(book, decisions, job, "insufficient-capacity", message)
         return True
+
+    def _start_preemptors(
+        self, book: SchedulerBook, ctx: Context, decisions: list[Decision], started: set[int]
+    ) -> None:
+        ready, book.ready_preemptors = book.ready_preemptors, []
+        for job_id in ready:
+            job = book.pending.get(job_id)
+            if job is None:
+                continue  # cancelled meanwhile
+            pools, refusal = self._eligible_pools(job, ctx)
+            if refusal is not None:
+                continue
+            alloc = self.placement.place(job, book.cluster, book.sites, pools)
+            if alloc is not None:
+                book.start(job, alloc, ctx.now)
+                started.add(job.id)
+                decisions.append(Start(job.id, alloc))
 
     def _run_round(
         self, book: SchedulerBook, ctx: Context, decisions: list[Decision], started: set[int]
@@ -179,8 +214,9 @@ class Scheduler:
             if job.id in wanted and (types is None or job.running_type in types):
                 continue
             book.preempt(job, ctx.now, checkpoint_now=True)
-            decisions.append(Preempt(job, "round ended", checkpoint_now=True))
-            suspended.append(job)
+            decisions.append(Preempt(job.id, "round ended", checkpoint_now=True))
+            if not book.graceful_stop:  # else it requeues once it reports stopped
+                suspended.append(job)
         # Suspended jobs go back to the queue only after this step, so they cannot restart now
         # in the walk; planned jobs start here, in plan order. A planned job suspended only to
         # change type (a move) restarts at once on its new type, from its progress.
@@ -202,40 +238,52 @@ class Scheduler:
             if alloc is not None:
                 book.start(job, alloc, ctx.now)
                 started.add(job.id)
-                decisions.append(Start(job, alloc))
+                decisions.append(Start(job.id, alloc))
                 if moved.pop(job.id, None) is not None:
                     suspended.remove(job)
         return suspended
 
-    def _eligible_pools(self, job: Job, ctx: Context) -> tuple[list[int], tuple[str, str] | None]:
+    def _eligible_pools(self, job: Job, ctx: Context) -> tuple[list[int], Refused | None]:
         if job.eligible_pools is None:
             job.eligible_pools = ctx.cluster.pools_for(
                 job.accelerator_types, job.sites, job.demand.gpu_slots > 0
             )
         if not job.eligible_pools:
-            return [], ("no-matching-pool", "no site has the accelerator types the job accepts")
+            message = "no site has the accelerator types the job accepts"
+            return [], ("no-matching-pool", message, ())
         for admission in self.admission:
             refusal = admission.check(job, ctx)
             if refusal is not None:
-                return [], refusal
+                return [], (*refusal, ())
         filters = [f for f in self.pool_filters if f.applies(job, ctx)]
         if not filters:
             return job.eligible_pools, None
         pools: list[int] = []
-        first_refusal: tuple[str, str] | None = None
+        refusals: list[Refusal] = []
         for pool in job.eligible_pools:
-            refusal = next((r for f in filters if (r := f.check(job, pool, ctx)) is not None), None)
+            refusal = None
+            for policy in filters:
+                refusal = policy.check(job, pool, ctx)
+                if refusal is not None:
+                    info = ctx.cluster.pools[pool]
+                    refusals.append(
+                        Refusal(
+                            info.site_name, info.accelerator, *refusal, policy.severity, policy.name
+                        )
+                    )
+                    break
             if refusal is None:
                 pools.append(pool)
-            elif first_refusal is None:
-                first_refusal = refusal
-        return pools, (first_refusal if not pools else None)
+        if pools:
+            return pools, None
+        first = refusals[0]
+        return pools, (first.reason, first.message, tuple(refusals))
 
     def unsatisfiable(self, book: SchedulerBook, job: Job) -> str | None:
         """Why the job could never run on this cluster even if it were empty, or None."""
         shape = (job.demand, job.workers, job.accelerator_types, job.sites, job.tenant)
         if shape not in book.feasibility:
-            book.feasibility[shape] = self._unsatisfiable(book, job)
+            book.remember_shape(shape, self._unsatisfiable(book, job))
         return book.feasibility[shape]
 
     @staticmethod
@@ -263,12 +311,26 @@ class Scheduler:
         return f"no pool can hold {job.workers} workers of this size even when empty"
 
     @staticmethod
-    def _hold(decisions: list[Decision], job: Job, reason: str, message: str) -> None:
+    def _hold(
+        book: SchedulerBook,
+        decisions: list[Decision],
+        job: Job,
+        reason: str,
+        message: str,
+        refusals: tuple[Refusal, ...] = (),
+    ) -> None:
         if job.hold_reason != reason:
             job.hold_reason = reason
-            decisions.append(Hold(job, reason, message))
+            hold = Hold(job.id, reason, message, refusals)
+            book.holds[job.id] = hold
+            decisions.append(hold)
 
     @staticmethod
     def _no_room_message(job: Job) -> str:
         need = f"{job.workers} x {job.demand.gpus:g} accelerators" if job.gpus else "CPU"
         return f"waiting for {need} to be free in one pool"
+
+
+def _awaiting(victims: list[Job]) -> tuple[str, str]:
+    ids = ", ".join(str(v.id) for v in victims)
+    return ("awaiting-preemption", f"waiting for preempted jobs {ids} to stop")

@@ -7,57 +7,29 @@ at two levels: a `PoolScorer` ranks pools (price, speed, data locality, latency)
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from silkroute.model.workload import MILLI, Demand, Job
+from silkroute.model.workload import MILLI, Demand
+from silkroute.scheduler.job import Job
+from silkroute.scheduler.policies.base import NodeScorer, PoolScorer, best_fit_slots
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import Allocation, ClusterState, IntArray
+from silkroute.scheduler.state import Allocation, ClusterState
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-class NodeScorer(ABC):
-    """Ranks candidate nodes for one worker; lower is better."""
-
-    name: str = "node-scorer"
-
-    @abstractmethod
-    def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray: ...
-
-    def pick_slots(
-        self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
-    ) -> tuple[int, ...]:
-        """Which accelerators of `node` (free thousandths in `free_row`) one worker takes."""
-        return best_fit_slots(free_row, demand)
-
-
-class PoolScorer(ABC):
-    """Ranks pools (site x accelerator type) for a job; lower is better."""
-
-    name: str = "pool-scorer"
-    # False when the score depends only on the job and the site (not on free capacity),
-    # so it can be computed once per job.
-    depends_on_state: bool = False
-
-    @abstractmethod
-    def score(self, job: Job, state: ClusterState, sites: SiteCatalog, pool: int) -> float: ...
-
-
-def best_fit_slots(free_row: IntArray, demand: Demand) -> tuple[int, ...]:
-    if demand.gpu_slots == 0:
-        return ()
-    if demand.gpu_milli == MILLI:
-        whole = np.flatnonzero(free_row == MILLI)
-        return tuple(int(s) for s in whole[: demand.gpu_slots])
-    fits = np.flatnonzero(free_row >= demand.gpu_milli)
-    # Tightest slot that still fits: leaves whole devices whole for whole-device jobs.
-    return (int(fits[np.argmin(free_row[fits])]),)
+# The scorer interfaces live with every other policy interface (policies/base.py).
+__all__ = [
+    "BoolArray",
+    "FloatArray",
+    "NodeScorer",
+    "PlacementPolicy",
+    "PoolScorer",
+    "best_fit_slots",
+]
 
 
 @dataclass

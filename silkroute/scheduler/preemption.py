@@ -6,9 +6,9 @@ cheapest prefix that makes room), evict only victims on those nodes, give back t
 
 from __future__ import annotations
 
-from silkroute.model.workload import Job
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.decisions import Decision, Preempt, Start
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PlacementPolicy
 from silkroute.scheduler.policies.base import Context, PreemptionPolicy
 from silkroute.scheduler.state import Allocation, add_back, add_back_all, worker_capacity
@@ -23,7 +23,8 @@ def preempt_for(
     ctx: Context,
     decisions: list[Decision],
 ) -> list[Job] | None:
-    """Start `job` by evicting cheaper work in one of `pools`; the evicted jobs, or None."""
+    """Start `job` by evicting cheaper work in one of `pools`; the evicted jobs, or None.
+    Under graceful stops the job does not start now: it waits until its victims are gone."""
     cluster = book.cluster
     for pool in placement.rank_pools(job, cluster, book.sites, pools):
         victims = []
@@ -64,11 +65,20 @@ def preempt_for(
                 cluster.apply(book.allocations[victim.id])
             else:
                 evicted.append(victim)
+        if book.graceful_stop and evicted:
+            # Victims keep their resources until they report stopped; the job waits for them.
+            for victim in evicted:
+                cluster.apply(book.allocations[victim.id])
+            for victim in evicted:
+                book.preempt(victim, ctx.now, checkpoint_now=False)
+                decisions.append(Preempt(victim.id, f"preempted by job {job.id}", by_job=job.id))
+            book.awaiting_victims[job.id] = {v.id for v in evicted}
+            return evicted
         for victim in evicted:
             book.preempt(victim, ctx.now, checkpoint_now=False, released=True)
-            decisions.append(Preempt(victim, f"preempted by job {job.id}", by_job=job.id))
+            decisions.append(Preempt(victim.id, f"preempted by job {job.id}", by_job=job.id))
         book.start(job, alloc, ctx.now)
-        decisions.append(Start(job, alloc))
+        decisions.append(Start(job.id, alloc))
         return evicted
     return None
 

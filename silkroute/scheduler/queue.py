@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Iterator
 
 from sortedcontainers import SortedKeyList
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, QueueOrder
 
 
@@ -21,6 +21,7 @@ class PendingQueue:
         self._by_tenant: dict[str, SortedKeyList] = {}
         self._all: SortedKeyList = SortedKeyList(key=order.job_key)
         self._keys: dict[int, tuple[Hashable, ...]] = {}
+        self._jobs: dict[int, Job] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -28,10 +29,14 @@ class PendingQueue:
     def __contains__(self, job: Job) -> bool:
         return job.id in self._keys
 
+    def get(self, job_id: int) -> Job | None:
+        return self._jobs.get(job_id)
+
     def add(self, job: Job) -> None:
         if job.id in self._keys:
             raise ValueError(f"job {job.name} is already queued")
         self._keys[job.id] = self.order.job_key(job)
+        self._jobs[job.id] = job
         if self.order.tenant_aware:
             bucket = self._by_tenant.get(job.tenant)
             if bucket is None:
@@ -54,6 +59,7 @@ class PendingQueue:
         else:
             self._all.remove(job)
         del self._keys[job.id]
+        del self._jobs[job.id]
 
     def jobs(self) -> list[Job]:
         if not self.order.tenant_aware:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from silkroute.model.workload import Demand, Job
+from silkroute.model.workload import Demand
 from silkroute.scheduler.book import Reservation, SchedulerBook
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, PreemptionPolicy
 
 
@@ -62,8 +63,8 @@ def still_no_room(
     if preemption is not None and job.priority > 0 and head is None:
         return False  # it will try preemption, which may combine new room with victims
     cluster = book.cluster
-    released = cluster.release_log[job.blocked_log_pos :]
-    if len(released) > 512:
+    released = cluster.released_since(job.blocked_log_pos)
+    if released is None or len(released) > 512:
         return False  # cheaper to look again at everything
     assert job.eligible_pools is not None
     pools = job.eligible_pools
@@ -83,7 +84,7 @@ def mark_blocked(
 ) -> None:
     """Remember what the world looked like when the job could not start."""
     job.blocked_key = key
-    job.blocked_log_pos = len(book.cluster.release_log)
+    job.blocked_log_pos = book.cluster.log_position()
     reserved = head is not None and not head.ends_in_time(job, now)
     job.blocked_avoid = head.nodes if reserved and head is not None else frozenset()
 

@@ -19,6 +19,7 @@ from silkroute.model.workload import MILLI, Demand
 
 IntArray = npt.NDArray[np.int64]
 BIG = np.int64(1 << 40)
+RELEASE_LOG_KEEP = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,13 @@ class ClusterState:
         # Bumped whenever a pool gets capacity back: a job that did not fit in a pool whose
         # epoch has not moved still does not fit, so the scheduler can skip it cheaply.
         self.pool_epoch = [0] * len(self.pools)
-        # Every node that got capacity back, in order (see Scheduler._still_no_room).
+        # Every node that got capacity back, in order (see skipping.still_no_room). Positions
+        # are absolute; only the last RELEASE_LOG_KEEP entries are kept (a server runs for
+        # months), and a position older than that reads as "unknown: look again".
         self.release_log: list[int] = []
+        self.release_log_base = 0
+        # Drained nodes: their free capacity is held here so no new work lands on them.
+        self.cordoned: dict[int, tuple[IntArray, int, int]] = {}
         self.capacity_milli = int(self.gpu_cap.sum())
         self.allocated_milli = 0
         self.capacity_by_type: dict[str, int] = {}
@@ -123,6 +129,19 @@ class ClusterState:
         self.capacity_cpu_milli = int(self.cpu_cap.sum())
 
     # ----- construction ---------------------------------------------------------------
+    def node_infos(self) -> list[NodeInfo]:
+        return [
+            NodeInfo(
+                name=self.node_names[i],
+                site=self.site_names[int(self.node_site[i])],
+                accelerator=self.node_type[i],
+                accelerators=int(self.gpu_count[i]),
+                cpu_milli=int(self.cpu_cap[i]),
+                mem_mib=int(self.mem_cap[i]),
+            )
+            for i in range(len(self.node_names))
+        ]
+
     @classmethod
     def from_spec(cls, spec: ClusterSpec) -> ClusterState:
         nodes: list[NodeInfo] = []
@@ -182,8 +201,76 @@ class ClusterState:
 
     def release(self, alloc: Allocation) -> None:
         self._change(alloc, +1)
+        if self.cordoned:
+            for node in {node for node, _ in alloc.workers if node in self.cordoned}:
+                self._hold_free(node)
         self.pool_epoch[alloc.pool] += 1
         self.release_log.extend(node for node, _ in alloc.workers)
+        if len(self.release_log) > 2 * RELEASE_LOG_KEEP:
+            drop = len(self.release_log) - RELEASE_LOG_KEEP
+            del self.release_log[:drop]
+            self.release_log_base += drop
+
+    def log_position(self) -> int:
+        return self.release_log_base + len(self.release_log)
+
+    def released_since(self, position: int) -> list[int] | None:
+        """Nodes that got capacity back since `position`; None when that is forgotten."""
+        if position < self.release_log_base:
+            return None
+        return self.release_log[position - self.release_log_base :]
+
+    # ----- draining ------------------------------------------------------------------
+    def cordon(self, node: int) -> None:
+        """No new work on `node`: hold its free capacity (and all it gets back) aside."""
+        if node in self.cordoned:
+            return
+        width = self.gpu_free.shape[1]
+        self.cordoned[node] = (np.zeros(width, dtype=np.int64), 0, 0)
+        self._hold_free(node)
+
+    def uncordon(self, node: int) -> None:
+        held = self.cordoned.pop(node, None)
+        if held is None:
+            return
+        gpu, cpu, mem = held
+        self._set_free(
+            node,
+            self.gpu_free[node] + gpu,
+            int(self.cpu_free[node]) + cpu,
+            int(self.mem_free[node]) + mem,
+        )
+        self.pool_epoch[self.node_pool[node]] += 1
+        self.release_log.append(node)
+
+    def _hold_free(self, node: int) -> None:
+        gpu, cpu, mem = self.cordoned[node]
+        self.cordoned[node] = (
+            gpu + self.gpu_free[node],
+            cpu + int(self.cpu_free[node]),
+            mem + int(self.mem_free[node]),
+        )
+        self._set_free(node, np.zeros_like(self.gpu_free[node]), 0, 0)
+
+    def _set_free(self, node: int, gpu_row: IntArray, cpu: int, mem: int) -> None:
+        """Set one node's free capacity, keeping every counter in step (not `allocated`)."""
+        pool = self.node_pool[node]
+        hist = self.pool_whole_hist[pool]
+        old_whole = int(self.node_whole_free[node])
+        old_milli = int(self.node_milli_free[node])
+        old_cpu = int(self.cpu_free[node])
+        self.gpu_free[node] = gpu_row
+        self.cpu_free[node] = cpu
+        self.mem_free[node] = mem
+        whole = int((gpu_row == MILLI).sum())
+        milli = int(gpu_row.sum())
+        self.node_whole_free[node] = whole
+        self.node_milli_free[node] = milli
+        hist[old_whole] -= 1
+        hist[whole] += 1
+        self.pool_whole_free[pool] += whole - old_whole
+        self.pool_milli_free[pool] += milli - old_milli
+        self.pool_cpu_free[pool] += cpu - old_cpu
 
     def _change(self, alloc: Allocation, sign: int) -> None:
         d = alloc.demand
@@ -269,7 +356,10 @@ class ClusterState:
 
     def check_invariants(self) -> None:
         """Raise if any accelerator, CPU or memory is over-allocated (tests use this)."""
-        if (self.gpu_free < 0).any() or (self.gpu_free > self.gpu_cap).any():
+        held = self.gpu_free.copy()
+        for node, (gpu, _, _) in self.cordoned.items():
+            held[node] += gpu
+        if (self.gpu_free < 0).any() or (held > self.gpu_cap).any():
             raise AssertionError("accelerator share out of range")
         if (self.cpu_free < 0).any() or (self.mem_free < 0).any():
             raise AssertionError("CPU or memory over-allocated")

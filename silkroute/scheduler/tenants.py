@@ -17,7 +17,9 @@ class TenantAccount:
     gpus_in_use: dict[str, float] = field(default_factory=dict)
     cpu_milli_in_use: int = 0
     consumed_gpu_s: float = 0.0
-    # Bumped when usage drops: a job held for quota or vouchers may now pass.
+    # Bumped whenever usage changes: a job held for quota or vouchers may now pass (usage
+    # dropped), or its hold reason may have changed (usage grew: "quota-exceeded" where it
+    # waited for room before). Only jobs of limited tenants key on it (skipping.blocked_key).
     version: int = 0
 
     def in_use(self, accel_type: str | None) -> float:
@@ -54,6 +56,7 @@ class TenantBook:
         if accel_type is not None:
             account.gpus_in_use[accel_type] = account.gpus_in_use.get(accel_type, 0.0) + gpus
         account.cpu_milli_in_use += cpu_milli
+        account.version += 1
 
     def charge_stop(
         self, name: str, accel_type: str | None, gpus: float, cpu_milli: int, gpu_s: float

@@ -8,9 +8,9 @@ import dataclasses
 import random
 from collections.abc import Sequence
 
-from silkroute.model.workload import Job
 from silkroute.policy.catalog import Dataset, DatasetCatalog, Grant, TenantCompliance
 from silkroute.policy.vocabulary import DataClass, Mechanism
+from silkroute.scheduler.job import Job
 
 # Mostly public and personal data, as a training centre sees it; a little of the rest.
 CLASS_WEIGHTS = {
@@ -60,5 +60,5 @@ def attach_datasets(
         names: tuple[str, ...] = ()
         if rng.random() < with_data:
             names = tuple(rng.sample(owned[job.tenant], rng.choice((1, 1, 2))))
-        out.append(dataclasses.replace(job, datasets=names, extra={}))
+        out.append(dataclasses.replace(job, datasets=names))
     return out, DatasetCatalog(datasets), compliance

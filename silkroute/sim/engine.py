@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from silkroute.model.workload import Job, JobState
+from silkroute.model.workload import JobPhase
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
-from silkroute.scheduler.decisions import Decision, Start
+from silkroute.scheduler.decisions import Decision, Preempt, Start
 from silkroute.sim.metrics import AllocationMeter, job_metrics
+from silkroute.sim.truth import SimJob
 
 FINISH, ARRIVE, WAKE = 0, 1, 2
 SAMPLE_LIMIT = 4_000  # points kept for the allocation-over-time plot
@@ -36,7 +37,7 @@ class Simulator:
         self,
         book: SchedulerBook,
         scheduler: Scheduler,
-        jobs: list[Job],
+        jobs: list[SimJob],
         step_interval_s: float = 0.0,
     ) -> None:
         self.book = book
@@ -46,9 +47,9 @@ class Simulator:
         self.events: list[tuple[float, int, int, int, int]] = []
         self._seq = 0
         self._runs: dict[int, int] = {}  # job id -> how many times it started (stale events)
-        self.dropped: list[Job] = []
+        self.dropped: list[SimJob] = []
 
-    def _push(self, when: float, kind: int, job: Job) -> None:
+    def _push(self, when: float, kind: int, job: SimJob) -> None:
         self._seq += 1
         heapq.heappush(self.events, (when, kind, self._seq, job.id, self._runs.get(job.id, 0)))
 
@@ -84,11 +85,13 @@ class Simulator:
                 if kind == FINISH:
                     if self._stale(job, run):
                         continue
-                    self.book.finish(job, now)
+                    self.book.finish(job.id, now)
+                    job.remaining = 0.0
+                    job.run_started = None
                 else:
                     reason = self.scheduler.unsatisfiable(self.book, job)
                     if reason is not None:
-                        job.state = JobState.FAILED
+                        job.phase = JobPhase.FAILED
                         job.hold_reason = reason
                         self.dropped.append(job)
                         continue
@@ -104,10 +107,14 @@ class Simulator:
             decisions = self.scheduler.step(self.book, now)
             if observer is not None:
                 observer(now, decisions)
+            self.book.commit(decisions, now)
             for decision in decisions:
                 if isinstance(decision, Start):
-                    self._started(decision.job, now)
-                # A Preempt needs nothing here: the job's FINISH event is now stale.
+                    accel = cluster.pools[decision.allocation.pool].accelerator
+                    self._started(by_id[decision.job_id], now, accel)
+                elif isinstance(decision, Preempt):
+                    # Its FINISH event is now stale; account the work it keeps.
+                    by_id[decision.job_id].stopped(now, decision.checkpoint_now)
             steps += 1
             wake = self.scheduler.next_wakeup(self.book, now)
             if wake is not None and wake > now:
@@ -124,16 +131,16 @@ class Simulator:
             events_per_s=events / wall if wall > 0 else math.inf,
             scheduler_steps=float(steps),
             jobs_dropped=float(len(self.dropped)),
-            jobs_unfinished=float(sum(1 for j in self.jobs if j.state is JobState.PENDING)),
+            jobs_unfinished=float(sum(1 for j in self.jobs if j.phase is JobPhase.PENDING)),
         )
         jct = [j.end_time - j.submit_time for j in self.jobs if j.end_time is not None]
         return SimResult(name, metrics, list(meter.times), list(meter.fractions), jct)
 
-    def _stale(self, job: Job, run: int) -> bool:
+    def _stale(self, job: SimJob, run: int) -> bool:
         """A completion scheduled for a run that was preempted since."""
-        return run != self._runs.get(job.id) or job.state is not JobState.RUNNING
+        return run != self._runs.get(job.id) or job.phase is not JobPhase.RUNNING
 
-    def _drop_stale(self, by_id: dict[int, Job]) -> None:
+    def _drop_stale(self, by_id: dict[int, SimJob]) -> None:
         # Stale completions must not move the clock: they would stretch the run's length.
         while self.events:
             _, kind, _, job_id, run = self.events[0]
@@ -148,9 +155,8 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self.events, (when, WAKE, self._seq, -1, 0))
 
-    def _started(self, job: Job, now: float) -> None:
+    def _started(self, job: SimJob, now: float, accel: str | None) -> None:
         self._runs[job.id] = self._runs.get(job.id, 0) + 1
-        job.extra["ran_on"] = job.running_type
-        seconds = job.remaining * job.run_seconds(job.running_type)
+        seconds = job.started(now, accel)
         if math.isfinite(seconds):
             self._push(now + seconds, FINISH, job)

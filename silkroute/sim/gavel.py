@@ -25,7 +25,8 @@ from pathlib import Path
 from silkroute.model.accelerators import catalogue
 from silkroute.model.errors import SpecError
 from silkroute.model.job import JobKind
-from silkroute.model.workload import MILLI, Demand, Job
+from silkroute.model.workload import MILLI, Demand
+from silkroute.sim.truth import SimJob
 
 TRACE_COLUMNS = (
     "job_type",
@@ -110,7 +111,7 @@ def load_gavel_trace(
     trace_path: str | Path,
     throughputs_path: str | Path | None = None,
     types: tuple[str, ...] = GAVEL_TYPES,
-) -> tuple[list[Job], GavelSkips]:
+) -> tuple[list[SimJob], GavelSkips]:
     """Jobs of a Gavel trace with exact run times per type; skipped jobs counted by reason.
 
     `throughputs_path` defaults to `simulation_throughputs.json` beside the trace. Duration
@@ -126,7 +127,7 @@ def load_gavel_trace(
     except OSError as exc:
         raise SpecError(f"{trace_path}: cannot read: {exc.strerror}") from None
     skips = GavelSkips()
-    jobs: list[Job] = []
+    jobs: list[SimJob] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -182,8 +183,8 @@ def _number(where: str, name: str, text: str) -> float:
 
 def _job(
     job_id: int, line: int, job_type: str, scale: int, arrival: float, durations: dict[str, float]
-) -> Job:
-    return Job(
+) -> SimJob:
+    return SimJob(
         id=job_id,
         name=f"line {line}: {job_type} x{scale}",
         tenant="default",
@@ -192,7 +193,9 @@ def _job(
         # One accelerator per worker, nothing else: Gavel's servers hold one GPU each.
         demand=Demand(1, MILLI, 0, 0),
         accelerator_types=tuple(durations),
-        speed=None,
+        # The measured throughput profile (Gavel's steps/s per type), relative to the
+        # fastest type: what a live system knows. The run times stay simulator truth.
+        speed={t: min(durations.values()) / d for t, d in durations.items()},
         priority=0,
         preemptible=True,
         checkpoint_interval_s=None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from silkroute.model.workload import Job
+from silkroute.sim.truth import SimJob
 
 
 @dataclass
@@ -60,7 +60,7 @@ def jain_index(values: list[float]) -> float:
     return (total * total) / (len(values) * squares) if squares else 1.0
 
 
-def job_metrics(jobs: list[Job]) -> dict[str, float]:
+def job_metrics(jobs: list[SimJob]) -> dict[str, float]:
     done = [j for j in jobs if j.end_time is not None]
     if not done:
         return {"jobs_completed": 0}
@@ -70,7 +70,7 @@ def job_metrics(jobs: list[Job]) -> dict[str, float]:
     makespan = max(j.end_time for j in done) - first_submit  # type: ignore[type-var, operator]
     slowdowns_by_tenant: dict[str, list[float]] = {}
     for j, t in zip(done, jct, strict=True):
-        isolated = j.run_seconds(j.extra.get("ran_on"))  # type: ignore[arg-type]
+        isolated = j.run_seconds(j.ran_on)
         if isolated and np.isfinite(isolated):
             slowdowns_by_tenant.setdefault(j.tenant, []).append(float(t) / isolated)
     tenant_slowdown = [float(np.mean(v)) for v in slowdowns_by_tenant.values()]
@@ -88,7 +88,7 @@ def job_metrics(jobs: list[Job]) -> dict[str, float]:
     }
 
 
-def heterogeneity_metrics(jobs: list[Job], capacity_by_type: dict[str, int]) -> dict[str, float]:
+def heterogeneity_metrics(jobs: list[SimJob], capacity_by_type: dict[str, int]) -> dict[str, float]:
     """Per-type-speed metrics: slowdown vs the fastest isolated run, finish-time fairness, use.
 
     - slowdown: JCT / the job's run time alone on its fastest type in the cluster.

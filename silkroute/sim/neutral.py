@@ -26,7 +26,8 @@ from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import ClusterSpec, NodeGroupSpec, SiteSpec
 from silkroute.model.errors import SpecError, describe_validation_error
 from silkroute.model.job import PRIORITY_CLASSES, TraceJobSpec
-from silkroute.model.workload import MILLI, Job, job_from_trace, replicas_of
+from silkroute.model.workload import MILLI
+from silkroute.sim.truth import SimJob, job_from_trace, replicas_of
 
 if TYPE_CHECKING:
     from silkroute.scheduler.state import NodeInfo
@@ -212,7 +213,7 @@ def read_trace(path: str | Path, cluster: ClusterSpec | None = None) -> list[Tra
     return [spec for _, spec in iter_trace(path, cluster)]
 
 
-def job_of(spec: TraceJobSpec, job_id: int) -> Job:
+def job_of(spec: TraceJobSpec, job_id: int) -> SimJob:
     """The runtime job of a trace line. Per-type run times limit the job to those types."""
     job = job_from_trace(spec, job_id)
     if job.accelerator_types is None and job.demand.gpu_slots and isinstance(spec.duration_s, dict):
@@ -220,11 +221,11 @@ def job_of(spec: TraceJobSpec, job_id: int) -> Job:
     return job
 
 
-def load_neutral_trace(path: str | Path, cluster: ClusterSpec | None = None) -> list[Job]:
+def load_neutral_trace(path: str | Path, cluster: ClusterSpec | None = None) -> list[SimJob]:
     """Jobs of a neutral JSONL trace, ids in line order. With `cluster`, each job must be able
     to run on it (its types and sites exist there); the cluster's node types may be codes that
     are not in the accelerator catalogue."""
-    jobs: list[Job] = []
+    jobs: list[SimJob] = []
     for _, spec in iter_trace(path, cluster):
         jobs.extend(replicas_of(job_of(spec, len(jobs)), spec.replicas, len(jobs)))
     return jobs
@@ -265,7 +266,7 @@ def summarise(path: str | Path, cluster: ClusterSpec | None = None) -> TraceSumm
 # ----- writing -----------------------------------------------------------------------------
 
 
-def spec_of_job(job: Job) -> TraceJobSpec:
+def spec_of_job(job: SimJob) -> TraceJobSpec:
     """The trace line of a runtime job (as loaders build them). Raises SpecError if the job
     has no run time or does not fit the format."""
     demand = job.demand
@@ -335,7 +336,7 @@ def trace_line(spec: TraceJobSpec) -> str:
 
 def write_neutral_trace(
     path: str | Path,
-    jobs: Iterable[Job | TraceJobSpec],
+    jobs: Iterable[SimJob | TraceJobSpec],
     header: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:

@@ -12,8 +12,9 @@ import numpy as np
 from silkroute.model.accelerators import catalogue
 from silkroute.model.errors import SpecError
 from silkroute.model.job import PRIORITY_CLASSES, JobKind
-from silkroute.model.workload import MILLI, Demand, Job
+from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.state import NodeInfo
+from silkroute.sim.truth import SimJob
 
 NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
 POD_COLUMNS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli")
@@ -143,7 +144,7 @@ def load_pods(path: str | Path) -> list[Pod]:
 
 def pods_to_jobs(
     pods: list[Pod], seed: int = 0, tenants: int = DEFAULT_TENANTS
-) -> tuple[list[Job], int]:
+) -> tuple[list[SimJob], int]:
     """Jobs for a timed replay. Pods that never ran in the trace have no run time: skipped.
 
     The trace names no tenants, so pods are dealt to `tenants` tenants at random (seeded).
@@ -151,7 +152,7 @@ def pods_to_jobs(
     """
     rng = np.random.default_rng(seed)
     owners = rng.integers(0, tenants, size=len(pods))
-    jobs: list[Job] = []
+    jobs: list[SimJob] = []
     skipped = 0
     for pod, owner in zip(pods, owners, strict=True):
         if pod.scheduled_time is None or pod.deletion_time is None or pod.creation_time is None:
@@ -163,7 +164,7 @@ def pods_to_jobs(
             continue
         priority = QOS_PRIORITY.get(pod.qos, PRIORITY_CLASSES["normal"])
         jobs.append(
-            Job(
+            SimJob(
                 id=len(jobs),
                 name=pod.name,
                 tenant=f"tenant-{owner}",

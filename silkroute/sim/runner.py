@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,7 +60,7 @@ def run_policy(
     scheduler = policy.build()
     cluster = ClusterState(workload.nodes)
     book = SchedulerBook(cluster, scheduler.order, workload.sites, TenantBook(workload.tenants))
-    jobs = [dataclasses.replace(j, extra={}) for j in workload.jobs]  # fresh mutable copies
+    jobs = [j.fresh() for j in workload.jobs]  # copies that have not run
     sim = Simulator(book, scheduler, jobs, step_interval_s=step_interval_s)
     result = sim.run(policy.name, progress)
     result.metrics.update(heterogeneity_metrics(jobs, cluster.capacity_by_type))

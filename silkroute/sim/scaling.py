@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from silkroute.model.workload import Job
 from silkroute.scheduler.state import NodeInfo
+from silkroute.sim.truth import SimJob
 
 
-def compress_arrivals(jobs: list[Job], load: float) -> list[Job]:
+def compress_arrivals(jobs: list[SimJob], load: float) -> list[SimJob]:
     """Arrivals `load` times as dense: load 2 halves every gap between submissions."""
     if load <= 0:
         raise ValueError("load must be > 0")
@@ -16,8 +16,7 @@ def compress_arrivals(jobs: list[Job], load: float) -> list[Job]:
         return jobs
     start = min((j.submit_time for j in jobs), default=0.0)
     return [
-        dataclasses.replace(j, submit_time=start + (j.submit_time - start) / load, extra={})
-        for j in jobs
+        dataclasses.replace(j, submit_time=start + (j.submit_time - start) / load) for j in jobs
     ]
 
 
@@ -39,7 +38,7 @@ def shrink(nodes: list[NodeInfo], fraction: float) -> list[NodeInfo]:
     return [n for i, n in enumerate(nodes) if i in keep]
 
 
-def with_time_limits(jobs: list[Job], estimate: str) -> list[Job]:
+def with_time_limits(jobs: list[SimJob], estimate: str) -> list[SimJob]:
     """Give jobs time limits for EASY backfill: `exact` run times, `none`, or `xF` (F times)."""
     if estimate == "none":
         return jobs
@@ -48,5 +47,5 @@ def with_time_limits(jobs: list[Job], estimate: str) -> list[Job]:
     for j in jobs:
         finite = [s for s in (j.duration_s or {}).values()]
         limit = max(finite) * factor if finite else None
-        out.append(dataclasses.replace(j, time_limit_s=limit, extra={}))
+        out.append(dataclasses.replace(j, time_limit_s=limit))
     return out

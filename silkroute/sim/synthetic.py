@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from silkroute.model.job import PRIORITY_CLASSES, JobKind
-from silkroute.model.workload import MILLI, Demand, Job
+from silkroute.model.workload import MILLI, Demand
+from silkroute.sim.truth import SimJob
 
 GANG_SIZES = np.array([1, 2, 4, 8, 16, 32, 64])
 GANG_WEIGHTS = np.array([0.55, 0.15, 0.12, 0.09, 0.05, 0.03, 0.01])
@@ -38,7 +39,7 @@ def mean_gpu_seconds(shape: WorkloadShape) -> float:
     return gang * per_worker * runtime
 
 
-def generate(shape: WorkloadShape, capacity_gpus: float, load: float, seed: int) -> list[Job]:
+def generate(shape: WorkloadShape, capacity_gpus: float, load: float, seed: int) -> list[SimJob]:
     """Jobs whose offered load is `load` times `capacity_gpus` (before the run-time cap)."""
     rng = np.random.default_rng(seed)
     n = shape.jobs
@@ -62,7 +63,7 @@ def generate(shape: WorkloadShape, capacity_gpus: float, load: float, seed: int)
         slots, milli = (1, round(share * MILLI)) if share < 1 else (int(share), MILLI)
         best_effort = int(priority[i]) == PRIORITY_CLASSES["best-effort"]
         jobs.append(
-            Job(
+            SimJob(
                 id=i,
                 name=f"job-{i:07d}",
                 tenant=f"tenant-{int(tenant_of[i])}",

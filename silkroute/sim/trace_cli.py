@@ -15,10 +15,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from silkroute.console import fail
 from silkroute.model.cluster import ClusterSpec, NodeGroupSpec, SiteSpec, load_cluster
 from silkroute.model.errors import SpecError
 from silkroute.model.job import NAME_PATTERN
-from silkroute.model.workload import Job
+from silkroute.sim.truth import SimJob
 
 trace_app = typer.Typer(
     help="Neutral JSONL traces: convert public traces, validate a trace, print the schema.",
@@ -39,8 +40,7 @@ class SourceFormat(StrEnum):
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code=2)
+    return fail(message)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
@@ -55,7 +55,7 @@ def safe_name(name: str) -> str:
     return cleaned[:253] or "job"
 
 
-def with_safe_names(jobs: list[Job]) -> list[Job]:
+def with_safe_names(jobs: list[SimJob]) -> list[SimJob]:
     """Jobs renamed to valid, unique names (a suffix `-2`, `-3`... on repeats)."""
     seen: set[str] = set()
     out = []
@@ -66,7 +66,7 @@ def with_safe_names(jobs: list[Job]) -> list[Job]:
             serial += 1
             name = f"{base}-{serial}"
         seen.add(name)
-        out.append(job if name == job.name else replace(job, name=name, extra=dict(job.extra)))
+        out.append(job if name == job.name else replace(job, name=name))
     return out
 
 
@@ -80,7 +80,7 @@ def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
 
 def _openb(
     source: Path, pods: Path | None, seed: int, tenants: int
-) -> tuple[list[Job], ClusterSpec, str]:
+) -> tuple[list[SimJob], ClusterSpec, str]:
     from silkroute.sim import openb
     from silkroute.sim.neutral import cluster_from_nodes
 
@@ -98,7 +98,7 @@ def _openb(
     return jobs, cluster, note
 
 
-def _gavel(source: Path, throughputs: Path | None) -> tuple[list[Job], ClusterSpec, str]:
+def _gavel(source: Path, throughputs: Path | None) -> tuple[list[SimJob], ClusterSpec, str]:
     from silkroute.sim.gavel import load_gavel_trace
 
     if source.is_dir():

@@ -8,11 +8,11 @@ from pathlib import Path
 from silkroute.model.cluster import ClusterSpec, load_cluster
 from silkroute.model.errors import SpecError
 from silkroute.model.tenant import TenantSpec
-from silkroute.model.workload import Job
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.sim import openb, scaling, synthetic
 from silkroute.sim.scaling import compress_arrivals, split_sites, with_time_limits
+from silkroute.sim.truth import SimJob
 
 SHARED_OPENB = Path("..") / "shared" / "data" / "traces" / "alibaba-openb-2023"
 DEFAULT_SYNTHETIC_CLUSTER = Path("examples") / "clusters" / "asean-5000pf.yaml"
@@ -23,7 +23,7 @@ DEFAULT_GAVEL_CLUSTER = Path("examples") / "clusters" / "gavel-36x3.yaml"
 class Workload:
     name: str
     nodes: list[NodeInfo]
-    jobs: list[Job]
+    jobs: list[SimJob]
     sites: SiteCatalog = field(default_factory=lambda: SiteCatalog([]))
     tenants: list[TenantSpec] = field(default_factory=list)
     notes: dict[str, float | str] = field(default_factory=dict)

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 
 from silkroute.model.job import JobKind
-from silkroute.model.workload import MILLI, Demand, Job
+from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.book import SchedulerBook
-from silkroute.scheduler.policies.base import Context
+from silkroute.scheduler.policies.base import Context, Planned, RoundPolicy
 from silkroute.scheduler.policies.rounds_gavel_mmf import max_min_allocation
 from silkroute.scheduler.registry import make_scheduler
-from silkroute.scheduler.rounds import Planned, RoundPolicy
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.sim.engine import Simulator
 from silkroute.sim.gavel import load_gavel_trace
 from silkroute.sim.metrics import heterogeneity_metrics
 from silkroute.sim.runner import PolicySpec, run_policy
+from silkroute.sim.truth import SimJob
 from silkroute.sim.workloads import Workload
 
 
@@ -31,8 +31,8 @@ def _nodes(per_type: int) -> list[NodeInfo]:
     ]
 
 
-def _job(job_id: int, submit: float, durations: dict[str, float], workers: int = 1) -> Job:
-    return Job(
+def _job(job_id: int, submit: float, durations: dict[str, float], workers: int = 1) -> SimJob:
+    return SimJob(
         id=job_id,
         name=f"j{job_id}",
         tenant="default",
@@ -40,7 +40,7 @@ def _job(job_id: int, submit: float, durations: dict[str, float], workers: int =
         workers=workers,
         demand=Demand(1, MILLI, 0, 0),
         accelerator_types=tuple(durations),
-        speed=None,
+        speed={t: min(durations.values()) / d for t, d in durations.items()},  # the profile
         priority=0,
         preemptible=True,
         checkpoint_interval_s=None,
@@ -67,7 +67,7 @@ def test_job_moved_between_types_continues_from_its_progress() -> None:
     Simulator(book, scheduler, [job]).run("move")
     # 360 s on K80 do 9% of the work; the other 91% take 910 s on a V100.
     assert job.end_time == pytest.approx(360.0 + 910.0)
-    assert (job.preemptions, job.lost_gpu_s, job.extra["ran_on"]) == (1, 0.0, "V100")
+    assert (job.preemptions, job.lost_gpu_s, job.ran_on) == (1, 0.0, "V100")
 
 
 def test_max_min_allocation_gives_fast_type_to_the_job_that_gains_most() -> None:

@@ -11,8 +11,9 @@ from silkroute.cli import app
 from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import load_cluster
 from silkroute.model.errors import SpecError
-from silkroute.model.job import parse_job
-from silkroute.model.workload import Demand, job_from_spec
+from silkroute.model.job import load_jobs, parse_job
+from silkroute.model.workload import Demand
+from silkroute.scheduler.job import job_from_spec
 
 GOOD = {"name": "llm-pretrain", "tenant": "vn-startup", "workers": 4, "accelerators_per_worker": 8}
 
@@ -146,3 +147,30 @@ def test_example_cluster_is_a_5000_pflops_centre() -> None:
     spec = load_cluster(Path(__file__).resolve().parents[2] / "examples/clusters/asean-5000pf.yaml")
     assert len(spec.sites) == 4
     assert 4_900 <= spec.peak_pflops() <= 5_200
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "a bad field of the second job names its line",
+            "jobs:\n  - name: a\n    tenant: t\n  - name: b\n    tenant: t\n    workers: -1\n",
+            ":6: jobs[1].workers: Input should be greater than or equal to 1 (got -1)",
+        ),
+        (
+            "a single job file",
+            "name: a\ntenant: t\npriority: urgent\n",
+            ":3: priority: unknown priority class 'urgent'",
+        ),
+        ("malformed YAML names line and column", "name: a\n  tenant: [\n", "line 2, column"),
+    ],
+)
+def test_a_file_error_names_file_line_and_field(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        load_jobs(path)
+    assert str(caught.value).startswith(str(path))
+    assert expected in str(caught.value)

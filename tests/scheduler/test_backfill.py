@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from silkroute.model.workload import Job
 from silkroute.scheduler.decisions import Decision, Hold, Start
+from silkroute.scheduler.job import Job
 from silkroute.sim.engine import Simulator
 from tests.builders import book_for, job, nodes
 
@@ -36,7 +36,7 @@ def test_long_job_may_not_backfill_onto_reserved_nodes() -> None:
     Simulator(book, scheduler, jobs).run(
         "easy",
         observer=lambda _, ds: holds.extend(
-            d for d in ds if isinstance(d, Hold) and d.job is small
+            d for d in ds if isinstance(d, Hold) and d.job_id == small.id
         ),
     )
     assert jobs[1].first_start_time == 100.0
@@ -95,4 +95,4 @@ def test_backfilled_start_is_marked() -> None:
     Simulator(book, scheduler, jobs).run(
         "easy", observer=lambda _, ds: seen.extend(d for d in ds if isinstance(d, Start))
     )
-    assert [s.backfilled for s in seen if s.job is small] == [True]
+    assert [s.backfilled for s in seen if s.job_id == small.id] == [True]

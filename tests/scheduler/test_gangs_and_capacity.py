@@ -68,7 +68,7 @@ def test_release_returns_exactly_what_was_taken() -> None:
         book.submit(j)
     scheduler.step(book, 0.0)
     for j in jobs:
-        book.finish(j, 10.0)
+        book.finish(j.id, 10.0)
     book.cluster.check_invariants()
     assert book.cluster.allocated_milli == 0
     assert (book.cluster.gpu_free == book.cluster.gpu_cap).all()

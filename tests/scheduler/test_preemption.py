@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from silkroute.model.workload import JobState
 from silkroute.scheduler.decisions import Preempt, Start
 from silkroute.sim.engine import Simulator
 from tests.builders import book_for, job, nodes
@@ -28,9 +27,9 @@ def test_who_may_preempt(
     high = job("high").gpus(8).priority(300).build()
     book.submit(high)
     decisions = scheduler.step(book, 10.0)
-    preempted = [d.job.name for d in decisions if isinstance(d, Preempt)]
+    preempted = [book.job(d.job_id).name for d in decisions if isinstance(d, Preempt)]
     assert (preempted == ["low"]) == want_preempted
-    assert any(isinstance(d, Start) and d.job is high for d in decisions) == want_preempted
+    assert any(isinstance(d, Start) and d.job_id == high.id for d in decisions) == want_preempted
 
 
 def test_victim_choice_is_cheapest_and_minimal() -> None:
@@ -44,8 +43,8 @@ def test_victim_choice_is_cheapest_and_minimal() -> None:
     book.submit(job("urgent").gpus(8).priority(400).build())
     decisions = scheduler.step(book, 100.0)
     # Only one node is needed, and the job that started last loses least.
-    assert [d.job.name for d in decisions if isinstance(d, Preempt)] == ["new"]
-    assert old.state is JobState.RUNNING
+    assert [book.job(d.job_id).name for d in decisions if isinstance(d, Preempt)] == ["new"]
+    assert old.id in book.running  # still holds its node
 
 
 @pytest.mark.parametrize(

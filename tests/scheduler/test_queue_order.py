@@ -16,7 +16,7 @@ def _first_started(order: str, jobs: list, running: list | None = None, **kw: ob
     scheduler.step(book, 0.0)
     for j in jobs:
         book.submit(j)
-    started = [d.job.name for d in scheduler.step(book, 1.0) if isinstance(d, Start)]
+    started = [book.job(d.job_id).name for d in scheduler.step(book, 1.0) if isinstance(d, Start)]
     return started[0] if started else ""
 
 
@@ -71,7 +71,7 @@ def test_fairshare_serves_the_tenant_with_the_smaller_dominant_share() -> None:
     scheduler.step(book, 0.0)
     book.submit(job("t1-next").gpus(4).tenant("t1").at(1).build())
     book.submit(job("t2-next").gpus(4).tenant("t2").at(2).build())
-    started = [d.job.name for d in scheduler.step(book, 3.0) if isinstance(d, Start)]
+    started = [book.job(d.job_id).name for d in scheduler.step(book, 3.0) if isinstance(d, Start)]
     assert started == ["t2-next"]
 
 
@@ -86,7 +86,7 @@ def test_fairshare_respects_weights() -> None:
     # big holds 2/8 with weight 4 (0.0625); small holds 1/8 with weight 1 (0.125).
     book.submit(job("small-next").gpus(5).tenant("small").at(1).build())
     book.submit(job("big-next").gpus(5).tenant("big").at(2).build())
-    started = [d.job.name for d in scheduler.step(book, 3.0) if isinstance(d, Start)]
+    started = [book.job(d.job_id).name for d in scheduler.step(book, 3.0) if isinstance(d, Start)]
     assert started == ["big-next"]
 
 
@@ -97,9 +97,9 @@ def test_quota_holds_with_reason_and_lets_others_pass() -> None:
     book.submit(job("capped-b").gpus(4).tenant("capped").at(1).build())
     book.submit(job("other").gpus(4).tenant("free").at(2).build())
     decisions = scheduler.step(book, 3.0)
-    started = [d.job.name for d in decisions if isinstance(d, Start)]
+    started = [book.job(d.job_id).name for d in decisions if isinstance(d, Start)]
     assert started == ["capped-a", "other"]
-    held = {d.job.name: d.reason for d in decisions if not isinstance(d, Start)}
+    held = {book.job(d.job_id).name: d.reason for d in decisions if not isinstance(d, Start)}
     assert held["capped-b"] == "quota-exceeded"
 
 
@@ -109,7 +109,7 @@ def test_vouchers_admit_only_while_hours_remain() -> None:
     first = job("first").gpus(1).tenant("startup").build()
     book.submit(first)
     scheduler.step(book, 0.0)
-    book.finish(first, 3600.0)  # one accelerator-hour used: the voucher is spent
+    book.finish(first.id, 3600.0)  # one accelerator-hour used: the voucher is spent
     book.submit(job("second").gpus(1).tenant("startup").at(3600).build())
     decisions = scheduler.step(book, 3600.0)
     assert [d.reason for d in decisions if not isinstance(d, Start)] == ["voucher-exhausted"]

@@ -3,15 +3,14 @@ only: with them switched off, every job starts at the same time on the same run.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from silkroute.model.workload import Job
 from silkroute.scheduler import core
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
 from tests.builders import book_for
@@ -22,7 +21,7 @@ def _starts(
     cluster: list[NodeInfo], jobs: list[Job], order: str, backfill: str
 ) -> list[tuple[float | None, float | None, int]]:
     book, scheduler = book_for(cluster, tenants=QUOTAS, order=order, backfill=backfill)
-    fresh = [dataclasses.replace(j, extra={}) for j in jobs]
+    fresh = [j.fresh() for j in jobs]
     Simulator(book, scheduler, fresh).run("diff")
     return [(j.first_start_time, j.end_time, j.preemptions) for j in fresh]
 

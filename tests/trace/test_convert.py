@@ -11,17 +11,17 @@ from typer.testing import CliRunner
 
 from silkroute.cli import app
 from silkroute.model.cluster import load_cluster
-from silkroute.model.workload import Job
 from silkroute.sim import openb
 from silkroute.sim.neutral import load_neutral_trace
 from silkroute.sim.trace_cli import safe_name, with_safe_names
+from silkroute.sim.truth import SimJob
 from silkroute.sim.workloads import nodes_of
 
 runner = CliRunner()
 
 
-def _fields(job: Job, skip: tuple[str, ...] = ()) -> dict[str, object]:
-    return {f.name: getattr(job, f.name) for f in dataclasses.fields(Job) if f.name not in skip}
+def _fields(job: SimJob, skip: tuple[str, ...] = ()) -> dict[str, object]:
+    return {f.name: getattr(job, f.name) for f in dataclasses.fields(SimJob) if f.name not in skip}
 
 
 def _convert(*args: str) -> None:

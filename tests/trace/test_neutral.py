@@ -11,7 +11,7 @@ import pytest
 from silkroute.model.cluster import load_cluster
 from silkroute.model.errors import SpecError
 from silkroute.model.job import JobKind
-from silkroute.model.workload import Demand, Job
+from silkroute.model.workload import Demand
 from silkroute.sim.neutral import (
     MAX_ERRORS,
     load_neutral_trace,
@@ -21,6 +21,7 @@ from silkroute.sim.neutral import (
     summarise,
     write_neutral_trace,
 )
+from silkroute.sim.truth import SimJob
 from tests.trace.conftest import REPO, SMALL_CLUSTER, SMALL_TRACE
 
 GOOD = '{"name": "a", "tenant": "t", "submit_time_s": 0, "duration_s": 60}'
@@ -184,8 +185,8 @@ def test_aliases_and_per_type_durations_limit_the_types(tmp_path: Path) -> None:
     assert job.run_seconds("H100") == 2.5
 
 
-def _runtime_job(job_id: int, **fields: object) -> Job:
-    base = Job(
+def _runtime_job(job_id: int, **fields: object) -> SimJob:
+    base = SimJob(
         id=job_id,
         name=f"job-{job_id}",
         tenant="t1",
@@ -204,8 +205,8 @@ def _runtime_job(job_id: int, **fields: object) -> Job:
     return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
 
 
-def _fields(job: Job) -> dict[str, object]:
-    return {f.name: getattr(job, f.name) for f in dataclasses.fields(Job)}
+def _fields(job: SimJob) -> dict[str, object]:
+    return {f.name: getattr(job, f.name) for f in dataclasses.fields(SimJob)}
 
 
 def test_runtime_jobs_round_trip(tmp_path: Path) -> None:

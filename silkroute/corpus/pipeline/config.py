@@ -69,7 +69,7 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
 def load_config(path: Path) -> PipelineConfig:
     """Read and validate a pipeline file; relative paths are taken from the file's folder."""
     try:
-        raw = read_yaml(path, "pipeline file")
+        raw = read_yaml(path, "pipeline file")  # the project's one YAML reader
     except SpecError as exc:
         raise CorpusError(str(exc)) from None
     if not isinstance(raw, dict):

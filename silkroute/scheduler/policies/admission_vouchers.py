@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Admission, Context
 
 

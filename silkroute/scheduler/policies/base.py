@@ -1,15 +1,44 @@
-"""The small interfaces every scheduling policy implements. One policy, one file."""
+"""Every scheduling policy interface, in one place: the plug-in seam of the scheduler.
+
+| interface | question it answers | built-ins (registry names) |
+|---|---|---|
+| `QueueOrder` | which pending job goes first | fifo, priority, fairshare, las, speed-las |
+| `Admission` | may this job run at all now | vouchers (round policies add their gate) |
+| `PoolFilter` | may it run in this pool (site x type) | quota, latency-slo (and data-law) |
+| `PoolScorer` | which pool is best | locality, latency, speed, price |
+| `NodeScorer` | which node inside a pool | packing, spread, fgd, silk, bestfit, ... |
+| `PreemptionPolicy` | whom may it evict | priority, none |
+| `RoundPolicy` | who runs next round (time slicing) | gavel-mmf, hetero-las |
+| backfill mode | what may pass a blocked job | easy, greedy, none (`BACKFILL_MODES`) |
+
+Register new ones in `silkroute.scheduler.registry.REGISTRY`. A policy sees only what a live
+system knows: the request, users' time limits, elapsed service and speed per type, queue and
+cluster state; never a job's true run time. One policy, one file.
+"""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from silkroute.model.workload import Job
+import numpy as np
+import numpy.typing as npt
+
+from silkroute.model.workload import MILLI, Demand
+from silkroute.scheduler.decisions import Severity
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import ClusterState
+from silkroute.scheduler.state import ClusterState, IntArray
 from silkroute.scheduler.tenants import TenantAccount, TenantBook
+
+if TYPE_CHECKING:
+    from silkroute.scheduler.book import SchedulerBook
+
+FloatArray = npt.NDArray[np.float64]
+BACKFILL_MODES = ("easy", "greedy", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +81,8 @@ class PoolFilter(ABC):
     """May this job run in this pool (site x accelerator type)? None = yes, else a reason."""
 
     name: str = "pool-filter"
+    # WAIT: the refusal may clear by itself (usage drops); DENY: someone must act.
+    severity: Severity = Severity.WAIT
 
     def applies(self, job: Job, ctx: Context) -> bool:
         """Cheap test: False when `check` would pass every pool for this job."""
@@ -75,3 +106,66 @@ class PreemptionPolicy(ABC):
     def victim_key(self, running: Job, ctx: Context) -> tuple[float, ...]:
         # Lowest priority first, then the one that started last (least work lost).
         return (running.priority, -(running.start_time or 0.0), running.id)
+
+
+class NodeScorer(ABC):
+    """Ranks candidate nodes for one worker; lower is better."""
+
+    name: str = "node-scorer"
+
+    @abstractmethod
+    def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray: ...
+
+    def pick_slots(
+        self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
+    ) -> tuple[int, ...]:
+        """Which accelerators of `node` (free thousandths in `free_row`) one worker takes."""
+        return best_fit_slots(free_row, demand)
+
+
+class PoolScorer(ABC):
+    """Ranks pools (site x accelerator type) for a job; lower is better."""
+
+    name: str = "pool-scorer"
+    # False when the score depends only on the job and the site (not on free capacity),
+    # so it can be computed once per job.
+    depends_on_state: bool = False
+
+    @abstractmethod
+    def score(self, job: Job, state: ClusterState, sites: SiteCatalog, pool: int) -> float: ...
+
+
+def best_fit_slots(free_row: IntArray, demand: Demand) -> tuple[int, ...]:
+    if demand.gpu_slots == 0:
+        return ()
+    if demand.gpu_milli == MILLI:
+        whole = np.flatnonzero(free_row == MILLI)
+        return tuple(int(s) for s in whole[: demand.gpu_slots])
+    fits = np.flatnonzero(free_row >= demand.gpu_milli)
+    # Tightest slot that still fits: leaves whole devices whole for whole-device jobs.
+    return (int(fits[np.argmin(free_row[fits])]),)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    job: Job
+    accelerator_types: tuple[str, ...] | None = None  # None: wherever it may run
+
+
+class RoundPolicy(ABC):
+    name: str = "rounds"
+
+    def __init__(self, round_s: float = 360.0) -> None:
+        if round_s <= 0:
+            raise ValueError("round length must be > 0 seconds")
+        self.round_s = round_s
+
+    def next_round(self, now: float) -> float:
+        return (math.floor(now / self.round_s) + 1) * self.round_s
+
+    def due(self, book: SchedulerBook, now: float) -> bool:
+        last = book.last_round
+        return last is None or now >= last + self.round_s - 1e-9
+
+    @abstractmethod
+    def plan(self, book: SchedulerBook, ctx: Context) -> list[Planned]: ...

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from silkroute.model.workload import Job
 from silkroute.policy.governance import Governance, SiteDecision
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, PoolFilter
 
 ANSWER_LIMIT = 100_000

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.decisions import Severity
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, PoolFilter
 from silkroute.scheduler.policies.pool_latency import UNKNOWN_LATENCY_MS
 
 
 class LatencySloFilter(PoolFilter):
     name = "latency-slo"
+    severity = Severity.DENY  # a site's distance does not change by waiting
 
     def applies(self, job: Job, ctx: Context) -> bool:
         return bool(job.latency_slo_ms)

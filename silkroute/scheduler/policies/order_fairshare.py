@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, QueueOrder
 from silkroute.scheduler.tenants import TenantAccount
 

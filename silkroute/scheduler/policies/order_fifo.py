@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import QueueOrder
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Hashable, Sequence
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import QueueOrder
 
 DEFAULT_THRESHOLDS_GPU_S = (3_600.0, 36_000.0, 360_000.0)

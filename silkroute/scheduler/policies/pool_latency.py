@@ -6,7 +6,7 @@ A site whose latency breaks the SLO of a region is scored far behind; the filter
 
 from __future__ import annotations
 
-from silkroute.model.workload import Job
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PoolScorer
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState

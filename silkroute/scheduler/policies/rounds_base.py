@@ -7,11 +7,9 @@ arrival instead of waiting for a grid point.
 
 from __future__ import annotations
 
-import math
-
-from silkroute.model.workload import Job
 from silkroute.scheduler.book import SchedulerBook
-from silkroute.scheduler.rounds import RoundPolicy
+from silkroute.scheduler.job import Job
+from silkroute.scheduler.policies.base import RoundPolicy
 
 
 class EagerRounds(RoundPolicy):
@@ -35,21 +33,6 @@ class EagerRounds(RoundPolicy):
     def begin(self, now: float) -> None:
         """Call at the start of `plan`: remembers when this round began."""
         self._last = now
-
-
-def fastest_seconds(job: Job, types: list[str]) -> float:
-    """The job's run time alone on the fastest of `types` it can use (inf if none)."""
-    return min((job.run_seconds(t) for t in types), default=math.inf)
-
-
-def remaining_now(job: Job, now: float) -> float:
-    """Fraction of the job's work left at `now`, counting the run in progress."""
-    if job.start_time is None or job.running_type is None:
-        return job.remaining
-    full = job.run_seconds(job.running_type)
-    if not math.isfinite(full) or full <= 0:
-        return job.remaining
-    return max(0.0, job.remaining - (now - job.start_time) / full)
 
 
 def active_jobs(book: SchedulerBook) -> list[Job]:

@@ -25,17 +25,15 @@ that then stay idle; an idle cluster re-plans every round instead of at the next
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
-from silkroute.model.workload import Job
 from silkroute.scheduler.book import SchedulerBook
-from silkroute.scheduler.policies.base import Admission, Context
+from silkroute.scheduler.job import Job
+from silkroute.scheduler.policies.base import Admission, Context, Planned
 from silkroute.scheduler.policies.rounds_base import EagerRounds, active_jobs, type_capacity
-from silkroute.scheduler.rounds import Planned
+from silkroute.scheduler.speed import relative_speed
 
 GAVEL_TYPE_ORDER = ("V100", "P100", "K80")  # Gavel's fixed order for `*_perf` policies
 
@@ -126,7 +124,7 @@ class GavelMaxMinFairness(EagerRounds):
         for t in types:
             ranked: list[tuple[tuple[float, float, float, int], Job]] = []
             for job in jobs:
-                if job.id not in self.alloc or not math.isfinite(job.run_seconds(t)):
+                if job.id not in self.alloc or relative_speed(job, t) <= 0:
                     continue  # no allocation yet (arrived since the last solve), or cannot run
                 share = self.alloc[job.id].get(t, 0.0)
                 key = (-self._priority(job.id, t, share), -self.deficit[job.id][t], -share, job.id)
@@ -181,9 +179,9 @@ def max_min_allocation(
     n, m = len(jobs), len(types)
     if n == 0:
         return {}
-    # Rate as a fraction of the job per second: Gavel's steps/s up to a per-job constant,
+    # Relative speed per type (the speed model): Gavel's steps/s up to a per-job constant,
     # which the normalisation by the equal-share rate cancels.
-    rate = np.array([[1.0 / job.run_seconds(t) for t in types] for job in jobs])
+    rate = np.array([[relative_speed(job, t) for t in types] for job in jobs])
     scale = np.array([float(job.workers) for job in jobs])
     counts = np.array([float(capacity[t]) for t in types])
     share = counts / n

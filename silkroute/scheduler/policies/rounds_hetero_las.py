@@ -18,19 +18,12 @@ for the next allocation reset.
 
 from __future__ import annotations
 
-import math
-
-from silkroute.model.workload import Job
 from silkroute.scheduler.book import SchedulerBook
-from silkroute.scheduler.policies.base import Context
-from silkroute.scheduler.policies.order_hetero_las import HeteroLasOrder, best_seconds
-from silkroute.scheduler.policies.rounds_base import (
-    EagerRounds,
-    active_jobs,
-    remaining_now,
-    type_capacity,
-)
-from silkroute.scheduler.rounds import Planned
+from silkroute.scheduler.job import Job
+from silkroute.scheduler.policies.base import Context, Planned
+from silkroute.scheduler.policies.order_hetero_las import HeteroLasOrder
+from silkroute.scheduler.policies.rounds_base import EagerRounds, active_jobs, type_capacity
+from silkroute.scheduler.speed import relative_speed
 
 
 class HeteroLasRounds(EagerRounds):
@@ -45,7 +38,7 @@ class HeteroLasRounds(EagerRounds):
         self.begin(now)
         capacity = type_capacity(book)
         jobs = active_jobs(book)
-        jobs.sort(key=lambda j: self.order.key_at(j, remaining_now(j, now)))
+        jobs.sort(key=lambda j: self.order.key_at(j, now))
         speed = {j.id: _speeds(j, capacity) for j in jobs}
         # Fastest type first, by the median job's speed on it.
         types = sorted(capacity, key=lambda t: -_median([speed[j.id].get(t, 0.0) for j in jobs]))
@@ -66,12 +59,7 @@ class HeteroLasRounds(EagerRounds):
 
 def _speeds(job: Job, capacity: dict[str, int]) -> dict[str, float]:
     """Speed on each type relative to the job's fastest (1.0); 0 where it cannot run."""
-    best = best_seconds(job)
-    out: dict[str, float] = {}
-    for t in capacity:
-        seconds = job.run_seconds(t)
-        out[t] = best / seconds if math.isfinite(seconds) and seconds > 0 else 0.0
-    return out
+    return {t: relative_speed(job, t) for t in capacity}
 
 
 def _median(values: list[float]) -> float:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from silkroute.console import fail
 from silkroute.model.errors import SpecError
 from silkroute.sim.packing.driver import RunResult
 from silkroute.sim.packing.experiment import DEFAULT_PODS, experiment_from_options, run_experiment
@@ -41,8 +42,7 @@ def packing_command(
         exp = experiment_from_options(trace, pods, policy, seeds, inflate)
         exp.check()
     except (SpecError, ValueError) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(str(exc)) from None
     start = time.perf_counter()
     columns = (TextColumn("packing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors) as bar:

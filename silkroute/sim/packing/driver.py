@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from silkroute.model.job import JobKind
-from silkroute.model.workload import Job
 from silkroute.scheduler.fragmentation import FragCache, TargetWorkload
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.sim.openb import Pod
