@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.table import Table
 
 from silkroute.model.workload import JobPhase
-from silkroute.scheduler.job import Job
 from silkroute.policy.engine import RuleBook
 from silkroute.policy.governance import Governance
 from silkroute.policy.loader import load_rules
@@ -33,6 +32,7 @@ from silkroute.policy.operator import OperatorPolicies
 from silkroute.policy.rules import JurisdictionRules
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.decisions import Decision
+from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.filter_data_law import DataLawFilter
 from silkroute.scheduler.registry import make_scheduler
 from silkroute.scheduler.state import ClusterState
