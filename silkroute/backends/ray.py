@@ -1,9 +1,9 @@
 """The Ray back end: one run is one Ray job (job submission API), its submission id the run_id.
 
 - submit: `JobSubmissionClient.submit_job(submission_id=run_id)`; the entrypoint is the gang
-  driver `ray_gang.launcher` (its plan in the job's environment), shipped with the job as a `py_modules` package, which places
-  the gang as one placement group (one bundle of CPUs and GPUs per rank) and runs rank i in
-  actor i. A run_id Ray already has is not submitted again.
+  driver `ray_gang.launcher` (its plan in the job's environment), shipped with the job as a
+  `py_modules` package, which places the gang as one placement group (one bundle of CPUs and
+  GPUs per rank) and runs rank i in actor i. A run_id Ray already has is not submitted again.
 - poll / list_runs: `get_job_info` / `list_jobs`, our jobs told apart by their metadata.
 - cancel: `stop_job`; Ray sends SIGTERM to the driver, which forwards it to every rank and
   kills them after the grace period. Ray itself SIGKILLs the driver after the job's
@@ -66,9 +66,7 @@ class RayBackend:
         try:
             from ray.job_submission import JobSubmissionClient
         except ImportError as exc:
-            raise BackendError(
-                "ray: not installed (pip install 'silkroute[engines]')"
-            ) from exc
+            raise BackendError("ray: not installed (pip install 'silkroute[engines]')") from exc
         try:
             self._client = JobSubmissionClient(address)
         except Exception as exc:  # Ray raises ConnectionError, ValueError or RuntimeError

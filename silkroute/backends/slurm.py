@@ -87,7 +87,7 @@ class SlurmBackend:
         self._job_path = job_path or os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
         self._poll_interval_s = poll_interval_s
         self._timeout_s = command_timeout_s
-        self._jobcomp: Path | None | bool = False  # False: not looked up yet
+        self._jobcomp: Path | bool | None = False  # False: not looked up yet
 
     # --- the Backend protocol -------------------------------------------------------------
 

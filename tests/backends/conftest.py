@@ -90,8 +90,10 @@ def wait_for_files(paths: Sequence[Path], timeout_s: float = 120.0) -> None:
 def slurm_engine() -> Iterator[Engine]:
     missing = missing_binaries()
     if missing:
-        pytest.skip(f"Slurm not installed ({', '.join(missing)} missing): "
-                    "apt-get install slurm-wlm munge (.ci/run does)")
+        pytest.skip(
+            f"Slurm not installed ({', '.join(missing)} missing): "
+            "apt-get install slurm-wlm munge (.ci/run does)"
+        )
     if os.geteuid() != 0:
         pytest.skip("the test Slurm cluster runs its daemons as root")
     from silkroute.backends.slurm import SlurmBackend
@@ -116,7 +118,9 @@ def slurm_engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def ray_engine() -> Iterator[Engine]:
-    pytest.importorskip("ray.job_submission", reason="ray not installed: pip install -e '.[engines]'")
+    pytest.importorskip(
+        "ray.job_submission", reason="ray not installed: pip install -e '.[engines]'"
+    )
     from silkroute.backends.ray import RayBackend
     from tests.backends.ray_head import RayHead
 
@@ -126,17 +130,18 @@ def ray_engine() -> Iterator[Engine]:
         head.start()
         yield Engine(
             name="ray",
-            make=lambda: RayBackend(head.address, python=head.python, max_grace_s=20.0),
+            make=lambda: RayBackend(head.address, python=head.python, max_grace_s=8.0),
             node="localhost",
             root=jobs,
-            grace_s=20.0,
+            grace_s=8.0,  # Ray fixes the grace per job at submit: max_grace_s
         )
     finally:
         head.stop()
         shutil.rmtree(jobs, ignore_errors=True)
 
 
-@pytest.fixture(params=ENGINES)
+# Each engine's tests stay on one xdist worker (`--dist loadgroup`): one cluster per engine.
+@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in ENGINES])
 def engine(request: pytest.FixtureRequest) -> Engine:
     result = request.getfixturevalue(f"{request.param}_engine")
     assert isinstance(result, Engine)

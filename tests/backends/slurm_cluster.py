@@ -57,8 +57,13 @@ class SlurmCluster:
 
     def stop(self) -> None:
         if self.procs:
-            subprocess.run(["scancel", "--full", "--signal=KILL", "--user=root"], env=self.env,
-                           capture_output=True, timeout=30, check=False)
+            subprocess.run(
+                ["scancel", "--full", "--signal=KILL", "--user=root"],
+                env=self.env,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
         for proc in reversed(self.procs):
             proc.terminate()
             try:
@@ -69,8 +74,14 @@ class SlurmCluster:
         self.procs.clear()
 
     def scontrol(self, *args: str) -> str:
-        done = subprocess.run(["scontrol", *args], env=self.env, capture_output=True, text=True,
-                              timeout=30, check=False)
+        done = subprocess.run(
+            ["scontrol", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         return done.stdout + done.stderr
 
     def log_tail(self, chars: int = 3000) -> str:
@@ -83,9 +94,13 @@ class SlurmCluster:
 
     def _munge_args(self) -> list[str]:
         r = self.root
-        return [f"--socket={r}/munge.socket", f"--key-file={r}/munge.key",
-                f"--log-file={r}/munged.log", f"--pid-file={r}/munged.pid",
-                f"--seed-file={r}/munged.seed"]
+        return [
+            f"--socket={r}/munge.socket",
+            f"--key-file={r}/munge.key",
+            f"--log-file={r}/munged.log",
+            f"--pid-file={r}/munged.pid",
+            f"--seed-file={r}/munged.seed",
+        ]
 
     def _write_config(self) -> None:
         r = self.root
@@ -140,8 +155,9 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
     def _spawn(self, *argv: str) -> None:
         log = (self.root / f"{argv[0]}.out").open("ab")
         self.procs.append(
-            subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                             cwd=self.root)
+            subprocess.Popen(
+                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+            )
         )
 
     def _controller_up(self) -> bool:

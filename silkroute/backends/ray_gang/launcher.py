@@ -15,6 +15,7 @@ code.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -36,10 +37,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """A rank's process must not outlive its actor (Ray kills actors without a grace)."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 @ray.remote
@@ -94,10 +93,8 @@ class Rank:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 class Gang:

@@ -1,0 +1,152 @@
+"""The Slurm back end's pieces that need no cluster: reading Slurm's records, writing scripts."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from silkroute.backends.base import LaunchSpec, RunState, WorkerPlacement
+from silkroute.backends.slurm import _fields, _parse_job, _status
+from silkroute.backends.slurm_script import _rank_script, batch_script, sbatch_args
+
+RUNNING = (
+    "JobId=42 JobName=silkroute.run-1 UserId=root(0) JobState=RUNNING Reason=None "
+    "ExitCode=0:0 StartTime=2026-11-30T10:00:00 EndTime=Unknown NumNodes=1 NumCPUs=2 "
+    "NumTasks=2 Comment=silkroute:run=run-1:job=a b StdOut=/w/run-1.log "
+    "TresPerTask=gres:gpu:2"
+)
+JOBCOMP = (
+    "JobId=7 UserId=root(0) GroupId=root(0) Name=silkroute.r7 JobState=FAILED Partition=debug "
+    "TimeLimit=UNLIMITED StartTime=2026-11-30T10:00:00 EndTime=2026-11-30T10:00:09 "
+    "NodeList=localhost NodeCnt=1 ProcCnt=2 WorkDir=/tmp/x ReservationName= "
+    "Tres=cpu=2,mem=8000M,node=1,billing=2 DerivedExitCode=0:0 ExitCode=3:0"
+)
+
+
+def _spec(tmp_path: Path, workers: int = 2, gpus: float = 1.0) -> LaunchSpec:
+    return LaunchSpec(
+        run_id="run-1",
+        job_id="job 1",
+        attempt=0,
+        command=["python3", "-c", "print('it''s')"],
+        workers=[WorkerPlacement("n1", (r,)) for r in range(workers)],
+        workdir=tmp_path,
+        checkpoint_dir=tmp_path / "ck",
+        env={"QUOTED": "a 'b' $c"},
+        accelerators_per_worker=gpus,
+        cpu_per_worker=2,
+        memory_gib_per_worker=3,
+        time_limit_s=90,
+    )
+
+
+def test_a_value_with_spaces_ends_at_the_next_key() -> None:
+    fields = _fields(RUNNING)
+    assert fields["Comment"] == "silkroute:run=run-1:job=a b"
+    assert fields["StdOut"] == "/w/run-1.log"
+
+
+@pytest.mark.parametrize(
+    ("line", "want_state", "want_code", "want_gpus", "want_ended"),
+    [
+        pytest.param(
+            RUNNING, RunState.RUNNING, None, 4, False, id="a running job of the controller"
+        ),
+        pytest.param(
+            JOBCOMP, RunState.FAILED, 3, 0, True, id="a failed job from the completion log"
+        ),
+        pytest.param(
+            RUNNING.replace("RUNNING", "CANCELLED+").replace("ExitCode=0:0", "ExitCode=0:9"),
+            RunState.CANCELLED,
+            None,
+            4,
+            True,
+            id="a cancelled job has no exit code of its own",
+        ),
+        pytest.param(
+            RUNNING.replace("JobState=RUNNING", "JobState=OUT_OF_MEMORY").replace(
+                "ExitCode=0:0", "ExitCode=0:9"
+            ),
+            RunState.FAILED,
+            137,
+            4,
+            True,
+            id="a job killed by a signal reports 128 plus it",
+        ),
+        pytest.param(
+            RUNNING.replace("JobState=RUNNING", "JobState=NODE_FAIL"),
+            RunState.LOST,
+            None,
+            4,
+            True,
+            id="a node failure loses the run",
+        ),
+    ],
+)
+def test_job_records_map_to_run_states(
+    line: str, want_state: RunState, want_code: int | None, want_gpus: int, want_ended: bool
+) -> None:
+    job = _parse_job(
+        line.replace("EndTime=Unknown", "EndTime=2026-11-30T10:00:05") if want_ended else line
+    )
+    status = _status("r", job)
+    assert status.state is want_state
+    assert status.exit_code == want_code
+    assert job.gpus == want_gpus
+    assert (status.ended_at is not None) is want_ended
+
+
+def test_a_pending_job_has_no_start_time_even_when_slurm_estimates_one() -> None:
+    line = RUNNING.replace("JobState=RUNNING", "JobState=PENDING").replace(
+        "NumNodes=1", "NumNodes=1-1"
+    )
+    status = _status("r", _parse_job(line))
+    assert status.state is RunState.QUEUED
+    assert status.started_at is None
+
+
+def test_sbatch_asks_for_the_gang_per_task(tmp_path: Path) -> None:
+    args = sbatch_args(_spec(tmp_path, gpus=0.25), namespace="ns", output=tmp_path / "o.log")
+    assert "--job-name=ns.run-1" in args
+    assert "--ntasks=2" in args and "--nodes=1" in args
+    assert "--gpus-per-task=1" in args  # a share of a device takes a whole one on Slurm
+    assert "--cpus-per-task=2" in args and "--mem-per-cpu=1536M" in args
+    assert "--time=2" in args
+    assert "--export=NONE" in args
+
+
+def test_the_batch_script_is_valid_bash(tmp_path: Path) -> None:
+    script = batch_script(_spec(tmp_path), {"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_each_task_becomes_its_rank_with_the_contract_s_variables(
+    tmp_path: Path, rank: int
+) -> None:
+    spec = _spec(tmp_path)
+    spec = replace(spec, command='echo "$SILKROUTE_RANK|$SILKROUTE_ACCELERATORS|$QUOTED"')
+    done = subprocess.run(
+        ["bash", "-c", _rank_script(spec)],
+        env={"PATH": "/usr/bin:/bin", "SLURM_PROCID": str(rank), "QUOTED": "a 'b' $c"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == f"{rank}|{rank}|a 'b' $c"
+
+
+def test_a_task_beyond_the_gang_refuses_to_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["bash", "-c", _rank_script(_spec(tmp_path))],
+        env={"PATH": "/usr/bin:/bin", "SLURM_PROCID": "5"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 70
+    assert "no rank 5" in done.stderr
