@@ -93,7 +93,12 @@ class RayBackend:
             "workdir": str(spec.workdir),
             "accelerators_var": ENV_ACCELERATORS,
             "ranks": [{"env": worker_env(spec, r)} for r in range(spec.world_size)],
-            "bundle": {"CPU": spec.cpu_per_worker, "GPU": bundle_gpus},
+            "bundle": {
+                "CPU": spec.cpu_per_worker,
+                "GPU": bundle_gpus,
+                "memory": spec.memory_gib_per_worker * 2**30,
+            },
+            "time_limit_s": spec.time_limit_s,
             "strategy": self.placement_strategy,
             "grace_s": max(0.0, self.max_grace_s - 2.0),  # the driver must finish first
         }

@@ -8,7 +8,9 @@
   used because it needs one.
 - cancel: `scancel --batch --signal=TERM` (the batch shell forwards TERM to every rank, see
   `slurm_script`), wait for the ranks up to the grace period, then `scancel --signal=KILL`.
-- usage: elapsed time x GPUs from the controller's record of the job (`TresPerTask` x tasks).
+- usage: elapsed time x GPUs from the controller's record of the job (`TresPerTask` x tasks);
+  a run known only from the completion log (which keeps no GRES) has no usage: collect usage
+  within `MinJobAge` of the end, or run slurmdbd.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,7 +58,7 @@ class SlurmJob:
     started_at: float | None
     ended_at: float | None
     reason: str
-    gpus: int
+    gpus: int | None  # None: the record does not say (the completion log keeps no GRES)
     stdout: str
 
 
@@ -95,7 +97,7 @@ class SlurmBackend:
         check_run_id(spec.run_id)
         if not spec.workers:
             raise BackendError("workers: a run needs at least one worker")
-        known = self._jobs_by_run().get(spec.run_id)
+        known = self._jobs_by_run([spec.run_id]).get(spec.run_id)
         if known is not None:
             return _status(spec.run_id, known)
         log_dir = self.log_dir or spec.workdir
@@ -118,7 +120,7 @@ class SlurmBackend:
         return _status(spec.run_id, job)
 
     def poll(self, run_ids: Sequence[str]) -> dict[str, RunStatus]:
-        jobs = self._jobs_by_run()
+        jobs = self._jobs_by_run(run_ids)
         return {
             run_id: _status(run_id, jobs[run_id])
             if run_id in jobs
@@ -127,7 +129,7 @@ class SlurmBackend:
         }
 
     def cancel(self, run_id: str, grace_s: float = 30.0) -> None:
-        job = self._jobs_by_run().get(run_id)
+        job = self._jobs_by_run([run_id]).get(run_id)
         if job is None or _STATES.get(job.state, RunState.RUNNING).terminal:
             return
         if job.state in _QUEUED:
@@ -151,23 +153,32 @@ class SlurmBackend:
         return path.read_text(errors="replace") if path is not None and path.exists() else ""
 
     def log_path(self, run_id: str) -> Path | None:
-        job = self._jobs_by_run().get(run_id)
+        job = self._jobs_by_run([run_id]).get(run_id)
         return Path(job.stdout) if job is not None and job.stdout else None
 
     def usage(self, run_ids: Sequence[str]) -> dict[str, RunUsage]:
-        jobs = self._jobs_by_run()
+        jobs = self._jobs_by_run(run_ids)
         return {
             run_id: RunUsage(run_id, float(job.gpus), job.started_at, job.ended_at)
             for run_id, job in jobs.items()
-            if run_id in run_ids
+            if run_id in run_ids and job.gpus is not None
         }
 
     # --- reading Slurm's records ----------------------------------------------------------
 
-    def _jobs_by_run(self) -> dict[str, SlurmJob]:
-        """Our runs by run_id; when a name repeats (a resubmit by hand), the newest job wins."""
+    def _jobs_by_run(self, wanted: Collection[str] | None = None) -> dict[str, SlurmJob]:
+        """Our runs by run_id; when a name repeats (a resubmit by hand), the newest job wins.
+
+        The completion log is read only for runs the controller no longer holds: it grows
+        with every job the cluster ever ran."""
+        found = self._ours(self._controller_jobs())
+        if wanted is None or any(run_id not in found for run_id in wanted):
+            older = self._ours(self._completed_jobs())
+            found = {**older, **found}
+        return found
+
+    def _ours(self, jobs: list[SlurmJob]) -> dict[str, SlurmJob]:
         prefix = job_name(self.namespace, "")
-        jobs = self._completed_jobs() + self._controller_jobs()
         found: dict[str, SlurmJob] = {}
         for job in sorted(jobs, key=lambda j: j.job_id):
             if job.name.startswith(prefix):
@@ -260,9 +271,13 @@ def _parse_job(line: str) -> SlurmJob:
     nodes = _leading_int(f.get("NumNodes", f.get("NodeCnt", "")))
     per_task = _GPUS.search(f.get("TresPerTask", ""))
     per_node = _GPUS.search(f.get("TresPerNode", ""))
-    gpus = int(per_task.group(1)) * tasks if per_task else 0
-    if per_node and not per_task:
+    gpus: int | None = 0
+    if per_task:
+        gpus = int(per_task.group(1)) * tasks
+    elif per_node:
         gpus = int(per_node.group(1)) * nodes
+    elif "NumTasks" not in f:  # a completion-log line: it keeps no GRES
+        gpus = None
     return SlurmJob(
         job_id=int(f["JobId"]),
         name=f.get("JobName", f.get("Name", "")),

@@ -64,6 +64,8 @@ def sbatch_args(
         # The job's environment is exactly the script's exports, never the agent's own
         # (which may hold credentials).
         "--export=NONE",
+        # Retries are the platform's decision (a new run_id per attempt), never Slurm's.
+        "--no-requeue",
     ]
     if gpus_per_task(spec):
         args.append(f"--gpus-per-task={gpus_per_task(spec)}")

@@ -56,7 +56,7 @@ def test_a_value_with_spaces_ends_at_the_next_key() -> None:
             RUNNING, RunState.RUNNING, None, 4, False, id="a running job of the controller"
         ),
         pytest.param(
-            JOBCOMP, RunState.FAILED, 3, 0, True, id="a failed job from the completion log"
+            JOBCOMP, RunState.FAILED, 3, None, True, id="a failed job from the completion log"
         ),
         pytest.param(
             RUNNING.replace("RUNNING", "CANCELLED+").replace("ExitCode=0:0", "ExitCode=0:9"),
@@ -87,7 +87,11 @@ def test_a_value_with_spaces_ends_at_the_next_key() -> None:
     ],
 )
 def test_job_records_map_to_run_states(
-    line: str, want_state: RunState, want_code: int | None, want_gpus: int, want_ended: bool
+    line: str,
+    want_state: RunState,
+    want_code: int | None,
+    want_gpus: int | None,
+    want_ended: bool,
 ) -> None:
     job = _parse_job(
         line.replace("EndTime=Unknown", "EndTime=2026-11-30T10:00:05") if want_ended else line

@@ -10,7 +10,7 @@ driver's stdout as `<rank>: <line>`, so the job log reads like `srun --label`.
 SIGTERM (Ray's `stop_job`) reaches only this driver; it forwards SIGTERM to every rank's
 process group, waits up to the grace period, then kills. When one rank fails, the others are
 stopped the same way (a gang runs whole or not at all) and the driver exits with that rank's
-code.
+code. Past the plan's time limit every rank is stopped the same way and the driver exits 124.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import ray
 from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from . import PLAN_VARIABLE
+from . import PLAN_VARIABLE, TIME_LIMIT_EXIT_CODE
 
 _PR_SET_PDEATHSIG = 1
 
@@ -139,15 +139,23 @@ class Gang:
         waits = {a.wait.remote(): rank for rank, a in enumerate(actors)}
         codes: dict[int, int] = {}
         first_failure: int | None = None
+        limit = self.plan.get("time_limit_s")
+        deadline = time.monotonic() + float(limit) if limit else None
+        timed_out = False
         while waits:
             done, _ = ray.wait(list(waits), num_returns=len(waits), timeout=0.3)
             self._relay(actors)
             for ref in done:
                 rank = waits.pop(ref)
                 codes[rank] = ray.get(ref)
-                if codes[rank] != 0 and first_failure is None:
+                if codes[rank] != 0 and first_failure is None and not self.stopping:
                     first_failure = rank
-            if (self.stop_requested or first_failure is not None) and not self.stopping:
+            if deadline is not None and time.monotonic() > deadline and not self.stopping:
+                print(f"silkroute: time limit of {limit} s reached", flush=True)
+                timed_out = True
+            if (
+                self.stop_requested or first_failure is not None or timed_out
+            ) and not self.stopping:
                 self.stopping = True
                 grace = float(self.plan["grace_s"])
                 for a in actors:
@@ -155,6 +163,8 @@ class Gang:
         self._relay(actors)
         if self.stop_requested:
             return 143
+        if timed_out:
+            return TIME_LIMIT_EXIT_CODE
         return codes[first_failure] if first_failure is not None else 0
 
     def _relay(self, actors: list[Any]) -> None:
