@@ -7,7 +7,8 @@
   found through `scontrol show config`) for older ones. No slurmdbd is needed; `sacct` is not
   used because it needs one.
 - cancel: `scancel --batch --signal=TERM` (the batch shell forwards TERM to every rank, see
-  `slurm_script`), wait for the ranks up to the grace period, then `scancel --signal=KILL`.
+  `slurm_script`), wait for the ranks up to the grace period, `scancel --signal=KILL` the
+  ranks still there, then `scancel` the job (which Slurm records as CANCELLED).
 - usage: elapsed time x GPUs from the controller's record of the job (`TresPerTask` x tasks);
   a run known only from the completion log (which keeps no GRES) has no usage: collect usage
   within `MinJobAge` of the end, or run slurmdbd.
@@ -140,7 +141,11 @@ class SlurmBackend:
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and self._step_running(job.job_id):
             time.sleep(self._poll_interval_s)
-        self._run(["scancel", "--full", "--signal=KILL", str(job.job_id)], check=False)
+        if self._step_running(job.job_id):
+            # Only the ranks: a job-wide KILL is a cancel, which Slurm turns into TERM and
+            # KILL only after its KillWait.
+            self._run(["scancel", "--signal=KILL", f"{job.job_id}.0"], check=False)
+        self._run(["scancel", str(job.job_id)], check=False)  # recorded as CANCELLED
         self._wait_terminal(job.job_id, 10.0)
 
     def list_runs(self) -> list[RunStatus]:

@@ -97,7 +97,9 @@ while :; do
   kill -0 "$srun_pid" 2>/dev/null || break
 done
 if [ -n "$cancelled" ]; then
-  sleep {_HOLD_AFTER_CANCEL_S} & wait $!
+  sleep {_HOLD_AFTER_CANCEL_S} & hold=$!
+  wait "$hold"
+  kill "$hold" 2>/dev/null
   exit 143
 fi
 exit "$rc"

@@ -94,7 +94,8 @@ def test_cancel_sends_sigterm_to_every_rank_and_waits_within_the_grace(engine: E
 def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(engine: Engine) -> None:
     backend = engine.make()
     spec = engine.spec(
-        'trap "" TERM; touch "ready-$SILKROUTE_RANK"; while :; do sleep 0.2; done', workers=1
+        'trap "" TERM; touch "ready-$SILKROUTE_RANK"; while :; do echo . >> alive; sleep 0.2; done',
+        workers=1,
     )
     backend.submit(spec)
     wait_for_files([spec.workdir / "ready-0"])
@@ -107,6 +108,9 @@ def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(engine: Engine) ->
     assert status.state is RunState.CANCELLED, status
     assert took >= 1.5, f"killed after {took:.1f} s, before the 2 s grace"
     assert took < engine.grace_s + 30
+    beats = (spec.workdir / "alive").read_text()
+    time.sleep(1.0)
+    assert (spec.workdir / "alive").read_text() == beats, "the job still runs after cancel"
 
 
 def test_a_failing_rank_fails_the_gang_with_its_exit_code(engine: Engine) -> None:
