@@ -82,6 +82,8 @@ class SlurmBackend:
         """`env` is the environment of the Slurm commands (e.g. `SLURM_CONF`); `job_path` the
         PATH jobs see (default: this process's). `pin_nodes` passes the placement's node names
         to `--nodelist`: use it where site node names are Slurm node names."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", namespace):
+            raise BackendError(f"namespace: {namespace!r} must be 1-64 letters, digits, _ or -")
         self.namespace = namespace
         self.partition = partition
         self.pin_nodes = pin_nodes

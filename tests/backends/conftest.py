@@ -28,7 +28,7 @@ class Engine:
     """A started engine: how to make a back end for it (again, as after a restart)."""
 
     name: str
-    make: Callable[[], Backend]
+    make: Callable[..., Backend]  # make(namespace="silkroute"): runs of other namespaces unseen
     node: str  # the node name a placement uses on this engine
     root: Path  # a directory every worker can read and write
     grace_s: float  # the grace period its cancel honours in these tests
@@ -106,7 +106,9 @@ def slurm_engine() -> Iterator[Engine]:
         jobs.mkdir()
         yield Engine(
             name="slurm",
-            make=lambda: SlurmBackend(env=cluster.env, poll_interval_s=0.2),
+            make=lambda namespace="silkroute": SlurmBackend(
+                env=cluster.env, poll_interval_s=0.2, namespace=namespace
+            ),
             node="localhost",
             root=jobs,
             grace_s=20.0,
@@ -130,7 +132,9 @@ def ray_engine() -> Iterator[Engine]:
         head.start()
         yield Engine(
             name="ray",
-            make=lambda: RayBackend(head.address, python=head.python, max_grace_s=8.0),
+            make=lambda namespace="silkroute": RayBackend(
+                head.address, python=head.python, max_grace_s=8.0, namespace=namespace
+            ),
             node="localhost",
             root=jobs,
             grace_s=8.0,  # Ray fixes the grace per job at submit: max_grace_s
