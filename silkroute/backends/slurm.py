@@ -44,6 +44,7 @@ _STATES: dict[str, RunState] = {
     "NODE_FAIL": RunState.LOST,
     "BOOT_FAIL": RunState.LOST,
 }
+_UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Zero Bytes were")
 _FIELD = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9:/_]*)=")
 _GPUS = re.compile(r"gres:gpu(?::[^:,=]+)?[:=](\d+)")
 
@@ -116,7 +117,10 @@ class SlurmBackend:
         if "SLURM_CONF" in self._env:
             base_env["SLURM_CONF"] = self._env["SLURM_CONF"]
         out = self._run(["sbatch", *args], stdin=batch_script(spec, base_env))
-        job_id = int(out.strip().split(";")[0])
+        try:
+            job_id = int(out.strip().split(";")[0])
+        except ValueError as exc:
+            raise BackendError(f"sbatch: unexpected answer {out.strip()!r}") from exc
         job = self._show_job(job_id)
         if job is None:
             return RunStatus(spec.run_id, RunState.QUEUED, message=f"slurm job {job_id}")
@@ -242,7 +246,10 @@ class SlurmBackend:
             raise BackendError(f"{argv[0]}: not found on PATH (is Slurm installed?)") from exc
         except subprocess.TimeoutExpired as exc:
             raise BackendError(f"{argv[0]}: no answer within {self._timeout_s:.0f} s") from exc
-        if check and done.returncode != 0:
+        unreachable = any(sign in done.stderr for sign in _UNREACHABLE)
+        if done.returncode != 0 and (check or unreachable):
+            # An unreachable controller must never read as "no such job": that would report
+            # every run LOST and invite a second copy elsewhere.
             raise BackendError(f"{argv[0]} failed ({done.returncode}): {done.stderr.strip()}")
         return done.stdout
 

@@ -57,3 +57,11 @@ def test_slurm_refuses_a_gang_larger_than_the_cluster(slurm_engine: Engine) -> N
     time.sleep(2.0)
     assert backend.poll([spec.run_id])[spec.run_id].state.terminal
     assert not list(spec.workdir.glob("ready-*"))
+
+
+def test_ray_without_a_head_is_an_error_naming_the_address() -> None:
+    pytest.importorskip("ray.job_submission", reason="ray not installed")
+    from silkroute.backends.ray import RayBackend
+
+    with pytest.raises(BackendError, match=r"cannot reach the job API at http://127\.0\.0\.1:1"):
+        RayBackend("http://127.0.0.1:1")

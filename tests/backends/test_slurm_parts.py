@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from silkroute.backends.base import LaunchSpec, RunState, WorkerPlacement
-from silkroute.backends.slurm import _fields, _parse_job, _status
+from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
+from silkroute.backends.slurm import SlurmBackend, _fields, _parse_job, _status
 from silkroute.backends.slurm_script import _rank_script, batch_script, sbatch_args
+from tests.backends.slurm_cluster import missing_binaries
 
 RUNNING = (
     "JobId=42 JobName=silkroute.run-1 UserId=root(0) JobState=RUNNING Reason=None "
@@ -154,3 +156,18 @@ def test_a_task_beyond_the_gang_refuses_to_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 70
     assert "no rank 5" in done.stderr
+
+
+def test_an_unreachable_controller_is_an_error_not_a_lost_run(tmp_path: Path) -> None:
+    if missing_binaries():
+        pytest.skip("Slurm not installed: apt-get install slurm-wlm munge (.ci/run does)")
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(
+        "ClusterName=dead\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=1\n"
+        f"AuthType=auth/munge\nAuthInfo=socket={tmp_path}/munge.socket\n"
+        "NodeName=localhost CPUs=1 State=UNKNOWN\n"
+        "PartitionName=debug Nodes=localhost Default=YES State=UP\n"
+    )
+    backend = SlurmBackend(env={**os.environ, "SLURM_CONF": str(conf)})
+    with pytest.raises(BackendError, match="Unable to contact slurm controller"):
+        backend.poll(["some-run"])
