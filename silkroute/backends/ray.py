@@ -186,7 +186,7 @@ class RayBackend:
         try:
             info = self._client.get_job_info(run_id)
         except RuntimeError as exc:  # the SDK's answer for an unknown submission id
-            if "does not exist" in str(exc) or "404" in str(exc):
+            if "status code 404" in str(exc):
                 return None
             raise BackendError(f"ray: get_job_info({run_id}) failed: {exc}") from exc
         except Exception as exc:

@@ -21,15 +21,23 @@ failing rank's own.
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from silkroute.backends.base import ENV_ACCELERATORS, ENV_RANK, LaunchSpec, worker_env
+from silkroute.backends.base import (
+    ENV_ACCELERATORS,
+    ENV_RANK,
+    BackendError,
+    LaunchSpec,
+    worker_env,
+)
 from silkroute.backends.capabilities import shell_line
 
 _HOLD_AFTER_CANCEL_S = 300
 _RANK_VARIABLES = (ENV_RANK, ENV_ACCELERATORS)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def job_name(namespace: str, run_id: str) -> str:
@@ -82,6 +90,9 @@ def batch_script(spec: LaunchSpec, base_env: Mapping[str, str]) -> str:
     """The batch script: common exports, then one `srun` step whose task i becomes rank i."""
     common = dict(base_env)
     common.update({k: v for k, v in worker_env(spec, 0).items() if k not in _RANK_VARIABLES})
+    bad = sorted(k for k in common if not _ENV_NAME.fullmatch(k))
+    if bad:
+        raise BackendError(f"env: {', '.join(map(repr, bad))} cannot be a shell variable name")
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(common.items()))
     rank = _rank_script(spec)
     return f"""#!/bin/bash

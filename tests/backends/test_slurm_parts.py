@@ -146,6 +146,12 @@ def test_each_task_becomes_its_rank_with_the_contract_s_variables(
     assert done.stdout.strip() == f"{rank}|{rank}|a 'b' $c"
 
 
+def test_an_environment_name_a_shell_cannot_export_is_refused(tmp_path: Path) -> None:
+    spec = replace(_spec(tmp_path), env={"GOOD": "1", "NOT-OK": "2"})
+    with pytest.raises(BackendError, match="env: 'NOT-OK' cannot be a shell variable name"):
+        batch_script(spec, {})
+
+
 def test_a_task_beyond_the_gang_refuses_to_run(tmp_path: Path) -> None:
     done = subprocess.run(
         ["bash", "-c", _rank_script(_spec(tmp_path))],
