@@ -59,16 +59,20 @@ class RayBackend:
         max_grace_s: float = 30.0,
         placement_strategy: str = "PACK",
         python: str = "python",
+        auth_token: str | None = None,
         poll_interval_s: float = 0.25,
     ) -> None:
         """`address`: the dashboard's HTTP address (`http://head:8265`); `python`: the
-        interpreter with Ray on the cluster's nodes, which runs the gang driver."""
+        interpreter with Ray on the cluster's nodes, which runs the gang driver;
+        `auth_token`: the cluster's token where Ray's token authentication is on (a cluster
+        started by a local `ray.init` has it on by default)."""
         try:
             from ray.job_submission import JobSubmissionClient
         except ImportError as exc:
             raise BackendError("ray: not installed (pip install 'silkroute[engines]')") from exc
         try:
-            self._client = JobSubmissionClient(address)
+            headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
+            self._client = JobSubmissionClient(address, headers=headers)
         except Exception as exc:  # Ray raises ConnectionError, ValueError or RuntimeError
             raise BackendError(f"ray: cannot reach the job API at {address}: {exc}") from exc
         self.namespace = namespace

@@ -62,6 +62,7 @@ class SlurmJob:
     reason: str
     gpus: int | None  # None: the record does not say (the completion log keeps no GRES)
     stdout: str
+    stderr: str
 
 
 class SlurmBackend:
@@ -109,7 +110,7 @@ class SlurmBackend:
         args = sbatch_args(
             spec,
             namespace=self.namespace,
-            output=log_dir / f"{spec.run_id}.log",
+            log_dir=log_dir,
             partition=self.partition,
             pin_nodes=self.pin_nodes,
         )
@@ -160,12 +161,16 @@ class SlurmBackend:
     # --- optional capabilities ------------------------------------------------------------
 
     def logs(self, run_id: str) -> str:
-        path = self.log_path(run_id)
-        return path.read_text(errors="replace") if path is not None and path.exists() else ""
+        """Standard output, then standard error (each rank's lines prefixed `<rank>: `)."""
+        texts = [p.read_text(errors="replace") for p in self.log_paths(run_id) if p.exists()]
+        return "".join(texts)
 
-    def log_path(self, run_id: str) -> Path | None:
+    def log_paths(self, run_id: str) -> list[Path]:
+        """`stdout-<run_id>.log` and `stderr-<run_id>.log` (the local back end's naming)."""
         job = self._jobs_by_run([run_id]).get(run_id)
-        return Path(job.stdout) if job is not None and job.stdout else None
+        if job is None:
+            return []
+        return [Path(p) for p in dict.fromkeys((job.stdout, job.stderr)) if p]
 
     def usage(self, run_ids: Sequence[str]) -> dict[str, RunUsage]:
         jobs = self._jobs_by_run(run_ids)
@@ -302,6 +307,7 @@ def _parse_job(line: str) -> SlurmJob:
         reason=f.get("Reason", ""),
         gpus=gpus,
         stdout=f.get("StdOut", ""),
+        stderr=f.get("StdErr", ""),
     )
 
 

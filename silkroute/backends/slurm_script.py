@@ -53,7 +53,7 @@ def sbatch_args(
     spec: LaunchSpec,
     *,
     namespace: str,
-    output: Path,
+    log_dir: Path,
     partition: str | None = None,
     pin_nodes: bool = False,
 ) -> list[str]:
@@ -63,7 +63,8 @@ def sbatch_args(
         "--parsable",
         f"--job-name={job_name(namespace, spec.run_id)}",
         f"--comment={namespace}:run={spec.run_id}:job={spec.job_id}:attempt={spec.attempt}",
-        f"--output={output}",
+        f"--output={log_dir / f'stdout-{spec.run_id}.log'}",
+        f"--error={log_dir / f'stderr-{spec.run_id}.log'}",
         f"--chdir={spec.workdir}",
         f"--ntasks={spec.world_size}",
         f"--nodes={len(nodes)}",

@@ -2,7 +2,7 @@
 
 4 logical GPUs and 4 CPUs (Ray does not check that they exist), a 200 MB object store,
 every port chosen free (the defaults collide with other heads on the machine), its own temp
-dir. `--block` keeps the starter alive; terminating it stops every process of this head and
+dir, token authentication off. `--block` keeps the starter alive; terminating it stops every process of this head and
 no other (never `ray stop`, which stops every Ray on the machine).
 """
 
@@ -49,6 +49,9 @@ class RayHead:
             **os.environ,
             "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
             "RAY_USAGE_STATS_ENABLED": "0",
+            # A token in ~/.ray (left by any local ray.init on the machine) would otherwise
+            # turn token authentication on for this head.
+            "RAY_AUTH_MODE": "disabled",
         }
         argv = [
             f"{bin_dir}/ray", "start", "--head", "--block", "--disable-usage-stats",

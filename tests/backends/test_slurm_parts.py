@@ -115,13 +115,15 @@ def test_a_pending_job_has_no_start_time_even_when_slurm_estimates_one() -> None
 
 
 def test_sbatch_asks_for_the_gang_per_task(tmp_path: Path) -> None:
-    args = sbatch_args(_spec(tmp_path, gpus=0.25), namespace="ns", output=tmp_path / "o.log")
+    args = sbatch_args(_spec(tmp_path, gpus=0.25), namespace="ns", log_dir=tmp_path)
     assert "--job-name=ns.run-1" in args
     assert "--ntasks=2" in args and "--nodes=1" in args
     assert "--gpus-per-task=1" in args  # a share of a device takes a whole one on Slurm
     assert "--cpus-per-task=2" in args and "--mem-per-cpu=1536M" in args
     assert "--time=2" in args
-    assert "--export=NONE" in args
+    assert "--export=NONE" in args and "--no-requeue" in args
+    assert f"--output={tmp_path}/stdout-run-1.log" in args
+    assert f"--error={tmp_path}/stderr-run-1.log" in args
 
 
 def test_the_batch_script_is_valid_bash(tmp_path: Path) -> None:
