@@ -2,8 +2,8 @@
 
 4 logical GPUs and 4 CPUs (Ray does not check that they exist), a 200 MB object store,
 every port chosen free (the defaults collide with other heads on the machine), its own temp
-dir, token authentication off. `--block` keeps the starter alive; terminating it stops every process of this head and
-no other (never `ray stop`, which stops every Ray on the machine).
+dir, token authentication off. `--block` keeps the starter alive; terminating it stops every
+process of this head and no other (never `ray stop`, which stops every Ray on the machine).
 """
 
 from __future__ import annotations
