@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -37,6 +37,11 @@ class RunUsage:
             return 0.0
         end = self.ended_at if self.ended_at is not None else now
         return self.accelerators * max(0.0, end - self.started_at) / 3600.0
+
+
+def total_accelerator_hours(usages: Iterable[RunUsage], now: float) -> float:
+    """The engine's own count of accelerator-hours over runs (to check the ledger against)."""
+    return sum(u.accelerator_hours(now) for u in usages)
 
 
 @runtime_checkable

@@ -105,6 +105,7 @@ class SlurmBackend:
         known = self._jobs_by_run([spec.run_id]).get(spec.run_id)
         if known is not None:
             return _status(spec.run_id, known)
+        spec.workdir.mkdir(parents=True, exist_ok=True)  # Slurm's --chdir needs it (shared fs)
         log_dir = self.log_dir or spec.workdir
         log_dir.mkdir(parents=True, exist_ok=True)
         args = sbatch_args(

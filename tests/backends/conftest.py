@@ -1,7 +1,15 @@
 """Every execution engine behind one fixture, so one conformance suite runs against all of them.
 
 Adding a back end is one entry in `ENGINES` and one `<name>_engine` session fixture that
-returns an `Engine`. An engine whose software is missing skips with the reason.
+returns an `Engine`, e.g. for the local back end:
+
+    @pytest.fixture(scope="session")
+    def local_engine(tmp_path_factory) -> Engine:
+        root = tmp_path_factory.mktemp("local")
+        return Engine("local", lambda namespace="silkroute": LocalBackend(root / namespace),
+                      node="localhost", root=root / "jobs", grace_s=10.0)
+
+An engine whose software is missing skips with the reason.
 """
 
 from __future__ import annotations
