@@ -83,7 +83,8 @@ class SlurmBackend:
     ) -> None:
         """`env` is the environment of the Slurm commands (e.g. `SLURM_CONF`); `job_path` the
         PATH jobs see (default: this process's). `pin_nodes` passes the placement's node names
-        to `--nodelist`: use it where site node names are Slurm node names."""
+        to `--nodelist` and runs rank i on workers[i].node: use it where site node names are
+        Slurm node names (every node must then hold as many workers as the others)."""
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", namespace):
             raise BackendError(f"namespace: {namespace!r} must be 1-64 letters, digits, _ or -")
         self.namespace = namespace
@@ -118,7 +119,8 @@ class SlurmBackend:
         base_env = {"PATH": self._job_path}
         if "SLURM_CONF" in self._env:
             base_env["SLURM_CONF"] = self._env["SLURM_CONF"]
-        out = self._run(["sbatch", *args], stdin=batch_script(spec, base_env))
+        script = batch_script(spec, base_env, pin_nodes=self.pin_nodes)
+        out = self._run(["sbatch", *args], stdin=script)
         try:
             job_id = int(out.strip().split(";")[0])
         except ValueError as exc:

@@ -83,11 +83,17 @@ def sbatch_args(
     if partition:
         args.append(f"--partition={partition}")
     if pin_nodes:
-        args.append(f"--nodelist={','.join(nodes)}")
+        per_node = {sum(1 for w in spec.workers if w.node == node) for node in nodes}
+        if len(per_node) != 1:
+            raise BackendError(
+                "workers: with pinned nodes every node must hold the same number of workers "
+                "(Slurm's arbitrary distribution is not used)"
+            )
+        args += [f"--nodelist={','.join(nodes)}", f"--ntasks-per-node={per_node.pop()}"]
     return args
 
 
-def batch_script(spec: LaunchSpec, base_env: Mapping[str, str]) -> str:
+def batch_script(spec: LaunchSpec, base_env: Mapping[str, str], *, pin_nodes: bool = False) -> str:
     """The batch script: common exports, then one `srun` step whose task i becomes rank i."""
     common = dict(base_env)
     common.update({k: v for k, v in worker_env(spec, 0).items() if k not in _RANK_VARIABLES})
@@ -95,7 +101,7 @@ def batch_script(spec: LaunchSpec, base_env: Mapping[str, str]) -> str:
     if bad:
         raise BackendError(f"env: {', '.join(map(repr, bad))} cannot be a shell variable name")
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(common.items()))
-    rank = _rank_script(spec)
+    rank = _rank_script(spec, pin_nodes=pin_nodes)
     return f"""#!/bin/bash
 {exports}
 mkdir -p {shlex.quote(str(spec.checkpoint_dir))}
@@ -118,16 +124,24 @@ exit "$rc"
 """
 
 
-def _rank_script(spec: LaunchSpec) -> str:
+def _rank_script(spec: LaunchSpec, *, pin_nodes: bool = False) -> str:
+    """Which rank this task is: its SLURM_PROCID, or with pinned nodes the placement's rank
+    for (node, local task id), so rank i runs on workers[i].node whatever order Slurm
+    numbers the nodes in."""
     cases = []
+    local: dict[str, int] = {}
     for rank in range(spec.world_size):
         env = worker_env(spec, rank)
         assigns = " ".join(f"{k}={shlex.quote(env[k])}" for k in _RANK_VARIABLES)
-        cases.append(f"  {rank}) export {assigns} ;;")
+        node = spec.workers[rank].node
+        local[node] = local.get(node, -1) + 1
+        key = f"{node}:{local[node]}" if pin_nodes else str(rank)
+        cases.append(f"  {shlex.quote(key)}) export {assigns} ;;")
     body = "\n".join(cases)
-    return f"""case "$SLURM_PROCID" in
+    task = '"$SLURMD_NODENAME:$SLURM_LOCALID"' if pin_nodes else '"$SLURM_PROCID"'
+    return f"""case {task} in
 {body}
-  *) echo "silkroute: no rank $SLURM_PROCID in a gang of {spec.world_size}" >&2; exit 70 ;;
+  *) echo "silkroute: no rank for task {task} in a gang of {spec.world_size}" >&2; exit 70 ;;
 esac
 if [ -n "${{CUDA_VISIBLE_DEVICES:-}}" ]; then export {ENV_ACCELERATORS}="$CUDA_VISIBLE_DEVICES"; fi
 stopped=

@@ -36,7 +36,7 @@ class Engine:
     """A started engine: how to make a back end for it (again, as after a restart)."""
 
     name: str
-    make: Callable[..., Backend]  # make(namespace="silkroute"): runs of other namespaces unseen
+    make: Callable[..., Backend]  # make(**options): e.g. namespace= (other namespaces unseen)
     node: str  # the node name a placement uses on this engine
     root: Path  # a directory every worker can read and write
     grace_s: float  # the grace period its cancel honours in these tests
@@ -114,10 +114,8 @@ def slurm_engine() -> Iterator[Engine]:
         jobs.mkdir()
         yield Engine(
             name="slurm",
-            make=lambda namespace="silkroute": SlurmBackend(
-                env=cluster.env, poll_interval_s=0.2, namespace=namespace
-            ),
-            node="localhost",
+            make=lambda **options: SlurmBackend(env=cluster.env, poll_interval_s=0.2, **options),
+            node="n1",
             root=jobs,
             grace_s=20.0,
         )
@@ -140,8 +138,8 @@ def ray_engine() -> Iterator[Engine]:
         head.start()
         yield Engine(
             name="ray",
-            make=lambda namespace="silkroute": RayBackend(
-                head.address, python=head.python, max_grace_s=8.0, namespace=namespace
+            make=lambda **options: RayBackend(
+                head.address, python=head.python, max_grace_s=8.0, **options
             ),
             node="localhost",
             root=jobs,

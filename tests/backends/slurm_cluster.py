@@ -1,10 +1,11 @@
-"""A throwaway single-host Slurm cluster for tests: munged, slurmctld and slurmd in one temp dir.
+"""A throwaway Slurm cluster on one host for tests: munged, slurmctld and two slurmd in a temp dir.
 
-One node, `localhost`, with 8 CPUs and 4 GPUs. Slurm's gpu plug-in drops GPUs without device
-files, so each GPU is a symlink to /dev/null in the temp dir (a character device, never
-opened by a job). No slurmdbd: the job completion log (`jobcomp/filetxt`) and the
-controller's memory are the records. Every daemon runs in the foreground as our child, so
-teardown stops exactly the processes it started.
+Two nodes, `n1` and `n2` (one slurmd each, on their own ports), with 4 CPUs and 2 GPUs each,
+so a gang can span nodes. Slurm's gpu plug-in drops GPUs without device files, so each GPU
+is a symlink to /dev/null in the temp dir (a character device, never opened by a job). No
+slurmdbd: the job completion log (`jobcomp/filetxt`) and the controller's memory are the
+records. Every daemon runs in the foreground as our child, so teardown stops exactly the
+processes it started.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "scancel")
-GPUS = 4
-CPUS = 8
+NODES = ("n1", "n2")
+GPUS_PER_NODE = 2
+CPUS_PER_NODE = 4
 
 
 def missing_binaries() -> list[str]:
@@ -52,8 +54,9 @@ class SlurmCluster:
         self._wait(lambda: (self.root / "munge.socket").exists(), timeout_s, "munged")
         self._spawn("slurmctld", "-D", "-i")
         self._wait(self._controller_up, timeout_s, "slurmctld")
-        self._spawn("slurmd", "-D", "-N", "localhost")
-        self._wait(self._node_idle, timeout_s, "slurmd (node idle)")
+        for node in NODES:
+            self._spawn("slurmd", "-D", "-N", node)
+        self._wait(self._nodes_idle, timeout_s, "slurmd (nodes idle)")
 
     def stop(self) -> None:
         if self.procs:
@@ -86,7 +89,7 @@ class SlurmCluster:
 
     def log_tail(self, chars: int = 3000) -> str:
         parts = []
-        for name in ("slurmctld.log", "slurmd.log", "munged.log"):
+        for name in ("slurmctld.log", *(f"slurmd-{n}.log" for n in NODES), "munged.log"):
             path = self.root / name
             if path.exists():
                 parts.append(f"--- {name}\n{path.read_text(errors='replace')[-chars:]}")
@@ -104,34 +107,43 @@ class SlurmCluster:
 
     def _write_config(self) -> None:
         r = self.root
-        for name in ("state", "spool", "dev"):
+        for name in ("state", "dev", *(f"spool-{n}" for n in NODES)):
             (r / name).mkdir(parents=True, exist_ok=True)
         key = r / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        for i in range(GPUS):
-            gpu = r / "dev" / f"gpu{i}"
-            if not gpu.exists():
-                gpu.symlink_to("/dev/null")
-        (r / "gres.conf").write_text(
-            f"AutoDetect=off\nNodeName=localhost Name=gpu File={r}/dev/gpu[0-{GPUS - 1}]\n"
-        )
+        gres = ["AutoDetect=off"]
+        nodes = []
+        for i, node in enumerate(NODES):
+            first = i * GPUS_PER_NODE
+            for d in range(first, first + GPUS_PER_NODE):
+                gpu = r / "dev" / f"gpu{d}"
+                if not gpu.exists():
+                    gpu.symlink_to("/dev/null")
+            gres.append(
+                f"NodeName={node} Name=gpu File={r}/dev/gpu[{first}-{first + GPUS_PER_NODE - 1}]"
+            )
+            nodes.append(
+                f"NodeName={node} NodeHostname=localhost NodeAddr=127.0.0.1 Port={_free_port()} "
+                f"CPUs={CPUS_PER_NODE} RealMemory=8000 Gres=gpu:{GPUS_PER_NODE} State=UNKNOWN"
+            )
+        (r / "gres.conf").write_text("\n".join(gres) + "\n")
+        node_lines = "\n".join(nodes)
         self.conf.write_text(f"""\
 ClusterName=srtest{os.getpid()}
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
 AuthType=auth/munge
 AuthInfo=socket={r}/munge.socket
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={r}/state
-SlurmdSpoolDir={r}/spool
+SlurmdSpoolDir={r}/spool-%n
 SlurmctldPidFile={r}/slurmctld.pid
-SlurmdPidFile={r}/slurmd.pid
+SlurmdPidFile={r}/slurmd-%n.pid
 SlurmctldLogFile={r}/slurmctld.log
-SlurmdLogFile={r}/slurmd.log
+SlurmdLogFile={r}/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -148,8 +160,8 @@ ReturnToService=2
 SlurmdParameters=config_overrides
 MinJobAge=3600
 KillWait=5
-NodeName=localhost NodeAddr=127.0.0.1 CPUs={CPUS} RealMemory=16000 Gres=gpu:{GPUS} State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+{node_lines}
+PartitionName=debug Nodes={",".join(NODES)} Default=YES MaxTime=INFINITE State=UP
 """)
 
     def _spawn(self, *argv: str) -> None:
@@ -163,11 +175,14 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
     def _controller_up(self) -> bool:
         return "UP" in self.scontrol("ping")
 
-    def _node_idle(self) -> bool:
-        state = self.scontrol("-o", "show", "node", "localhost")
-        if "DRAIN" in state or "INVALID" in state:
-            self.scontrol("update", "nodename=localhost", "state=resume")
-        return "State=IDLE" in state and "DRAIN" not in state
+    def _nodes_idle(self) -> bool:
+        idle = 0
+        for node in NODES:
+            state = self.scontrol("-o", "show", "node", node)
+            if "DRAIN" in state or "INVALID" in state:
+                self.scontrol("update", f"nodename={node}", "state=resume")
+            idle += "State=IDLE" in state and "DRAIN" not in state
+        return idle == len(NODES)
 
     def _wait(self, ready: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from silkroute.backends.base import BackendError, RunState
+from silkroute.backends.base import BackendError, RunState, WorkerPlacement
 from silkroute.backends.ray_gang import TIME_LIMIT_EXIT_CODE
 from tests.backends.conftest import Engine
 
@@ -65,3 +65,21 @@ def test_ray_without_a_head_is_an_error_naming_the_address() -> None:
 
     with pytest.raises(BackendError, match=r"cannot reach the job API at http://127\.0\.0\.1:1"):
         RayBackend("http://127.0.0.1:1")
+
+
+@pytest.mark.xdist_group("slurm")
+def test_slurm_runs_each_rank_on_the_node_its_placement_names(slurm_engine: Engine) -> None:
+    backend = slurm_engine.make(pin_nodes=True)
+    spec = slurm_engine.spec(
+        'echo "$SLURMD_NODENAME $SILKROUTE_ACCELERATORS" > "where-$SILKROUTE_RANK"', gpus=2
+    )
+    # Against Slurm's own node order: rank 0 on n2, rank 1 on n1, each with both its GPUs.
+    spec = replace(spec, workers=[WorkerPlacement("n2", (0, 1)), WorkerPlacement("n1", (0, 1))])
+    backend.submit(spec)
+    status = slurm_engine.wait(backend, spec.run_id, lambda s: s.state.terminal)
+
+    assert status.state is RunState.SUCCEEDED, status
+    where = [(spec.workdir / f"where-{r}").read_text().split() for r in range(2)]
+    assert [w[0] for w in where] == ["n2", "n1"]
+    assert all(len(w[1].split(",")) == 2 for w in where)
+    assert backend.usage([spec.run_id])[spec.run_id].accelerators == 4.0

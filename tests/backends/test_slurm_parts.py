@@ -163,7 +163,7 @@ def test_a_task_beyond_the_gang_refuses_to_run(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 70
-    assert "no rank 5" in done.stderr
+    assert "no rank for task 5" in done.stderr
 
 
 def test_an_unreachable_controller_is_an_error_not_a_lost_run(tmp_path: Path) -> None:
@@ -179,3 +179,34 @@ def test_an_unreachable_controller_is_an_error_not_a_lost_run(tmp_path: Path) ->
     backend = SlurmBackend(env={**os.environ, "SLURM_CONF": str(conf)})
     with pytest.raises(BackendError, match="Unable to contact slurm controller"):
         backend.poll(["some-run"])
+
+
+@pytest.mark.parametrize(
+    ("node", "local_id", "want_rank"),
+    [("n2", 0, 0), ("n2", 1, 2), ("n1", 0, 1), ("n1", 1, 3)],
+)
+def test_with_pinned_nodes_a_task_is_the_rank_its_node_and_local_id_name(
+    tmp_path: Path, node: str, local_id: int, want_rank: int
+) -> None:
+    spec = replace(
+        _spec(tmp_path),
+        command='echo "$SILKROUTE_RANK"',
+        workers=[WorkerPlacement(n, (i,)) for i, n in enumerate(["n2", "n1", "n2", "n1"])],
+    )
+    done = subprocess.run(
+        ["bash", "-c", _rank_script(spec, pin_nodes=True)],
+        env={"PATH": "/usr/bin:/bin", "SLURMD_NODENAME": node, "SLURM_LOCALID": str(local_id)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == str(want_rank)
+
+
+def test_pinned_nodes_need_as_many_workers_on_each(tmp_path: Path) -> None:
+    spec = replace(_spec(tmp_path), workers=[WorkerPlacement(n) for n in ["n1", "n1", "n2"]])
+    assert "--ntasks-per-node=1" in sbatch_args(
+        replace(spec, workers=spec.workers[1:]), namespace="ns", log_dir=tmp_path, pin_nodes=True
+    )
+    with pytest.raises(BackendError, match="workers: with pinned nodes every node"):
+        sbatch_args(spec, namespace="ns", log_dir=tmp_path, pin_nodes=True)
