@@ -25,8 +25,12 @@ GPUS_PER_NODE = 2
 CPUS_PER_NODE = 4
 
 
+# Daemons live in sbin, which a non-login PATH may lack.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+
 def missing_binaries() -> list[str]:
-    return [b for b in BINARIES if shutil.which(b) is None]
+    return [b for b in BINARIES if shutil.which(b, path=SEARCH_PATH) is None]
 
 
 def _free_port() -> int:
@@ -46,7 +50,7 @@ class SlurmCluster:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "SLURM_CONF": str(self.conf)}
+        return {**os.environ, "PATH": SEARCH_PATH, "SLURM_CONF": str(self.conf)}
 
     def start(self, timeout_s: float = 60.0) -> None:
         self._write_config()
