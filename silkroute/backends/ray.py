@@ -60,12 +60,16 @@ class RayBackend:
         placement_strategy: str = "PACK",
         python: str = "python",
         auth_token: str | None = None,
+        pin_nodes: bool = False,
+        node_label: str = "silkroute.io/node",
         poll_interval_s: float = 0.25,
     ) -> None:
         """`address`: the dashboard's HTTP address (`http://head:8265`); `python`: the
         interpreter with Ray on the cluster's nodes, which runs the gang driver;
         `auth_token`: the cluster's token where Ray's token authentication is on (a cluster
-        started by a local `ray.init` has it on by default)."""
+        started by a local `ray.init` has it on by default); `pin_nodes`: bundle i goes to
+        the Ray node whose label `node_label` is workers[i].node (label each node with its
+        site node name: `ray start --labels=silkroute.io/node=<name>`)."""
         try:
             from ray.job_submission import JobSubmissionClient
         except ImportError as exc:
@@ -79,6 +83,8 @@ class RayBackend:
         self.max_grace_s = max_grace_s
         self.placement_strategy = placement_strategy
         self.python = python
+        self.pin_nodes = pin_nodes
+        self.node_label = node_label
         self._poll_interval_s = poll_interval_s
 
     # --- the Backend protocol -------------------------------------------------------------
@@ -104,6 +110,10 @@ class RayBackend:
             },
             "time_limit_s": spec.time_limit_s,
             "strategy": self.placement_strategy,
+            "node_label": self.node_label,
+            "node_selectors": (
+                [{self.node_label: w.node} for w in spec.workers] if self.pin_nodes else None
+            ),
             "grace_s": max(0.0, self.max_grace_s - 2.0),  # the driver must finish first
         }
         spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)

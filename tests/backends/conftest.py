@@ -141,7 +141,7 @@ def ray_engine() -> Iterator[Engine]:
             make=lambda **options: RayBackend(
                 head.address, python=head.python, max_grace_s=8.0, **options
             ),
-            node="localhost",
+            node="n1",
             root=jobs,
             grace_s=8.0,  # Ray fixes the grace per job at submit: max_grace_s
         )

@@ -1,13 +1,15 @@
-"""A throwaway local Ray head for tests: `ray start --head --block` as our child process.
+"""A throwaway two-node Ray cluster on one host for tests: `ray start --block` as our children.
 
-4 logical GPUs and 4 CPUs (Ray does not check that they exist), a 200 MB object store,
+A head (`n1`) and a worker node (`n2`), each with 2 logical GPUs and 2 CPUs (Ray does not
+check that they exist) and the label `silkroute.io/node=<name>`, a 200 MB object store each,
 every port chosen free (the defaults collide with other heads on the machine), its own temp
-dir, token authentication off. `--block` keeps the starter alive; terminating it stops every
-process of this head and no other (never `ray stop`, which stops every Ray on the machine).
+dir, token authentication off. `--block` keeps each starter alive; terminating it stops every
+process of that node and no other (never `ray stop`, which stops every Ray on the machine).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -17,8 +19,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-GPUS = 4
+NODES = ("n1", "n2")
+GPUS_PER_NODE = 2
+NODE_LABEL = "silkroute.io/node"
 
 
 def _free_port() -> int:
@@ -31,7 +36,8 @@ def _free_port() -> int:
 class RayHead:
     dashboard_port: int = field(default_factory=_free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="srray-", dir="/tmp")))
-    proc: subprocess.Popen[bytes] | None = None
+    gcs_port: int = field(default_factory=_free_port)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -44,52 +50,86 @@ class RayHead:
     def start(self, timeout_s: float = 180.0) -> None:
         from ray.job_submission import JobSubmissionClient
 
+        head = [
+            "--head",
+            f"--port={self.gcs_port}",
+            f"--dashboard-port={self.dashboard_port}",
+            "--dashboard-host=127.0.0.1",
+            f"--ray-client-server-port={_free_port()}",
+            "--include-dashboard=true",
+            f"--temp-dir={self.root}",
+        ]
+        self._start_node(NODES[0], head)
+        deadline = time.monotonic() + timeout_s
+        while not self._answers(JobSubmissionClient):
+            self._check_alive(deadline)
+            time.sleep(1.0)
+        self._start_node(NODES[1], [f"--address=127.0.0.1:{self.gcs_port}"])
+        while self._alive_nodes() < len(NODES):
+            self._check_alive(deadline)
+            time.sleep(1.0)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+        self.procs.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _start_node(self, name: str, role: list[str]) -> None:
         bin_dir = str(Path(sys.executable).parent)
         env = {
             **os.environ,
             "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
             "RAY_USAGE_STATS_ENABLED": "0",
             # A token in ~/.ray (left by any local ray.init on the machine) would otherwise
-            # turn token authentication on for this head.
+            # turn token authentication on for this cluster.
             "RAY_AUTH_MODE": "disabled",
         }
         argv = [
-            f"{bin_dir}/ray", "start", "--head", "--block", "--disable-usage-stats",
-            f"--port={_free_port()}",
-            f"--dashboard-port={self.dashboard_port}",
-            "--dashboard-host=127.0.0.1",
-            f"--ray-client-server-port={_free_port()}",
+            f"{bin_dir}/ray", "start", "--block", "--disable-usage-stats", *role,
             f"--dashboard-agent-listen-port={_free_port()}",
             "--min-worker-port=0", "--max-worker-port=0",
-            "--num-cpus=4", f"--num-gpus={GPUS}",
+            "--num-cpus=2", f"--num-gpus={GPUS_PER_NODE}",
+            f"--labels={NODE_LABEL}={name}",
             "--object-store-memory=200000000",
-            "--include-dashboard=true",
-            f"--temp-dir={self.root}",
         ]  # fmt: skip
-        log = (self.root / "head.out").open("ab")
-        self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ray start exited {self.proc.returncode}\n{self.log_tail()}")
-            try:
-                JobSubmissionClient(self.address).list_jobs()
-                return
-            except Exception:
-                time.sleep(1.0)
-        raise RuntimeError(f"ray head not ready within {timeout_s:.0f} s\n{self.log_tail()}")
+        log = (self.root / f"{name}.out").open("ab")
+        self.procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT))
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-            self.proc = None
-        shutil.rmtree(self.root, ignore_errors=True)
+    def _answers(self, client_class: Any) -> bool:
+        try:
+            client_class(self.address).list_jobs()
+            return True
+        except Exception:
+            return False
+
+    def _alive_nodes(self) -> int:
+        import urllib.request
+
+        url = f"{self.address}/nodes?view=summary"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                summary = json.load(answer)["data"]["summary"]
+        except Exception:
+            return 0
+        return sum(1 for node in summary if node.get("raylet", {}).get("state") == "ALIVE")
+
+    def _check_alive(self, deadline: float) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"ray start exited {proc.returncode}\n{self.log_tail()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"ray cluster not ready in time\n{self.log_tail()}")
 
     def log_tail(self, chars: int = 3000) -> str:
-        path = self.root / "head.out"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+        parts = []
+        for name in NODES:
+            path = self.root / f"{name}.out"
+            if path.exists():
+                parts.append(f"--- {name}\n{path.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts)

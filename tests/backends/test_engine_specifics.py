@@ -32,7 +32,7 @@ def test_ray_holds_a_gang_larger_than_the_cluster_without_starting_any_rank(
     ray_engine: Engine,
 ) -> None:
     backend = ray_engine.make()
-    spec = ray_engine.spec(WAIT_FOREVER, workers=5, gpus=1)  # the head has 4 GPUs
+    spec = ray_engine.spec(WAIT_FOREVER, workers=5, gpus=1)  # the cluster has 4 GPUs
     backend.submit(spec)
     deadline = time.monotonic() + 60
     while "waiting for 5 bundles" not in backend.logs(spec.run_id):  # type: ignore[attr-defined]
@@ -49,7 +49,7 @@ def test_ray_holds_a_gang_larger_than_the_cluster_without_starting_any_rank(
 @pytest.mark.xdist_group("slurm")
 def test_slurm_refuses_a_gang_larger_than_the_cluster(slurm_engine: Engine) -> None:
     backend = slurm_engine.make()
-    spec = slurm_engine.spec(WAIT_FOREVER, workers=5, gpus=1)  # the node has 4 GPUs
+    spec = slurm_engine.spec(WAIT_FOREVER, workers=5, gpus=1)  # the cluster has 4 GPUs
 
     with pytest.raises(BackendError, match="sbatch failed"):
         backend.submit(spec)
@@ -83,3 +83,19 @@ def test_slurm_runs_each_rank_on_the_node_its_placement_names(slurm_engine: Engi
     assert [w[0] for w in where] == ["n2", "n1"]
     assert all(len(w[1].split(",")) == 2 for w in where)
     assert backend.usage([spec.run_id])[spec.run_id].accelerators == 4.0
+
+
+@pytest.mark.xdist_group("ray")
+def test_ray_runs_each_rank_on_the_node_its_placement_names(ray_engine: Engine) -> None:
+    backend = ray_engine.make(pin_nodes=True)
+    spec = ray_engine.spec('echo "$SILKROUTE_ACCELERATORS" > "where-$SILKROUTE_RANK"', gpus=2)
+    spec = replace(spec, workers=[WorkerPlacement("n2", (0, 1)), WorkerPlacement("n1", (0, 1))])
+    backend.submit(spec)
+    status = ray_engine.wait(backend, spec.run_id, lambda s: s.state.terminal)
+
+    assert status.state is RunState.SUCCEEDED, status
+    logs = backend.logs(spec.run_id)  # type: ignore[attr-defined]
+    assert "rank 0 on node n2" in logs and "rank 1 on node n1" in logs, logs
+    assert all(
+        len((spec.workdir / f"where-{r}").read_text().strip().split(",")) == 2 for r in range(2)
+    )

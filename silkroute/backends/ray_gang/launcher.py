@@ -48,7 +48,8 @@ class Rank:
         self._lines: list[str] = []
         self._lock = threading.Lock()
 
-    def start(self, command: str, env: dict[str, str], workdir: str, var: str) -> None:
+    def start(self, command: str, env: dict[str, str], workdir: str, var: str, label: str) -> str:
+        """Start the rank's process; answer the node it runs on (its label, else its id)."""
         env = {**{k: v for k, v in os.environ.items() if k != PLAN_VARIABLE}, **env}
         gpu_ids = ray.get_gpu_ids()
         if gpu_ids:  # the devices Ray bound to this rank (it also set CUDA_VISIBLE_DEVICES)
@@ -64,6 +65,8 @@ class Rank:
             preexec_fn=_die_with_parent,
         )
         threading.Thread(target=self._pump, daemon=True).start()
+        context = ray.get_runtime_context()
+        return str(context.get_node_labels().get(label) or context.get_node_id()[:12])
 
     def _pump(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -107,7 +110,11 @@ class Gang:
         plan = self.plan
         ranks = plan["ranks"]
         bundle = {k: float(v) for k, v in plan["bundle"].items() if float(v) > 0}
-        group = placement_group([dict(bundle) for _ in ranks], strategy=plan["strategy"])
+        group = placement_group(
+            [dict(bundle) for _ in ranks],
+            strategy=plan["strategy"],
+            bundle_label_selector=plan.get("node_selectors"),
+        )
         print(f"silkroute: waiting for {len(ranks)} bundles of {bundle}", flush=True)
         while not self.stop_requested:
             ready, _ = ray.wait([group.ready()], timeout=0.5)
@@ -126,13 +133,21 @@ class Gang:
             ).remote()
             for i in range(len(ranks))
         ]
-        ray.get(
+        nodes = ray.get(
             [
-                a.start.remote(plan["command"], r["env"], plan["workdir"], plan["accelerators_var"])
+                a.start.remote(
+                    plan["command"],
+                    r["env"],
+                    plan["workdir"],
+                    plan["accelerators_var"],
+                    plan["node_label"],
+                )
                 for a, r in zip(actors, ranks, strict=True)
             ]
         )
         print(f"silkroute: {len(ranks)} ranks started", flush=True)
+        for rank, node in enumerate(nodes):
+            print(f"silkroute: rank {rank} on node {node}", flush=True)
         return self._supervise(actors)
 
     def _supervise(self, actors: list[Any]) -> int:
