@@ -1,0 +1,212 @@
+"""The Slurm back end's pieces that need no cluster: reading Slurm's records, writing scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
+from silkroute.backends.slurm import SlurmBackend, _fields, _parse_job, _status
+from silkroute.backends.slurm_script import _rank_script, batch_script, sbatch_args
+from tests.backends.slurm_cluster import missing_binaries
+
+RUNNING = (
+    "JobId=42 JobName=silkroute.run-1 UserId=root(0) JobState=RUNNING Reason=None "
+    "ExitCode=0:0 StartTime=2026-11-30T10:00:00 EndTime=Unknown NumNodes=1 NumCPUs=2 "
+    "NumTasks=2 Comment=silkroute:run=run-1:job=a b StdOut=/w/run-1.log "
+    "TresPerTask=gres:gpu:2"
+)
+JOBCOMP = (
+    "JobId=7 UserId=root(0) GroupId=root(0) Name=silkroute.r7 JobState=FAILED Partition=debug "
+    "TimeLimit=UNLIMITED StartTime=2026-11-30T10:00:00 EndTime=2026-11-30T10:00:09 "
+    "NodeList=localhost NodeCnt=1 ProcCnt=2 WorkDir=/tmp/x ReservationName= "
+    "Tres=cpu=2,mem=8000M,node=1,billing=2 DerivedExitCode=0:0 ExitCode=3:0"
+)
+
+
+def _spec(tmp_path: Path, workers: int = 2, gpus: float = 1.0) -> LaunchSpec:
+    return LaunchSpec(
+        run_id="run-1",
+        job_id="job 1",
+        attempt=0,
+        command=["python3", "-c", "print('it''s')"],
+        workers=[WorkerPlacement("n1", (r,)) for r in range(workers)],
+        workdir=tmp_path,
+        checkpoint_dir=tmp_path / "ck",
+        env={"QUOTED": "a 'b' $c"},
+        accelerators_per_worker=gpus,
+        cpu_per_worker=2,
+        memory_gib_per_worker=3,
+        time_limit_s=90,
+    )
+
+
+def test_a_value_with_spaces_ends_at_the_next_key() -> None:
+    fields = _fields(RUNNING)
+    assert fields["Comment"] == "silkroute:run=run-1:job=a b"
+    assert fields["StdOut"] == "/w/run-1.log"
+
+
+@pytest.mark.parametrize(
+    ("line", "want_state", "want_code", "want_gpus", "want_ended"),
+    [
+        pytest.param(
+            RUNNING, RunState.RUNNING, None, 4, False, id="a running job of the controller"
+        ),
+        pytest.param(
+            JOBCOMP, RunState.FAILED, 3, None, True, id="a failed job from the completion log"
+        ),
+        pytest.param(
+            RUNNING.replace("RUNNING", "CANCELLED+").replace("ExitCode=0:0", "ExitCode=0:9"),
+            RunState.CANCELLED,
+            None,
+            4,
+            True,
+            id="a cancelled job has no exit code of its own",
+        ),
+        pytest.param(
+            RUNNING.replace("JobState=RUNNING", "JobState=OUT_OF_MEMORY").replace(
+                "ExitCode=0:0", "ExitCode=0:9"
+            ),
+            RunState.FAILED,
+            137,
+            4,
+            True,
+            id="a job killed by a signal reports 128 plus it",
+        ),
+        pytest.param(
+            RUNNING.replace("JobState=RUNNING", "JobState=NODE_FAIL"),
+            RunState.LOST,
+            None,
+            4,
+            True,
+            id="a node failure loses the run",
+        ),
+    ],
+)
+def test_job_records_map_to_run_states(
+    line: str,
+    want_state: RunState,
+    want_code: int | None,
+    want_gpus: int | None,
+    want_ended: bool,
+) -> None:
+    job = _parse_job(
+        line.replace("EndTime=Unknown", "EndTime=2026-11-30T10:00:05") if want_ended else line
+    )
+    status = _status("r", job)
+    assert status.state is want_state
+    assert status.exit_code == want_code
+    assert job.gpus == want_gpus
+    assert (status.ended_at is not None) is want_ended
+
+
+def test_a_pending_job_has_no_start_time_even_when_slurm_estimates_one() -> None:
+    line = RUNNING.replace("JobState=RUNNING", "JobState=PENDING").replace(
+        "NumNodes=1", "NumNodes=1-1"
+    )
+    status = _status("r", _parse_job(line))
+    assert status.state is RunState.QUEUED
+    assert status.started_at is None
+
+
+def test_sbatch_asks_for_the_gang_per_task(tmp_path: Path) -> None:
+    args = sbatch_args(_spec(tmp_path, gpus=0.25), namespace="ns", log_dir=tmp_path)
+    assert "--job-name=ns.run-1" in args
+    assert "--ntasks=2" in args and "--nodes=1" in args
+    assert "--gpus-per-task=1" in args  # a share of a device takes a whole one on Slurm
+    assert "--cpus-per-task=2" in args and "--mem-per-cpu=1536M" in args
+    assert "--time=2" in args
+    assert "--export=NONE" in args and "--no-requeue" in args
+    assert f"--output={tmp_path}/stdout-run-1.log" in args
+    assert f"--error={tmp_path}/stderr-run-1.log" in args
+
+
+def test_the_batch_script_is_valid_bash(tmp_path: Path) -> None:
+    script = batch_script(_spec(tmp_path), {"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_each_task_becomes_its_rank_with_the_contract_s_variables(
+    tmp_path: Path, rank: int
+) -> None:
+    spec = _spec(tmp_path)
+    spec = replace(spec, command='echo "$SILKROUTE_RANK|$SILKROUTE_ACCELERATORS|$QUOTED"')
+    done = subprocess.run(
+        ["bash", "-c", _rank_script(spec)],
+        env={"PATH": "/usr/bin:/bin", "SLURM_PROCID": str(rank), "QUOTED": "a 'b' $c"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == f"{rank}|{rank}|a 'b' $c"
+
+
+def test_an_environment_name_a_shell_cannot_export_is_refused(tmp_path: Path) -> None:
+    spec = replace(_spec(tmp_path), env={"GOOD": "1", "NOT-OK": "2"})
+    with pytest.raises(BackendError, match="env: 'NOT-OK' cannot be a shell variable name"):
+        batch_script(spec, {})
+
+
+def test_a_task_beyond_the_gang_refuses_to_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["bash", "-c", _rank_script(_spec(tmp_path))],
+        env={"PATH": "/usr/bin:/bin", "SLURM_PROCID": "5"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 70
+    assert "no rank for task 5" in done.stderr
+
+
+def test_an_unreachable_controller_is_an_error_not_a_lost_run(tmp_path: Path) -> None:
+    if missing_binaries():
+        pytest.skip("Slurm not installed: apt-get install slurm-wlm munge (.ci/run does)")
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(
+        "ClusterName=dead\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=1\n"
+        f"AuthType=auth/munge\nAuthInfo=socket={tmp_path}/munge.socket\n"
+        "NodeName=localhost CPUs=1 State=UNKNOWN\n"
+        "PartitionName=debug Nodes=localhost Default=YES State=UP\n"
+    )
+    backend = SlurmBackend(env={**os.environ, "SLURM_CONF": str(conf)})
+    with pytest.raises(BackendError, match="Unable to contact slurm controller"):
+        backend.poll(["some-run"])
+
+
+@pytest.mark.parametrize(
+    ("node", "local_id", "want_rank"),
+    [("n2", 0, 0), ("n2", 1, 2), ("n1", 0, 1), ("n1", 1, 3)],
+)
+def test_with_pinned_nodes_a_task_is_the_rank_its_node_and_local_id_name(
+    tmp_path: Path, node: str, local_id: int, want_rank: int
+) -> None:
+    spec = replace(
+        _spec(tmp_path),
+        command='echo "$SILKROUTE_RANK"',
+        workers=[WorkerPlacement(n, (i,)) for i, n in enumerate(["n2", "n1", "n2", "n1"])],
+    )
+    done = subprocess.run(
+        ["bash", "-c", _rank_script(spec, pin_nodes=True)],
+        env={"PATH": "/usr/bin:/bin", "SLURMD_NODENAME": node, "SLURM_LOCALID": str(local_id)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == str(want_rank)
+
+
+def test_pinned_nodes_need_as_many_workers_on_each(tmp_path: Path) -> None:
+    spec = replace(_spec(tmp_path), workers=[WorkerPlacement(n) for n in ["n1", "n1", "n2"]])
+    assert "--ntasks-per-node=1" in sbatch_args(
+        replace(spec, workers=spec.workers[1:]), namespace="ns", log_dir=tmp_path, pin_nodes=True
+    )
+    with pytest.raises(BackendError, match="workers: with pinned nodes every node"):
+        sbatch_args(spec, namespace="ns", log_dir=tmp_path, pin_nodes=True)
