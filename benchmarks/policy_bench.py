@@ -135,7 +135,7 @@ def run(
         # What the control plane should do: a job whose data may go to no site of the
         # federation is refused at submission with the unblock, not parked in the queue.
         jobs = [j for j in jobs if lawful_somewhere(workload, governance, j)]
-    fresh = [j.__class__(**{**_fields(j), "extra": {}}) for j in jobs]
+    fresh = [j.__class__(**_fields(j)) for j in jobs]
     decisions = 0
 
     def count(now: float, made: list[Decision]) -> None:

@@ -39,6 +39,10 @@ from silkroute.scheduler.state import worker_capacity
 Refused = tuple[str, str, tuple[Refusal, ...]]
 
 
+# Hold reasons of jobs that competed for room (and count towards `max_candidates`).
+ROOM_REASONS = ("insufficient-capacity", "reserved")
+
+
 @dataclass
 class Scheduler:
     order: QueueOrder
@@ -78,11 +82,16 @@ class Scheduler:
                 continue  # started by the round plan above
             if job.id in book.awaiting_victims:
                 continue  # its victims are still stopping; it looks again once they are gone
-            examined += 1
-            if examined > self.max_candidates:
+            # The depth bound counts jobs that compete for room. A job that policy refuses
+            # (data law, quota, vouchers) costs a cached check and does not count: otherwise
+            # enough jobs whose data may go nowhere would starve everything behind them.
+            if examined >= self.max_candidates:
                 break
             key = blocked_key(self.preemption, book, job, ctx, head)
             if self._known_blocked(book, job, key, head, now, decisions):
+                if job.hold_reason not in ROOM_REASONS:
+                    continue
+                examined += 1
                 if job.hold_reason != "insufficient-capacity":
                     continue
                 if self.backfill == "none":
@@ -98,6 +107,7 @@ class Scheduler:
                 mark_blocked(book, job, key, head, now)
                 self._hold(book, decisions, job, *refusal)
                 continue
+            examined += 1
             # 3. Placement: filter, then score. Behind a blocked head, keep off the nodes
             #    reserved for it unless the job will be gone by then (EASY backfill).
             avoid = None

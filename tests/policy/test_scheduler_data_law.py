@@ -315,13 +315,9 @@ def test_a_held_job_names_dataset_rule_and_unblock() -> None:
 
 
 def test_jobs_lawful_nowhere_do_not_starve_the_queue_behind_them() -> None:
-    """Known gap in the core (reported to the lead): a job refused by every pool for a
-    non-capacity reason still counts toward `max_candidates` at every step, so enough of
-    them at the head of the queue starve every job behind it. Kueue parks such workloads as
-    inadmissible until something they depend on changes; the core needs the same (and
-    `DataLawFilter.use` would un-park). Strict xfail: it starts passing when that lands."""
-    import pytest
-
+    """A job refused by every pool for a policy reason (its data may go nowhere) costs a
+    cached check and does not count toward `max_candidates`: enough of them at the head of
+    the queue must not starve the jobs behind them."""
     world = World(
         nodes=[NodeInfo("sg-0", "singapore", "H100", 8, 64_000, 262_144)],
         countries={"singapore": "SG"},
@@ -339,8 +335,11 @@ def test_jobs_lawful_nowhere_do_not_starve_the_queue_behind_them() -> None:
         book.submit(job(f"stuck-{i}").set(id=100 + i, datasets=("cn-core",)).at(0.0).build())
     lawful = job("lawful").set(id=200).at(1.0).build()
     book.submit(lawful)
+    started = []
     for now in range(5):
-        scheduler.step(book, float(now))
-    if lawful.phase is not JobPhase.RUNNING:
-        pytest.xfail("core: policy-held jobs count toward max_candidates (see docstring)")
-    raise AssertionError("the core now parks policy-held jobs: drop this xfail, keep the test")
+        decisions = scheduler.step(book, float(now))
+        book.commit(decisions, float(now))
+        started += [d.job_id for d in decisions if isinstance(d, Start)]
+    assert started == [200]
+    assert book.job(200).phase is JobPhase.RUNNING
+    assert {book.job(100 + i).hold_reason for i in range(3)} == {"data-law:CN-DSL-CORE"}
