@@ -1,0 +1,448 @@
+"""The live loop: the only writer of job states after submission.
+
+Each pass (on an event — submit, cancel, a run ending — or every `tick_s`): take in new jobs,
+carry out cancels, collect runs that ended, run one scheduling step and commit its decisions
+(each with the job's state change, in one transaction), then launch what was committed. A
+run is committed as `launching` before the back end hears of it, and back ends are idempotent
+on the run id, so a crash between the two is repaired by launching again at start-up; a run is
+never launched while another run of the same job is still alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkroute.backends.base import (
+    Backend,
+    BackendError,
+    LaunchSpec,
+    RunState,
+    RunStatus,
+    WorkerPlacement,
+)
+from silkroute.control import accounting
+from silkroute.control.scheduling import HoldJob, LiveScheduler, PreemptJob, StartJob, tenant_specs
+from silkroute.model.cluster import SiteSpec
+from silkroute.model.job import JobSpec
+from silkroute.model.tenant import TenantSpec
+from silkroute.store.db import Store
+from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
+
+log = logging.getLogger("silkroute.control")
+
+ACTIVE_JOB_STATES = ("pending", "starting", "running", "terminating")
+TERMINAL_JOB_STATES = ("succeeded", "failed", "cancelled")
+LIVE_RUN_STATES = ("launching", "running", "stopping")
+
+
+@dataclass(slots=True)
+class LoopStats:
+    passes: int = 0
+    decisions: int = 0
+    last_step_s: float = 0.0
+    decision_counts: dict[str, int] = field(default_factory=dict)
+
+
+class ControlLoop:
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        runs_dir: Path,
+        tick_s: float = 1.0,
+        grace_s: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.runs_dir = Path(runs_dir)
+        self.tick_s = tick_s
+        self.grace_s = grace_s
+        self.stats = LoopStats()
+        self.scheduler = LiveScheduler([], [])
+        self._seen_up_to = 0  # highest job id taken into the book
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._rebuild = threading.Event()
+        self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
+        self._thread: threading.Thread | None = None
+        self._stoppers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-stop")
+        self._stopping: set[str] = set()
+
+    # ----- life cycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            self._rebuild_book()
+            self._reconcile()
+        self._thread = threading.Thread(target=self._run, name="silkroute-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._stoppers.shutdown(wait=False, cancel_futures=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_rebuild(self) -> None:
+        """Sites or tenants changed: rebuild the book from the store on the next pass."""
+        self._rebuild.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.run_once()
+            except Exception:  # the loop must outlive one bad pass; the next one retries
+                log.exception("control loop pass failed")
+
+    def run_once(self, now: float | None = None) -> None:
+        with self._lock:
+            if self._rebuild.is_set():
+                self._rebuild.clear()
+                self._rebuild_book()
+            self._take_new_jobs()
+            self._carry_out_cancels()
+            self._collect_ended_runs()
+            self._schedule(time.time() if now is None else now)
+            self._launch()
+            self.stats.passes += 1
+
+    # ----- start-up -------------------------------------------------------------------------
+    def _rebuild_book(self) -> None:
+        """The book as the store describes it: sites, tenants, queued and running jobs."""
+        with self.store.session() as session:
+            sites = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
+            tenants = tenant_specs(
+                (_tenant_spec(r), accounting.voucher_hours_used(session, r.name))
+                for r in session.scalars(select(TenantRow))
+            )
+            scheduler = LiveScheduler(sorted(sites, key=lambda s: s.name), tenants)
+            jobs = session.scalars(
+                select(JobRow).where(JobRow.state.in_(ACTIVE_JOB_STATES)).order_by(JobRow.id)
+            ).all()
+            runs = {
+                r.run_id: r
+                for r in session.scalars(select(RunRow).where(RunRow.state.in_(LIVE_RUN_STATES)))
+            }
+            for job in jobs:
+                spec = JobSpec.model_validate(job.spec)
+                run = runs.get(job.current_run or "")
+                holds = run is not None and run.state in ("launching", "running")
+                if job.state in ("starting", "running") and holds and run is not None:
+                    placed = [(n, list(d)) for n, d in run.placement]
+                    ok = scheduler.add_running(
+                        job.id, spec, job.submitted_at, run.started_at or run.created_at, placed
+                    )
+                    if not ok:
+                        log.warning("job %s runs on nodes no longer registered", job.id)
+                elif job.state == "pending" or (
+                    job.state == "terminating" and not job.cancel_requested
+                ):
+                    scheduler.add_pending(job.id, spec, job.submitted_at)
+            self._seen_up_to = max([self._seen_up_to, *(j.id for j in jobs)], default=0)
+            top = session.scalar(select(JobRow.id).order_by(JobRow.id.desc()).limit(1))
+            self._seen_up_to = max(self._seen_up_to, top or 0)
+        self.scheduler = scheduler
+
+    def _reconcile(self) -> None:
+        """Stop engine runs the store does not count as alive (crash leftovers)."""
+        with self.store.session() as session:
+            alive = set(
+                session.scalars(select(RunRow.run_id).where(RunRow.state.in_(LIVE_RUN_STATES)))
+            )
+            stopping = list(
+                session.scalars(select(RunRow.run_id).where(RunRow.state == "stopping"))
+            )
+        for run_id in stopping:  # the stop was under way when the server went down
+            self._stop_async(run_id)
+        for status in self.backend.list_runs():
+            if not status.state.terminal and status.run_id not in alive:
+                log.warning("stopping run %s: the store does not know it as live", status.run_id)
+                self._stop_async(status.run_id)
+
+    # ----- one pass -------------------------------------------------------------------------
+    def _take_new_jobs(self) -> None:
+        with self.store.session() as session:
+            rows = session.execute(
+                select(JobRow.id, JobRow.spec, JobRow.submitted_at)
+                .where(JobRow.id > self._seen_up_to, JobRow.state == "pending")
+                .order_by(JobRow.id)
+            ).all()
+        for job_id, spec, submitted_at in rows:
+            self.scheduler.add_pending(job_id, JobSpec.model_validate(spec), submitted_at)
+            self._seen_up_to = max(self._seen_up_to, job_id)
+
+    def _carry_out_cancels(self) -> None:
+        now = time.time()
+        with self.store.session() as session:
+            jobs = session.scalars(
+                select(JobRow).where(
+                    JobRow.cancel_requested.is_(True), JobRow.state.in_(ACTIVE_JOB_STATES)
+                )
+            ).all()
+            for job in jobs:
+                if job.state == "pending":
+                    self.scheduler.ended(job.id, now, succeeded=False)
+                    _transition(session, job, "cancelled", now, "cancelled", "cancelled by request")
+                    job.ended_at = now
+                    continue
+                run = session.get(RunRow, job.current_run or "")
+                if run is None:
+                    continue
+                if run.state == "launching":
+                    # Never reached the back end: nothing to stop.
+                    self.scheduler.ended(job.id, now, succeeded=False)
+                    run.state, run.outcome, run.ended_at = "ended", "cancelled", now
+                    _transition(session, job, "cancelled", now, "cancelled", "cancelled by request")
+                    job.ended_at = now
+                elif run.state == "running":
+                    run.state, run.stop_reason = "stopping", "cancelled"
+                    _transition(session, job, "terminating", now, "cancelling", "SIGTERM sent")
+                    self._stop_async(run.run_id)
+
+    def _collect_ended_runs(self) -> None:
+        with self.store.session() as session:
+            ids = list(
+                session.scalars(
+                    select(RunRow.run_id).where(RunRow.state.in_(("running", "stopping")))
+                )
+            )
+        if not ids:
+            return
+        statuses = self.backend.poll(ids)
+        ended = {rid: s for rid, s in statuses.items() if s.state.terminal}
+        if not ended:
+            return
+        now = time.time()
+        with self.store.session() as session:
+            for run_id, status in ended.items():
+                self._run_ended(session, run_id, status, now)
+
+    def _run_ended(self, session: Session, run_id: str, status: RunStatus, now: float) -> None:
+        run = session.get(RunRow, run_id)
+        if run is None or run.state == "ended":
+            return
+        job = session.get(JobRow, run.job_id)
+        assert job is not None
+        ended_at = min(now, status.ended_at or now)
+        run.state, run.outcome, run.exit_code, run.ended_at = (
+            "ended",
+            status.state.value,
+            status.exit_code,
+            ended_at,
+        )
+        accounting.record_run_end(session, run, job.tenant, ended_at)
+        self._stopping.discard(run_id)
+        if job.current_run != run_id:
+            return  # an older run (preempted) ending; the job has moved on
+        job.exit_code = status.exit_code
+        spec = JobSpec.model_validate(job.spec)
+        if run.stop_reason == "preempted" and not job.cancel_requested:
+            # The scheduler requeued the job when it decided to preempt it.
+            _transition(session, job, "pending", now, "preempted", "stopped; back in the queue")
+            job.site = job.accelerator_type = None
+            return
+        if job.cancel_requested or status.state is RunState.CANCELLED:
+            self.scheduler.ended(job.id, now, succeeded=False)
+            _transition(session, job, "cancelled", now, "cancelled", status.message or "cancelled")
+            job.ended_at = now
+            return
+        if status.state is RunState.SUCCEEDED:
+            self.scheduler.ended(job.id, now, succeeded=True)
+            _transition(session, job, "succeeded", now, "exited", "exit code 0")
+            job.ended_at = now
+            return
+        reason = "lost" if status.state is RunState.LOST else "failed"
+        message = status.message or f"exit code {status.exit_code}"
+        if job.failures < spec.max_retries:
+            job.failures += 1
+            self.scheduler.requeue(job.id, spec, job.submitted_at, now)
+            _transition(
+                session, job, "pending", now, "retrying", f"{message}; retry {job.failures}"
+            )
+            job.site = job.accelerator_type = None
+            return
+        self.scheduler.ended(job.id, now, succeeded=False)
+        _transition(session, job, "failed", now, reason, message)
+        job.ended_at = now
+        job.message = message
+
+    def _schedule(self, now: float) -> None:
+        started = time.perf_counter()
+        decisions = self.scheduler.step(now)
+        self.stats.last_step_s = time.perf_counter() - started
+        if not decisions:
+            return
+        with self.store.session() as session:
+            for decision in decisions:
+                job = session.get(JobRow, decision.job_id)
+                if job is None:
+                    continue
+                if job.first_decision_at is None:
+                    job.first_decision_at = now
+                kind = type(decision).__name__
+                self.stats.decision_counts[kind] = self.stats.decision_counts.get(kind, 0) + 1
+                if isinstance(decision, StartJob):
+                    self._commit_start(session, job, decision, now)
+                elif isinstance(decision, PreemptJob):
+                    self._commit_preempt(session, job, decision, now)
+                elif isinstance(decision, HoldJob):
+                    job.hold_reason, job.hold_message = decision.reason, decision.message
+                    session.add(
+                        JobEventRow(
+                            job_id=job.id,
+                            at=now,
+                            state="pending",
+                            reason=decision.reason,
+                            message=decision.message,
+                        )
+                    )
+        self.stats.decisions += len(decisions)
+
+    def _commit_start(self, session: Session, job: JobRow, start: StartJob, now: float) -> None:
+        job.attempts += 1
+        run_id = f"job{job.id}-a{job.attempts}"
+        session.add(
+            RunRow(
+                run_id=run_id,
+                job_id=job.id,
+                attempt=job.attempts,
+                site=start.site,
+                accelerator_type=start.accelerator_type,
+                accelerators=start.accelerators,
+                placement=[[node, devices] for node, devices in start.placement],
+                state="launching",
+                created_at=now,
+            )
+        )
+        job.current_run, job.site, job.accelerator_type = run_id, start.site, start.accelerator_type
+        job.hold_reason = job.hold_message = None
+        where = f"{len(start.placement)} worker(s) on {start.accelerator_type or 'CPU'}"
+        _transition(session, job, "starting", now, "placed", where, start.site)
+
+    def _commit_preempt(self, session: Session, job: JobRow, stop: PreemptJob, now: float) -> None:
+        run = session.get(RunRow, job.current_run or "")
+        by = f" for job {stop.by_job}" if stop.by_job is not None else ""
+        if run is None or run.state == "launching":
+            if run is not None:
+                run.state, run.outcome, run.ended_at = "ended", "cancelled", now
+            _transition(session, job, "pending", now, "preempted", stop.reason + by)
+            return
+        run.state, run.stop_reason = "stopping", "preempted"
+        _transition(session, job, "terminating", now, "preempting", stop.reason + by)
+        self._stop_async(run.run_id)
+
+    def _launch(self) -> None:
+        with self.store.session() as session:
+            waiting = session.scalars(
+                select(RunRow).where(RunRow.state == "launching").order_by(RunRow.created_at)
+            ).all()
+            busy = set(
+                session.scalars(
+                    select(RunRow.job_id).where(RunRow.state.in_(("running", "stopping")))
+                )
+            )
+            launches = [(r, session.get(JobRow, r.job_id)) for r in waiting if r.job_id not in busy]
+        for run, job in launches:
+            assert job is not None
+            spec = JobSpec.model_validate(job.spec)
+            try:
+                status = self.backend.submit(self._launch_spec(run, job, spec))
+                failure = status.message if status.state is RunState.FAILED else None
+            except BackendError as exc:
+                status, failure = RunStatus(run.run_id, RunState.FAILED, None, str(exc)), str(exc)
+            now = time.time()
+            with self.store.session() as session:
+                fresh = session.get(RunRow, run.run_id)
+                current = session.get(JobRow, job.id)
+                if fresh is None or current is None or fresh.state != "launching":
+                    continue
+                fresh.state, fresh.started_at = "running", status.started_at or now
+                if failure is None and current.current_run == run.run_id:
+                    current.started_at = current.started_at or fresh.started_at
+                    _transition(session, current, "running", now, "launched", "", run.site)
+                elif failure is not None:
+                    # A start that failed: the run ends now and the usual failure rules apply.
+                    self._run_ended(session, run.run_id, status, now)
+
+    def _launch_spec(self, run: RunRow, job: JobRow, spec: JobSpec) -> LaunchSpec:
+        workdir = self.runs_dir / run.run_id
+        return LaunchSpec(
+            run_id=run.run_id,
+            job_id=str(job.id),
+            attempt=run.attempt,
+            command=spec.command or "",
+            workers=[WorkerPlacement(node, tuple(devices)) for node, devices in run.placement],
+            workdir=workdir,
+            checkpoint_dir=self.runs_dir / f"job{job.id}-checkpoints",
+            env=spec.env,
+            site=run.site,
+            accelerator_type=run.accelerator_type,
+            accelerators_per_worker=spec.accelerators_per_worker,
+            cpu_per_worker=spec.cpu_per_worker,
+            memory_gib_per_worker=spec.memory_gib_per_worker,
+            time_limit_s=spec.time_limit_s,
+        )
+
+    def _stop_async(self, run_id: str) -> None:
+        if run_id in self._stopping:
+            return
+        self._stopping.add(run_id)
+
+        def stop() -> None:
+            try:
+                self.backend.cancel(run_id, self.grace_s)
+            except BackendError:
+                log.exception("cannot stop run %s", run_id)
+            finally:
+                self._wake.set()
+
+        self._stoppers.submit(stop)
+
+
+def _transition(
+    session: Session,
+    job: JobRow,
+    state: str,
+    now: float,
+    reason: str,
+    message: str,
+    site: str | None = None,
+) -> None:
+    job.state = state
+    session.add(
+        JobEventRow(
+            job_id=job.id,
+            at=now,
+            state=state,
+            reason=reason,
+            message=message,
+            site=site or job.site,
+        )
+    )
+
+
+def _tenant_spec(row: TenantRow) -> TenantSpec:
+    return TenantSpec(
+        name=row.name,
+        country=row.country,
+        weight=row.weight,
+        quota=row.quota,
+        voucher_accelerator_hours=row.voucher_accelerator_hours,
+        pay_as_you_go=row.pay_as_you_go,
+    )
