@@ -11,6 +11,7 @@ never launched while another run of the same job is still alive.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -67,7 +68,9 @@ class ControlLoop:
         self.grace_s = grace_s
         self.stats = LoopStats()
         self.scheduler = LiveScheduler([], [])
-        self._seen_up_to = 0  # highest job id taken into the book
+        self.sweep_s = 5.0
+        self._last_sweep = time.monotonic()
+        self._submitted: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rebuild = threading.Event()
@@ -128,7 +131,7 @@ class ControlLoop:
         with self.store.session() as session:
             sites = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
             tenants = tenant_specs(
-                (_tenant_spec(r), accounting.voucher_hours_used(session, r.name))
+                (tenant_spec_of(r), accounting.voucher_hours_used(session, r.name))
                 for r in session.scalars(select(TenantRow))
             )
             scheduler = LiveScheduler(sorted(sites, key=lambda s: s.name), tenants)
@@ -154,9 +157,6 @@ class ControlLoop:
                     job.state == "terminating" and not job.cancel_requested
                 ):
                     scheduler.add_pending(job.id, spec, job.submitted_at)
-            self._seen_up_to = max([self._seen_up_to, *(j.id for j in jobs)], default=0)
-            top = session.scalar(select(JobRow.id).order_by(JobRow.id.desc()).limit(1))
-            self._seen_up_to = max(self._seen_up_to, top or 0)
         self.scheduler = scheduler
 
     def _reconcile(self) -> None:
@@ -176,16 +176,38 @@ class ControlLoop:
                 self._stop_async(status.run_id)
 
     # ----- one pass -------------------------------------------------------------------------
+    def submitted(self, job_id: int) -> None:
+        """The API committed a new job: take it in on the next pass (thread-safe)."""
+        self._submitted.put(job_id)
+        self._wake.set()
+
     def _take_new_jobs(self) -> None:
+        """Jobs the API reported, and every `sweep_s` any pending job the book lacks.
+
+        A high-water mark of ids would skip jobs on PostgreSQL, where ids are handed out at
+        insert but transactions commit in any order; so new jobs are named, not inferred.
+        """
+        wanted: set[int] = set()
+        while not self._submitted.empty():
+            wanted.add(self._submitted.get_nowait())
+        now = time.monotonic()
+        sweep = now - self._last_sweep >= self.sweep_s
+        known = self.scheduler.jobs
+        wanted -= known.keys()
+        if not wanted and not sweep:
+            return
         with self.store.session() as session:
-            rows = session.execute(
-                select(JobRow.id, JobRow.spec, JobRow.submitted_at)
-                .where(JobRow.id > self._seen_up_to, JobRow.state == "pending")
-                .order_by(JobRow.id)
-            ).all()
+            query = select(JobRow.id, JobRow.spec, JobRow.submitted_at).where(
+                JobRow.state == "pending"
+            )
+            if not sweep:
+                query = query.where(JobRow.id.in_(wanted))
+            rows = session.execute(query.order_by(JobRow.id)).all()
+        if sweep:
+            self._last_sweep = now
         for job_id, spec, submitted_at in rows:
-            self.scheduler.add_pending(job_id, JobSpec.model_validate(spec), submitted_at)
-            self._seen_up_to = max(self._seen_up_to, job_id)
+            if job_id not in known:
+                self.scheduler.add_pending(job_id, JobSpec.model_validate(spec), submitted_at)
 
     def _carry_out_cancels(self) -> None:
         now = time.time()
@@ -437,7 +459,7 @@ def _transition(
     )
 
 
-def _tenant_spec(row: TenantRow) -> TenantSpec:
+def tenant_spec_of(row: TenantRow) -> TenantSpec:
     return TenantSpec(
         name=row.name,
         country=row.country,

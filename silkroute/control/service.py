@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from silkroute.control import accounting
 from silkroute.control.auth import Principal, Role, issue_token
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid, not_found
-from silkroute.control.loop import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, ControlLoop
+from silkroute.control.loop import (
+    ACTIVE_JOB_STATES,
+    TERMINAL_JOB_STATES,
+    ControlLoop,
+    tenant_spec_of,
+)
+from silkroute.control.scheduling import LiveScheduler
 from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
@@ -38,6 +44,9 @@ class Platform:
 
     store: Store
     loop: ControlLoop
+    # Schedulers over the stored sites, for "could this job ever run?" at submit time; keyed
+    # by the sites and the tenant's limits, so a change is seen at once (not at the next pass).
+    checkers: dict[tuple[object, ...], LiveScheduler] = field(default_factory=dict)
 
 
 def validation_problems(exc: ValidationError) -> ServiceError:
@@ -148,7 +157,7 @@ def submit_job(
         tenant = session.get(TenantRow, spec.tenant)
         if tenant is None:
             raise invalid("tenant", f"no tenant named {spec.tenant!r}")
-        _check_runnable(platform, session, spec)
+        _check_runnable(platform, session, spec, tenant)
         refusal = accounting.budget_refusal(session, tenant, time.time())
         if refusal is not None:
             raise conflict("budget_exhausted", refusal)
@@ -171,7 +180,7 @@ def submit_job(
                 raise
             return earlier, False
         session.add(JobEventRow(job_id=row.id, at=now, state="pending", reason="submitted"))
-    platform.loop.wake()
+    platform.loop.submitted(row.id)
     return row, True
 
 
@@ -181,7 +190,7 @@ def _by_key(session: Session, tenant: str, key: str) -> JobRow | None:
     )
 
 
-def _check_runnable(platform: Platform, session: Session, spec: JobSpec) -> None:
+def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant: TenantRow) -> None:
     """Refuse what could never run here, naming the field."""
     if spec.replicas != 1:
         raise invalid("replicas", "submit each inference replica as its own job")
@@ -202,7 +211,18 @@ def _check_runnable(platform: Platform, session: Session, spec: JobSpec) -> None
     for name in spec.sites or []:
         if name not in sites:
             raise invalid("sites", f"no site named {name!r}")
-    why = platform.loop.scheduler.unsatisfiable(spec)
+    key = (
+        tuple(sorted((name, row.created_at) for name, row in sites.items())),
+        tenant.name,
+        json.dumps(tenant.quota, sort_keys=True),
+    )
+    checker = platform.checkers.get(key)
+    if checker is None:
+        if len(platform.checkers) > 256:
+            platform.checkers.clear()
+        specs = [SiteSpec.model_validate(sites[name].spec) for name in sorted(sites)]
+        checker = platform.checkers[key] = LiveScheduler(specs, [tenant_spec_of(tenant)])
+    why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)
 

@@ -75,6 +75,17 @@ class Api:
         data: dict[str, Any] = got.json()
         return data
 
+    def wait_for_output(self, token: str, job_id: int, text: str, timeout: float = 20.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.client.get(f"/v1/jobs/{job_id}/logs", headers=self.as_(token)).json()
+            if text in got["text"]:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} never printed {text!r}")
+
     def wait_for(
         self, token: str, job_id: int, states: tuple[str, ...], timeout: float = 20.0
     ) -> dict[str, Any]:

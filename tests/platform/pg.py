@@ -56,8 +56,15 @@ class PgServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
-             "-m", "immediate", "stop"],
+            [
+                *self.run_as,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
         )
         shutil.rmtree(self.root, ignore_errors=True)
@@ -79,8 +86,16 @@ def start_postgres() -> PgServer | str:
     steps = [
         [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
         [
-            str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",
-            "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c max_connections=200",
             "start",
         ],

@@ -9,8 +9,14 @@ def test_a_submitted_job_runs_to_success_and_its_output_is_kept(api: Api) -> Non
     api.add_sites()
     token = api.tenant("nus-nlp")
     command = 'echo "job $SILKROUTE_JOB_ID rank $SILKROUTE_RANK of $SILKROUTE_WORLD_SIZE on $SILKROUTE_ACCELERATOR_TYPE [$SILKROUTE_ACCELERATORS]"'
-    got = api.submit(token, name="hello", command=command, accelerator_types=["H100"], workers=1,
-                     accelerators_per_worker=2)
+    got = api.submit(
+        token,
+        name="hello",
+        command=command,
+        accelerator_types=["H100"],
+        workers=1,
+        accelerators_per_worker=2,
+    )
     assert got.status_code == 201, got.text
     job_id = got.json()["id"]
     job = api.wait_for(token, job_id, ("succeeded", "failed"))
@@ -46,9 +52,12 @@ def test_cancelling_a_running_job_delivers_sigterm(api: Api, tmp_path) -> None: 
     api.add_sites()
     token = api.tenant("t1")
     marker = tmp_path / "got-sigterm"
-    command = f"trap 'echo term > {marker}; exit 0' TERM; while true; do sleep 0.05; done"
+    command = (
+        f"trap 'echo term > {marker}; exit 0' TERM; echo ready; while true; do sleep 0.05; done"
+    )
     job_id = api.submit(token, command=command).json()["id"]
     api.wait_for(token, job_id, ("running",))
+    api.wait_for_output(token, job_id, "ready")
     got = api.client.delete(f"/v1/jobs/{job_id}", headers=api.as_(token))
     assert got.status_code == 202
     job = api.wait_for(token, job_id, ("cancelled", "failed", "succeeded"))
@@ -60,8 +69,9 @@ def test_cancelling_a_pending_job_never_starts_it(api: Api) -> None:
     api.add_sites()
     token = api.tenant("t1")
     # The only H100 node is full: the second job waits.
-    blocker = api.submit(token, command="sleep 30", accelerator_types=["H100"],
-                         accelerators_per_worker=8).json()["id"]
+    blocker = api.submit(
+        token, command="sleep 30", accelerator_types=["H100"], accelerators_per_worker=8
+    ).json()["id"]
     api.wait_for(token, blocker, ("running",))
     waiting = api.submit(token, command="true", accelerator_types=["H100"]).json()["id"]
     job = api.wait_for(token, waiting, ("pending",))
@@ -75,8 +85,9 @@ def test_cancelling_a_pending_job_never_starts_it(api: Api) -> None:
 def test_a_waiting_job_says_why_per_site(api: Api) -> None:
     api.add_sites()
     token = api.tenant("t1")
-    blocker = api.submit(token, command="sleep 30", accelerator_types=["H100"],
-                         accelerators_per_worker=8).json()["id"]
+    blocker = api.submit(
+        token, command="sleep 30", accelerator_types=["H100"], accelerators_per_worker=8
+    ).json()["id"]
     api.wait_for(token, blocker, ("running",))
     waiting = api.submit(token, command="true", accelerator_types=["H100"]).json()["id"]
     import time
