@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from silkroute.corpus.cli import corpus_app
 from silkroute.model.errors import SpecError
+from silkroute.platform_cli import register as register_platform_commands
 from silkroute.sim.packing.cli import packing_command
 from silkroute.sim.trace_cli import trace_app
 
@@ -26,6 +27,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(trace_app, name="trace")
 sim_app.command("packing")(packing_command)
+register_platform_commands(app)  # server, admin, site, tenant, submit, jobs, ... (issue 12)
 # Tables are wide; do not squeeze them into 80 columns when output is piped.
 console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)

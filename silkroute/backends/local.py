@@ -11,6 +11,7 @@ in `<workdir>/exit-<rank>` even when nobody is left to wait for it. Output goes 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -40,7 +41,7 @@ class LocalBackend:
     capabilities = frozenset({"logs"})
 
     def __init__(self, state_dir: Path) -> None:
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[int, subprocess.Popen[bytes]] = {}  # reaped by poll
         self._lock = threading.Lock()
@@ -53,6 +54,10 @@ class LocalBackend:
                 return self._status(existing)
             if not spec.command:
                 raise BackendError(f"run {spec.run_id}: the job has no command to run")
+            # Absolute: workers start inside the workdir, and paths must mean the same there.
+            spec = dataclasses.replace(
+                spec, workdir=spec.workdir.resolve(), checkpoint_dir=spec.checkpoint_dir.resolve()
+            )
             spec.workdir.mkdir(parents=True, exist_ok=True)
             spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             record: dict[str, Any] = {

@@ -18,7 +18,7 @@ def open_platform(
     data_dir: Path, db_url: str | None = None, tick_s: float = 1.0, grace_s: float = 10.0
 ) -> Platform:
     """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state)."""
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(db_url or default_url(data_dir))
     backend = LocalBackend(data_dir / "backend")

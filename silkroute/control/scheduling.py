@@ -164,7 +164,7 @@ class LiveScheduler:
         return StartJob(
             decision.job.id,
             pool.site_name,
-            pool.accelerator,
+            pool.accelerator if decision.job.gpus > 0 else None,
             decision.job.gpus,
             placement,
             decision.backfilled,
