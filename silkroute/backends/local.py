@@ -1,10 +1,12 @@
 """The `local` back end: every worker of a run is a subprocess on this machine.
 
-Each run has a state file (`<state_dir>/<run_id>.json`) written before its processes start and
-updated with their process ids, so a control plane that restarts after a crash can ask what
-still runs (`list_runs`) and never starts a run twice (`submit` is idempotent on the run id).
-Workers start in their own process group through `local_runner`, which records the exit code
-in `<workdir>/exit-<rank>` even when nobody is left to wait for it. Output goes to
+A run's state file (`<state_dir>/<run_id>.json`) is written before any process starts. Each
+rank then runs under `local_runner` in its own process group, which holds an exclusive lock on
+`<workdir>/lock-<rank>` for as long as it lives (taken by the back end before the fork, so there
+is no moment when a rank runs unlocked), writes its pid to `started-<rank>` and its exit code to
+`exit-<rank>`. From these files alone a restarted control plane knows, per rank, whether it
+never started (started again by a retried `submit`, which is idempotent on the run id), still
+runs, or ended: no run is started twice and none is forgotten. Output goes to
 `<workdir>/stdout-<rank>.log` and `<workdir>/stderr-<rank>.log`.
 """
 
@@ -12,28 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus, worker_env
 
-EXIT_LOST = -1000  # the wrapper died without recording an exit code (killed with the group)
-
-
-@dataclass(slots=True)
-class _Worker:
-    pid: int
-    started: str  # /proc start time: tells our process from a later one with the same pid
+EXIT_LOST = -1000  # the rank was killed before it could record an exit code
 
 
 class LocalBackend:
@@ -48,37 +43,30 @@ class LocalBackend:
 
     # ----- the Backend protocol ---------------------------------------------------------
     def submit(self, spec: LaunchSpec) -> RunStatus:
+        # Absolute: workers start inside the workdir, and paths must mean the same there.
+        spec = dataclasses.replace(
+            spec, workdir=spec.workdir.resolve(), checkpoint_dir=spec.checkpoint_dir.resolve()
+        )
         with self._lock:
-            existing = self._read(spec.run_id)
-            if existing is not None:
-                return self._status(existing)
-            if not spec.command:
-                raise BackendError(f"run {spec.run_id}: the job has no command to run")
-            # Absolute: workers start inside the workdir, and paths must mean the same there.
-            spec = dataclasses.replace(
-                spec, workdir=spec.workdir.resolve(), checkpoint_dir=spec.checkpoint_dir.resolve()
-            )
-            spec.workdir.mkdir(parents=True, exist_ok=True)
-            spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            record: dict[str, Any] = {
-                "run_id": spec.run_id,
-                "job_id": spec.job_id,
-                "workdir": str(spec.workdir),
-                "workers": [],
-                "submitted_at": time.time(),
-                "started_at": None,
-                "cancel_requested": False,
-            }
-            self._write(record)  # first: a crash from here on leaves a run we know about
-            argv = _argv(spec.command)
-            try:
-                for rank in range(spec.world_size):
-                    record["workers"].append(self._spawn(spec, rank, argv))
-            except OSError as exc:
-                self._kill_group(record, signal.SIGKILL)
-                record["error"] = f"cannot start {argv[0]!r}: {exc.strerror}"
-            record["started_at"] = time.time()
-            self._write(record)
+            record = self._read(spec.run_id)
+            if record is None:
+                if not spec.command:
+                    raise BackendError(f"run {spec.run_id}: the job has no command to run")
+                record = {
+                    "run_id": spec.run_id,
+                    "job_id": spec.job_id,
+                    "workdir": str(spec.workdir),
+                    "world_size": spec.world_size,
+                    "submitted_at": time.time(),
+                    "cancel_requested": False,
+                }
+                spec.workdir.mkdir(parents=True, exist_ok=True)
+                spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                self._write(record)  # first: from here on the run is known
+            if not record["cancel_requested"]:
+                # Ranks that never started (a first submit, or one cut short by a crash).
+                for rank in range(record["world_size"]):
+                    self._spawn_if_never_started(spec, rank)
             return self._status(record)
 
     def poll(self, run_ids: Sequence[str]) -> dict[str, RunStatus]:
@@ -101,16 +89,16 @@ class LocalBackend:
                 return
             record["cancel_requested"] = True
             self._write(record)
-            self._kill_group(record, signal.SIGTERM)
+            self._signal(record, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
             with self._lock:
                 self._reap()
-                if not any(self._alive(w) for w in _workers(record)):
+                if not any(_rank_alive(record, r) for r in range(record["world_size"])):
                     return
             time.sleep(0.05)
         with self._lock:
-            self._kill_group(record, signal.SIGKILL)
+            self._signal(record, signal.SIGKILL)
             self._reap()
 
     def list_runs(self) -> list[RunStatus]:
@@ -125,88 +113,93 @@ class LocalBackend:
         if record is None:
             return []
         workdir = Path(record["workdir"])
-        ranks = range(max(1, len(record["workers"])))
         return [
-            workdir / f"{stream}-{rank}.log" for rank in ranks for stream in ("stdout", "stderr")
+            workdir / f"{stream}-{rank}.log"
+            for rank in range(record["world_size"])
+            for stream in ("stdout", "stderr")
         ]
 
-    def forget(self, run_id: str) -> None:
-        """Drop the state file of an ended run (the control plane keeps the history)."""
-        with self._lock:
-            record = self._read(run_id)
-            if record is not None and not any(self._alive(w) for w in _workers(record)):
-                self._path(run_id).unlink(missing_ok=True)
-
     # ----- processes -----------------------------------------------------------------------
-    def _spawn(self, spec: LaunchSpec, rank: int, argv: list[str]) -> dict[str, Any]:
-        env = dict(os.environ)
-        env.update(worker_env(spec, rank))
-        exit_file = spec.workdir / f"exit-{rank}"
-        exit_file.unlink(missing_ok=True)
-        with (
-            open(spec.workdir / f"stdout-{rank}.log", "ab") as out,
-            open(spec.workdir / f"stderr-{rank}.log", "ab") as err,
-        ):
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "silkroute.backends.local_runner",
-                    str(exit_file),
-                    "--",
-                    *argv,
-                ],
-                cwd=spec.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own process group: signals reach every child
-            )
-        self._children[child.pid] = child
-        return {"pid": child.pid, "started": _proc_start(child.pid), "exit_file": str(exit_file)}
+    def _spawn_if_never_started(self, spec: LaunchSpec, rank: int) -> None:
+        workdir = spec.workdir
+        if (workdir / f"started-{rank}").exists() or (workdir / f"exit-{rank}").exists():
+            return
+        lock_fd = os.open(workdir / f"lock-{rank}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a runner holds it: this rank is already running
+            env = dict(os.environ)
+            env.update(worker_env(spec, rank))
+            argv = _argv(spec.command)
+            with (
+                open(workdir / f"stdout-{rank}.log", "ab") as out,
+                open(workdir / f"stderr-{rank}.log", "ab") as err,
+            ):
+                child = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "silkroute.backends.local_runner",
+                        str(workdir / f"started-{rank}"),
+                        str(workdir / f"exit-{rank}"),
+                        "--",
+                        *argv,
+                    ],
+                    cwd=workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    pass_fds=(lock_fd,),  # the child holds the rank's lock from birth
+                    start_new_session=True,  # its own process group: signals reach its children
+                )
+            self._children[child.pid] = child
+        finally:
+            os.close(lock_fd)  # our copy only; the child's keeps the lock
 
     def _reap(self) -> None:
         for pid, child in list(self._children.items()):
             if child.poll() is not None:
                 del self._children[pid]
 
-    def _alive(self, worker: _Worker) -> bool:
-        child = self._children.get(worker.pid)
-        if child is not None:
-            return child.poll() is None
-        return _proc_start(worker.pid) == worker.started and worker.started != ""
-
-    def _kill_group(self, record: dict[str, Any], sig: signal.Signals) -> None:
-        for worker in _workers(record):
-            if self._alive(worker):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(worker.pid, sig)
+    def _signal(self, record: dict[str, Any], sig: signal.Signals) -> None:
+        for rank in range(record["world_size"]):
+            pid = _started_pid(record, rank)
+            if pid is not None and _rank_alive(record, rank):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, sig)
 
     def _status(self, record: dict[str, Any]) -> RunStatus:
         run_id = record["run_id"]
-        started, submitted = record.get("started_at"), record.get("submitted_at")
-        if record.get("error"):
-            return RunStatus(run_id, RunState.FAILED, 127, record["error"], submitted, submitted)
-        workers = _workers(record)
-        if not workers:
-            # Written, then the server died before any process started: nothing runs.
-            return RunStatus(run_id, RunState.LOST, None, "no process was started", None, None)
-        if any(self._alive(w) for w in workers):
-            return RunStatus(run_id, RunState.RUNNING, started_at=started)
-        codes = [_exit_code(Path(w["exit_file"])) for w in record["workers"]]
-        ended = max((_mtime(Path(w["exit_file"])) for w in record["workers"]), default=None)
-        if record.get("cancel_requested"):
-            return RunStatus(run_id, RunState.CANCELLED, _worst(codes), "cancelled", started, ended)
+        workdir = Path(record["workdir"])
+        ranks = range(record["world_size"])
+        started = [workdir / f"started-{r}" for r in ranks]
+        started_at = min((_mtime(p) for p in started if p.exists()), default=None)
+        if any(_rank_alive(record, r) for r in ranks):
+            return RunStatus(run_id, RunState.RUNNING, started_at=started_at)
+        if not all(p.exists() for p in started):
+            if record["cancel_requested"]:
+                return RunStatus(run_id, RunState.CANCELLED, None, "cancelled", None, None)
+            return RunStatus(run_id, RunState.QUEUED, message="not every rank has started")
+        exits = [workdir / f"exit-{r}" for r in ranks]
+        codes = [_exit_code(p) for p in exits]
+        ended = max((_mtime(p) for p in exits if p.exists()), default=time.time())
+        if record["cancel_requested"]:
+            return RunStatus(
+                run_id, RunState.CANCELLED, _worst(codes), "cancelled", started_at, ended
+            )
         if all(code == 0 for code in codes):
-            return RunStatus(run_id, RunState.SUCCEEDED, 0, "", started, ended)
+            return RunStatus(run_id, RunState.SUCCEEDED, 0, "", started_at, ended)
         code = _worst(codes)
-        message = (
-            "a worker was killed before it could report"
-            if code == EXIT_LOST
-            else f"a worker exited with code {code}"
-        )
-        return RunStatus(run_id, RunState.FAILED, code, message, started, ended)
+        if code == EXIT_LOST:
+            message = "a worker was killed before it could report"
+        elif code == 127:
+            message = "the command was not found (exit code 127)"
+        else:
+            message = f"a worker exited with code {code}"
+        return RunStatus(run_id, RunState.FAILED, code, message, started_at, ended)
 
     # ----- state files -----------------------------------------------------------------------
     def _path(self, run_id: str) -> Path:
@@ -246,20 +239,27 @@ def _argv(command: Sequence[str] | str) -> list[str]:
     return list(command)
 
 
-def _workers(record: dict[str, Any]) -> list[_Worker]:
-    return [_Worker(int(w["pid"]), str(w["started"])) for w in record["workers"]]
-
-
-def _proc_start(pid: int) -> str:
-    """Start time of `pid` from /proc, or "" when it is gone or a zombie."""
+def _rank_alive(record: dict[str, Any], rank: int) -> bool:
+    """A rank runs while its runner holds the rank's lock (whoever started it)."""
+    path = Path(record["workdir"]) / f"lock-{rank}"
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":
-        return ""
-    return fields[19]
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock if we got it
+    return False
+
+
+def _started_pid(record: dict[str, Any], rank: int) -> int | None:
+    try:
+        return int((Path(record["workdir"]) / f"started-{rank}").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _exit_code(path: Path) -> int:
@@ -279,7 +279,3 @@ def _mtime(path: Path) -> float:
 def _worst(codes: list[int]) -> int:
     failed = [c for c in codes if c != 0]
     return failed[0] if failed else 0
-
-
-def describe(command: Sequence[str] | str) -> str:
-    return command if isinstance(command, str) else shlex.join(command)

@@ -1,9 +1,12 @@
-"""Wrapper around one local worker process: runs it, writes its exit code to a file.
+"""Wrapper around one local worker process: records that it started and how it ended.
 
-The local back end starts `python -m silkroute.backends.local_runner EXIT_FILE -- CMD...` as
-the leader of a new process group. The exit file outlives the control plane: a server that
-restarts after a crash still learns how a run it launched ended. SIGTERM reaches the whole
-group (the worker handles it); the wrapper waits for the worker and records its status.
+The local back end starts `python -m silkroute.backends.local_runner STARTED EXIT -- CMD...`
+as the leader of a new process group, holding (inherited from the back end, taken before the
+fork) an exclusive lock on the rank's lock file for as long as it lives. The files outlive the
+control plane, so a server that restarts after a crash can tell, per rank, "never started"
+(no STARTED file, lock free), "running" (lock held) and "ended" (EXIT holds the exit code, or
+the group was killed before it could write one). SIGTERM reaches the whole group; the worker
+handles it and the wrapper records its status.
 """
 
 from __future__ import annotations
@@ -19,20 +22,28 @@ def _ignore(_signum: int, _frame: object) -> None:
     return None
 
 
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)  # a reader never sees half a file
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] != "--":
-        print("usage: local_runner EXIT_FILE -- COMMAND...", file=sys.stderr)
+    if len(argv) < 4 or argv[2] != "--":
+        print("usage: local_runner STARTED_FILE EXIT_FILE -- COMMAND...", file=sys.stderr)
         return 2
-    exit_file, command = Path(argv[0]), argv[2:]
-    # The group signal reaches the worker directly; the wrapper only waits and records. A
-    # handler (not SIG_IGN, which exec would pass on) so the worker gets the default action.
+    started_file, exit_file, command = Path(argv[0]), Path(argv[1]), argv[3:]
+    # A handler (not SIG_IGN, which exec would pass on), so the worker gets the default action.
     signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, _ignore)
-    worker = subprocess.Popen(command)
-    code = worker.wait()
-    tmp = exit_file.with_suffix(".tmp")
-    tmp.write_text(str(code))
-    os.replace(tmp, exit_file)  # atomic: a reader never sees half a number
+    write_atomically(started_file, str(os.getpid()))
+    try:
+        worker = subprocess.Popen(command)
+    except OSError as exc:
+        print(f"cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        write_atomically(exit_file, "127")
+        return 0
+    write_atomically(exit_file, str(worker.wait()))
     return 0
 
 
