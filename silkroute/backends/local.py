@@ -99,7 +99,14 @@ class LocalBackend:
             time.sleep(0.05)
         with self._lock:
             self._signal(record, signal.SIGKILL)
-            self._reap()
+        # SIGKILL cannot be refused; wait the moment it takes the kernel to end the group.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._reap()
+                if not any(_rank_alive(record, r) for r in range(record["world_size"])):
+                    return
+            time.sleep(0.02)
 
     def list_runs(self) -> list[RunStatus]:
         with self._lock:
