@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from silkroute.api import convert, schemas
 from silkroute.control import service
@@ -27,9 +28,16 @@ def platform_of(request: Request) -> service.Platform:
     return platform
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+bearer = HTTPBearer(auto_error=False, description="A token from `admin init` or `tenant create`")
+
+
+def caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The token's owner; the raw header is checked here so every failure says the same."""
     with platform_of(request).store.session() as session:
-        return authenticate(session, authorization)
+        return authenticate(session, request.headers.get("authorization"))
 
 
 Caller = Annotated[Principal, Depends(caller)]
@@ -160,7 +168,7 @@ def job_logs(
 
 
 def _check_id(job_id: int) -> None:
-    if not 0 < job_id < 2**62:
+    if not 0 < job_id < 2**31:  # ids are 32-bit integers in the store
         raise ServiceError(404, "not_found", "no such job")
 
 

@@ -58,11 +58,26 @@ def validation_problems(exc: ValidationError) -> ServiceError:
     return ServiceError(422, "invalid", message, problems)
 
 
+def no_nul(value: Any, where: str) -> None:
+    """Refuse NUL characters anywhere: PostgreSQL text cannot hold them."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise invalid(where or "(body)", "contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            no_nul(str(key), where or "(body)")
+            no_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            no_nul(item, f"{where}[{i}]")
+
+
 # ----- tenants ---------------------------------------------------------------------------------
 def create_tenant(
     platform: Platform, caller: Principal, spec: TenantSpec, monthly_budget: float | None
 ) -> tuple[TenantRow, str]:
     caller.require(Role.ADMIN)
+    no_nul(spec.model_dump(mode="json"), "")
     with platform.store.session() as session:
         if session.get(TenantRow, spec.name) is not None:
             raise conflict("exists", f"tenant {spec.name} already exists")
@@ -100,8 +115,15 @@ def get_tenant(platform: Platform, caller: Principal, name: str) -> TenantRow:
 
 
 # ----- sites -----------------------------------------------------------------------------------
+MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computing centre
+
+
 def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     caller.require(Role.ADMIN, Role.OPERATOR)
+    nodes = sum(group.count for group in spec.nodes)
+    if nodes > MAX_SITE_NODES:
+        raise invalid("nodes", f"{nodes} nodes; a site has at most {MAX_SITE_NODES}")
+    no_nul(spec.model_dump(mode="json"), "")
     with platform.store.session() as session:
         if session.get(SiteRow, spec.name) is not None:
             raise conflict("exists", f"site {spec.name} already exists")
@@ -149,6 +171,7 @@ def submit_job(
         spec = JobSpec.model_validate(body)
     except ValidationError as exc:
         raise validation_problems(exc) from None
+    no_nul(spec.model_dump(mode="json"), "")
     with platform.store.session() as session:
         if idempotency_key is not None:
             earlier = _by_key(session, spec.tenant, idempotency_key)
@@ -272,7 +295,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))["before"]
-        if isinstance(value, int):
+        if isinstance(value, int) and 0 < value < 2**31:
             return value
     except (ValueError, KeyError, TypeError):
         pass

@@ -8,7 +8,10 @@ from tests.platform.conftest import Api
 def test_a_submitted_job_runs_to_success_and_its_output_is_kept(api: Api) -> None:
     api.add_sites()
     token = api.tenant("nus-nlp")
-    command = 'echo "job $SILKROUTE_JOB_ID rank $SILKROUTE_RANK of $SILKROUTE_WORLD_SIZE on $SILKROUTE_ACCELERATOR_TYPE [$SILKROUTE_ACCELERATORS]"'
+    command = (
+        'echo "job $SILKROUTE_JOB_ID rank $SILKROUTE_RANK of $SILKROUTE_WORLD_SIZE '
+        'on $SILKROUTE_ACCELERATOR_TYPE [$SILKROUTE_ACCELERATORS]"'
+    )
     got = api.submit(
         token,
         name="hello",
