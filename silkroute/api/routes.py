@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from silkroute.api import convert, schemas
 from silkroute.control import service
-from silkroute.control.auth import Principal, authenticate
+from silkroute.control.auth import Principal, authenticate, hash_token, parse_bearer
 from silkroute.control.errors import ServiceError, invalid
 from silkroute.model.cluster import SiteSpec
 
@@ -36,8 +36,15 @@ def caller(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The token's owner; the raw header is checked here so every failure says the same."""
-    with platform_of(request).store.session() as session:
-        return authenticate(session, request.headers.get("authorization"))
+    platform = platform_of(request)
+    token_hash = hash_token(parse_bearer(request.headers.get("authorization")))
+    known = platform.tokens.get(token_hash)
+    if known is not None:
+        return known
+    with platform.store.session() as session:
+        principal = authenticate(session, request.headers.get("authorization"))
+    platform.tokens.put(token_hash, principal)
+    return principal
 
 
 Caller = Annotated[Principal, Depends(caller)]

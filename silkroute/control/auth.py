@@ -55,6 +55,38 @@ def issue_token(session: Session, role: Role, tenant: str | None = None, label: 
     return token
 
 
+class TokenCache:
+    """Recently seen token hashes and their owners, so most requests skip a database read.
+
+    Entries live `ttl_s` seconds: a token deleted from the store stops working within that.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, size: int = 4096) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token_hash: str) -> Principal | None:
+        entry = self._entries.get(token_hash)
+        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, token_hash: str, principal: Principal) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[token_hash] = (time.monotonic(), principal)
+
+
+def parse_bearer(header: str | None) -> str:
+    if not header:
+        raise ServiceError(401, "unauthorised", "send `Authorization: Bearer <token>`")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(401, "unauthorised", "send `Authorization: Bearer <token>`")
+    return token.strip()
+
+
 def authenticate(session: Session, header: str | None) -> Principal:
     unauthorised = ServiceError(401, "unauthorised", "send `Authorization: Bearer <token>`")
     if not header:

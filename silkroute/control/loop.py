@@ -69,6 +69,7 @@ class ControlLoop:
         self.stats = LoopStats()
         self.scheduler = LiveScheduler([], [])
         self.sweep_s = 5.0
+        self.coalesce_s = 0.01
         self._last_sweep = time.monotonic()
         self._submitted: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -105,6 +106,9 @@ class ControlLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.tick_s)
+            # Events that arrive together are served by one pass (a burst of submits costs
+            # one scheduling step, not one each); a lone event waits at most this long.
+            self._stop.wait(self.coalesce_s)
             self._wake.clear()
             if self._stop.is_set():
                 return

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from silkroute.control import accounting
-from silkroute.control.auth import Principal, Role, issue_token
+from silkroute.control.auth import Principal, Role, TokenCache, issue_token
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid, not_found
 from silkroute.control.loop import (
     ACTIVE_JOB_STATES,
@@ -47,6 +47,8 @@ class Platform:
     # Schedulers over the stored sites, for "could this job ever run?" at submit time; keyed
     # by the sites and the tenant's limits, so a change is seen at once (not at the next pass).
     checkers: dict[tuple[object, ...], LiveScheduler] = field(default_factory=dict)
+    tokens: TokenCache = field(default_factory=TokenCache)
+    sites: SitesSnapshot | None = None
 
 
 def validation_problems(exc: ValidationError) -> ServiceError:
@@ -185,24 +187,35 @@ def submit_job(
         if refusal is not None:
             raise conflict("budget_exhausted", refusal)
         now = time.time()
-        row = JobRow(
-            tenant=spec.tenant,
-            name=spec.name,
-            spec=spec.model_dump(mode="json", exclude_defaults=False),
-            state="pending",
-            submitted_at=now,
-            idempotency_key=idempotency_key,
-        )
-        session.add(row)
+        values = {
+            "tenant": spec.tenant,
+            "name": spec.name,
+            "spec": spec.model_dump(mode="json"),
+            "state": "pending",
+            "submitted_at": now,
+            "idempotency_key": idempotency_key,
+            "attempts": 0,
+            "failures": 0,
+            "cancel_requested": False,
+            "message": "",
+        }
         try:
-            session.flush()
+            # Core inserts: the ORM's unit of work costs more than the rest of a submit.
+            with session.begin_nested():
+                job_id = session.execute(
+                    insert(JobRow).values(**values).returning(JobRow.id)
+                ).scalar_one()
         except IntegrityError:
-            session.rollback()
             earlier = _by_key(session, spec.tenant, idempotency_key or "")
             if earlier is None:
                 raise
             return earlier, False
-        session.add(JobEventRow(job_id=row.id, at=now, state="pending", reason="submitted"))
+        session.execute(
+            insert(JobEventRow).values(
+                job_id=job_id, at=now, state="pending", reason="submitted", message=""
+            )
+        )
+        row = JobRow(id=job_id, **values)
     platform.loop.submitted(row.id)
     return row, True
 
@@ -213,18 +226,39 @@ def _by_key(session: Session, tenant: str, key: str) -> JobRow | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SitesSnapshot:
+    key: tuple[tuple[str, float], ...]
+    names: frozenset[str]
+    specs: list[SiteSpec]
+    accelerator_types: frozenset[str]
+
+
+def _sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
+    """The registered sites, re-read only when a site was added or removed."""
+    key = tuple(sorted(session.execute(select(SiteRow.name, SiteRow.created_at)).tuples()))
+    cached = platform.sites
+    if cached is not None and cached.key == key:
+        return cached
+    specs = [
+        SiteSpec.model_validate(row.spec)
+        for row in session.scalars(select(SiteRow).order_by(SiteRow.name))
+    ]
+    types = set(catalogue().names())
+    types.update(g.accelerator for s in specs for g in s.nodes if g.accelerator)
+    snapshot = SitesSnapshot(key, frozenset(s.name for s in specs), specs, frozenset(types))
+    platform.sites = snapshot
+    return snapshot
+
+
 def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant: TenantRow) -> None:
     """Refuse what could never run here, naming the field."""
     if spec.replicas != 1:
         raise invalid("replicas", "submit each inference replica as its own job")
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
-    sites = {s.name: s for s in session.scalars(select(SiteRow))}
-    known_types = set(catalogue().names())
-    for site in sites.values():
-        for group in site.spec.get("nodes", []):
-            if group.get("accelerator"):
-                known_types.add(group["accelerator"])
+    snapshot = _sites_snapshot(platform, session)
+    known_types = snapshot.accelerator_types
     for name in spec.accelerator_types or []:
         if name not in known_types:
             raise invalid(
@@ -232,10 +266,10 @@ def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant:
                 f"unknown accelerator type {name!r}; known: " + ", ".join(sorted(known_types)),
             )
     for name in spec.sites or []:
-        if name not in sites:
+        if name not in snapshot.names:
             raise invalid("sites", f"no site named {name!r}")
     key = (
-        tuple(sorted((name, row.created_at) for name, row in sites.items())),
+        snapshot.key,
         tenant.name,
         json.dumps(tenant.quota, sort_keys=True),
     )
@@ -243,8 +277,7 @@ def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant:
     if checker is None:
         if len(platform.checkers) > 256:
             platform.checkers.clear()
-        specs = [SiteSpec.model_validate(sites[name].spec) for name in sorted(sites)]
-        checker = platform.checkers[key] = LiveScheduler(specs, [tenant_spec_of(tenant)])
+        checker = platform.checkers[key] = LiveScheduler(snapshot.specs, [tenant_spec_of(tenant)])
     why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from silkroute.api.app import create_app
 from silkroute.control.boot import init_admin, open_platform
 from silkroute.control.service import Platform
-from tests.platform.pg import PgServer, start_postgres
+from silkroute.store.throwaway_pg import PgServer, start_postgres
 
 DEMO_SITES = yaml.safe_load(
     resources.files("silkroute.control.demo").joinpath("sites.yaml").read_text("utf-8")

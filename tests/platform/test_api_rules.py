@@ -265,3 +265,22 @@ def test_paging_walks_every_job_once(api: Api) -> None:
     assert sorted(seen) == sorted(ids) and len(seen) == len(ids)
     bad = api.client.get("/v1/jobs", params={"cursor": "garbage"}, headers=api.as_(token))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
+
+
+def test_racing_submits_with_one_key_store_one_job(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api.add_sites()
+    token = api.tenant("t1")
+    headers = {**api.as_(token), "Idempotency-Key": "race"}
+
+    def submit(_: int) -> tuple[int, int]:
+        got = api.client.post("/v1/jobs", json={"name": "r", "command": "true"}, headers=headers)
+        return got.status_code, got.json()["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(submit, range(16)))
+    assert {status for status, _ in results} <= {200, 201}
+    assert [status for status, _ in results].count(201) == 1
+    assert len({job_id for _, job_id in results}) == 1
+    assert stored_jobs(api) == 1

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from silkroute.control.boot import init_admin, open_platform
 from silkroute.store.models import JobRow
 from tests.platform.conftest import DEMO_SITES
-from tests.platform.pg import free_port
+from silkroute.store.throwaway_pg import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: Debian's binaries, a temp dir, a free port."""
+"""A throwaway PostgreSQL server for tests and benchmarks: Debian's binaries, a temp dir, a
+free port, run as `nobody` when we are root (initdb refuses root). Not for production."""
 
 from __future__ import annotations
 
