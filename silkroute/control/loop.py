@@ -201,12 +201,17 @@ class ControlLoop:
         if not wanted and not sweep:
             return
         with self.store.session() as session:
-            query = select(JobRow.id, JobRow.spec, JobRow.submitted_at).where(
-                JobRow.state == "pending"
-            )
-            if not sweep:
-                query = query.where(JobRow.id.in_(wanted))
-            rows = session.execute(query.order_by(JobRow.id)).all()
+            if sweep:  # ids first: the specs of jobs the book has already are not re-read
+                pending = session.scalars(select(JobRow.id).where(JobRow.state == "pending"))
+                wanted |= set(pending) - known.keys()
+            if not wanted:
+                rows = []
+            else:
+                rows = session.execute(
+                    select(JobRow.id, JobRow.spec, JobRow.submitted_at)
+                    .where(JobRow.state == "pending", JobRow.id.in_(sorted(wanted)))
+                    .order_by(JobRow.id)
+                ).all()
         if sweep:
             self._last_sweep = now
         for job_id, spec, submitted_at in rows:
