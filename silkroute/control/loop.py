@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -204,14 +205,17 @@ class ControlLoop:
             if sweep:  # ids first: the specs of jobs the book has already are not re-read
                 pending = session.scalars(select(JobRow.id).where(JobRow.state == "pending"))
                 wanted |= set(pending) - known.keys()
-            if not wanted:
-                rows = []
-            else:
-                rows = session.execute(
-                    select(JobRow.id, JobRow.spec, JobRow.submitted_at)
-                    .where(JobRow.state == "pending", JobRow.id.in_(sorted(wanted)))
-                    .order_by(JobRow.id)
-                ).all()
+            rows: list[tuple[int, dict[str, Any], float]] = []
+            ordered = sorted(wanted)
+            for start in range(0, len(ordered), 5000):  # below every database's variable limit
+                chunk = ordered[start : start + 5000]
+                rows.extend(
+                    session.execute(
+                        select(JobRow.id, JobRow.spec, JobRow.submitted_at)
+                        .where(JobRow.state == "pending", JobRow.id.in_(chunk))
+                        .order_by(JobRow.id)
+                    ).tuples()
+                )
         if sweep:
             self._last_sweep = now
         for job_id, spec, submitted_at in rows:
@@ -383,12 +387,19 @@ class ControlLoop:
             waiting = session.scalars(
                 select(RunRow).where(RunRow.state == "launching").order_by(RunRow.created_at)
             ).all()
-            busy = set(
-                session.scalars(
-                    select(RunRow.job_id).where(RunRow.state.in_(("running", "stopping")))
-                )
-            )
-            launches = [(r, session.get(JobRow, r.job_id)) for r in waiting if r.job_id not in busy]
+            alive = session.scalars(
+                select(RunRow).where(RunRow.state.in_(("running", "stopping")))
+            ).all()
+            busy_jobs = {r.job_id for r in alive}
+            # A preempted run holds its nodes until it has really stopped (the scheduler
+            # already counts them free): whatever was placed there waits for it.
+            busy_nodes = {node for r in alive if r.state == "stopping" for node, _ in r.placement}
+            launches = [
+                (r, session.get(JobRow, r.job_id))
+                for r in waiting
+                if r.job_id not in busy_jobs
+                and busy_nodes.isdisjoint(node for node, _ in r.placement)
+            ]
         for run, job in launches:
             assert job is not None
             spec = JobSpec.model_validate(job.spec)

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from silkroute.control.boot import init_admin, open_platform
 from silkroute.store.models import JobRow
-from tests.platform.conftest import DEMO_SITES
 from silkroute.store.throwaway_pg import free_port
+from tests.platform.conftest import DEMO_SITES
 
 pytestmark = pytest.mark.slow
 

@@ -103,3 +103,40 @@ def test_a_waiting_job_says_why_per_site(api: Api) -> None:
     assert job["hold_reason"] == "insufficient-capacity"
     api.client.delete(f"/v1/jobs/{blocker}", headers=api.as_(token))
     api.wait_for(token, waiting, ("succeeded",))
+
+
+def test_a_higher_priority_job_preempts_and_the_victim_runs_again_later(api: Api) -> None:
+    api.add_sites()
+    token = api.tenant("t1")
+    victim = api.submit(
+        token,
+        name="victim",
+        # Takes a second to checkpoint and stop after SIGTERM.
+        command="trap 'sleep 1; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
+        accelerator_types=["H100"],
+        accelerators_per_worker=8,
+        priority="low",
+        preemptible=True,
+    ).json()["id"]
+    api.wait_for(token, victim, ("running",))
+    api.wait_for_output(token, victim, "ready")
+    urgent = api.submit(
+        token,
+        name="urgent",
+        command="sleep 0.5",
+        accelerator_types=["H100"],
+        accelerators_per_worker=8,
+        priority="high",
+    ).json()["id"]
+    done = api.wait_for(token, urgent, ("succeeded", "failed"))
+    assert done["state"] == "succeeded"
+    # The victim was stopped before the urgent job started, then placed again.
+    again = api.wait_for(token, victim, ("running",))
+    states = [e["state"] for e in again["events"]]
+    assert "terminating" in states and states.count("running") == 2, states
+    first, second = again["runs"][0], again["runs"][1]
+    assert first["outcome"] == "cancelled" and second["state"] == "running"
+    urgent_run = done["runs"][0]
+    assert first["ended_at"] <= urgent_run["started_at"], "the two runs overlapped"
+    api.client.delete(f"/v1/jobs/{victim}", headers=api.as_(token))
+    api.wait_for(token, victim, ("cancelled",))
