@@ -80,6 +80,9 @@ class ControlLoop:
         self._thread: threading.Thread | None = None
         self._stoppers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-stop")
         self._stopping: set[str] = set()
+        self._launchers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-launch")
+        self._launching: set[str] = set()  # run ids a launcher thread is starting
+        self._launched: queue.SimpleQueue[tuple[str, RunStatus, str | None]] = queue.SimpleQueue()
 
     # ----- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -95,6 +98,7 @@ class ControlLoop:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._stoppers.shutdown(wait=False, cancel_futures=True)
+        self._launchers.shutdown(wait=True, cancel_futures=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -125,6 +129,7 @@ class ControlLoop:
                 self._rebuild_book()
             self._take_new_jobs()
             self._carry_out_cancels()
+            self._finish_launches()
             self._collect_ended_runs()
             self._schedule(time.time() if now is None else now)
             self._launch()
@@ -239,7 +244,11 @@ class ControlLoop:
                 run = session.get(RunRow, job.current_run or "")
                 if run is None:
                     continue
-                if run.state == "launching":
+                if run.state == "launching" and run.run_id in self._launching:
+                    # Being launched right now: stop it once the launcher reports.
+                    run.state, run.stop_reason = "stopping", "cancelled"
+                    _transition(session, job, "terminating", now, "cancelling", "stopping")
+                elif run.state == "launching":
                     # Never reached the back end: nothing to stop.
                     self.scheduler.ended(job.id, now, succeeded=False)
                     run.state, run.outcome, run.ended_at = "ended", "cancelled", now
@@ -257,6 +266,7 @@ class ControlLoop:
                     select(RunRow.run_id).where(RunRow.state.in_(("running", "stopping")))
                 )
             )
+        ids = [run_id for run_id in ids if run_id not in self._launching]  # not started yet
         if not ids:
             return
         statuses = self.backend.poll(ids)
@@ -373,6 +383,10 @@ class ControlLoop:
     def _commit_preempt(self, session: Session, job: JobRow, stop: PreemptJob, now: float) -> None:
         run = session.get(RunRow, job.current_run or "")
         by = f" for job {stop.by_job}" if stop.by_job is not None else ""
+        if run is not None and run.run_id in self._launching:
+            run.state, run.stop_reason = "stopping", "preempted"  # stopped once launched
+            _transition(session, job, "terminating", now, "preempting", stop.reason + by)
+            return
         if run is None or run.state == "launching":
             if run is not None:
                 run.state, run.outcome, run.ended_at = "ended", "cancelled", now
@@ -402,25 +416,52 @@ class ControlLoop:
             ]
         for run, job in launches:
             assert job is not None
-            spec = JobSpec.model_validate(job.spec)
-            try:
-                status = self.backend.submit(self._launch_spec(run, job, spec))
-                failure = status.message if status.state is RunState.FAILED else None
-            except BackendError as exc:
-                status, failure = RunStatus(run.run_id, RunState.FAILED, None, str(exc)), str(exc)
-            now = time.time()
-            with self.store.session() as session:
-                fresh = session.get(RunRow, run.run_id)
-                current = session.get(JobRow, job.id)
-                if fresh is None or current is None or fresh.state != "launching":
+            if run.run_id in self._launching:
+                continue
+            self._launching.add(run.run_id)
+            launch = self._launch_spec(run, job, JobSpec.model_validate(job.spec))
+            self._launchers.submit(self._launch_one, launch)
+
+    def _launch_one(self, launch: LaunchSpec) -> None:
+        """In a launcher thread: a slow engine (process start, sbatch) never blocks the loop."""
+        try:
+            status = self.backend.submit(launch)
+            failure = status.message if status.state is RunState.FAILED else None
+        except Exception as exc:  # reported to the loop, which fails or retries the run
+            message = str(exc) or exc.__class__.__name__
+            status, failure = RunStatus(launch.run_id, RunState.FAILED, None, message), message
+        self._launched.put((launch.run_id, status, failure))
+        self._wake.set()
+
+    def _finish_launches(self) -> None:
+        """Record what the launcher threads report (in the loop thread, which owns the book)."""
+        if self._launched.empty():
+            return
+        now = time.time()
+        with self.store.session() as session:
+            while not self._launched.empty():
+                run_id, status, failure = self._launched.get_nowait()
+                self._launching.discard(run_id)
+                run = session.get(RunRow, run_id)
+                if run is None or run.state not in ("launching", "stopping"):
                     continue
-                fresh.state, fresh.started_at = "running", status.started_at or now
-                if failure is None and current.current_run == run.run_id:
-                    current.started_at = current.started_at or fresh.started_at
-                    _transition(session, current, "running", now, "launched", "", run.site)
-                elif failure is not None:
+                job = session.get(JobRow, run.job_id)
+                assert job is not None
+                run.started_at = status.started_at or now
+                if run.state == "stopping":
+                    # Cancelled or preempted while it was being launched: stop it now.
+                    if failure is None:
+                        self._stop_async(run_id)
+                    else:
+                        self._run_ended(session, run_id, status, now)
+                    continue
+                run.state = "running"
+                if failure is not None:
                     # A start that failed: the run ends now and the usual failure rules apply.
-                    self._run_ended(session, run.run_id, status, now)
+                    self._run_ended(session, run_id, status, now)
+                elif job.current_run == run_id:
+                    job.started_at = job.started_at or run.started_at
+                    _transition(session, job, "running", now, "launched", "", run.site)
 
     def _launch_spec(self, run: RunRow, job: JobRow, spec: JobSpec) -> LaunchSpec:
         workdir = self.runs_dir / run.run_id
