@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 
-from benchmarks import corpus_bench, gavel_bench, packing_bench, scheduler_bench
+from benchmarks import api_bench, corpus_bench, gavel_bench, packing_bench, scheduler_bench
 
 BENCHMARKS = [
     ("scheduler and simulator", scheduler_bench.main),
     ("FGD packing experiment", packing_bench.main),
     ("Gavel heterogeneous traces", gavel_bench.main),
     ("ASEAN corpus pipeline", corpus_bench.main),
+    ("control plane API", api_bench.main),
 ]
 
 
