@@ -45,6 +45,9 @@ TERMINAL_JOB_STATES = ("succeeded", "failed", "cancelled")
 LIVE_RUN_STATES = ("launching", "running", "stopping")
 
 
+DECISION_KINDS = {StartJob: "start", PreemptJob: "preempt", HoldJob: "hold"}
+
+
 @dataclass(slots=True)
 class LoopStats:
     passes: int = 0
@@ -340,7 +343,7 @@ class ControlLoop:
                     continue
                 if job.first_decision_at is None:
                     job.first_decision_at = now
-                kind = type(decision).__name__
+                kind = DECISION_KINDS[type(decision)]
                 self.stats.decision_counts[kind] = self.stats.decision_counts.get(kind, 0) + 1
                 if isinstance(decision, StartJob):
                     self._commit_start(session, job, decision, now)
