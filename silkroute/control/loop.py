@@ -73,6 +73,10 @@ class ControlLoop:
         self.stats = LoopStats()
         self.scheduler = LiveScheduler([], [])
         self.sweep_s = 5.0
+        self.poll_s = 0.25  # how often running runs are asked whether they ended
+        self._last_poll = 0.0
+        self._cancel_hint = threading.Event()  # the API recorded a cancel request
+        self._stop_done = threading.Event()  # a stop (SIGTERM, grace, kill) finished
         self.coalesce_s = 0.01
         self._last_sweep = time.monotonic()
         self._submitted: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -92,6 +96,7 @@ class ControlLoop:
         with self._lock:
             self._rebuild_book()
             self._reconcile()
+        self._cancel_hint.set()
         self._thread = threading.Thread(target=self._run, name="silkroute-loop", daemon=True)
         self._thread.start()
 
@@ -189,6 +194,11 @@ class ControlLoop:
                 self._stop_async(status.run_id)
 
     # ----- one pass -------------------------------------------------------------------------
+    def cancel_requested(self) -> None:
+        """The API recorded a cancel: look at cancel requests on the next pass."""
+        self._cancel_hint.set()
+        self._wake.set()
+
     def submitted(self, job_id: int) -> None:
         """The API committed a new job: take it in on the next pass (thread-safe)."""
         self._submitted.put(job_id)
@@ -226,11 +236,16 @@ class ControlLoop:
                 )
         if sweep:
             self._last_sweep = now
+            self._cancel_hint.set()  # and look for cancel requests the hints missed
         for job_id, spec, submitted_at in rows:
             if job_id not in known:
                 self.scheduler.add_pending(job_id, JobSpec.model_validate(spec), submitted_at)
 
     def _carry_out_cancels(self) -> None:
+        # Only when told (or at each sweep): a query per pass would tax every decision.
+        if not self._cancel_hint.is_set():
+            return
+        self._cancel_hint.clear()
         now = time.time()
         with self.store.session() as session:
             jobs = session.scalars(
@@ -263,6 +278,12 @@ class ControlLoop:
                     self._stop_async(run.run_id)
 
     def _collect_ended_runs(self) -> None:
+        # Every `poll_s`, or at once when a stop finished; run ends are not latency-critical.
+        due = time.monotonic() - self._last_poll >= self.poll_s
+        if not due and not self._stop_done.is_set():
+            return
+        self._stop_done.clear()
+        self._last_poll = time.monotonic()
         with self.store.session() as session:
             ids = list(
                 session.scalars(
@@ -496,6 +517,7 @@ class ControlLoop:
             except BackendError:
                 log.exception("cannot stop run %s", run_id)
             finally:
+                self._stop_done.set()
                 self._wake.set()
 
         self._stoppers.submit(stop)

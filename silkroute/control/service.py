@@ -379,7 +379,7 @@ def cancel_job(platform: Platform, caller: Principal, job_id: int) -> JobRow:
                     job_id=row.id, at=time.time(), state=row.state, reason="cancel-requested"
                 )
             )
-    platform.loop.wake()
+    platform.loop.cancel_requested()
     return row
 
 
