@@ -358,8 +358,10 @@ class ControlLoop:
         if not decisions:
             return
         with self.store.session() as session:
+            ids = sorted({d.job_id for d in decisions})
+            jobs = {j.id: j for j in session.scalars(select(JobRow).where(JobRow.id.in_(ids)))}
             for decision in decisions:
-                job = session.get(JobRow, decision.job_id)
+                job = jobs.get(decision.job_id)
                 if job is None:
                     continue
                 if job.first_decision_at is None:
@@ -432,12 +434,16 @@ class ControlLoop:
             # A preempted run holds its nodes until it has really stopped (the scheduler
             # already counts them free): whatever was placed there waits for it.
             busy_nodes = {node for r in alive if r.state == "stopping" for node, _ in r.placement}
-            launches = [
-                (r, session.get(JobRow, r.job_id))
+            ready = [
+                r
                 for r in waiting
                 if r.job_id not in busy_jobs
+                and r.run_id not in self._launching
                 and busy_nodes.isdisjoint(node for node, _ in r.placement)
             ]
+            owners = {r.job_id for r in ready}
+            jobs = {j.id: j for j in session.scalars(select(JobRow).where(JobRow.id.in_(owners)))}
+            launches = [(r, jobs.get(r.job_id)) for r in ready]
         for run, job in launches:
             assert job is not None
             if run.run_id in self._launching:
