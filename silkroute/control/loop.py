@@ -284,13 +284,24 @@ class ControlLoop:
             return
         self._stop_done.clear()
         self._last_poll = time.monotonic()
+        wall = time.time()
         with self.store.session() as session:
-            ids = list(
-                session.scalars(
-                    select(RunRow.run_id).where(RunRow.state.in_(("running", "stopping")))
-                )
-            )
-        ids = [run_id for run_id in ids if run_id not in self._launching]  # not started yet
+            live = session.execute(
+                select(RunRow, JobRow.spec)
+                .join(JobRow, JobRow.id == RunRow.job_id)
+                .where(RunRow.state.in_(("running", "stopping")))
+            ).all()
+            for run, spec in live:
+                limit = spec.get("time_limit_s")
+                started = run.started_at
+                if run.state == "running" and limit and started and wall > started + limit:
+                    # Enforced, as Slurm does: EASY backfill counts on jobs ending by then.
+                    job = session.get(JobRow, run.job_id)
+                    assert job is not None
+                    run.state, run.stop_reason = "stopping", "time-limit"
+                    _transition(session, job, "terminating", wall, "time-limit", f"ran {limit:g} s")
+                    self._stop_async(run.run_id)
+        ids = [r.run_id for r, _ in live if r.run_id not in self._launching]  # not started yet
         if not ids:
             return
         statuses = self.backend.poll(ids)
@@ -325,6 +336,12 @@ class ControlLoop:
             # The scheduler requeued the job when it decided to preempt it.
             _transition(session, job, "pending", now, "preempted", "stopped; back in the queue")
             job.site = job.accelerator_type = None
+            return
+        if run.stop_reason == "time-limit":
+            message = f"stopped at its time limit of {spec.time_limit_s:g} s"
+            self.scheduler.ended(job.id, now, succeeded=False)
+            _transition(session, job, "failed", now, "time-limit", message)
+            job.ended_at, job.message = now, message
             return
         if job.cancel_requested or status.state is RunState.CANCELLED:
             self.scheduler.ended(job.id, now, succeeded=False)

@@ -140,3 +140,14 @@ def test_a_higher_priority_job_preempts_and_the_victim_runs_again_later(api: Api
     assert first["ended_at"] <= urgent_run["started_at"], "the two runs overlapped"
     api.client.delete(f"/v1/jobs/{victim}", headers=api.as_(token))
     api.wait_for(token, victim, ("cancelled",))
+
+
+def test_a_job_past_its_time_limit_is_stopped_and_fails(api: Api) -> None:
+    api.add_sites()
+    token = api.tenant("t1")
+    job_id = api.submit(token, command="sleep 60", time_limit_s=1).json()["id"]
+    job = api.wait_for(token, job_id, ("failed", "succeeded", "cancelled"))
+    assert job["state"] == "failed"
+    assert job["message"] == "stopped at its time limit of 1 s"
+    assert "time-limit" in [e["reason"] for e in job["events"]]
+    assert job["ended_at"] - job["started_at"] < 30
