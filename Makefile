@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean venv
+.PHONY: run sim test lint typecheck unit bench clean venv
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,9 +18,16 @@ venv: $(STAMP)
 OPENB := ../shared/data/traces/alibaba-openb-2023
 RUN_POLICIES := fifo:none,fifo,priority,fairshare,las,fifo:easy:silk
 
-# The platform's main job on the embedded default: replay a GPU-cluster trace through the
-# scheduler with every policy (openb under backlog; a synthetic workload where it is absent).
+# The platform on the embedded default (SQLite, five demo sites, the local back end): demo
+# tenants and jobs that really run; prints the URL, tokens and commands to try. Serves until
+# Ctrl-C; with CI=true it stops once the demo jobs have ended. PORT=8080 by default.
+PORT ?= 8080
 run: $(STAMP)
+	$(BIN)/silkroute demo --port $(PORT)
+
+# Replay a GPU-cluster trace through the scheduler with every policy (openb under backlog;
+# a synthetic workload where it is absent).
+sim: $(STAMP)
 	@if [ -d $(OPENB) ]; then \
 	  $(BIN)/silkroute sim --trace $(OPENB) --load 3000 --shrink 0.5 --policy $(RUN_POLICIES) --out out/run; \
 	else \

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
-from benchmarks import corpus_bench, gavel_bench, packing_bench, policy_bench, scheduler_bench
+from benchmarks import (
+    api_bench,
+    corpus_bench,
+    gavel_bench,
+    packing_bench,
+    policy_bench,
+    scheduler_bench,
+)
 
 BENCHMARKS = [
     ("scheduler and simulator", scheduler_bench.main),
@@ -12,6 +19,7 @@ BENCHMARKS = [
     ("Gavel heterogeneous traces", gavel_bench.main),
     ("ASEAN corpus pipeline", corpus_bench.main),
     ("data governance cost", policy_bench.main),
+    ("control plane API", api_bench.main),
 ]
 
 

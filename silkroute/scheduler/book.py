@@ -175,6 +175,13 @@ class SchedulerBook:
         return state
 
     # ----- what drivers report ------------------------------------------------------
+    def restore(
+        self, job: Job, placement: tuple[tuple[str, tuple[int, ...]], ...], now: float
+    ) -> bool:
+        """Put one job back at its phase (a restarted driver reading its store, job by job);
+        False when its placement names nodes the cluster no longer has (it is queued again)."""
+        return not self._load([(job, placement)], now)
+
     def submit(self, job: Job | JobRequest) -> Job:
         """Queue a new job (a request, or a record a simulator built)."""
         record = job_from_request(job) if isinstance(job, JobRequest) else job

@@ -1,0 +1,133 @@
+"""Store rows to response bodies."""
+
+from __future__ import annotations
+
+from silkroute.api import schemas
+from silkroute.control.service import JobDetail, UsageReport
+from silkroute.model.cluster import SiteSpec
+from silkroute.model.job import JobSpec
+from silkroute.store.models import JobRow, SiteRow, TenantRow
+
+
+def tenant_out(row: TenantRow) -> schemas.TenantOut:
+    return schemas.TenantOut(
+        name=row.name,
+        country=row.country,
+        weight=row.weight,
+        quota=row.quota,
+        voucher_accelerator_hours=row.voucher_accelerator_hours,
+        pay_as_you_go=row.pay_as_you_go,
+        monthly_budget=row.monthly_budget,
+    )
+
+
+def site_out(row: SiteRow) -> schemas.SiteOut:
+    return schemas.SiteOut(
+        name=row.name, country=row.country, spec=SiteSpec.model_validate(row.spec)
+    )
+
+
+def job_out(row: JobRow) -> schemas.JobOut:
+    return schemas.JobOut(
+        id=row.id,
+        tenant=row.tenant,
+        name=row.name,
+        state=row.state,
+        submitted_at=row.submitted_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        site=row.site,
+        accelerator_type=row.accelerator_type,
+        attempts=row.attempts,
+        hold_reason=row.hold_reason,
+        hold_message=row.hold_message,
+        cancel_requested=row.cancel_requested,
+        exit_code=row.exit_code,
+        message=row.message,
+        spec=JobSpec.model_validate(row.spec),
+    )
+
+
+def job_detail_out(detail: JobDetail) -> schemas.JobDetailOut:
+    base = job_out(detail.job).model_dump()
+    return schemas.JobDetailOut(
+        **base,
+        events=[
+            schemas.JobEventOut(
+                at=e.at, state=e.state, reason=e.reason, message=e.message, site=e.site
+            )
+            for e in detail.events
+        ],
+        runs=[
+            schemas.RunOut(
+                run_id=r.run_id,
+                attempt=r.attempt,
+                site=r.site,
+                accelerator_type=r.accelerator_type,
+                accelerators=r.accelerators,
+                state=r.state,
+                started_at=r.started_at,
+                ended_at=r.ended_at,
+                outcome=r.outcome,
+                exit_code=r.exit_code,
+            )
+            for r in detail.runs
+        ],
+        reasons_by_site=detail.reasons_by_site,
+    )
+
+
+def usage_out(report: UsageReport) -> schemas.UsageOut:
+    rows: dict[tuple[str, str, str | None], schemas.UsageRow] = {}
+    jobs_seen: dict[tuple[str, str, str | None], set[int]] = {}
+    per_job: dict[int, float] = {}
+    totals: dict[str, list[float]] = {}
+    for line in report.lines:
+        key = (line.tenant, line.site, line.accelerator_type)
+        row = rows.setdefault(
+            key,
+            schemas.UsageRow(
+                tenant=key[0],
+                site=key[1],
+                accelerator_type=key[2],
+                jobs=0,
+                accelerator_hours=0,
+                voucher_hours=0,
+                paid_hours=0,
+                cost=0,
+            ),
+        )
+        row.accelerator_hours += line.accelerator_hours
+        row.voucher_hours += line.voucher_hours
+        row.paid_hours += line.paid_hours
+        row.cost += line.cost
+        jobs_seen.setdefault(key, set()).add(line.job_id)
+        row.jobs = len(jobs_seen[key])
+        per_job[line.job_id] = per_job.get(line.job_id, 0.0) + line.cost
+        sums = totals.setdefault(line.tenant, [0.0, 0.0, 0.0, 0.0])
+        sums[0] += line.accelerator_hours
+        sums[1] += line.voucher_hours
+        sums[2] += line.paid_hours
+        sums[3] += line.cost
+    tenants = []
+    for t in report.tenants:
+        sums = totals.get(t.name, [0.0, 0.0, 0.0, 0.0])
+        tenants.append(
+            schemas.TenantBalance(
+                tenant=t.name,
+                accelerator_hours=sums[0],
+                voucher_hours=sums[1],
+                paid_hours=sums[2],
+                cost=sums[3],
+                voucher_hours_left=max(
+                    0.0, t.voucher_accelerator_hours - report.voucher_hours_used[t.name]
+                ),
+                monthly_budget=t.monthly_budget,
+                month_spend=report.month_spend[t.name],
+            )
+        )
+    return schemas.UsageOut(
+        rows=sorted(rows.values(), key=lambda r: (r.tenant, r.site, r.accelerator_type or "")),
+        tenants=tenants,
+        jobs=per_job,
+    )

@@ -1,0 +1,202 @@
+"""Thin routes: parse, call one service function, convert. No business logic here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from silkroute.api import convert, schemas
+from silkroute.control import service
+from silkroute.control.auth import Principal, authenticate, hash_token, parse_bearer
+from silkroute.control.errors import ServiceError, invalid
+from silkroute.model.cluster import SiteSpec
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
+}
+
+
+def platform_of(request: Request) -> service.Platform:
+    platform: service.Platform = request.app.state.platform
+    return platform
+
+
+bearer = HTTPBearer(auto_error=False, description="A token from `admin init` or `tenant create`")
+
+
+def caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The token's owner; the raw header is checked here so every failure says the same."""
+    platform = platform_of(request)
+    token_hash = hash_token(parse_bearer(request.headers.get("authorization")))
+    known = platform.tokens.get(token_hash)
+    if known is not None:
+        return known
+    with platform.store.session() as session:
+        principal = authenticate(session, request.headers.get("authorization"))
+    platform.tokens.put(token_hash, principal)
+    return principal
+
+
+Caller = Annotated[Principal, Depends(caller)]
+PlatformDep = Annotated[service.Platform, Depends(platform_of)]
+
+
+@router.get("/healthz", response_model=schemas.Health)
+def healthz(platform: PlatformDep) -> schemas.Health:
+    return schemas.Health(status="ok", jobs=service.count_jobs(platform))
+
+
+# ----- tenants ---------------------------------------------------------------------------------
+@router.post("/v1/tenants", status_code=201, response_model=schemas.TenantCreated, responses=ERRORS)
+def create_tenant(
+    body: schemas.TenantCreate, platform: PlatformDep, who: Caller
+) -> schemas.TenantCreated:
+    spec = schemas.TenantSpec.model_validate(body.model_dump(exclude={"monthly_budget"}))
+    row, token = service.create_tenant(platform, who, spec, body.monthly_budget)
+    return schemas.TenantCreated(tenant=convert.tenant_out(row), token=token)
+
+
+@router.get("/v1/tenants", response_model=list[schemas.TenantOut], responses=ERRORS)
+def list_tenants(platform: PlatformDep, who: Caller) -> list[schemas.TenantOut]:
+    return [convert.tenant_out(r) for r in service.list_tenants(platform, who)]
+
+
+@router.get("/v1/tenants/{name}", response_model=schemas.TenantOut, responses=ERRORS)
+def get_tenant(name: str, platform: PlatformDep, who: Caller) -> schemas.TenantOut:
+    return convert.tenant_out(service.get_tenant(platform, who, name))
+
+
+# ----- sites -----------------------------------------------------------------------------------
+@router.post("/v1/sites", status_code=201, response_model=schemas.SiteOut, responses=ERRORS)
+def add_site(body: SiteSpec, platform: PlatformDep, who: Caller) -> schemas.SiteOut:
+    return convert.site_out(service.add_site(platform, who, body))
+
+
+@router.get("/v1/sites", response_model=list[schemas.SiteOut], responses=ERRORS)
+def list_sites(platform: PlatformDep, who: Caller) -> list[schemas.SiteOut]:
+    return [convert.site_out(r) for r in service.list_sites(platform, who)]
+
+
+# ----- jobs ------------------------------------------------------------------------------------
+async def job_body(request: Request) -> Any:
+    """The raw body as JSON, or YAML when the content type says so (the CLI sends files)."""
+    raw = await request.body()
+    kind = request.headers.get("content-type", "application/json")
+    try:
+        if "yaml" in kind:
+            return yaml.safe_load(raw.decode("utf-8"))
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "parse error"
+        what = "YAML" if "yaml" in kind else "JSON"
+        raise ServiceError(400, "malformed", f"(body): not valid {what}: {first}") from None
+
+
+@router.post(
+    "/v1/jobs",
+    status_code=201,
+    response_model=schemas.JobOut,
+    responses={**ERRORS, 200: {"model": schemas.JobOut, "description": "Same Idempotency-Key"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}},
+                "application/yaml": {"schema": {"$ref": "#/components/schemas/JobSpec"}},
+            },
+        }
+    },
+)
+async def submit_job(
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    who: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> schemas.JobOut:
+    body = await job_body(request)
+    row, created = await run_in_threadpool(service.submit_job, platform, who, body, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return convert.job_out(row)
+
+
+@router.get("/v1/jobs", response_model=schemas.JobPageOut, responses=ERRORS)
+def list_jobs(
+    platform: PlatformDep,
+    who: Caller,
+    state: str | None = None,
+    tenant: str | None = None,
+    name: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> schemas.JobPageOut:
+    page = service.list_jobs(platform, who, state, tenant, name, limit, cursor)
+    return schemas.JobPageOut(
+        jobs=[convert.job_out(r) for r in page.jobs], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/v1/jobs/{job_id}", response_model=schemas.JobDetailOut, responses=ERRORS)
+def get_job(job_id: int, platform: PlatformDep, who: Caller) -> schemas.JobDetailOut:
+    _check_id(job_id)
+    return convert.job_detail_out(service.get_job(platform, who, job_id))
+
+
+@router.delete(
+    "/v1/jobs/{job_id}", status_code=202, response_model=schemas.JobOut, responses=ERRORS
+)
+def cancel_job(job_id: int, platform: PlatformDep, who: Caller) -> schemas.JobOut:
+    _check_id(job_id)
+    return convert.job_out(service.cancel_job(platform, who, job_id))
+
+
+@router.get("/v1/jobs/{job_id}/logs", response_model=schemas.LogOut, responses=ERRORS)
+def job_logs(
+    job_id: int,
+    platform: PlatformDep,
+    who: Caller,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    stream: str = "stdout",
+) -> schemas.LogOut:
+    _check_id(job_id)
+    chunk = service.job_logs(platform, who, job_id, offset, stream)
+    return schemas.LogOut(text=chunk.text, offset=chunk.offset, finished=chunk.finished)
+
+
+def _check_id(job_id: int) -> None:
+    if not 0 < job_id < 2**31:  # ids are 32-bit integers in the store
+        raise ServiceError(404, "not_found", "no such job")
+
+
+# ----- usage -----------------------------------------------------------------------------------
+@router.get("/v1/usage", response_model=schemas.UsageOut, responses=ERRORS)
+def usage(
+    platform: PlatformDep,
+    who: Caller,
+    tenant: str | None = None,
+    since: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (UTC)")] = None,
+    until: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, exclusive")] = None,
+) -> schemas.UsageOut:
+    report = service.usage(platform, who, tenant, _day(since, "from"), _day(until, "to"))
+    return convert.usage_out(report)
+
+
+def _day(text: str | None, name: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        day = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise invalid(name, f"expected YYYY-MM-DD, got {text!r}") from None
+    return day.timestamp()

@@ -1,0 +1,145 @@
+"""Every body the API reads or writes. Requests reuse the model's specs (JobSpec, SiteSpec,
+TenantSpec), so a file, the CLI and HTTP accept exactly the same fields.
+
+Compatibility: new response fields get defaults and may appear at any time (clients must
+ignore fields they do not know); removing or changing the meaning of a field needs a new
+path (`/v2/...`).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from silkroute.model.cluster import SiteSpec
+from silkroute.model.job import JobSpec
+from silkroute.model.tenant import TenantSpec
+
+
+class Problem(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid`, `not_found`")
+    message: str = Field(description="One line for people")
+    errors: list[Problem] = Field(default_factory=list)
+
+
+class TenantCreate(TenantSpec):
+    monthly_budget: float | None = Field(
+        default=None, ge=0, le=1e12, description="Most money per UTC month (USD); none: no cap"
+    )
+
+
+class TenantOut(BaseModel):
+    name: str
+    country: str
+    weight: float
+    quota: dict[str, float]
+    voucher_accelerator_hours: float
+    pay_as_you_go: bool
+    monthly_budget: float | None
+
+
+class TenantCreated(BaseModel):
+    tenant: TenantOut
+    token: str = Field(description="The tenant's API token; shown once, stored only hashed")
+
+
+class SiteOut(BaseModel):
+    name: str
+    country: str
+    spec: SiteSpec
+
+
+class JobOut(BaseModel):
+    id: int
+    tenant: str
+    name: str
+    state: str = Field(description="pending, starting, running, terminating, succeeded, ...")
+    submitted_at: float
+    started_at: float | None
+    ended_at: float | None
+    site: str | None
+    accelerator_type: str | None
+    attempts: int
+    hold_reason: str | None
+    hold_message: str | None
+    cancel_requested: bool
+    exit_code: int | None
+    message: str
+    spec: JobSpec
+
+
+class JobEventOut(BaseModel):
+    at: float
+    state: str
+    reason: str
+    message: str
+    site: str | None
+
+
+class RunOut(BaseModel):
+    run_id: str
+    attempt: int
+    site: str
+    accelerator_type: str | None
+    accelerators: float
+    state: str
+    started_at: float | None
+    ended_at: float | None
+    outcome: str | None
+    exit_code: int | None
+
+
+class JobDetailOut(JobOut):
+    events: list[JobEventOut]
+    runs: list[RunOut]
+    reasons_by_site: dict[str, str] = Field(
+        description="While pending: for each site, why the job is not running there now"
+    )
+
+
+class JobPageOut(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
+
+
+class LogOut(BaseModel):
+    text: str
+    offset: int = Field(description="Pass as `offset` to read on from here")
+    finished: bool
+
+
+class UsageRow(BaseModel):
+    tenant: str
+    site: str
+    accelerator_type: str | None
+    jobs: int
+    accelerator_hours: float
+    voucher_hours: float
+    paid_hours: float
+    cost: float
+
+
+class TenantBalance(BaseModel):
+    tenant: str
+    accelerator_hours: float
+    voucher_hours: float
+    paid_hours: float
+    cost: float
+    voucher_hours_left: float
+    monthly_budget: float | None
+    month_spend: float
+
+
+class UsageOut(BaseModel):
+    rows: list[UsageRow] = Field(description="Per tenant, site and accelerator type")
+    tenants: list[TenantBalance]
+    jobs: dict[int, float] = Field(description="Cost per job id")
+
+
+class Health(BaseModel):
+    status: str
+    jobs: dict[str, int]

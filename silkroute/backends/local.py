@@ -1,0 +1,288 @@
+"""The `local` back end: every worker of a run is a subprocess on this machine.
+
+A run's state file (`<state_dir>/<run_id>.json`) is written before any process starts. Each
+rank then runs under `local_runner` in its own process group, which holds an exclusive lock on
+`<workdir>/lock-<rank>` for as long as it lives (taken by the back end before the fork, so there
+is no moment when a rank runs unlocked), writes its pid to `started-<rank>` and its exit code to
+`exit-<rank>`. From these files alone a restarted control plane knows, per rank, whether it
+never started (started again by a retried `submit`, which is idempotent on the run id), still
+runs, or ended: no run is started twice and none is forgotten. Output goes to
+`<workdir>/stdout-<rank>.log` and `<workdir>/stderr-<rank>.log`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus, worker_env
+
+EXIT_LOST = -1000  # the rank was killed before it could record an exit code
+
+
+class LocalBackend:
+    name = "local"
+    capabilities = frozenset({"logs"})
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._children: dict[int, subprocess.Popen[bytes]] = {}  # reaped by poll
+        self._lock = threading.Lock()
+
+    # ----- the Backend protocol ---------------------------------------------------------
+    def submit(self, spec: LaunchSpec) -> RunStatus:
+        # Absolute: workers start inside the workdir, and paths must mean the same there.
+        spec = dataclasses.replace(
+            spec, workdir=spec.workdir.resolve(), checkpoint_dir=spec.checkpoint_dir.resolve()
+        )
+        with self._lock:
+            record = self._read(spec.run_id)
+            if record is None:
+                if not spec.command:
+                    raise BackendError(f"run {spec.run_id}: the job has no command to run")
+                record = {
+                    "run_id": spec.run_id,
+                    "job_id": spec.job_id,
+                    "workdir": str(spec.workdir),
+                    "world_size": spec.world_size,
+                    "submitted_at": time.time(),
+                    "cancel_requested": False,
+                }
+                spec.workdir.mkdir(parents=True, exist_ok=True)
+                spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                self._write(record)  # first: from here on the run is known
+            if not record["cancel_requested"]:
+                # Ranks that never started (a first submit, or one cut short by a crash).
+                for rank in range(record["world_size"]):
+                    self._spawn_if_never_started(spec, rank)
+            return self._status(record)
+
+    def poll(self, run_ids: Sequence[str]) -> dict[str, RunStatus]:
+        with self._lock:
+            self._reap()
+            out = {}
+            for run_id in run_ids:
+                record = self._read(run_id)
+                out[run_id] = (
+                    RunStatus(run_id, RunState.LOST, message="the local back end has no such run")
+                    if record is None
+                    else self._status(record)
+                )
+            return out
+
+    def cancel(self, run_id: str, grace_s: float = 30.0) -> None:
+        with self._lock:
+            record = self._read(run_id)
+            if record is None:
+                return
+            record["cancel_requested"] = True
+            self._write(record)
+            self._signal(record, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._reap()
+                if not any(_rank_alive(record, r) for r in range(record["world_size"])):
+                    return
+            time.sleep(0.05)
+        with self._lock:
+            self._signal(record, signal.SIGKILL)
+        # SIGKILL cannot be refused; wait the moment it takes the kernel to end the group.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._reap()
+                if not any(_rank_alive(record, r) for r in range(record["world_size"])):
+                    return
+            time.sleep(0.02)
+
+    def list_runs(self) -> list[RunStatus]:
+        with self._lock:
+            self._reap()
+            return [self._status(r) for r in self._records()]
+
+    # ----- optional: logs ------------------------------------------------------------------
+    def log_paths(self, run_id: str) -> list[Path]:
+        """stdout then stderr of every rank, in rank order."""
+        record = self._read(run_id)
+        if record is None:
+            return []
+        workdir = Path(record["workdir"])
+        return [
+            workdir / f"{stream}-{rank}.log"
+            for rank in range(record["world_size"])
+            for stream in ("stdout", "stderr")
+        ]
+
+    # ----- processes -----------------------------------------------------------------------
+    def _spawn_if_never_started(self, spec: LaunchSpec, rank: int) -> None:
+        workdir = spec.workdir
+        if (workdir / f"started-{rank}").exists() or (workdir / f"exit-{rank}").exists():
+            return
+        lock_fd = os.open(workdir / f"lock-{rank}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a runner holds it: this rank is already running
+            env = dict(os.environ)
+            env.update(worker_env(spec, rank))
+            argv = _argv(spec.command)
+            with (
+                open(workdir / f"stdout-{rank}.log", "ab") as out,
+                open(workdir / f"stderr-{rank}.log", "ab") as err,
+            ):
+                child = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "silkroute.backends.local_runner",
+                        str(workdir / f"started-{rank}"),
+                        str(workdir / f"exit-{rank}"),
+                        "--",
+                        *argv,
+                    ],
+                    cwd=workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    pass_fds=(lock_fd,),  # the child holds the rank's lock from birth
+                    start_new_session=True,  # its own process group: signals reach its children
+                )
+            self._children[child.pid] = child
+        finally:
+            os.close(lock_fd)  # our copy only; the child's keeps the lock
+
+    def _reap(self) -> None:
+        for pid, child in list(self._children.items()):
+            if child.poll() is not None:
+                del self._children[pid]
+
+    def _signal(self, record: dict[str, Any], sig: signal.Signals) -> None:
+        for rank in range(record["world_size"]):
+            pid = _started_pid(record, rank)
+            if pid is not None and _rank_alive(record, rank):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, sig)
+
+    def _status(self, record: dict[str, Any]) -> RunStatus:
+        run_id = record["run_id"]
+        workdir = Path(record["workdir"])
+        ranks = range(record["world_size"])
+        started = [workdir / f"started-{r}" for r in ranks]
+        started_at = min((_mtime(p) for p in started if p.exists()), default=None)
+        if any(_rank_alive(record, r) for r in ranks):
+            return RunStatus(run_id, RunState.RUNNING, started_at=started_at)
+        if not all(p.exists() for p in started):
+            if record["cancel_requested"]:
+                return RunStatus(run_id, RunState.CANCELLED, None, "cancelled", None, None)
+            return RunStatus(run_id, RunState.QUEUED, message="not every rank has started")
+        exits = [workdir / f"exit-{r}" for r in ranks]
+        codes = [_exit_code(p) for p in exits]
+        ended = max((_mtime(p) for p in exits if p.exists()), default=time.time())
+        if record["cancel_requested"]:
+            return RunStatus(
+                run_id, RunState.CANCELLED, _worst(codes), "cancelled", started_at, ended
+            )
+        if all(code == 0 for code in codes):
+            return RunStatus(run_id, RunState.SUCCEEDED, 0, "", started_at, ended)
+        code = _worst(codes)
+        if code == EXIT_LOST:
+            message = "a worker was killed before it could report"
+        elif code == 127:
+            message = "the command was not found (exit code 127)"
+        else:
+            message = f"a worker exited with code {code}"
+        return RunStatus(run_id, RunState.FAILED, code, message, started_at, ended)
+
+    # ----- state files -----------------------------------------------------------------------
+    def _path(self, run_id: str) -> Path:
+        if not run_id or "/" in run_id or run_id.startswith("."):
+            raise BackendError(f"run id {run_id!r} is not a plain name")
+        return self.state_dir / f"{run_id}.json"
+
+    def _read(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self._path(run_id).read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        return data
+
+    def _write(self, record: dict[str, Any]) -> None:
+        path = self._path(record["run_id"])
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def _records(self) -> list[dict[str, Any]]:
+        out = []
+        for path in sorted(self.state_dir.glob("*.json")):
+            try:
+                out.append(json.loads(path.read_text("utf-8")))
+            except (OSError, ValueError):
+                continue
+        return out
+
+
+def _argv(command: Sequence[str] | str) -> list[str]:
+    if isinstance(command, str):
+        return ["/bin/sh", "-c", command]
+    return list(command)
+
+
+def _rank_alive(record: dict[str, Any], rank: int) -> bool:
+    """A rank runs while its runner holds the rank's lock (whoever started it)."""
+    path = Path(record["workdir"]) / f"lock-{rank}"
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock if we got it
+    return False
+
+
+def _started_pid(record: dict[str, Any], rank: int) -> int | None:
+    try:
+        return int((Path(record["workdir"]) / f"started-{rank}").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _exit_code(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return EXIT_LOST
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _worst(codes: list[int]) -> int:
+    failed = [c for c in codes if c != 0]
+    return failed[0] if failed else 0

@@ -1,0 +1,37 @@
+"""Assemble a platform: the store (migrated), the local back end and the live loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from silkroute.backends.local import LocalBackend
+from silkroute.control.auth import Role, issue_token
+from silkroute.control.loop import ControlLoop
+from silkroute.control.service import Platform
+from silkroute.store.db import default_url, open_store
+from silkroute.store.models import TokenRow
+
+
+def open_platform(
+    data_dir: Path, db_url: str | None = None, tick_s: float = 1.0, grace_s: float = 10.0
+) -> Platform:
+    """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state)."""
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(db_url or default_url(data_dir))
+    backend = LocalBackend(data_dir / "backend")
+    loop = ControlLoop(store, backend, data_dir / "runs", tick_s=tick_s, grace_s=grace_s)
+    return Platform(store, loop)
+
+
+def init_admin(platform: Platform, force: bool = False) -> str | None:
+    """An admin token, printed once; None when an admin exists already (unless `force`)."""
+    with platform.store.session() as session:
+        admins = session.scalar(
+            select(func.count()).select_from(TokenRow).where(TokenRow.role == Role.ADMIN.value)
+        )
+        if admins and not force:
+            return None
+        return issue_token(session, Role.ADMIN, label="admin")

@@ -1,0 +1,264 @@
+"""The control plane's one point of contact with `silkroute.scheduler`.
+
+Everything the live loop needs from the scheduler goes through `LiveScheduler`: build the
+book from stored sites, tenants and jobs; report submits, ends and cancels; run a step and
+get its decisions back as plain values (job ids, site names, node names, device indices) that
+the loop commits to the store. When the scheduler's API changes, only this module changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from silkroute.model.cluster import ClusterSpec, SiteSpec
+from silkroute.model.job import JobSpec
+from silkroute.model.tenant import TenantSpec
+from silkroute.model.workload import JobPhase
+from silkroute.scheduler.book import SchedulerBook
+from silkroute.scheduler.core import Scheduler
+from silkroute.scheduler.decisions import Hold, Preempt, Start
+from silkroute.scheduler.job import Job, job_from_spec
+from silkroute.scheduler.registry import make_scheduler
+from silkroute.scheduler.sites import SiteCatalog
+from silkroute.scheduler.state import ClusterState, worker_capacity
+from silkroute.scheduler.tenants import TenantBook
+
+# Placement: data locality first, then price (the centre's default; see docs/platform.md).
+DEFAULT_POLICY = {"order": "fairshare", "placement": "packing", "backfill": "easy"}
+
+Placement = list[tuple[str, list[int]]]  # per worker: node name, device indices
+
+
+@dataclass(frozen=True, slots=True)
+class StartJob:
+    job_id: int
+    site: str
+    accelerator_type: str | None
+    accelerators: float  # whole gang, in devices
+    placement: Placement
+    backfilled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PreemptJob:
+    job_id: int
+    reason: str
+    by_job: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldJob:
+    job_id: int
+    reason: str
+    message: str
+
+
+LiveDecision = StartJob | PreemptJob | HoldJob
+
+
+@dataclass(slots=True)
+class SiteUse:
+    site: str
+    accelerator_type: str | None
+    capacity: int
+    allocated: float
+
+
+@dataclass(slots=True)
+class LiveScheduler:
+    """The scheduler and its book, fed from the store."""
+
+    sites: list[SiteSpec]
+    tenants: list[TenantSpec]
+    policy: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICY))
+    scheduler: Scheduler = field(init=False)
+    book: SchedulerBook | None = field(init=False, default=None)
+    jobs: dict[int, Job] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.scheduler = make_scheduler(
+            order=self.policy["order"],
+            placement=self.policy["placement"],
+            backfill=self.policy["backfill"],
+        )
+        if self.sites:
+            cluster = ClusterState.from_spec(ClusterSpec(sites=self.sites))
+            catalog = SiteCatalog.from_spec(ClusterSpec(sites=self.sites))
+            # Instant stops in the book: the loop itself keeps a run placed on nodes that a
+            # preempted run still holds from launching until that run has stopped.
+            self.book = SchedulerBook(
+                cluster, self.scheduler.order, catalog, TenantBook(self.tenants)
+            )
+
+    # ----- what happened ------------------------------------------------------------------
+    def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:
+        job = job_from_spec(spec, job_id, submitted_at)
+        self.jobs[job_id] = job
+        if self.book is not None:
+            self.book.submit(job)
+
+    def add_running(
+        self,
+        job_id: int,
+        spec: JobSpec,
+        submitted_at: float,
+        started_at: float,
+        placement: Placement,
+    ) -> bool:
+        """A job the store says holds resources (start-up); False if its nodes are gone."""
+        job = job_from_spec(spec, job_id, submitted_at)
+        self.jobs[job_id] = job
+        book = self.book
+        if book is None:
+            return False
+        known = set(book.cluster.node_names)
+        if not placement or any(node not in known for node, _ in placement):
+            return False
+        job.phase, job.start_time = JobPhase.RUNNING, started_at
+        return book.restore(job, tuple((n, tuple(d)) for n, d in placement), started_at)
+
+    def ended(self, job_id: int, now: float, succeeded: bool) -> None:
+        """The job's run ended; its resources come back (no-op if the book has no record)."""
+        job = self.jobs.pop(job_id, None)
+        if job is None or self.book is None:
+            return
+        if job.id in self.book.running:
+            self.book.finish(job.id, now, succeeded)
+        elif self.book.pending.get(job.id) is not None:
+            self.book.cancel(job.id, now)
+
+    def requeue(self, job_id: int, spec: JobSpec, submitted_at: float, now: float) -> None:
+        """The run failed and the job has retries left: release it, queue it again."""
+        self.ended(job_id, now, succeeded=False)
+        self.add_pending(job_id, spec, submitted_at)
+
+    def is_pending(self, job_id: int) -> bool:
+        job = self.jobs.get(job_id)
+        return job is not None and job.phase is JobPhase.PENDING
+
+    # ----- decisions ----------------------------------------------------------------------
+    def step(self, now: float) -> list[LiveDecision]:
+        book = self.book
+        if book is None or not book.pending:
+            return []
+        out: list[LiveDecision] = []
+        decisions = self.scheduler.step(book, now)
+        # Propose, then commit: the loop writes these to the store in this same pass and
+        # launches the runs from there (a launch that fails comes back as a failed run).
+        book.commit(decisions, now)
+        for decision in decisions:
+            if isinstance(decision, Start):
+                out.append(self._start(decision))
+            elif isinstance(decision, Preempt):
+                out.append(PreemptJob(decision.job_id, decision.reason, decision.by_job))
+            elif isinstance(decision, Hold):
+                out.append(HoldJob(decision.job_id, decision.reason, decision.message))
+        return out
+
+    def _start(self, decision: Start) -> StartJob:
+        assert self.book is not None
+        cluster = self.book.cluster
+        pool = cluster.pools[decision.allocation.pool]
+        job = self.jobs[decision.job_id]
+        placement = [
+            (cluster.node_names[node], [int(d) for d in devices])
+            for node, devices in decision.allocation.workers
+        ]
+        return StartJob(
+            job.id,
+            pool.site_name,
+            pool.accelerator if job.gpus > 0 else None,
+            job.gpus,
+            placement,
+            decision.backfilled,
+        )
+
+    # ----- questions ----------------------------------------------------------------------
+    def unsatisfiable(self, spec: JobSpec) -> str | None:
+        """Why the job could never run here, even on an empty federation; None if it can."""
+        if self.book is None:
+            return "no site is registered yet"
+        return self.scheduler.unsatisfiable(self.book, job_from_spec(spec, -1))
+
+    def reasons_by_site(self, job_id: int, spec: JobSpec) -> dict[str, str]:
+        """For each site, why the job is (not) there now: plain sentences for people."""
+        book = self.book
+        if book is None:
+            return {}
+        job = self.jobs.get(job_id) or job_from_spec(spec, job_id)
+        cluster = book.cluster
+        running_site = None
+        if job.id in book.allocations:
+            running_site = cluster.pools[book.allocations[job.id].pool].site_name
+        out: dict[str, str] = {}
+        needs = job.demand.gpu_slots > 0
+        for site in cluster.site_names:
+            if running_site == site:
+                out[site] = "running here"
+                continue
+            if job.sites is not None and site not in job.sites:
+                out[site] = "not among the sites the job accepts"
+                continue
+            pools = cluster.pools_for(job.accelerator_types, [site], needs)
+            if not pools:
+                wanted = ", ".join(job.accelerator_types or ["any accelerator"])
+                out[site] = f"has no {wanted}"
+                continue
+            if any(_fits_when_empty(cluster, p, job) for p in pools):
+                if any(cluster.pool_may_fit(p, job.demand, job.workers) for p in pools):
+                    hold = job.hold_reason or "waiting for the next scheduling step"
+                    out[site] = f"has room now; held: {hold}"
+                else:
+                    free = sum(cluster.pool_whole_free[p] for p in pools)
+                    out[site] = (
+                        f"no room now: needs {job.workers} x {job.demand.gpus:g} accelerators, "
+                        f"{free} whole devices free"
+                    )
+            else:
+                out[site] = "too small for the job even when empty"
+        return out
+
+    def pending_by_tenant(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        if self.book is not None:
+            for job in self.book.pending.jobs():
+                counts[job.tenant] = counts.get(job.tenant, 0) + 1
+        return counts
+
+    def usage(self) -> list[SiteUse]:
+        book = self.book
+        if book is None:
+            return []
+        cluster = book.cluster
+        out = []
+        for pool in cluster.pools:
+            capacity = cluster.pool_gpu_capacity[pool.index]
+            free_milli = int(cluster.gpu_free[pool.nodes].sum())
+            out.append(
+                SiteUse(pool.site_name, pool.accelerator, capacity, capacity - free_milli / 1000)
+            )
+        return out
+
+    def running_count(self) -> int:
+        return 0 if self.book is None else len(self.book.running)
+
+
+def _fits_when_empty(cluster: ClusterState, pool: int, job: Job) -> bool:
+    nodes = cluster.pools[pool].nodes
+    room = worker_capacity(
+        cluster.gpu_cap[nodes], cluster.cpu_cap[nodes], cluster.mem_cap[nodes], job.demand
+    )
+    return int(np.asarray(room).sum()) >= job.workers
+
+
+def tenant_specs(rows: Iterable[tuple[TenantSpec, float]]) -> list[TenantSpec]:
+    """Tenant specs with each voucher reduced to what is left of it (hours already used)."""
+    return [
+        spec.model_copy(
+            update={"voucher_accelerator_hours": max(0.0, spec.voucher_accelerator_hours - used)}
+        )
+        for spec, used in rows
+    ]

@@ -1,0 +1,384 @@
+"""`silkroute server | admin | site | tenant | submit | jobs | job | cancel | logs | usage | demo`.
+
+Everything but `server`, `admin init` and `demo` talks to a running server over HTTP; the URL
+and token come from `--url` / `--token` or SILKROUTE_URL / SILKROUTE_TOKEN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from silkroute.client import DEFAULT_URL, ApiError, Client
+from silkroute.model.errors import SpecError, read_yaml
+
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+
+Url = Annotated[
+    str, typer.Option("--url", envvar="SILKROUTE_URL", help="Server URL", show_default=True)
+]
+Token = Annotated[
+    str | None,
+    typer.Option("--token", envvar="SILKROUTE_TOKEN", help="API token", show_default=False),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Database, run folders, back-end state")]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: SQLite under --data-dir), e.g. "
+        "postgresql+psycopg://user@host/db",
+    ),
+]
+
+admin_app = typer.Typer(help="Set up a control plane.", no_args_is_help=True)
+site_app = typer.Typer(help="Computing centres (sites).", no_args_is_help=True)
+tenant_app = typer.Typer(help="Tenants and their tokens.", no_args_is_help=True)
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def call(url: str, token: str | None, method: str, *args: Any, **kwargs: Any) -> Any:
+    client = Client(url, token)
+    try:
+        return getattr(client, method)(*args, **kwargs)
+    except ApiError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        client.close()
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# ----- server side ------------------------------------------------------------------------
+def server(
+    db: DbUrl = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    data_dir: DataDir = Path(".silkroute"),
+    tick: Annotated[float, typer.Option(help="Seconds between scheduling passes")] = 1.0,
+) -> None:
+    """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
+    import uvicorn
+
+    from silkroute.api.app import create_app
+    from silkroute.control.boot import open_platform
+
+    try:
+        platform = open_platform(data_dir, db, tick_s=tick)
+    except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
+        raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
+    err.print(f"silkroute control plane on http://{host}:{port} (data in {data_dir})")
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+
+
+@admin_app.command("init")
+def admin_init(
+    db: DbUrl = None,
+    data_dir: DataDir = Path(".silkroute"),
+    force: Annotated[bool, typer.Option(help="Issue another admin token")] = False,
+) -> None:
+    """Create (or migrate) the database and print an admin token, once."""
+    from silkroute.control.boot import init_admin, open_platform
+
+    platform = open_platform(data_dir, db)
+    token = init_admin(platform, force=force)
+    if token is None:
+        raise fail("an admin token exists already; use --force to issue another")
+    out.print(f"admin token (shown once, stored only hashed):\n{token}", soft_wrap=True)
+
+
+# ----- sites and tenants ----------------------------------------------------------------------
+@site_app.command("add")
+def site_add(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Register the site(s) in FILE (one site, or a cluster file with `sites:`)."""
+    try:
+        raw = read_yaml(file, "site file")
+    except SpecError as exc:
+        raise fail(str(exc)) from None
+    sites = raw["sites"] if isinstance(raw, dict) and "sites" in raw else [raw]
+    for site in sites:
+        added = call(url, token, "add_site", site)
+        out.print(f"site {added['name']} ({added['country']}) added")
+
+
+@site_app.command("list")
+def site_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False) -> None:
+    """The registered sites and their accelerators."""
+    sites = call(url, token, "sites")
+    if as_json:
+        print_json(sites)
+        return
+    table = Table("site", "country", "accelerators", "price / accelerator-hour")
+    for site in sites:
+        nodes = site["spec"]["nodes"]
+        kinds = ", ".join(
+            f"{n['count'] * n['accelerators']} x {n['accelerator']}"
+            for n in nodes
+            if n["accelerator"]
+        )
+        prices = ", ".join(
+            f"{k} {v:.2f}" for k, v in site["spec"]["price_per_accelerator_hour"].items()
+        )
+        table.add_row(site["name"], site["country"], kinds or "CPU", prices or "-")
+    out.print(table)
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str,
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code")],
+    voucher_hours: Annotated[float, typer.Option(help="Free accelerator-hours")] = 0.0,
+    budget: Annotated[float | None, typer.Option(help="Most money per month (USD)")] = None,
+    weight: Annotated[float, typer.Option(help="Fair-share weight")] = 1.0,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Create a tenant and print its token (shown once)."""
+    body = {
+        "name": name,
+        "country": country,
+        "voucher_accelerator_hours": voucher_hours,
+        "monthly_budget": budget,
+        "weight": weight,
+    }
+    created = call(url, token, "create_tenant", body)
+    out.print(f"tenant {name} created; its token (shown once):\n{created['token']}", soft_wrap=True)
+
+
+@tenant_app.command("list")
+def tenant_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False) -> None:
+    """Tenants you may see."""
+    tenants = call(url, token, "tenants")
+    if as_json:
+        print_json(tenants)
+        return
+    table = Table("tenant", "country", "weight", "voucher h", "budget / month")
+    for t in tenants:
+        budget = "-" if t["monthly_budget"] is None else f"{t['monthly_budget']:.2f}"
+        table.add_row(
+            t["name"],
+            t["country"],
+            f"{t['weight']:g}",
+            f"{t['voucher_accelerator_hours']:g}",
+            budget,
+        )
+    out.print(table)
+
+
+# ----- jobs -------------------------------------------------------------------------------------
+def submit(
+    file: Path,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--idempotency-key", help="Retrying with this key never duplicates"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Submit the job(s) in FILE (one job, a list, or `jobs:`)."""
+    try:
+        raw = read_yaml(file, "job file")
+    except SpecError as exc:
+        raise fail(str(exc)) from None
+    if isinstance(raw, dict) and "jobs" in raw:
+        raw = raw["jobs"]
+    jobs = raw if isinstance(raw, list) else [raw]
+    if not jobs or not all(isinstance(j, dict) for j in jobs):
+        raise fail(f"{file}: a job is a mapping of fields (see docs/job-spec.md)")
+    for i, job in enumerate(jobs):
+        one_key = None if key is None else (key if len(jobs) == 1 else f"{key}-{i}")
+        try:
+            created = call(url, token, "submit", job, one_key)
+        except typer.Exit:
+            if len(jobs) > 1:
+                err.print(f"(jobs[{i}] of {file}; the jobs before it were submitted)")
+            raise
+        if as_json:
+            print_json(created)
+        else:
+            out.print(f"job {created['id']} ({created['name']}) {created['state']}")
+
+
+def jobs(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    state: Annotated[str | None, typer.Option(help="Only jobs in this state")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's (staff tokens)")] = None,
+    limit: Annotated[int, typer.Option(help="Most jobs to list")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Your jobs, newest first."""
+    page = call(url, token, "jobs", state=state, tenant=tenant, limit=limit)
+    if as_json:
+        print_json(page)
+        return
+    table = Table("id", "name", "tenant", "state", "site", "type", "submitted", "why waiting")
+    for j in page["jobs"]:
+        table.add_row(
+            str(j["id"]),
+            j["name"],
+            j["tenant"],
+            j["state"],
+            j["site"] or "-",
+            j["accelerator_type"] or "-",
+            when(j["submitted_at"]),
+            j["hold_message"] or "",
+        )
+    out.print(table)
+
+
+def job(job_id: int, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False) -> None:
+    """One job: its state, history, runs, and why it waits at each site."""
+    detail = call(url, token, "job", job_id)
+    if as_json:
+        print_json(detail)
+        return
+    out.print(
+        f"job {detail['id']} {detail['name']} ({detail['tenant']}): [bold]{detail['state']}[/]"
+    )
+    if detail["site"]:
+        out.print(f"site {detail['site']}, {detail['accelerator_type'] or 'CPU'}")
+    history = Table("time (UTC)", "state", "reason", "site", "message", title="history")
+    for e in detail["events"]:
+        history.add_row(when(e["at"]), e["state"], e["reason"], e["site"] or "", e["message"])
+    out.print(history)
+    if detail["runs"]:
+        runs = Table("run", "site", "type", "accelerators", "outcome", "exit", title="runs")
+        for r in detail["runs"]:
+            runs.add_row(
+                r["run_id"],
+                r["site"],
+                r["accelerator_type"] or "CPU",
+                f"{r['accelerators']:g}",
+                r["outcome"] or r["state"],
+                "" if r["exit_code"] is None else str(r["exit_code"]),
+            )
+        out.print(runs)
+    if detail["reasons_by_site"]:
+        why = Table("site", "why not running there now", title="per site")
+        for site, reason in sorted(detail["reasons_by_site"].items()):
+            why.add_row(site, reason)
+        out.print(why)
+
+
+def cancel(job_id: int, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Cancel a job: a running one gets SIGTERM, then SIGKILL after the grace period."""
+    done = call(url, token, "cancel", job_id)
+    out.print(f"job {done['id']} cancel requested (was {done['state']})")
+
+
+def logs(
+    job_id: int,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until it ends")
+    ] = False,
+    stderr: Annotated[bool, typer.Option("--stderr", help="Standard error instead")] = False,
+) -> None:
+    """The output of the job's latest run (rank 0)."""
+    stream = "stderr" if stderr else "stdout"
+    offset = 0
+    while True:
+        chunk = call(url, token, "logs", job_id, offset, stream)
+        if chunk["text"]:
+            sys.stdout.write(chunk["text"])
+            sys.stdout.flush()
+        offset = chunk["offset"]
+        if not follow or (chunk["finished"] and not chunk["text"]):
+            return
+        if not chunk["text"]:
+            time.sleep(0.5)
+
+
+def usage(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (staff tokens)")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD (UTC)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD, exclusive")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Accelerator-hours and cost per tenant, site and type; vouchers and budgets."""
+    report = call(url, token, "usage", tenant=tenant, **{"from": since, "to": until})
+    if as_json:
+        print_json(report)
+        return
+    rows = Table(
+        "tenant",
+        "site",
+        "type",
+        "jobs",
+        "accel-hours",
+        "voucher h",
+        "paid h",
+        "cost",
+        title="usage",
+    )
+    for r in report["rows"]:
+        rows.add_row(
+            r["tenant"],
+            r["site"],
+            r["accelerator_type"] or "CPU",
+            str(r["jobs"]),
+            f"{r['accelerator_hours']:.4f}",
+            f"{r['voucher_hours']:.4f}",
+            f"{r['paid_hours']:.4f}",
+            f"{r['cost']:.4f}",
+        )
+    out.print(rows)
+    balances = Table(
+        "tenant",
+        "accel-hours",
+        "cost",
+        "voucher h left",
+        "spent this month",
+        "budget / month",
+        title="balances",
+    )
+    for t in report["tenants"]:
+        budget = "-" if t["monthly_budget"] is None else f"{t['monthly_budget']:.2f}"
+        balances.add_row(
+            t["tenant"],
+            f"{t['accelerator_hours']:.4f}",
+            f"{t['cost']:.4f}",
+            f"{t['voucher_hours_left']:.4f}",
+            f"{t['month_spend']:.4f}",
+            budget,
+        )
+    out.print(balances)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount the platform's commands on the main `silkroute` app."""
+    from silkroute.control.demo.run import demo
+
+    app.command("server")(server)
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(site_app, name="site")
+    app.add_typer(tenant_app, name="tenant")
+    for command in (submit, jobs, job, cancel, logs, usage, demo):
+        app.command()(command)

@@ -1,0 +1,147 @@
+"""The control plane's tables. Times are epoch seconds (float) so SQLite and PostgreSQL agree.
+
+A job row is the tenant's request plus its observable state; a run row is one attempt of a job
+at a site (what a back end executes); job events are the state history; ledger rows are the
+accelerator-hours and money each finished run cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    quota: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    voucher_accelerator_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    pay_as_you_go: Mapped[bool] = mapped_column(Boolean, default=True)
+    monthly_budget: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # SHA-256 of the token: a database dump does not give anyone a working token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str | None] = mapped_column(ForeignKey("tenants.name"), nullable=True)
+    label: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
+        Index("ix_jobs_state", "state"),
+        Index("ix_jobs_tenant_id", "tenant", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"))
+    name: Mapped[str] = mapped_column(String(253))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    accelerator_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    current_run: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hold_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hold_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The first decision taken for the job (submit-to-decision latency, benchmarks).
+    first_decision_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class JobEventRow(Base):
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_state", "state"), Index("ix_runs_job", "job_id"))
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    site: Mapped[str] = mapped_column(String(64))
+    accelerator_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    accelerators: Mapped[float] = mapped_column(Float)  # whole gang, in devices
+    # [[node name, [device, ...]], ...] one entry per worker (rank order)
+    placement: Mapped[list[Any]] = mapped_column(JSON)
+    # launching: committed, not yet confirmed by the back end; running; stopping; ended
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LedgerRow(Base):
+    __tablename__ = "ledger"
+    __table_args__ = (Index("ix_ledger_tenant_month", "tenant", "month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), unique=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"))
+    site: Mapped[str] = mapped_column(String(64))
+    accelerator_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM (UTC) of the run's end
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float] = mapped_column(Float)
+    accelerator_hours: Mapped[float] = mapped_column(Float)
+    voucher_hours: Mapped[float] = mapped_column(Float)
+    paid_hours: Mapped[float] = mapped_column(Float)
+    price_per_hour: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,112 @@
+"""Fixtures: a real platform (store, live loop, local back end) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from silkroute.api.app import create_app
+from silkroute.control.boot import init_admin, open_platform
+from silkroute.control.service import Platform
+from silkroute.store.throwaway_pg import PgServer, start_postgres
+
+DEMO_SITES = yaml.safe_load(
+    resources.files("silkroute.control.demo").joinpath("sites.yaml").read_text("utf-8")
+)["sites"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer | str]:
+    server = start_postgres()
+    yield server
+    if isinstance(server, PgServer):
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    if request.param == "sqlite":
+        return None  # the embedded default under the data dir
+    server = request.getfixturevalue("postgres")
+    if isinstance(server, str):
+        pytest.skip(server)
+    return server.new_database()
+
+
+@dataclass
+class Api:
+    client: TestClient
+    platform: Platform
+    admin: str
+    data_dir: Path
+
+    def as_(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def admin_headers(self) -> dict[str, str]:
+        return self.as_(self.admin)
+
+    def add_sites(self, sites: list[dict[str, Any]] | None = None) -> None:
+        for site in sites if sites is not None else DEMO_SITES:
+            got = self.client.post("/v1/sites", json=site, headers=self.admin_headers())
+            assert got.status_code == 201, got.text
+
+    def tenant(self, name: str, **fields: Any) -> str:
+        body = {"name": name, "country": "SG", **fields}
+        got = self.client.post("/v1/tenants", json=body, headers=self.admin_headers())
+        assert got.status_code == 201, got.text
+        token: str = got.json()["token"]
+        return token
+
+    def submit(self, token: str, **fields: Any) -> Any:
+        body = {"name": "job", "command": ["true"], **fields}
+        return self.client.post("/v1/jobs", json=body, headers=self.as_(token))
+
+    def job(self, token: str, job_id: int) -> dict[str, Any]:
+        got = self.client.get(f"/v1/jobs/{job_id}", headers=self.as_(token))
+        assert got.status_code == 200, got.text
+        data: dict[str, Any] = got.json()
+        return data
+
+    def wait_for_output(self, token: str, job_id: int, text: str, timeout: float = 20.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.client.get(f"/v1/jobs/{job_id}/logs", headers=self.as_(token)).json()
+            if text in got["text"]:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} never printed {text!r}")
+
+    def wait_for(
+        self, token: str, job_id: int, states: tuple[str, ...], timeout: float = 20.0
+    ) -> dict[str, Any]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(token, job_id)
+            if job["state"] in states:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {job['state']}: {job}")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def api(tmp_path: Path, db_url: str | None) -> Iterator[Api]:
+    platform = open_platform(tmp_path / "data", db_url, tick_s=0.05, grace_s=3.0)
+    admin = init_admin(platform)
+    assert admin is not None
+    app = create_app(platform)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, platform, admin, tmp_path / "data")
+    platform.store.close()

@@ -1,0 +1,113 @@
+"""The CLI against a real server (uvicorn in a thread): what a new user types."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from silkroute.api.app import create_app
+from silkroute.cli import app
+from silkroute.store.throwaway_pg import free_port
+from tests.platform.conftest import Api
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def server_url(api: Api) -> Iterator[str]:
+    """The `api` fixture's platform (its loop already running) served over real HTTP."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(api.platform, run_loop=False), port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def cli(url: str, token: str, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"SILKROUTE_URL": url, "SILKROUTE_TOKEN": token})
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_new_user_submits_watches_reads_logs_and_sees_the_cost(
+    api: Api, server_url: str, tmp_path: Path
+) -> None:
+    api.add_sites()
+    token = api.tenant("nus-nlp")
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(
+        "name: hello\naccelerator_types: [H100]\ncommand: |\n  echo hello from $SILKROUTE_SITE\n"
+    )
+    code, out = cli(server_url, token, "submit", str(job_file))
+    assert code == 0, out
+    job_id = int(out.split()[1])
+    api.wait_for(token, job_id, ("succeeded",))
+    code, out = cli(server_url, token, "jobs", "--json")
+    assert code == 0 and json.loads(out)["jobs"][0]["state"] == "succeeded"
+    code, out = cli(server_url, token, "logs", str(job_id), "-f")
+    assert code == 0 and out == "hello from singapore\n"
+    code, out = cli(server_url, token, "job", str(job_id))
+    assert code == 0 and "succeeded" in out and "singapore" in out
+    code, out = cli(server_url, token, "usage", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["rows"][0]["site"] == "singapore"
+    assert report["tenants"][0]["cost"] > 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("content", "want"),
+    [
+        ("name: [x\n", "not valid YAML"),
+        ("name: x\ncommand: true\nworkers: many\n", "workers"),
+        ("name: x\ncommand: true\ngpus: 4\n", "gpus"),
+        ("- 1\n- 2\n", "a job is a mapping of fields"),
+    ],
+    ids=["malformed YAML", "wrong type", "unknown field", "not a mapping"],
+)
+def test_a_bad_job_file_is_one_line_exit_2_and_nothing_stored(
+    api: Api, server_url: str, tmp_path: Path, content: str, want: str
+) -> None:
+    api.add_sites()
+    token = api.tenant("t1")
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(content)
+    code, out = cli(server_url, token, "submit", str(job_file))
+    assert code == 2
+    assert want in out and out.startswith("error:") and out.count("\n") == 1, out
+    assert api.client.get("/v1/jobs", headers=api.as_(token)).json()["jobs"] == []
+
+
+def test_no_server_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    code, out = cli(url, "sr_x", "jobs")
+    assert code == 2 and "cannot reach" in out and out.count("\n") == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
+    api.add_sites()
+    token = api.tenant("t1")
+    job = api.submit(token, command="sleep 0.5", accelerator_types=["A800"]).json()["id"]
+    api.wait_for(token, job, ("running",))
+    text = api.client.get("/metrics").text
+    assert 'silkroute_allocated_accelerators{accelerator_type="A800",site="hanoi"} 1.0' in text
+    assert "silkroute_running_jobs 1.0" in text
+    assert 'silkroute_decisions_total{kind="start"}' in text
+    assert (
+        'silkroute_api_request_seconds_count{method="POST",route="/v1/jobs",status="201"}' in text
+    )
+    assert token not in text

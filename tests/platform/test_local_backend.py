@@ -1,0 +1,108 @@
+"""The local back end on its own: real subprocesses, restarts modelled as fresh instances."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from silkroute.backends.base import LaunchSpec, RunState, WorkerPlacement
+from silkroute.backends.local import LocalBackend
+
+
+def spec(tmp_path: Path, run_id: str, command: str, workers: int = 1) -> LaunchSpec:
+    return LaunchSpec(
+        run_id=run_id,
+        job_id="7",
+        attempt=1,
+        command=command,
+        workers=[WorkerPlacement(f"node-{r}", (r,)) for r in range(workers)],
+        workdir=tmp_path / "runs" / run_id,
+        checkpoint_dir=tmp_path / "ckpt",
+        site="hanoi",
+        accelerator_type="A800",
+    )
+
+
+def wait_state(backend: LocalBackend, run_id: str, timeout: float = 20.0) -> RunState:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = backend.poll([run_id])[run_id].state
+        if state.terminal:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"{run_id} did not end")
+
+
+def test_every_rank_gets_the_job_contract(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "state")
+    command = 'echo "$SILKROUTE_RANK/$SILKROUTE_WORLD_SIZE $SILKROUTE_ACCELERATORS $SILKROUTE_SITE"'
+    backend.submit(spec(tmp_path, "r1", command, workers=2))
+    assert wait_state(backend, "r1") is RunState.SUCCEEDED
+    outputs = [p.read_text().strip() for p in backend.log_paths("r1") if "stdout" in p.name]
+    assert outputs == ["0/2 0 hanoi", "1/2 1 hanoi"]
+
+
+def test_a_repeated_submit_does_not_start_the_run_again(tmp_path: Path) -> None:
+    marker = tmp_path / "starts"
+    command = f"echo x >> {marker}; sleep 0.5"
+    first = LocalBackend(tmp_path / "state")
+    first.submit(spec(tmp_path, "r1", command))
+    # A restarted server is a fresh instance over the same files.
+    again = LocalBackend(tmp_path / "state")
+    assert again.submit(spec(tmp_path, "r1", command)).state is RunState.RUNNING
+    assert [s.run_id for s in again.list_runs() if s.state is RunState.RUNNING] == ["r1"]
+    assert wait_state(again, "r1") is RunState.SUCCEEDED
+    assert marker.read_text().split() == ["x"]
+
+
+def test_a_run_cut_short_before_its_ranks_started_starts_on_the_next_submit(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "state")
+    launch = spec(tmp_path, "r1", "echo hi", workers=2)
+    backend.submit(launch)
+    assert wait_state(backend, "r1") is RunState.SUCCEEDED
+    # As if the server died after recording the run but before starting rank 1.
+    workdir = launch.workdir
+    for name in ("started-1", "exit-1", "lock-1"):
+        (workdir / name).unlink()
+    assert LocalBackend(tmp_path / "state").poll(["r1"])["r1"].state is RunState.QUEUED
+    LocalBackend(tmp_path / "state").submit(launch)
+    assert wait_state(backend, "r1") is RunState.SUCCEEDED
+
+
+def test_cancel_from_a_restarted_instance_stops_the_whole_group(tmp_path: Path) -> None:
+    marker = tmp_path / "term"
+    command = f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+    LocalBackend(tmp_path / "state").submit(spec(tmp_path, "r1", command))
+    out = tmp_path / "runs" / "r1" / "stdout-0.log"
+    deadline = time.monotonic() + 20
+    while "ready" not in (out.read_text() if out.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    restarted = LocalBackend(tmp_path / "state")
+    restarted.cancel("r1", grace_s=5)
+    assert restarted.poll(["r1"])["r1"].state is RunState.CANCELLED
+    assert marker.read_text().split() == ["term"]
+
+
+def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
+    command = "trap '' TERM; echo ready; while :; do sleep 0.05; done"
+    backend = LocalBackend(tmp_path / "state")
+    backend.submit(spec(tmp_path, "r1", command))
+    time.sleep(0.5)
+    started = time.monotonic()
+    backend.cancel("r1", grace_s=0.5)
+    assert time.monotonic() - started < 5
+    assert backend.poll(["r1"])["r1"].state is RunState.CANCELLED
+    assert backend.list_runs()[0].state is RunState.CANCELLED
+
+
+def test_a_missing_program_fails_with_127(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "state")
+    launch = dataclasses.replace(spec(tmp_path, "r1", ""), command=["/no/such/program"])
+    backend.submit(launch)
+    status = backend.poll(["r1"])["r1"]
+    deadline = time.monotonic() + 20
+    while not status.state.terminal and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = backend.poll(["r1"])["r1"]
+    assert status.state is RunState.FAILED and status.exit_code == 127
