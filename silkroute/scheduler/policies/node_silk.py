@@ -16,7 +16,7 @@ from __future__ import annotations
 from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.fragmentation import FloatArray, TargetWorkload
 from silkroute.scheduler.policies.node_bestfit import BestFitScorer
-from silkroute.scheduler.policies.node_fgd import FgdScorer
+from silkroute.scheduler.policies.node_fgd import FgdExactScorer
 from silkroute.scheduler.state import ClusterState, IntArray
 
 # Best-fit leftover is in [0, 1]; x 0.1 x 1000 puts a node's full leftover at 100 thousandths
@@ -24,7 +24,7 @@ from silkroute.scheduler.state import ClusterState, IntArray
 WEIGHT = 0.1
 
 
-class SilkScorer(FgdScorer):
+class SilkScorer(FgdExactScorer):
     name = "silk"
 
     def __init__(self, target: TargetWorkload | None = None, weight: float = WEIGHT) -> None:

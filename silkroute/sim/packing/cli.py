@@ -29,6 +29,13 @@ def packing_command(
     inflate: Annotated[float, typer.Option(help="Stop at this x the GPU capacity")] = 1.3,
     seeds: Annotated[str, typer.Option(help="Seeds: 42-51 or 1,2,3")] = "42-51",
     pods: Annotated[str, typer.Option(help="Pod list file in the trace folder")] = DEFAULT_PODS,
+    variant: Annotated[
+        str,
+        typer.Option(help="Resample the pod list (FGD §6): sharing60, multigpu30, gpuspec66, ..."),
+    ] = "",
+    spec_mix: Annotated[
+        str, typer.Option(help="Pod list whose GPU-type constraints a gpuspec variant draws")
+    ] = "",
     workers: Annotated[int, typer.Option(help="Processes running seeds in parallel")] = min(
         2, os.cpu_count() or 1
     ),
@@ -38,7 +45,7 @@ def packing_command(
     errors = Console(stderr=True)
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
-        exp = experiment_from_options(trace, pods, policy, seeds, inflate)
+        exp = experiment_from_options(trace, pods, policy, seeds, inflate, variant, spec_mix)
         exp.check()
     except (SpecError, ValueError) as exc:
         errors.print(f"[red]error:[/red] {exc}", highlight=False)
@@ -56,17 +63,18 @@ def packing_command(
     summary = summarise(results)
     title = (
         f"unallocated GPU %, median [25-75%] of {len(exp.seeds)} seeds; "
-        f"{exp.pods_file}, inflate {exp.inflate}"
+        f"{exp.workload}, inflate {exp.inflate}"
     )
     console.print(table(summary, title))
     config = {
         "trace": Path(exp.trace).name,
         "pods": exp.pods_file,
+        "variant": exp.variant,
         "policies": list(exp.policies),
         "seeds": list(exp.seeds),
         "inflate": exp.inflate,
         "wall_s": round(wall, 2),
     }
     path = write_results(out, summary, config)
-    png = plot(out / "unallocated.png", summary, f"openb {exp.pods_file}: unallocated GPU")
+    png = plot(out / "unallocated.png", summary, f"openb {exp.workload}: unallocated GPU")
     console.print(f"wrote {path} and {png} in {wall:.1f} s with {workers} worker(s)")
