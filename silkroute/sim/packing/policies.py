@@ -24,7 +24,7 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     "gpupacking": lambda target, seed: GpuPackingScorer(),
     "gpuclustering": lambda target, seed: GpuClusteringScorer(),
     "random": lambda target, seed: RandomScorer(seed),
-    "silk": lambda target, seed: SilkScorer(target),
+    "silk": lambda target, seed: SilkScorer(target, order_seed=seed),
 }
 
 
