@@ -43,7 +43,7 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
     assert set(doc["policies"]) == {
-        "fgd", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
+        "fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
     }  # fmt: skip
     for entry in doc["policies"].values():
         for metric in ("unallocated_pct", "allocated_pct", "fragmentation_pct"):

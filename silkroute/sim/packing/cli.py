@@ -42,7 +42,7 @@ def packing_command(
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out/packing"),
 ) -> None:
     """Reproduce FGD's packing experiment: unallocated GPU % as the workload arrives."""
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)  # one line, however long the path
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
         exp = experiment_from_options(trace, pods, policy, seeds, inflate, variant, spec_mix)

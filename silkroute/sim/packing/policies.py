@@ -18,13 +18,14 @@ from silkroute.scheduler.policies.node_silk import SilkScorer
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     # The authors' rule: whole-number scores, ties by a node order drawn once from the seed.
     "fgd": lambda target, seed: FgdScorer(target, order_seed=seed),
-    "fgd-exact": lambda target, seed: FgdExactScorer(target),
     "bestfit": lambda target, seed: BestFitScorer(),
     "dotprod": lambda target, seed: DotProductScorer(),
     "gpupacking": lambda target, seed: GpuPackingScorer(),
     "gpuclustering": lambda target, seed: GpuClusteringScorer(),
     "random": lambda target, seed: RandomScorer(seed),
     "silk": lambda target, seed: SilkScorer(target, order_seed=seed),
+    # FGD minimising the exact delta (ties by node index), for comparison.
+    "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,29 @@ TABLE_LEVELS = (50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130)
 PUBLISHED = {"fgd": {100: 4.8, 130: 4.6}, "bestfit": {100: 7.1}}
 
 Summary = dict[str, dict[str, Any]]
+PUBLISHED_FILE = "fgd_published_unallocated.csv"
+# policy -> arrived % -> (median, p25, p75) of the GPUs left unallocated
+Published = dict[str, dict[int, tuple[float, float, float]]]
+
+
+def load_published(trace: Path, workload: str) -> Published:
+    """FGD's own results for one pod list (`openb_pod_list_default` ...), from the trace
+    folder's `fgd_published_unallocated.csv` (the authors' expected results); {} if absent."""
+    path = trace / PUBLISHED_FILE
+    if not path.exists():
+        return {}
+    out: Published = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("workload") != workload:
+                continue
+            cells = (
+                float(row["unallocated_pct_median"]),
+                float(row["unallocated_pct_p25"]),
+                float(row["unallocated_pct_p75"]),
+            )
+            out.setdefault(row["policy"], {})[int(row["arrived_pct"])] = cells
+    return out
 
 
 def by_level(levels: Sequence[int], values: Any) -> dict[str, float]:

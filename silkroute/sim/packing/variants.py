@@ -3,12 +3,11 @@
 The paper measures every policy on a family of workloads made from the default pod list by
 resampling it so that one kind of pod takes a chosen share. We do the same, seeded:
 
-| kind | share measured as | how it is reached |
-|---|---|---|
-| `sharing` | GPU-sharing pods' GPU request / all GPU request | copies of sharing (or other GPU) pods appended |
-| `multigpu` | multi-GPU pods' GPU request / all GPU request | copies of multi-GPU (or other GPU) pods appended |
-| `gpuspec` | GPU pods with a GPU-type constraint / GPU pods | constraints given to randomly chosen GPU pods |
-| `cpuonly` | CPU-only pods / all pods | copies of CPU-only (or GPU) pods appended |
+- `sharing`: GPU-sharing pods' GPU request / all GPU request (copies appended);
+- `multigpu`: multi-GPU pods' GPU request / all GPU request (copies appended);
+- `gpuspec`: GPU pods with a GPU-type constraint / GPU pods (constraints given to randomly
+  chosen unconstrained GPU pods);
+- `cpuonly`: CPU-only pods / all pods (copies appended).
 
 The shared `openb_pod_list_multigpu50.csv` is the default list plus 909 multi-GPU pods, which
 puts 50.3% of the GPU request on multi-GPU pods: the `multigpu` rule. In
@@ -145,7 +144,7 @@ def _constrain(
     gpu = [i for i, p in enumerate(pods) if p.num_gpu > 0]
     have = [i for i in gpu if pods[i].gpu_spec is not None]
     free = np.array([i for i in gpu if pods[i].gpu_spec is None], dtype=np.int64)
-    want = int(round(target * len(gpu))) - len(have)
+    want = round(target * len(gpu)) - len(have)
     if want <= 0:
         return pods
     capacity = _type_capacity(nodes)
