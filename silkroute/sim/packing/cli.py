@@ -16,7 +16,7 @@ from silkroute.model.errors import SpecError
 from silkroute.sim.packing.driver import RunResult
 from silkroute.sim.packing.experiment import DEFAULT_PODS, experiment_from_options, run_experiment
 from silkroute.sim.packing.policies import PACKING_POLICIES
-from silkroute.sim.packing.report import plot, summarise, table, write_results
+from silkroute.sim.packing.report import load_published, plot, summarise, table, write_results
 
 ALL = ",".join(PACKING_POLICIES)
 
@@ -75,6 +75,7 @@ def packing_command(
         "inflate": exp.inflate,
         "wall_s": round(wall, 2),
     }
-    path = write_results(out, summary, config)
+    published = {} if exp.variant else load_published(exp.trace, exp.workload)
+    path = write_results(out, summary, config, published)
     png = plot(out / "unallocated.png", summary, f"openb {exp.workload}: unallocated GPU")
     console.print(f"wrote {path} and {png} in {wall:.1f} s with {workers} worker(s)")

@@ -14,8 +14,6 @@ from rich.table import Table
 from silkroute.sim.packing.driver import METRICS, RunResult
 
 TABLE_LEVELS = (50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130)
-# FGD's published unallocated GPU % on openb default (ATC'23 Fig. 9a, median of 10 seeds).
-PUBLISHED = {"fgd": {100: 4.8, 130: 4.6}, "bestfit": {100: 7.1}}
 
 Summary = dict[str, dict[str, Any]]
 PUBLISHED_FILE = "fgd_published_unallocated.csv"
@@ -85,10 +83,15 @@ def table(summary: Summary, title: str, metric: str = "unallocated_pct") -> Tabl
     return out
 
 
-def write_results(out_dir: Path, summary: Summary, config: dict[str, Any]) -> Path:
+def write_results(
+    out_dir: Path, summary: Summary, config: dict[str, Any], published: Published | None = None
+) -> Path:
+    """`results.json`; `published` (FGD's own medians, where they exist) as {policy: {level:
+    median}}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "results.json"
-    doc = {"config": config, "published": PUBLISHED, "policies": summary}
+    medians = {p: {str(lv): c[0] for lv, c in by.items()} for p, by in (published or {}).items()}
+    doc = {"config": config, "published": medians, "policies": summary}
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     return path
 
