@@ -33,7 +33,7 @@ from silkroute.scheduler.policies.filter_latency import LatencySloFilter
 from silkroute.scheduler.policies.filter_quota import QuotaFilter
 from silkroute.scheduler.policies.node_bestfit import BestFitScorer
 from silkroute.scheduler.policies.node_dotprod import DotProductScorer
-from silkroute.scheduler.policies.node_fgd import FgdScorer
+from silkroute.scheduler.policies.node_fgd import FgdExactScorer, FgdScorer
 from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
 from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_packing import PackingScorer
@@ -127,6 +127,7 @@ for _name, _node in {
     "spread": SpreadScorer,
     # GPU-sharing placement (the FGD packing experiment): FGD, its baselines, and ours.
     "fgd": FgdScorer,
+    "fgd-exact": FgdExactScorer,
     "bestfit": BestFitScorer,
     "dotprod": DotProductScorer,
     "gpupacking": GpuPackingScorer,

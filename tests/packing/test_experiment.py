@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from silkroute.cli import app
 from silkroute.sim.packing.experiment import parse_seeds
+from silkroute.sim.packing.report import load_published
 from silkroute.sim.packing.workload import inflate_pods
 from tests.packing.test_properties import as_pod
 
@@ -43,7 +44,7 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
     assert set(doc["policies"]) == {
-        "fgd", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
+        "fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
     }  # fmt: skip
     for entry in doc["policies"].values():
         for metric in ("unallocated_pct", "allocated_pct", "fragmentation_pct"):
@@ -109,3 +110,25 @@ def test_openb_single_run_beats_bestfit() -> None:
     silk = run_packing(nodes, pods, "silk", 42, 1.05, target_of(pods))
     fit = run_packing(nodes, pods, "bestfit", 42, 1.05, target_of(pods))
     assert silk.metrics["unallocated_pct"][100] < fit.metrics["unallocated_pct"][100]
+
+
+def test_published_figures_are_read_per_workload(tmp_path: Path) -> None:
+    (tmp_path / "fgd_published_unallocated.csv").write_text(
+        "workload,policy,arrived_pct,unallocated_pct_median,unallocated_pct_p25,"
+        "unallocated_pct_p75,seeds\n"
+        "openb_pod_list_default,fgd,100,4.77,4.7,4.8,10\n"
+        "openb_pod_list_gpuspec33,fgd,100,12.12,12.0,12.2,10\n"
+    )
+    assert load_published(tmp_path, "openb_pod_list_default") == {"fgd": {100: (4.77, 4.7, 4.8)}}
+    assert load_published(tmp_path / "absent", "openb_pod_list_default") == {}
+
+
+def test_variant_runs_end_to_end(tiny_trace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["sim", "packing", "--trace", str(tiny_trace), "--policy", "fgd,silk", "--seeds", "1"]
+    result = CliRunner().invoke(app, [*args, "--variant", "sharing60", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["config"]["variant"] == "sharing60"
+    bad = CliRunner().invoke(app, [*args, "--variant", "sharing", "--out", str(out)])
+    assert bad.exit_code == 2 and "bad variant" in bad.output

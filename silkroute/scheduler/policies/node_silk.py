@@ -1,37 +1,79 @@
-"""silk: FGD's fragmentation gradient plus packing pressure (silkroute's GPU-sharing policy).
+"""silk: FGD's whole-number score, with its ties broken by what FGD cannot see.
 
-FGD is blind to one thing: a placement that leaves every typical shape still fitting costs no
-fragmentation, wherever it goes. Placing a pod on an idle node or a busy one then scores (about)
-the same, and FGD spreads pods across idle nodes. Rare big tasks (8-GPU pods asking for ~90% of
-a node's CPU; too rare to be "typical") then find no whole node left.
+FGD (`node_fgd.py`) scores a node with `int(100 * sigmoid(-delta / 1000))`: many candidates
+tie, and its simulator breaks the ties by a node order drawn once per run. silk keeps FGD's
+score as the first key (a real difference in fragmentation always wins) and orders the ties
+lexicographically by two things that score does not measure:
 
-silk scores fragmentation delta + `weight` x best-fit leftover (in GPU thousandths: the node's
-normalised CPU and GPU left after the placement, as `bestfit`). Among placements that fragment
-about equally it fills busy nodes first and keeps idle nodes whole; a large fragmentation
-difference still wins. Accelerators within a node are chosen by FGD's rule.
+1. **Type pressure** (GPU pods only). For each accelerator type, the share of the target
+   workload's GPU demand that *must* run on it (shapes with a GPU-type constraint, each
+   spread evenly over the types it accepts), over the type's share of the cluster's GPUs.
+   Among equal scores a pod goes to the type least needed by constrained pods, so pods that
+   could run anywhere stop using up the few P100 and T4 GPUs that constrained pods cannot do
+   without. With no constrained shapes in the workload every type's pressure is 0.
+2. **Packing** for pods that do not share a GPU (whole GPUs, several GPUs, CPU only): the
+   node with the least CPU and GPU left (best fit), which keeps idle 8-GPU nodes whole for
+   the rare 8-GPU pods. GPU-sharing pods keep FGD's fixed node order: it already packs them
+   (equal scores go to the same first nodes) and best fit made them fill small nodes early.
+
+Nothing here is tuned per workload: the pressure is learnt from the target workload, and the
+two keys only order candidates that FGD scores the same (0.5 and 0.01 are lexicographic
+scales, below one score point).
 """
 
 from __future__ import annotations
 
-from silkroute.model.workload import MILLI, Demand
+import numpy as np
+
+from silkroute.model.workload import Demand
 from silkroute.scheduler.fragmentation import FloatArray, TargetWorkload
 from silkroute.scheduler.policies.node_bestfit import BestFitScorer
-from silkroute.scheduler.policies.node_fgd import FgdScorer
+from silkroute.scheduler.policies.node_fgd import FgdScorer, is_share
 from silkroute.scheduler.state import ClusterState, IntArray
-
-# Best-fit leftover is in [0, 1]; x 0.1 x 1000 puts a node's full leftover at 100 thousandths
-# of fragmentation. Chosen on the openb trace (0.05..0.3 all beat FGD; 0.1 is best).
-WEIGHT = 0.1
 
 
 class SilkScorer(FgdScorer):
     name = "silk"
 
-    def __init__(self, target: TargetWorkload | None = None, weight: float = WEIGHT) -> None:
-        super().__init__(target)
-        self.weight = weight
+    def __init__(self, target: TargetWorkload | None = None, order_seed: int | None = None) -> None:
+        super().__init__(target, order_seed)
         self._fit = BestFitScorer()
+        self._pressure: FloatArray | None = None
+        self._pressure_of: tuple[int, int] | None = None
+
+    def type_pressure(self, state: ClusterState) -> FloatArray:
+        """Per node: the pressure of its accelerator type (0 for an unconstrained workload)."""
+        assert self.target is not None
+        key = (id(self.target), id(state))
+        if self._pressure is not None and self._pressure_of == key:
+            return self._pressure
+        capacity: dict[str, float] = {}
+        for i, accel in enumerate(state.node_type):
+            if accel is not None:
+                capacity[accel] = capacity.get(accel, 0.0) + float(state.gpu_cap[i].sum())
+        total_capacity = sum(capacity.values()) or 1.0
+        gpu_demand = 0.0
+        pinned: dict[str, float] = {}
+        for shape, weight in zip(self.target.shapes, self.target.weight, strict=True):
+            need = float(weight) * shape.gpu_count * shape.gpu_milli
+            gpu_demand += need
+            known = [t for t in shape.gpu_types or () if t in capacity]
+            for accel in known:
+                pinned[accel] = pinned.get(accel, 0.0) + need / len(known)
+        ratio = {
+            accel: (pinned.get(accel, 0.0) / max(gpu_demand, 1e-9)) / (cap / total_capacity)
+            for accel, cap in capacity.items()
+        }
+        self._pressure = np.array([ratio.get(t, 0.0) if t else 0.0 for t in state.node_type])
+        self._pressure_of = key
+        return self._pressure
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
-        packing = self._fit.score(state, demand, nodes)
-        return super().score(state, demand, nodes) + self.weight * MILLI * packing
+        points = self.points(state, demand, nodes).astype(np.float64)
+        pressure = self.type_pressure(state)[nodes] if demand.gpu_slots else np.zeros(len(nodes))
+        if is_share(demand):
+            then = self.node_rank(state)[nodes] / max(len(state.node_names), 1)
+        else:
+            then = self._fit.score(state, demand, nodes)  # in [0, 1]
+        # Lower wins; pressure / (1 + pressure) < 1, so neither key crosses a score point.
+        return np.asarray(-points + 0.5 * pressure / (1 + pressure) + 0.01 * then, np.float64)

@@ -17,7 +17,7 @@ from silkroute.model.errors import SpecError
 from silkroute.sim.packing.driver import RunResult
 from silkroute.sim.packing.experiment import DEFAULT_PODS, experiment_from_options, run_experiment
 from silkroute.sim.packing.policies import PACKING_POLICIES
-from silkroute.sim.packing.report import plot, summarise, table, write_results
+from silkroute.sim.packing.report import load_published, plot, summarise, table, write_results
 
 ALL = ",".join(PACKING_POLICIES)
 
@@ -30,16 +30,23 @@ def packing_command(
     inflate: Annotated[float, typer.Option(help="Stop at this x the GPU capacity")] = 1.3,
     seeds: Annotated[str, typer.Option(help="Seeds: 42-51 or 1,2,3")] = "42-51",
     pods: Annotated[str, typer.Option(help="Pod list file in the trace folder")] = DEFAULT_PODS,
+    variant: Annotated[
+        str,
+        typer.Option(help="Resample the pod list (FGD §6): sharing60, multigpu30, gpuspec66, ..."),
+    ] = "",
+    spec_mix: Annotated[
+        str, typer.Option(help="Pod list whose GPU-type constraints a gpuspec variant draws")
+    ] = "",
     workers: Annotated[int, typer.Option(help="Processes running seeds in parallel")] = min(
         2, os.cpu_count() or 1
     ),
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out/packing"),
 ) -> None:
     """Reproduce FGD's packing experiment: unallocated GPU % as the workload arrives."""
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)  # one line, however long the path
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
-        exp = experiment_from_options(trace, pods, policy, seeds, inflate)
+        exp = experiment_from_options(trace, pods, policy, seeds, inflate, variant, spec_mix)
         exp.check()
     except (SpecError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -56,17 +63,19 @@ def packing_command(
     summary = summarise(results)
     title = (
         f"unallocated GPU %, median [25-75%] of {len(exp.seeds)} seeds; "
-        f"{exp.pods_file}, inflate {exp.inflate}"
+        f"{exp.workload}, inflate {exp.inflate}"
     )
     console.print(table(summary, title))
     config = {
         "trace": Path(exp.trace).name,
         "pods": exp.pods_file,
+        "variant": exp.variant,
         "policies": list(exp.policies),
         "seeds": list(exp.seeds),
         "inflate": exp.inflate,
         "wall_s": round(wall, 2),
     }
-    path = write_results(out, summary, config)
-    png = plot(out / "unallocated.png", summary, f"openb {exp.pods_file}: unallocated GPU")
+    published = {} if exp.variant else load_published(exp.trace, exp.workload)
+    path = write_results(out, summary, config, published)
+    png = plot(out / "unallocated.png", summary, f"openb {exp.workload}: unallocated GPU")
     console.print(f"wrote {path} and {png} in {wall:.1f} s with {workers} worker(s)")

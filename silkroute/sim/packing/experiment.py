@@ -13,6 +13,7 @@ from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.openb import Pod, find_trace_dir, load_nodes, load_pods
 from silkroute.sim.packing.driver import RunResult, run_packing
 from silkroute.sim.packing.policies import PACKING_POLICIES
+from silkroute.sim.packing.variants import Variant, make_variant, spec_mix_of
 from silkroute.sim.packing.workload import target_of
 
 NODE_FILE = "openb_node_list_gpu_node.csv"
@@ -26,13 +27,25 @@ class Experiment:
     policies: tuple[str, ...]
     seeds: tuple[int, ...]
     inflate: float
+    # A generated variant of the pod list (`sharing60` ...), resampled with each run's seed;
+    # `spec_mix` names the pod list whose GPU-type constraints a `gpuspec` variant draws.
+    variant: str | None = None
+    spec_mix: str | None = None
+
+    @property
+    def workload(self) -> str:
+        """The workload's name: the pod list's stem, plus the variant when there is one."""
+        stem = self.pods_file.removesuffix(".csv")
+        return f"{stem}+{self.variant}" if self.variant else stem
 
     def check(self) -> None:
         """Raise SpecError/ValueError for bad input before any work starts."""
         find_trace_dir(self.trace)
-        for name in (NODE_FILE, self.pods_file):
-            if not (self.trace / name).exists():
+        for name in (NODE_FILE, self.pods_file, self.spec_mix):
+            if name is not None and not (self.trace / name).exists():
                 raise SpecError(f"{self.trace}: no {name}")
+        if self.variant is not None:
+            Variant.parse(self.variant)
         unknown = [p for p in self.policies if p not in PACKING_POLICIES]
         if unknown:
             raise ValueError(f"unknown policy {unknown[0]!r}; valid: {', '.join(PACKING_POLICIES)}")
@@ -63,8 +76,17 @@ def _inputs(trace: Path, pods_file: str) -> tuple[list[NodeInfo], list[Pod]]:
     return load_nodes(trace / NODE_FILE), load_pods(trace / pods_file)
 
 
-def _run(exp: Experiment, policy: str, seed: int) -> RunResult:
+def workload_pods(exp: Experiment, seed: int) -> tuple[list[NodeInfo], list[Pod]]:
+    """The cluster and the pod list of one run (the variant drawn with the run's seed)."""
     nodes, pods = _inputs(exp.trace, exp.pods_file)
+    if exp.variant is None:
+        return nodes, pods
+    mix = spec_mix_of(_inputs(exp.trace, exp.spec_mix)[1]) if exp.spec_mix else []
+    return nodes, make_variant(pods, Variant.parse(exp.variant), seed, nodes, mix)
+
+
+def _run(exp: Experiment, policy: str, seed: int) -> RunResult:
+    nodes, pods = workload_pods(exp, seed)
     return run_packing(nodes, pods, policy, seed, exp.inflate, target_of(pods))
 
 
@@ -92,7 +114,21 @@ def run_experiment(
 
 
 def experiment_from_options(
-    trace: str | Path, pods: str, policies: str, seeds: str, inflate: float
+    trace: str | Path,
+    pods: str,
+    policies: str,
+    seeds: str,
+    inflate: float,
+    variant: str | None = None,
+    spec_mix: str | None = None,
 ) -> Experiment:
     names: Sequence[str] = [p.strip() for p in policies.split(",") if p.strip()]
-    return Experiment(Path(trace), pods, tuple(dict.fromkeys(names)), parse_seeds(seeds), inflate)
+    return Experiment(
+        Path(trace),
+        pods,
+        tuple(dict.fromkeys(names)),
+        parse_seeds(seeds),
+        inflate,
+        variant or None,
+        spec_mix or None,
+    )

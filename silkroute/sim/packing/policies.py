@@ -8,7 +8,7 @@ from silkroute.scheduler.fragmentation import TargetWorkload
 from silkroute.scheduler.placement import NodeScorer, PlacementPolicy
 from silkroute.scheduler.policies.node_bestfit import BestFitScorer
 from silkroute.scheduler.policies.node_dotprod import DotProductScorer
-from silkroute.scheduler.policies.node_fgd import FgdScorer
+from silkroute.scheduler.policies.node_fgd import FgdExactScorer, FgdScorer
 from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
 from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
@@ -16,13 +16,16 @@ from silkroute.scheduler.policies.node_silk import SilkScorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
-    "fgd": lambda target, seed: FgdScorer(target),
+    # The authors' rule: whole-number scores, ties by a node order drawn once from the seed.
+    "fgd": lambda target, seed: FgdScorer(target, order_seed=seed),
     "bestfit": lambda target, seed: BestFitScorer(),
     "dotprod": lambda target, seed: DotProductScorer(),
     "gpupacking": lambda target, seed: GpuPackingScorer(),
     "gpuclustering": lambda target, seed: GpuClusteringScorer(),
     "random": lambda target, seed: RandomScorer(seed),
-    "silk": lambda target, seed: SilkScorer(target),
+    "silk": lambda target, seed: SilkScorer(target, order_seed=seed),
+    # FGD minimising the exact delta (ties by node index), for comparison.
+    "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,10 +14,31 @@ from rich.table import Table
 from silkroute.sim.packing.driver import METRICS, RunResult
 
 TABLE_LEVELS = (50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130)
-# FGD's published unallocated GPU % on openb default (ATC'23 Fig. 9a, median of 10 seeds).
-PUBLISHED = {"fgd": {100: 4.8, 130: 4.6}, "bestfit": {100: 7.1}}
 
 Summary = dict[str, dict[str, Any]]
+PUBLISHED_FILE = "fgd_published_unallocated.csv"
+# policy -> arrived % -> (median, p25, p75) of the GPUs left unallocated
+Published = dict[str, dict[int, tuple[float, float, float]]]
+
+
+def load_published(trace: Path, workload: str) -> Published:
+    """FGD's own results for one pod list (`openb_pod_list_default` ...), from the trace
+    folder's `fgd_published_unallocated.csv` (the authors' expected results); {} if absent."""
+    path = trace / PUBLISHED_FILE
+    if not path.exists():
+        return {}
+    out: Published = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("workload") != workload:
+                continue
+            cells = (
+                float(row["unallocated_pct_median"]),
+                float(row["unallocated_pct_p25"]),
+                float(row["unallocated_pct_p75"]),
+            )
+            out.setdefault(row["policy"], {})[int(row["arrived_pct"])] = cells
+    return out
 
 
 def by_level(levels: Sequence[int], values: Any) -> dict[str, float]:
@@ -61,10 +83,15 @@ def table(summary: Summary, title: str, metric: str = "unallocated_pct") -> Tabl
     return out
 
 
-def write_results(out_dir: Path, summary: Summary, config: dict[str, Any]) -> Path:
+def write_results(
+    out_dir: Path, summary: Summary, config: dict[str, Any], published: Published | None = None
+) -> Path:
+    """`results.json`; `published` (FGD's own medians, where they exist) as {policy: {level:
+    median}}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "results.json"
-    doc = {"config": config, "published": PUBLISHED, "policies": summary}
+    medians = {p: {str(lv): c[0] for lv, c in by.items()} for p, by in (published or {}).items()}
+    doc = {"config": config, "published": medians, "policies": summary}
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     return path
 
