@@ -27,8 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus, worker_env
+from silkroute.backends.capabilities import check_run_id
 
 EXIT_LOST = -1000  # the rank was killed before it could record an exit code
+# A gang fails as one: once a rank has failed, the others get SIGTERM and, this long after,
+# SIGKILL (as Slurm's srun --kill-on-bad-exit and Ray's gang driver do).
+GANG_STOP_GRACE_S = 10.0
 
 
 class LocalBackend:
@@ -43,6 +47,7 @@ class LocalBackend:
 
     # ----- the Backend protocol ---------------------------------------------------------
     def submit(self, spec: LaunchSpec) -> RunStatus:
+        check_run_id(spec.run_id)  # it names the state file: no path tricks
         # Absolute: workers start inside the workdir, and paths must mean the same there.
         spec = dataclasses.replace(
             spec, workdir=spec.workdir.resolve(), checkpoint_dir=spec.checkpoint_dir.resolve()
@@ -184,7 +189,10 @@ class LocalBackend:
         ranks = range(record["world_size"])
         started = [workdir / f"started-{r}" for r in ranks]
         started_at = min((_mtime(p) for p in started if p.exists()), default=None)
-        if any(_rank_alive(record, r) for r in ranks):
+        alive = [r for r in ranks if _rank_alive(record, r)]
+        if alive:
+            if not record["cancel_requested"]:
+                self._stop_gang_if_a_rank_failed(record, workdir, alive)
             return RunStatus(run_id, RunState.RUNNING, started_at=started_at)
         if not all(p.exists() for p in started):
             if record["cancel_requested"]:
@@ -199,6 +207,11 @@ class LocalBackend:
             )
         if all(code == 0 for code in codes):
             return RunStatus(run_id, RunState.SUCCEEDED, 0, "", started_at, ended)
+        failure = record.get("gang_failure")
+        if failure is not None:  # the others were stopped because of this rank
+            code, rank = failure["code"], failure["rank"]
+            message = f"worker {rank} exited with code {code}; the rest of the gang was stopped"
+            return RunStatus(run_id, RunState.FAILED, code, message, started_at, ended)
         code = _worst(codes)
         if code == EXIT_LOST:
             message = "a worker was killed before it could report"
@@ -207,6 +220,27 @@ class LocalBackend:
         else:
             message = f"a worker exited with code {code}"
         return RunStatus(run_id, RunState.FAILED, code, message, started_at, ended)
+
+    def _stop_gang_if_a_rank_failed(
+        self, record: dict[str, Any], workdir: Path, alive: list[int]
+    ) -> None:
+        failure = record.get("gang_failure")
+        if failure is None:
+            for rank in range(record["world_size"]):
+                exit_file = workdir / f"exit-{rank}"
+                if rank in alive or not exit_file.exists():
+                    continue
+                code = _exit_code(exit_file)
+                if code != 0:
+                    failure = {"rank": rank, "code": code, "at": time.time()}
+                    break
+            if failure is None:
+                return
+            record["gang_failure"] = failure
+            self._write(record)
+            self._signal(record, signal.SIGTERM)
+        elif time.time() - failure["at"] > GANG_STOP_GRACE_S:
+            self._signal(record, signal.SIGKILL)
 
     # ----- state files -----------------------------------------------------------------------
     def _path(self, run_id: str) -> Path:

@@ -1,15 +1,8 @@
 """Every execution engine behind one fixture, so one conformance suite runs against all of them.
 
 Adding a back end is one entry in `ENGINES` and one `<name>_engine` session fixture that
-returns an `Engine`, e.g. for the local back end:
-
-    @pytest.fixture(scope="session")
-    def local_engine(tmp_path_factory) -> Engine:
-        root = tmp_path_factory.mktemp("local")
-        return Engine("local", lambda namespace="silkroute": LocalBackend(root / namespace),
-                      node="localhost", root=root / "jobs", grace_s=10.0)
-
-An engine whose software is missing skips with the reason.
+returns an `Engine` (see `local_engine`). An engine whose software is missing skips with the
+reason.
 """
 
 from __future__ import annotations
@@ -28,7 +21,7 @@ import pytest
 from silkroute.backends.base import Backend, LaunchSpec, RunStatus, WorkerPlacement
 from tests.backends.slurm_cluster import SlurmCluster, missing_binaries
 
-ENGINES = ["slurm", "ray"]  # the lead adds "local" with a `local_engine` fixture
+ENGINES = ["local", "slurm", "ray"]
 
 
 @dataclass
@@ -92,6 +85,22 @@ def wait_for_files(paths: Sequence[Path], timeout_s: float = 120.0) -> None:
             missing = [str(p) for p in paths if not p.exists()]
             raise AssertionError(f"never written: {missing}")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    from silkroute.backends.local import LocalBackend
+
+    root = tmp_path_factory.mktemp("local")
+    jobs = root / "jobs"
+    jobs.mkdir()
+    return Engine(
+        name="local",
+        make=lambda namespace="silkroute": LocalBackend(root / namespace),
+        node="localhost",
+        root=jobs,
+        grace_s=10.0,
+    )
 
 
 @pytest.fixture(scope="session")
