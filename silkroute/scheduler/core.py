@@ -88,7 +88,7 @@ class Scheduler:
             if examined >= self.max_candidates:
                 break
             key = blocked_key(self.preemption, book, job, ctx, head)
-            if self._known_blocked(book, job, key, head, now, decisions):
+            if self._known_blocked(book, job, key, head, ctx, decisions):
                 if job.hold_reason not in ROOM_REASONS:
                     continue
                 examined += 1
@@ -117,9 +117,8 @@ class Scheduler:
             alloc = self.placement.place(job, book.cluster, book.sites, open_pools, avoid)
             if alloc is None and head is not None and avoid is not None:
                 mark_blocked(book, job, key, head, now)
-                self._hold(
-                    book, decisions, job, "reserved", f"room is reserved for job {head.job_id}"
-                )
+                message = f"room is reserved for job {head.job_id}"
+                self._hold(book, decisions, job, "reserved", message, ctx=ctx)
                 continue
             if alloc is not None:
                 book.start(job, alloc, now)
@@ -145,7 +144,8 @@ class Scheduler:
                     started.add(job.id)
                     continue
             # 5. Blocked. Strict order stops here; EASY reserves for the first blocked job.
-            self._hold(book, decisions, job, "insufficient-capacity", self._no_room_message(job))
+            message = self._no_room_message(job)
+            self._hold(book, decisions, job, "insufficient-capacity", message, ctx=ctx)
             if self.backfill == "none":
                 break
             if self.backfill == "easy" and head is None:
@@ -174,7 +174,7 @@ class Scheduler:
         job: Job,
         key: tuple[int, int, int, int],
         head: Reservation | None,
-        now: float,
+        ctx: Context,
         decisions: list[Decision],
     ) -> bool:
         """True when the job provably still cannot start, so the step can skip its work:
@@ -182,16 +182,17 @@ class Scheduler:
         cannot help it (see `_still_no_room`). Keeps its hold reason what a full look gives."""
         if job.blocked_key == key:
             return True
+        now = ctx.now
         if not still_no_room(self.preemption, book, job, key, head, now):
             return False
         mark_blocked(book, job, key, head, now)
         if job.hold_reason in ("reserved", "insufficient-capacity"):
             if job.blocked_avoid and head is not None:
                 message = f"room is reserved for job {head.job_id}"
-                self._hold(book, decisions, job, "reserved", message)
+                self._hold(book, decisions, job, "reserved", message, ctx=ctx)
             else:
                 message = self._no_room_message(job)
-                self._hold(book, decisions, job, "insufficient-capacity", message)
+                self._hold(book, decisions, job, "insufficient-capacity", message, ctx=ctx)
         return True
 
     def _start_preemptors(
@@ -320,20 +321,51 @@ class Scheduler:
             return f"job needs {job.gpus:g} accelerators, more than tenant {job.tenant}'s quota"
         return f"no pool can hold {job.workers} workers of this size even when empty"
 
-    @staticmethod
     def _hold(
+        self,
         book: SchedulerBook,
         decisions: list[Decision],
         job: Job,
         reason: str,
         message: str,
         refusals: tuple[Refusal, ...] = (),
+        ctx: Context | None = None,
     ) -> None:
         if job.hold_reason != reason:
             job.hold_reason = reason
+            if ctx is not None and not refusals:
+                refusals = self._room_refusals(job, ctx, reason, message)
             hold = Hold(job.id, reason, message, refusals)
             book.holds[job.id] = hold
             decisions.append(hold)
+
+    def _room_refusals(
+        self, job: Job, ctx: Context, reason: str, message: str
+    ) -> tuple[Refusal, ...]:
+        """Every pool's answer for a job that waits for room: a policy's refusal where one
+        refuses the pool, else `reason` (WAIT). Only built when a hold is reported."""
+        filters = [f for f in self.pool_filters if f.applies(job, ctx)]
+        out: list[Refusal] = []
+        for pool in job.eligible_pools or ():
+            info = ctx.cluster.pools[pool]
+            for policy in filters:
+                refused = policy.check(job, pool, ctx)
+                if refused is not None:
+                    code, text = refused
+                    out.append(
+                        Refusal(
+                            info.site_name,
+                            info.accelerator,
+                            code,
+                            text,
+                            policy.severity,
+                            policy.name,
+                        )
+                    )
+                    break
+            else:
+                out.append(Refusal(info.site_name, info.accelerator, reason, message))
+        return tuple(out)
 
     @staticmethod
     def _no_room_message(job: Job) -> str:

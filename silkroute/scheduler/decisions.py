@@ -52,7 +52,8 @@ class Preempt:
 @dataclass(frozen=True, slots=True)
 class Hold:
     """The job stays queued; `reason` is a stable code, `message` is for people.
-    `refusals`: every pool's refusal when policies refused them all (else empty)."""
+    `refusals`: every pool's answer: a policy's refusal (DENY or WAIT), or for a job that
+    waits for room, the room reason (WAIT) where no policy refused the pool."""
 
     job_id: int
     reason: str

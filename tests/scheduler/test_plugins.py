@@ -62,6 +62,21 @@ def test_a_held_job_carries_every_pools_refusal_with_its_severity() -> None:
     assert book.holds[held.id] == hold  # the book keeps the latest reasons per job
 
 
+def test_a_job_waiting_for_room_lists_policy_refusals_beside_full_pools() -> None:
+    book, scheduler = _book(["bad", "ok"], pool_filters=["site-ban"])
+    hog = job("hog").gpus(8).build()
+    book.submit(hog)
+    scheduler.step(book, 0.0)  # type: ignore[attr-defined]
+    waiting = job("waiting").gpus(8).build()
+    book.submit(waiting)
+    (hold,) = scheduler.step(book, 1.0)  # type: ignore[attr-defined]
+    assert isinstance(hold, Hold) and hold.reason == "insufficient-capacity"
+    assert hold.refusals == (
+        Refusal("bad", "H100", "data-law", "data may not go to bad", Severity.DENY, "site-ban"),
+        Refusal("ok", "H100", "insufficient-capacity", hold.message, Severity.WAIT, ""),
+    )
+
+
 def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="valid: latency-slo, quota, site-ban"):
         make_scheduler(pool_filters=["nope"])
