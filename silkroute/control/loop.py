@@ -10,6 +10,7 @@ never launched while another run of the same job is still alive.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
@@ -30,7 +31,7 @@ from silkroute.backends.base import (
     RunStatus,
     WorkerPlacement,
 )
-from silkroute.control import accounting
+from silkroute.control import accounting, governance
 from silkroute.control.scheduling import HoldJob, LiveScheduler, PreemptJob, StartJob, tenant_specs
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
@@ -83,6 +84,8 @@ class ControlLoop:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rebuild = threading.Event()
+        self._governance = threading.Event()  # datasets or grants changed
+        self._governance_day = dt.date.min
         self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
         self._thread: threading.Thread | None = None
         self._stoppers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-stop")
@@ -116,6 +119,21 @@ class ControlLoop:
         self._rebuild.set()
         self._wake.set()
 
+    def governance_changed(self) -> None:
+        """Datasets or grants changed: the data law is re-read on the next pass."""
+        self._governance.set()
+        self._wake.set()
+
+    def _refresh_governance(self) -> None:
+        """New datasets or grants, or a new day (rules are read at a date): re-read them."""
+        day = governance.today()
+        if not self._governance.is_set() and day == self._governance_day:
+            return
+        self._governance.clear()
+        with self.store.session() as session:
+            self.scheduler.use_governance(governance.load_governance(session, day))
+        self._governance_day = day
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.tick_s)
@@ -135,6 +153,7 @@ class ControlLoop:
             if self._rebuild.is_set():
                 self._rebuild.clear()
                 self._rebuild_book()
+            self._refresh_governance()
             self._take_new_jobs()
             self._carry_out_cancels()
             self._finish_launches()
@@ -152,7 +171,13 @@ class ControlLoop:
                 (tenant_spec_of(r), accounting.voucher_hours_used(session, r.name))
                 for r in session.scalars(select(TenantRow))
             )
-            scheduler = LiveScheduler(sorted(sites, key=lambda s: s.name), tenants)
+            self._governance.clear()
+            self._governance_day = governance.today()
+            scheduler = LiveScheduler(
+                sorted(sites, key=lambda s: s.name),
+                tenants,
+                governance=governance.load_governance(session, self._governance_day),
+            )
             jobs = session.scalars(
                 select(JobRow).where(JobRow.state.in_(ACTIVE_JOB_STATES)).order_by(JobRow.id)
             ).all()

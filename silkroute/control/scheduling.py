@@ -17,11 +17,13 @@ from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.model.workload import JobPhase
+from silkroute.policy.governance import Governance
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.decisions import Hold, Preempt, Start
 from silkroute.scheduler.job import Job, job_from_spec
-from silkroute.scheduler.registry import make_scheduler
+from silkroute.scheduler.policies.filter_data_law import DataLawFilter
+from silkroute.scheduler.registry import DEFAULT_POOL_FILTERS, make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, worker_capacity
 from silkroute.scheduler.tenants import TenantBook
@@ -74,15 +76,21 @@ class LiveScheduler:
     sites: list[SiteSpec]
     tenants: list[TenantSpec]
     policy: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICY))
+    # The data law (rules, datasets, tenants' mechanisms, the date); None: no data rules.
+    governance: Governance | None = None
     scheduler: Scheduler = field(init=False)
+    data_law: DataLawFilter | None = field(init=False, default=None)
     book: SchedulerBook | None = field(init=False, default=None)
     jobs: dict[int, Job] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.governance is not None:
+            self.data_law = DataLawFilter(self.governance)
         self.scheduler = make_scheduler(
             order=self.policy["order"],
             placement=self.policy["placement"],
             backfill=self.policy["backfill"],
+            pool_filters=[*DEFAULT_POOL_FILTERS, *([self.data_law] if self.data_law else [])],
         )
         if self.sites:
             cluster = ClusterState.from_spec(ClusterSpec(sites=self.sites))
@@ -92,6 +100,15 @@ class LiveScheduler:
             self.book = SchedulerBook(
                 cluster, self.scheduler.order, catalog, TenantBook(self.tenants)
             )
+
+    def use_governance(self, governance: Governance) -> None:
+        """Datasets, grants or the date changed: decide with these from now on, and look at
+        the waiting jobs again (a new grant does not change the cluster)."""
+        self.governance = governance
+        if self.data_law is None:
+            return
+        pending = self.book.pending.jobs() if self.book is not None else []
+        self.data_law.use(governance, pending)
 
     # ----- what happened ------------------------------------------------------------------
     def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from silkroute.control import accounting
 from silkroute.control.auth import Principal, Role, TokenCache, issue_token
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid, not_found
+from silkroute.control.governance import check_job_datasets
 from silkroute.control.loop import (
     ACTIVE_JOB_STATES,
     TERMINAL_JOB_STATES,
@@ -76,7 +77,11 @@ def no_nul(value: Any, where: str) -> None:
 
 # ----- tenants ---------------------------------------------------------------------------------
 def create_tenant(
-    platform: Platform, caller: Principal, spec: TenantSpec, monthly_budget: float | None
+    platform: Platform,
+    caller: Principal,
+    spec: TenantSpec,
+    monthly_budget: float | None,
+    ciio: bool = False,
 ) -> tuple[TenantRow, str]:
     caller.require(Role.ADMIN)
     no_nul(spec.model_dump(mode="json"), "")
@@ -92,6 +97,7 @@ def create_tenant(
             pay_as_you_go=spec.pay_as_you_go,
             monthly_budget=monthly_budget,
             created_at=time.time(),
+            ciio=ciio,
         )
         session.add(row)
         session.flush()
@@ -281,6 +287,7 @@ def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant:
     why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)
+    check_job_datasets(session, spec)
 
 
 @dataclass(slots=True)
