@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 
 from silkroute.audit.log import (
     AuditLog,
+    VerifyReport,
     export,
     load_private_key,
     load_public_key,
@@ -96,17 +98,63 @@ def checkpoint(
 
 
 @audit_app.command("verify")
-def verify_command(log: LogOption, public_key: PublicKeyOption) -> None:
-    """Recompute the chain, the Merkle roots and the signatures; name the first bad record."""
+def verify_command(
+    log: Annotated[Path | None, typer.Option("--log", help="An audit log (JSONL)")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Ed25519 public key (default: DATA_DIR/audit.key.pub)"),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="The platform's database URL (its audit log)")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="The server's data directory (its database and key)"),
+    ] = None,
+) -> None:
+    """Recompute the chain, the Merkle roots and the signatures; name the first bad record.
+
+    Give a JSONL `--log`, or the platform's database (`--db URL` and/or `--data-dir`)."""
+    if (log is None) == (db is None and data_dir is None):
+        raise _fail("--log: give a JSONL --log, or the platform's --db / --data-dir")
+    if public_key is None:
+        if data_dir is None:
+            raise _fail("--public-key: needed unless --data-dir holds audit.key.pub")
+        public_key = data_dir / "audit.key.pub"
     try:
         key = load_public_key(public_key)
     except ValueError as exc:
         raise _fail(f"--public-key: {exc}") from None
     try:
-        report, _ = verify(JsonlAuditStore(_existing(log)), key)
+        if log is not None:
+            report, _ = verify(JsonlAuditStore(_existing(log)), key)
+        else:
+            report = _verify_database(db, data_dir, key)
     except AuditError as exc:
         raise _fail(str(exc), EXIT_TAMPERED) from None
     console.print(report.summary(), highlight=False)
+
+
+def _verify_database(db: str | None, data_dir: Path | None, key: Ed25519PublicKey) -> VerifyReport:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from silkroute.store.audit import SqlAuditStore
+    from silkroute.store.db import Store
+
+    if db is None:
+        assert data_dir is not None
+        if not (data_dir / "silkroute.db").is_file():
+            raise _fail(f"--data-dir: no database in {data_dir}")
+        db = f"sqlite:///{data_dir / 'silkroute.db'}"
+    store = Store(db)
+    try:
+        with store.session() as session:
+            report, _ = verify(SqlAuditStore(session), key)
+    except SQLAlchemyError as exc:
+        raise _fail(f"--db: cannot read the audit log: {str(exc).splitlines()[0]}") from None
+    finally:
+        store.close()
+    return report
 
 
 @audit_app.command("export")

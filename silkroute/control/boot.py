@@ -10,6 +10,7 @@ from silkroute.backends.local import LocalBackend
 from silkroute.control.auth import Role, issue_token
 from silkroute.control.loop import ControlLoop
 from silkroute.control.service import Platform
+from silkroute.store.audit import signing_key
 from silkroute.store.db import default_url, open_store
 from silkroute.store.models import TokenRow
 
@@ -23,6 +24,8 @@ def open_platform(
     store = open_store(db_url or default_url(data_dir))
     backend = LocalBackend(data_dir / "backend")
     loop = ControlLoop(store, backend, data_dir / "runs", tick_s=tick_s, grace_s=grace_s)
+    # The audit log's signing key: made on first start (`admin init`) in the data directory.
+    loop.audit_key = signing_key(data_dir, create=True)
     return Platform(store, loop)
 
 

@@ -31,6 +31,7 @@ from silkroute.policy.explain import audit_detail, explain, render
 from silkroute.policy.governance import Governance, SiteDecision
 from silkroute.policy.loader import load_rules
 from silkroute.policy.vocabulary import JURISDICTIONS
+from silkroute.store.audit import audited, record
 from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow
 
 if TYPE_CHECKING:
@@ -213,6 +214,11 @@ def parse_grant(body: Mapping[str, Any]) -> Grant:
     return grant
 
 
+def actor_of(caller: Principal) -> str:
+    """Who acted, for audit records: `admin`, `operator` or `tenant:<name>`."""
+    return f"tenant:{caller.tenant}" if caller.role is Role.TENANT else caller.role.value
+
+
 def _owner_for(caller: Principal, owner: str) -> None:
     if caller.staff:
         return
@@ -321,11 +327,11 @@ class Explanation:
     decisions: list[SiteDecision]
 
 
-def check_job_datasets(session: Session, spec: JobSpec) -> None:
+def check_job_datasets(session: Session, spec: JobSpec) -> Explanation | None:
     """Refuse a job naming a dataset its tenant has not registered (422, the field), or one
     whose data may lawfully go to none of the sites it accepts (409, the refusals)."""
     if not spec.datasets:
-        return
+        return None
     owners = dict(
         list(
             session.execute(
@@ -350,6 +356,7 @@ def check_job_datasets(session: Session, spec: JobSpec) -> None:
             "data_law",
             "datasets: the job's data may lawfully go to none of its sites; " + " | ".join(lines),
         )
+    return explanation
 
 
 def explain_spec(session: Session, spec: JobSpec, on: dt.date | None = None) -> Explanation:
@@ -363,8 +370,10 @@ def explain_spec(session: Session, spec: JobSpec, on: dt.date | None = None) -> 
 
 # ----- platform operations (what the routes call) ------------------------------------------------
 def register_dataset(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
-    with platform.store.session() as session:
+    with audited(platform.store) as session:
         dataset = dataset_of(add_dataset(session, caller, body))
+        detail = {"action": "dataset add", **dataset_json(dataset)}
+        record(session, "admin", actor_of(caller), f"dataset/{dataset.name}", detail)
     platform.loop.governance_changed()
     return dataset_json(dataset)
 
@@ -380,8 +389,10 @@ def dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
 
 
 def record_grant(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
-    with platform.store.session() as session:
+    with audited(platform.store) as session:
         out = grant_json(add_grant(session, caller, body))
+        detail = {"action": "compliance add", **out}
+        record(session, "admin", actor_of(caller), f"tenant/{out['tenant']}", detail)
     platform.loop.governance_changed()
     return out
 

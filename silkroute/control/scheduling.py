@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.model.workload import JobPhase
+from silkroute.policy.explain import as_json
 from silkroute.policy.governance import Governance
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
@@ -194,6 +196,15 @@ class LiveScheduler:
         )
 
     # ----- questions ----------------------------------------------------------------------
+    def data_decision(self, job_id: int, site: str) -> dict[str, Any] | None:
+        """The data law's verdict for the job at `site` (JSON), for the audit record."""
+        job = self.jobs.get(job_id)
+        if job is None or self.governance is None or not job.datasets:
+            return None
+        country = next((s.country for s in self.sites if s.name == site), "")
+        decision = self.governance.check(job.tenant, job.datasets, site, country)
+        return {"rules_version": self.governance.rules.version, **as_json(decision)}
+
     def unsatisfiable(self, spec: JobSpec) -> str | None:
         """Why the job could never run here, even on an empty federation; None if it can."""
         if self.book is None:
