@@ -152,6 +152,9 @@ def tenant_create(
     voucher_hours: Annotated[float, typer.Option(help="Free accelerator-hours")] = 0.0,
     budget: Annotated[float | None, typer.Option(help="Most money per month (USD)")] = None,
     weight: Annotated[float, typer.Option(help="Fair-share weight")] = 1.0,
+    ciio: Annotated[
+        bool, typer.Option(help="A critical-information-infrastructure operator")
+    ] = False,
     url: Url = DEFAULT_URL,
     token: Token = None,
 ) -> None:
@@ -162,6 +165,7 @@ def tenant_create(
         "voucher_accelerator_hours": voucher_hours,
         "monthly_budget": budget,
         "weight": weight,
+        "ciio": ciio,
     }
     created = call(url, token, "create_tenant", body)
     out.print(f"tenant {name} created; its token (shown once):\n{created['token']}", soft_wrap=True)
