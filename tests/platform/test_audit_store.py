@@ -4,6 +4,7 @@ edit, deletion or reordering done with SQL (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 
@@ -46,8 +47,8 @@ def deadline_hold(api: Api, token: str, job_id: int) -> None:
         time.sleep(0.05)
 
 
-def verify_cli(api: Api) -> tuple[int, str]:
-    args = ["audit", "verify", "--data-dir", str(api.data_dir)]
+def verify_cli(api: Api, *extra: str, command: str = "verify") -> tuple[int, str]:
+    args = ["audit", command, "--data-dir", str(api.data_dir), *extra]
     if not api.platform.store.is_sqlite:
         args += ["--db", api.platform.store.url]
     result = runner.invoke(app, args)
@@ -72,6 +73,13 @@ def test_every_kind_of_decision_is_recorded_and_the_log_verifies(api: Api) -> No
     assert report.records == len(records) and report.signed_size == len(records)
     code, out = verify_cli(api)
     assert code == 0 and f"ok: {len(records)} records" in out, out
+    proofs = api.data_dir / "proofs.jsonl"
+    code, out = verify_cli(api, "--out", str(proofs), command="export")
+    assert code == 0, out
+    rows = [json.loads(line) for line in proofs.read_text().splitlines()]
+    exported = [r for r in rows if "leaf_index" in r]
+    assert [r["record"]["seq"] for r in exported] == [r.seq for r in records]
+    assert all(r["signed"] for r in exported)
 
 
 @dataclass(frozen=True)
