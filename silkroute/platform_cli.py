@@ -78,6 +78,12 @@ def server(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     data_dir: DataDir = Path(".silkroute"),
     tick: Annotated[float, typer.Option(help="Seconds between scheduling passes")] = 1.0,
+    audit_key: Annotated[
+        Path | None, typer.Option(help="Audit signing key (default: DATA_DIR/audit.key)")
+    ] = None,
+    operator_policies: Annotated[
+        Path | None, typer.Option(help="Operator restrictions (Cedar file)")
+    ] = None,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
@@ -85,8 +91,17 @@ def server(
     from silkroute.api.app import create_app
     from silkroute.control.boot import open_platform
 
+    if operator_policies is not None:
+        from silkroute.policy.operator import OperatorPolicies
+
+        try:
+            OperatorPolicies(operator_policies.read_text("utf-8"), {})
+        except (OSError, ValueError) as exc:
+            raise fail(f"--operator-policies: {operator_policies}: {exc}") from None
     try:
-        platform = open_platform(data_dir, db, tick_s=tick)
+        platform = open_platform(
+            data_dir, db, tick_s=tick, audit_key=audit_key, operator_policies=operator_policies
+        )
     except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
         raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
     err.print(f"silkroute control plane on http://{host}:{port} (data in {data_dir})")

@@ -30,6 +30,7 @@ from silkroute.policy.engine import RuleBook
 from silkroute.policy.explain import audit_detail, explain, render
 from silkroute.policy.governance import Governance, SiteDecision
 from silkroute.policy.loader import load_rules
+from silkroute.policy.operator import OperatorPolicies
 from silkroute.policy.vocabulary import JURISDICTIONS
 from silkroute.store.audit import audited, record
 from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow
@@ -106,10 +107,19 @@ def grant_json(row: GrantRow) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _operator(text: str, sites: tuple[tuple[str, str], ...]) -> OperatorPolicies:
+    return OperatorPolicies(text, dict(sites))
+
+
 def load_governance(
-    session: Session, on: dt.date | None = None, datasets: Iterable[str] | None = None
+    session: Session,
+    on: dt.date | None = None,
+    datasets: Iterable[str] | None = None,
+    operator: str | None = None,
 ) -> Governance:
-    """Rules, catalog and every tenant's compliance as the store holds them now.
+    """Rules, catalog, every tenant's compliance and the operator's Cedar policies (`operator`,
+    their text) as the store holds them now.
 
     With `datasets`, only those datasets and their owners are read (a submit check needs
     nothing else: a site decision looks only at the job's own datasets).
@@ -131,7 +141,10 @@ def load_governance(
         name: TenantCompliance(name, tuple(grants.get(name, ())), bool(ciio))
         for name, ciio in session.execute(tenants).tuples()
     }
-    return Governance(rule_book(), DatasetCatalog(found), on or today(), compliance)
+    policies = None
+    if operator is not None:
+        policies = _operator(operator, tuple(sorted(site_countries(session).items())))
+    return Governance(rule_book(), DatasetCatalog(found), on or today(), compliance, policies)
 
 
 def site_countries(session: Session) -> dict[str, str]:
@@ -327,7 +340,9 @@ class Explanation:
     decisions: list[SiteDecision]
 
 
-def check_job_datasets(session: Session, spec: JobSpec) -> Explanation | None:
+def check_job_datasets(
+    session: Session, spec: JobSpec, operator: str | None = None
+) -> Explanation | None:
     """Refuse a job naming a dataset its tenant has not registered (422, the field), or one
     whose data may lawfully go to none of the sites it accepts (409, the refusals)."""
     if not spec.datasets:
@@ -347,7 +362,7 @@ def check_job_datasets(session: Session, spec: JobSpec) -> Explanation | None:
                 f"datasets[{i}]",
                 f"no dataset named {name!r} registered by tenant {spec.tenant}",
             )
-    explanation = explain_spec(session, spec)
+    explanation = explain_spec(session, spec, operator=operator)
     if explanation.decisions and not any(d.allowed for d in explanation.decisions):
         lines = [
             f"site {d.site} ({d.country}): {d.refusals[0].message}" for d in explanation.decisions
@@ -359,8 +374,10 @@ def check_job_datasets(session: Session, spec: JobSpec) -> Explanation | None:
     return explanation
 
 
-def explain_spec(session: Session, spec: JobSpec, on: dt.date | None = None) -> Explanation:
-    governance = load_governance(session, on, spec.datasets)
+def explain_spec(
+    session: Session, spec: JobSpec, on: dt.date | None = None, operator: str | None = None
+) -> Explanation:
+    governance = load_governance(session, on, spec.datasets, operator)
     sites = site_countries(session)
     if spec.sites:
         sites = {s: c for s, c in sites.items() if s in spec.sites}
@@ -409,7 +426,7 @@ def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str,
     with platform.store.session() as session:
         row = _own_job(session, caller, job_id)
         spec = JobSpec.model_validate(row.spec)
-        found = explain_spec(session, spec)
+        found = explain_spec(session, spec, operator=platform.loop.operator_policies)
     return {
         "job": row.id,
         "tenant": spec.tenant,

@@ -95,6 +95,7 @@ class ControlLoop:
         self._rebuild = threading.Event()
         self._governance = threading.Event()  # datasets or grants changed
         self.audit_key: Ed25519PrivateKey | None = None  # signs audit checkpoints
+        self.operator_policies: str | None = None  # the operator's Cedar policies (text)
         self.checkpoint_s = 60.0
         self._last_checkpoint = time.monotonic()
         self._governance_day = dt.date.min
@@ -148,7 +149,9 @@ class ControlLoop:
             return
         self._governance.clear()
         with self.store.session() as session:
-            self.scheduler.use_governance(governance.load_governance(session, day))
+            self.scheduler.use_governance(
+                governance.load_governance(session, day, operator=self.operator_policies)
+            )
         self._governance_day = day
 
     def _run(self) -> None:
@@ -203,7 +206,9 @@ class ControlLoop:
             scheduler = LiveScheduler(
                 sorted(sites, key=lambda s: s.name),
                 tenants,
-                governance=governance.load_governance(session, self._governance_day),
+                governance=governance.load_governance(
+                    session, self._governance_day, operator=self.operator_policies
+                ),
             )
             jobs = session.scalars(
                 select(JobRow).where(JobRow.state.in_(ACTIVE_JOB_STATES)).order_by(JobRow.id)

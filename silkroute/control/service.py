@@ -302,7 +302,7 @@ def _check_runnable(
     why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)
-    return check_job_datasets(session, spec)
+    return check_job_datasets(session, spec, platform.loop.operator_policies)
 
 
 @dataclass(slots=True)

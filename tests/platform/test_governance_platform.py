@@ -223,3 +223,26 @@ def _wait_for_hold(api: Api, token: str, job_id: int, timeout: float = 20.0) -> 
             return job
         assert time.monotonic() < deadline, job
         time.sleep(0.05)
+
+
+def test_an_operator_restriction_holds_a_job_and_explain_names_it(api: Api) -> None:
+    api.add_sites()
+    acme = api.tenant("acme")
+    public = {"name": "sg-news", "origin": "SG", "data_class": "public"}
+    assert post(api, acme, "/v1/datasets", public).status_code == 201
+    api.platform.loop.operator_policies = (
+        '@id("acme-barred-from-singapore")\n'
+        '@reason("tenant acme is barred from singapore")\n'
+        'forbid (principal == Tenant::"acme", action, resource == Site::"singapore");\n'
+    )
+    api.platform.loop.governance_changed()
+    got = api.submit(acme, datasets=["sg-news"], accelerator_types=["H100"])
+    assert got.status_code == 201, got.text  # lawful elsewhere: accepted, then held
+    job = _wait_for_hold(api, acme, got.json()["id"])
+    assert job["hold_reason"] == "operator:acme-barred-from-singapore"
+    explained = api.client.get(f"/v1/jobs/{job['id']}/explain", headers=api.as_(acme)).json()
+    singapore = next(s for s in explained["sites"] if s["site"] == "singapore")
+    assert singapore["verdict"] == "deny"
+    assert singapore["refusals"][0]["code"] == "operator:acme-barred-from-singapore"
+    only_there = api.submit(acme, datasets=["sg-news"], sites=["singapore"])
+    assert only_there.status_code == 409 and "acme is barred" in only_there.json()["message"]
