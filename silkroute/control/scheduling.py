@@ -230,6 +230,10 @@ class LiveScheduler:
             if job.sites is not None and site not in job.sites:
                 out[site] = "not among the sites the job accepts"
                 continue
+            refusal = self._data_refusal(job, site)
+            if refusal is not None:
+                out[site] = refusal
+                continue
             pools = cluster.pools_for(job.accelerator_types, [site], needs)
             if not pools:
                 wanted = ", ".join(job.accelerator_types or ["any accelerator"])
@@ -248,6 +252,16 @@ class LiveScheduler:
             else:
                 out[site] = "too small for the job even when empty"
         return out
+
+    def _data_refusal(self, job: Job, site: str) -> str | None:
+        governance = self.governance
+        if governance is None or not (job.datasets or governance.operator is not None):
+            return None
+        country = next((s.country for s in self.sites if s.name == site), "")
+        decision = governance.check(job.tenant, job.datasets, site, country)
+        if decision.allowed:
+            return None
+        return f"refused by {decision.refusals[0].code}: {decision.refusals[0].message}"
 
     def pending_by_tenant(self) -> dict[str, int]:
         counts: dict[str, int] = {}

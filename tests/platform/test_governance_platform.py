@@ -193,6 +193,9 @@ def test_a_job_held_by_the_data_law_says_why_and_starts_once_the_tenant_holds_th
     deadline_job = _wait_for_hold(api, acme, job_id)
     assert deadline_job["hold_reason"] == "data-law:VN-PDPL-PERSONAL"
     assert "unblock: hold tia for VN->SG" in deadline_job["hold_message"]
+    reasons = deadline_job["reasons_by_site"]
+    assert reasons["singapore"].startswith("refused by data-law:VN-PDPL-PERSONAL: dataset vn")
+    assert reasons["hanoi"] == "has no H100"
     explained = api.client.get(f"/v1/jobs/{job_id}/explain", headers=api.as_(acme)).json()
     verdicts = {s["site"]: s["verdict"] for s in explained["sites"]}
     assert verdicts == {
