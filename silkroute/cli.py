@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from silkroute.audit.cli import audit_app
 from silkroute.console import fail as console_fail
 from silkroute.corpus.cli import corpus_app
+from silkroute.governance_cli import register as register_governance_commands
 from silkroute.model.errors import SpecError
 from silkroute.platform_cli import register as register_platform_commands
 from silkroute.policy.cli import policy_app
@@ -33,6 +34,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 sim_app.command("packing")(packing_command)
 register_platform_commands(app)  # server, admin, site, tenant, submit, jobs, ... (issue 12)
+register_governance_commands(app)  # dataset, compliance, explain (issue 14)
 # Tables are wide; do not squeeze them into 80 columns when output is piped.
 console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)

@@ -78,6 +78,12 @@ def server(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     data_dir: DataDir = Path(".silkroute"),
     tick: Annotated[float, typer.Option(help="Seconds between scheduling passes")] = 1.0,
+    audit_key: Annotated[
+        Path | None, typer.Option(help="Audit signing key (default: DATA_DIR/audit.key)")
+    ] = None,
+    operator_policies: Annotated[
+        Path | None, typer.Option(help="Operator restrictions (Cedar file)")
+    ] = None,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
@@ -85,8 +91,17 @@ def server(
     from silkroute.api.app import create_app
     from silkroute.control.boot import open_platform
 
+    if operator_policies is not None:
+        from silkroute.policy.operator import OperatorPolicies
+
+        try:
+            OperatorPolicies(operator_policies.read_text("utf-8"), {})
+        except (OSError, ValueError) as exc:
+            raise fail(f"--operator-policies: {operator_policies}: {exc}") from None
     try:
-        platform = open_platform(data_dir, db, tick_s=tick)
+        platform = open_platform(
+            data_dir, db, tick_s=tick, audit_key=audit_key, operator_policies=operator_policies
+        )
     except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
         raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
     err.print(f"silkroute control plane on http://{host}:{port} (data in {data_dir})")
@@ -152,6 +167,9 @@ def tenant_create(
     voucher_hours: Annotated[float, typer.Option(help="Free accelerator-hours")] = 0.0,
     budget: Annotated[float | None, typer.Option(help="Most money per month (USD)")] = None,
     weight: Annotated[float, typer.Option(help="Fair-share weight")] = 1.0,
+    ciio: Annotated[
+        bool, typer.Option(help="A critical-information-infrastructure operator")
+    ] = False,
     url: Url = DEFAULT_URL,
     token: Token = None,
 ) -> None:
@@ -162,6 +180,7 @@ def tenant_create(
         "voucher_accelerator_hours": voucher_hours,
         "monthly_budget": budget,
         "weight": weight,
+        "ciio": ciio,
     }
     created = call(url, token, "create_tenant", body)
     out.print(f"tenant {name} created; its token (shown once):\n{created['token']}", soft_wrap=True)

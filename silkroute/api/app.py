@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from silkroute.api import schemas
 from silkroute.api.metrics import ApiMetrics
 from silkroute.api.routes import router
+from silkroute.api.routes_governance import router as governance_router
 from silkroute.control.errors import ServiceError
 from silkroute.control.service import Platform
 
@@ -49,6 +50,7 @@ def create_app(
     app.state.platform = platform
     metrics = ApiMetrics(platform.loop)
     app.include_router(router)
+    app.include_router(governance_router)
     _install_errors(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -18,6 +18,7 @@ def tenant_out(row: TenantRow) -> schemas.TenantOut:
         voucher_accelerator_hours=row.voucher_accelerator_hours,
         pay_as_you_go=row.pay_as_you_go,
         monthly_budget=row.monthly_budget,
+        ciio=bool(row.ciio),
     )
 
 

@@ -61,8 +61,8 @@ def healthz(platform: PlatformDep) -> schemas.Health:
 def create_tenant(
     body: schemas.TenantCreate, platform: PlatformDep, who: Caller
 ) -> schemas.TenantCreated:
-    spec = schemas.TenantSpec.model_validate(body.model_dump(exclude={"monthly_budget"}))
-    row, token = service.create_tenant(platform, who, spec, body.monthly_budget)
+    spec = schemas.TenantSpec.model_validate(body.model_dump(exclude={"monthly_budget", "ciio"}))
+    row, token = service.create_tenant(platform, who, spec, body.monthly_budget, body.ciio)
     return schemas.TenantCreated(tenant=convert.tenant_out(row), token=token)
 
 

@@ -30,6 +30,10 @@ class TenantCreate(TenantSpec):
     monthly_budget: float | None = Field(
         default=None, ge=0, le=1e12, description="Most money per UTC month (USD); none: no cap"
     )
+    ciio: bool = Field(
+        default=False,
+        description="A critical-information-infrastructure operator (stricter export rules)",
+    )
 
 
 class TenantOut(BaseModel):
@@ -40,6 +44,7 @@ class TenantOut(BaseModel):
     voucher_accelerator_hours: float
     pay_as_you_go: bool
     monthly_budget: float | None
+    ciio: bool = False
 
 
 class TenantCreated(BaseModel):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 
 from silkroute.audit.log import (
@@ -24,7 +27,7 @@ from silkroute.audit.log import (
     write_keys,
 )
 from silkroute.audit.records import AuditError
-from silkroute.audit.store import JsonlAuditStore
+from silkroute.audit.store import AuditStore, JsonlAuditStore
 
 EXIT_OK, EXIT_TAMPERED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -95,15 +98,73 @@ def checkpoint(
     console.print(f"checkpoint: {head.tree_size} records, root {head.root}")
 
 
-@audit_app.command("verify")
-def verify_command(log: LogOption, public_key: PublicKeyOption) -> None:
-    """Recompute the chain, the Merkle roots and the signatures; name the first bad record."""
+OptionalLog = Annotated[Path | None, typer.Option("--log", help="An audit log (JSONL)")]
+OptionalPublicKey = Annotated[
+    Path | None,
+    typer.Option("--public-key", help="Ed25519 public key (default: DATA_DIR/audit.key.pub)"),
+]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="The platform's database URL (its audit log)")
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="The server's data directory (its database and key)"),
+]
+
+
+def _public_key(public_key: Path | None, data_dir: Path | None) -> Ed25519PublicKey:
+    if public_key is None:
+        if data_dir is None:
+            raise _fail("--public-key: needed unless --data-dir holds audit.key.pub")
+        public_key = data_dir / "audit.key.pub"
     try:
-        key = load_public_key(public_key)
+        return load_public_key(public_key)
     except ValueError as exc:
         raise _fail(f"--public-key: {exc}") from None
+
+
+@contextmanager
+def _opened(log: Path | None, db: str | None, data_dir: Path | None) -> Iterator[AuditStore]:
+    """A JSONL log, or the platform's database (`--db`, else SQLite under `--data-dir`)."""
+    if (log is None) == (db is None and data_dir is None):
+        raise _fail("--log: give a JSONL --log, or the platform's --db / --data-dir")
+    if log is not None:
+        yield JsonlAuditStore(_existing(log))
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from silkroute.store.audit import SqlAuditStore
+    from silkroute.store.db import Store
+
+    if db is None:
+        assert data_dir is not None
+        if not (data_dir / "silkroute.db").is_file():
+            raise _fail(f"--data-dir: no database in {data_dir}")
+        db = f"sqlite:///{data_dir / 'silkroute.db'}"
+    store = Store(db)
     try:
-        report, _ = verify(JsonlAuditStore(_existing(log)), key)
+        with store.session() as session:
+            yield SqlAuditStore(session)
+    except SQLAlchemyError as exc:
+        raise _fail(f"--db: cannot read the audit log: {str(exc).splitlines()[0]}") from None
+    finally:
+        store.close()
+
+
+@audit_app.command("verify")
+def verify_command(
+    log: OptionalLog = None,
+    public_key: OptionalPublicKey = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Recompute the chain, the Merkle roots and the signatures; name the first bad record.
+
+    Give a JSONL `--log`, or the platform's database (`--db URL` and/or `--data-dir`)."""
+    key = _public_key(public_key, data_dir)
+    try:
+        with _opened(log, db, data_dir) as store:
+            report, _ = verify(store, key)
     except AuditError as exc:
         raise _fail(str(exc), EXIT_TAMPERED) from None
     console.print(report.summary(), highlight=False)
@@ -111,30 +172,29 @@ def verify_command(log: LogOption, public_key: PublicKeyOption) -> None:
 
 @audit_app.command("export")
 def export_command(
-    log: LogOption,
-    public_key: PublicKeyOption,
     out: Annotated[Path, typer.Option(help="JSONL file to write ('-' for stdout)")],
+    log: OptionalLog = None,
+    public_key: OptionalPublicKey = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Verify, then write every record with its inclusion proof, and the checkpoints."""
+    key = _public_key(public_key, data_dir)
     try:
-        key = load_public_key(public_key)
-    except ValueError as exc:
-        raise _fail(f"--public-key: {exc}") from None
-    store = JsonlAuditStore(_existing(log))
-    try:
-        if str(out) == "-":
-            report = export(store, key, sys.stdout)
-        else:
-            # Written beside the target and renamed when complete: a failed export leaves
-            # neither a half file nor a stale partial.
-            partial = out.with_name(out.name + ".partial")
-            try:
-                with partial.open("w", encoding="utf-8") as sink:
-                    report = export(store, key, sink)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            partial.replace(out)
+        with _opened(log, db, data_dir) as store:
+            if str(out) == "-":
+                report = export(store, key, sys.stdout)
+            else:
+                # Written beside the target and renamed when complete: a failed export leaves
+                # neither a half file nor a stale partial.
+                partial = out.with_name(out.name + ".partial")
+                try:
+                    with partial.open("w", encoding="utf-8") as sink:
+                        report = export(store, key, sink)
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
+                partial.replace(out)
     except AuditError as exc:
         raise _fail(str(exc), EXIT_TAMPERED) from None
     except OSError as exc:

@@ -6,23 +6,40 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from silkroute.audit.log import load_private_key
 from silkroute.backends.local import LocalBackend
 from silkroute.control.auth import Role, issue_token
 from silkroute.control.loop import ControlLoop
 from silkroute.control.service import Platform
+from silkroute.policy.operator import OperatorPolicies
+from silkroute.store.audit import signing_key
 from silkroute.store.db import default_url, open_store
 from silkroute.store.models import TokenRow
 
 
 def open_platform(
-    data_dir: Path, db_url: str | None = None, tick_s: float = 1.0, grace_s: float = 10.0
+    data_dir: Path,
+    db_url: str | None = None,
+    tick_s: float = 1.0,
+    grace_s: float = 10.0,
+    audit_key: Path | None = None,
+    operator_policies: Path | None = None,
 ) -> Platform:
-    """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state)."""
+    """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state).
+
+    `audit_key`: the audit log's Ed25519 signing key (PEM); default `<data_dir>/audit.key`,
+    made on first start. `operator_policies`: the operator's Cedar file (checked at once)."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(db_url or default_url(data_dir))
     backend = LocalBackend(data_dir / "backend")
     loop = ControlLoop(store, backend, data_dir / "runs", tick_s=tick_s, grace_s=grace_s)
+    # The audit log's signing key: made on first start (`admin init`) in the data directory.
+    loop.audit_key = load_private_key(audit_key) if audit_key else signing_key(data_dir, True)
+    if operator_policies is not None:
+        text = operator_policies.read_text("utf-8")
+        OperatorPolicies(text, {})  # a bad file fails the start, naming the problem
+        loop.operator_policies = text
     return Platform(store, loop)
 
 

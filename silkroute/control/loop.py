@@ -10,6 +10,7 @@ never launched while another run of the same job is still alive.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,11 +32,19 @@ from silkroute.backends.base import (
     RunStatus,
     WorkerPlacement,
 )
-from silkroute.control import accounting
-from silkroute.control.scheduling import HoldJob, LiveScheduler, PreemptJob, StartJob, tenant_specs
+from silkroute.control import accounting, governance
+from silkroute.control.scheduling import (
+    HoldJob,
+    LiveDecision,
+    LiveScheduler,
+    PreemptJob,
+    StartJob,
+    tenant_specs,
+)
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
+from silkroute.store.audit import audited, checkpoint, record
 from silkroute.store.db import Store
 from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
 
@@ -83,6 +93,12 @@ class ControlLoop:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rebuild = threading.Event()
+        self._governance = threading.Event()  # datasets or grants changed
+        self.audit_key: Ed25519PrivateKey | None = None  # signs audit checkpoints
+        self.operator_policies: str | None = None  # the operator's Cedar policies (text)
+        self.checkpoint_s = 60.0
+        self._last_checkpoint = time.monotonic()
+        self._governance_day = dt.date.min
         self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
         self._thread: threading.Thread | None = None
         self._stoppers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-stop")
@@ -105,6 +121,11 @@ class ControlLoop:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        try:
+            with self._lock:
+                self._checkpoint_audit(force=True)
+        except Exception:  # a database gone at shutdown must not hide the real error
+            log.exception("final audit checkpoint failed")
         self._stoppers.shutdown(wait=False, cancel_futures=True)
         self._launchers.shutdown(wait=True, cancel_futures=True)
 
@@ -115,6 +136,23 @@ class ControlLoop:
         """Sites or tenants changed: rebuild the book from the store on the next pass."""
         self._rebuild.set()
         self._wake.set()
+
+    def governance_changed(self) -> None:
+        """Datasets or grants changed: the data law is re-read on the next pass."""
+        self._governance.set()
+        self._wake.set()
+
+    def _refresh_governance(self) -> None:
+        """New datasets or grants, or a new day (rules are read at a date): re-read them."""
+        day = governance.today()
+        if not self._governance.is_set() and day == self._governance_day:
+            return
+        self._governance.clear()
+        with self.store.session() as session:
+            self.scheduler.use_governance(
+                governance.load_governance(session, day, operator=self.operator_policies)
+            )
+        self._governance_day = day
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -135,13 +173,24 @@ class ControlLoop:
             if self._rebuild.is_set():
                 self._rebuild.clear()
                 self._rebuild_book()
+            self._refresh_governance()
             self._take_new_jobs()
             self._carry_out_cancels()
             self._finish_launches()
             self._collect_ended_runs()
             self._schedule(time.time() if now is None else now)
             self._launch()
+            self._checkpoint_audit()
             self.stats.passes += 1
+
+    def _checkpoint_audit(self, force: bool = False) -> None:
+        """Sign the audit log's tree every `checkpoint_s` (if it grew)."""
+        if self.audit_key is None:
+            return
+        if not force and time.monotonic() - self._last_checkpoint < self.checkpoint_s:
+            return
+        self._last_checkpoint = time.monotonic()
+        checkpoint(self.store, self.audit_key)
 
     # ----- start-up -------------------------------------------------------------------------
     def _rebuild_book(self) -> None:
@@ -152,7 +201,15 @@ class ControlLoop:
                 (tenant_spec_of(r), accounting.voucher_hours_used(session, r.name))
                 for r in session.scalars(select(TenantRow))
             )
-            scheduler = LiveScheduler(sorted(sites, key=lambda s: s.name), tenants)
+            self._governance.clear()
+            self._governance_day = governance.today()
+            scheduler = LiveScheduler(
+                sorted(sites, key=lambda s: s.name),
+                tenants,
+                governance=governance.load_governance(
+                    session, self._governance_day, operator=self.operator_policies
+                ),
+            )
             jobs = session.scalars(
                 select(JobRow).where(JobRow.state.in_(ACTIVE_JOB_STATES)).order_by(JobRow.id)
             ).all()
@@ -247,13 +304,16 @@ class ControlLoop:
             return
         self._cancel_hint.clear()
         now = time.time()
-        with self.store.session() as session:
+        with audited(self.store) as session:
             jobs = session.scalars(
                 select(JobRow).where(
                     JobRow.cancel_requested.is_(True), JobRow.state.in_(ACTIVE_JOB_STATES)
                 )
             ).all()
             for job in jobs:
+                if job.state != "terminating":
+                    detail = {"tenant": job.tenant, "state": job.state, "site": job.site}
+                    record(session, "cancel", f"tenant:{job.tenant}", f"job/{job.id}", detail)
                 if job.state == "pending":
                     self.scheduler.ended(job.id, now, succeeded=False)
                     _transition(session, job, "cancelled", now, "cancelled", "cancelled by request")
@@ -374,7 +434,7 @@ class ControlLoop:
         self.stats.last_step_s = time.perf_counter() - started
         if not decisions:
             return
-        with self.store.session() as session:
+        with audited(self.store) as session:
             ids = sorted({d.job_id for d in decisions})
             jobs = {j.id: j for j in session.scalars(select(JobRow).where(JobRow.id.in_(ids)))}
             for decision in decisions:
@@ -385,6 +445,7 @@ class ControlLoop:
                     job.first_decision_at = now
                 kind = DECISION_KINDS[type(decision)]
                 self.stats.decision_counts[kind] = self.stats.decision_counts.get(kind, 0) + 1
+                self._audit(session, job, decision)
                 if isinstance(decision, StartJob):
                     self._commit_start(session, job, decision, now)
                 elif isinstance(decision, PreemptJob):
@@ -401,6 +462,35 @@ class ControlLoop:
                         )
                     )
         self.stats.decisions += len(decisions)
+
+    def _audit(self, session: Session, job: JobRow, decision: LiveDecision) -> None:
+        """Placements, preemptions and data-law holds go to the audit log, in the same
+        transaction as the decision (holds only when the reason changed, as the scheduler
+        emits them)."""
+        subject, datasets = f"job/{job.id}", list(job.spec.get("datasets") or [])
+        base = {"tenant": job.tenant, "datasets": datasets}
+        if isinstance(decision, StartJob):
+            detail = {
+                **base,
+                "site": decision.site,
+                "accelerator_type": decision.accelerator_type,
+                "accelerators": decision.accelerators,
+                "nodes": sorted({node for node, _ in decision.placement}),
+                "backfilled": decision.backfilled,
+                "data_decision": self.scheduler.data_decision(decision.job_id, decision.site),
+            }
+            record(session, "placement", "scheduler", subject, detail)
+        elif isinstance(decision, PreemptJob):
+            detail = {
+                **base,
+                "site": job.site,
+                "reason": decision.reason,
+                "by_job": decision.by_job,
+            }
+            record(session, "preemption", "scheduler", subject, detail)
+        elif decision.reason.startswith(("data-law:", "operator:")):
+            detail = {**base, "reason": decision.reason, "message": decision.message}
+            record(session, "data-decision", "scheduler", subject, detail)
 
     def _commit_start(self, session: Session, job: JobRow, start: StartJob, now: float) -> None:
         job.attempts += 1

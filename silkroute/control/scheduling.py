@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +18,14 @@ from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.model.workload import JobPhase
+from silkroute.policy.explain import as_json
+from silkroute.policy.governance import Governance
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.decisions import Hold, Preempt, Start
 from silkroute.scheduler.job import Job, job_from_spec
-from silkroute.scheduler.registry import make_scheduler
+from silkroute.scheduler.policies.filter_data_law import DataLawFilter
+from silkroute.scheduler.registry import DEFAULT_POOL_FILTERS, make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, worker_capacity
 from silkroute.scheduler.tenants import TenantBook
@@ -74,15 +78,21 @@ class LiveScheduler:
     sites: list[SiteSpec]
     tenants: list[TenantSpec]
     policy: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICY))
+    # The data law (rules, datasets, tenants' mechanisms, the date); None: no data rules.
+    governance: Governance | None = None
     scheduler: Scheduler = field(init=False)
+    data_law: DataLawFilter | None = field(init=False, default=None)
     book: SchedulerBook | None = field(init=False, default=None)
     jobs: dict[int, Job] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.governance is not None:
+            self.data_law = DataLawFilter(self.governance)
         self.scheduler = make_scheduler(
             order=self.policy["order"],
             placement=self.policy["placement"],
             backfill=self.policy["backfill"],
+            pool_filters=[*DEFAULT_POOL_FILTERS, *([self.data_law] if self.data_law else [])],
         )
         if self.sites:
             cluster = ClusterState.from_spec(ClusterSpec(sites=self.sites))
@@ -92,6 +102,15 @@ class LiveScheduler:
             self.book = SchedulerBook(
                 cluster, self.scheduler.order, catalog, TenantBook(self.tenants)
             )
+
+    def use_governance(self, governance: Governance) -> None:
+        """Datasets, grants or the date changed: decide with these from now on, and look at
+        the waiting jobs again (a new grant does not change the cluster)."""
+        self.governance = governance
+        if self.data_law is None:
+            return
+        pending = self.book.pending.jobs() if self.book is not None else []
+        self.data_law.use(governance, pending)
 
     # ----- what happened ------------------------------------------------------------------
     def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:
@@ -177,6 +196,15 @@ class LiveScheduler:
         )
 
     # ----- questions ----------------------------------------------------------------------
+    def data_decision(self, job_id: int, site: str) -> dict[str, Any] | None:
+        """The data law's verdict for the job at `site` (JSON), for the audit record."""
+        job = self.jobs.get(job_id)
+        if job is None or self.governance is None or not job.datasets:
+            return None
+        country = next((s.country for s in self.sites if s.name == site), "")
+        decision = self.governance.check(job.tenant, job.datasets, site, country)
+        return {"rules_version": self.governance.rules.version, **as_json(decision)}
+
     def unsatisfiable(self, spec: JobSpec) -> str | None:
         """Why the job could never run here, even on an empty federation; None if it can."""
         if self.book is None:
@@ -202,6 +230,10 @@ class LiveScheduler:
             if job.sites is not None and site not in job.sites:
                 out[site] = "not among the sites the job accepts"
                 continue
+            refusal = self._data_refusal(job, site)
+            if refusal is not None:
+                out[site] = refusal
+                continue
             pools = cluster.pools_for(job.accelerator_types, [site], needs)
             if not pools:
                 wanted = ", ".join(job.accelerator_types or ["any accelerator"])
@@ -220,6 +252,16 @@ class LiveScheduler:
             else:
                 out[site] = "too small for the job even when empty"
         return out
+
+    def _data_refusal(self, job: Job, site: str) -> str | None:
+        governance = self.governance
+        if governance is None or not (job.datasets or governance.operator is not None):
+            return None
+        country = next((s.country for s in self.sites if s.name == site), "")
+        decision = governance.check(job.tenant, job.datasets, site, country)
+        if decision.allowed:
+            return None
+        return f"refused by {decision.refusals[0].code}: {decision.refusals[0].message}"
 
     def pending_by_tenant(self) -> dict[str, int]:
         counts: dict[str, int] = {}

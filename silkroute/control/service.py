@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from silkroute.control import accounting
 from silkroute.control.auth import Principal, Role, TokenCache, issue_token
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid, not_found
+from silkroute.control.governance import Explanation, actor_of, check_job_datasets
 from silkroute.control.loop import (
     ACTIVE_JOB_STATES,
     TERMINAL_JOB_STATES,
@@ -32,6 +33,8 @@ from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
+from silkroute.policy.explain import audit_detail
+from silkroute.store.audit import audited, record
 from silkroute.store.db import Store
 from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
 
@@ -76,11 +79,15 @@ def no_nul(value: Any, where: str) -> None:
 
 # ----- tenants ---------------------------------------------------------------------------------
 def create_tenant(
-    platform: Platform, caller: Principal, spec: TenantSpec, monthly_budget: float | None
+    platform: Platform,
+    caller: Principal,
+    spec: TenantSpec,
+    monthly_budget: float | None,
+    ciio: bool = False,
 ) -> tuple[TenantRow, str]:
     caller.require(Role.ADMIN)
     no_nul(spec.model_dump(mode="json"), "")
-    with platform.store.session() as session:
+    with audited(platform.store) as session:
         if session.get(TenantRow, spec.name) is not None:
             raise conflict("exists", f"tenant {spec.name} already exists")
         row = TenantRow(
@@ -92,10 +99,13 @@ def create_tenant(
             pay_as_you_go=spec.pay_as_you_go,
             monthly_budget=monthly_budget,
             created_at=time.time(),
+            ciio=ciio,
         )
         session.add(row)
         session.flush()
         token = issue_token(session, Role.TENANT, spec.name, label=f"tenant {spec.name}")
+        detail = {"action": "tenant create", "ciio": ciio, **spec.model_dump(mode="json")}
+        record(session, "admin", actor_of(caller), f"tenant/{spec.name}", detail)
     platform.loop.request_rebuild()
     return row, token
 
@@ -126,7 +136,7 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     if nodes > MAX_SITE_NODES:
         raise invalid("nodes", f"{nodes} nodes; a site has at most {MAX_SITE_NODES}")
     no_nul(spec.model_dump(mode="json"), "")
-    with platform.store.session() as session:
+    with audited(platform.store) as session:
         if session.get(SiteRow, spec.name) is not None:
             raise conflict("exists", f"site {spec.name} already exists")
         row = SiteRow(
@@ -136,6 +146,8 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
             created_at=time.time(),
         )
         session.add(row)
+        detail = {"action": "site add", "name": spec.name, "country": spec.country}
+        record(session, "admin", actor_of(caller), f"site/{spec.name}", detail)
     platform.loop.request_rebuild()
     return row
 
@@ -174,7 +186,9 @@ def submit_job(
     except ValidationError as exc:
         raise validation_problems(exc) from None
     no_nul(spec.model_dump(mode="json"), "")
-    with platform.store.session() as session:
+    # Jobs that read datasets get a data-decision record, in the submit's transaction.
+    opened = audited(platform.store) if spec.datasets else platform.store.session()
+    with opened as session:
         if idempotency_key is not None:
             earlier = _by_key(session, spec.tenant, idempotency_key)
             if earlier is not None:
@@ -182,7 +196,7 @@ def submit_job(
         tenant = session.get(TenantRow, spec.tenant)
         if tenant is None:
             raise invalid("tenant", f"no tenant named {spec.tenant!r}")
-        _check_runnable(platform, session, spec, tenant)
+        decided = _check_runnable(platform, session, spec, tenant)
         refusal = accounting.budget_refusal(session, tenant, time.time())
         if refusal is not None:
             raise conflict("budget_exhausted", refusal)
@@ -215,6 +229,11 @@ def submit_job(
                 job_id=job_id, at=now, state="pending", reason="submitted", message=""
             )
         )
+        if decided is not None:
+            detail = audit_detail(
+                decided.governance, spec.tenant, tuple(spec.datasets), decided.decisions
+            )
+            record(session, "data-decision", actor_of(caller), f"job/{job_id}", detail)
         row = JobRow(id=job_id, **values)
     platform.loop.submitted(row.id)
     return row, True
@@ -251,8 +270,10 @@ def _sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
     return snapshot
 
 
-def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant: TenantRow) -> None:
-    """Refuse what could never run here, naming the field."""
+def _check_runnable(
+    platform: Platform, session: Session, spec: JobSpec, tenant: TenantRow
+) -> Explanation | None:
+    """Refuse what could never run here, naming the field; the data decision, if any."""
     if spec.replicas != 1:
         raise invalid("replicas", "submit each inference replica as its own job")
     if spec.command is None or spec.command == [] or spec.command == "":
@@ -281,6 +302,7 @@ def _check_runnable(platform: Platform, session: Session, spec: JobSpec, tenant:
     why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)
+    return check_job_datasets(session, spec, platform.loop.operator_policies)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -38,6 +39,8 @@ class TenantRow(Base):
     pay_as_you_go: Mapped[bool] = mapped_column(Boolean, default=True)
     monthly_budget: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # A critical-information-infrastructure operator (China's stricter export rules).
+    ciio: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class TokenRow(Base):
@@ -145,3 +148,65 @@ class LedgerRow(Base):
     paid_hours: Mapped[float] = mapped_column(Float)
     price_per_hour: Mapped[float] = mapped_column(Float)
     cost: Mapped[float] = mapped_column(Float)
+
+
+class DatasetRow(Base):
+    """A registered dataset (`policy.catalog.Dataset`); names are one namespace."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_owner", "owner", "name"),)
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(ForeignKey("tenants.name"))
+    origin: Mapped[str] = mapped_column(String(2))
+    data_class: Mapped[str] = mapped_column(String(32))
+    subjects: Mapped[int] = mapped_column(BigInteger, default=0)
+    sites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    licence: Mapped[str] = mapped_column(String(256), default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class GrantRow(Base):
+    """A transfer mechanism a tenant holds (`policy.catalog.Grant`), with whom."""
+
+    __tablename__ = "compliance_grants"
+    __table_args__ = (Index("ix_compliance_grants_tenant", "tenant", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"))
+    mechanism: Mapped[str] = mapped_column(String(32))
+    origin: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    destinations: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    counterparty: Mapped[str] = mapped_column(String(256), default="")
+    reference: Mapped[str] = mapped_column(String(256), default="")
+    valid_from: Mapped[str | None] = mapped_column(String(10), nullable=True)  # YYYY-MM-DD
+    valid_until: Mapped[str | None] = mapped_column(String(10), nullable=True)  # last day
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditRecordRow(Base):
+    """One `audit.records.AuditRecord`; `detail` is its canonical JSON text."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(256))
+    detail: Mapped[str] = mapped_column(Text)
+    prev: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(128))
+    signature: Mapped[str] = mapped_column(String(256))

@@ -73,6 +73,37 @@ ISOLATION = [
         ),
         403,
     ),
+    Access(
+        "reading another tenant's dataset answers 404",
+        lambda a, h, j: a.client.get("/v1/datasets/owner-data", headers=h),
+        404,
+    ),
+    Access(
+        "registering a dataset in another tenant's name is forbidden",
+        lambda a, h, j: a.client.post(
+            "/v1/datasets",
+            json={"name": "x", "owner": "owner", "origin": "SG", "data_class": "public"},
+            headers=h,
+        ),
+        403,
+    ),
+    Access(
+        "recording a mechanism for another tenant is forbidden",
+        lambda a, h, j: a.client.post(
+            "/v1/compliance", json={"tenant": "owner", "mechanism": "scc"}, headers=h
+        ),
+        403,
+    ),
+    Access(
+        "listing another tenant's mechanisms answers 404",
+        lambda a, h, j: a.client.get("/v1/compliance", params={"tenant": "owner"}, headers=h),
+        404,
+    ),
+    Access(
+        "explaining another tenant's job answers 404",
+        lambda a, h, j: a.client.get(f"/v1/jobs/{j}/explain", headers=h),
+        404,
+    ),
 ]
 
 
@@ -81,6 +112,8 @@ def test_a_tenant_cannot_reach_another_tenants_things(api: Api, case: Access) ->
     api.add_sites()
     owner = api.tenant("owner")
     other = api.tenant("other")
+    dataset = {"name": "owner-data", "origin": "SG", "data_class": "public"}
+    assert api.client.post("/v1/datasets", json=dataset, headers=api.as_(owner)).status_code == 201
     job_id = api.submit(owner, command="sleep 0.2").json()["id"]
     before = api.job(owner, job_id)
     got = case.call(api, api.as_(other), job_id)
@@ -99,6 +132,13 @@ def test_listings_show_a_tenant_only_its_own(api: Api) -> None:
     assert [j["name"] for j in listed] == ["theirs"]
     tenants = api.client.get("/v1/tenants", headers=api.as_(other)).json()
     assert [t["name"] for t in tenants] == ["other"]
+    for who, name in ((owner, "mine"), (other, "theirs")):
+        body = {"name": f"{name}-data", "origin": "TH", "data_class": "public"}
+        assert api.client.post("/v1/datasets", json=body, headers=api.as_(who)).status_code == 201
+    datasets = api.client.get("/v1/datasets", headers=api.as_(other)).json()
+    assert [d["name"] for d in datasets] == ["theirs-data"]
+    asked = api.client.get("/v1/datasets", params={"owner": "owner"}, headers=api.as_(other))
+    assert asked.json() == []
     everyone = api.client.get("/v1/jobs", headers=api.admin_headers()).json()["jobs"]
     assert sorted(j["name"] for j in everyone) == ["mine", "theirs"]
 

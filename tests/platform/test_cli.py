@@ -111,3 +111,60 @@ def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
         'silkroute_api_request_seconds_count{method="POST",route="/v1/jobs",status="201"}' in text
     )
     assert token not in text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_tenant_registers_data_records_a_mechanism_and_explains_a_held_job(
+    api: Api, server_url: str, tmp_path: Path
+) -> None:
+    api.add_sites()
+    token = api.tenant("vn-health-lab")
+    data = tmp_path / "data.yaml"
+    data.write_text(
+        "name: vn-clinical-notes\norigin: VN\ndata_class: personal\nsubjects: 40000\n"
+        "sites: [hanoi]\nlicence: internal\ntags: [health]\n"
+    )
+    code, out = cli(server_url, token, "dataset", "add", str(data))
+    assert code == 0 and "vn-clinical-notes registered (VN, personal)" in out, out
+    code, out = cli(server_url, token, "dataset", "list", "--json")
+    assert code == 0 and [d["name"] for d in json.loads(out)] == ["vn-clinical-notes"]
+    code, out = cli(server_url, token, "dataset", "show", "nope")
+    assert code == 2 and "no such dataset" in out
+    data.write_text("name: bad\norigin: VN\ndata_class: secret\n")
+    code, out = cli(server_url, token, "dataset", "add", str(data))
+    assert code == 2 and "data_class" in out and "Traceback" not in out
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(
+        "name: train\naccelerator_types: [H100]\ndatasets: [vn-clinical-notes]\ncommand: 'true'\n"
+    )
+    code, out = cli(server_url, token, "submit", str(job_file))
+    assert code == 0, out
+    job_id = int(out.split()[1])
+    deadline = time.monotonic() + 20
+    while not api.job(token, job_id)["hold_reason"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    code, out = cli(server_url, token, "explain", str(job_id))
+    assert code == 0, out
+    assert "held: data-law:VN-PDPL-PERSONAL" in out
+    assert "allow hanoi (VN)" in out and "deny  singapore (SG)" in out
+    assert "unblock: hold tia for VN->SG" in out
+    code, out = cli(
+        server_url,
+        token,
+        "compliance",
+        "add",
+        "tia",
+        "--origin",
+        "VN",
+        "--to",
+        "SG",
+        "--counterparty",
+        "Singapore partner centre",
+        "--valid-until",
+        "2099-12-31",
+    )
+    assert code == 0 and "recorded tia for vn-health-lab (VN -> SG)" in out, out
+    code, out = cli(server_url, token, "compliance", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["counterparty"] == "Singapore partner centre"
+    assert api.wait_for(token, job_id, ("succeeded",))["site"] == "singapore"

@@ -1,0 +1,53 @@
+"""Data governance routes: datasets, compliance records, and why a job may (not) run where."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from silkroute.api.routes import ERRORS, Caller, PlatformDep, _check_id
+from silkroute.control import governance
+
+router = APIRouter()
+Object = Annotated[dict[str, Any], Body()]
+
+
+@router.post("/v1/datasets", status_code=201, responses=ERRORS)
+def add_dataset(body: Object, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    """Register a dataset: name, owner (default: the token's tenant), origin, data_class,
+    subjects, sites holding a copy, size_bytes, licence, tags."""
+    return governance.register_dataset(platform, who, body)
+
+
+@router.get("/v1/datasets", responses=ERRORS)
+def list_datasets(
+    platform: PlatformDep, who: Caller, owner: str | None = None
+) -> list[dict[str, Any]]:
+    return governance.datasets(platform, who, owner)
+
+
+@router.get("/v1/datasets/{name}", responses=ERRORS)
+def get_dataset(name: str, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    return governance.dataset(platform, who, name)
+
+
+@router.post("/v1/compliance", status_code=201, responses=ERRORS)
+def add_compliance(body: Object, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    """Record a transfer mechanism a tenant holds: mechanism, origin, destinations,
+    counterparty (with whom), reference, valid_from, valid_until (last valid day)."""
+    return governance.record_grant(platform, who, body)
+
+
+@router.get("/v1/compliance", responses=ERRORS)
+def list_compliance(
+    platform: PlatformDep, who: Caller, tenant: str | None = None
+) -> list[dict[str, Any]]:
+    return governance.grants(platform, who, tenant)
+
+
+@router.get("/v1/jobs/{job_id}/explain", responses=ERRORS)
+def explain_job(job_id: int, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    """Per site: allow or deny, each refusal's dataset, rule, legal basis and unblock."""
+    _check_id(job_id)
+    return governance.explain_job(platform, who, job_id)

@@ -1,0 +1,438 @@
+"""Data governance on the platform: the dataset registry, tenants' transfer mechanisms, and
+the `Governance` the live loop and submit checks build from them.
+
+The policy objects (`Dataset`, `Grant`, `TenantCompliance`, `Governance`) live in
+`silkroute.policy`; this module only reads and writes their rows and enforces who may see
+what: a tenant sees and uses only its own datasets and grants; another tenant's answers "not
+found", exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkroute.control.auth import Principal, Role
+from silkroute.control.errors import ServiceError, conflict, forbidden, invalid, not_found
+from silkroute.model.job import JobSpec
+from silkroute.policy.catalog import Dataset, DatasetCatalog, Grant, TenantCompliance
+from silkroute.policy.engine import RuleBook
+from silkroute.policy.explain import audit_detail, explain, render
+from silkroute.policy.governance import Governance, SiteDecision
+from silkroute.policy.loader import load_rules
+from silkroute.policy.operator import OperatorPolicies
+from silkroute.policy.vocabulary import JURISDICTIONS
+from silkroute.store.audit import audited, record
+from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow
+
+if TYPE_CHECKING:
+    from silkroute.control.service import Platform
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+TEXT_LIMIT = 256
+MAX_COUNT = 2**62  # BIGINT in the store
+
+DATASET_FIELDS = tuple(f.name for f in dataclasses.fields(Dataset))
+GRANT_FIELDS = tuple(f.name for f in dataclasses.fields(Grant))
+_DATASET = TypeAdapter(Dataset)
+_GRANT = TypeAdapter(Grant)
+
+
+@functools.cache
+def rule_book() -> RuleBook:
+    """The shipped rule files, loaded once per process (a new version needs a restart)."""
+    return load_rules()
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+# ----- rows <-> policy objects -------------------------------------------------------------
+def dataset_of(row: DatasetRow) -> Dataset:
+    return _DATASET.validate_python(
+        {
+            "name": row.name,
+            "owner": row.owner,
+            "origin": row.origin,
+            "data_class": row.data_class,
+            "subjects": row.subjects,
+            "sites": row.sites,
+            "size_bytes": row.size_bytes,
+            "licence": row.licence,
+            "tags": row.tags,
+        }
+    )
+
+
+def grant_of(row: GrantRow) -> Grant:
+    return Grant(
+        mechanism=_GRANT.validate_python({"mechanism": row.mechanism}).mechanism,
+        origin=row.origin,
+        destinations=None if row.destinations is None else frozenset(row.destinations),
+        valid_from=dt.date.fromisoformat(row.valid_from) if row.valid_from else dt.date.min,
+        valid_until=dt.date.fromisoformat(row.valid_until) if row.valid_until else None,
+        reference=row.reference,
+    )
+
+
+def dataset_json(dataset: Dataset) -> dict[str, Any]:
+    raw: dict[str, Any] = _DATASET.dump_python(dataset, mode="json")
+    raw["sites"], raw["tags"] = sorted(dataset.sites), sorted(dataset.tags)
+    return raw
+
+
+def grant_json(row: GrantRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tenant": row.tenant,
+        "mechanism": row.mechanism,
+        "origin": row.origin,
+        "destinations": row.destinations,
+        "counterparty": row.counterparty,
+        "reference": row.reference,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _operator(text: str, sites: tuple[tuple[str, str], ...]) -> OperatorPolicies:
+    return OperatorPolicies(text, dict(sites))
+
+
+def load_governance(
+    session: Session,
+    on: dt.date | None = None,
+    datasets: Iterable[str] | None = None,
+    operator: str | None = None,
+) -> Governance:
+    """Rules, catalog, every tenant's compliance and the operator's Cedar policies (`operator`,
+    their text) as the store holds them now.
+
+    With `datasets`, only those datasets and their owners are read (a submit check needs
+    nothing else: a site decision looks only at the job's own datasets).
+    """
+    query = select(DatasetRow)
+    if datasets is not None:
+        query = query.where(DatasetRow.name.in_(sorted(set(datasets))))
+    found = [dataset_of(r) for r in session.scalars(query)]
+    owners = {d.owner for d in found} if datasets is not None else None
+    tenants = select(TenantRow.name, TenantRow.ciio)
+    grants_query = select(GrantRow).order_by(GrantRow.id)
+    if owners is not None:
+        tenants = tenants.where(TenantRow.name.in_(sorted(owners)))
+        grants_query = grants_query.where(GrantRow.tenant.in_(sorted(owners)))
+    grants: dict[str, list[Grant]] = {}
+    for row in session.scalars(grants_query):
+        grants.setdefault(row.tenant, []).append(grant_of(row))
+    compliance = {
+        name: TenantCompliance(name, tuple(grants.get(name, ())), bool(ciio))
+        for name, ciio in session.execute(tenants).tuples()
+    }
+    policies = None
+    if operator is not None:
+        policies = _operator(operator, tuple(sorted(site_countries(session).items())))
+    return Governance(rule_book(), DatasetCatalog(found), on or today(), compliance, policies)
+
+
+def site_countries(session: Session) -> dict[str, str]:
+    return dict(list(session.execute(select(SiteRow.name, SiteRow.country)).tuples()))
+
+
+# ----- validation ------------------------------------------------------------------------------
+def _object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid("(body)", f"{what} is an object of fields")
+    return body
+
+
+def _unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    extra = sorted(set(body) - set(allowed))
+    if extra:
+        raise invalid(str(extra[0]), "unknown field; valid: " + ", ".join(sorted(allowed)))
+
+
+def _problem(exc: ValidationError) -> ServiceError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(body)"
+    return invalid(where, str(first["msg"]).removeprefix("Value error, "))
+
+
+def _text(value: Any, name: str, limit: int = TEXT_LIMIT) -> None:
+    if isinstance(value, str) and ("\x00" in value or len(value) > limit):
+        raise invalid(name, f"at most {limit} characters, no NUL")
+
+
+def _origin(value: str | None, name: str = "origin") -> None:
+    if value is not None and value not in JURISDICTIONS:
+        known = ", ".join(sorted(JURISDICTIONS))
+        raise invalid(name, f"no rules for {value!r}; known origins: {known}")
+
+
+def parse_dataset(body: Any, caller: Principal) -> Dataset:
+    raw = dict(_object(body, "a dataset"))
+    _unknown_fields(raw, DATASET_FIELDS)
+    if raw.get("owner") is None and caller.tenant is not None:
+        raw["owner"] = caller.tenant
+    for key in ("name", "owner", "licence", "origin"):
+        _text(raw.get(key), key)
+    for key in ("sites", "tags"):
+        if isinstance(raw.get(key), list):
+            for i, item in enumerate(raw[key]):
+                _text(item, f"{key}[{i}]", 128)
+    try:
+        dataset = _DATASET.validate_python(raw)
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    if not NAME.match(dataset.name):
+        raise invalid("name", "letters, digits, '.', '_' or '-' (at most 128), starting alnum")
+    _origin(dataset.origin)
+    for key in ("subjects", "size_bytes"):
+        if not 0 <= getattr(dataset, key) < MAX_COUNT:
+            raise invalid(key, f"between 0 and {MAX_COUNT - 1}")
+    return dataset
+
+
+def parse_grant(body: Mapping[str, Any]) -> Grant:
+    raw = {k: v for k, v in body.items() if k in GRANT_FIELDS}
+    for key in ("reference", "origin"):
+        _text(raw.get(key), key)
+    if isinstance(raw.get("destinations"), list):
+        for i, item in enumerate(raw["destinations"]):
+            _text(item, f"destinations[{i}]", 8)
+    try:
+        grant = _GRANT.validate_python(raw)
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    _origin(grant.origin)
+    for i, country in enumerate(sorted(grant.destinations or ())):
+        if not COUNTRY.match(country):
+            raise invalid(f"destinations[{i}]", f"{country!r} is not an ISO country code")
+    if grant.valid_until is not None and grant.valid_until < grant.valid_from:
+        raise invalid("valid_until", "before valid_from")
+    if grant.valid_until is not None and grant.valid_until.year < 1900:
+        raise invalid("valid_until", "not a real date")
+    return grant
+
+
+def actor_of(caller: Principal) -> str:
+    """Who acted, for audit records: `admin`, `operator` or `tenant:<name>`."""
+    return f"tenant:{caller.tenant}" if caller.role is Role.TENANT else caller.role.value
+
+
+def _owner_for(caller: Principal, owner: str) -> None:
+    if caller.staff:
+        return
+    if caller.role is Role.TENANT and caller.tenant == owner:
+        return
+    raise forbidden(f"tenant: a {caller.tenant} token cannot act for {owner!r}")
+
+
+# ----- datasets ----------------------------------------------------------------------------------
+def add_dataset(session: Session, caller: Principal, body: Any) -> DatasetRow:
+    dataset = parse_dataset(body, caller)
+    _owner_for(caller, dataset.owner)
+    if session.get(TenantRow, dataset.owner) is None:
+        raise invalid("owner", f"no tenant named {dataset.owner!r}")
+    known = site_countries(session)
+    for name in sorted(dataset.sites):
+        if name not in known:
+            raise invalid("sites", f"no site named {name!r}")
+    if session.get(DatasetRow, dataset.name) is not None:
+        raise conflict("exists", f"dataset {dataset.name} already exists")
+    row = DatasetRow(
+        name=dataset.name,
+        owner=dataset.owner,
+        origin=dataset.origin,
+        data_class=dataset.data_class.value,
+        subjects=dataset.subjects,
+        sites=sorted(dataset.sites),
+        size_bytes=dataset.size_bytes,
+        licence=dataset.licence,
+        tags=sorted(dataset.tags),
+        created_at=time.time(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_datasets(session: Session, caller: Principal, owner: str | None) -> list[DatasetRow]:
+    query = select(DatasetRow).order_by(DatasetRow.name)
+    if not caller.staff:
+        if owner is not None and owner != caller.tenant:
+            return []
+        owner = caller.tenant
+    if owner is not None:
+        query = query.where(DatasetRow.owner == owner)
+    return list(session.scalars(query))
+
+
+def get_dataset(session: Session, caller: Principal, name: str) -> DatasetRow:
+    row = session.get(DatasetRow, name)
+    if row is None or (not caller.staff and row.owner != caller.tenant):
+        raise not_found("dataset")
+    return row
+
+
+# ----- compliance ------------------------------------------------------------------------------
+COMPLIANCE_FIELDS = (*GRANT_FIELDS, "tenant", "counterparty")
+
+
+def add_grant(session: Session, caller: Principal, body: Any) -> GrantRow:
+    raw = _object(body, "a compliance record")
+    _unknown_fields(raw, COMPLIANCE_FIELDS)
+    tenant = raw.get("tenant", caller.tenant)
+    if not isinstance(tenant, str) or not tenant:
+        raise invalid("tenant", "name the tenant that holds the mechanism")
+    counterparty = raw.get("counterparty", "")
+    if not isinstance(counterparty, str):
+        raise invalid("counterparty", "a name: with whom the contract or filing is held")
+    _text(counterparty, "counterparty")
+    _text(tenant, "tenant")
+    grant = parse_grant(raw)
+    _owner_for(caller, tenant)
+    if session.get(TenantRow, tenant) is None:
+        raise invalid("tenant", f"no tenant named {tenant!r}")
+    row = GrantRow(
+        tenant=tenant,
+        mechanism=grant.mechanism.value,
+        origin=grant.origin,
+        destinations=None if grant.destinations is None else sorted(grant.destinations),
+        counterparty=counterparty,
+        reference=grant.reference,
+        valid_from=None if grant.valid_from == dt.date.min else grant.valid_from.isoformat(),
+        valid_until=None if grant.valid_until is None else grant.valid_until.isoformat(),
+        created_at=time.time(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_grants(session: Session, caller: Principal, tenant: str | None) -> list[GrantRow]:
+    if not caller.staff:
+        if tenant is not None and tenant != caller.tenant:
+            raise not_found("tenant")
+        tenant = caller.tenant
+    query = select(GrantRow).order_by(GrantRow.id)
+    if tenant is not None:
+        query = query.where(GrantRow.tenant == tenant)
+    return list(session.scalars(query))
+
+
+# ----- jobs ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    governance: Governance
+    decisions: list[SiteDecision]
+
+
+def check_job_datasets(
+    session: Session, spec: JobSpec, operator: str | None = None
+) -> Explanation | None:
+    """Refuse a job naming a dataset its tenant has not registered (422, the field), or one
+    whose data may lawfully go to none of the sites it accepts (409, the refusals)."""
+    if not spec.datasets:
+        return None
+    owners = dict(
+        list(
+            session.execute(
+                select(DatasetRow.name, DatasetRow.owner).where(
+                    DatasetRow.name.in_(sorted(set(spec.datasets)))
+                )
+            ).tuples()
+        )
+    )
+    for i, name in enumerate(spec.datasets):
+        if owners.get(name) != spec.tenant:
+            raise invalid(
+                f"datasets[{i}]",
+                f"no dataset named {name!r} registered by tenant {spec.tenant}",
+            )
+    explanation = explain_spec(session, spec, operator=operator)
+    if explanation.decisions and not any(d.allowed for d in explanation.decisions):
+        lines = [
+            f"site {d.site} ({d.country}): {d.refusals[0].message}" for d in explanation.decisions
+        ]
+        raise conflict(
+            "data_law",
+            "datasets: the job's data may lawfully go to none of its sites; " + " | ".join(lines),
+        )
+    return explanation
+
+
+def explain_spec(
+    session: Session, spec: JobSpec, on: dt.date | None = None, operator: str | None = None
+) -> Explanation:
+    governance = load_governance(session, on, spec.datasets, operator)
+    sites = site_countries(session)
+    if spec.sites:
+        sites = {s: c for s, c in sites.items() if s in spec.sites}
+    decisions = explain(governance, spec.tenant, tuple(spec.datasets), sites)
+    return Explanation(governance, decisions)
+
+
+# ----- platform operations (what the routes call) ------------------------------------------------
+def register_dataset(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
+    with audited(platform.store) as session:
+        dataset = dataset_of(add_dataset(session, caller, body))
+        detail = {"action": "dataset add", **dataset_json(dataset)}
+        record(session, "admin", actor_of(caller), f"dataset/{dataset.name}", detail)
+    platform.loop.governance_changed()
+    return dataset_json(dataset)
+
+
+def datasets(platform: Platform, caller: Principal, owner: str | None) -> list[dict[str, Any]]:
+    with platform.store.session() as session:
+        return [dataset_json(dataset_of(r)) for r in list_datasets(session, caller, owner)]
+
+
+def dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
+    with platform.store.session() as session:
+        return dataset_json(dataset_of(get_dataset(session, caller, name)))
+
+
+def record_grant(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
+    with audited(platform.store) as session:
+        out = grant_json(add_grant(session, caller, body))
+        detail = {"action": "compliance add", **out}
+        record(session, "admin", actor_of(caller), f"tenant/{out['tenant']}", detail)
+    platform.loop.governance_changed()
+    return out
+
+
+def grants(platform: Platform, caller: Principal, tenant: str | None) -> list[dict[str, Any]]:
+    with platform.store.session() as session:
+        return [grant_json(r) for r in list_grants(session, caller, tenant)]
+
+
+def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str, Any]:
+    """Per site: may the job's data go there, and why (`silkroute explain JOB`)."""
+    from silkroute.control.service import _own_job
+
+    with platform.store.session() as session:
+        row = _own_job(session, caller, job_id)
+        spec = JobSpec.model_validate(row.spec)
+        found = explain_spec(session, spec, operator=platform.loop.operator_policies)
+    return {
+        "job": row.id,
+        "tenant": spec.tenant,
+        "state": row.state,
+        "hold_reason": row.hold_reason,
+        "hold_message": row.hold_message,
+        **audit_detail(found.governance, spec.tenant, tuple(spec.datasets), found.decisions),
+        "lines": render(found.decisions),
+    }
