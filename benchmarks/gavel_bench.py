@@ -183,8 +183,16 @@ def sweep_runs() -> list[SweepRun]:
 
 def run_sweep(workers: int = 2) -> dict[str, object]:
     started = time.perf_counter()
+    runs = sweep_runs()
+    done = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        done = list(pool.map(_sweep_one, sweep_runs()))
+        for run, jct, bound, wall_s in pool.map(_sweep_one, runs):
+            done.append((run, jct, bound, wall_s))
+            seed = "" if run.noise_seed is None else f" noise seed {run.noise_seed}"
+            console.print(
+                f"  [{len(done)}/{len(runs)}] {run.trace} {run.cluster} {run.load:g}x "
+                f"{run.label}{seed}: {jct / 3600:.2f} h ({wall_s:.0f} s)"
+            )
     wall = time.perf_counter() - started
     jcts: dict[tuple[str, str, float], dict[str, list[float]]] = {}
     bounds: dict[tuple[str, str, float], float] = {}
