@@ -52,6 +52,7 @@ from silkroute.scheduler.policies.pool_speed import SpeedScorer
 from silkroute.scheduler.policies.preempt_priority import PriorityPreemption
 from silkroute.scheduler.policies.rounds_gavel_mmf import GavelMaxMinFairness
 from silkroute.scheduler.policies.rounds_hetero_las import HeteroLasRounds
+from silkroute.scheduler.policies.rounds_hetero_srtf import HeteroSrtfRounds
 
 T = TypeVar("T")
 RoundFactory = Callable[[float], tuple[RoundPolicy, list[Admission]]]
@@ -152,6 +153,8 @@ REGISTRY.register("rounds", "gavel-mmf", GavelMaxMinFairness.with_gate)
 REGISTRY.register("rounds", "hetero-las", lambda s: (HeteroLasRounds(s), []))
 REGISTRY.register("preset", "gavel-mmf", "fifo:none:packing+speed:gavel-mmf")
 REGISTRY.register("preset", "hetero-las", "speed-las:greedy:packing+speed:hetero-las")
+REGISTRY.register("rounds", "hetero-srtf", lambda s: (HeteroSrtfRounds(s), []))
+REGISTRY.register("preset", "hetero-srtf", "speed-las:greedy:packing+speed:hetero-srtf")
 
 # Views by kind (the names older code and tests use).
 QUEUE_ORDERS = REGISTRY.orders
