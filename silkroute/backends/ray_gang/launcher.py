@@ -47,6 +47,7 @@ class Rank:
         self._proc: subprocess.Popen[str] | None = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
+        self._pump_thread: threading.Thread | None = None
 
     def start(self, command: str, env: dict[str, str], workdir: str, var: str, label: str) -> str:
         """Start the rank's process; answer the node it runs on (its label, else its id)."""
@@ -64,7 +65,8 @@ class Rank:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
         context = ray.get_runtime_context()
         return str(context.get_node_labels().get(label) or context.get_node_id()[:12])
 
@@ -82,6 +84,9 @@ class Rank:
     def wait(self) -> int:
         assert self._proc is not None
         code = self._proc.wait()
+        # The pump may not have read the last lines yet: the gang's final relay must see them.
+        if self._pump_thread is not None:
+            self._pump_thread.join(timeout=10)
         return 128 - code if code < 0 else code
 
     def terminate(self, grace_s: float) -> None:
