@@ -272,19 +272,11 @@ class Scheduler:
         pools: list[int] = []
         refusals: list[Refusal] = []
         for pool in job.eligible_pools:
-            refusal = None
-            for policy in filters:
-                refusal = policy.check(job, pool, ctx)
-                if refusal is not None:
-                    info = ctx.cluster.pools[pool]
-                    refusals.append(
-                        Refusal(
-                            info.site_name, info.accelerator, *refusal, policy.severity, policy.name
-                        )
-                    )
-                    break
-            if refusal is None:
+            refused = _refusal_at(filters, job, pool, ctx)
+            if refused is None:
                 pools.append(pool)
+            else:
+                refusals.append(refused)
         if pools:
             return pools, None
         first = refusals[0]
@@ -347,30 +339,27 @@ class Scheduler:
         filters = [f for f in self.pool_filters if f.applies(job, ctx)]
         out: list[Refusal] = []
         for pool in job.eligible_pools or ():
-            info = ctx.cluster.pools[pool]
-            for policy in filters:
-                refused = policy.check(job, pool, ctx)
-                if refused is not None:
-                    code, text = refused
-                    out.append(
-                        Refusal(
-                            info.site_name,
-                            info.accelerator,
-                            code,
-                            text,
-                            policy.severity,
-                            policy.name,
-                        )
-                    )
-                    break
-            else:
-                out.append(Refusal(info.site_name, info.accelerator, reason, message))
+            refusal = _refusal_at(filters, job, pool, ctx)
+            if refusal is None:
+                info = ctx.cluster.pools[pool]
+                refusal = Refusal(info.site_name, info.accelerator, reason, message)
+            out.append(refusal)
         return tuple(out)
 
     @staticmethod
     def _no_room_message(job: Job) -> str:
         need = f"{job.workers} x {job.demand.gpus:g} accelerators" if job.gpus else "CPU"
         return f"waiting for {need} to be free in one pool"
+
+
+def _refusal_at(filters: Sequence[PoolFilter], job: Job, pool: int, ctx: Context) -> Refusal | None:
+    """The first filter's refusal of `pool` for `job`, or None when every filter passes it."""
+    for policy in filters:
+        refused = policy.check(job, pool, ctx)
+        if refused is not None:
+            info = ctx.cluster.pools[pool]
+            return Refusal(info.site_name, info.accelerator, *refused, policy.severity, policy.name)
+    return None
 
 
 def _awaiting(victims: list[Job]) -> tuple[str, str]:
