@@ -44,6 +44,7 @@ HARD_GROUP = frozenset(
     {"ind_Latn", "zsm_Latn", "fil_Latn", "jav_Latn", "sun_Latn", "ceb_Latn", "war_Latn"}
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
+IND_ZSM = ("ind_Latn", "zsm_Latn")
 # Regional languages only our profiles know well (see `_regional_candidate`).
 REGIONAL = frozenset(
     {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
@@ -89,7 +90,8 @@ class CombinedLangId:
         return ZawgyiDetector()
 
     def identify(self, text: str) -> LangResult:
-        script, share = dominant_script(text)
+        # Most web text of the region is plain ASCII: every letter is Latin, no need to count.
+        script, share = ("Latn", 1.0) if _ascii_with_letters(text) else dominant_script(text)
         if script in SCRIPT_LABELS:
             return LangResult(SCRIPT_LABELS[script], round(share, 4), script)
         if script == "Mymr":
@@ -111,42 +113,35 @@ class CombinedLangId:
 
     def _latin(self, text: str) -> tuple[str, float, str | None]:
         text = without_names(_sample(text))
-        seen: dict[str, dict[str, float]] = {"fasttext": self.fasttext.scores(text)}
-        if self.profiles.available:
-            seen["profiles"] = self.profiles.scores(text)
-        regional = _regional_candidate(seen.get("profiles", {}))
-        quick = seen["fasttext"]
+        quick = self.fasttext.scores(text)
+        seen: dict[str, dict[str, float]] = {"fasttext": quick}
         first = max(quick, key=lambda k: quick[k], default="und_Latn")
-        if quick.get(first, 0.0) >= CONFIDENT and first not in HARD_GROUP and regional is None:
+        # The cheap path, before the profiles: fastText sure of a label outside the confusable
+        # group (English, Vietnamese...) and CLD2 agreeing settle it.
+        if quick.get(first, 0.0) >= CONFIDENT and first not in HARD_GROUP:
             agree = seen["cld2"] = self.cld2.scores(text)
             if agree and max(agree, key=lambda k: agree[k]) == first:
                 return first, quick[first], None
+        if self.profiles.available:
+            seen["profiles"] = self.profiles.scores(text)
+        regional = _regional_candidate(seen.get("profiles", {}))
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
             detectors.append(self.profiles)
         votes = _vote(text, detectors, seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
-        if self.use_lingua and leader in HARD_GROUP and not _clear(votes, leader):
+        if self.use_lingua and leader in IND_ZSM:
             votes = _vote(text, [*detectors, self.lingua], seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
-        if leader in ("ind_Latn", "zsm_Latn"):  # the marker model only splits these two
+        if leader in IND_ZSM:  # the marker model only splits these two
             _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
             leader = max(votes, key=lambda k: votes[k])
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
 
 
-# A vote this clear needs no tie-breaker: the leader at >= CLEAR_VOTE and every other label at
-# least CLEAR_MARGIN behind. Indonesian/Malay always go to lingua (it knows Malay best).
-CLEAR_VOTE = 0.8
-CLEAR_MARGIN = 0.5
-
-
-def _clear(votes: dict[str, float], leader: str) -> bool:
-    if leader in ("ind_Latn", "zsm_Latn") or votes[leader] < CLEAR_VOTE:
-        return False
-    runner_up = max((v for k, v in votes.items() if k != leader), default=0.0)
-    return votes[leader] - runner_up >= CLEAR_MARGIN
+def _ascii_with_letters(text: str) -> bool:
+    return text.isascii() and any(ch.isalpha() for ch in text[:200])
 
 
 def _regional_candidate(profile_scores: dict[str, float]) -> str | None:

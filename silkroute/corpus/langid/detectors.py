@@ -81,7 +81,7 @@ class LinguaDetector:
 
     name = "lingua"
 
-    def __init__(self, all_languages: bool = False, max_chars: int = 600) -> None:
+    def __init__(self, all_languages: bool = False, max_chars: int = 300) -> None:
         self.all_languages = all_languages
         self.max_chars = max_chars
 

@@ -8,10 +8,19 @@
   (`spacy.lang.<code>.examples`, written by spaCy's contributors: news-like, with names), where
   spaCy is installed (the `bench` extra). Out of domain and not ours, but tiny (7-8 a language):
   a smoke test, not a benchmark. Never used for tuning.
+- `eld_big_test`: the "big test" that the `eld` language detector ships inside its wheel
+  (`eld/tests/data/big-test.txt`, Apache-2.0): 1,000 real sentences per language, news and
+  encyclopaedia text with names (Malay, Tagalog, Vietnamese, Thai, English, Chinese here; its
+  Lao lines are single words).
+  Out of domain, not ours; never used for training, weights or cut-offs.
+- `chatterbot_indonesian`: the Indonesian dialogue lines chatterbot-corpus ships
+  (`chatterbot_corpus/data/indonesian/*.yml`, BSD-3): conversational, ~170 lines of >= 20
+  characters. Out of domain, not ours; never used for tuning.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from silkroute.corpus.langid.udhr import UDHR_FILES, split_train_test, udhr_lines
@@ -52,3 +61,62 @@ def udhr_held_out(data_dir: Path, labels: list[str] | None = None) -> list[tuple
         _, test = split_train_test(udhr_lines(data_dir, UDHR_FILES[label]))
         rows.extend((label, line) for line in test if len(line) >= MIN_CHARS)
     return rows
+
+
+# eld's language codes -> ours (the region's languages eld's big test covers; it has no Indonesian,
+# Khmer or Burmese).
+ELD_LABELS = {
+    "ms": "zsm_Latn",
+    "tl": "fil_Latn",
+    "vi": "vie_Latn",
+    "th": "tha_Thai",
+    "en": "eng_Latn",
+    "zh": "cmn_Hani",
+}
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def eld_big_test(per_language: int | None = None) -> list[tuple[str, str]]:
+    """(label, sentence) from eld's shipped big test; empty where eld is not installed.
+    `per_language` keeps the first N lines of each language (the file's own order)."""
+    folder = _package_dir("eld")
+    if folder is None or not (folder / "tests" / "data" / "big-test.txt").is_file():
+        return []
+    rows: list[tuple[str, str]] = []
+    taken: dict[str, int] = {}
+    text = (folder / "tests" / "data" / "big-test.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        code, _, sentence = line.partition("\t")
+        label = ELD_LABELS.get(code)
+        sentence = sentence.strip()
+        if label is None or len(sentence) < MIN_CHARS:
+            continue
+        if per_language is not None and taken.get(label, 0) >= per_language:
+            continue
+        taken[label] = taken.get(label, 0) + 1
+        rows.append((label, sentence))
+    return rows
+
+
+def chatterbot_indonesian() -> list[tuple[str, str]]:
+    """("ind_Latn", line) for chatterbot-corpus's Indonesian lines of >= MIN_CHARS characters,
+    each once; empty where chatterbot-corpus is not installed."""
+    import yaml
+
+    folder = _package_dir("chatterbot_corpus")
+    if folder is None:
+        return []
+    lines: dict[str, None] = {}
+    for path in sorted((folder / "data" / "indonesian").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for conversation in data.get("conversations", []):
+            for line in conversation:
+                if isinstance(line, str) and len(line.strip()) >= MIN_CHARS:
+                    lines[line.strip()] = None
+    return [("ind_Latn", line) for line in lines]
