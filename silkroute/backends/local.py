@@ -143,6 +143,9 @@ class LocalBackend:
             except BlockingIOError:
                 return  # a runner holds it: this rank is already running
             env = dict(os.environ)
+            # The platform's own environment first, as if activated: a job's `python` and
+            # `silkroute` are the server's, wherever it was started from.
+            env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
             env.update(worker_env(spec, rank))
             argv = _argv(spec.command)
             with (

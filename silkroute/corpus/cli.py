@@ -1,4 +1,4 @@
-"""`silkroute corpus ...` commands: langid, run, stats."""
+"""`silkroute corpus ...` commands: langid, sample, run, stats."""
 
 from __future__ import annotations
 
@@ -42,6 +42,34 @@ def langid() -> None:
         if result.uncertain is not None:
             record["uncertain"] = result.uncertain
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@corpus_app.command()
+def sample(
+    folder: Annotated[Path, typer.Argument(help="where to write pipeline.yaml and raw/")],
+) -> None:
+    """Write the shipped sample (pipeline.yaml and raw/: 10 documents in 6 languages) into
+    FOLDER, then `silkroute corpus run FOLDER/pipeline.yaml`. Files already there are kept, so
+    a job that restarts resumes its run instead of starting over."""
+    from importlib import resources
+
+    source = resources.files("silkroute.corpus.sample")
+    written = 0
+    for name in ("pipeline.yaml", "raw/sample.jsonl"):
+        target = folder / name
+        if target.exists():
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.joinpath(name).read_bytes())
+        except OSError as exc:
+            _fail(f"{target}: cannot write: {exc.strerror or exc}")
+        written += 1
+    console.print(
+        f"sample corpus in {folder.resolve()} ({written} files written); run: "
+        f"silkroute corpus run {folder / 'pipeline.yaml'}",
+        highlight=False,
+    )
 
 
 @corpus_app.command()

@@ -123,3 +123,17 @@ def test_progress_prints_periodically_when_stderr_is_not_a_terminal() -> None:
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2, "the first update, then the end of the segment"
     assert lines[-1].endswith("shards 2/8") and "done in" in lines[-1]
+
+
+def test_the_sample_command_writes_the_example_sample_and_keeps_files_already_there(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "s"
+    first = CliRunner().invoke(corpus_app, ["sample", str(folder)])
+    assert first.exit_code == 0 and "2 files written" in flat(first.output), first.output
+    written = (folder / "raw" / "sample.jsonl").read_bytes()
+    assert written == (EXAMPLE / "raw" / "sample.jsonl").read_bytes()
+    (folder / "pipeline.yaml").write_text("workers: 1\n")  # a restarted job keeps its own files
+    again = CliRunner().invoke(corpus_app, ["sample", str(folder)])
+    assert again.exit_code == 0 and "0 files written" in flat(again.output)
+    assert (folder / "pipeline.yaml").read_text() == "workers: 1\n"
