@@ -116,18 +116,24 @@ class CombinedLangId:
 
     def _latin(self, text: str) -> tuple[str, float, str | None]:
         text = without_names(_sample(text))
-        quick = self.fasttext.scores(text)
-        seen: dict[str, dict[str, float]] = {"fasttext": quick}
-        first = max(quick, key=lambda k: quick[k], default="und_Latn")
-        # The cheap path, before the profiles: fastText sure of a label outside the confusable
-        # group (English, Vietnamese...) and CLD2 agreeing settle it.
-        if quick.get(first, 0.0) >= CONFIDENT and first not in HARD_GROUP:
-            agree = seen["cld2"] = self.cld2.scores(text)
-            if agree and max(agree, key=lambda k: agree[k]) == first:
-                return first, quick[first], None
+        # The cheap detectors first: CLD2 (~30 us) and our profiles (~60 us). When CLD2 is
+        # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
+        # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
+        seen: dict[str, dict[str, float]] = {"cld2": self.cld2.scores(text)}
         if self.profiles.available:
             seen["profiles"] = self.profiles.scores(text)
         regional = _regional_candidate(seen.get("profiles", {}))
+        cheap = seen["cld2"]
+        first = max(cheap, key=lambda k: cheap[k], default="und_Latn")
+        profiled = seen.get("profiles", {})
+        if (
+            cheap.get(first, 0.0) >= CONFIDENT
+            and first not in IND_ZSM
+            and regional is None
+            and profiled
+            and max(profiled, key=lambda k: profiled[k]) == first
+        ):
+            return first, cheap[first], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
             detectors.append(self.profiles)
@@ -162,7 +168,8 @@ def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
     return best if best in REGIONAL and profile_scores[best] >= REGIONAL_SURE else None
 
 
-_SENTENCE_END = (".", "!", "?", ":", ";", "\u2026")
+_SENTENCE_END = ".!?:;\u2026"
+_OPENERS = "\"'“”‘’()[]{},"
 MIN_WORDS_LEFT = 3
 
 
@@ -173,12 +180,15 @@ def without_names(text: str) -> str:
     English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
     the text is returned whole."""
     words = text.split()
-    named: list[bool] = []
+    named = [False] * len(words)
     start = True
-    for word in words:
-        bare = word.strip("\"'“”‘’()[]{},")
-        named.append(not start and bare[:1].isupper())
-        start = word.endswith(_SENTENCE_END)
+    for i, word in enumerate(words):  # one pass, no per-word allocation: this runs on every doc
+        if not start:
+            first = word[0]
+            if first in _OPENERS:
+                first = word.lstrip(_OPENERS)[:1]
+            named[i] = first.isupper()
+        start = word[-1] in _SENTENCE_END
     for i in range(1, len(words) - 1):
         if not named[i] and len(words[i]) <= 3 and named[i - 1] and named[i + 1]:
             named[i] = True
