@@ -45,16 +45,30 @@ def codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
 
 
-def script_counts(text: str) -> dict[str, int]:
-    """Letters per script; characters outside every range (digits, punctuation) are ignored."""
-    cps = codepoints(text)
-    if cps.size == 0:
-        return {}
+def _script_indices(cps: np.ndarray) -> np.ndarray:
+    """Index into SCRIPT_NAMES of each code point, len(SCRIPT_NAMES) for none (by the ranges)."""
     idx = np.searchsorted(_STARTS, cps, side="right") - 1
     valid = idx >= 0
     inside = np.zeros_like(valid)
     inside[valid] = cps[valid] < _ENDS[idx[valid]]
-    counts = np.bincount(_NAME_INDEX[idx[inside]], minlength=len(SCRIPT_NAMES))
+    out = np.full(cps.shape, len(SCRIPT_NAMES), dtype=np.int64)
+    out[inside] = _NAME_INDEX[idx[inside]]
+    return out
+
+
+# The Basic Multilingual Plane as one lookup table (64 KiB): a gather instead of a binary search
+# per character; code points above it (rare) take the search.
+_BMP = _script_indices(np.arange(0x10000, dtype=np.int64)).astype(np.uint8)
+
+
+def script_counts(text: str) -> dict[str, int]:
+    """Letters per script; characters outside every range (digits, punctuation) are ignored."""
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if cps.size == 0:
+        return {}
+    bmp = int(cps.max()) < 0x10000
+    indices = _BMP[cps] if bmp else _script_indices(cps.astype(np.int64))
+    counts = np.bincount(indices, minlength=len(SCRIPT_NAMES) + 1)[: len(SCRIPT_NAMES)]
     return {SCRIPT_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
 
 

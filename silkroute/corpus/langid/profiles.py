@@ -58,9 +58,9 @@ class ProfileDetector:
     def known_labels(self) -> frozenset[str]:
         return frozenset(self._model[0])
 
-    @property
+    @cached_property
     def available(self) -> bool:
-        return self.path.exists()
+        return self.path.exists()  # asked per document: one stat, not thousands
 
     def scores(self, text: str) -> dict[str, float]:
         labels, keys, order, matrix = self._model
