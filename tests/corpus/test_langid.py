@@ -218,3 +218,17 @@ def test_real_malay_and_filipino_news_with_english_names_stays_malay_and_filipin
     assert len(named) >= 20
     assert english <= 0.1 * len(named), f"{english}/{len(named)} called English"
     assert right >= 0.85 * len(named), f"{right}/{len(named)} right"
+
+
+def test_the_regional_cut_off_tells_the_most_regional_lines_within_one_percent_of_false_flags() -> (
+    None
+):
+    from silkroute.corpus.langid.regional_cutoff import Line, choose
+
+    pam, fil = Line("pam_Latn", True, "x"), Line("fil_Latn", False, "y")
+    rows = [(pam, "fil_Latn", "pam_Latn", 0.7), (pam, "fil_Latn", "pam_Latn", 0.45)]
+    rows += [(fil, "fil_Latn", None, 0.0)] * 98 + [(fil, "fil_Latn", "pam_Latn", 0.42)] * 2
+    # 0.45 tells both Kapampangan lines and flags no Filipino line; 0.40 would flag 2%.
+    assert choose(rows) == 0.45
+    rows.append((pam, "pam_Latn", None, 0.0))  # a line right anyway changes nothing
+    assert choose(rows) == 0.45
