@@ -54,7 +54,7 @@ class ProfileDetector:
         floor = np.array(data["floor"], dtype=np.float64)[None, :]
         return labels, keys[order], order, np.vstack([matrix, floor])
 
-    @property
+    @cached_property
     def known_labels(self) -> frozenset[str]:
         return frozenset(self._model[0])
 
