@@ -118,6 +118,18 @@ def run(
             f"{config.output.dir / 'quarantine.jsonl'}",
             highlight=False,
         )
+    read = summary["input"]["documents"]
+    if summary["output_documents"] == 0 and read > 0:
+        removed = "; ".join(
+            f"{name}: " + ", ".join(f"{why} {n}" for why, n in stage["removed"].items())
+            for name, stage in summary["stages"].items()
+            if stage.get("removed")
+        )
+        console.print(
+            f"[yellow]warning:[/yellow] all {read} documents read were removed ({removed}); "
+            f"silkroute corpus stats {config.output.dir} shows each stage",
+            highlight=False,
+        )
     console.print(
         f"{summary['output_documents']} documents -> {config.output.dir}", highlight=False
     )

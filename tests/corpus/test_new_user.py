@@ -137,3 +137,14 @@ def test_the_sample_command_writes_the_example_sample_and_keeps_files_already_th
     again = CliRunner().invoke(corpus_app, ["sample", str(folder)])
     assert again.exit_code == 0 and "0 files written" in flat(again.output)
     assert (folder / "pipeline.yaml").read_text() == "workers: 1\n"
+
+
+def test_a_run_whose_stages_remove_every_document_says_so(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    lines = [{"id": f"d{i}", "text": f"Terlalu pendek {i}."} for i in range(3)]
+    (tmp_path / "raw" / "short.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    shutil.copy(EXAMPLE / "pipeline.yaml", tmp_path / "pipeline.yaml")
+    result = CliRunner().invoke(corpus_app, ["run", str(tmp_path / "pipeline.yaml")])
+    assert result.exit_code == 0, result.output
+    output = flat(result.output)
+    assert "all 3 documents read were removed (quality_filter: too_few_words 3)" in output
