@@ -492,7 +492,7 @@ def print_accuracy(result: dict[str, Any]) -> None:
         ("udhr_held_out", "language ID, held-out UDHR lines (IN-DOMAIN for our profiles)"),
         ("authored", "language ID, authored sentences (out of domain)"),
         ("spacy_examples", "language ID, spaCy's shipped example sentences (out of domain, tiny)"),
-        ("eld_big_test", "language ID, eld's shipped big test (out of domain: news, Wikipedia)"),
+        ("eld_big_test", "language ID, eld's shipped big test, test half (out of domain: news)"),
         ("chatterbot_indonesian", "language ID, chatterbot-corpus Indonesian (out of domain)"),
     ):
         if key not in result["langid"]:
@@ -536,7 +536,7 @@ def accuracy() -> dict[str, Any]:
     sets = {"udhr_held_out": udhr_held_out(DATA_DIR), "authored": authored()}
     for name, rows in (
         ("spacy_examples", spacy_examples()),
-        ("eld_big_test", eld_big_test()),
+        ("eld_big_test", eld_big_test("test")),
         ("chatterbot_indonesian", chatterbot_indonesian()),
     ):
         if rows:

@@ -12,7 +12,8 @@
   (`eld/tests/data/big-test.txt`, Apache-2.0): 1,000 real sentences per language, news and
   encyclopaedia text with names (Malay, Tagalog, Vietnamese, Thai, English, Chinese here; its
   Lao lines are single words).
-  Out of domain, not ours; never used for training, weights or cut-offs.
+  Out of domain, not ours. Its first 500 lines per language ("dev") chose one setting
+  (`combined.ENGLISH_MARGIN`); the rest ("test") are reported; never used for training.
 - `chatterbot_indonesian`: the Indonesian dialogue lines chatterbot-corpus ships
   (`chatterbot_corpus/data/indonesian/*.yml`, BSD-3): conversational, ~170 lines of >= 20
   characters. Out of domain, not ours; never used for tuning.
@@ -82,9 +83,13 @@ def _package_dir(name: str) -> Path | None:
     return Path(spec.origin).parent
 
 
-def eld_big_test(per_language: int | None = None) -> list[tuple[str, str]]:
+ELD_DEV_LINES = 500
+
+
+def eld_big_test(part: str = "all") -> list[tuple[str, str]]:
     """(label, sentence) from eld's shipped big test; empty where eld is not installed.
-    `per_language` keeps the first N lines of each language (the file's own order)."""
+    `part`: "dev" = the first ELD_DEV_LINES lines of each language (the file's order; used to
+    choose `combined.ENGLISH_MARGIN`), "test" = the rest (reported), "all" = both."""
     folder = _package_dir("eld")
     if folder is None or not (folder / "tests" / "data" / "big-test.txt").is_file():
         return []
@@ -97,10 +102,9 @@ def eld_big_test(per_language: int | None = None) -> list[tuple[str, str]]:
         sentence = sentence.strip()
         if label is None or len(sentence) < MIN_CHARS:
             continue
-        if per_language is not None and taken.get(label, 0) >= per_language:
-            continue
-        taken[label] = taken.get(label, 0) + 1
-        rows.append((label, sentence))
+        index = taken[label] = taken.get(label, 0) + 1
+        if part == "all" or (part == "dev") == (index <= ELD_DEV_LINES):
+            rows.append((label, sentence))
     return rows
 
 
