@@ -1,10 +1,12 @@
 """Our language ID: route by Unicode script, then let offline detectors vote on Latin text.
 
 Non-Latin scripts of the region map to one language each (Myanmar script is split into Burmese
-and Shan by Shan-only letters). Latin text is scored by a weighted vote of fastText, CLD2, our
-trigram profiles and, for the hard group only, lingua; Indonesian vs Malay is then re-split by a
-weighted marker model (`markers.py`: hand-written spelling/vocabulary markers plus word-frequency
-log-odds, both data files).
+and Shan by Shan-only letters). Latin text goes to the cheap detectors first (CLD2 and our
+trigram profiles settle it when both are sure of the same language), otherwise to a weighted vote
+of fastText, CLD2 and the profiles, with lingua added where Indonesian/Malay lead or English
+narrowly leads a confusable-group language; Indonesian vs Malay is then re-split by a weighted
+marker model (`markers.py`: hand-written spelling/vocabulary markers plus word-frequency log-odds,
+both data files).
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ WEIGHTS = {"fasttext": 1.0, "cld2": 1.4, "profiles": 0.8, "lingua": 0.8}
 # Latin text is judged on its first ~600 characters (~100 words): every detector's cost grows
 # with length, and more text past this point changed no label on the evaluation sets.
 SAMPLE_CHARS = 600
-# The cheap path: fastText this sure, CLD2 agreeing, and a label outside the confusable group
-# settle a document without the profile/lingua/marker vote.
+# The cheap path: CLD2 reliable and this sure, the profiles naming the same language, no
+# regional language in sight and not Indonesian/Malay settle a document before fastText runs.
 CONFIDENT = 0.9
 
 
