@@ -32,6 +32,7 @@ from silkroute.corpus.langid.evalsets import (
     authored,
     chatterbot_indonesian,
     eld_big_test,
+    nlpid_indonesian,
     spacy_examples,
     udhr_held_out,
 )
@@ -494,6 +495,7 @@ def print_accuracy(result: dict[str, Any]) -> None:
         ("spacy_examples", "language ID, spaCy's shipped example sentences (out of domain, tiny)"),
         ("eld_big_test", "language ID, eld's shipped big test, test half (out of domain: news)"),
         ("chatterbot_indonesian", "language ID, chatterbot-corpus Indonesian (out of domain)"),
+        ("nlpid_indonesian", "language ID, nlp-id's Indonesian news sentences (out of domain)"),
     ):
         if key not in result["langid"]:
             continue
@@ -538,13 +540,14 @@ def accuracy() -> dict[str, Any]:
         ("spacy_examples", spacy_examples()),
         ("eld_big_test", eld_big_test("test")),
         ("chatterbot_indonesian", chatterbot_indonesian()),
+        ("nlpid_indonesian", nlpid_indonesian()),
     ):
         if rows:
             sets[name] = rows
         else:
             console.print(
-                f"{name}: skipped, its package is not installed (pip install '.\\[eval]' or "
-                "'.\\[bench]')"
+                f"{name}: skipped, its package is not installed (pip install '.\\[eval]', "
+                "'.\\[bench]', or for nlp-id: pip install --no-deps nlp-id)"
             )
     choosing = regional_cutoff.outcomes(
         regional_cutoff.split_lines(DATA_DIR, 1) + regional_cutoff.dev_lines()

@@ -14,6 +14,10 @@
   Lao lines are single words).
   Out of domain, not ours. Its first 500 lines per language ("dev") chose one setting
   (`combined.ENGLISH_MARGIN`); the rest ("test") are reported; never used for training.
+- `nlpid_indonesian`: the POS-tagged Indonesian news sentences nlp-id ships
+  (`nlp_id/data/dataset_postag.txt`, MIT; one token per line), joined back into sentences.
+  nlp-id pins exact numpy/scipy/scikit-learn versions, so it is not an extra: install it with
+  `pip install --no-deps nlp-id` to read the file. Out of domain, not ours; never used for tuning.
 - `chatterbot_indonesian`: the Indonesian dialogue lines chatterbot-corpus ships
   (`chatterbot_corpus/data/indonesian/*.yml`, BSD-3): conversational, ~170 lines of >= 20
   characters. Out of domain, not ours; never used for tuning.
@@ -22,6 +26,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 from silkroute.corpus.langid.udhr import UDHR_FILES, split_train_test, udhr_lines
@@ -124,3 +129,32 @@ def chatterbot_indonesian() -> list[tuple[str, str]]:
                 if isinstance(line, str) and len(line.strip()) >= MIN_CHARS:
                     lines[line.strip()] = None
     return [("ind_Latn", line) for line in lines]
+
+
+_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]])")
+_SPACE_AFTER = re.compile(r"([(\[]) ")
+_ENCLITIC = re.compile(r" (nya|lah|kah)\b")
+
+
+def nlpid_indonesian(limit: int = 2000) -> list[tuple[str, str]]:
+    """("ind_Latn", sentence) for the last `limit` sentences of >= MIN_CHARS characters in
+    nlp-id's tagged news corpus, tokens joined back (no space before punctuation or the
+    enclitics -nya/-lah/-kah, split off by its tokenizer); empty where nlp-id is not installed."""
+    folder = _package_dir("nlp_id")
+    path = None if folder is None else folder / "data" / "dataset_postag.txt"
+    if path is None or not path.is_file():
+        return []
+    sentences: list[str] = []
+    tokens: list[str] = []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if line.strip():
+            tokens.append(line.split("\t", 1)[0])
+            continue
+        if tokens:
+            text = _ENCLITIC.sub(
+                r"\1", _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", " ".join(tokens)))
+            )
+            if len(text) >= MIN_CHARS:
+                sentences.append(text)
+            tokens = []
+    return [("ind_Latn", text) for text in sentences[-limit:]]
