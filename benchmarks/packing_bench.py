@@ -80,7 +80,9 @@ def main() -> None:
         return
     workers = int(os.environ.get("PACKING_BENCH_WORKERS", "2"))
     seeds = parse_seeds(os.environ.get("PACKING_BENCH_SEEDS", "44-46"))
-    table = Table(title=f"unallocated GPU %, median [p25-p75] over seeds {seeds[0]}-{seeds[-1]}")
+    # The backslash keeps rich from reading "[p25-p75]" as markup.
+    title = f"unallocated GPU %, median \\[p25-p75] over seeds {seeds[0]}-{seeds[-1]}"
+    table = Table(title=title)
     table.add_column("workload", style="bold")
     table.add_column("policy")
     for level in LEVELS:
@@ -98,7 +100,7 @@ def main() -> None:
         gap = worst_gap(summary)
         q25, q50, q75 = (float(q) for q in np.percentile(paired_gaps(runs), [25, 50, 75]))
         summary["silk_minus_fgd_per_seed"] = {"median": q50, "q25": q25, "q75": q75}
-        spread = f"{q50:+.2f} [{q25:+.2f}-{q75:+.2f}]"
+        spread = f"{q50:+.2f} [{q25:+.2f}, {q75:+.2f}]"
         name = f"{label} (dev)" if label in DEV else label
         for policy in POLICIES:
             extra = [f"{gap:+.2f}", spread] if policy == "silk" else ["", ""]
