@@ -226,7 +226,7 @@ def run_sweep(workers: int = 2) -> dict[str, object]:
 def sweep_table(sweep: dict[str, object]) -> Table:
     out = Table(
         title=f"Gavel load sweep: average JCT h (x {BASELINE}); {BEST} with limits off by "
-        f"up to {NOISE_FACTOR:g}x, median [p25-p75] of {len(NOISE_SEEDS)} noise seeds; "
+        f"up to {NOISE_FACTOR:g}x, median \\[p25-p75] of {len(NOISE_SEEDS)} noise seeds; "
         f"{sweep['runs']} runs, {sweep['wall_s']:.0f} s on {sweep['workers']} workers"
     )
     for header in ("trace", "cluster", "load", "set", "bound h"):
