@@ -58,9 +58,9 @@ class ArrivalShapes:
         before = self.tasks
         self.counts[demand] += workers
         self.tasks += workers
+        if len(self.counts) > ARRIVAL_SHAPES_LIMIT:
+            self._forget_rarest()
         if _milestone(self.tasks) != _milestone(before):
-            if len(self.counts) > ARRIVAL_SHAPES_LIMIT:
-                self._forget_rarest()
             self._basis = self.counts.copy()
             self._target = None  # rebuilt when next read
 
@@ -159,9 +159,6 @@ class PolicyMemories:
         if not isinstance(memory, kind):
             raise TypeError(f"policy memory {name!r} is a {memory.kind}, not a {kind.kind}")
         return memory
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._live
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         saved = dict(self._unknown)

@@ -197,3 +197,27 @@ def test_what_if_placements_leave_policy_memory_as_it_was(policy: str) -> None:
     reservation = reservation_for(scheduler.placement, book, big, [0], 1.0)
     assert reservation.start_time == 100.0 and big.phase is JobPhase.PENDING
     assert _as_json(book.snapshot().to_dict()) == before
+
+
+def test_memory_of_a_kind_not_imported_is_kept_and_saved_again() -> None:
+    book, scheduler = book_for(nodes(1, gpus=8), placement="random+")
+    book.submit(job("a").gpus(1).build())
+    book.commit(scheduler.step(book, 0.0), 0.0)
+    saved = _as_json(book.snapshot().to_dict())
+    saved["policy_memory"]["someone-elses"] = {"kind": "not-imported", "data": {"x": [1, 2]}}
+    again = SchedulerBook.rebuild(
+        ClusterState(nodes(1, gpus=8)), scheduler.order, Snapshot.from_dict(saved)
+    )
+    assert _as_json(again.snapshot().to_dict())["policy_memory"] == saved["policy_memory"]
+
+
+def test_arrival_shapes_stay_bounded_and_round_trip() -> None:
+    shapes = ArrivalShapes()
+    for cpu in range(1, 10_050):  # more distinct shapes than it keeps
+        shapes.arrived(job("x").cpu(cpu / 1000).build().demand, 1 + (cpu % 3 == 0))
+    assert len(shapes.counts) <= 10_000
+    again = ArrivalShapes.from_dict(_as_json(shapes.to_dict()))
+    assert again.to_dict() == shapes.to_dict()
+    target, restored = shapes.target(), again.target()
+    assert target is not None and restored is not None
+    assert target.shapes == restored.shapes and target.weight.tolist() == restored.weight.tolist()
