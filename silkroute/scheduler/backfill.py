@@ -38,12 +38,13 @@ def reservation_for(
             continue  # not even the total is there yet
         n = cluster.pools[pool].nodes
         if int(worker_capacity(gpu[n], cpu[n], mem[n], demand).sum()) >= job.workers:
-            with cluster.what_if(gpu, cpu, mem):
+            with cluster.what_if(gpu, cpu, mem), placement.what_if():
                 alloc = placement.place_exact(job, cluster, book.sites, pools)
             if alloc is not None:
                 return _reservation_of(job, end, alloc, cluster.gpu_free.shape[0])
     # No finite start: keep the nodes it would take on an empty cluster off limits.
-    with cluster.what_if(cluster.gpu_cap.copy(), cluster.cpu_cap.copy(), cluster.mem_cap.copy()):
+    empty = (cluster.gpu_cap.copy(), cluster.cpu_cap.copy(), cluster.mem_cap.copy())
+    with cluster.what_if(*empty), placement.what_if():
         alloc = placement.place_exact(job, cluster, book.sites, pools)
     return _reservation_of(job, math.inf, alloc, cluster.gpu_free.shape[0])
 

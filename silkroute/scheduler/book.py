@@ -25,6 +25,7 @@ from sortedcontainers import SortedKeyList
 from silkroute.model.workload import JobPhase, JobRequest, RunState
 from silkroute.scheduler.decisions import Decision, Hold, Start
 from silkroute.scheduler.job import Job, job_from_request
+from silkroute.scheduler.memory import ArrivalShapes, PolicyMemories
 from silkroute.scheduler.policies.base import QueueOrder
 from silkroute.scheduler.queue import PendingQueue
 from silkroute.scheduler.sites import SiteCatalog
@@ -60,7 +61,9 @@ class Reservation:
 @dataclass(slots=True)
 class Snapshot:
     """What a store keeps to rebuild a book: every live job, tenants' consumed service,
-    drained nodes and when the last time-slicing round began."""
+    drained nodes, when the last time-slicing round began, and policy memory (the arrivals'
+    shapes FGD learns its target from; each policy's own, by name). Without `arrivals` they
+    are re-derived from the jobs."""
 
     jobs: list[tuple[JobRequest, RunState]]
     tenant_consumed_gpu_s: dict[str, float] = field(default_factory=dict)
@@ -68,6 +71,8 @@ class Snapshot:
     last_round: float | None = None
     # Preemptors whose victims are gone, not yet placed: first claim at the next step.
     ready_preemptors: tuple[int, ...] = ()
+    arrivals: dict[str, Any] | None = None
+    policy_memory: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (what a store or a file keeps)."""
@@ -77,6 +82,8 @@ class Snapshot:
             "drained": list(self.drained),
             "last_round": self.last_round,
             "ready_preemptors": list(self.ready_preemptors),
+            "arrivals": self.arrivals,
+            "policy_memory": self.policy_memory,
         }
 
     @staticmethod
@@ -92,6 +99,8 @@ class Snapshot:
             drained=tuple(data.get("drained") or ()),
             last_round=data.get("last_round"),
             ready_preemptors=tuple(int(i) for i in data.get("ready_preemptors") or ()),
+            arrivals=data.get("arrivals"),
+            policy_memory=dict(data.get("policy_memory") or {}),
         )
 
 
@@ -115,6 +124,9 @@ class SchedulerBook:
         self.graceful_stop = graceful_stop
         self.pending = PendingQueue(order)
         self.last_round: float | None = None
+        # Policy memory that outlives a step (memory.py); kept when nodes come and go.
+        self.arrivals = ArrivalShapes()
+        self.memory = PolicyMemories(self)
         self._setup(cluster)
 
     def _setup(self, cluster: ClusterState) -> None:
@@ -180,16 +192,22 @@ class SchedulerBook:
     ) -> bool:
         """Put one job back at its phase (a restarted driver reading its store, job by job);
         False when its placement names nodes the cluster no longer has (it is queued again)."""
+        self.arrivals.arrived(job.demand, job.workers)
         return not self._load([(job, placement)], now)
 
     def submit(self, job: Job | JobRequest) -> Job:
-        """Queue a new job (a request, or a record a simulator built)."""
+        """Queue a new job (a request, or a record a simulator built): it arrives."""
         record = job_from_request(job) if isinstance(job, JobRequest) else job
         if record.id in self.running or record.id in self.terminating:
             raise BookError(f"job {record.id}: already in the book (one copy of a job, ever)")
-        record.phase = JobPhase.PENDING
-        self.pending.add(record)
+        self.requeue(record)
+        self.arrivals.arrived(record.demand, record.workers)
         return record
+
+    def requeue(self, job: Job) -> None:
+        """Queue a job that was in the book already (preempted, failed to start)."""
+        job.phase = JobPhase.PENDING
+        self.pending.add(job)
 
     def commit(self, decisions: Iterable[Decision], now: float) -> None:
         """The driver launched the proposed starts (a failed one: `start_failed` instead)."""
@@ -213,7 +231,7 @@ class SchedulerBook:
         job.start_time = job.running_type = None
         if job.first_start_time == started and not job.elapsed_s:
             job.first_start_time = None
-        self.submit(job)
+        self.requeue(job)
         return job
 
     def finish(self, job_id: int, now: float, succeeded: bool = True) -> Job:
@@ -243,7 +261,7 @@ class SchedulerBook:
             job.phase = JobPhase.CANCELLED
             job.end_time = now
         else:
-            self.submit(job)
+            self.requeue(job)
         return job
 
     def cancel(self, job_id: int, now: float) -> Job:
@@ -361,6 +379,8 @@ class SchedulerBook:
             drained=tuple(self.cluster.node_names[n] for n in sorted(self.cluster.cordoned)),
             last_round=self.last_round,
             ready_preemptors=tuple(self.ready_preemptors),
+            arrivals=self.arrivals.to_dict(),
+            policy_memory=self.memory.to_dict(),
         )
 
     @classmethod
@@ -378,11 +398,18 @@ class SchedulerBook:
         """A book from what a store keeps: the same decisions as one that lived through it.
 
         A job whose placement names a node the cluster no longer has goes back to the queue
-        (its run counted up to `now`)."""
+        (its run counted up to `now`). Policy memory comes back with it: policies of kinds
+        this process has not imported yet get theirs when they first ask."""
+        import silkroute.scheduler.registry  # noqa: F401  (registers the built-in memory kinds)
+
         book = cls(cluster, order, sites, tenants, graceful_stop=graceful_stop)
         book.last_round = snapshot.last_round
         for name, consumed in snapshot.tenant_consumed_gpu_s.items():
             book.tenants.get(name).consumed_gpu_s = consumed
+        if snapshot.arrivals is not None:
+            book.arrivals = ArrivalShapes.from_dict(snapshot.arrivals)
+        else:  # an older store: re-derived from the jobs it holds
+            book.arrivals = ArrivalShapes.of_jobs([(r.demand, r.workers) for r, _ in snapshot.jobs])
         book._load([(job_from_request(r, s), s.placement) for r, s in snapshot.jobs], now)
         book.drain_nodes(snapshot.drained)
         live = {r.id for r, _ in snapshot.jobs}
@@ -393,6 +420,8 @@ class SchedulerBook:
             elif state.waiting_for:  # its victims are gone (left the store): it goes first
                 book.ready_preemptors.append(request.id)
         book.ready_preemptors += [j for j in snapshot.ready_preemptors if j in live]
+        # Last: a policy's memory may point at the job records just loaded.
+        book.memory = PolicyMemories.load(snapshot.policy_memory, book)
         return book
 
     def _load(
@@ -421,7 +450,7 @@ class SchedulerBook:
                     continue
                 if job.phase is not JobPhase.TERMINATING:
                     job.preemptions += 1
-                self.submit(job)
+                self.requeue(job)
                 continue
             phase, start = job.phase, job.start_time
             if phase is JobPhase.TERMINATING:

@@ -33,7 +33,7 @@ from silkroute.scheduler.skipping import (
     remember_no_room,
     still_no_room,
 )
-from silkroute.scheduler.state import worker_capacity
+from silkroute.scheduler.state import Allocation, worker_capacity
 
 # Why a job may not run at all or in no pool: code, message, and each pool's refusal.
 Refused = tuple[str, str, tuple[Refusal, ...]]
@@ -61,7 +61,8 @@ class Scheduler:
 
     # ------------------------------------------------------------------------------------
     def step(self, book: SchedulerBook, now: float) -> list[Decision]:
-        ctx = Context(book.cluster, book.sites, book.tenants, now)
+        ctx = Context(book.cluster, book.sites, book.tenants, now, book.memory)
+        self.placement.attach(book)
         decisions: list[Decision] = []
         started: set[int] = set()
         requeue: list[Job] = []
@@ -121,7 +122,7 @@ class Scheduler:
                 self._hold(book, decisions, job, "reserved", message, ctx=ctx)
                 continue
             if alloc is not None:
-                book.start(job, alloc, now)
+                self._start(book, job, alloc, now)
                 started.add(job.id)
                 decisions.append(Start(job.id, alloc, backfilled=head is not None))
                 continue
@@ -158,16 +159,20 @@ class Scheduler:
                 if queued is not None:  # (a job may start, then be preempted, in one step)
                     book.pending.remove(queued)
         for job in requeue:
-            book.submit(job)
+            book.requeue(job)
         return decisions
 
     def next_wakeup(self, book: SchedulerBook, now: float) -> float | None:
         """When the driver must call `step` again even if nothing happens (round ends)."""
         if self.rounds is None or (not book.pending and not book.running):
             return None
-        return self.rounds.next_round(now)
+        return self.rounds.next_round(now, book.last_round)
 
     # ------------------------------------------------------------------------------------
+    def _start(self, book: SchedulerBook, job: Job, alloc: Allocation, now: float) -> None:
+        book.start(job, alloc, now)
+        self.placement.placed(book.cluster, alloc)
+
     def _known_blocked(
         self,
         book: SchedulerBook,
@@ -208,7 +213,7 @@ class Scheduler:
                 continue
             alloc = self.placement.place(job, book.cluster, book.sites, pools)
             if alloc is not None:
-                book.start(job, alloc, ctx.now)
+                self._start(book, job, alloc, ctx.now)
                 started.add(job.id)
                 decisions.append(Start(job.id, alloc))
 
@@ -220,7 +225,8 @@ class Scheduler:
         plan = self.rounds.plan(book, ctx)
         wanted = {p.job.id: p.accelerator_types for p in plan}
         suspended: list[Job] = []
-        for job in list(book.running.values()):
+        # In id order: a rebuilt book's running jobs are in load order, not start order.
+        for job in sorted(book.running.values(), key=lambda j: j.id):
             types = wanted.get(job.id, ())
             if job.id in wanted and (types is None or job.running_type in types):
                 continue
@@ -247,7 +253,7 @@ class Scheduler:
                 ]
             alloc = self.placement.place(job, book.cluster, book.sites, pools)
             if alloc is not None:
-                book.start(job, alloc, ctx.now)
+                self._start(book, job, alloc, ctx.now)
                 started.add(job.id)
                 decisions.append(Start(job.id, alloc))
                 if moved.pop(job.id, None) is not None:

@@ -15,7 +15,7 @@ so the scorer and the experiment's metrics refresh only the rows that moved.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +64,16 @@ class TargetWorkload:
         weigh: Callable[[Shape], float] | None = None,
     ) -> TargetWorkload:
         """Popularity = how many tasks have the shape, times `weigh(shape)` when given."""
-        counts = Counter(shapes)
+        return cls.from_counts(Counter(shapes), coverage, weigh)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[Shape, int],
+        coverage: float = COVERAGE,
+        weigh: Callable[[Shape], float] | None = None,
+    ) -> TargetWorkload:
+        """As `from_shapes`, from how many tasks have each shape."""
         mass = {s: n * (weigh(s) if weigh else 1.0) for s, n in counts.items()}
         # Most popular first; equal masses in a fixed order so that runs are reproducible.
         ranked = sorted(

@@ -8,7 +8,9 @@ at two levels: a `PoolScorer` ranks pools (price, speed, data locality, latency)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +20,9 @@ from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import NodeScorer, PoolScorer, best_fit_slots
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState
+
+if TYPE_CHECKING:
+    from silkroute.scheduler.book import SchedulerBook
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -45,6 +50,19 @@ class PlacementPolicy:
     def name(self) -> str:
         parts = [self.node_scorer.name] + [s.name for s, _ in self.pool_scorers]
         return "+".join(parts)
+
+    def attach(self, book: SchedulerBook) -> None:
+        """Called at every step: scorers with memory keep it in this book."""
+        self.node_scorer.attach(book)
+
+    def placed(self, state: ClusterState, alloc: Allocation) -> None:
+        """A proposed allocation was taken (and applied to `state`)."""
+        self.node_scorer.placed(state, alloc)
+
+    def what_if(self) -> AbstractContextManager[object]:
+        """Placements inside are hypothetical (a future or imagined cluster): they leave the
+        scorers' memory unchanged."""
+        return self.node_scorer.what_if()
 
     def rank_pools(
         self, job: Job, state: ClusterState, sites: SiteCatalog, pools: Sequence[int]

@@ -78,6 +78,7 @@ def preempt_for(
             book.preempt(victim, ctx.now, checkpoint_now=False, released=True)
             decisions.append(Preempt(victim.id, f"preempted by job {job.id}", by_job=job.id))
         book.start(job, alloc, ctx.now)
+        placement.placed(cluster, alloc)
         decisions.append(Start(job.id, alloc))
         return evicted
     return None
@@ -113,7 +114,7 @@ def nodes_if_evicted(
             room[i] = now_room
         if total < job.workers:
             continue
-        with cluster.what_if(gpu, cpu, mem):
+        with cluster.what_if(gpu, cpu, mem), placement.what_if():
             placed = placement.place_exact(job, cluster, book.sites, [pool])
         if placed is not None:
             return frozenset(placed.nodes())

@@ -20,6 +20,7 @@ from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState
 from silkroute.sim.openb import Pod
 from silkroute.sim.packing.driver import pod_job
+from tests.builders import book_for, job, nodes
 from tests.packing.helpers import cluster, node, take
 from tests.packing.test_fragmentation import TARGET
 
@@ -46,9 +47,11 @@ def three_nodes() -> ClusterState:
 def place(scorer: NodeScorer, state: ClusterState, demand: Demand) -> tuple[int, tuple[int, ...]]:
     pod = Pod("p", demand.cpu_milli, 0, demand.gpu_slots, demand.gpu_milli, None, "BE", *[None] * 3)
     pools = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
-    alloc = PlacementPolicy(scorer, []).place(pod_job(0, pod), state, SiteCatalog([]), pools)
+    placement = PlacementPolicy(scorer, [])
+    alloc = placement.place(pod_job(0, pod), state, SiteCatalog([]), pools)
     assert alloc is not None
     state.apply(alloc)
+    placement.placed(state, alloc)
     return alloc.workers[0]
 
 
@@ -199,7 +202,22 @@ def test_registry_names_every_policy() -> None:
         assert NODE_SCORERS[name]().name == name
 
 
-def test_registry_fgd_learns_its_target() -> None:
-    # From the registry FGD has no pod list: it learns shapes from the demands it places.
-    state = three_nodes()
-    assert place(NODE_SCORERS["fgd"](), state, SHARE)[0] in (0, 1, 2)
+def test_registry_fgd_learns_its_target_from_arrivals_each_counted_once() -> None:
+    # From the registry FGD has no pod list: it learns shapes from the jobs that arrive.
+    book, scheduler = book_for(nodes(1, gpus=2), placement="fgd+")
+    jobs = [job(f"s{i}").gpus(0.5).build() for i in range(3)] + [job("w").gpus(1).build()]
+    for j in jobs:
+        book.submit(j)
+    for now in range(5):  # steps that place and re-check blocked jobs score again and again
+        book.commit(scheduler.step(book, float(now)), float(now))
+    target = scheduler.placement.node_scorer.target  # type: ignore[attr-defined]
+    share, whole = (Shape.of(j.demand) for j in (jobs[0], jobs[3]))
+    assert dict(zip(target.shapes, target.weight.tolist(), strict=True)) == {
+        share: 0.75,
+        whole: 0.25,
+    }
+
+
+def test_fgd_without_a_target_or_a_book_says_so() -> None:
+    with pytest.raises(ValueError, match="fgd: no target workload"):
+        place(NODE_SCORERS["fgd"](), three_nodes(), SHARE)

@@ -13,7 +13,7 @@ from silkroute.scheduler import core
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
-from tests.builders import book_for
+from tests.builders import book_for, job, nodes
 from tests.scheduler.test_properties import QUOTAS, clusters, job_streams
 
 
@@ -43,3 +43,33 @@ def test_short_cuts_do_not_change_decisions(
         patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
         slow = _starts(cluster, jobs, order, backfill)
     assert fast == slow
+
+
+def _slow_starts(
+    cluster: list[NodeInfo], jobs: list[Job], order: str, backfill: str
+) -> list[tuple[float | None, float | None, int]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core, "still_no_room", lambda *args: False)
+        fresh_keys = itertools.count()
+        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+        return _starts(cluster, jobs, order, backfill)
+
+
+def test_a_head_whose_tenant_went_over_quota_since_is_looked_at_again() -> None:
+    # The counter-example the property test once found (docs/scheduler.md), by hand. `head`
+    # waits for room and becomes EASY's head; `backfilled`, of the same tenant, then starts
+    # past it, so `head` would now exceed t2's quota of 4 H100s. The next step must see that
+    # (quota-exceeded: no longer the head, no reservation) and let `late` take the free GPU on
+    # the node that was reserved. Before usage growth moved the tenant's version, the skip key
+    # did not change, `head` kept its reservation and `late` waited 9 s for nothing.
+    cluster = nodes(2, gpus=4)
+    jobs = [
+        job("x").set(id=0).gpus(3).runs(10.0).build(),
+        job("y").set(id=1).gpus(3).runs(10.0).build(),
+        job("head").set(id=2).gpus(4).tenant("t2").runs(10.0).build(),
+        job("backfilled").set(id=3).gpus(1).tenant("t2").runs(10.0).build(),
+        job("late").set(id=4).gpus(1).at(1.0).runs(10.0).build(),
+    ]
+    fast = _starts(cluster, jobs, "fifo", "easy")
+    assert fast[3][0] == 0.0 and fast[4][0] == 1.0
+    assert fast == _slow_starts(cluster, jobs, "fifo", "easy")

@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,8 +31,9 @@ import numpy.typing as npt
 from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.decisions import Severity
 from silkroute.scheduler.job import Job
+from silkroute.scheduler.memory import PolicyMemories
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import ClusterState, IntArray
+from silkroute.scheduler.state import Allocation, ClusterState, IntArray
 from silkroute.scheduler.tenants import TenantAccount, TenantBook
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 BACKFILL_MODES = ("easy", "greedy", "none")
+_NOTHING_TO_RESTORE = nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,8 @@ class Context:
     sites: SiteCatalog
     tenants: TenantBook
     now: float
+    # The book's policy memory (what policies remember between steps; see memory.py).
+    memory: PolicyMemories = field(default_factory=PolicyMemories)
 
 
 class QueueOrder(ABC):
@@ -109,7 +114,12 @@ class PreemptionPolicy(ABC):
 
 
 class NodeScorer(ABC):
-    """Ranks candidate nodes for one worker; lower is better."""
+    """Ranks candidate nodes for one worker; lower is better.
+
+    A scorer that remembers something between steps keeps it in the book (`attach` hands it
+    the book at every step), changes it only in `placed` (a start the scheduler proposed) and
+    leaves it as it was inside `what_if` (hypothetical placements), so a book rebuilt from a
+    snapshot makes the same choices."""
 
     name: str = "node-scorer"
 
@@ -121,6 +131,18 @@ class NodeScorer(ABC):
     ) -> tuple[int, ...]:
         """Which accelerators of `node` (free thousandths in `free_row`) one worker takes."""
         return best_fit_slots(free_row, demand)
+
+    def attach(self, book: SchedulerBook) -> None:
+        """The book whose step this is (its memory is the scorer's from now on)."""
+        return None
+
+    def placed(self, state: ClusterState, alloc: Allocation) -> None:
+        """`alloc` was taken (already applied to `state`): learn from it."""
+        return None
+
+    def what_if(self) -> AbstractContextManager[object]:
+        """Placements inside are hypothetical: the scorer's memory must come out unchanged."""
+        return _NOTHING_TO_RESTORE
 
 
 class PoolScorer(ABC):
@@ -160,7 +182,8 @@ class RoundPolicy(ABC):
             raise ValueError("round length must be > 0 seconds")
         self.round_s = round_s
 
-    def next_round(self, now: float) -> float:
+    def next_round(self, now: float, last_round: float | None = None) -> float:
+        """When the next round is due (`last_round`: when the book's last one began)."""
         return (math.floor(now / self.round_s) + 1) * self.round_s
 
     def due(self, book: SchedulerBook, now: float) -> bool:

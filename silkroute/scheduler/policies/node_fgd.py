@@ -18,19 +18,25 @@ most candidates tie and the fixed order packs them onto the same nodes.
 nodes and leaves about 1.3 points more GPU unallocated on openb; kept for comparison.
 
 The target workload is given (the experiment derives it from the pod list, as FGD does) or,
-when the scorer comes from the registry, learnt from the demands it is asked to place.
+when the scorer comes from the registry, learnt from the jobs that arrived in the book, each
+counted once (`ArrivalShapes` in `memory.py`: in the book's snapshot, so a rebuilt book scores
+against the same target).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from silkroute.model.workload import MILLI, Demand
-from silkroute.scheduler.fragmentation import FloatArray, FragCache, Shape, Stats, TargetWorkload
+from silkroute.scheduler.fragmentation import FloatArray, FragCache, Stats, TargetWorkload
+from silkroute.scheduler.memory import ArrivalShapes
 from silkroute.scheduler.placement import NodeScorer, best_fit_slots
 from silkroute.scheduler.state import ClusterState, IntArray
+
+if TYPE_CHECKING:
+    from silkroute.scheduler.book import SchedulerBook
 
 MAX_POINTS = 100  # kube-scheduler's framework.MaxNodeScore
 
@@ -53,31 +59,33 @@ class FgdExactScorer(NodeScorer):
     name = "fgd-exact"
 
     def __init__(self, target: TargetWorkload | None = None) -> None:
-        self.target = target
-        self._learnt: Counter[Shape] | None = Counter() if target is None else None
+        self._given = target
+        self._arrivals: ArrivalShapes | None = None  # the attached book's, when not given
         self._cache: FragCache | None = None
 
     # ----- target workload and per-state cache ----------------------------------------
-    def _observe(self, demand: Demand) -> None:
-        if self._learnt is None:
-            return
-        self._learnt[Shape.of(demand)] += 1
-        seen = self._learnt.total()
-        # Rebuild at 1, 2, 4 ... 1024 demands, then every 1024: cheap, and stable once known.
-        if seen & (seen - 1) == 0 or seen % 1024 == 0:
-            self.target = TargetWorkload.from_shapes(self._learnt.elements())
-            self._cache = None
+    @property
+    def target(self) -> TargetWorkload | None:
+        """The given target, else the one learnt from the attached book's arrivals."""
+        if self._given is not None or self._arrivals is None:
+            return self._given
+        return self._arrivals.target()
+
+    def attach(self, book: SchedulerBook) -> None:
+        self._arrivals = book.arrivals
 
     def cache(self, state: ClusterState) -> FragCache:
-        assert self.target is not None
-        if self._cache is None or self._cache.state is not state:
-            self._cache = FragCache(state, self.target)
-        self._cache.refresh()
-        return self._cache
+        target = self.target
+        if target is None:
+            raise ValueError(f"{self.name}: no target workload (give one, or place jobs of a book)")
+        cache = self._cache
+        if cache is None or cache.state is not state or cache.target is not target:
+            cache = self._cache = FragCache(state, target)
+        cache.refresh()
+        return cache
 
     # ----- scoring --------------------------------------------------------------------
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
-        self._observe(demand)
         return self.deltas(self.cache(state), demand, nodes)
 
     def deltas(self, cache: FragCache, demand: Demand, nodes: IntArray) -> FloatArray:
@@ -102,14 +110,15 @@ class FgdExactScorer(NodeScorer):
         self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
     ) -> tuple[IntArray, FloatArray]:
         """(accelerators a sharing worker fits on, fragmentation change for each)."""
-        assert self.target is not None
+        cache = self.cache(state)
+        target = cache.target
         # Recompute from `free_row` (a gang may have used part of the node already).
-        type_ok = self.cache(state).stats.type_ok[[node]]
-        stats = Stats.of(self.target, free_row[None, :], state.cpu_free[[node]], type_ok)
-        before = float(stats.frag(self.target)[0])
+        type_ok = cache.stats.type_ok[[node]]
+        stats = Stats.of(target, free_row[None, :], state.cpu_free[[node]], type_ok)
+        before = float(stats.frag(target)[0])
         slots = np.flatnonzero(free_row >= demand.gpu_milli)
         one = stats.take(np.zeros(len(slots), dtype=np.int64))
-        after = one.after_share(self.target, free_row[slots], demand).frag(self.target)
+        after = one.after_share(target, free_row[slots], demand).frag(target)
         return slots, after - before
 
     def pick_slots(
@@ -146,7 +155,6 @@ class FgdScorer(FgdExactScorer):
 
     def points(self, state: ClusterState, demand: Demand, nodes: IntArray) -> IntArray:
         """FGD's whole-number score of every candidate node (higher is better)."""
-        self._observe(demand)
         return fgd_points(self.deltas(self.cache(state), demand, nodes))
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:

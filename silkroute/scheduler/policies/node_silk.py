@@ -39,13 +39,16 @@ class SilkScorer(FgdScorer):
         super().__init__(target, order_seed)
         self._fit = BestFitScorer()
         self._pressure: FloatArray | None = None
-        self._pressure_of: tuple[int, int] | None = None
+        # The target and state it was computed for, held (an id() is reused once its object
+        # is gone, as a learnt target is when rebuilt) and compared by identity.
+        self._pressure_of: tuple[TargetWorkload, ClusterState] | None = None
 
     def type_pressure(self, state: ClusterState) -> FloatArray:
         """Per node: the pressure of its accelerator type (0 for an unconstrained workload)."""
-        assert self.target is not None
-        key = (id(self.target), id(state))
-        if self._pressure is not None and self._pressure_of == key:
+        target = self.target
+        assert target is not None
+        held = self._pressure_of
+        if self._pressure is not None and held and held[0] is target and held[1] is state:
             return self._pressure
         capacity: dict[str, float] = {}
         for i, accel in enumerate(state.node_type):
@@ -54,7 +57,7 @@ class SilkScorer(FgdScorer):
         total_capacity = sum(capacity.values()) or 1.0
         gpu_demand = 0.0
         pinned: dict[str, float] = {}
-        for shape, weight in zip(self.target.shapes, self.target.weight, strict=True):
+        for shape, weight in zip(target.shapes, target.weight, strict=True):
             need = float(weight) * shape.gpu_count * shape.gpu_milli
             gpu_demand += need
             known = [t for t in shape.gpu_types or () if t in capacity]
@@ -65,7 +68,7 @@ class SilkScorer(FgdScorer):
             for accel, cap in capacity.items()
         }
         self._pressure = np.array([ratio.get(t, 0.0) if t else 0.0 for t in state.node_type])
-        self._pressure_of = key
+        self._pressure_of = (target, state)
         return self._pressure
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:

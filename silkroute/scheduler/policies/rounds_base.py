@@ -15,24 +15,16 @@ from silkroute.scheduler.policies.base import RoundPolicy
 class EagerRounds(RoundPolicy):
     """A round every `round_s` after the last one, or now if nothing runs."""
 
-    def __init__(self, round_s: float = 360.0) -> None:
-        super().__init__(round_s)
-        self._last: float | None = None
-
     def due(self, book: SchedulerBook, now: float) -> bool:
         last = book.last_round
         if last is None or now >= last + self.round_s - 1e-9:
             return True
         return not book.running and len(book.pending) > 0
 
-    def next_round(self, now: float) -> float:
-        if self._last is None or self._last + self.round_s <= now:
+    def next_round(self, now: float, last_round: float | None = None) -> float:
+        if last_round is None or last_round + self.round_s <= now:
             return now + self.round_s
-        return self._last + self.round_s
-
-    def begin(self, now: float) -> None:
-        """Call at the start of `plan`: remembers when this round began."""
-        self._last = now
+        return last_round + self.round_s
 
 
 def active_jobs(book: SchedulerBook) -> list[Job]:

@@ -35,7 +35,6 @@ class HeteroLasRounds(EagerRounds):
 
     def plan(self, book: SchedulerBook, ctx: Context) -> list[Planned]:
         now = ctx.now
-        self.begin(now)
         capacity = type_capacity(book)
         jobs = active_jobs(book)
         jobs.sort(key=lambda j: self.order.key_at(j, now))

@@ -68,7 +68,6 @@ class HeteroSrtfRounds(EagerRounds):
 
     def plan(self, book: SchedulerBook, ctx: Context) -> list[Planned]:
         now = ctx.now
-        self.begin(now)
         capacity = type_capacity(book)
         types = list(capacity)
         jobs = active_jobs(book)

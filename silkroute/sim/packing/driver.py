@@ -88,6 +88,7 @@ def run_packing(
             failed += 1
         else:
             state.apply(alloc)
+            placement.placed(state, alloc)
         requested += pod.gpu_request_milli
         arrived[i] = requested
         allocated[i] = state.allocated_milli
