@@ -14,8 +14,9 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -23,7 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from silkroute.control.auth import Principal, Role
-from silkroute.control.errors import ServiceError, conflict, forbidden, invalid, not_found
+from silkroute.control.errors import (
+    FieldProblem,
+    ServiceError,
+    conflict,
+    forbidden,
+    invalid,
+    not_found,
+)
 from silkroute.model.job import JobSpec
 from silkroute.policy.catalog import Dataset, DatasetCatalog, Grant, TenantCompliance
 from silkroute.policy.engine import RuleBook
@@ -340,6 +348,13 @@ class Explanation:
     decisions: list[SiteDecision]
 
 
+@dataclass(slots=True)
+class DataRefused(ServiceError):
+    """A submit refused by a data decision; `detail` is what its audit record keeps."""
+
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 def check_job_datasets(
     session: Session, spec: JobSpec, operator: str | None = None
 ) -> Explanation | None:
@@ -358,20 +373,55 @@ def check_job_datasets(
     )
     for i, name in enumerate(spec.datasets):
         if owners.get(name) != spec.tenant:
-            raise invalid(
+            where, reason = (
                 f"datasets[{i}]",
-                f"no dataset named {name!r} registered by tenant {spec.tenant}",
+                (f"no dataset named {name!r} registered by tenant {spec.tenant}"),
+            )
+            # The audit log says which it was (the tenant is told only "not yours").
+            why = "unknown-dataset" if name not in owners else "another-tenants-dataset"
+            raise DataRefused(
+                422,
+                "invalid",
+                f"{where}: {reason}",
+                [FieldProblem(where, reason)],
+                {"tenant": spec.tenant, "datasets": list(spec.datasets), "refused": why},
             )
     explanation = explain_spec(session, spec, operator=operator)
     if explanation.decisions and not any(d.allowed for d in explanation.decisions):
         lines = [
             f"site {d.site} ({d.country}): {d.refusals[0].message}" for d in explanation.decisions
         ]
-        raise conflict(
+        detail = audit_detail(
+            explanation.governance, spec.tenant, tuple(spec.datasets), explanation.decisions
+        )
+        raise DataRefused(
+            409,
             "data_law",
             "datasets: the job's data may lawfully go to none of its sites; " + " | ".join(lines),
+            detail={**detail, "refused": "lawful-nowhere"},
         )
     return explanation
+
+
+@contextmanager
+def refusals_audited(platform: Platform, caller: Principal, spec: JobSpec) -> Iterator[None]:
+    """Around a submit's transaction: a data decision that refuses the job rolls that
+    transaction back, so its audit record is written here, in a transaction of its own, once
+    the submit's is over (every data decision is in the log, refusals included)."""
+    try:
+        yield
+    except DataRefused as refused:
+        detail = {
+            "action": "submit refused",
+            "job_name": spec.name,
+            "status": refused.status,
+            "code": refused.code,
+            "reason": refused.message,
+            **refused.detail,
+        }
+        with audited(platform.store) as session:
+            record(session, "data-decision", actor_of(caller), f"tenant/{spec.tenant}", detail)
+        raise
 
 
 def explain_spec(
@@ -383,6 +433,38 @@ def explain_spec(
         sites = {s: c for s, c in sites.items() if s in spec.sites}
     decisions = explain(governance, spec.tenant, tuple(spec.datasets), sites)
     return Explanation(governance, decisions)
+
+
+def operator_hold(
+    governance: Governance | None, tenant: str, datasets: tuple[str, ...], sites: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """A job that operator policies bar at every site it may use (`sites`: name -> country)
+    waits as Kueue's inadmissible workloads do, accepted but held until an operator lifts the
+    restriction; its hold names each policy, where it applies and what would unblock it.
+    None when a data-law refusal is among the reasons (those holds name rule and dataset)."""
+    if governance is None or not sites:
+        return None
+    by_policy: dict[tuple[str, str, str], list[str]] = {}
+    for site, country in sorted(sites.items()):
+        decision = governance.check(tenant, datasets, site, country)
+        if decision.allowed or any(not r.code.startswith("operator:") for r in decision.refusals):
+            return None
+        first = decision.refusals[0]
+        by_policy.setdefault((first.rule, first.legal_basis, first.unblock), []).append(site)
+    parts = [
+        f"operator policy {rule} at {', '.join(where)} ({why}; unblock: {unblock})"
+        for (rule, why, unblock), where in by_policy.items()
+    ]
+    first_rule = next(iter(by_policy))[0]
+    if len(parts) == 1:
+        (rule, why, unblock), where = next(iter(by_policy.items()))
+        message = (
+            f"inadmissible: operator policy {rule} bars it at every site it may use "
+            f"({', '.join(where)}): {why}; unblock: {unblock}"
+        )
+    else:
+        message = "inadmissible: operator policies bar every site it may use: " + " | ".join(parts)
+    return f"operator:{first_rule}", message
 
 
 # ----- platform operations (what the routes call) ------------------------------------------------

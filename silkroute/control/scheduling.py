@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from silkroute.control.governance import operator_hold
 from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
@@ -174,8 +175,21 @@ class LiveScheduler:
             elif isinstance(decision, Preempt):
                 out.append(PreemptJob(decision.job_id, decision.reason, decision.by_job))
             elif isinstance(decision, Hold):
-                out.append(HoldJob(decision.job_id, decision.reason, decision.message))
+                reason, message = self._hold_reason(decision)
+                out.append(HoldJob(decision.job_id, reason, message))
         return out
+
+    def _hold_reason(self, hold: Hold) -> tuple[str, str]:
+        job = self.jobs.get(hold.job_id)
+        if job is not None and hold.reason.startswith("operator:") and hold.refusals:
+            sites = {r.site: self._country(r.site) for r in hold.refusals}
+            barred = operator_hold(self.governance, job.tenant, job.datasets, sites)
+            if barred is not None:
+                return barred
+        return hold.reason, hold.message
+
+    def _country(self, site: str) -> str:
+        return next((s.country for s in self.sites if s.name == site), "")
 
     def _start(self, decision: Start) -> StartJob:
         assert self.book is not None
