@@ -33,15 +33,15 @@ from silkroute.control.errors import (
     not_found,
 )
 from silkroute.model.job import JobSpec
-from silkroute.policy.catalog import Dataset, DatasetCatalog, Grant, TenantCompliance
+from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, Grant, TenantCompliance
 from silkroute.policy.engine import RuleBook
 from silkroute.policy.explain import audit_detail, explain, render
 from silkroute.policy.governance import Governance, SiteDecision
 from silkroute.policy.loader import load_rules
 from silkroute.policy.operator import OperatorPolicies
-from silkroute.policy.vocabulary import JURISDICTIONS
+from silkroute.policy.vocabulary import JURISDICTIONS, DataClass
 from silkroute.store.audit import audited, record
-from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow
+from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow, TransferRow
 
 if TYPE_CHECKING:
     from silkroute.control.service import Platform
@@ -145,14 +145,103 @@ def load_governance(
     grants: dict[str, list[Grant]] = {}
     for row in session.scalars(grants_query):
         grants.setdefault(row.tenant, []).append(grant_of(row))
+    day = on or today()
+    sent = yearly_exports(session, day.year, owners)
     compliance = {
-        name: TenantCompliance(name, tuple(grants.get(name, ())), bool(ciio))
+        name: TenantCompliance(
+            name, tuple(grants.get(name, ())), bool(ciio), *sent.get(name, ({}, frozenset()))
+        )
         for name, ciio in session.execute(tenants).tuples()
     }
     policies = None
     if operator is not None:
         policies = _operator(operator, tuple(sorted(site_countries(session).items())))
-    return Governance(rule_book(), DatasetCatalog(found), on or today(), compliance, policies)
+    return Governance(rule_book(), DatasetCatalog(found), day, compliance, policies)
+
+
+# ----- the yearly count of data subjects sent abroad ---------------------------------------------
+YearlyCount = tuple[dict[tuple[str, DataClass], int], frozenset[str]]
+
+
+def yearly_exports(
+    session: Session, year: int, tenants: Iterable[str] | None = None
+) -> dict[str, YearlyCount]:
+    """Per tenant: subjects sent abroad in `year` by (origin, data class), and the datasets
+    counted (each once: the store keeps one row per tenant, dataset and year)."""
+    query = select(TransferRow).where(TransferRow.year == year).order_by(TransferRow.id)
+    if tenants is not None:
+        query = query.where(TransferRow.tenant.in_(sorted(set(tenants))))
+    out: dict[str, YearlyCount] = {}
+    for row in session.scalars(query):
+        totals, names = out.get(row.tenant, ({}, frozenset()))
+        key = (row.origin, DataClass(row.data_class))
+        totals[key] = totals.get(key, 0) + row.subjects
+        out[row.tenant] = (totals, names | {row.dataset})
+    return out
+
+
+def record_exports(session: Session, exports: Iterable[Export]) -> list[dict[str, Any]]:
+    """Store the datasets a start sent abroad for the first time this year (in the start's
+    transaction); returns them as JSON for the placement's audit record."""
+    out = []
+    for export in exports:
+        counted = session.scalar(
+            select(TransferRow.id).where(
+                TransferRow.tenant == export.tenant,
+                TransferRow.dataset == export.dataset,
+                TransferRow.year == export.year,
+            )
+        )
+        if counted is not None:
+            continue  # counted already (another server process, or a replayed start)
+        session.add(
+            TransferRow(
+                tenant=export.tenant,
+                dataset=export.dataset,
+                origin=export.origin,
+                data_class=export.data_class.value,
+                subjects=export.subjects,
+                year=export.year,
+                destination=export.destination,
+                site=export.site,
+                job_id=export.job,
+                at=time.time(),
+            )
+        )
+        out.append(
+            {
+                "dataset": export.dataset,
+                "origin": export.origin,
+                "data_class": export.data_class.value,
+                "subjects": export.subjects,
+                "year": export.year,
+                "destination": export.destination,
+            }
+        )
+    if out:
+        session.flush()
+    return out
+
+
+def yearly_count_json(compliance: TenantCompliance, year: int) -> dict[str, Any]:
+    return {
+        "year": year,
+        "subjects": [
+            {"origin": origin, "data_class": data_class.value, "subjects": subjects}
+            for (origin, data_class), subjects in sorted(compliance.exported.items())
+        ],
+        "datasets": sorted(compliance.exported_datasets),
+    }
+
+
+def yearly_count_lines(tenant: str, count: dict[str, Any]) -> list[str]:
+    if not count["datasets"]:
+        return [f"sent abroad by {tenant} in {count['year']}: nothing yet"]
+    totals = ", ".join(
+        f"{t['origin']} {t['data_class']} {t['subjects']:,} subjects" for t in count["subjects"]
+    )
+    names = ", ".join(count["datasets"])
+    return [f"sent abroad by {tenant} in {count['year']} (since 1 January): {totals} ({names})"]
 
 
 def site_countries(session: Session) -> dict[str, str]:
@@ -509,12 +598,15 @@ def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str,
         row = _own_job(session, caller, job_id)
         spec = JobSpec.model_validate(row.spec)
         found = explain_spec(session, spec, operator=platform.loop.operator_policies)
+    governance = found.governance
+    count = yearly_count_json(governance.tenant(spec.tenant), governance.on.year)
     return {
         "job": row.id,
         "tenant": spec.tenant,
         "state": row.state,
         "hold_reason": row.hold_reason,
         "hold_message": row.hold_message,
-        **audit_detail(found.governance, spec.tenant, tuple(spec.datasets), found.decisions),
-        "lines": render(found.decisions),
+        **audit_detail(governance, spec.tenant, tuple(spec.datasets), found.decisions),
+        "sent_abroad_this_year": count,
+        "lines": [*render(found.decisions), *yearly_count_lines(spec.tenant, count)],
     }

@@ -3,7 +3,9 @@ operator policies bar everywhere is held (inadmissible) with a reason naming the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,20 +13,24 @@ import pytest
 from sqlalchemy import select
 
 from silkroute.audit.log import verify
+from silkroute.control import governance
+from silkroute.policy.vocabulary import DataClass
 from silkroute.store.audit import SqlAuditStore
-from silkroute.store.models import AuditRecordRow, JobRow
+from silkroute.store.models import AuditRecordRow, JobRow, TransferRow
 from tests.platform.conftest import Api
 from tests.platform.test_governance_platform import VN_HEALTH, _wait_for_hold, count, post
 
 
-def data_decisions(api: Api) -> list[dict[str, Any]]:
+def records(api: Api, kind: str) -> list[dict[str, Any]]:
     with api.platform.store.session() as session:
         rows = session.scalars(
-            select(AuditRecordRow)
-            .where(AuditRecordRow.kind == "data-decision")
-            .order_by(AuditRecordRow.seq)
+            select(AuditRecordRow).where(AuditRecordRow.kind == kind).order_by(AuditRecordRow.seq)
         ).all()
         return [{"actor": r.actor, "subject": r.subject, **json.loads(r.detail)} for r in rows]
+
+
+def data_decisions(api: Api) -> list[dict[str, Any]]:
+    return records(api, "data-decision")
 
 
 @dataclass(frozen=True)
@@ -143,3 +149,71 @@ def test_a_job_barred_by_several_operator_policies_names_each(api: Api) -> None:
     assert "operator policy no-acme-in-singapore at singapore" in message
     assert "operator policy acme-only-singapore at bangkok, hanoi, jakarta, nanning" in message
     assert "unblock: ask the operator to lift restriction no-acme-in-singapore" in message
+
+
+# ----- the yearly count of data subjects sent abroad ------------------------------------------
+def cn_personal(name: str, subjects: int = 60_000) -> dict[str, Any]:
+    return {"name": name, "origin": "CN", "data_class": "personal", "subjects": subjects}
+
+
+def transfers(api: Api) -> list[tuple[str, str, int, int, str]]:
+    with api.platform.store.session() as session:
+        rows = session.scalars(select(TransferRow).order_by(TransferRow.id)).all()
+        return [(r.tenant, r.dataset, r.subjects, r.year, r.destination) for r in rows]
+
+
+def test_two_jobs_each_under_the_threshold_together_over_it_the_second_is_held(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.add_sites()
+    acme = api.tenant("acme")
+    for name in ("cn-a", "cn-b", "cn-c"):
+        assert post(api, acme, "/v1/datasets", cn_personal(name)).status_code == 201
+    year = governance.today().year
+    # Only singapore (SG) has H100s: each job sends its 60,000 subjects abroad.
+    first = api.submit(acme, datasets=["cn-a"], accelerator_types=["H100"], command="true")
+    assert first.status_code == 201, first.text
+    assert api.wait_for(acme, first.json()["id"], ("succeeded",))["site"] == "singapore"
+    assert transfers(api) == [("acme", "cn-a", 60_000, year, "SG")]
+    placed = [r for r in records(api, "placement") if r["subject"] == f"job/{first.json()['id']}"]
+    assert placed[0]["sent_abroad"][0]["dataset"] == "cn-a"
+    # Re-running the same dataset is not a new export.
+    again = api.submit(acme, datasets=["cn-a"], accelerator_types=["H100"], command="true")
+    assert api.wait_for(acme, again.json()["id"], ("succeeded",))["site"] == "singapore"
+    assert len(transfers(api)) == 1
+    # The second dataset would take the year to 120,000: the standard contract is needed.
+    second = api.submit(acme, datasets=["cn-b"], accelerator_types=["H100"], command="true")
+    assert second.status_code == 201, second.text  # lawful at home (nanning): accepted
+    held = _wait_for_hold(api, acme, second.json()["id"])
+    assert held["hold_reason"] == "data-law:CN-2024-PI-CONTRACT"
+    assert "hold scc+cac_filing or certification or cac_assessment" in held["hold_message"]
+    only_abroad = api.submit(acme, datasets=["cn-c"], sites=["singapore"])
+    assert only_abroad.status_code == 409 and "CN-2024-PI-CONTRACT" in only_abroad.text
+    explained = api.client.get(f"/v1/jobs/{held['id']}/explain", headers=api.as_(acme)).json()
+    assert explained["sent_abroad_this_year"] == {
+        "year": year,
+        "subjects": [{"origin": "CN", "data_class": "personal", "subjects": 60_000}],
+        "datasets": ["cn-a"],
+    }
+    assert (
+        f"sent abroad by acme in {year} (since 1 January): CN personal 60,000 subjects (cn-a)"
+        in explained["lines"]
+    )
+    # The count is in the store: a book rebuilt from it (as at a restart) holds the job too.
+    before = api.platform.loop.scheduler
+    api.platform.loop.request_rebuild()
+    deadline = time.monotonic() + 20
+    while api.platform.loop.scheduler is before:
+        assert time.monotonic() < deadline, "the loop never rebuilt its book"
+        time.sleep(0.02)
+    rebuilt = api.platform.loop.scheduler.governance
+    assert rebuilt is not None
+    assert rebuilt.tenant("acme").exported == {("CN", DataClass.PERSONAL): 60_000}
+    assert rebuilt.tenant("acme").exported_datasets == {"cn-a"}
+    assert api.job(acme, held["id"])["state"] == "pending"
+    # A new calendar year starts the count again: the held job goes abroad.
+    monkeypatch.setattr(governance, "today", lambda: dt.date(year + 1, 1, 1))
+    api.platform.loop.wake()
+    done = api.wait_for(acme, held["id"], ("succeeded",))
+    assert done["site"] == "singapore"
+    assert transfers(api)[-1] == ("acme", "cn-b", 60_000, year + 1, "SG")

@@ -83,10 +83,22 @@ class PoolFilter(ABC):
     name: str = "pool-filter"
     # WAIT: the refusal may clear by itself (usage drops); DENY: someone must act.
     severity: Severity = Severity.WAIT
+    # Moves whenever the filter's answers may have changed for a reason the cluster does not
+    # show (new rules, grants, a new day, a tenant's yearly count): the scheduler then looks
+    # at every waiting job again, parked ones included.
+    version: int = 0
+    # True when only such a change clears this filter's refusals (waiting for room never
+    # does): a job that every pool refuses for this filter is parked out of the walk, as
+    # Kueue parks inadmissible workloads, until `version` moves or the cluster is reshaped.
+    parks: bool = False
 
     def applies(self, job: Job, ctx: Context) -> bool:
         """Cheap test: False when `check` would pass every pool for this job."""
         return True
+
+    def started(self, job: Job, pool: int, ctx: Context) -> None:
+        """The step started `job` in `pool` (a filter that counts what ran updates itself)."""
+        return None
 
     @abstractmethod
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from silkroute.policy.catalog import Export
 from silkroute.policy.governance import Governance, SiteDecision
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, PoolFilter
@@ -20,19 +21,46 @@ ANSWER_LIMIT = 100_000
 
 class DataLawFilter(PoolFilter):
     name = "data-law"
+    parks = True  # only new rules, grants, datasets, a new day or year lift a refusal
 
     def __init__(self, governance: Governance) -> None:
         self.governance = governance
         # (tenant, datasets, pool) -> the refusal or None: the hot loop asks the same question
         # for every waiting job at every step, so keep the answer, message and all.
         self._answers: dict[tuple[str, tuple[str, ...], int], tuple[str, str] | None] = {}
+        # Datasets sent abroad for the first time this year by jobs this filter saw start,
+        # in order: a driver that keeps the yearly count (the control plane) takes them.
+        self.exports: list[Export] = []
+        # With `keep_decisions`, each started job's decision as it stood when it started (a
+        # driver's audit record must not show totals that later starts of the step raised).
+        self.keep_decisions = False
+        self.decisions: dict[int, SiteDecision] = {}
 
-    def use(self, governance: Governance, pending: Iterable[Job]) -> None:
-        """Decide with `governance` from now on; `pending` (the queue) is looked at again."""
+    def use(self, governance: Governance, pending: Iterable[Job] = ()) -> None:
+        """Decide with `governance` from now on; waiting jobs (parked ones too) are looked
+        at again at the next step."""
         self.governance = governance
         self._answers = {}
+        self.version += 1
         for job in pending:
             job.blocked_key = None
+
+    def started(self, job: Job, pool: int, ctx: Context) -> None:
+        """A job started: the datasets it sends abroad for the first time this year count
+        toward their owner's yearly total from now on, for every later decision, in this very
+        step too (two jobs under a threshold together are no way round it)."""
+        if not job.datasets:
+            return
+        site = ctx.cluster.pools[pool].site_name
+        country = ctx.sites.get(site).country
+        if self.keep_decisions:
+            self.decisions[job.id] = self.governance.check(job.tenant, job.datasets, site, country)
+        new = self.governance.exports(job.datasets, site, country, job.id)
+        if new:
+            self.governance = self.governance.with_exports(new)
+            self._answers = {}
+            self.version += 1
+            self.exports.extend(new)
 
     def applies(self, job: Job, ctx: Context) -> bool:
         # Operator restrictions may bar a tenant from a site even for jobs without data.
