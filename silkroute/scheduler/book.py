@@ -289,14 +289,18 @@ class SchedulerBook:
             self.pending.remove(job)
             self.parked[job.id] = job
 
-    def policies_changed(self) -> None:
-        """A policy's answers may have changed: parked jobs queue again, and every waiting
-        job is looked at afresh (what blocked it before may say nothing now)."""
-        for job in self.parked.values():
+    def policies_changed(self, tenants: Iterable[str] | None = None) -> None:
+        """A policy's answers may have changed (for `tenants` only, or for everyone): their
+        parked jobs queue again, and their waiting jobs are looked at afresh (what blocked
+        them before may say nothing now)."""
+        wanted = None if tenants is None else set(tenants)
+        back = [j for j in self.parked.values() if wanted is None or j.tenant in wanted]
+        for job in back:
+            del self.parked[job.id]
             self.pending.add(job)
-        self.parked.clear()
         for job in self.pending.jobs():
-            job.blocked_key = None
+            if wanted is None or job.tenant in wanted:
+                job.blocked_key = None
 
     def start(self, job: Job, alloc: Allocation, now: float) -> None:
         self.cluster.apply(alloc)

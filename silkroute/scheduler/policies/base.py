@@ -100,6 +100,11 @@ class PoolFilter(ABC):
         """The step started `job` in `pool` (a filter that counts what ran updates itself)."""
         return None
 
+    def take_changed_tenants(self) -> frozenset[str]:
+        """Tenants whose answers changed since last asked (a narrower `version` move: only
+        their waiting jobs are looked at again)."""
+        return frozenset()
+
     @abstractmethod
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None: ...
 

@@ -25,9 +25,9 @@ class DataLawFilter(PoolFilter):
 
     def __init__(self, governance: Governance) -> None:
         self.governance = governance
-        # (tenant, datasets, pool) -> the refusal or None: the hot loop asks the same question
+        # (tenant, datasets, site) -> the refusal or None: the hot loop asks the same question
         # for every waiting job at every step, so keep the answer, message and all.
-        self._answers: dict[tuple[str, tuple[str, ...], int], tuple[str, str] | None] = {}
+        self._answers: dict[tuple[str, tuple[str, ...], str], tuple[str, str] | None] = {}
         # Datasets sent abroad for the first time this year by jobs this filter saw start,
         # in order: a driver that keeps the yearly count (the control plane) takes them.
         self.exports: list[Export] = []
@@ -35,6 +35,7 @@ class DataLawFilter(PoolFilter):
         # driver's audit record must not show totals that later starts of the step raised).
         self.keep_decisions = False
         self.decisions: dict[int, SiteDecision] = {}
+        self._changed: set[str] = set()  # tenants whose yearly count moved
 
     def use(self, governance: Governance, pending: Iterable[Job] = ()) -> None:
         """Decide with `governance` from now on; waiting jobs (parked ones too) are looked
@@ -59,8 +60,12 @@ class DataLawFilter(PoolFilter):
         if new:
             self.governance = self.governance.with_exports(new)
             self._answers = {}
-            self.version += 1
+            self._changed.update(e.tenant for e in new)
             self.exports.extend(new)
+
+    def take_changed_tenants(self) -> frozenset[str]:
+        changed, self._changed = frozenset(self._changed), set()
+        return changed
 
     def applies(self, job: Job, ctx: Context) -> bool:
         # Operator restrictions may bar a tenant from a site even for jobs without data.
@@ -72,7 +77,8 @@ class DataLawFilter(PoolFilter):
         return self.governance.check(job.tenant, job.datasets, site, country)
 
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None:
-        key = (job.tenant, job.datasets, pool)
+        # By site, not pool index: pools are renumbered when the cluster is reshaped.
+        key = (job.tenant, job.datasets, ctx.cluster.pools[pool].site_name)
         if key in self._answers:
             return self._answers[key]
         if len(self._answers) >= ANSWER_LIMIT:
