@@ -44,7 +44,7 @@ class SqlAuditStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, record: AuditRecord) -> None:
+    def append(self, record: AuditRecord, flush: bool = True) -> None:
         self.session.add(
             AuditRecordRow(
                 seq=record.seq,
@@ -57,7 +57,8 @@ class SqlAuditStore:
                 hash=record.hash,
             )
         )
-        self.session.flush()
+        if flush:
+            self.session.flush()
 
     def records(self, start: int = 0) -> Iterator[AuditRecord]:
         """Every record (from seq `start` on) in seq order. Rows are read as stored; `verify`
@@ -113,9 +114,15 @@ def record(
         raise RuntimeError("audit records are appended in an `audited(store)` session")
     if kind not in KINDS:
         raise ValueError(f"audit kind must be one of {', '.join(KINDS)} (got {kind!r})")
-    tail = session.execute(
-        select(AuditRecordRow.seq, AuditRecordRow.hash).order_by(AuditRecordRow.seq.desc()).limit(1)
-    ).first()
+    # The chain's tail is read once per transaction: the log's lock is held until it ends,
+    # so no one else appends meanwhile (a batch of records costs no query each).
+    tail = session.info.get("audit_tail")
+    if tail is None:
+        tail = session.execute(
+            select(AuditRecordRow.seq, AuditRecordRow.hash)
+            .order_by(AuditRecordRow.seq.desc())
+            .limit(1)
+        ).first()
     seq, prev = (0, GENESIS) if tail is None else (tail[0] + 1, tail[1])
     sealed = AuditRecord(
         seq=seq,
@@ -126,7 +133,8 @@ def record(
         detail=json.loads(json.dumps(dict(detail or {}))),
         prev=prev,
     ).sealed()
-    SqlAuditStore(session).append(sealed)
+    SqlAuditStore(session).append(sealed, flush=False)  # written with the transaction
+    session.info["audit_tail"] = (sealed.seq, sealed.hash)
     return sealed
 
 
