@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, TenantCompliance
 from silkroute.policy.engine import RuleBook, Transfer, Verdict
 from silkroute.policy.operator import OperatorPolicies
+from silkroute.policy.vocabulary import DataClass
 
 CACHE_LIMIT = 100_000
 
@@ -160,7 +161,27 @@ class Governance:
         for export in exports:
             current = compliance.get(export.tenant) or TenantCompliance(export.tenant)
             compliance[export.tenant] = current.with_export(export)
-        return self.replace(compliance=compliance)
+        changed = {(e.tenant, e.origin, e.data_class) for e in exports}
+        after = self.replace(compliance=compliance)
+        # Decisions about other data stand (a count is per owner, origin and class): keep
+        # them, so a start does not cost every tenant its cached answers.
+        after._cache.update(
+            (key, decision)
+            for key, decision in self._cache.items()
+            if not self.counted_with(key[1], changed)  # type: ignore[arg-type]
+        )
+        return after
+
+    def counted_with(
+        self, datasets: tuple[str, ...], counts: set[tuple[str, str, DataClass]]
+    ) -> bool:
+        """True when one of `datasets` falls in one of `counts` (owner, origin, data class):
+        its decisions depend on that yearly count."""
+        for name in datasets:
+            d = self.catalog.get(name)
+            if d is not None and (d.owner, d.origin, d.data_class) in counts:
+                return True
+        return False
 
     def _law(self, dataset: Dataset, job_datasets: list[Dataset], country: str) -> Verdict:
         """The dataset's owner exports it; its subjects count with what the owner already sent

@@ -14,7 +14,7 @@ be added, drained and removed while it runs. Nothing here reads a clock: times a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,17 +289,16 @@ class SchedulerBook:
             self.pending.remove(job)
             self.parked[job.id] = job
 
-    def policies_changed(self, tenants: Iterable[str] | None = None) -> None:
-        """A policy's answers may have changed (for `tenants` only, or for everyone): their
-        parked jobs queue again, and their waiting jobs are looked at afresh (what blocked
-        them before may say nothing now)."""
-        wanted = None if tenants is None else set(tenants)
-        back = [j for j in self.parked.values() if wanted is None or j.tenant in wanted]
+    def policies_changed(self, affected: Callable[[Job], bool] | None = None) -> None:
+        """A policy's answers may have changed (for the `affected` jobs, or for all): those
+        parked queue again, and those waiting are looked at afresh (what blocked them before
+        may say nothing now)."""
+        back = [j for j in self.parked.values() if affected is None or affected(j)]
         for job in back:
             del self.parked[job.id]
             self.pending.add(job)
         for job in self.pending.jobs():
-            if wanted is None or job.tenant in wanted:
+            if affected is None or affected(job):
                 job.blocked_key = None
 
     def start(self, job: Job, alloc: Allocation, now: float) -> None:

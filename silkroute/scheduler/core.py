@@ -74,9 +74,10 @@ class Scheduler:
         if versions != book.filter_versions:
             book.filter_versions = versions
             book.policies_changed()
-        changed = frozenset().union(*(f.take_changed_tenants() for f in self.pool_filters))
-        if changed:
-            book.policies_changed(changed)
+        for policy in self.pool_filters:
+            affected = policy.take_changed()
+            if affected is not None:
+                book.policies_changed(affected)
         parking = {f.name for f in self.pool_filters if f.parks}
         to_park: list[Job] = []
         # 0. Round boundary: a time-slicing policy re-plans who runs for the next round.

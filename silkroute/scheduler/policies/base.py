@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,10 +100,10 @@ class PoolFilter(ABC):
         """The step started `job` in `pool` (a filter that counts what ran updates itself)."""
         return None
 
-    def take_changed_tenants(self) -> frozenset[str]:
-        """Tenants whose answers changed since last asked (a narrower `version` move: only
-        their waiting jobs are looked at again)."""
-        return frozenset()
+    def take_changed(self) -> Callable[[Job], bool] | None:
+        """Which waiting jobs' answers changed since last asked (a narrower `version` move:
+        only those are looked at again); None when none did."""
+        return None
 
     @abstractmethod
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None: ...

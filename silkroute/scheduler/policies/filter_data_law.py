@@ -9,10 +9,11 @@ not change the cluster).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from silkroute.policy.catalog import Export
 from silkroute.policy.governance import Governance, SiteDecision
+from silkroute.policy.vocabulary import DataClass
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, PoolFilter
 
@@ -35,7 +36,8 @@ class DataLawFilter(PoolFilter):
         # driver's audit record must not show totals that later starts of the step raised).
         self.keep_decisions = False
         self.decisions: dict[int, SiteDecision] = {}
-        self._changed: set[str] = set()  # tenants whose yearly count moved
+        # (owner, origin, data class) whose yearly count moved since the scheduler last asked
+        self._changed: set[tuple[str, str, DataClass]] = set()
 
     def use(self, governance: Governance, pending: Iterable[Job] = ()) -> None:
         """Decide with `governance` from now on; waiting jobs (parked ones too) are looked
@@ -58,14 +60,24 @@ class DataLawFilter(PoolFilter):
             self.decisions[job.id] = self.governance.check(job.tenant, job.datasets, site, country)
         new = self.governance.exports(job.datasets, site, country, job.id)
         if new:
+            counts = {(e.tenant, e.origin, e.data_class) for e in new}
             self.governance = self.governance.with_exports(new)
-            self._answers = {}
-            self._changed.update(e.tenant for e in new)
+            self._answers = {
+                key: answer
+                for key, answer in self._answers.items()
+                if not self.governance.counted_with(key[1], counts)
+            }
+            self._changed |= counts
             self.exports.extend(new)
 
-    def take_changed_tenants(self) -> frozenset[str]:
-        changed, self._changed = frozenset(self._changed), set()
-        return changed
+    def take_changed(self) -> Callable[[Job], bool] | None:
+        """Jobs reading data whose owner's count for its origin and class moved: only their
+        answers can differ."""
+        if not self._changed:
+            return None
+        changed, self._changed = self._changed, set()
+        governance = self.governance
+        return lambda job: governance.counted_with(job.datasets, changed)
 
     def applies(self, job: Job, ctx: Context) -> bool:
         # Operator restrictions may bar a tenant from a site even for jobs without data.
