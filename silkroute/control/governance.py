@@ -503,6 +503,7 @@ def refusals_audited(platform: Platform, caller: Principal, spec: JobSpec) -> It
         detail = {
             "action": "submit refused",
             "job_name": spec.name,
+            "accepts_sites": spec.sites,
             "status": refused.status,
             "code": refused.code,
             "reason": refused.message,

@@ -71,6 +71,7 @@ def test_a_submit_refused_by_a_data_decision_is_in_the_audit_log(api: Api, case:
     assert last["actor"] == "tenant:acme" and last["subject"] == "tenant/acme"
     assert last["action"] == "submit refused" and last["refused"] == case.refused
     assert last["job_name"] == "refused-job" and last["datasets"] == case.datasets
+    assert last["accepts_sites"] == case.sites
     assert last["status"] == case.status and last["reason"] == got.json()["message"]
     if case.refused == "lawful-nowhere":  # every site's verdict, to replay the decision
         assert {s["site"] for s in last["sites"]} == {"singapore", "bangkok"}
