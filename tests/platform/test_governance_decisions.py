@@ -93,6 +93,22 @@ def test_a_submit_refused_for_another_reason_writes_no_data_decision(api: Api) -
     assert data_decisions(api) == []
 
 
+def use_operator_policies(api: Api, text: str | None) -> None:
+    """Give the loop operator policies and wait until its scheduler decides with them (a pass
+    already under way when they change still decides with the old ones)."""
+    loop = api.platform.loop
+    loop.operator_policies = text
+    loop.governance_changed()
+    deadline = time.monotonic() + 20
+    while True:
+        governance = loop.scheduler.governance
+        operator = governance.operator if governance is not None else None
+        if (operator.text if operator is not None else None) == text:
+            return
+        assert time.monotonic() < deadline, "the loop never took the operator policies"
+        time.sleep(0.02)
+
+
 BAR_ACME = (
     '@id("acme-suspended")\n'
     '@reason("tenant acme is suspended pending a security review")\n'
@@ -106,8 +122,7 @@ def test_a_job_without_data_barred_everywhere_by_an_operator_is_held_naming_the_
 ) -> None:
     api.add_sites()
     acme = api.tenant("acme")
-    api.platform.loop.operator_policies = BAR_ACME
-    api.platform.loop.governance_changed()
+    use_operator_policies(api, BAR_ACME)
     got = api.submit(acme, command="true")
     # Accepted, as Kueue accepts an inadmissible workload: the operator may lift the bar.
     assert got.status_code == 201, got.text
@@ -125,23 +140,22 @@ def test_a_job_without_data_barred_everywhere_by_an_operator_is_held_naming_the_
     held = [r for r in data_decisions(api) if r["subject"] == f"job/{job['id']}"]
     assert held and held[-1]["reason"] == "operator:acme-suspended"
     # What the hold says would unblock it does.
-    api.platform.loop.operator_policies = None
-    api.platform.loop.governance_changed()
+    use_operator_policies(api, None)
     assert api.wait_for(acme, job["id"], ("succeeded",))["hold_reason"] is None
 
 
 def test_a_job_barred_by_several_operator_policies_names_each(api: Api) -> None:
     api.add_sites()
     acme = api.tenant("acme")
-    api.platform.loop.operator_policies = (
+    use_operator_policies(
+        api,
         '@id("no-acme-in-singapore")\n'
         'forbid (principal == Tenant::"acme", action, resource == Site::"singapore");\n'
         '@id("acme-only-singapore")\n'
         '@reason("acme contracted for singapore only")\n'
         'forbid (principal == Tenant::"acme", action, resource)\n'
-        'unless { resource == Site::"singapore" };\n'
+        'unless { resource == Site::"singapore" };\n',
     )
-    api.platform.loop.governance_changed()
     got = api.submit(acme, command="true")
     assert got.status_code == 201, got.text
     job = _wait_for_hold(api, acme, got.json()["id"])
