@@ -6,6 +6,7 @@ import time
 
 from benchmarks import (
     api_bench,
+    audit_bench,
     corpus_bench,
     gavel_bench,
     packing_bench,
@@ -19,6 +20,7 @@ BENCHMARKS = [
     ("Gavel heterogeneous traces", gavel_bench.main),
     ("ASEAN corpus pipeline", corpus_bench.main),
     ("data governance cost", policy_bench.main),
+    ("audit log appends and checkpoints", audit_bench.main),
     ("control plane API", api_bench.main),
 ]
 

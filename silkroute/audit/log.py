@@ -39,14 +39,14 @@ class AuditLog:
     def __init__(self, store: AuditStore, signing_key: Ed25519PrivateKey | None = None) -> None:
         self.store = store
         self.signing_key = signing_key
-        self.leaves: list[bytes] = []
+        self.tree = merkle.Frontier()  # appends and checkpoints cost O(log n)
         self.last_hash = GENESIS
         for record in store.records():
-            self.leaves.append(record.leaf())
+            self.tree.append(record.leaf())
             self.last_hash = record.hash
 
     def __len__(self) -> int:
-        return len(self.leaves)
+        return self.tree.size
 
     def append(
         self,
@@ -59,7 +59,7 @@ class AuditLog:
         if kind not in KINDS:
             raise ValueError(f"audit kind must be one of {', '.join(KINDS)} (got {kind!r})")
         record = AuditRecord(
-            seq=len(self.leaves),
+            seq=self.tree.size,
             at=at or now_utc(),
             kind=kind,
             actor=actor,
@@ -68,7 +68,7 @@ class AuditLog:
             prev=self.last_hash,
         ).sealed()
         self.store.append(record)
-        self.leaves.append(record.leaf())
+        self.tree.append(record.leaf())
         self.last_hash = record.hash
         return record
 
@@ -77,8 +77,8 @@ class AuditLog:
         if self.signing_key is None:
             raise ValueError("a checkpoint needs the log's signing key")
         unsigned = Checkpoint(
-            len(self.leaves),
-            merkle.root(self.leaves).hex(),
+            self.tree.size,
+            self.tree.root().hex(),
             at or now_utc(),
             key_id(self.signing_key.public_key()),
             "",

@@ -43,6 +43,48 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return digest
 
 
+class Frontier:
+    """The right edge of an append-only tree: the roots of its full subtrees, largest first
+    (one per set bit of `size`). Appending a leaf and computing the root cost O(log n), so a
+    checkpoint hashes only the records since the last one (Certificate Transparency logs keep
+    the same "compact range")."""
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(hashes) != size.bit_count():
+            raise ValueError(f"a frontier of {size} leaves has {size.bit_count()} hashes")
+        if any(len(h) != 32 for h in hashes):
+            raise ValueError("frontier hashes are 32 bytes")
+        self.size = size
+        self.hashes = list(hashes)
+
+    def append(self, leaf: bytes) -> None:
+        digest, size = leaf, self.size
+        while size & 1:  # each trailing full subtree of the same size merges with the new one
+            digest = node_hash(self.hashes.pop(), digest)
+            size >>= 1
+        self.hashes.append(digest)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return EMPTY_ROOT
+        digest = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            digest = node_hash(left, digest)
+        return digest
+
+    def to_text(self) -> str:
+        return ",".join(h.hex() for h in self.hashes)
+
+    @classmethod
+    def from_text(cls, size: int, text: str) -> Frontier:
+        try:
+            hashes = [bytes.fromhex(part) for part in text.split(",")] if text else []
+        except ValueError:
+            raise ValueError("frontier hashes are hex") from None
+        return cls(size, hashes)
+
+
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the audit path of leaf `index` in the tree of `leaves`."""
     if not 0 <= index < len(leaves):

@@ -14,8 +14,9 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -23,17 +24,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from silkroute.control.auth import Principal, Role
-from silkroute.control.errors import ServiceError, conflict, forbidden, invalid, not_found
+from silkroute.control.errors import (
+    FieldProblem,
+    ServiceError,
+    conflict,
+    forbidden,
+    invalid,
+    not_found,
+)
 from silkroute.model.job import JobSpec
-from silkroute.policy.catalog import Dataset, DatasetCatalog, Grant, TenantCompliance
+from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, Grant, TenantCompliance
 from silkroute.policy.engine import RuleBook
 from silkroute.policy.explain import audit_detail, explain, render
 from silkroute.policy.governance import Governance, SiteDecision
 from silkroute.policy.loader import load_rules
 from silkroute.policy.operator import OperatorPolicies
-from silkroute.policy.vocabulary import JURISDICTIONS
+from silkroute.policy.vocabulary import JURISDICTIONS, DataClass
 from silkroute.store.audit import audited, record
-from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow
+from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow, TransferRow
 
 if TYPE_CHECKING:
     from silkroute.control.service import Platform
@@ -137,14 +145,103 @@ def load_governance(
     grants: dict[str, list[Grant]] = {}
     for row in session.scalars(grants_query):
         grants.setdefault(row.tenant, []).append(grant_of(row))
+    day = on or today()
+    sent = yearly_exports(session, day.year, owners)
     compliance = {
-        name: TenantCompliance(name, tuple(grants.get(name, ())), bool(ciio))
+        name: TenantCompliance(
+            name, tuple(grants.get(name, ())), bool(ciio), *sent.get(name, ({}, frozenset()))
+        )
         for name, ciio in session.execute(tenants).tuples()
     }
     policies = None
     if operator is not None:
         policies = _operator(operator, tuple(sorted(site_countries(session).items())))
-    return Governance(rule_book(), DatasetCatalog(found), on or today(), compliance, policies)
+    return Governance(rule_book(), DatasetCatalog(found), day, compliance, policies)
+
+
+# ----- the yearly count of data subjects sent abroad ---------------------------------------------
+YearlyCount = tuple[dict[tuple[str, DataClass], int], frozenset[str]]
+
+
+def yearly_exports(
+    session: Session, year: int, tenants: Iterable[str] | None = None
+) -> dict[str, YearlyCount]:
+    """Per tenant: subjects sent abroad in `year` by (origin, data class), and the datasets
+    counted (each once: the store keeps one row per tenant, dataset and year)."""
+    query = select(TransferRow).where(TransferRow.year == year).order_by(TransferRow.id)
+    if tenants is not None:
+        query = query.where(TransferRow.tenant.in_(sorted(set(tenants))))
+    out: dict[str, YearlyCount] = {}
+    for row in session.scalars(query):
+        totals, names = out.get(row.tenant, ({}, frozenset()))
+        key = (row.origin, DataClass(row.data_class))
+        totals[key] = totals.get(key, 0) + row.subjects
+        out[row.tenant] = (totals, names | {row.dataset})
+    return out
+
+
+def record_exports(session: Session, exports: Iterable[Export]) -> list[dict[str, Any]]:
+    """Store the datasets a start sent abroad for the first time this year (in the start's
+    transaction); returns them as JSON for the placement's audit record."""
+    out = []
+    for export in exports:
+        counted = session.scalar(
+            select(TransferRow.id).where(
+                TransferRow.tenant == export.tenant,
+                TransferRow.dataset == export.dataset,
+                TransferRow.year == export.year,
+            )
+        )
+        if counted is not None:
+            continue  # counted already (another server process, or a replayed start)
+        session.add(
+            TransferRow(
+                tenant=export.tenant,
+                dataset=export.dataset,
+                origin=export.origin,
+                data_class=export.data_class.value,
+                subjects=export.subjects,
+                year=export.year,
+                destination=export.destination,
+                site=export.site,
+                job_id=export.job,
+                at=time.time(),
+            )
+        )
+        out.append(
+            {
+                "dataset": export.dataset,
+                "origin": export.origin,
+                "data_class": export.data_class.value,
+                "subjects": export.subjects,
+                "year": export.year,
+                "destination": export.destination,
+            }
+        )
+    if out:
+        session.flush()
+    return out
+
+
+def yearly_count_json(compliance: TenantCompliance, year: int) -> dict[str, Any]:
+    return {
+        "year": year,
+        "subjects": [
+            {"origin": origin, "data_class": data_class.value, "subjects": subjects}
+            for (origin, data_class), subjects in sorted(compliance.exported.items())
+        ],
+        "datasets": sorted(compliance.exported_datasets),
+    }
+
+
+def yearly_count_lines(tenant: str, count: dict[str, Any]) -> list[str]:
+    if not count["datasets"]:
+        return [f"sent abroad by {tenant} in {count['year']}: nothing yet"]
+    totals = ", ".join(
+        f"{t['origin']} {t['data_class']} {t['subjects']:,} subjects" for t in count["subjects"]
+    )
+    names = ", ".join(count["datasets"])
+    return [f"sent abroad by {tenant} in {count['year']} (since 1 January): {totals} ({names})"]
 
 
 def site_countries(session: Session) -> dict[str, str]:
@@ -340,6 +437,13 @@ class Explanation:
     decisions: list[SiteDecision]
 
 
+@dataclass(slots=True)
+class DataRefused(ServiceError):
+    """A submit refused by a data decision; `detail` is what its audit record keeps."""
+
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 def check_job_datasets(
     session: Session, spec: JobSpec, operator: str | None = None
 ) -> Explanation | None:
@@ -358,20 +462,56 @@ def check_job_datasets(
     )
     for i, name in enumerate(spec.datasets):
         if owners.get(name) != spec.tenant:
-            raise invalid(
+            where, reason = (
                 f"datasets[{i}]",
-                f"no dataset named {name!r} registered by tenant {spec.tenant}",
+                (f"no dataset named {name!r} registered by tenant {spec.tenant}"),
+            )
+            # The audit log says which it was (the tenant is told only "not yours").
+            why = "unknown-dataset" if name not in owners else "another-tenants-dataset"
+            raise DataRefused(
+                422,
+                "invalid",
+                f"{where}: {reason}",
+                [FieldProblem(where, reason)],
+                {"tenant": spec.tenant, "datasets": list(spec.datasets), "refused": why},
             )
     explanation = explain_spec(session, spec, operator=operator)
     if explanation.decisions and not any(d.allowed for d in explanation.decisions):
         lines = [
             f"site {d.site} ({d.country}): {d.refusals[0].message}" for d in explanation.decisions
         ]
-        raise conflict(
+        detail = audit_detail(
+            explanation.governance, spec.tenant, tuple(spec.datasets), explanation.decisions
+        )
+        raise DataRefused(
+            409,
             "data_law",
             "datasets: the job's data may lawfully go to none of its sites; " + " | ".join(lines),
+            detail={**detail, "refused": "lawful-nowhere"},
         )
     return explanation
+
+
+@contextmanager
+def refusals_audited(platform: Platform, caller: Principal, spec: JobSpec) -> Iterator[None]:
+    """Around a submit's transaction: a data decision that refuses the job rolls that
+    transaction back, so its audit record is written here, in a transaction of its own, once
+    the submit's is over (every data decision is in the log, refusals included)."""
+    try:
+        yield
+    except DataRefused as refused:
+        detail = {
+            "action": "submit refused",
+            "job_name": spec.name,
+            "accepts_sites": spec.sites,
+            "status": refused.status,
+            "code": refused.code,
+            "reason": refused.message,
+            **refused.detail,
+        }
+        with audited(platform.store) as session:
+            record(session, "data-decision", actor_of(caller), f"tenant/{spec.tenant}", detail)
+        raise
 
 
 def explain_spec(
@@ -383,6 +523,38 @@ def explain_spec(
         sites = {s: c for s, c in sites.items() if s in spec.sites}
     decisions = explain(governance, spec.tenant, tuple(spec.datasets), sites)
     return Explanation(governance, decisions)
+
+
+def operator_hold(
+    governance: Governance | None, tenant: str, datasets: tuple[str, ...], sites: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """A job that operator policies bar at every site it may use (`sites`: name -> country)
+    waits as Kueue's inadmissible workloads do, accepted but held until an operator lifts the
+    restriction; its hold names each policy, where it applies and what would unblock it.
+    None when a data-law refusal is among the reasons (those holds name rule and dataset)."""
+    if governance is None or not sites:
+        return None
+    by_policy: dict[tuple[str, str, str], list[str]] = {}
+    for site, country in sorted(sites.items()):
+        decision = governance.check(tenant, datasets, site, country)
+        if decision.allowed or any(not r.code.startswith("operator:") for r in decision.refusals):
+            return None
+        first = decision.refusals[0]
+        by_policy.setdefault((first.rule, first.legal_basis, first.unblock), []).append(site)
+    parts = [
+        f"operator policy {rule} at {', '.join(where)} ({why}; unblock: {unblock})"
+        for (rule, why, unblock), where in by_policy.items()
+    ]
+    first_rule = next(iter(by_policy))[0]
+    if len(parts) == 1:
+        (rule, why, unblock), where = next(iter(by_policy.items()))
+        message = (
+            f"inadmissible: operator policy {rule} bars it at every site it may use "
+            f"({', '.join(where)}): {why}; unblock: {unblock}"
+        )
+    else:
+        message = "inadmissible: operator policies bar every site it may use: " + " | ".join(parts)
+    return f"operator:{first_rule}", message
 
 
 # ----- platform operations (what the routes call) ------------------------------------------------
@@ -427,12 +599,15 @@ def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str,
         row = _own_job(session, caller, job_id)
         spec = JobSpec.model_validate(row.spec)
         found = explain_spec(session, spec, operator=platform.loop.operator_policies)
+    governance = found.governance
+    count = yearly_count_json(governance.tenant(spec.tenant), governance.on.year)
     return {
         "job": row.id,
         "tenant": spec.tenant,
         "state": row.state,
         "hold_reason": row.hold_reason,
         "hold_message": row.hold_message,
-        **audit_detail(found.governance, spec.tenant, tuple(spec.datasets), found.decisions),
-        "lines": render(found.decisions),
+        **audit_detail(governance, spec.tenant, tuple(spec.datasets), found.decisions),
+        "sent_abroad_this_year": count,
+        "lines": [*render(found.decisions), *yearly_count_lines(spec.tenant, count)],
     }

@@ -478,6 +478,10 @@ class ControlLoop:
                 "nodes": sorted({node for node, _ in decision.placement}),
                 "backfilled": decision.backfilled,
                 "data_decision": self.scheduler.data_decision(decision.job_id, decision.site),
+                # Counted toward the tenant's yearly total (stored in this transaction).
+                "sent_abroad": governance.record_exports(
+                    session, self.scheduler.take_exports(decision.job_id)
+                ),
             }
             record(session, "placement", "scheduler", subject, detail)
         elif isinstance(decision, PreemptJob):

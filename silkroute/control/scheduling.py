@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from silkroute.control.governance import operator_hold
 from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.model.workload import JobPhase
+from silkroute.policy.catalog import Export
 from silkroute.policy.explain import as_json
 from silkroute.policy.governance import Governance
 from silkroute.scheduler.book import SchedulerBook
@@ -84,10 +86,13 @@ class LiveScheduler:
     data_law: DataLawFilter | None = field(init=False, default=None)
     book: SchedulerBook | None = field(init=False, default=None)
     jobs: dict[int, Job] = field(init=False, default_factory=dict)
+    # Datasets each started job sent abroad for the first time this year (for the store).
+    exports: dict[int, list[Export]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.governance is not None:
             self.data_law = DataLawFilter(self.governance)
+            self.data_law.keep_decisions = True
         self.scheduler = make_scheduler(
             order=self.policy["order"],
             placement=self.policy["placement"],
@@ -109,8 +114,7 @@ class LiveScheduler:
         self.governance = governance
         if self.data_law is None:
             return
-        pending = self.book.pending.jobs() if self.book is not None else []
-        self.data_law.use(governance, pending)
+        self.data_law.use(governance, self.book.waiting() if self.book is not None else [])
 
     # ----- what happened ------------------------------------------------------------------
     def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:
@@ -146,7 +150,7 @@ class LiveScheduler:
             return
         if job.id in self.book.running:
             self.book.finish(job.id, now, succeeded)
-        elif self.book.pending.get(job.id) is not None:
+        elif self.book.pending.get(job.id) is not None or job.id in self.book.parked:
             self.book.cancel(job.id, now)
 
     def requeue(self, job_id: int, spec: JobSpec, submitted_at: float, now: float) -> None:
@@ -161,21 +165,40 @@ class LiveScheduler:
     # ----- decisions ----------------------------------------------------------------------
     def step(self, now: float) -> list[LiveDecision]:
         book = self.book
-        if book is None or not book.pending:
+        if book is None or not (book.pending or book.parked):
             return []
         out: list[LiveDecision] = []
         decisions = self.scheduler.step(book, now)
         # Propose, then commit: the loop writes these to the store in this same pass and
         # launches the runs from there (a launch that fails comes back as a failed run).
         book.commit(decisions, now)
+        if self.data_law is not None:
+            # The filter counted what the starts sent abroad; decide with that from now on.
+            self.governance = self.data_law.governance
+            for export in self.data_law.exports:
+                self.exports.setdefault(export.job or -1, []).append(export)
+            self.data_law.exports.clear()
         for decision in decisions:
             if isinstance(decision, Start):
                 out.append(self._start(decision))
             elif isinstance(decision, Preempt):
                 out.append(PreemptJob(decision.job_id, decision.reason, decision.by_job))
             elif isinstance(decision, Hold):
-                out.append(HoldJob(decision.job_id, decision.reason, decision.message))
+                reason, message = self._hold_reason(decision)
+                out.append(HoldJob(decision.job_id, reason, message))
         return out
+
+    def _hold_reason(self, hold: Hold) -> tuple[str, str]:
+        job = self.jobs.get(hold.job_id)
+        if job is not None and hold.reason.startswith("operator:") and hold.refusals:
+            sites = {r.site: self._country(r.site) for r in hold.refusals}
+            barred = operator_hold(self.governance, job.tenant, job.datasets, sites)
+            if barred is not None:
+                return barred
+        return hold.reason, hold.message
+
+    def _country(self, site: str) -> str:
+        return next((s.country for s in self.sites if s.name == site), "")
 
     def _start(self, decision: Start) -> StartJob:
         assert self.book is not None
@@ -201,9 +224,14 @@ class LiveScheduler:
         job = self.jobs.get(job_id)
         if job is None or self.governance is None or not job.datasets:
             return None
-        country = next((s.country for s in self.sites if s.name == site), "")
-        decision = self.governance.check(job.tenant, job.datasets, site, country)
+        decision = self.data_law.decisions.pop(job_id, None) if self.data_law else None
+        if decision is None or decision.site != site:
+            decision = self.governance.check(job.tenant, job.datasets, site, self._country(site))
         return {"rules_version": self.governance.rules.version, **as_json(decision)}
+
+    def take_exports(self, job_id: int) -> list[Export]:
+        """What the job's start sent abroad for the first time this year (once)."""
+        return self.exports.pop(job_id, [])
 
     def unsatisfiable(self, spec: JobSpec) -> str | None:
         """Why the job could never run here, even on an empty federation; None if it can."""
@@ -266,7 +294,7 @@ class LiveScheduler:
     def pending_by_tenant(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         if self.book is not None:
-            for job in self.book.pending.jobs():
+            for job in self.book.waiting():
                 counts[job.tenant] = counts.get(job.tenant, 0) + 1
         return counts
 

@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session
 from silkroute.control import accounting
 from silkroute.control.auth import Principal, Role, TokenCache, issue_token
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid, not_found
-from silkroute.control.governance import Explanation, actor_of, check_job_datasets
+from silkroute.control.governance import (
+    Explanation,
+    actor_of,
+    check_job_datasets,
+    refusals_audited,
+)
 from silkroute.control.loop import (
     ACTIVE_JOB_STATES,
     TERMINAL_JOB_STATES,
@@ -188,7 +193,7 @@ def submit_job(
     no_nul(spec.model_dump(mode="json"), "")
     # Jobs that read datasets get a data-decision record, in the submit's transaction.
     opened = audited(platform.store) if spec.datasets else platform.store.session()
-    with opened as session:
+    with refusals_audited(platform, caller, spec), opened as session:
         if idempotency_key is not None:
             earlier = _by_key(session, spec.tenant, idempotency_key)
             if earlier is not None:

@@ -64,18 +64,36 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
+class Export:
+    """One dataset a tenant sent abroad in a calendar year (its first transfer that year: a
+    dataset counts once per tenant per year, however often and wherever it is sent)."""
+
+    tenant: str
+    dataset: str
+    origin: str
+    data_class: DataClass
+    subjects: int
+    destination: str  # country of the site of that first transfer
+    site: str
+    year: int
+    job: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TenantCompliance:
     """A tenant's mechanisms, CIIO flag and data subjects already sent abroad this year.
 
-    `exported` maps (origin, data class) to subjects transferred abroad since 1 January: a
-    job's datasets are added to it, so splitting one export into many is no way round a
-    threshold.
+    `exported` maps (origin, data class) to subjects transferred abroad since 1 January, from
+    the datasets named in `exported_datasets`: a job's other datasets are added to it, so
+    splitting one export into many jobs or datasets is no way round a threshold, and
+    re-sending a dataset already counted is not a new export.
     """
 
     tenant: str
     grants: tuple[Grant, ...] = ()
     ciio: bool = False
     exported: Mapping[tuple[str, DataClass], int] = field(default_factory=dict)
+    exported_datasets: frozenset[str] = frozenset()
 
     def held(self, origin: str, destination: str, on: dt.date) -> frozenset[Mechanism]:
         return frozenset(g.mechanism for g in self.grants if g.covers(origin, destination, on))
@@ -83,6 +101,21 @@ class TenantCompliance:
     def exported_before(self, origin: str, data_class: DataClass) -> int:
         return self.exported.get((origin, data_class), 0)
 
+    def with_export(self, export: Export) -> TenantCompliance:
+        """This tenant after `export` (no change when its dataset is already counted)."""
+        if export.dataset in self.exported_datasets:
+            return self
+        key = (export.origin, export.data_class)
+        exported = {**self.exported, key: self.exported.get(key, 0) + export.subjects}
+        names = self.exported_datasets | {export.dataset}
+        return TenantCompliance(self.tenant, self.grants, self.ciio, exported, names)
+
     def key(self) -> tuple[object, ...]:
         """Hashable identity for caches (the mapping itself is not hashable)."""
-        return (self.tenant, self.grants, self.ciio, tuple(sorted(self.exported.items())))
+        return (
+            self.tenant,
+            self.grants,
+            self.ciio,
+            tuple(sorted(self.exported.items())),
+            self.exported_datasets,
+        )

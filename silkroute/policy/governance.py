@@ -13,9 +13,10 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from silkroute.policy.catalog import Dataset, DatasetCatalog, TenantCompliance
+from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, TenantCompliance
 from silkroute.policy.engine import RuleBook, Transfer, Verdict
 from silkroute.policy.operator import OperatorPolicies
+from silkroute.policy.vocabulary import DataClass
 
 CACHE_LIMIT = 100_000
 
@@ -124,13 +125,74 @@ class Governance:
                 )
         return SiteDecision(site, country, tuple(refusals), tuple(verdicts))
 
+    def exports(
+        self, datasets: tuple[str, ...], site: str, country: str, job: int | None = None
+    ) -> list[Export]:
+        """What starting a job with `datasets` at `site` (in `country`) sends abroad for the
+        first time this calendar year: registered datasets of another origin that their owner
+        has not yet exported this year."""
+        out = []
+        for name in dict.fromkeys(datasets):
+            dataset = self.catalog.get(name)
+            if dataset is None or dataset.origin == country:
+                continue
+            if name in self.tenant(dataset.owner).exported_datasets:
+                continue
+            out.append(
+                Export(
+                    dataset.owner,
+                    name,
+                    dataset.origin,
+                    dataset.data_class,
+                    dataset.subjects,
+                    country,
+                    site,
+                    self.on.year,
+                    job,
+                )
+            )
+        return out
+
+    def with_exports(self, exports: list[Export]) -> Governance:
+        """The same governance once `exports` happened (a copy; self is unchanged)."""
+        if not exports:
+            return self
+        compliance = dict(self.compliance)
+        for export in exports:
+            current = compliance.get(export.tenant) or TenantCompliance(export.tenant)
+            compliance[export.tenant] = current.with_export(export)
+        changed = {(e.tenant, e.origin, e.data_class) for e in exports}
+        after = self.replace(compliance=compliance)
+        # Decisions about other data stand (a count is per owner, origin and class): keep
+        # them, so a start does not cost every tenant its cached answers.
+        after._cache.update(
+            (key, decision)
+            for key, decision in self._cache.items()
+            if not self.counted_with(key[1], changed)  # type: ignore[arg-type]
+        )
+        return after
+
+    def counted_with(
+        self, datasets: tuple[str, ...], counts: set[tuple[str, str, DataClass]]
+    ) -> bool:
+        """True when one of `datasets` falls in one of `counts` (owner, origin, data class):
+        its decisions depend on that yearly count."""
+        for name in datasets:
+            d = self.catalog.get(name)
+            if d is not None and (d.owner, d.origin, d.data_class) in counts:
+                return True
+        return False
+
     def _law(self, dataset: Dataset, job_datasets: list[Dataset], country: str) -> Verdict:
         """The dataset's owner exports it; its subjects count with what the owner already sent
-        abroad this year and with the job's other datasets of the same origin and class."""
+        abroad this year and with the job's other datasets of the same origin and class (those
+        already exported this year are in the first sum, and are not counted twice)."""
         owner = self.tenant(dataset.owner)
         same = (dataset.owner, dataset.origin, dataset.data_class)
         subjects = owner.exported_before(dataset.origin, dataset.data_class) + sum(
-            d.subjects for d in job_datasets if (d.owner, d.origin, d.data_class) == same
+            d.subjects
+            for d in job_datasets
+            if (d.owner, d.origin, d.data_class) == same and d.name not in owner.exported_datasets
         )
         transfer = Transfer(dataset.origin, dataset.data_class, country, subjects, owner.ciio)
         held = owner.held(dataset.origin, country, self.on)

@@ -14,7 +14,7 @@ be added, drained and removed while it runs. Nothing here reads a clock: times a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,19 +157,28 @@ class SchedulerBook:
         self._stopping: dict[int, tuple[str, str | None, float, int, float]] = {}
         # Why each held job waits, as last decided (with every per-pool refusal).
         self.holds: dict[int, Hold] = {}
+        # Waiting jobs out of the walk: every pool refused them for a policy that only an
+        # outside change clears (see PoolFilter.parks). They are still pending.
+        self.parked: dict[int, Job] = {}
+        self.filter_versions: tuple[int, ...] = ()
 
     # ----- lookups ------------------------------------------------------------------
     def job(self, job_id: int) -> Job:
         job = self.running.get(job_id) or self.terminating.get(job_id)
         if job is None:
-            job = self.pending.get(job_id)
+            job = self.pending.get(job_id) or self.parked.get(job_id)
         if job is None:
             raise BookError(f"job {job_id}: not in the book (never submitted, or already ended)")
         return job
 
     def jobs(self) -> list[Job]:
         """Every live job, in id order."""
-        out = [*self.pending.jobs(), *self.running.values(), *self.terminating.values()]
+        out = [
+            *self.pending.jobs(),
+            *self.parked.values(),
+            *self.running.values(),
+            *self.terminating.values(),
+        ]
         out.sort(key=lambda j: j.id)
         return out
 
@@ -267,7 +276,7 @@ class SchedulerBook:
     def cancel(self, job_id: int, now: float) -> Job:
         """Cancel a job: a queued one ends now; a running one is stopped (under graceful
         stops it keeps its resources until the driver reports `stopped`)."""
-        job = self.pending.get(job_id)
+        job = self.pending.get(job_id) or self.parked.pop(job_id, None)
         if job is not None:
             self.pending.remove(job)
             self.holds.pop(job_id, None)
@@ -288,7 +297,28 @@ class SchedulerBook:
             job.phase = JobPhase.CANCELLED
         return job
 
+    def waiting(self) -> list[Job]:
+        """Every pending job, parked ones included."""
+        return [*self.pending.jobs(), *self.parked.values()]
+
     # ----- what the scheduler records (proposals) ------------------------------------
+    def park(self, job: Job) -> None:
+        if job in self.pending:
+            self.pending.remove(job)
+            self.parked[job.id] = job
+
+    def policies_changed(self, affected: Callable[[Job], bool] | None = None) -> None:
+        """A policy's answers may have changed (for the `affected` jobs, or for all): those
+        parked queue again, and those waiting are looked at afresh (what blocked them before
+        may say nothing now)."""
+        back = [j for j in self.parked.values() if affected is None or affected(j)]
+        for job in back:
+            del self.parked[job.id]
+            self.pending.add(job)
+        for job in self.pending.jobs():
+            if affected is None or affected(job):
+                job.blocked_key = None
+
     def start(self, job: Job, alloc: Allocation, now: float) -> None:
         self.cluster.apply(alloc)
         pool = alloc.pool

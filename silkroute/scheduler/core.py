@@ -71,6 +71,16 @@ class Scheduler:
         # Shapes that found no room this step, per pool: capacity only shrinks within a step
         # (until a preemption frees some), so a job at least as big cannot fit there either.
         no_room: dict[int, list[tuple[Demand, int]]] = {}
+        versions = tuple(f.version for f in self.pool_filters)
+        if versions != book.filter_versions:
+            book.filter_versions = versions
+            book.policies_changed()
+        for policy in self.pool_filters:
+            affected = policy.take_changed()
+            if affected is not None:
+                book.policies_changed(affected)
+        parking = {f.name for f in self.pool_filters if f.parks}
+        to_park: list[Job] = []
         # 0. Round boundary: a time-slicing policy re-plans who runs for the next round.
         if self.rounds is not None and self.rounds.due(book, now):
             requeue.extend(self._run_round(book, ctx, decisions, started))
@@ -107,6 +117,8 @@ class Scheduler:
             if refusal is not None:
                 mark_blocked(book, job, key, head, now)
                 self._hold(book, decisions, job, *refusal)
+                if refusal[2] and all(r.by in parking for r in refusal[2]):
+                    to_park.append(job)
                 continue
             examined += 1
             # 3. Placement: filter, then score. Behind a blocked head, keep off the nodes
@@ -122,7 +134,7 @@ class Scheduler:
                 self._hold(book, decisions, job, "reserved", message, ctx=ctx)
                 continue
             if alloc is not None:
-                self._start(book, job, alloc, now)
+                self._start(book, job, alloc, ctx)
                 started.add(job.id)
                 decisions.append(Start(job.id, alloc, backfilled=head is not None))
                 continue
@@ -143,6 +155,7 @@ class Scheduler:
                         continue
                     requeue.extend(evicted)
                     started.add(job.id)
+                    self._started(job, book.allocations[job.id].pool, ctx)
                     continue
             # 5. Blocked. Strict order stops here; EASY reserves for the first blocked job.
             message = self._no_room_message(job)
@@ -153,6 +166,8 @@ class Scheduler:
                 head = reservation_for(self.placement, book, job, pools, now)
         book.reservation = head
         # 6. Settle the queue now that iteration is over.
+        for job in to_park:
+            book.park(job)
         for decision in decisions:
             if isinstance(decision, Start):
                 queued = book.pending.get(decision.job_id)
@@ -169,9 +184,14 @@ class Scheduler:
         return self.rounds.next_round(now, book.last_round)
 
     # ------------------------------------------------------------------------------------
-    def _start(self, book: SchedulerBook, job: Job, alloc: Allocation, now: float) -> None:
-        book.start(job, alloc, now)
+    def _start(self, book: SchedulerBook, job: Job, alloc: Allocation, ctx: Context) -> None:
+        book.start(job, alloc, ctx.now)
         self.placement.placed(book.cluster, alloc)
+        self._started(job, alloc.pool, ctx)
+
+    def _started(self, job: Job, pool: int, ctx: Context) -> None:
+        for policy in self.pool_filters:
+            policy.started(job, pool, ctx)
 
     def _known_blocked(
         self,
@@ -213,7 +233,7 @@ class Scheduler:
                 continue
             alloc = self.placement.place(job, book.cluster, book.sites, pools)
             if alloc is not None:
-                self._start(book, job, alloc, ctx.now)
+                self._start(book, job, alloc, ctx)
                 started.add(job.id)
                 decisions.append(Start(job.id, alloc))
 
@@ -253,7 +273,7 @@ class Scheduler:
                 ]
             alloc = self.placement.place(job, book.cluster, book.sites, pools)
             if alloc is not None:
-                self._start(book, job, alloc, ctx.now)
+                self._start(book, job, alloc, ctx)
                 started.add(job.id)
                 decisions.append(Start(job.id, alloc))
                 if moved.pop(job.id, None) is not None:

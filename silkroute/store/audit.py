@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,7 @@ class SqlAuditStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, record: AuditRecord) -> None:
+    def append(self, record: AuditRecord, flush: bool = True) -> None:
         self.session.add(
             AuditRecordRow(
                 seq=record.seq,
@@ -56,12 +57,17 @@ class SqlAuditStore:
                 hash=record.hash,
             )
         )
-        self.session.flush()
+        if flush:
+            self.session.flush()
 
-    def records(self) -> Iterator[AuditRecord]:
-        """Every record in seq order. Rows are read as stored; `verify` judges them."""
-        rows = self.session.execute(select(AuditRecordRow).order_by(AuditRecordRow.seq))
-        for position, (row,) in enumerate(rows):
+    def records(self, start: int = 0) -> Iterator[AuditRecord]:
+        """Every record (from seq `start` on) in seq order. Rows are read as stored; `verify`
+        judges them."""
+        query = select(AuditRecordRow).order_by(AuditRecordRow.seq)
+        if start:
+            query = query.where(AuditRecordRow.seq >= start)
+        rows = self.session.execute(query.execution_options(yield_per=2000))
+        for position, (row,) in enumerate(rows, start=start):
             try:
                 detail = json.loads(row.detail)
             except ValueError:
@@ -77,8 +83,8 @@ class SqlAuditStore:
                 hash=row.hash,
             )
 
-    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        self.session.add(AuditCheckpointRow(**checkpoint.to_json()))
+    def add_checkpoint(self, checkpoint: Checkpoint, frontier: str | None = None) -> None:
+        self.session.add(AuditCheckpointRow(**checkpoint.to_json(), frontier=frontier))
         self.session.flush()
 
     def checkpoints(self) -> list[Checkpoint]:
@@ -108,9 +114,15 @@ def record(
         raise RuntimeError("audit records are appended in an `audited(store)` session")
     if kind not in KINDS:
         raise ValueError(f"audit kind must be one of {', '.join(KINDS)} (got {kind!r})")
-    tail = session.execute(
-        select(AuditRecordRow.seq, AuditRecordRow.hash).order_by(AuditRecordRow.seq.desc()).limit(1)
-    ).first()
+    # The chain's tail is read once per transaction: the log's lock is held until it ends,
+    # so no one else appends meanwhile (a batch of records costs no query each).
+    tail = session.info.get("audit_tail")
+    if tail is None:
+        tail = session.execute(
+            select(AuditRecordRow.seq, AuditRecordRow.hash)
+            .order_by(AuditRecordRow.seq.desc())
+            .limit(1)
+        ).first()
     seq, prev = (0, GENESIS) if tail is None else (tail[0] + 1, tail[1])
     sealed = AuditRecord(
         seq=seq,
@@ -121,28 +133,76 @@ def record(
         detail=json.loads(json.dumps(dict(detail or {}))),
         prev=prev,
     ).sealed()
-    SqlAuditStore(session).append(sealed)
+    SqlAuditStore(session).append(sealed, flush=False)  # written with the transaction
+    session.info["audit_tail"] = (sealed.seq, sealed.hash)
     return sealed
 
 
 def checkpoint(store: Store, key: Ed25519PrivateKey) -> Checkpoint | None:
-    """Sign the tree as it stands, unless the latest checkpoint already covers every record."""
+    """Sign the tree as it stands, unless the latest checkpoint already covers every record.
+
+    Incremental, as a Certificate Transparency log: the latest checkpoint keeps the Merkle
+    frontier at its size, so a checkpoint reads and hashes only the records after it (O(new
+    records), not O(all records)). The frontier is used only if it gives the latest checkpoint's
+    root and that checkpoint's signature verifies; else (an older checkpoint without one) the
+    tree is rebuilt from every record, once. The new records must chain from the last signed
+    one: the signer never signs over a broken chain. `audit verify` trusts none of this and
+    recomputes everything from the records.
+    """
     with audited(store) as session:
         audit = SqlAuditStore(session)
-        leaves = [r.leaf() for r in audit.records()]
-        latest = session.scalar(
-            select(AuditCheckpointRow.tree_size).order_by(AuditCheckpointRow.id.desc()).limit(1)
-        )
-        if not leaves or latest == len(leaves):
+        latest = session.scalars(
+            select(AuditCheckpointRow).order_by(AuditCheckpointRow.id.desc()).limit(1)
+        ).first()
+        frontier = _trusted_frontier(latest, key.public_key()) or merkle.Frontier()
+        prev = GENESIS
+        if frontier.size:
+            tail = session.scalar(
+                select(AuditRecordRow.hash).where(AuditRecordRow.seq == frontier.size - 1)
+            )
+            if tail is None:
+                raise AuditError(
+                    f"record #{frontier.size - 1}: missing, though the latest checkpoint "
+                    f"covers {frontier.size} records (run `silkroute audit verify`)"
+                )
+            prev = tail
+        for record in audit.records(start=frontier.size):
+            if (
+                record.seq != frontier.size
+                or record.prev != prev
+                or record.expected_hash() != record.hash
+            ):
+                raise AuditError(
+                    f"record #{frontier.size}: does not chain from the signed log; not signing "
+                    "(run `silkroute audit verify`)"
+                )
+            frontier.append(record.leaf())
+            prev = record.hash
+        if not frontier.size or (latest is not None and latest.tree_size == frontier.size):
             return None
         unsigned = Checkpoint(
-            len(leaves), merkle.root(leaves).hex(), now_utc(), key_id(key.public_key()), ""
+            frontier.size, frontier.root().hex(), now_utc(), key_id(key.public_key()), ""
         )
         signed = Checkpoint(
             **{**unsigned.to_json(), "signature": key.sign(unsigned.message()).hex()}
         )
-        audit.add_checkpoint(signed)
+        audit.add_checkpoint(signed, frontier.to_text())
         return signed
+
+
+def _trusted_frontier(
+    row: AuditCheckpointRow | None, public: Ed25519PublicKey
+) -> merkle.Frontier | None:
+    """The latest checkpoint's frontier if it gives that checkpoint's signed root."""
+    if row is None or row.frontier is None:
+        return None
+    head = Checkpoint(row.tree_size, row.root, row.at, row.key_id, row.signature)
+    try:
+        frontier = merkle.Frontier.from_text(row.tree_size, row.frontier)
+        public.verify(bytes.fromhex(head.signature), head.message())
+    except (ValueError, InvalidSignature):
+        return None
+    return frontier if frontier.root().hex() == row.root else None
 
 
 def signing_key(data_dir: Path, create: bool = False) -> Ed25519PrivateKey | None:

@@ -201,6 +201,31 @@ class AuditRecordRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class TransferRow(Base):
+    """A dataset its owner sent abroad in a calendar year: the first start of a job that
+    read it at a site outside its origin. One row per (tenant, dataset, year), so re-running
+    a dataset is not a new export; the rows of a year give each tenant's yearly count of data
+    subjects (thresholds such as China's 100,000 and 1,000,000 individuals)."""
+
+    __tablename__ = "data_transfers"
+    __table_args__ = (
+        UniqueConstraint("tenant", "dataset", "year", name="uq_data_transfers_once_a_year"),
+        Index("ix_data_transfers_year", "year", "tenant"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(128))
+    origin: Mapped[str] = mapped_column(String(2))
+    data_class: Mapped[str] = mapped_column(String(32))
+    subjects: Mapped[int] = mapped_column(BigInteger)
+    year: Mapped[int] = mapped_column(Integer)
+    destination: Mapped[str] = mapped_column(String(2))  # country of that first transfer
+    site: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
 class AuditCheckpointRow(Base):
     __tablename__ = "audit_checkpoints"
 
@@ -210,3 +235,7 @@ class AuditCheckpointRow(Base):
     at: Mapped[str] = mapped_column(String(40))
     key_id: Mapped[str] = mapped_column(String(128))
     signature: Mapped[str] = mapped_column(String(256))
+    # The Merkle frontier at `tree_size` (hex digests of the full subtrees, largest first):
+    # the next checkpoint hashes only the records after it. Derived data, never trusted by
+    # `audit verify`; checked against the signed root before it is used.
+    frontier: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -88,10 +88,27 @@ class PoolFilter(ABC):
     name: str = "pool-filter"
     # WAIT: the refusal may clear by itself (usage drops); DENY: someone must act.
     severity: Severity = Severity.WAIT
+    # Moves whenever the filter's answers may have changed for a reason the cluster does not
+    # show (new rules, grants, a new day, a tenant's yearly count): the scheduler then looks
+    # at every waiting job again, parked ones included.
+    version: int = 0
+    # True when only such a change clears this filter's refusals (waiting for room never
+    # does): a job that every pool refuses for this filter is parked out of the walk, as
+    # Kueue parks inadmissible workloads, until `version` moves or the cluster is reshaped.
+    parks: bool = False
 
     def applies(self, job: Job, ctx: Context) -> bool:
         """Cheap test: False when `check` would pass every pool for this job."""
         return True
+
+    def started(self, job: Job, pool: int, ctx: Context) -> None:
+        """The step started `job` in `pool` (a filter that counts what ran updates itself)."""
+        return None
+
+    def take_changed(self) -> Callable[[Job], bool] | None:
+        """Which waiting jobs' answers changed since last asked (a narrower `version` move:
+        only those are looked at again); None when none did."""
+        return None
 
     @abstractmethod
     def check(self, job: Job, pool: int, ctx: Context) -> tuple[str, str] | None: ...
