@@ -22,12 +22,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from silkroute.backends.base import RunState
+from silkroute.backends.base import BackendError, RunState
+from silkroute.backends.capabilities import check_run_id
 from silkroute.control.auth import Principal, Role, issue_token
 from silkroute.control.errors import ServiceError, invalid, not_found
 from silkroute.control.governance import actor_of
 from silkroute.control.loop import LIVE_RUN_STATES
-from silkroute.control.service import Platform
+from silkroute.control.service import Platform, no_nul
 from silkroute.store.audit import audited, record
 from silkroute.store.models import AgentRow, JobRow, RunRow, SiteRow
 
@@ -40,6 +41,7 @@ STREAMS = ("stdout", "stderr")
 def issue_agent_token(platform: Platform, caller: Principal, site: str) -> str:
     """A token for `site`'s agent (shown once); from now on a remote agent serves the site."""
     caller.require(Role.ADMIN, Role.OPERATOR)
+    no_nul(site, "site")
     now = time.time()
     with audited(platform.store) as session:
         if session.get(SiteRow, site) is None:
@@ -82,6 +84,7 @@ def heartbeat(platform: Platform, caller: Principal, body: dict[str, Any]) -> di
         raise invalid("backend", "an engine name of at most 32 characters")
     if not isinstance(inventory, dict):
         raise invalid("inventory", "an object")
+    no_nul(body, "")
     came_back = False
     with platform.store.session() as session:
         agent = session.get(AgentRow, site)
@@ -154,7 +157,8 @@ def report(
     exit_code = _optional(body, "exit_code", int)
     started_at = _optional(body, "started_at", float)
     ended_at = _optional(body, "ended_at", float)
-    message = str(body.get("message") or "")[:2000]
+    message = str(body.get("message") or "").replace("\x00", "")[:2000]
+    _check_run(run_id)
     with platform.store.session() as session:
         run = session.get(RunRow, run_id)
         if run is None or run.site != site:
@@ -194,6 +198,7 @@ def ship_log(
         raise invalid("data", "base64") from None
     if len(data) > MAX_LOG_CHUNK:
         raise invalid("data", f"at most {MAX_LOG_CHUNK} bytes per chunk")
+    _check_run(run_id)
     with platform.store.session() as session:
         run = session.get(RunRow, run_id)
         if run is None or run.site != site:
@@ -208,6 +213,13 @@ def ship_log(
         handle.write(data)
         handle.truncate()
     return {"offset": offset + len(data)}
+
+
+def _check_run(run_id: str) -> None:
+    try:
+        check_run_id(run_id)
+    except BackendError:
+        raise not_found("run") from None
 
 
 def log_path(platform: Platform, run_id: str, stream: str) -> Path:

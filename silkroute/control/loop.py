@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from silkroute.backends.base import RunState, RunStatus
@@ -384,7 +384,14 @@ class ControlLoop:
                 select(RunRow).where(RunRow.report_new.is_(True)).order_by(RunRow.created_at)
             ).all()
             for run in reported:
-                run.report_new = False
+                # Cleared only if no newer report came meanwhile: an agent's report commits
+                # beside this pass (PostgreSQL re-checks the condition on the latest row).
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.run_id == run.run_id, RunRow.engine_state == run.engine_state)
+                    .values(report_new=False)
+                    .execution_options(synchronize_session=False)
+                )
                 if run.state == "ended" or run.engine_state is None:
                     continue  # ended meanwhile (its site went down): a late word changes nothing
                 state = RunState(run.engine_state)
@@ -601,13 +608,14 @@ class ControlLoop:
                     log.warning("site %s is down: its agent missed its heartbeats", agent.site)
                     self.scheduler.drain_site(agent.site)
                     self._requeue_site(session, agent.site, now)
-                    detail = {"last_heartbeat": agent.last_heartbeat}
-                    record(session, "site-down", "control-plane", f"site/{agent.site}", detail)
+                    detail = {"action": "site down", "last_heartbeat": agent.last_heartbeat}
+                    record(session, "admin", "control-plane", f"site/{agent.site}", detail)
                 elif agent.state != "up" and fresh:
                     agent.state, agent.state_since = "up", now
                     log.info("site %s is up: its agent reports", agent.site)
                     self.scheduler.undrain_site(agent.site)
-                    record(session, "site-up", "control-plane", f"site/{agent.site}", {})
+                    detail = {"action": "site up", "last_heartbeat": agent.last_heartbeat}
+                    record(session, "admin", "control-plane", f"site/{agent.site}", detail)
 
     def _requeue_site(self, session: Session, site: str, now: float) -> None:
         runs = session.scalars(
@@ -632,6 +640,8 @@ class ControlLoop:
             self.scheduler.lost(job.id, now)
             _transition(session, job, "pending", now, "site-down", message + "; requeued")
             job.site = job.accelerator_type = None
+
+
 def _transition(
     session: Session,
     job: JobRow,
