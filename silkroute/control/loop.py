@@ -605,7 +605,10 @@ class ControlLoop:
                 )
                 if agent.state == "up" and not fresh:
                     agent.state, agent.state_since = "down", now
-                    log.warning("site %s is down: its agent missed its heartbeats", agent.site)
+                    silent = now - (agent.last_heartbeat or agent.state_since)
+                    log.warning(
+                        "site %s is down: no word from its agent for %.1f s", agent.site, silent
+                    )
                     self.scheduler.drain_site(agent.site)
                     self._requeue_site(session, agent.site, now)
                     detail = {"action": "site down", "last_heartbeat": agent.last_heartbeat}

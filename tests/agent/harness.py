@@ -119,9 +119,7 @@ class ControlPlane:
         self.call("POST", "/v1/sites", json=site)
 
     def tenant(self, name: str) -> str:
-        token: str = self.call("POST", "/v1/tenants", json={"name": name, "country": "SG"})[
-            "token"
-        ]
+        token: str = self.call("POST", "/v1/tenants", json={"name": name, "country": "SG"})["token"]
         return token
 
     def agent(

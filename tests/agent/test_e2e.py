@@ -116,8 +116,7 @@ def test_cancelling_a_running_job_stops_it_on_the_engine(
     token = plane.tenant("t1")
     marker = tmp_path / "term"
     command = (
-        f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; "
-        "while true; do sleep 0.1; done"
+        f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; while true; do sleep 0.1; done"
     )
     submitted = plane.call("POST", "/v1/jobs", token, json=job(command=command))
     plane.wait_job(token, submitted["id"], ("running",))
