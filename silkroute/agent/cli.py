@@ -52,6 +52,10 @@ def agent(
         Path | None, typer.Option(help="The site's inventory as a site YAML file, registered")
     ] = None,
     interval: Annotated[float, typer.Option(help="Seconds between rounds")] = 0.5,
+    namespace: Annotated[
+        str,
+        typer.Option(help="Tells this control plane's runs apart on a shared Slurm or Ray"),
+    ] = "silkroute",
     ray_address: Annotated[
         str, typer.Option(help="Ray's dashboard address (--backend ray)")
     ] = "http://127.0.0.1:8265",
@@ -76,7 +80,9 @@ def agent(
     root = (work_dir or Path(".silkroute-agent") / site).resolve()
     root.mkdir(parents=True, exist_ok=True)
     try:
-        engine = _backend(backend, root, ray_address, ray_python, ray_grace, slurm_partition)
+        engine = _backend(
+            backend, root, namespace, ray_address, ray_python, ray_grace, slurm_partition
+        )
     except BackendError as exc:
         raise fail(f"--backend {backend.value}: {exc}") from None
     control = HttpControlPlane(server, token)
@@ -109,6 +115,7 @@ def agent(
 def _backend(
     engine: Engine,
     root: Path,
+    namespace: str,
     ray_address: str,
     ray_python: str,
     ray_grace: float,
@@ -121,10 +128,10 @@ def _backend(
     if engine is Engine.SLURM:
         from silkroute.backends.slurm import SlurmBackend
 
-        return SlurmBackend(partition=slurm_partition)
+        return SlurmBackend(namespace=namespace, partition=slurm_partition)
     from silkroute.backends.ray import RayBackend
 
-    return RayBackend(ray_address, python=ray_python, max_grace_s=ray_grace)
+    return RayBackend(ray_address, namespace=namespace, python=ray_python, max_grace_s=ray_grace)
 
 
 def _inventory(path: Path | None) -> dict[str, Any]:

@@ -73,6 +73,12 @@ class ControlPlane:
     agents: list[Agent] = field(default_factory=list)
 
     @property
+    def namespace(self) -> str:
+        """Run ids restart at job1-a1 with every control plane: keep each one's apart on
+        the shared test engines."""
+        return f"e2e{self.port}"
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -133,7 +139,7 @@ class ControlPlane:
         token = self.call("POST", f"/v1/sites/{site}/agent-token")["token"]
         work = self.root / f"agent-{site}"
         args = ["--site", site, *engine_args, "--server", self.url, "--token", token]
-        args += ["--work-dir", str(work), "--interval", "0.2"]
+        args += ["--work-dir", str(work), "--interval", "0.2", "--namespace", self.namespace]
         args += ["--checkpoint-dir", str(checkpoints or self.root / "checkpoints")]
         agent = Agent(site, args, dict(env or os.environ), self.root / f"agent-{site}.log")
         self.agents.append(agent)

@@ -73,7 +73,7 @@ def engine_backend(plane: ControlPlane, engine: Engine, site: str = "edge") -> B
     """The back end the site's agent uses, as a second client of the same engine."""
     if engine.name == "local":
         return LocalBackend(plane.root / f"agent-{site}" / "engine")
-    return engine.make()
+    return engine.make(namespace=plane.namespace)
 
 
 def checkpoint_step(plane: ControlPlane) -> int:
