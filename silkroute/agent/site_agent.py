@@ -207,9 +207,13 @@ class SiteAgent:
 
     def _submit(self, spec: LaunchSpec) -> None:
         try:
+            # The run's folders, where the agent's file system is the engine's (Ray's workers
+            # start in the workdir; Slurm and local make their own too).
+            spec.workdir.mkdir(parents=True, exist_ok=True)
+            spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             self.backend.submit(spec)
             self.stats.submitted += 1
-        except BackendError as exc:
+        except (BackendError, OSError) as exc:
             with self._lock:
                 self._refused[spec.run_id] = str(exc) or "the engine refused the run"
 
