@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from silkroute.backends.base import BackendError, RunState
 from silkroute.backends.capabilities import check_run_id
@@ -165,14 +165,22 @@ def report(
             raise not_found("run")  # another site's run looks exactly like a missing one
         if run.state == "ended":
             return {"run_id": run_id, "accepted": False}
-        run.engine_state, run.engine_exit_code, run.engine_message = (
-            state.value,
-            exit_code,
-            message,
+        # Every column written, the flag always: an ORM update would skip a `report_new`
+        # it believes already set while the loop clears it beside us (a lost report).
+        session.execute(
+            update(RunRow)
+            .where(RunRow.run_id == run_id)
+            .values(
+                engine_state=state.value,
+                engine_exit_code=exit_code,
+                engine_message=message,
+                engine_started_at=started_at,
+                engine_ended_at=ended_at,
+                launch_failed=bool(body.get("launch_failed")) and run.state == "launching",
+                report_new=True,
+            )
+            .execution_options(synchronize_session=False)
         )
-        run.engine_started_at, run.engine_ended_at = started_at, ended_at
-        run.launch_failed = bool(body.get("launch_failed")) and run.state == "launching"
-        run.report_new = True
         agent = session.get(AgentRow, site)
         if agent is not None:
             agent.last_heartbeat = time.time()  # any word from the agent says it is alive
