@@ -8,6 +8,7 @@ Each site here matches the test engines' inventory: 2 nodes x 2 accelerators.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from silkroute.backends.base import Backend, RunState
+from silkroute.backends.capabilities import UsageCapable
 from silkroute.backends.local import LocalBackend
 from tests.agent.harness import CLI, ControlPlane, site, wait_until
 from tests.engines import Engine
@@ -107,6 +109,14 @@ def test_a_gang_job_runs_on_the_sites_engine_and_its_output_comes_back(
         timeout=60,
     )
     assert cli.returncode == 0 and "rank 0 of 2 at edge" in cli.stdout, cli
+    # The ledger's accelerator-hours agree with the engine's own record of the run (1%).
+    backend = engine_backend(plane, engine)
+    if isinstance(backend, UsageCapable) and "usage" in backend.capabilities:
+        run_id = done["runs"][0]["run_id"]
+        engine_hours = backend.usage([run_id])[run_id].accelerator_hours(time.time())
+        rows = plane.call("GET", "/v1/usage")["rows"]
+        ledger = sum(r["accelerator_hours"] for r in rows if r["site"] == "edge")
+        assert engine_hours > 0 and ledger == pytest.approx(engine_hours, rel=0.01)
 
 
 def test_cancelling_a_running_job_stops_it_on_the_engine(
