@@ -109,11 +109,13 @@ class ControlLoop:
         self._governance_day = dt.date.min
         self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
         self._thread: threading.Thread | None = None
+        self._started = time.monotonic()
         # Started with the loop and stopped after it: the in-process agents (boot.py).
         self.companions: list[Any] = []
 
     # ----- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
+        self._started = time.monotonic()
         with self._lock:
             self._rebuild_book()
         self._cancel_hint.set()
@@ -597,13 +599,16 @@ class ControlLoop:
         self._agents_hint.clear()
         self._last_agent_check = time.monotonic()
         now = time.time()
+        # Right after a start, silence is this server's own downtime, not the agents': they
+        # get one timeout to reach it again before any site is declared down.
+        settled = time.monotonic() - self._started >= self.agent_timeout_s
         with audited(self.store) as session:
             for agent in session.scalars(select(AgentRow)):
                 fresh = (
                     agent.last_heartbeat is not None
                     and now - agent.last_heartbeat <= self.agent_timeout_s
                 )
-                if agent.state == "up" and not fresh:
+                if agent.state == "up" and not fresh and settled:
                     agent.state, agent.state_since = "down", now
                     silent = now - (agent.last_heartbeat or agent.state_since)
                     log.warning(
