@@ -425,8 +425,9 @@ class ControlLoop:
         job = session.get(JobRow, run.job_id)
         assert job is not None
         ended_at = min(now, status.ended_at or now)
-        if run.started_at is None and status.started_at is not None:
-            run.started_at = min(ended_at, status.started_at)
+        if run.started_at is None:
+            # Never seen running: the engine's start if it kept one, else a run of no length.
+            run.started_at = min(ended_at, status.started_at or ended_at)
         never_launched = run.launch_failed
         run.state, run.outcome, run.exit_code, run.ended_at = (
             "ended",

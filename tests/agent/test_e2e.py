@@ -57,16 +57,18 @@ def job(**fields: Any) -> dict[str, Any]:
     }
 
 
-# Counts to STEPS, one step per 0.1 s, keeping each rank's last step in the job's checkpoint
-# folder; resumes from there; on SIGTERM says where it stopped and exits.
-def counting(steps: int) -> str:
+# Counts to STEPS, one step per 0.1 s (`slow_at`: 0.5 s at that site), keeping each rank's
+# last step in the job's checkpoint folder; resumes from there; on SIGTERM says where it
+# stopped and exits.
+def counting(steps: int, slow_at: str = "") -> str:
     return (
         'mkdir -p "$SILKROUTE_CHECKPOINT_DIR"; '
         'ck="$SILKROUTE_CHECKPOINT_DIR/step-$SILKROUTE_RANK"; '
         's=$(cat "$ck" 2>/dev/null || echo 0); '
         'echo "attempt $SILKROUTE_ATTEMPT at $SILKROUTE_SITE resumes at $s"; '
         "trap 'echo \"stopped at $s\"; exit 0' TERM; "
-        f'while [ "$s" -lt {steps} ]; do s=$((s+1)); echo "$s" > "$ck"; sleep 0.1; done; '
+        f'pause=0.1; [ "$SILKROUTE_SITE" = "{slow_at}" ] && pause=0.5; '
+        f'while [ "$s" -lt {steps} ]; do s=$((s+1)); echo "$s" > "$ck"; sleep $pause; done; '
         'echo "finished at $s"'
     )
 
@@ -190,7 +192,8 @@ def test_an_agent_killed_mid_job_has_its_job_requeued_and_finished_at_another_si
         "POST",
         "/v1/jobs",
         token,
-        json=job(accelerators_per_worker=1, preemptible=True, command=counting(100)),
+        # Slow at edge: the run left behind there is still going when its agent comes back.
+        json=job(accelerators_per_worker=1, preemptible=True, command=counting(60, "edge")),
     )
     plane.wait_output(token, submitted["id"], "attempt 1 at edge resumes at 0")
     wait_until("the job checkpoints", lambda: checkpoint_step(plane) >= 3)
