@@ -36,7 +36,7 @@ def main() -> None:
             f"export RAY_ADDRESS={ray.address}\n"
             f"export RAY_PYTHON={ray.python}\n"
         )
-        print(f"Slurm (nodes n1, n2; 2 GPUs each) and Ray (2 nodes; 2 GPUs each) are up.")
+        print("Slurm (nodes n1, n2; 2 GPUs each) and Ray (2 nodes; 2 GPUs each) are up.")
         print(f"source {env}   # SLURM_CONF, RAY_ADDRESS, RAY_PYTHON; Ctrl-C stops both")
         sys.stdout.flush()
         stop.wait()
