@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the test suite's helpers
 
-from tests.backends.ray_head import RayHead  # noqa: E402
-from tests.backends.slurm_cluster import SlurmCluster  # noqa: E402
+from tests.backends.ray_head import RayHead
+from tests.backends.slurm_cluster import SlurmCluster
 
 
 def main() -> None:
