@@ -425,9 +425,12 @@ class ControlLoop:
         job = session.get(JobRow, run.job_id)
         assert job is not None
         ended_at = min(now, status.ended_at or now)
-        if run.started_at is None:
-            # Never seen running: the engine's start if it kept one, else a run of no length.
-            run.started_at = min(ended_at, status.started_at or ended_at)
+        if status.started_at is not None:
+            # The engine's own start wins over the time its first report was taken in (the
+            # ledger then agrees with the engine's records).
+            run.started_at = min(ended_at, status.started_at)
+        elif run.started_at is None:  # never seen running, no start on record: no length
+            run.started_at = ended_at
         never_launched = run.launch_failed
         run.state, run.outcome, run.exit_code, run.ended_at = (
             "ended",
