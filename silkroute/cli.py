@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from silkroute.agent.cli import register as register_agent_commands
 from silkroute.audit.cli import audit_app
 from silkroute.console import fail as console_fail
 from silkroute.corpus.cli import corpus_app
@@ -35,6 +36,7 @@ app.add_typer(audit_app, name="audit")
 sim_app.command("packing")(packing_command)
 register_platform_commands(app)  # server, admin, site, tenant, submit, jobs, ... (issue 12)
 register_governance_commands(app)  # dataset, compliance, explain (issue 14)
+register_agent_commands(app)  # agent, agent-token (issue 13)
 # Tables are wide; do not squeeze them into 80 columns when output is piped.
 console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)

@@ -84,6 +84,10 @@ def server(
     operator_policies: Annotated[
         Path | None, typer.Option(help="Operator restrictions (Cedar file)")
     ] = None,
+    grace: Annotated[float, typer.Option(help="Seconds from SIGTERM to SIGKILL on a stop")] = 10.0,
+    agent_timeout: Annotated[
+        float, typer.Option(help="A site whose agent is silent this long goes down")
+    ] = 15.0,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
@@ -100,7 +104,13 @@ def server(
             raise fail(f"--operator-policies: {operator_policies}: {exc}") from None
     try:
         platform = open_platform(
-            data_dir, db, tick_s=tick, audit_key=audit_key, operator_policies=operator_policies
+            data_dir,
+            db,
+            tick_s=tick,
+            grace_s=grace,
+            audit_key=audit_key,
+            operator_policies=operator_policies,
+            agent_timeout_s=agent_timeout,
         )
     except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
         raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None

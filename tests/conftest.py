@@ -11,6 +11,11 @@ import os
 
 from hypothesis import settings
 
+# Real engines (local, Slurm, Ray) as session fixtures, shared by every test directory.
+from tests.engines import local_engine, ray_engine, slurm_engine
+
+__all__ = ["local_engine", "ray_engine", "slurm_engine"]
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from silkroute.api import schemas
 from silkroute.api.metrics import ApiMetrics
 from silkroute.api.routes import router
+from silkroute.api.routes_agent import router as agent_router
 from silkroute.api.routes_governance import router as governance_router
 from silkroute.control.errors import ServiceError
 from silkroute.control.service import Platform
@@ -51,6 +52,7 @@ def create_app(
     metrics = ApiMetrics(platform.loop)
     app.include_router(router)
     app.include_router(governance_router)
+    app.include_router(agent_router)
     _install_errors(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from silkroute.api import convert, schemas
 from silkroute.control import service
-from silkroute.control.auth import Principal, authenticate, hash_token, parse_bearer
-from silkroute.control.errors import ServiceError, invalid
+from silkroute.control.auth import Principal, Role, authenticate, hash_token, parse_bearer
+from silkroute.control.errors import ServiceError, forbidden, invalid
 from silkroute.model.cluster import SiteSpec
 
 router = APIRouter()
@@ -36,6 +36,13 @@ def caller(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The token's owner; the raw header is checked here so every failure says the same."""
+    principal = token_owner(request)
+    if principal.role is Role.AGENT:  # an agent token is no tenant's nor staff's key
+        raise forbidden("an agent token serves only the /v1/agent endpoints")
+    return principal
+
+
+def token_owner(request: Request) -> Principal:
     platform = platform_of(request)
     token_hash = hash_token(parse_bearer(request.headers.get("authorization")))
     known = platform.tokens.get(token_hash)

@@ -1,6 +1,8 @@
 """The Ray back end: one run is one Ray job (job submission API), its submission id the run_id.
 
-- submit: `JobSubmissionClient.submit_job(submission_id=run_id)`; the entrypoint is the gang
+- submit: `JobSubmissionClient.submit_job(submission_id=<namespace>.<run_id>)` (submission ids
+  are one namespace per Ray cluster: control planes sharing a cluster must not collide, as
+  Slurm's job names `<namespace>.<run_id>`); the entrypoint is the gang
   driver `ray_gang.launcher` (its plan in the job's environment), shipped with the job as a
   `py_modules` package, which places the gang as one placement group (one bundle of CPUs and
   GPUs per rank) and runs rank i in actor i. A run_id Ray already has is not submitted again.
@@ -120,7 +122,7 @@ class RayBackend:
         try:
             self._client.submit_job(
                 entrypoint=f"{shlex.quote(self.python)} -m ray_gang.launcher",
-                submission_id=spec.run_id,
+                submission_id=self._submission(spec.run_id),
                 runtime_env={
                     "py_modules": [str(Path(ray_gang.__file__).parent)],
                     "env_vars": {
@@ -159,7 +161,7 @@ class RayBackend:
         info = self._info(run_id)
         if info is None or _STATES.get(str(info.status), RunState.RUNNING).terminal:
             return
-        self._call("stop_job", run_id)
+        self._call("stop_job", self._submission(run_id))
         # Ray kills the driver after max_grace_s; give it a little longer to say so.
         deadline = time.monotonic() + min(grace_s, self.max_grace_s) + 10.0
         while time.monotonic() < deadline:
@@ -173,16 +175,17 @@ class RayBackend:
         ours = [
             j
             for j in jobs
-            if (j.metadata or {}).get(_META_NAMESPACE) == self.namespace and j.submission_id
+            if (j.metadata or {}).get(_META_NAMESPACE) == self.namespace
+            and (j.metadata or {}).get(_META_RUN)
         ]
-        return sorted((_status(j.submission_id, j) for j in ours), key=lambda s: s.run_id)
+        return sorted((_status(j.metadata[_META_RUN], j) for j in ours), key=lambda s: s.run_id)
 
     # --- optional capabilities ------------------------------------------------------------
 
     def logs(self, run_id: str) -> str:
         if self._info(run_id) is None:
             return ""
-        return str(self._call("get_job_logs", run_id))
+        return str(self._call("get_job_logs", self._submission(run_id)))
 
     def usage(self, run_ids: Sequence[str]) -> dict[str, RunUsage]:
         usage = {}
@@ -196,16 +199,20 @@ class RayBackend:
 
     # --- talking to Ray -------------------------------------------------------------------
 
+    def _submission(self, run_id: str) -> str:
+        return f"{self.namespace}.{run_id}"
+
     def _info(self, run_id: str) -> Any | None:
         try:
-            info = self._client.get_job_info(run_id)
+            info = self._client.get_job_info(self._submission(run_id))
         except RuntimeError as exc:  # the SDK's answer for an unknown submission id
             if "status code 404" in str(exc):
                 return None
             raise BackendError(f"ray: get_job_info({run_id}) failed: {exc}") from exc
         except Exception as exc:
             raise BackendError(f"ray: get_job_info({run_id}) failed: {exc}") from exc
-        if (info.metadata or {}).get(_META_NAMESPACE) != self.namespace:
+        metadata = info.metadata or {}
+        if metadata.get(_META_NAMESPACE) != self.namespace or metadata.get(_META_RUN) != run_id:
             return None  # someone else's job with this id: not ours to report or stop
         return info
 

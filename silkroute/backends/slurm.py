@@ -206,7 +206,7 @@ class SlurmBackend:
 
     def _controller_jobs(self) -> list[SlurmJob]:
         out = self._run(["scontrol", "-o", "show", "job"], check=False)
-        return [_parse_job(line) for line in out.splitlines() if line.startswith("JobId=")]
+        return _parse_jobs(out)
 
     def _show_job(self, job_id: int) -> SlurmJob | None:
         out = self._run(["scontrol", "-o", "show", "job", str(job_id)], check=False)
@@ -217,8 +217,7 @@ class SlurmBackend:
         path = self._jobcomp_path()
         if path is None or not path.exists():
             return []
-        text = path.read_text(errors="replace")
-        return [_parse_job(line) for line in text.splitlines() if line.startswith("JobId=")]
+        return _parse_jobs(path.read_text(errors="replace"))
 
     def _jobcomp_path(self) -> Path | None:
         if self._jobcomp is False:
@@ -285,6 +284,19 @@ def _fields(line: str) -> dict[str, str]:
         end = after.start() if after is not None else len(line)
         fields[mark.group(1)] = line[mark.end() : end].strip()
     return fields
+
+
+def _parse_jobs(text: str) -> list[SlurmJob]:
+    """Every whole job record; a line cut short (the completion log's last line while
+    slurmctld appends it) is skipped: the next read has it whole."""
+    jobs = []
+    for line in text.splitlines():
+        if line.startswith("JobId="):
+            try:
+                jobs.append(_parse_job(line))
+            except (ValueError, KeyError):
+                continue
+    return jobs
 
 
 def _parse_job(line: str) -> SlurmJob:

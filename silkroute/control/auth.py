@@ -19,12 +19,14 @@ class Role(StrEnum):
     ADMIN = "admin"  # everything, including tenants and tokens
     OPERATOR = "operator"  # sites, every job, usage of every tenant
     TENANT = "tenant"  # its own jobs and usage only
+    AGENT = "agent"  # one site's agent: that site's runs, through /v1/agent only
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: Role
     tenant: str | None = None
+    site: str | None = None  # agent tokens: the one site they serve
 
     @property
     def staff(self) -> bool:
@@ -40,7 +42,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: Session, role: Role, tenant: str | None = None, label: str = "") -> str:
+def issue_token(
+    session: Session,
+    role: Role,
+    tenant: str | None = None,
+    label: str = "",
+    site: str | None = None,
+) -> str:
     """Create a token and store its hash; the token itself is returned once and never again."""
     token = f"sr_{secrets.token_urlsafe(32)}"
     session.add(
@@ -50,6 +58,7 @@ def issue_token(session: Session, role: Role, tenant: str | None = None, label: 
             tenant=tenant,
             label=label,
             created_at=time.time(),
+            site=site,
         )
     )
     return token
@@ -97,4 +106,4 @@ def authenticate(session: Session, header: str | None) -> Principal:
     row = session.scalar(select(TokenRow).where(TokenRow.token_hash == hash_token(token.strip())))
     if row is None:
         raise ServiceError(401, "unauthorised", "unknown or revoked token")
-    return Principal(Role(row.role), row.tenant)
+    return Principal(Role(row.role), row.tenant, row.site)

@@ -1,4 +1,5 @@
-"""Assemble a platform: the store (migrated), the local back end and the live loop."""
+"""Assemble a platform: the store (migrated), the live loop, and the embedded agents that run
+the jobs of every site without a remote agent (each with its own local back end)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from silkroute.audit.log import load_private_key
-from silkroute.backends.local import LocalBackend
 from silkroute.control.auth import Role, issue_token
 from silkroute.control.loop import ControlLoop
 from silkroute.control.service import Platform
@@ -24,23 +24,30 @@ def open_platform(
     grace_s: float = 10.0,
     audit_key: Path | None = None,
     operator_policies: Path | None = None,
+    agent_timeout_s: float = 15.0,
 ) -> Platform:
     """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state).
 
     `audit_key`: the audit log's Ed25519 signing key (PEM); default `<data_dir>/audit.key`,
-    made on first start. `operator_policies`: the operator's Cedar file (checked at once)."""
+    made on first start. `operator_policies`: the operator's Cedar file (checked at once).
+    `agent_timeout_s`: a remote agent silent this long has its site marked down."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(db_url or default_url(data_dir))
-    backend = LocalBackend(data_dir / "backend")
-    loop = ControlLoop(store, backend, data_dir / "runs", tick_s=tick_s, grace_s=grace_s)
+    loop = ControlLoop(
+        store, data_dir, tick_s=tick_s, grace_s=grace_s, agent_timeout_s=agent_timeout_s
+    )
     # The audit log's signing key: made on first start (`admin init`) in the data directory.
     loop.audit_key = load_private_key(audit_key) if audit_key else signing_key(data_dir, True)
     if operator_policies is not None:
         text = operator_policies.read_text("utf-8")
         OperatorPolicies(text, {})  # a bad file fails the start, naming the problem
         loop.operator_policies = text
-    return Platform(store, loop)
+    platform = Platform(store, loop)
+    from silkroute.agent.embedded import EmbeddedAgents  # (the agent room imports control)
+
+    loop.companions.append(EmbeddedAgents(platform, data_dir))
+    return platform
 
 
 def init_admin(platform: Platform, force: bool = False) -> str | None:

@@ -368,6 +368,8 @@ def add_dataset(session: Session, caller: Principal, body: Any) -> DatasetRow:
 
 def list_datasets(session: Session, caller: Principal, owner: str | None) -> list[DatasetRow]:
     query = select(DatasetRow).order_by(DatasetRow.name)
+    if owner is not None and "\x00" in owner:
+        return []  # no name holds NUL (PostgreSQL text cannot even be asked about one)
     if not caller.staff:
         if owner is not None and owner != caller.tenant:
             return []
@@ -378,7 +380,7 @@ def list_datasets(session: Session, caller: Principal, owner: str | None) -> lis
 
 
 def get_dataset(session: Session, caller: Principal, name: str) -> DatasetRow:
-    row = session.get(DatasetRow, name)
+    row = None if "\x00" in name else session.get(DatasetRow, name)
     if row is None or (not caller.staff and row.owner != caller.tenant):
         raise not_found("dataset")
     return row
@@ -420,6 +422,8 @@ def add_grant(session: Session, caller: Principal, body: Any) -> GrantRow:
 
 
 def list_grants(session: Session, caller: Principal, tenant: str | None) -> list[GrantRow]:
+    if tenant is not None and "\x00" in tenant:
+        raise not_found("tenant")
     if not caller.staff:
         if tenant is not None and tenant != caller.tenant:
             raise not_found("tenant")

@@ -1,11 +1,16 @@
 """The live loop: the only writer of job states after submission.
 
-Each pass (on an event — submit, cancel, a run ending — or every `tick_s`): take in new jobs,
-carry out cancels, collect runs that ended, run one scheduling step and commit its decisions
-(each with the job's state change, in one transaction), then launch what was committed. A
-run is committed as `launching` before the back end hears of it, and back ends are idempotent
-on the run id, so a crash between the two is repaired by launching again at start-up; a run is
-never launched while another run of the same job is still alive.
+Each pass (on an event — submit, cancel, an agent's report — or every `tick_s`): take in new
+jobs, mark sites whose agent went silent down (their jobs requeued), carry out cancels, take
+in what the sites' agents reported (a run reached its engine, or ended), stop runs past their
+time limit, run one scheduling step and commit its decisions (each with the job's state change,
+in one transaction).
+
+The loop never touches an engine. A decision becomes a run row (`launching`, or `stopping`
+when it must stop) at a site; that site's agent, remote (`silkroute agent`) or embedded in
+this process (`agent.embedded`), reads its site's runs, carries them out on its own back end
+and reports each engine state back (`control/agents.py`), which this loop takes in. A job's
+resources stay held in the scheduler's book until its agent reports the run gone.
 """
 
 from __future__ import annotations
@@ -15,23 +20,15 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from silkroute.backends.base import (
-    Backend,
-    BackendError,
-    LaunchSpec,
-    RunState,
-    RunStatus,
-    WorkerPlacement,
-)
+from silkroute.backends.base import RunState, RunStatus
 from silkroute.control import accounting, governance
 from silkroute.control.scheduling import (
     HoldJob,
@@ -46,7 +43,7 @@ from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, checkpoint, record
 from silkroute.store.db import Store
-from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
+from silkroute.store.models import AgentRow, JobEventRow, JobRow, RunRow, SiteRow, TenantRow
 
 log = logging.getLogger("silkroute.control")
 
@@ -67,26 +64,37 @@ class LoopStats:
 
 
 class ControlLoop:
+    """`data_dir` holds the shipped logs (`logs/<run>/stdout.log`); `runs_dir` is where the
+    embedded agents run their jobs. `agent_timeout_s`: a remote site whose agent has not
+    sent a heartbeat for this long is marked down and its jobs are requeued."""
+
     def __init__(
         self,
         store: Store,
-        backend: Backend,
-        runs_dir: Path,
+        data_dir: Path,
         tick_s: float = 1.0,
         grace_s: float = 10.0,
+        agent_timeout_s: float = 15.0,
     ) -> None:
         self.store = store
-        self.backend = backend
-        self.runs_dir = Path(runs_dir)
+        self.data_dir = Path(data_dir)
+        self.runs_dir = self.data_dir / "runs"
+        self.logs_dir = self.data_dir / "logs"
         self.tick_s = tick_s
         self.grace_s = grace_s
+        self.agent_timeout_s = agent_timeout_s
         self.stats = LoopStats()
         self.scheduler = LiveScheduler([], [])
         self.sweep_s = 5.0
-        self.poll_s = 0.25  # how often running runs are asked whether they ended
+        self.poll_s = 0.25  # time limits and unhinted reports are looked at this often
         self._last_poll = 0.0
+        self._last_report_sweep = 0.0
+        self._last_agent_check = 0.0
         self._cancel_hint = threading.Event()  # the API recorded a cancel request
-        self._stop_done = threading.Event()  # a stop (SIGTERM, grace, kill) finished
+        self._report_hint = threading.Event()  # an agent reported an engine state
+        self._agents_hint = threading.Event()  # an agent registered or came back
+        # Set when a run was assigned or told to stop: the embedded agents look at once.
+        self.assignments_changed = threading.Event()
         self.coalesce_s = 0.01
         self._last_sweep = time.monotonic()
         self._submitted: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -101,22 +109,25 @@ class ControlLoop:
         self._governance_day = dt.date.min
         self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
         self._thread: threading.Thread | None = None
-        self._stoppers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-stop")
-        self._stopping: set[str] = set()
-        self._launchers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="silkroute-launch")
-        self._launching: set[str] = set()  # run ids a launcher thread is starting
-        self._launched: queue.SimpleQueue[tuple[str, RunStatus, str | None]] = queue.SimpleQueue()
+        self._started = time.monotonic()
+        # Started with the loop and stopped after it: the in-process agents (boot.py).
+        self.companions: list[Any] = []
 
     # ----- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
+        self._started = time.monotonic()
         with self._lock:
             self._rebuild_book()
-            self._reconcile()
         self._cancel_hint.set()
+        self._report_hint.set()
         self._thread = threading.Thread(target=self._run, name="silkroute-loop", daemon=True)
         self._thread.start()
+        for companion in self.companions:
+            companion.start()
 
     def stop(self) -> None:
+        for companion in self.companions:
+            companion.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -126,8 +137,6 @@ class ControlLoop:
                 self._checkpoint_audit(force=True)
         except Exception:  # a database gone at shutdown must not hide the real error
             log.exception("final audit checkpoint failed")
-        self._stoppers.shutdown(wait=False, cancel_futures=True)
-        self._launchers.shutdown(wait=True, cancel_futures=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -175,11 +184,11 @@ class ControlLoop:
                 self._rebuild_book()
             self._refresh_governance()
             self._take_new_jobs()
+            self._watch_agents()
             self._carry_out_cancels()
-            self._finish_launches()
-            self._collect_ended_runs()
+            self._take_reports()
+            self._enforce_time_limits()
             self._schedule(time.time() if now is None else now)
-            self._launch()
             self._checkpoint_audit()
             self.stats.passes += 1
 
@@ -194,7 +203,9 @@ class ControlLoop:
 
     # ----- start-up -------------------------------------------------------------------------
     def _rebuild_book(self) -> None:
-        """The book as the store describes it: sites, tenants, queued and running jobs."""
+        """The book as the store describes it: sites, tenants, queued and running jobs, and
+        runs told to stop that have not reported gone (they keep their resources)."""
+        now = time.time()
         with self.store.session() as session:
             sites = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
             tenants = tenant_specs(
@@ -220,35 +231,32 @@ class ControlLoop:
             for job in jobs:
                 spec = JobSpec.model_validate(job.spec)
                 run = runs.get(job.current_run or "")
-                holds = run is not None and run.state in ("launching", "running")
-                if job.state in ("starting", "running") and holds and run is not None:
-                    placed = [(n, list(d)) for n, d in run.placement]
-                    ok = scheduler.add_running(
-                        job.id, spec, job.submitted_at, run.started_at or run.created_at, placed
+                placed = [(n, list(d)) for n, d in run.placement] if run is not None else []
+                if run is not None and run.state == "stopping":
+                    cancelling = job.cancel_requested or run.stop_reason != "preempted"
+                    ok = scheduler.add_stopping(
+                        job.id, spec, job.submitted_at, placed, now, cancelling
                     )
-                    if not ok:
-                        log.warning("job %s runs on nodes no longer registered", job.id)
-                elif job.state == "pending" or (
-                    job.state == "terminating" and not job.cancel_requested
-                ):
+                elif run is not None:
+                    ok = scheduler.add_running(
+                        job.id,
+                        spec,
+                        job.submitted_at,
+                        run.started_at or run.created_at,
+                        placed,
+                        launched=run.state == "running",
+                    )
+                elif job.state == "pending":
                     scheduler.add_pending(job.id, spec, job.submitted_at)
+                    continue
+                else:
+                    ok = False
+                if not ok:
+                    log.warning("job %s holds nodes no longer registered", job.id)
+            # Sites whose agent is not up take no new work until it reports.
+            for agent in session.scalars(select(AgentRow).where(AgentRow.state != "up")):
+                scheduler.drain_site(agent.site)
         self.scheduler = scheduler
-
-    def _reconcile(self) -> None:
-        """Stop engine runs the store does not count as alive (crash leftovers)."""
-        with self.store.session() as session:
-            alive = set(
-                session.scalars(select(RunRow.run_id).where(RunRow.state.in_(LIVE_RUN_STATES)))
-            )
-            stopping = list(
-                session.scalars(select(RunRow.run_id).where(RunRow.state == "stopping"))
-            )
-        for run_id in stopping:  # the stop was under way when the server went down
-            self._stop_async(run_id)
-        for status in self.backend.list_runs():
-            if not status.state.terminal and status.run_id not in alive:
-                log.warning("stopping run %s: the store does not know it as live", status.run_id)
-                self._stop_async(status.run_id)
 
     # ----- one pass -------------------------------------------------------------------------
     def cancel_requested(self) -> None:
@@ -320,66 +328,110 @@ class ControlLoop:
                     job.ended_at = now
                     continue
                 run = session.get(RunRow, job.current_run or "")
-                if run is None:
+                if run is None or run.state not in LIVE_RUN_STATES:
                     continue
-                if run.state == "launching" and run.run_id in self._launching:
-                    # Being launched right now: stop it once the launcher reports.
+                # The job keeps its resources in the book until its agent reports the run
+                # gone (a run that never reached the engine is reported so at once).
+                self.scheduler.cancel(job.id, now)
+                if run.state != "stopping":
                     run.state, run.stop_reason = "stopping", "cancelled"
-                    _transition(session, job, "terminating", now, "cancelling", "stopping")
-                elif run.state == "launching":
-                    # Never reached the back end: nothing to stop.
-                    self.scheduler.ended(job.id, now, succeeded=False)
-                    run.state, run.outcome, run.ended_at = "ended", "cancelled", now
-                    _transition(session, job, "cancelled", now, "cancelled", "cancelled by request")
-                    job.ended_at = now
-                elif run.state == "running":
-                    run.state, run.stop_reason = "stopping", "cancelled"
+                    self.assignments_changed.set()
+                if job.state != "terminating":
                     _transition(session, job, "terminating", now, "cancelling", "SIGTERM sent")
-                    self._stop_async(run.run_id)
 
-    def _collect_ended_runs(self) -> None:
-        # Every `poll_s`, or at once when a stop finished; run ends are not latency-critical.
-        due = time.monotonic() - self._last_poll >= self.poll_s
-        if not due and not self._stop_done.is_set():
+    def _enforce_time_limits(self) -> None:
+        """A run past its job's time limit is stopped and the job fails, as Slurm does: EASY
+        backfill counts on jobs ending by their limit. Checked every `poll_s`."""
+        if time.monotonic() - self._last_poll < self.poll_s:
             return
-        self._stop_done.clear()
         self._last_poll = time.monotonic()
         wall = time.time()
         with self.store.session() as session:
             live = session.execute(
                 select(RunRow, JobRow.spec)
                 .join(JobRow, JobRow.id == RunRow.job_id)
-                .where(RunRow.state.in_(("running", "stopping")))
+                .where(RunRow.state == "running")
             ).all()
             for run, spec in live:
                 limit = spec.get("time_limit_s")
                 started = run.started_at
-                if run.state == "running" and limit and started and wall > started + limit:
-                    # Enforced, as Slurm does: EASY backfill counts on jobs ending by then.
+                if limit and started and wall > started + limit:
                     job = session.get(JobRow, run.job_id)
                     assert job is not None
                     run.state, run.stop_reason = "stopping", "time-limit"
                     _transition(session, job, "terminating", wall, "time-limit", f"ran {limit:g} s")
-                    self._stop_async(run.run_id)
-        ids = [r.run_id for r, _ in live if r.run_id not in self._launching]  # not started yet
-        if not ids:
+                    self.assignments_changed.set()
+
+    # ----- what the sites' agents report ---------------------------------------------------
+    def run_reported(self) -> None:
+        """An agent reported an engine state (thread-safe): take it in on the next pass."""
+        self._report_hint.set()
+        self._wake.set()
+
+    def agents_changed(self) -> None:
+        """An agent registered or came back: look at the agents on the next pass."""
+        self._agents_hint.set()
+        self._wake.set()
+
+    def _take_reports(self) -> None:
+        """Engine states the agents reported since the last pass: launched, or ended."""
+        due = time.monotonic() - self._last_report_sweep >= self.poll_s
+        if not self._report_hint.is_set() and not due:
             return
-        statuses = self.backend.poll(ids)
-        ended = {rid: s for rid, s in statuses.items() if s.state.terminal}
-        if not ended:
-            return
+        self._report_hint.clear()
+        self._last_report_sweep = time.monotonic()
         now = time.time()
         with self.store.session() as session:
-            for run_id, status in ended.items():
-                self._run_ended(session, run_id, status, now)
+            reported = session.scalars(
+                select(RunRow).where(RunRow.report_new.is_(True)).order_by(RunRow.created_at)
+            ).all()
+            for run in reported:
+                # Cleared only if no newer report came meanwhile: an agent's report commits
+                # beside this pass (PostgreSQL re-checks the condition on the latest row).
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.run_id == run.run_id, RunRow.engine_state == run.engine_state)
+                    .values(report_new=False)
+                    .execution_options(synchronize_session=False)
+                )
+                if run.state == "ended" or run.engine_state is None:
+                    continue  # ended meanwhile (its site went down): a late word changes nothing
+                state = RunState(run.engine_state)
+                if state.terminal:
+                    status = RunStatus(
+                        run.run_id,
+                        state,
+                        run.engine_exit_code,
+                        run.engine_message,
+                        run.engine_started_at,
+                        run.engine_ended_at,
+                    )
+                    self._run_ended(session, run, status, now)
+                    continue
+                job = session.get(JobRow, run.job_id)
+                assert job is not None
+                if run.state == "launching":
+                    run.state = "running"
+                    if job.current_run == run.run_id:
+                        self.scheduler.launched(job.id)
+                if state is RunState.RUNNING and run.started_at is None:
+                    # The engine's clock: the ledger then agrees with the engine's records.
+                    run.started_at = min(now, run.engine_started_at or now)
+                    if job.current_run == run.run_id and job.state == "starting":
+                        job.started_at = job.started_at or run.started_at
+                        _transition(session, job, "running", now, "launched", "", run.site)
 
-    def _run_ended(self, session: Session, run_id: str, status: RunStatus, now: float) -> None:
-        run = session.get(RunRow, run_id)
-        if run is None or run.state == "ended":
-            return
+    def _run_ended(self, session: Session, run: RunRow, status: RunStatus, now: float) -> None:
         job = session.get(JobRow, run.job_id)
         assert job is not None
         ended_at = min(now, status.ended_at or now)
+        if status.started_at is not None:
+            # The engine's own start wins over the time its first report was taken in (the
+            # ledger then agrees with the engine's records).
+            run.started_at = min(ended_at, status.started_at)
+        elif run.started_at is None:  # never seen running, no start on record: no length
+            run.started_at = ended_at
+        never_launched = run.launch_failed
         run.state, run.outcome, run.exit_code, run.ended_at = (
             "ended",
             status.state.value,
@@ -387,13 +439,26 @@ class ControlLoop:
             ended_at,
         )
         accounting.record_run_end(session, run, job.tenant, ended_at)
-        self._stopping.discard(run_id)
-        if job.current_run != run_id:
-            return  # an older run (preempted) ending; the job has moved on
+        if job.current_run != run.run_id:
+            return  # an older run ending; the job has moved on
         job.exit_code = status.exit_code
         spec = JobSpec.model_validate(job.spec)
+        stopping = run.stop_reason in ("preempted", "cancelled") or job.cancel_requested
+        if never_launched and not stopping:
+            # The engine refused the run: undo the start in the book; retry or fail below.
+            self.scheduler.launch_failed(job.id, now)
+            message = status.message or "the engine refused the run"
+            if job.failures < spec.max_retries:
+                job.failures += 1
+                _transition(session, job, "pending", now, "retrying", f"{message}; retry")
+                job.site = job.accelerator_type = None
+                return
+            self.scheduler.ended(job.id, now, succeeded=False)
+            _transition(session, job, "failed", now, "launch-failed", message)
+            job.ended_at, job.message = now, message
+            return
         if run.stop_reason == "preempted" and not job.cancel_requested:
-            # The scheduler requeued the job when it decided to preempt it.
+            self.scheduler.stopped(job.id, now)  # its resources come back only now
             _transition(session, job, "pending", now, "preempted", "stopped; back in the queue")
             job.site = job.accelerator_type = None
             return
@@ -404,7 +469,7 @@ class ControlLoop:
             job.ended_at, job.message = now, message
             return
         if job.cancel_requested or status.state is RunState.CANCELLED:
-            self.scheduler.ended(job.id, now, succeeded=False)
+            self.scheduler.stopped(job.id, now)
             _transition(session, job, "cancelled", now, "cancelled", status.message or "cancelled")
             job.ended_at = now
             return
@@ -516,128 +581,81 @@ class ControlLoop:
         job.hold_reason = job.hold_message = None
         where = f"{len(start.placement)} worker(s) on {start.accelerator_type or 'CPU'}"
         _transition(session, job, "starting", now, "placed", where, start.site)
+        self.assignments_changed.set()
 
     def _commit_preempt(self, session: Session, job: JobRow, stop: PreemptJob, now: float) -> None:
+        """The run is told to stop through its site's agent (SIGTERM, grace, kill); the job
+        keeps its resources in the book until the agent reports the run gone."""
         run = session.get(RunRow, job.current_run or "")
         by = f" for job {stop.by_job}" if stop.by_job is not None else ""
-        if run is not None and run.run_id in self._launching:
-            run.state, run.stop_reason = "stopping", "preempted"  # stopped once launched
-            _transition(session, job, "terminating", now, "preempting", stop.reason + by)
-            return
-        if run is None or run.state == "launching":
-            if run is not None:
-                run.state, run.outcome, run.ended_at = "ended", "cancelled", now
+        if run is None or run.state not in LIVE_RUN_STATES:
+            self.scheduler.stopped(job.id, now)
             _transition(session, job, "pending", now, "preempted", stop.reason + by)
             return
         run.state, run.stop_reason = "stopping", "preempted"
         _transition(session, job, "terminating", now, "preempting", stop.reason + by)
-        self._stop_async(run.run_id)
+        self.assignments_changed.set()
 
-    def _launch(self) -> None:
-        with self.store.session() as session:
-            waiting = session.scalars(
-                select(RunRow).where(RunRow.state == "launching").order_by(RunRow.created_at)
-            ).all()
-            alive = session.scalars(
-                select(RunRow).where(RunRow.state.in_(("running", "stopping")))
-            ).all()
-            busy_jobs = {r.job_id for r in alive}
-            # A preempted run holds its nodes until it has really stopped (the scheduler
-            # already counts them free): whatever was placed there waits for it.
-            busy_nodes = {node for r in alive if r.state == "stopping" for node, _ in r.placement}
-            ready = [
-                r
-                for r in waiting
-                if r.job_id not in busy_jobs
-                and r.run_id not in self._launching
-                and busy_nodes.isdisjoint(node for node, _ in r.placement)
-            ]
-            owners = {r.job_id for r in ready}
-            jobs = {j.id: j for j in session.scalars(select(JobRow).where(JobRow.id.in_(owners)))}
-            launches = [(r, jobs.get(r.job_id)) for r in ready]
-        for run, job in launches:
-            assert job is not None
-            if run.run_id in self._launching:
-                continue
-            self._launching.add(run.run_id)
-            launch = self._launch_spec(run, job, JobSpec.model_validate(job.spec))
-            self._launchers.submit(self._launch_one, launch)
-
-    def _launch_one(self, launch: LaunchSpec) -> None:
-        """In a launcher thread: a slow engine (process start, sbatch) never blocks the loop."""
-        try:
-            status = self.backend.submit(launch)
-            failure = status.message if status.state is RunState.FAILED else None
-        except Exception as exc:  # reported to the loop, which fails or retries the run
-            message = str(exc) or exc.__class__.__name__
-            status, failure = RunStatus(launch.run_id, RunState.FAILED, None, message), message
-        self._launched.put((launch.run_id, status, failure))
-        self._wake.set()
-
-    def _finish_launches(self) -> None:
-        """Record what the launcher threads report (in the loop thread, which owns the book)."""
-        if self._launched.empty():
+    # ----- agents' heartbeats ------------------------------------------------------------------
+    def _watch_agents(self) -> None:
+        """A site whose agent missed its heartbeats for `agent_timeout_s` goes down: no new
+        placements there, and its jobs go back to the queue (a preemptible one resumes from
+        its checkpoint wherever it runs next). A heartbeat brings the site back up."""
+        due = time.monotonic() - self._last_agent_check >= min(1.0, self.agent_timeout_s / 4)
+        if not self._agents_hint.is_set() and not due:
             return
+        self._agents_hint.clear()
+        self._last_agent_check = time.monotonic()
         now = time.time()
-        with self.store.session() as session:
-            while not self._launched.empty():
-                run_id, status, failure = self._launched.get_nowait()
-                self._launching.discard(run_id)
-                run = session.get(RunRow, run_id)
-                if run is None or run.state not in ("launching", "stopping"):
-                    continue
-                job = session.get(JobRow, run.job_id)
-                assert job is not None
-                run.started_at = status.started_at or now
-                if run.state == "stopping":
-                    # Cancelled or preempted while it was being launched: stop it now.
-                    if failure is None:
-                        self._stop_async(run_id)
-                    else:
-                        self._run_ended(session, run_id, status, now)
-                    continue
-                run.state = "running"
-                if failure is not None:
-                    # A start that failed: the run ends now and the usual failure rules apply.
-                    self._run_ended(session, run_id, status, now)
-                elif job.current_run == run_id:
-                    job.started_at = job.started_at or run.started_at
-                    _transition(session, job, "running", now, "launched", "", run.site)
+        # Right after a start, silence is this server's own downtime, not the agents': they
+        # get one timeout to reach it again before any site is declared down.
+        settled = time.monotonic() - self._started >= self.agent_timeout_s
+        with audited(self.store) as session:
+            for agent in session.scalars(select(AgentRow)):
+                fresh = (
+                    agent.last_heartbeat is not None
+                    and now - agent.last_heartbeat <= self.agent_timeout_s
+                )
+                if agent.state == "up" and not fresh and settled:
+                    agent.state, agent.state_since = "down", now
+                    silent = now - (agent.last_heartbeat or agent.state_since)
+                    log.warning(
+                        "site %s is down: no word from its agent for %.1f s", agent.site, silent
+                    )
+                    self.scheduler.drain_site(agent.site)
+                    self._requeue_site(session, agent.site, now)
+                    detail = {"action": "site down", "last_heartbeat": agent.last_heartbeat}
+                    record(session, "admin", "control-plane", f"site/{agent.site}", detail)
+                elif agent.state != "up" and fresh:
+                    agent.state, agent.state_since = "up", now
+                    log.info("site %s is up: its agent reports", agent.site)
+                    self.scheduler.undrain_site(agent.site)
+                    detail = {"action": "site up", "last_heartbeat": agent.last_heartbeat}
+                    record(session, "admin", "control-plane", f"site/{agent.site}", detail)
 
-    def _launch_spec(self, run: RunRow, job: JobRow, spec: JobSpec) -> LaunchSpec:
-        workdir = self.runs_dir / run.run_id
-        return LaunchSpec(
-            run_id=run.run_id,
-            job_id=str(job.id),
-            attempt=run.attempt,
-            command=spec.command or "",
-            workers=[WorkerPlacement(node, tuple(devices)) for node, devices in run.placement],
-            workdir=workdir,
-            checkpoint_dir=self.runs_dir / f"job{job.id}-checkpoints",
-            env=spec.env,
-            site=run.site,
-            accelerator_type=run.accelerator_type,
-            accelerators_per_worker=spec.accelerators_per_worker,
-            cpu_per_worker=spec.cpu_per_worker,
-            memory_gib_per_worker=spec.memory_gib_per_worker,
-            time_limit_s=spec.time_limit_s,
-        )
-
-    def _stop_async(self, run_id: str) -> None:
-        if run_id in self._stopping:
-            return
-        self._stopping.add(run_id)
-
-        def stop() -> None:
-            try:
-                self.backend.cancel(run_id, self.grace_s)
-            except BackendError:
-                log.exception("cannot stop run %s", run_id)
-            finally:
-                self._stop_done.set()
-                self._wake.set()
-
-        self._stoppers.submit(stop)
+    def _requeue_site(self, session: Session, site: str, now: float) -> None:
+        runs = session.scalars(
+            select(RunRow).where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
+        ).all()
+        message = f"site {site} is down (its agent missed its heartbeats)"
+        for run in runs:
+            job = session.get(JobRow, run.job_id)
+            assert job is not None
+            run.state, run.outcome, run.ended_at = "ended", RunState.LOST.value, now
+            run.engine_message = message
+            accounting.record_run_end(session, run, job.tenant, now)
+            if job.current_run != run.run_id:
+                continue
+            if job.cancel_requested or run.stop_reason == "time-limit":
+                self.scheduler.ended(job.id, now, succeeded=False)
+                final = "cancelled" if job.cancel_requested else "failed"
+                _transition(session, job, final, now, "site-down", message)
+                job.ended_at = now
+                continue
+            # Not the job's fault: no retry is used up.
+            self.scheduler.lost(job.id, now)
+            _transition(session, job, "pending", now, "site-down", message + "; requeued")
+            job.site = job.accelerator_type = None
 
 
 def _transition(

@@ -8,6 +8,7 @@ the loop commits to the store. When the scheduler's API changes, only this modul
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from silkroute.model.workload import JobPhase
 from silkroute.policy.catalog import Export
 from silkroute.policy.explain import as_json
 from silkroute.policy.governance import Governance
-from silkroute.scheduler.book import SchedulerBook
+from silkroute.scheduler.book import BookError, SchedulerBook
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.decisions import Hold, Preempt, Start
 from silkroute.scheduler.job import Job, job_from_spec
@@ -102,10 +103,15 @@ class LiveScheduler:
         if self.sites:
             cluster = ClusterState.from_spec(ClusterSpec(sites=self.sites))
             catalog = SiteCatalog.from_spec(ClusterSpec(sites=self.sites))
-            # Instant stops in the book: the loop itself keeps a run placed on nodes that a
-            # preempted run still holds from launching until that run has stopped.
+            # Graceful stops: a preempted or cancelled job keeps its nodes and devices in the
+            # book until its site's agent reports the run gone (`stopped`), so nothing is
+            # placed on them while SIGTERM and the grace period run their course.
             self.book = SchedulerBook(
-                cluster, self.scheduler.order, catalog, TenantBook(self.tenants)
+                cluster,
+                self.scheduler.order,
+                catalog,
+                TenantBook(self.tenants),
+                graceful_stop=True,
             )
 
     def use_governance(self, governance: Governance) -> None:
@@ -130,8 +136,10 @@ class LiveScheduler:
         submitted_at: float,
         started_at: float,
         placement: Placement,
+        launched: bool = True,
     ) -> bool:
-        """A job the store says holds resources (start-up); False if its nodes are gone."""
+        """A job the store says holds resources (start-up); False if its nodes are gone.
+        `launched`: its engine has the run (else the start can still fail)."""
         job = job_from_spec(spec, job_id, submitted_at)
         self.jobs[job_id] = job
         book = self.book
@@ -140,15 +148,99 @@ class LiveScheduler:
         known = set(book.cluster.node_names)
         if not placement or any(node not in known for node, _ in placement):
             return False
-        job.phase, job.start_time = JobPhase.RUNNING, started_at
+        job.phase = JobPhase.RUNNING if launched else JobPhase.STARTING
+        job.start_time = started_at
         return book.restore(job, tuple((n, tuple(d)) for n, d in placement), started_at)
+
+    def add_stopping(
+        self,
+        job_id: int,
+        spec: JobSpec,
+        submitted_at: float,
+        placement: Placement,
+        now: float,
+        cancelling: bool,
+    ) -> bool:
+        """A job whose run was told to stop and has not reported gone (start-up): it keeps
+        its resources until then. False if its nodes are gone (it is queued again)."""
+        job = job_from_spec(spec, job_id, submitted_at)
+        self.jobs[job_id] = job
+        if self.book is None or not placement:
+            return False
+        job.phase = JobPhase.TERMINATING
+        if cancelling:
+            job.end_time = now
+        return self.book.restore(job, tuple((n, tuple(d)) for n, d in placement), now)
+
+    def launched(self, job_id: int) -> None:
+        """The site's agent reports the run reached its engine: the proposed start holds."""
+        book = self.book
+        job = self.jobs.get(job_id)
+        if book is None or job is None or job.phase is not JobPhase.STARTING:
+            return
+        book.commit([Start(job_id, book.allocations[job_id])], 0.0)
+
+    def launch_failed(self, job_id: int, now: float) -> None:
+        """The engine refused the run: its resources come back and the job is queued again
+        (the caller decides whether it may retry; `ended` takes it out of the queue)."""
+        book = self.book
+        job = self.jobs.get(job_id)
+        if book is None or job is None:
+            return
+        if job.phase is JobPhase.STARTING:
+            book.start_failed(job_id, now)
+        elif job.phase is JobPhase.TERMINATING:
+            self.stopped(job_id, now)
+
+    def cancel(self, job_id: int, now: float) -> None:
+        """A cancel of a job that holds resources: they stay held until `stopped`."""
+        if self.book is not None and job_id in self.jobs:
+            # (not in the book: its nodes were gone at start-up)
+            with contextlib.suppress(BookError):
+                self.book.cancel(job_id, now)
+
+    def stopped(self, job_id: int, now: float) -> None:
+        """A run told to stop is gone: a preempted job is queued again, a cancelled one ends."""
+        book = self.book
+        job = self.jobs.get(job_id)
+        if book is None or job is None:
+            return
+        if job_id not in book.terminating:
+            self.ended(job_id, now, succeeded=False)
+            return
+        book.stopped(job_id, now)
+        if job.phase is JobPhase.CANCELLED:
+            self.jobs.pop(job_id, None)
+
+    def lost(self, job_id: int, now: float) -> None:
+        """The run's site went down: release what it held and queue the job again."""
+        book = self.book
+        job = self.jobs.get(job_id)
+        if book is None or job is None:
+            return
+        if job_id in book.running:
+            book.preempt(job, now, checkpoint_now=False)
+        if job_id in book.terminating:
+            cancelling = job.end_time is not None
+            book.stopped(job_id, now)
+            if cancelling:
+                self.jobs.pop(job_id, None)
+
+    def drain_site(self, site: str) -> None:
+        """No new placements at the site (its agent is down); what runs there is not moved."""
+        if self.book is not None and site in self.book.cluster.site_names:
+            self.book.drain_site(site)
+
+    def undrain_site(self, site: str) -> None:
+        if self.book is not None and site in self.book.cluster.site_names:
+            self.book.undrain_nodes(self.book.site_nodes(site))
 
     def ended(self, job_id: int, now: float, succeeded: bool) -> None:
         """The job's run ended; its resources come back (no-op if the book has no record)."""
         job = self.jobs.pop(job_id, None)
         if job is None or self.book is None:
             return
-        if job.id in self.book.running:
+        if job.id in self.book.running or job.id in self.book.terminating:
             self.book.finish(job.id, now, succeeded)
         elif self.book.pending.get(job.id) is not None or job.id in self.book.parked:
             self.book.cancel(job.id, now)
@@ -168,10 +260,10 @@ class LiveScheduler:
         if book is None or not (book.pending or book.parked):
             return []
         out: list[LiveDecision] = []
+        # Propose, then commit: the loop writes these to the store in this same pass; a start
+        # is committed in the book when the site's agent reports the run reached its engine
+        # (`launched`), or undone when the engine refused it (`launch_failed`).
         decisions = self.scheduler.step(book, now)
-        # Propose, then commit: the loop writes these to the store in this same pass and
-        # launches the runs from there (a launch that fails comes back as a failed run).
-        book.commit(decisions, now)
         if self.data_law is not None:
             # The filter counted what the starts sent abroad; decide with that from now on.
             self.governance = self.data_law.governance

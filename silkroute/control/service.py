@@ -10,7 +10,6 @@ import base64
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -420,7 +419,8 @@ class LogChunk:
 def job_logs(
     platform: Platform, caller: Principal, job_id: int, offset: int, stream: str
 ) -> LogChunk:
-    """Output of the job's latest run (rank 0), from byte `offset`."""
+    """Output of the job's latest run (rank 0, or every rank where the engine merges them),
+    from byte `offset`."""
     if stream not in ("stdout", "stderr"):
         raise invalid("stream", "stdout or stderr")
     with platform.store.session() as session:
@@ -429,12 +429,9 @@ def job_logs(
         finished = row.state in TERMINAL_JOB_STATES
     if run_id is None:
         return LogChunk("", 0, finished)
-    backend = platform.loop.backend
-    if "logs" not in backend.capabilities:
-        raise conflict("no_logs", f"the {backend.name} back end does not keep logs")
-    paths: list[Path] = backend.log_paths(run_id)  # type: ignore[attr-defined]
-    path = next((p for p in paths if p.name.startswith(f"{stream}-")), None)
-    if path is None or not path.exists():
+    # Shipped by the run's site agent, remote or embedded (control/agents.py).
+    path = platform.loop.logs_dir / run_id / f"{stream}.log"
+    if not path.exists():
         return LogChunk("", offset, finished)
     with open(path, "rb") as handle:
         handle.seek(max(0, offset))

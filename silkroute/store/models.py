@@ -53,6 +53,8 @@ class TokenRow(Base):
     tenant: Mapped[str | None] = mapped_column(ForeignKey("tenants.name"), nullable=True)
     label: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[float] = mapped_column(Float)
+    # Agent tokens serve one site: its agent reads and reports that site's runs only.
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SiteRow(Base):
@@ -110,7 +112,11 @@ class JobEventRow(Base):
 
 class RunRow(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_state", "state"), Index("ix_runs_job", "job_id"))
+    __table_args__ = (
+        Index("ix_runs_state", "state"),
+        Index("ix_runs_job", "job_id"),
+        Index("ix_runs_site_state", "site", "state"),
+    )
 
     run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
@@ -128,6 +134,32 @@ class RunRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What the site's agent last reported from its engine (a `backends.base.RunState` value);
+    # `report_new`: not yet taken in by the live loop, the only writer of job states.
+    engine_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    engine_exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    engine_message: Mapped[str] = mapped_column(Text, default="")
+    engine_started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    engine_ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    launch_failed: Mapped[bool] = mapped_column(Boolean, default=False)  # the engine refused it
+    report_new: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AgentRow(Base):
+    """A site served by a remote agent: its heartbeat and whether the site is up.
+
+    A site without a row is served by the control plane's embedded agent."""
+
+    __tablename__ = "agents"
+
+    site: Mapped[str] = mapped_column(ForeignKey("sites.name"), primary_key=True)
+    # waiting (token issued, never heard from), up, down (missed its heartbeats)
+    state: Mapped[str] = mapped_column(String(16))
+    backend: Mapped[str] = mapped_column(String(32), default="")
+    inventory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    registered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_heartbeat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state_since: Mapped[float] = mapped_column(Float)
 
 
 class LedgerRow(Base):

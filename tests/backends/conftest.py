@@ -1,162 +1,19 @@
 """Every execution engine behind one fixture, so one conformance suite runs against all of them.
 
-Adding a back end is one entry in `ENGINES` and one `<name>_engine` session fixture that
-returns an `Engine` (see `local_engine`). An engine whose software is missing skips with the
-reason.
+Adding a back end is one entry in `ENGINES` and one `<name>_engine` session fixture in
+`tests/engines.py` that returns an `Engine` (see `local_engine`). An engine whose software is
+missing skips with the reason.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from silkroute.backends.base import Backend, LaunchSpec, RunStatus, WorkerPlacement
-from tests.backends.slurm_cluster import SlurmCluster, missing_binaries
+from tests.engines import Engine, wait_for_files
+
+__all__ = ["ENGINES", "Engine", "engine", "wait_for_files"]
 
 ENGINES = ["local", "slurm", "ray"]
-
-
-@dataclass
-class Engine:
-    """A started engine: how to make a back end for it (again, as after a restart)."""
-
-    name: str
-    make: Callable[..., Backend]  # make(**options): e.g. namespace= (other namespaces unseen)
-    node: str  # the node name a placement uses on this engine
-    root: Path  # a directory every worker can read and write
-    grace_s: float  # the grace period its cancel honours in these tests
-
-    def spec(
-        self,
-        command: Sequence[str] | str,
-        *,
-        workers: int = 2,
-        gpus: float = 0.0,
-        run_id: str | None = None,
-        job_id: str = "job",
-        attempt: int = 0,
-        checkpoint: Path | None = None,
-    ) -> LaunchSpec:
-        run_id = run_id or f"t-{uuid.uuid4().hex[:10]}"
-        workdir = self.root / run_id
-        workdir.mkdir(parents=True, exist_ok=True)
-        return LaunchSpec(
-            run_id=run_id,
-            job_id=job_id,
-            attempt=attempt,
-            command=command,
-            workers=[WorkerPlacement(self.node, (r,) if gpus else ()) for r in range(workers)],
-            workdir=workdir,
-            checkpoint_dir=checkpoint or workdir / "checkpoint",
-            accelerators_per_worker=gpus,
-            accelerator_type="H800" if gpus else None,
-            site="test-site",
-        )
-
-    def wait(
-        self,
-        backend: Backend,
-        run_id: str,
-        until: Callable[[RunStatus], bool],
-        timeout_s: float = 120.0,
-    ) -> RunStatus:
-        deadline = time.monotonic() + timeout_s
-        status = backend.poll([run_id])[run_id]
-        while not until(status):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: {run_id} still {status} after {timeout_s} s")
-            time.sleep(0.3)
-            status = backend.poll([run_id])[run_id]
-        return status
-
-
-def wait_for_files(paths: Sequence[Path], timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not all(p.exists() for p in paths):
-        if time.monotonic() > deadline:
-            missing = [str(p) for p in paths if not p.exists()]
-            raise AssertionError(f"never written: {missing}")
-        time.sleep(0.2)
-
-
-@pytest.fixture(scope="session")
-def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    from silkroute.backends.local import LocalBackend
-
-    root = tmp_path_factory.mktemp("local")
-    jobs = root / "jobs"
-    jobs.mkdir()
-    return Engine(
-        name="local",
-        make=lambda namespace="silkroute": LocalBackend(root / namespace),
-        node="localhost",
-        root=jobs,
-        grace_s=10.0,
-    )
-
-
-@pytest.fixture(scope="session")
-def slurm_engine() -> Iterator[Engine]:
-    missing = missing_binaries()
-    if missing:
-        pytest.skip(
-            f"Slurm not installed ({', '.join(missing)} missing): "
-            "apt-get install slurm-wlm munge (.ci/run does)"
-        )
-    if os.geteuid() != 0:
-        pytest.skip("the test Slurm cluster runs its daemons as root")
-    from silkroute.backends.slurm import SlurmBackend
-
-    root = Path(tempfile.mkdtemp(prefix="srslurm-", dir="/tmp"))
-    cluster = SlurmCluster(root)
-    try:
-        cluster.start()
-        jobs = root / "jobs"
-        jobs.mkdir()
-        yield Engine(
-            name="slurm",
-            make=lambda **options: SlurmBackend(env=cluster.env, poll_interval_s=0.2, **options),
-            node="n1",
-            root=jobs,
-            grace_s=20.0,
-        )
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def ray_engine() -> Iterator[Engine]:
-    pytest.importorskip(
-        "ray.job_submission", reason="ray not installed: pip install -e '.[engines]'"
-    )
-    from silkroute.backends.ray import RayBackend
-    from tests.backends.ray_head import RayHead
-
-    head = RayHead()
-    jobs = Path(tempfile.mkdtemp(prefix="srrayjobs-", dir="/tmp"))
-    try:
-        head.start()
-        yield Engine(
-            name="ray",
-            make=lambda **options: RayBackend(
-                head.address, python=head.python, max_grace_s=8.0, **options
-            ),
-            node="n1",
-            root=jobs,
-            grace_s=8.0,  # Ray fixes the grace per job at submit: max_grace_s
-        )
-    finally:
-        head.stop()
-        shutil.rmtree(jobs, ignore_errors=True)
 
 
 # Each engine's tests stay on one xdist worker (`--dist loadgroup`): one cluster per engine.

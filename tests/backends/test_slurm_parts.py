@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
-from silkroute.backends.slurm import SlurmBackend, _fields, _parse_job, _status
+from silkroute.backends.slurm import SlurmBackend, _fields, _parse_job, _parse_jobs, _status
 from silkroute.backends.slurm_script import _rank_script, batch_script, sbatch_args
 from tests.backends.slurm_cluster import missing_binaries
 
@@ -210,3 +210,9 @@ def test_pinned_nodes_need_as_many_workers_on_each(tmp_path: Path) -> None:
     )
     with pytest.raises(BackendError, match="workers: with pinned nodes every node"):
         sbatch_args(spec, namespace="ns", log_dir=tmp_path, pin_nodes=True)
+
+
+def test_a_completion_log_line_cut_short_is_skipped_until_it_is_whole() -> None:
+    # slurmctld appends to the completion log while the back end reads it.
+    text = f"{RUNNING}\nJobId="
+    assert [job.job_id for job in _parse_jobs(text)] == [_parse_job(RUNNING).job_id]

@@ -1,0 +1,172 @@
+"""`silkroute agent` (a site's agent process) and `silkroute agent-token SITE` (issue its token).
+
+    silkroute agent --site NAME --backend local|slurm|ray --server URL --token T
+
+The agent runs until SIGTERM or Ctrl-C. Stopping it leaves the engine's runs alone: a restarted
+agent reconciles with what its engine still runs (no duplicate runs, no orphans).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from silkroute.console import fail
+
+
+class Engine(StrEnum):
+    LOCAL = "local"
+    SLURM = "slurm"
+    RAY = "ray"
+
+
+def agent(
+    site: Annotated[str, typer.Option(help="The site this agent serves")],
+    backend: Annotated[Engine, typer.Option(help="The site's engine")],
+    server: Annotated[
+        str, typer.Option(envvar="SILKROUTE_URL", help="The control plane's URL")
+    ] = "http://127.0.0.1:8080",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SILKROUTE_AGENT_TOKEN",
+            help="The site's agent token (silkroute agent-token SITE)",
+            show_default=False,
+        ),
+    ] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Runs and engine state (default .silkroute-agent/SITE)")
+    ] = None,
+    checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoints, one folder per job (shared with other sites to resume)"),
+    ] = None,
+    inventory: Annotated[
+        Path | None, typer.Option(help="The site's inventory as a site YAML file, registered")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds")] = 0.5,
+    namespace: Annotated[
+        str,
+        typer.Option(help="Tells this control plane's runs apart on a shared Slurm or Ray"),
+    ] = "silkroute",
+    ray_address: Annotated[
+        str, typer.Option(help="Ray's dashboard address (--backend ray)")
+    ] = "http://127.0.0.1:8265",
+    ray_python: Annotated[
+        str, typer.Option(help="Python with Ray on the cluster (--backend ray)")
+    ] = "python",
+    ray_grace: Annotated[float, typer.Option(help="Ray's stop grace, fixed per job")] = 30.0,
+    slurm_partition: Annotated[
+        str | None, typer.Option(help="Slurm partition (--backend slurm)")
+    ] = None,
+) -> None:
+    """Run a site's agent: pull its runs from the control plane, run them on the engine,
+    report states and exit codes, ship logs, heartbeat."""
+    from silkroute.agent.http import HttpControlPlane
+    from silkroute.agent.site_agent import SiteAgent, serve
+    from silkroute.backends.base import BackendError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    if not token:
+        raise fail("--token: the site's agent token is required (or SILKROUTE_AGENT_TOKEN)")
+    root = (work_dir or Path(".silkroute-agent") / site).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = _backend(
+            backend, root, namespace, ray_address, ray_python, ray_grace, slurm_partition
+        )
+    except BackendError as exc:
+        raise fail(f"--backend {backend.value}: {exc}") from None
+    control = HttpControlPlane(server, token)
+    site_agent = SiteAgent(
+        site=site,
+        backend=engine,
+        control=control,
+        work_dir=root / "runs",
+        checkpoint_root=(checkpoint_dir or root / "checkpoints"),
+        inventory=_inventory(inventory),
+    )
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        site_agent.wake.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logging.getLogger("silkroute.agent").info(
+        "agent of site %s on %s, control plane %s", site, backend.value, server
+    )
+    try:
+        serve(site_agent, stop, interval)
+    finally:
+        site_agent.close()
+        control.close()
+
+
+def _backend(
+    engine: Engine,
+    root: Path,
+    namespace: str,
+    ray_address: str,
+    ray_python: str,
+    ray_grace: float,
+    slurm_partition: str | None,
+) -> Any:
+    if engine is Engine.LOCAL:
+        from silkroute.backends.local import LocalBackend
+
+        return LocalBackend(root / "engine")
+    if engine is Engine.SLURM:
+        from silkroute.backends.slurm import SlurmBackend
+
+        return SlurmBackend(namespace=namespace, partition=slurm_partition)
+    from silkroute.backends.ray import RayBackend
+
+    return RayBackend(ray_address, namespace=namespace, python=ray_python, max_grace_s=ray_grace)
+
+
+def _inventory(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from silkroute.model.cluster import SiteSpec
+    from silkroute.model.errors import SpecError, read_yaml
+
+    try:
+        return SiteSpec.model_validate(read_yaml(path, "inventory")).model_dump(mode="json")
+    except (SpecError, ValueError) as exc:
+        raise fail(f"--inventory: {exc}".splitlines()[0]) from None
+
+
+def agent_token(
+    site: Annotated[str, typer.Argument(help="The site")],
+    url: Annotated[str, typer.Option("--url", envvar="SILKROUTE_URL")] = "http://127.0.0.1:8080",
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="SILKROUTE_TOKEN", show_default=False)
+    ] = None,
+) -> None:
+    """Issue the token of a site's agent (admin or operator); the site then waits for that
+    agent's first heartbeat before it takes new work."""
+    from silkroute.client import ApiError, Client
+
+    client = Client(url, token)
+    try:
+        answer = client.request("POST", f"/v1/sites/{site}/agent-token")
+    except ApiError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        client.close()
+    print(answer["token"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agent")(agent)
+    app.command("agent-token")(agent_token)

@@ -1,0 +1,308 @@
+"""The site agent: carries out what the control plane assigned to one site on its own engine.
+
+Each round (`run_once`): heartbeat when due, read the site's assignments (pull: the site needs
+no inbound port), ask the engine about them, decide with `reconcile` (submit what never
+started, stop what must stop, cancel orphans, report every change once), ship new log output,
+then report. Submits and stops run in worker threads so a slow `sbatch` or a grace period
+never delays heartbeats; a run with an operation in flight sits out the rounds until it ends.
+
+The same class serves a remote site (`silkroute agent`, over HTTP: `agent.http`) and the
+control plane's embedded local execution (`agent.embedded`, in-process): one path from a
+decision to an engine and back.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from silkroute.agent.reconcile import DesiredRun, Intent, reconcile
+from silkroute.backends.base import (
+    Backend,
+    BackendError,
+    LaunchSpec,
+    RunState,
+    RunStatus,
+    WorkerPlacement,
+)
+
+log = logging.getLogger("silkroute.agent")
+LOG_CHUNK = 256 * 1024  # bytes per shipped log chunk
+MAX_FINAL_LOG = 64 << 20  # bytes shipped for a run that just ended, at most
+STREAMS = ("stdout", "stderr")
+
+
+class ControlPlane(Protocol):
+    """What an agent asks of the control plane (HTTP for remote sites, calls in-process)."""
+
+    def heartbeat(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def assignments(self) -> list[dict[str, Any]]: ...
+
+    def report(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def ship_log(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class AgentStats:
+    rounds: int = 0
+    submitted: int = 0
+    cancelled: int = 0
+    reports: int = 0
+    errors: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class SiteAgent:
+    """`work_dir`: run folders (`<work_dir>/<run_id>`); `checkpoint_root`: checkpoint folders,
+    one per job, kept across attempts (give every site of a job one it can reach to resume a
+    job elsewhere); `orphan_scan_s`: how often the engine's whole list is checked for runs
+    the control plane no longer wants."""
+
+    site: str
+    backend: Backend
+    control: ControlPlane
+    work_dir: Path
+    checkpoint_root: Path
+    inventory: Mapping[str, Any] = field(default_factory=dict)
+    heartbeat_s: float = 2.0
+    orphan_scan_s: float = 5.0
+    log_interval_s: float = 0.5
+    stats: AgentStats = field(default_factory=AgentStats)
+
+    def __post_init__(self) -> None:
+        self.work_dir = Path(self.work_dir).resolve()
+        self.checkpoint_root = Path(self.checkpoint_root).resolve()
+        self._workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"agent-{self.site}")
+        self._busy: set[str] = set()  # run ids with a submit or a stop in flight
+        self._refused: dict[str, str] = {}  # run id -> the engine's reason (submit failed)
+        self._lock = threading.Lock()
+        self._last_heartbeat = float("-inf")
+        self._last_scan = float("-inf")
+        self._registered = False
+        self._last_logs: dict[str, float] = {}
+        self._log_files: dict[str, list[Path]] = {}
+        self.wake = threading.Event()  # set by a finished operation: look again at once
+
+    # ----- one round ------------------------------------------------------------------------
+    def run_once(self) -> None:
+        self.stats.rounds += 1
+        self._heartbeat()
+        wanted = {a["run_id"]: a for a in self.control.assignments()}
+        with self._lock:
+            busy = set(self._busy)
+            refused = dict(self._refused)
+        for run_id, reason in refused.items():
+            self._report(run_id, RunStatus(run_id, RunState.FAILED, None, reason), True)
+            with self._lock:
+                self._refused.pop(run_id, None)
+        live = {k: a for k, a in wanted.items() if k not in busy and k not in refused}
+        observed = self._observe(list(live))
+        desired = [self._desired(a) for a in live.values()]
+        grace = max((a["grace_s"] for a in wanted.values()), default=30.0)
+        plan = reconcile(desired, list(observed.values()), orphan_grace_s=grace)
+        ended = {s.run_id for s in plan.reports if s.state.terminal}
+        for run_id in live:
+            if run_id in observed:
+                self._ship_logs(live[run_id], final=run_id in ended)
+        for status in plan.reports:
+            self._report(status.run_id, status, False)
+        for cancel in plan.cancels:
+            self._start(cancel.run_id, self._cancel, cancel.run_id, cancel.grace_s)
+        for spec in plan.submits:
+            self._start(spec.run_id, self._submit, spec)
+        for held in plan.held:
+            log.info("run %s held: %s", held.run_id, held.reason)
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_heartbeat < self.heartbeat_s:
+            return
+        body = {
+            "backend": self.backend.name,
+            "inventory": dict(self.inventory),
+            "registering": not self._registered,
+        }
+        answer = self.control.heartbeat(body)
+        self._registered = True
+        self._last_heartbeat = time.monotonic()
+        self.heartbeat_s = float(answer.get("heartbeat_s", self.heartbeat_s))
+
+    def _observe(self, run_ids: list[str]) -> dict[str, RunStatus]:
+        """The engine's view of the assigned runs, and (every `orphan_scan_s`) of every run
+        of ours it holds. A run the engine does not know is left out: `reconcile` decides
+        whether that means "never submitted" or "lost"."""
+        observed = {}
+        if run_ids:
+            for run_id, status in self.backend.poll(run_ids).items():
+                if status.state is not RunState.LOST:
+                    observed[run_id] = status
+        if time.monotonic() - self._last_scan >= self.orphan_scan_s:
+            self._last_scan = time.monotonic()
+            with self._lock:
+                busy = set(self._busy)
+            for status in self.backend.list_runs():
+                if status.run_id not in observed and status.run_id not in busy:
+                    observed[status.run_id] = status
+        return observed
+
+    def _desired(self, assignment: dict[str, Any]) -> DesiredRun:
+        last = assignment.get("last_reported")
+        return DesiredRun(
+            run_id=assignment["run_id"],
+            job_id=assignment["job_id"],
+            intent=Intent(assignment["intent"]),
+            spec=self.launch_spec(assignment),
+            last_reported=RunState(last) if last else None,
+            grace_s=float(assignment["grace_s"]),
+        )
+
+    def launch_spec(self, a: dict[str, Any]) -> LaunchSpec:
+        command = a["command"]
+        return LaunchSpec(
+            run_id=a["run_id"],
+            job_id=a["job_id"],
+            attempt=int(a["attempt"]),
+            command=command if isinstance(command, str) else list(command),
+            workers=[WorkerPlacement(node, tuple(devices)) for node, devices in a["workers"]],
+            workdir=self.work_dir / a["run_id"],
+            checkpoint_dir=self.checkpoint_root / a["checkpoint"],
+            env=dict(a.get("env") or {}),
+            site=a["site"],
+            accelerator_type=a.get("accelerator_type"),
+            accelerators_per_worker=float(a.get("accelerators_per_worker") or 0.0),
+            cpu_per_worker=float(a.get("cpu_per_worker") or 1.0),
+            memory_gib_per_worker=float(a.get("memory_gib_per_worker") or 1.0),
+            time_limit_s=a.get("time_limit_s"),
+        )
+
+    # ----- engine operations, in worker threads -------------------------------------------------
+    def _start(self, run_id: str, operation: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if run_id in self._busy:
+                return
+            self._busy.add(run_id)
+
+        def run() -> None:
+            try:
+                operation(*args)
+            except Exception as exc:  # reported through the next round, never lost
+                log.exception("run %s: %s failed", run_id, operation.__name__)
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)
+            finally:
+                with self._lock:
+                    self._busy.discard(run_id)
+                self.wake.set()
+
+        self._workers.submit(run)
+
+    def _submit(self, spec: LaunchSpec) -> None:
+        try:
+            # The run's folders, where the agent's file system is the engine's (Ray's workers
+            # start in the workdir; Slurm and local make their own too).
+            spec.workdir.mkdir(parents=True, exist_ok=True)
+            spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            self.backend.submit(spec)
+            self.stats.submitted += 1
+        except (BackendError, OSError) as exc:
+            with self._lock:
+                self._refused[spec.run_id] = str(exc) or "the engine refused the run"
+
+    def _cancel(self, run_id: str, grace_s: float) -> None:
+        self.backend.cancel(run_id, grace_s)
+        self.stats.cancelled += 1
+
+    # ----- talking back ---------------------------------------------------------------------
+    def _report(self, run_id: str, status: RunStatus, launch_failed: bool) -> None:
+        body = {
+            "state": status.state.value,
+            "exit_code": status.exit_code,
+            "message": status.message,
+            "started_at": status.started_at,
+            "ended_at": status.ended_at,
+            "launch_failed": launch_failed,
+        }
+        self.control.report(run_id, body)
+        self.stats.reports += 1
+
+    def _ship_logs(self, assignment: dict[str, Any], final: bool) -> None:
+        """New output since what the control plane has (its offsets come with the assignment);
+        every `log_interval_s` while the run lives, everything once it has ended."""
+        run_id = assignment["run_id"]
+        now = time.monotonic()
+        if not final and now - self._last_logs.get(run_id, float("-inf")) < self.log_interval_s:
+            return
+        self._last_logs[run_id] = now
+        offsets: dict[str, int] = assignment.get("log_offsets") or {}
+        for stream in STREAMS:
+            data = self._log_bytes(run_id, stream, offsets.get(stream, 0), final)
+            offset = offsets.get(stream, 0)
+            for start in range(0, len(data), LOG_CHUNK):
+                chunk = data[start : start + LOG_CHUNK]
+                body = {
+                    "stream": stream,
+                    "offset": offset + start,
+                    "data": base64.b64encode(chunk).decode("ascii"),
+                }
+                self.control.ship_log(run_id, body)
+        if final:
+            self._last_logs.pop(run_id, None)
+            self._log_files.pop(run_id, None)
+
+    def _log_bytes(self, run_id: str, stream: str, offset: int, final: bool) -> bytes:
+        limit = MAX_FINAL_LOG if final else LOG_CHUNK * 4
+        path = self._log_file(run_id, stream)
+        if path is not None:
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offset)
+                    return handle.read(limit)
+            except OSError:
+                return b""
+        logs = getattr(self.backend, "logs", None)
+        if stream == "stdout" and logs is not None and "logs" in self.backend.capabilities:
+            text: str = logs(run_id)  # engines without files (Ray): every rank, one stream
+            return text.encode("utf-8", "replace")[offset : offset + limit]
+        return b""
+
+    def _log_file(self, run_id: str, stream: str) -> Path | None:
+        """Rank 0's file (or the run's one file, where the engine merges ranks)."""
+        paths = self._log_files.get(run_id)
+        log_paths = getattr(self.backend, "log_paths", None)
+        if paths is None and log_paths is not None:
+            paths = list(log_paths(run_id))
+            if paths:
+                self._log_files[run_id] = paths
+        return next((p for p in paths or [] if p.name.startswith(f"{stream}-")), None)
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+
+def serve(agent: SiteAgent, stop: threading.Event, interval_s: float) -> None:
+    """Rounds until `stop`: every `interval_s`, or at once when an operation finished. A
+    control plane out of reach is retried; the engine's runs go on meanwhile."""
+    failing = False
+    while not stop.is_set():
+        try:
+            agent.run_once()
+            if failing:
+                log.warning("site %s: the control plane answers again", agent.site)
+            failing = False
+        except Exception as exc:
+            agent.stats.errors += 1
+            agent.stats.last_error = str(exc)
+            if not failing:
+                log.warning("site %s: round failed (%s); retrying", agent.site, exc)
+            failing = True
+        agent.wake.wait(interval_s)
+        agent.wake.clear()
