@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from silkroute.api import convert, schemas
+from silkroute.api.submit_lane import resolve_caller, submit_request
 from silkroute.control import service
-from silkroute.control.auth import Principal, authenticate, hash_token, parse_bearer
+from silkroute.control.auth import Principal
 from silkroute.control.errors import ServiceError, invalid
 from silkroute.model.cluster import SiteSpec
 
@@ -23,7 +21,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def platform_of(request: Request) -> service.Platform:
+async def platform_of(request: Request) -> service.Platform:
     platform: service.Platform = request.app.state.platform
     return platform
 
@@ -31,20 +29,12 @@ def platform_of(request: Request) -> service.Platform:
 bearer = HTTPBearer(auto_error=False, description="A token from `admin init` or `tenant create`")
 
 
-def caller(
+async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The token's owner; the raw header is checked here so every failure says the same."""
-    platform = platform_of(request)
-    token_hash = hash_token(parse_bearer(request.headers.get("authorization")))
-    known = platform.tokens.get(token_hash)
-    if known is not None:
-        return known
-    with platform.store.session() as session:
-        principal = authenticate(session, request.headers.get("authorization"))
-    platform.tokens.put(token_hash, principal)
-    return principal
+    return await resolve_caller(request.app.state.platform, request.headers.get("authorization"))
 
 
 Caller = Annotated[Principal, Depends(caller)]
@@ -88,20 +78,6 @@ def list_sites(platform: PlatformDep, who: Caller) -> list[schemas.SiteOut]:
 
 
 # ----- jobs ------------------------------------------------------------------------------------
-async def job_body(request: Request) -> Any:
-    """The raw body as JSON, or YAML when the content type says so (the CLI sends files)."""
-    raw = await request.body()
-    kind = request.headers.get("content-type", "application/json")
-    try:
-        if "yaml" in kind:
-            return yaml.safe_load(raw.decode("utf-8"))
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "parse error"
-        what = "YAML" if "yaml" in kind else "JSON"
-        raise ServiceError(400, "malformed", f"(body): not valid {what}: {first}") from None
-
-
 @router.post(
     "/v1/jobs",
     status_code=201,
@@ -119,16 +95,18 @@ async def job_body(request: Request) -> Any:
 )
 async def submit_job(
     request: Request,
-    response: Response,
-    platform: PlatformDep,
     who: Caller,
     idempotency_key: Annotated[str | None, Header()] = None,
-) -> schemas.JobOut:
-    body = await job_body(request)
-    row, created = await run_in_threadpool(service.submit_job, platform, who, body, idempotency_key)
-    if not created:
-        response.status_code = 200
-    return convert.job_out(row)
+) -> Response:
+    """Served by `SubmitLane` in the app (same code); this route documents it."""
+    status, body = await submit_request(
+        request.app.state.platform,
+        who,
+        await request.body(),
+        request.headers.get("content-type"),
+        idempotency_key,
+    )
+    return Response(body, status_code=status, media_type="application/json")
 
 
 @router.get("/v1/jobs", response_model=schemas.JobPageOut, responses=ERRORS)

@@ -75,6 +75,10 @@ class JobOut(BaseModel):
     exit_code: int | None
     message: str
     spec: JobSpec
+    replica_ids: list[int] = Field(
+        default_factory=list,
+        description="At submit, an inference job with replicas > 1: every replica's job id",
+    )
 
 
 class JobEventOut(BaseModel):

@@ -139,7 +139,7 @@ def load_governance(
         grants.setdefault(row.tenant, []).append(grant_of(row))
     compliance = {
         name: TenantCompliance(name, tuple(grants.get(name, ())), bool(ciio))
-        for name, ciio in session.execute(tenants).tuples()
+        for name, ciio in session.execute(tenants).all()
     }
     policies = None
     if operator is not None:
@@ -148,7 +148,9 @@ def load_governance(
 
 
 def site_countries(session: Session) -> dict[str, str]:
-    return dict(list(session.execute(select(SiteRow.name, SiteRow.country)).tuples()))
+    return {
+        name: country for name, country in session.execute(select(SiteRow.name, SiteRow.country))
+    }
 
 
 # ----- validation ------------------------------------------------------------------------------
@@ -347,15 +349,14 @@ def check_job_datasets(
     whose data may lawfully go to none of the sites it accepts (409, the refusals)."""
     if not spec.datasets:
         return None
-    owners = dict(
-        list(
-            session.execute(
-                select(DatasetRow.name, DatasetRow.owner).where(
-                    DatasetRow.name.in_(sorted(set(spec.datasets)))
-                )
-            ).tuples()
+    owners = {
+        name: owner
+        for name, owner in session.execute(
+            select(DatasetRow.name, DatasetRow.owner).where(
+                DatasetRow.name.in_(sorted(set(spec.datasets)))
+            )
         )
-    )
+    }
     for i, name in enumerate(spec.datasets):
         if owners.get(name) != spec.tenant:
             raise invalid(

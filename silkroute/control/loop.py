@@ -18,7 +18,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
@@ -43,7 +42,6 @@ from silkroute.control.scheduling import (
 )
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
-from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, checkpoint, record
 from silkroute.store.db import Store
 from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
@@ -90,6 +88,7 @@ class ControlLoop:
         self.coalesce_s = 0.01
         self._last_sweep = time.monotonic()
         self._submitted: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._given: dict[int, tuple[JobSpec, float]] = {}  # specs the API handed over
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rebuild = threading.Event()
@@ -198,7 +197,7 @@ class ControlLoop:
         with self.store.session() as session:
             sites = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
             tenants = tenant_specs(
-                (tenant_spec_of(r), accounting.voucher_hours_used(session, r.name))
+                (r.spec(), accounting.voucher_hours_used(session, r.name))
                 for r in session.scalars(select(TenantRow))
             )
             self._governance.clear()
@@ -256,8 +255,13 @@ class ControlLoop:
         self._cancel_hint.set()
         self._wake.set()
 
-    def submitted(self, job_id: int) -> None:
-        """The API committed a new job: take it in on the next pass (thread-safe)."""
+    def submitted(
+        self, job_id: int, spec: JobSpec | None = None, submitted_at: float | None = None
+    ) -> None:
+        """The API committed a new job: take it in on the next pass (thread-safe). With its
+        spec and submit time the loop need not read and re-validate what the API just did."""
+        if spec is not None and submitted_at is not None:
+            self._given[job_id] = (spec, submitted_at)
         self._submitted.put(job_id)
         self._wake.set()
 
@@ -267,36 +271,50 @@ class ControlLoop:
         A high-water mark of ids would skip jobs on PostgreSQL, where ids are handed out at
         insert but transactions commit in any order; so new jobs are named, not inferred.
         """
-        wanted: set[int] = set()
+        given: dict[int, tuple[JobSpec, float] | None] = {}
         while not self._submitted.empty():
-            wanted.add(self._submitted.get_nowait())
+            job_id = self._submitted.get_nowait()
+            given[job_id] = self._given.pop(job_id, None)
         now = time.monotonic()
         sweep = now - self._last_sweep >= self.sweep_s
         known = self.scheduler.jobs
-        wanted -= known.keys()
+        wanted = given.keys() - known.keys()
         if not wanted and not sweep:
             return
         with self.store.session() as session:
             if sweep:  # ids first: the specs of jobs the book has already are not re-read
                 pending = session.scalars(select(JobRow.id).where(JobRow.state == "pending"))
                 wanted |= set(pending) - known.keys()
-            rows: list[tuple[int, dict[str, Any], float]] = []
+            rows: list[tuple[int, JobSpec, float]] = []
             ordered = sorted(wanted)
             for start in range(0, len(ordered), 5000):  # below every database's variable limit
                 chunk = ordered[start : start + 5000]
-                rows.extend(
-                    session.execute(
-                        select(JobRow.id, JobRow.spec, JobRow.submitted_at)
-                        .where(JobRow.state == "pending", JobRow.id.in_(chunk))
-                        .order_by(JobRow.id)
-                    ).tuples()
+                # Still pending (not cancelled meanwhile): ids only for the jobs handed over.
+                still = set(
+                    session.scalars(
+                        select(JobRow.id).where(JobRow.state == "pending", JobRow.id.in_(chunk))
+                    )
                 )
+                unread = []
+                for job_id in chunk:
+                    handed = given.get(job_id)
+                    if job_id in still and handed is not None:
+                        rows.append((job_id, *handed))
+                    elif job_id in still:
+                        unread.append(job_id)
+                if unread:
+                    for job_id, spec, submitted_at in session.execute(
+                        select(JobRow.id, JobRow.spec, JobRow.submitted_at).where(
+                            JobRow.id.in_(unread)
+                        )
+                    ):
+                        rows.append((job_id, JobSpec.model_validate(spec), submitted_at))
         if sweep:
             self._last_sweep = now
             self._cancel_hint.set()  # and look for cancel requests the hints missed
-        for job_id, spec, submitted_at in rows:
+        for job_id, job_spec, submitted_at in sorted(rows, key=lambda r: r[0]):
             if job_id not in known:
-                self.scheduler.add_pending(job_id, JobSpec.model_validate(spec), submitted_at)
+                self.scheduler.add_pending(job_id, job_spec, submitted_at)
 
     def _carry_out_cancels(self) -> None:
         # Only when told (or at each sweep): a query per pass would tax every decision.
@@ -655,15 +673,4 @@ def _transition(
             message=message,
             site=site or job.site,
         )
-    )
-
-
-def tenant_spec_of(row: TenantRow) -> TenantSpec:
-    return TenantSpec(
-        name=row.name,
-        country=row.country,
-        weight=row.weight,
-        quota=row.quota,
-        voucher_accelerator_hours=row.voucher_accelerator_hours,
-        pay_as_you_go=row.pay_as_you_go,
     )
