@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 from silkroute.api import schemas
-from silkroute.control.service import JobDetail, UsageReport
+from silkroute.control.service import JobDetail, NodeView, UsageReport
 from silkroute.control.submits import Accepted
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
-from silkroute.store.models import JobRow, SiteRow, TenantRow
+from silkroute.store.models import JobRow, SiteRow, TenantRow, TokenRow
 
 
 def tenant_out(row: TenantRow) -> schemas.TenantOut:
     return schemas.TenantOut(
         **row.spec().model_dump(), monthly_budget=row.monthly_budget, ciio=bool(row.ciio)
+    )
+
+
+def token_out(row: TokenRow) -> schemas.TokenOut:
+    return schemas.TokenOut(
+        id=row.id,
+        role=row.role,
+        tenant=row.tenant,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def node_out(view: NodeView) -> schemas.NodeOut:
+    return schemas.NodeOut(
+        site=view.site,
+        node=view.node,
+        accelerator=view.accelerator,
+        accelerators=view.accelerators,
+        state=view.state,
     )
 
 
@@ -98,6 +119,7 @@ def job_detail_out(detail: JobDetail) -> schemas.JobDetailOut:
                 ended_at=r.ended_at,
                 outcome=r.outcome,
                 exit_code=r.exit_code,
+                nodes=[node for node, _ in r.placement],
             )
             for r in detail.runs
         ],

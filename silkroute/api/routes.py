@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from silkroute.api import convert, schemas
 from silkroute.api.submit_lane import resolve_caller, submit_request
 from silkroute.control import service
-from silkroute.control.auth import Principal
+from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import ServiceError, invalid
 from silkroute.model.cluster import SiteSpec
 
@@ -66,6 +66,31 @@ def get_tenant(name: str, platform: PlatformDep, who: Caller) -> schemas.TenantO
     return convert.tenant_out(service.get_tenant(platform, who, name))
 
 
+# ----- tokens ----------------------------------------------------------------------------------
+@router.get("/v1/tokens", response_model=list[schemas.TokenOut], responses=ERRORS)
+def list_tokens(platform: PlatformDep, who: Caller) -> list[schemas.TokenOut]:
+    """Admins: every token; a tenant: its own tokens; an operator: its own token."""
+    return [convert.token_out(r) for r in service.list_tokens(platform, who)]
+
+
+@router.post("/v1/tokens", status_code=201, response_model=schemas.TokenCreated, responses=ERRORS)
+def create_token(
+    body: schemas.TokenCreate, platform: PlatformDep, who: Caller
+) -> schemas.TokenCreated:
+    """Admins issue any token; a tenant one more of its own (rotate: issue, then revoke)."""
+    row, token = service.issue_tenant_or_staff_token(
+        platform, who, Role(body.role), body.tenant, body.label
+    )
+    return schemas.TokenCreated(record=convert.token_out(row), token=token)
+
+
+@router.delete("/v1/tokens/{token_id}", response_model=schemas.TokenOut, responses=ERRORS)
+def revoke_token(token_id: int, platform: PlatformDep, who: Caller) -> schemas.TokenOut:
+    """Revoke: the token answers 401 from the next request on."""
+    _check_id(token_id, "token")
+    return convert.token_out(service.revoke_token(platform, who, token_id))
+
+
 # ----- sites -----------------------------------------------------------------------------------
 @router.post("/v1/sites", status_code=201, response_model=schemas.SiteOut, responses=ERRORS)
 def add_site(body: SiteSpec, platform: PlatformDep, who: Caller) -> schemas.SiteOut:
@@ -75,6 +100,31 @@ def add_site(body: SiteSpec, platform: PlatformDep, who: Caller) -> schemas.Site
 @router.get("/v1/sites", response_model=list[schemas.SiteOut], responses=ERRORS)
 def list_sites(platform: PlatformDep, who: Caller) -> list[schemas.SiteOut]:
     return [convert.site_out(r) for r in service.list_sites(platform, who)]
+
+
+# ----- nodes -----------------------------------------------------------------------------------
+@router.get("/v1/nodes", response_model=list[schemas.NodeOut], responses=ERRORS)
+def list_nodes(
+    platform: PlatformDep, who: Caller, site: str | None = None
+) -> list[schemas.NodeOut]:
+    """Every node of the registered sites and its state (active, drained, removed)."""
+    return [convert.node_out(v) for v in service.list_nodes(platform, who, site)]
+
+
+@router.post("/v1/sites/{site}/{action}", response_model=schemas.NodesChanged, responses=ERRORS)
+def change_nodes(
+    site: str,
+    action: Literal["drain", "undrain", "remove"],
+    platform: PlatformDep,
+    who: Caller,
+    body: schemas.NodesChange | None = None,
+) -> schemas.NodesChanged:
+    """Operators: drain (no new work, running work finishes), undrain, or remove (running
+    work is stopped and requeued) the site's nodes, or the `nodes` named. Kept across
+    restarts."""
+    nodes = body.nodes if body is not None else None
+    views, requeued = service.change_nodes(platform, who, site, action, nodes)
+    return schemas.NodesChanged(nodes=[convert.node_out(v) for v in views], requeued_jobs=requeued)
 
 
 # ----- jobs ------------------------------------------------------------------------------------
@@ -152,9 +202,9 @@ def job_logs(
     return schemas.LogOut(text=chunk.text, offset=chunk.offset, finished=chunk.finished)
 
 
-def _check_id(job_id: int) -> None:
+def _check_id(job_id: int, what: str = "job") -> None:
     if not 0 < job_id < 2**31:  # ids are 32-bit integers in the store
-        raise ServiceError(404, "not_found", "no such job")
+        raise ServiceError(404, "not_found", f"no such {what}")
 
 
 # ----- usage -----------------------------------------------------------------------------------

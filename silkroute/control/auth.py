@@ -26,6 +26,7 @@ class Role(StrEnum):
 class Principal:
     role: Role
     tenant: str | None = None
+    token_id: int | None = None  # the token's row (who may revoke it)
 
     @property
     def staff(self) -> bool:
@@ -111,4 +112,4 @@ def authenticate(session: Session, header: str | None) -> Principal:
     row = session.scalar(select(TokenRow).where(TokenRow.token_hash == hash_token(token.strip())))
     if row is None or row.revoked_at is not None:
         raise ServiceError(401, "unauthorised", "unknown or revoked token")
-    return Principal(Role(row.role), row.tenant)
+    return Principal(Role(row.role), row.tenant, row.id)

@@ -44,7 +44,14 @@ from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.store.audit import audited, checkpoint, record
 from silkroute.store.db import Store
-from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
+from silkroute.store.models import (
+    JobEventRow,
+    JobRow,
+    NodeStateRow,
+    RunRow,
+    SiteRow,
+    TenantRow,
+)
 
 log = logging.getLogger("silkroute.control")
 
@@ -93,6 +100,9 @@ class ControlLoop:
         self._stop = threading.Event()
         self._rebuild = threading.Event()
         self._governance = threading.Event()  # datasets or grants changed
+        self._nodes_hint = threading.Event()  # an operator drained or removed nodes
+        self._drained: set[str] = set()  # node states the book carries out now
+        self._removed: set[str] = set()
         self.audit_key: Ed25519PrivateKey | None = None  # signs audit checkpoints
         self.operator_policies: str | None = None  # the operator's Cedar policies (text)
         self.checkpoint_s = 60.0
@@ -174,6 +184,7 @@ class ControlLoop:
                 self._rebuild_book()
             self._refresh_governance()
             self._take_new_jobs()
+            self._apply_node_states(time.time() if now is None else now)
             self._carry_out_cancels()
             self._finish_launches()
             self._collect_ended_runs()
@@ -232,6 +243,8 @@ class ControlLoop:
                 ):
                     scheduler.add_pending(job.id, spec, job.submitted_at)
         self.scheduler = scheduler
+        self._drained, self._removed = set(), set()
+        self._nodes_hint.set()  # drains and removals are applied to the new book next
 
     def _reconcile(self) -> None:
         """Stop engine runs the store does not count as alive (crash leftovers)."""
@@ -254,6 +267,28 @@ class ControlLoop:
         """The API recorded a cancel: look at cancel requests on the next pass."""
         self._cancel_hint.set()
         self._wake.set()
+
+    def nodes_changed(self) -> None:
+        """An operator drained, undrained or removed nodes (stored): apply on the next pass."""
+        self._nodes_hint.set()
+        self._wake.set()
+
+    def _apply_node_states(self, now: float) -> None:
+        """Bring the book to the stored node states; runs on removed nodes are stopped and
+        their jobs requeued (as a preemption: back to pending once the run has stopped)."""
+        if not self._nodes_hint.is_set():
+            return
+        self._nodes_hint.clear()
+        with self.store.session() as session:
+            rows = session.execute(select(NodeStateRow.node, NodeStateRow.state)).all()
+            drained = {node for node, state in rows if state == "drained"}
+            removed = {node for node, state in rows if state == "removed"}
+            self.scheduler.drain_nodes(self._drained - drained, drained=False)
+            self.scheduler.drain_nodes(drained - self._drained)
+            requeued = self.scheduler.remove_nodes(removed - self._removed, now)
+            self._drained, self._removed = drained, removed
+            for job in session.scalars(select(JobRow).where(JobRow.id.in_(requeued))):
+                self._commit_preempt(session, job, PreemptJob(job.id, "node removed", None), now)
 
     def submitted(
         self, job_id: int, spec: JobSpec | None = None, submitted_at: float | None = None

@@ -311,6 +311,20 @@ class LiveScheduler:
         return 0 if self.book is None else len(self.book.running)
 
 
+@dataclass(frozen=True, slots=True)
+class NodeName:
+    site: str
+    node: str
+    accelerator: str | None
+    accelerators: int
+
+
+def node_names(sites: Iterable[SiteSpec]) -> list[NodeName]:
+    """The nodes of these sites as the scheduler names them (`<site>-<type>-00000`, ...)."""
+    cluster = ClusterState.from_spec(ClusterSpec(sites=list(sites)))
+    return [NodeName(n.site, n.name, n.accelerator, n.accelerators) for n in cluster.node_infos()]
+
+
 def _fits_when_empty(cluster: ClusterState, pool: int, job: Job) -> bool:
     nodes = cluster.pools[pool].nodes
     room = worker_capacity(

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from silkroute.control import accounting
-from silkroute.control.auth import Principal, Role, TokenCache, issue_token
-from silkroute.control.errors import conflict, invalid, not_found
+from silkroute.control.auth import Principal, Role, TokenCache, hash_token, issue_token
+from silkroute.control.errors import conflict, forbidden, invalid, not_found
 from silkroute.control.governance import actor_of
 from silkroute.control.loop import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, ControlLoop
-from silkroute.control.scheduling import LiveScheduler
+from silkroute.control.scheduling import LiveScheduler, node_names
 from silkroute.control.submits import (
     Accepted,
     SitesSnapshot,
@@ -35,7 +35,15 @@ from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, record
 from silkroute.store.db import Store
-from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
+from silkroute.store.models import (
+    JobEventRow,
+    JobRow,
+    NodeStateRow,
+    RunRow,
+    SiteRow,
+    TenantRow,
+    TokenRow,
+)
 
 JOB_STATES = (*ACTIVE_JOB_STATES, *TERMINAL_JOB_STATES)
 
@@ -109,6 +117,66 @@ def get_tenant(platform: Platform, caller: Principal, name: str) -> TenantRow:
         return row
 
 
+# ----- tokens ----------------------------------------------------------------------------------
+def _visible_tokens(caller: Principal) -> Any:
+    """Admins see every token, a tenant its tenant's, an operator its own."""
+    query = select(TokenRow).order_by(TokenRow.id)
+    if caller.role is Role.ADMIN:
+        return query
+    if caller.role is Role.TENANT:
+        return query.where(TokenRow.tenant == caller.tenant, TokenRow.role == Role.TENANT.value)
+    return query.where(TokenRow.id == caller.token_id)
+
+
+def list_tokens(platform: Platform, caller: Principal) -> list[TokenRow]:
+    with platform.store.session() as session:
+        return list(session.scalars(_visible_tokens(caller)))
+
+
+def issue_tenant_or_staff_token(
+    platform: Platform, caller: Principal, role: Role, tenant: str | None, label: str
+) -> tuple[TokenRow, str]:
+    """A new token: admins issue any; a tenant one more of its own (to rotate: issue, then
+    revoke the old one)."""
+    if caller.role is not Role.ADMIN:
+        if caller.role is not Role.TENANT or role is not Role.TENANT:
+            raise forbidden("only an admin issues admin or operator tokens")
+        if tenant not in (None, caller.tenant):
+            raise not_found("tenant")
+        tenant = caller.tenant
+    if role is Role.TENANT and tenant is None:
+        raise invalid("tenant", "a tenant token names its tenant")
+    if role is not Role.TENANT and tenant is not None:
+        raise invalid("tenant", f"an {role.value} token belongs to no tenant")
+    no_nul(label, "label")
+    with audited(platform.store) as session:
+        if tenant is not None and session.get(TenantRow, tenant) is None:
+            raise not_found("tenant")
+        token = issue_token(session, role, tenant, label=label)
+        session.flush()
+        row = session.scalars(
+            select(TokenRow).where(TokenRow.token_hash == hash_token(token))
+        ).one()
+        detail = {"action": "token issue", "id": row.id, "role": role.value, "tenant": tenant}
+        record(session, "admin", actor_of(caller), f"token/{row.id}", detail)
+    return row, token
+
+
+def revoke_token(platform: Platform, caller: Principal, token_id: int) -> TokenRow:
+    """Revoke a token: it answers 401 from now on, also where it was cached."""
+    with audited(platform.store) as session:
+        row = session.scalar(_visible_tokens(caller).where(TokenRow.id == token_id))
+        if row is None:
+            raise not_found("token")
+        if row.revoked_at is not None:
+            raise conflict("revoked", f"token {token_id} was revoked already")
+        row.revoked_at = time.time()
+        detail = {"action": "token revoke", "id": row.id, "role": row.role, "tenant": row.tenant}
+        record(session, "admin", actor_of(caller), f"token/{row.id}", detail)
+    platform.tokens.revoke(row.token_hash)
+    return row
+
+
 # ----- sites -----------------------------------------------------------------------------------
 MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computing centre
 
@@ -144,6 +212,102 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
 def list_sites(platform: Platform, caller: Principal) -> list[SiteRow]:
     with platform.store.session() as session:
         return list(session.scalars(select(SiteRow).order_by(SiteRow.name)))
+
+
+# ----- nodes ------------------------------------------------------------------------------------
+NODE_ACTIONS = ("drain", "undrain", "remove")
+
+
+@dataclass(slots=True)
+class NodeView:
+    site: str
+    node: str
+    accelerator: str | None
+    accelerators: int
+    state: str  # active, drained, removed
+
+
+def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[NodeView]:
+    with platform.store.session() as session:
+        query = select(SiteRow).order_by(SiteRow.name)
+        if site is not None:
+            query = query.where(SiteRow.name == site)
+        specs = [SiteSpec.model_validate(r.spec) for r in session.scalars(query)]
+        if site is not None and not specs:
+            raise not_found("site")
+        states = {(r.site, r.node): r.state for r in session.scalars(select(NodeStateRow))}
+    return [
+        NodeView(
+            n.site, n.node, n.accelerator, n.accelerators, states.get((n.site, n.node), "active")
+        )
+        for n in node_names(specs)
+    ]
+
+
+def change_nodes(
+    platform: Platform, caller: Principal, site: str, action: str, nodes: list[str] | None
+) -> tuple[list[NodeView], list[int]]:
+    """Drain (no new work; running work finishes), undrain, or remove (running work is
+    stopped and requeued) the site's `nodes` (default: all of them). Stored, so a restarted
+    server keeps them; the live loop carries it out. Returns the nodes and, for a removal,
+    the jobs that ran there."""
+    caller.require(Role.ADMIN, Role.OPERATOR)
+    if action not in NODE_ACTIONS:
+        raise invalid("action", f"one of {', '.join(NODE_ACTIONS)}")
+    now = time.time()
+    with audited(platform.store) as session:
+        row = session.get(SiteRow, site)
+        if row is None:
+            raise not_found("site")
+        known = {n.node: n for n in node_names([SiteSpec.model_validate(row.spec)])}
+        names = list(dict.fromkeys(nodes)) if nodes else list(known)
+        for i, name in enumerate(names):
+            if name not in known:
+                raise invalid(f"nodes[{i}]", f"site {site} has no node {name!r}")
+        states = {
+            r.node: r
+            for r in session.scalars(select(NodeStateRow).where(NodeStateRow.site == site))
+        }
+        for name in names:
+            current = states.get(name)
+            if current is not None and current.state == "removed":
+                if action == "remove":
+                    continue
+                raise conflict("removed", f"node {name} was removed; it takes no work again")
+            if action == "undrain":
+                if current is not None:
+                    session.delete(current)
+                continue
+            state = "drained" if action == "drain" else "removed"
+            if current is None:
+                session.add(
+                    NodeStateRow(
+                        site=site,
+                        node=name,
+                        state=state,
+                        changed_at=now,
+                        changed_by=actor_of(caller),
+                    )
+                )
+            else:
+                current.state, current.changed_at = state, now
+                current.changed_by = actor_of(caller)
+        requeued: list[int] = []
+        if action == "remove":
+            live = session.execute(
+                select(RunRow.job_id, RunRow.placement).where(
+                    RunRow.state.in_(("launching", "running"))
+                )
+            ).all()
+            gone = set(names)
+            requeued = sorted({job for job, placement in live if gone & {n for n, _ in placement}})
+        detail = {"action": f"node {action}", "site": site, "nodes": names, "requeued": requeued}
+        record(session, "admin", actor_of(caller), f"site/{site}", detail)
+    platform.sites = None  # removed nodes change what could ever run
+    platform.loop.nodes_changed()
+    changed = set(names)
+    views = [v for v in list_nodes(platform, caller, site) if v.node in changed]
+    return views, requeued
 
 
 # ----- jobs ------------------------------------------------------------------------------------
