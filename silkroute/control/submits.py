@@ -463,7 +463,10 @@ class SubmitWriter:
                     self._write([one])
                 return
             try:
-                outcomes = self._after_conflict(batch[0][0], exc)
+                if getattr(exc, "connection_invalidated", False):  # the database restarted
+                    outcomes = store_batch(self.platform, [batch[0][0]])
+                else:
+                    outcomes = self._after_conflict(batch[0][0], exc)
             except Exception as final:
                 log.exception("storing a submit failed")
                 batch[0][1].set_exception(final)
