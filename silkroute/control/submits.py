@@ -418,6 +418,10 @@ class SubmitWriter:
         self._queue.put((prepared, future))
         return future
 
+    def waiting(self) -> int:
+        """Submits queued and not yet taken into a batch."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
