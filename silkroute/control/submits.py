@@ -143,6 +143,7 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
     except ValidationError as exc:
         raise validation_problems(exc) from None
     no_nul(body, "")
+    finite(body, "")
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
     return Prepared(caller, spec, replica_specs(spec), idempotency_key)

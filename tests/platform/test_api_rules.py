@@ -249,6 +249,20 @@ BAD_INPUT = [
         "workers",
     ),
     Bad(
+        "an endless checkpoint interval",
+        b'{"name":"x","command":"true","checkpoint_interval_s":1e999}',
+        "application/json",
+        422,
+        "checkpoint_interval_s",
+    ),
+    Bad(
+        "an inference job with too long a name for its replicas",
+        b'{"name":"' + b"x" * 250 + b'","command":"true","kind":"inference","replicas":20}',
+        "application/json",
+        422,
+        "name",
+    ),
+    Bad(
         "an unknown accelerator type",
         b'{"name":"x","command":"true","accelerator_types":["TPUv9"]}',
         "application/json",
