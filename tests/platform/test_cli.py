@@ -101,7 +101,8 @@ def test_no_server_is_a_clear_error(tmp_path: Path) -> None:
 def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
     api.add_sites()
     token = api.tenant("t1")
-    job = api.submit(token, command="sleep 0.5", accelerator_types=["A800"]).json()["id"]
+    # Long enough to be seen running on a loaded machine; cancelled at the end.
+    job = api.submit(token, command="sleep 30", accelerator_types=["A800"]).json()["id"]
     api.wait_for(token, job, ("running",))
     text = api.client.get("/metrics").text
     assert 'silkroute_allocated_accelerators{accelerator_type="A800",site="hanoi"} 1.0' in text
@@ -111,6 +112,8 @@ def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
         'silkroute_api_request_seconds_count{method="POST",route="/v1/jobs",status="201"}' in text
     )
     assert token not in text
+    api.client.delete(f"/v1/jobs/{job}", headers=api.as_(token))
+    api.wait_for(token, job, ("cancelled",))
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
