@@ -175,7 +175,10 @@ class LiveScheduler:
             requeued = [job.id for job in book.running.values()]
             self.book = None
             return requeued
-        return book.remove_nodes(gone, now)
+        requeued = book.remove_nodes(gone, now)
+        if self.governance is not None:  # pools were renumbered: forget per-pool verdicts
+            self.use_governance(self.governance)
+        return requeued
 
     def is_pending(self, job_id: int) -> bool:
         job = self.jobs.get(job_id)
