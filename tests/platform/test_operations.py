@@ -204,3 +204,30 @@ def test_inference_replicas_run_as_independent_jobs(api: Api) -> None:
     assert retried.status_code == 201 and again.status_code == 200
     assert again.json()["replica_ids"] == retried.json()["replica_ids"]
     assert len(set(retried.json()["replica_ids"])) == 3
+
+
+def test_removing_a_site_keeps_the_data_law_where_it_was(api: Api) -> None:
+    """Removal renumbers the scheduler's pools; verdicts kept per pool must not move with
+    them (here: Hanoi's 'allowed' would land on Jakarta's pool)."""
+    api.add_sites()
+    acme = api.tenant("acme")
+    dataset = {"name": "vn-health", "origin": "VN", "data_class": "personal", "sites": ["hanoi"]}
+    assert api.client.post("/v1/datasets", json=dataset, headers=api.as_(acme)).status_code == 201
+    blocker = api.submit(
+        acme, command="sleep 30", accelerator_types=["A800"], accelerators_per_worker=8
+    ).json()["id"]
+    api.wait_for(acme, blocker, ("running",))
+    # Lawful only at Hanoi (full now); Jakarta's L40S is free but refused by the data law.
+    held = api.submit(
+        acme, command="true", datasets=["vn-health"], accelerator_types=["A800", "L40S"]
+    ).json()["id"]
+    time.sleep(0.5)
+    assert api.job(acme, held)["state"] == "pending"
+    assert (
+        api.client.post("/v1/sites/bangkok/remove", headers=api.admin_headers()).status_code == 200
+    )
+    time.sleep(1.0)
+    job = api.job(acme, held)
+    assert job["state"] == "pending" and job["runs"] == [], job
+    api.client.delete(f"/v1/jobs/{blocker}", headers=api.as_(acme))
+    assert api.wait_for(acme, held, ("succeeded",))["site"] == "hanoi"
