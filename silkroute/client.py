@@ -93,3 +93,20 @@ class Client:
 
     def tenants(self) -> Any:
         return self.request("GET", "/v1/tenants")
+
+    def tokens(self) -> Any:
+        return self.request("GET", "/v1/tokens")
+
+    def create_token(self, body: dict[str, Any]) -> Any:
+        return self.request("POST", "/v1/tokens", json=body)
+
+    def revoke_token(self, token_id: int) -> Any:
+        return self.request("DELETE", f"/v1/tokens/{token_id}")
+
+    def nodes(self, site: str | None = None) -> Any:
+        return self.request("GET", "/v1/nodes", params={"site": site})
+
+    def change_nodes(self, action: str, site: str, nodes: list[str] | None) -> Any:
+        return self.request(
+            "POST", f"/v1/sites/{site}/{action}", json={"nodes": nodes} if nodes else {}
+        )

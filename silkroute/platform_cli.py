@@ -44,6 +44,10 @@ DbUrl = Annotated[
 admin_app = typer.Typer(help="Set up a control plane.", no_args_is_help=True)
 site_app = typer.Typer(help="Computing centres (sites).", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants and their tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: list, issue, revoke.", no_args_is_help=True)
+node_app = typer.Typer(
+    help="Nodes of the sites: list, drain, undrain, remove (operators).", no_args_is_help=True
+)
 
 
 def fail(message: str) -> typer.Exit:
@@ -214,6 +218,109 @@ def tenant_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = F
             budget,
         )
     out.print(table)
+
+
+# ----- tokens ---------------------------------------------------------------------------------
+@token_app.command("list")
+def token_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False) -> None:
+    """Tokens you may see (admins: all; a tenant: its own). Never the tokens themselves."""
+    rows = call(url, token, "tokens")
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "role", "tenant", "label", "created", "revoked")
+    for t in rows:
+        table.add_row(
+            str(t["id"]),
+            t["role"],
+            t["tenant"] or "-",
+            t["label"],
+            when(t["created_at"]),
+            when(t["revoked_at"]),
+        )
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, operator or tenant")] = "tenant",
+    tenant: Annotated[str | None, typer.Option(help="The tenant of a tenant token")] = None,
+    label: Annotated[str, typer.Option(help="A note for the token list")] = "",
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Issue a token (printed once). To rotate: create a new one, then revoke the old one."""
+    body = {"role": role, "tenant": tenant, "label": label}
+    created = call(url, token, "create_token", body)
+    record = created["record"]
+    out.print(
+        f"token {record['id']} ({record['role']}) issued; shown once:\n{created['token']}",
+        soft_wrap=True,
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Revoke a token: it is refused (401) from the next request on."""
+    done = call(url, token, "revoke_token", token_id)
+    out.print(f"token {done['id']} ({done['role']}) revoked")
+
+
+# ----- nodes ----------------------------------------------------------------------------------
+@node_app.command("list")
+def node_list(
+    site: Annotated[str | None, typer.Option(help="Only this site's nodes")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every node and whether it takes work (active), drains or was removed."""
+    rows = call(url, token, "nodes", site)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("site", "node", "accelerators", "state")
+    for n in rows:
+        kind = f"{n['accelerators']} x {n['accelerator']}" if n["accelerator"] else "CPU"
+        table.add_row(n["site"], n["node"], kind, n["state"])
+    out.print(table)
+
+
+def _change_nodes(
+    action: str, site: str, nodes: list[str] | None, url: str, token: str | None
+) -> None:
+    changed = call(url, token, "change_nodes", action, site, nodes)
+    names = ", ".join(n["node"] for n in changed["nodes"])
+    out.print(f"{action}: {names}")
+    if changed["requeued_jobs"]:
+        jobs = ", ".join(str(j) for j in changed["requeued_jobs"])
+        out.print(f"jobs back in the queue (their runs are being stopped): {jobs}")
+
+
+Nodes = Annotated[
+    list[str] | None, typer.Option("--node", help="One node (repeat); default: the whole site")
+]
+
+
+@node_app.command("drain")
+def node_drain(site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """No new work on the site's nodes (or the --node ones); what runs there finishes."""
+    _change_nodes("drain", site, node, url, token)
+
+
+@node_app.command("undrain")
+def node_undrain(
+    site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: Token = None
+) -> None:
+    """Drained nodes take work again."""
+    _change_nodes("undrain", site, node, url, token)
+
+
+@node_app.command("remove")
+def node_remove(site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Take the site's nodes (or the --node ones) out; work running there is stopped and
+    goes back to the queue (it runs again elsewhere, from its checkpoint if it keeps one)."""
+    _change_nodes("remove", site, node, url, token)
 
 
 # ----- jobs -------------------------------------------------------------------------------------
@@ -409,5 +516,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(admin_app, name="admin")
     app.add_typer(site_app, name="site")
     app.add_typer(tenant_app, name="tenant")
+    app.add_typer(token_app, name="token")
+    app.add_typer(node_app, name="node")
     for command in (submit, jobs, job, cancel, logs, usage, demo):
         app.command()(command)

@@ -20,6 +20,7 @@ from silkroute.api.metrics import ApiMetrics
 from silkroute.api.routes import router
 from silkroute.api.routes_agent import router as agent_router
 from silkroute.api.routes_governance import router as governance_router
+from silkroute.api.submit_lane import BodyTooLarge, SubmitLane
 from silkroute.control.errors import ServiceError
 from silkroute.control.service import Platform
 
@@ -39,6 +40,7 @@ def create_app(
         try:
             yield
         finally:
+            platform.submits.close()  # every queued submit is stored (or refused) first
             if run_loop:
                 platform.loop.stop()
 
@@ -59,6 +61,7 @@ def create_app(
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(SubmitLane, platform=platform)  # inside the metrics and the body limit
     app.add_middleware(Timing, metrics=metrics)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     return app
@@ -122,10 +125,6 @@ class Timing:
             self.metrics.latency.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - started
             )
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodyLimit:

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 from silkroute.api import schemas
-from silkroute.control.service import JobDetail, UsageReport
+from silkroute.control.service import JobDetail, NodeView, UsageReport
+from silkroute.control.submits import Accepted
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
-from silkroute.store.models import JobRow, SiteRow, TenantRow
+from silkroute.store.models import JobRow, SiteRow, TenantRow, TokenRow
 
 
 def tenant_out(row: TenantRow) -> schemas.TenantOut:
     return schemas.TenantOut(
-        name=row.name,
-        country=row.country,
-        weight=row.weight,
-        quota=row.quota,
-        voucher_accelerator_hours=row.voucher_accelerator_hours,
-        pay_as_you_go=row.pay_as_you_go,
-        monthly_budget=row.monthly_budget,
-        ciio=bool(row.ciio),
+        **row.spec().model_dump(), monthly_budget=row.monthly_budget, ciio=bool(row.ciio)
+    )
+
+
+def token_out(row: TokenRow) -> schemas.TokenOut:
+    return schemas.TokenOut(
+        id=row.id,
+        role=row.role,
+        tenant=row.tenant,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def node_out(view: NodeView) -> schemas.NodeOut:
+    return schemas.NodeOut(
+        site=view.site,
+        node=view.node,
+        accelerator=view.accelerator,
+        accelerators=view.accelerators,
+        state=view.state,
     )
 
 
@@ -49,6 +64,39 @@ def job_out(row: JobRow) -> schemas.JobOut:
     )
 
 
+def submitted_json(accepted: Accepted) -> bytes:
+    """The submit's answer: the (first) job, with every replica's id.
+
+    A job stored just now is built from the values validated on the way in, without the
+    second validation a response model would cost on this hot path."""
+    rows = accepted.rows
+    first = rows[0]
+    if accepted.created and accepted.spec is not None:
+        out = schemas.JobOut.model_construct(
+            id=first.id,
+            tenant=first.tenant,
+            name=first.name,
+            state=first.state,
+            submitted_at=first.submitted_at,
+            started_at=None,
+            ended_at=None,
+            site=None,
+            accelerator_type=None,
+            attempts=0,
+            hold_reason=None,
+            hold_message=None,
+            cancel_requested=False,
+            exit_code=None,
+            message="",
+            spec=accepted.spec,
+            replica_ids=[r.id for r in rows] if len(rows) > 1 else [],
+        )
+    else:
+        out = job_out(first)
+        out.replica_ids = [r.id for r in rows] if len(rows) > 1 else []
+    return out.model_dump_json().encode()
+
+
 def job_detail_out(detail: JobDetail) -> schemas.JobDetailOut:
     base = job_out(detail.job).model_dump()
     return schemas.JobDetailOut(
@@ -71,6 +119,7 @@ def job_detail_out(detail: JobDetail) -> schemas.JobDetailOut:
                 ended_at=r.ended_at,
                 outcome=r.outcome,
                 exit_code=r.exit_code,
+                nodes=[node for node, _ in r.placement],
             )
             for r in detail.runs
         ],

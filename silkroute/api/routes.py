@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from silkroute.api import convert, schemas
+from silkroute.api.submit_lane import not_an_agent, resolve_caller, submit_request
 from silkroute.control import service
-from silkroute.control.auth import Principal, Role, authenticate, hash_token, parse_bearer
-from silkroute.control.errors import ServiceError, forbidden, invalid
+from silkroute.control.auth import Principal, Role
+from silkroute.control.errors import ServiceError, invalid
 from silkroute.model.cluster import SiteSpec
 
 router = APIRouter()
@@ -23,7 +21,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def platform_of(request: Request) -> service.Platform:
+async def platform_of(request: Request) -> service.Platform:
     platform: service.Platform = request.app.state.platform
     return platform
 
@@ -31,27 +29,17 @@ def platform_of(request: Request) -> service.Platform:
 bearer = HTTPBearer(auto_error=False, description="A token from `admin init` or `tenant create`")
 
 
-def caller(
+async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The token's owner; the raw header is checked here so every failure says the same."""
-    principal = token_owner(request)
-    if principal.role is Role.AGENT:  # an agent token is no tenant's nor staff's key
-        raise forbidden("an agent token serves only the /v1/agent endpoints")
-    return principal
+    return not_an_agent(await token_owner(request))
 
 
-def token_owner(request: Request) -> Principal:
-    platform = platform_of(request)
-    token_hash = hash_token(parse_bearer(request.headers.get("authorization")))
-    known = platform.tokens.get(token_hash)
-    if known is not None:
-        return known
-    with platform.store.session() as session:
-        principal = authenticate(session, request.headers.get("authorization"))
-    platform.tokens.put(token_hash, principal)
-    return principal
+async def token_owner(request: Request) -> Principal:
+    """Whoever holds the token, agents included (their routes check the role)."""
+    return await resolve_caller(request.app.state.platform, request.headers.get("authorization"))
 
 
 Caller = Annotated[Principal, Depends(caller)]
@@ -83,6 +71,31 @@ def get_tenant(name: str, platform: PlatformDep, who: Caller) -> schemas.TenantO
     return convert.tenant_out(service.get_tenant(platform, who, name))
 
 
+# ----- tokens ----------------------------------------------------------------------------------
+@router.get("/v1/tokens", response_model=list[schemas.TokenOut], responses=ERRORS)
+def list_tokens(platform: PlatformDep, who: Caller) -> list[schemas.TokenOut]:
+    """Admins: every token; a tenant: its own tokens; an operator: its own token."""
+    return [convert.token_out(r) for r in service.list_tokens(platform, who)]
+
+
+@router.post("/v1/tokens", status_code=201, response_model=schemas.TokenCreated, responses=ERRORS)
+def create_token(
+    body: schemas.TokenCreate, platform: PlatformDep, who: Caller
+) -> schemas.TokenCreated:
+    """Admins issue any token; a tenant one more of its own (rotate: issue, then revoke)."""
+    row, token = service.issue_tenant_or_staff_token(
+        platform, who, Role(body.role), body.tenant, body.label
+    )
+    return schemas.TokenCreated(record=convert.token_out(row), token=token)
+
+
+@router.delete("/v1/tokens/{token_id}", response_model=schemas.TokenOut, responses=ERRORS)
+def revoke_token(token_id: int, platform: PlatformDep, who: Caller) -> schemas.TokenOut:
+    """Revoke: the token answers 401 from the next request on."""
+    _check_id(token_id, "token")
+    return convert.token_out(service.revoke_token(platform, who, token_id))
+
+
 # ----- sites -----------------------------------------------------------------------------------
 @router.post("/v1/sites", status_code=201, response_model=schemas.SiteOut, responses=ERRORS)
 def add_site(body: SiteSpec, platform: PlatformDep, who: Caller) -> schemas.SiteOut:
@@ -94,21 +107,32 @@ def list_sites(platform: PlatformDep, who: Caller) -> list[schemas.SiteOut]:
     return [convert.site_out(r) for r in service.list_sites(platform, who)]
 
 
+# ----- nodes -----------------------------------------------------------------------------------
+@router.get("/v1/nodes", response_model=list[schemas.NodeOut], responses=ERRORS)
+def list_nodes(
+    platform: PlatformDep, who: Caller, site: str | None = None
+) -> list[schemas.NodeOut]:
+    """Every node of the registered sites and its state (active, drained, removed)."""
+    return [convert.node_out(v) for v in service.list_nodes(platform, who, site)]
+
+
+@router.post("/v1/sites/{site}/{action}", response_model=schemas.NodesChanged, responses=ERRORS)
+def change_nodes(
+    site: str,
+    action: Literal["drain", "undrain", "remove"],
+    platform: PlatformDep,
+    who: Caller,
+    body: schemas.NodesChange | None = None,
+) -> schemas.NodesChanged:
+    """Operators: drain (no new work, running work finishes), undrain, or remove (running
+    work is stopped and requeued) the site's nodes, or the `nodes` named. Kept across
+    restarts."""
+    nodes = body.nodes if body is not None else None
+    views, requeued = service.change_nodes(platform, who, site, action, nodes)
+    return schemas.NodesChanged(nodes=[convert.node_out(v) for v in views], requeued_jobs=requeued)
+
+
 # ----- jobs ------------------------------------------------------------------------------------
-async def job_body(request: Request) -> Any:
-    """The raw body as JSON, or YAML when the content type says so (the CLI sends files)."""
-    raw = await request.body()
-    kind = request.headers.get("content-type", "application/json")
-    try:
-        if "yaml" in kind:
-            return yaml.safe_load(raw.decode("utf-8"))
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "parse error"
-        what = "YAML" if "yaml" in kind else "JSON"
-        raise ServiceError(400, "malformed", f"(body): not valid {what}: {first}") from None
-
-
 @router.post(
     "/v1/jobs",
     status_code=201,
@@ -126,16 +150,18 @@ async def job_body(request: Request) -> Any:
 )
 async def submit_job(
     request: Request,
-    response: Response,
-    platform: PlatformDep,
     who: Caller,
     idempotency_key: Annotated[str | None, Header()] = None,
-) -> schemas.JobOut:
-    body = await job_body(request)
-    row, created = await run_in_threadpool(service.submit_job, platform, who, body, idempotency_key)
-    if not created:
-        response.status_code = 200
-    return convert.job_out(row)
+) -> Response:
+    """Served by `SubmitLane` in the app (same code); this route documents it."""
+    status, body = await submit_request(
+        request.app.state.platform,
+        who,
+        await request.body(),
+        request.headers.get("content-type"),
+        idempotency_key,
+    )
+    return Response(body, status_code=status, media_type="application/json")
 
 
 @router.get("/v1/jobs", response_model=schemas.JobPageOut, responses=ERRORS)
@@ -181,9 +207,9 @@ def job_logs(
     return schemas.LogOut(text=chunk.text, offset=chunk.offset, finished=chunk.finished)
 
 
-def _check_id(job_id: int) -> None:
+def _check_id(job_id: int, what: str = "job") -> None:
     if not 0 < job_id < 2**31:  # ids are 32-bit integers in the store
-        raise ServiceError(404, "not_found", "no such job")
+        raise ServiceError(404, "not_found", f"no such {what}")
 
 
 # ----- usage -----------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ router = APIRouter()
 Object = Annotated[dict[str, Any], Body()]
 
 
-def agent_caller(request: Request) -> Principal:
-    principal = token_owner(request)
+async def agent_caller(request: Request) -> Principal:
+    principal = await token_owner(request)
     if principal.role is not Role.AGENT:
         raise forbidden("the /v1/agent endpoints need a site agent's token")
     return principal

@@ -8,7 +8,9 @@ path (`/v2/...`).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
@@ -52,6 +54,53 @@ class TenantCreated(BaseModel):
     token: str = Field(description="The tenant's API token; shown once, stored only hashed")
 
 
+class TokenOut(BaseModel):
+    """A token's record; the token itself is shown once, when issued, and never stored."""
+
+    id: int
+    role: str
+    tenant: str | None
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "operator", "tenant"] = "tenant"
+    tenant: str | None = Field(default=None, max_length=64, description="For a tenant token")
+    label: str = Field(default="", max_length=128)
+
+
+class TokenCreated(BaseModel):
+    record: TokenOut
+    token: str = Field(description="Shown once, stored only hashed")
+
+
+class NodeOut(BaseModel):
+    site: str
+    node: str
+    accelerator: str | None
+    accelerators: int
+    state: str = Field(description="active, drained (no new work) or removed")
+
+
+class NodesChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: list[str] | None = Field(
+        default=None, max_length=100_000, description="Node names; absent: every node of the site"
+    )
+
+
+class NodesChanged(BaseModel):
+    nodes: list[NodeOut]
+    requeued_jobs: list[int] = Field(
+        default_factory=list, description="Jobs that ran on removed nodes, back in the queue"
+    )
+
+
 class SiteOut(BaseModel):
     name: str
     country: str
@@ -75,6 +124,10 @@ class JobOut(BaseModel):
     exit_code: int | None
     message: str
     spec: JobSpec
+    replica_ids: list[int] = Field(
+        default_factory=list,
+        description="At submit, an inference job with replicas > 1: every replica's job id",
+    )
 
 
 class JobEventOut(BaseModel):
@@ -96,6 +149,7 @@ class RunOut(BaseModel):
     ended_at: float | None
     outcome: str | None
     exit_code: int | None
+    nodes: list[str] = Field(default_factory=list, description="Each rank's node, in rank order")
 
 
 class JobDetailOut(JobOut):

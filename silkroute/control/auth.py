@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +28,7 @@ class Principal:
     role: Role
     tenant: str | None = None
     site: str | None = None  # agent tokens: the one site they serve
+    token_id: int | None = None  # the token's row (who may revoke it)
 
     @property
     def staff(self) -> bool:
@@ -67,13 +69,18 @@ def issue_token(
 class TokenCache:
     """Recently seen token hashes and their owners, so most requests skip a database read.
 
-    Entries live `ttl_s` seconds: a token deleted from the store stops working within that.
+    Entries live `ttl_s` seconds: a token deleted from the store by other means stops working
+    within that. A revocation through the API evicts its token at once (`revoke`), and bumps
+    `generation` so that a lookup that read the token before the revocation committed cannot
+    put it back (`put` with the generation read before the lookup).
     """
 
     def __init__(self, ttl_s: float = 30.0, size: int = 4096) -> None:
         self.ttl_s = ttl_s
         self.size = size
+        self.generation = 0
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
 
     def get(self, token_hash: str) -> Principal | None:
         entry = self._entries.get(token_hash)
@@ -81,10 +88,18 @@ class TokenCache:
             return None
         return entry[1]
 
-    def put(self, token_hash: str, principal: Principal) -> None:
-        if len(self._entries) >= self.size:
-            self._entries.clear()
-        self._entries[token_hash] = (time.monotonic(), principal)
+    def put(self, token_hash: str, principal: Principal, generation: int | None = None) -> None:
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return  # a revocation happened meanwhile: look it up again next time
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[token_hash] = (time.monotonic(), principal)
+
+    def revoke(self, token_hash: str) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.pop(token_hash, None)
 
 
 def parse_bearer(header: str | None) -> str:
@@ -104,6 +119,6 @@ def authenticate(session: Session, header: str | None) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorised
     row = session.scalar(select(TokenRow).where(TokenRow.token_hash == hash_token(token.strip())))
-    if row is None:
+    if row is None or row.revoked_at is not None:
         raise ServiceError(401, "unauthorised", "unknown or revoked token")
-    return Principal(Role(row.role), row.tenant, row.site)
+    return Principal(Role(row.role), row.tenant, row.site, row.id)

@@ -14,8 +14,7 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +150,7 @@ def load_governance(
         name: TenantCompliance(
             name, tuple(grants.get(name, ())), bool(ciio), *sent.get(name, ({}, frozenset()))
         )
-        for name, ciio in session.execute(tenants).tuples()
+        for name, ciio in session.execute(tenants).all()
     }
     policies = None
     if operator is not None:
@@ -245,7 +244,9 @@ def yearly_count_lines(tenant: str, count: dict[str, Any]) -> list[str]:
 
 
 def site_countries(session: Session) -> dict[str, str]:
-    return dict(list(session.execute(select(SiteRow.name, SiteRow.country)).tuples()))
+    return {
+        name: country for name, country in session.execute(select(SiteRow.name, SiteRow.country))
+    }
 
 
 # ----- validation ------------------------------------------------------------------------------
@@ -455,15 +456,14 @@ def check_job_datasets(
     whose data may lawfully go to none of the sites it accepts (409, the refusals)."""
     if not spec.datasets:
         return None
-    owners = dict(
-        list(
-            session.execute(
-                select(DatasetRow.name, DatasetRow.owner).where(
-                    DatasetRow.name.in_(sorted(set(spec.datasets)))
-                )
-            ).tuples()
+    owners = {
+        name: owner
+        for name, owner in session.execute(
+            select(DatasetRow.name, DatasetRow.owner).where(
+                DatasetRow.name.in_(sorted(set(spec.datasets)))
+            )
         )
-    )
+    }
     for i, name in enumerate(spec.datasets):
         if owners.get(name) != spec.tenant:
             where, reason = (
@@ -496,26 +496,19 @@ def check_job_datasets(
     return explanation
 
 
-@contextmanager
-def refusals_audited(platform: Platform, caller: Principal, spec: JobSpec) -> Iterator[None]:
-    """Around a submit's transaction: a data decision that refuses the job rolls that
-    transaction back, so its audit record is written here, in a transaction of its own, once
-    the submit's is over (every data decision is in the log, refusals included)."""
-    try:
-        yield
-    except DataRefused as refused:
-        detail = {
-            "action": "submit refused",
-            "job_name": spec.name,
-            "accepts_sites": spec.sites,
-            "status": refused.status,
-            "code": refused.code,
-            "reason": refused.message,
-            **refused.detail,
-        }
-        with audited(platform.store) as session:
-            record(session, "data-decision", actor_of(caller), f"tenant/{spec.tenant}", detail)
-        raise
+def audit_refusal(session: Session, caller: Principal, spec: JobSpec, refused: DataRefused) -> None:
+    """A submit refused on data grounds is a data decision too: it goes in the log (in the
+    batch's transaction, which commits the other submits; the refused job stores nothing)."""
+    detail = {
+        "action": "submit refused",
+        "job_name": spec.name,
+        "accepts_sites": spec.sites,
+        "status": refused.status,
+        "code": refused.code,
+        "reason": refused.message,
+        **refused.detail,
+    }
+    record(session, "data-decision", actor_of(caller), f"tenant/{spec.tenant}", detail)
 
 
 def explain_spec(

@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,17 @@ from silkroute.control.scheduling import (
 )
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
-from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, checkpoint, record
 from silkroute.store.db import Store
-from silkroute.store.models import AgentRow, JobEventRow, JobRow, RunRow, SiteRow, TenantRow
+from silkroute.store.models import (
+    AgentRow,
+    JobEventRow,
+    JobRow,
+    NodeStateRow,
+    RunRow,
+    SiteRow,
+    TenantRow,
+)
 
 log = logging.getLogger("silkroute.control")
 
@@ -98,10 +106,14 @@ class ControlLoop:
         self.coalesce_s = 0.01
         self._last_sweep = time.monotonic()
         self._submitted: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._given: dict[int, tuple[JobSpec, float]] = {}  # specs the API handed over
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rebuild = threading.Event()
         self._governance = threading.Event()  # datasets or grants changed
+        self._nodes_hint = threading.Event()  # an operator drained or removed nodes
+        self._drained: set[str] = set()  # node states the book carries out now
+        self._removed: set[str] = set()
         self.audit_key: Ed25519PrivateKey | None = None  # signs audit checkpoints
         self.operator_policies: str | None = None  # the operator's Cedar policies (text)
         self.checkpoint_s = 60.0
@@ -185,6 +197,7 @@ class ControlLoop:
             self._refresh_governance()
             self._take_new_jobs()
             self._watch_agents()
+            self._apply_node_states(time.time() if now is None else now)
             self._carry_out_cancels()
             self._take_reports()
             self._enforce_time_limits()
@@ -209,7 +222,7 @@ class ControlLoop:
         with self.store.session() as session:
             sites = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
             tenants = tenant_specs(
-                (tenant_spec_of(r), accounting.voucher_hours_used(session, r.name))
+                (r.spec(), accounting.voucher_hours_used(session, r.name))
                 for r in session.scalars(select(TenantRow))
             )
             self._governance.clear()
@@ -257,6 +270,8 @@ class ControlLoop:
             for agent in session.scalars(select(AgentRow).where(AgentRow.state != "up")):
                 scheduler.drain_site(agent.site)
         self.scheduler = scheduler
+        self._drained, self._removed = set(), set()
+        self._nodes_hint.set()  # drains and removals are applied to the new book next
 
     # ----- one pass -------------------------------------------------------------------------
     def cancel_requested(self) -> None:
@@ -264,8 +279,38 @@ class ControlLoop:
         self._cancel_hint.set()
         self._wake.set()
 
-    def submitted(self, job_id: int) -> None:
-        """The API committed a new job: take it in on the next pass (thread-safe)."""
+    def nodes_changed(self) -> None:
+        """An operator drained, undrained or removed nodes (stored): apply on the next pass."""
+        self._nodes_hint.set()
+        self._wake.set()
+
+    def _apply_node_states(self, now: float) -> None:
+        """Bring the book to the stored node states; runs on removed nodes count as lost
+        (their agent cancels them as orphans) and their jobs are requeued at once."""
+        if not self._nodes_hint.is_set():
+            return
+        self._nodes_hint.clear()
+        with self.store.session() as session:
+            rows = session.execute(select(NodeStateRow.node, NodeStateRow.state)).all()
+            drained = {node for node, state in rows if state == "drained"}
+            removed = {node for node, state in rows if state == "removed"}
+            self.scheduler.drain_nodes(self._drained - drained, drained=False)
+            self.scheduler.drain_nodes(drained - self._drained)
+            requeued = self.scheduler.remove_nodes(removed - self._removed, now)
+            self._drained, self._removed = drained, removed
+            runs = session.scalars(
+                select(RunRow).where(RunRow.job_id.in_(requeued), RunRow.state.in_(LIVE_RUN_STATES))
+            ).all()
+            message = "its node was removed by an operator"
+            self._requeue_lost_runs(session, runs, now, "node-removed", message)
+
+    def submitted(
+        self, job_id: int, spec: JobSpec | None = None, submitted_at: float | None = None
+    ) -> None:
+        """The API committed a new job: take it in on the next pass (thread-safe). With its
+        spec and submit time the loop need not read and re-validate what the API just did."""
+        if spec is not None and submitted_at is not None:
+            self._given[job_id] = (spec, submitted_at)
         self._submitted.put(job_id)
         self._wake.set()
 
@@ -275,36 +320,50 @@ class ControlLoop:
         A high-water mark of ids would skip jobs on PostgreSQL, where ids are handed out at
         insert but transactions commit in any order; so new jobs are named, not inferred.
         """
-        wanted: set[int] = set()
+        given: dict[int, tuple[JobSpec, float] | None] = {}
         while not self._submitted.empty():
-            wanted.add(self._submitted.get_nowait())
+            job_id = self._submitted.get_nowait()
+            given[job_id] = self._given.pop(job_id, None)
         now = time.monotonic()
         sweep = now - self._last_sweep >= self.sweep_s
         known = self.scheduler.jobs
-        wanted -= known.keys()
+        wanted = given.keys() - known.keys()
         if not wanted and not sweep:
             return
         with self.store.session() as session:
             if sweep:  # ids first: the specs of jobs the book has already are not re-read
                 pending = session.scalars(select(JobRow.id).where(JobRow.state == "pending"))
                 wanted |= set(pending) - known.keys()
-            rows: list[tuple[int, dict[str, Any], float]] = []
+            rows: list[tuple[int, JobSpec, float]] = []
             ordered = sorted(wanted)
             for start in range(0, len(ordered), 5000):  # below every database's variable limit
                 chunk = ordered[start : start + 5000]
-                rows.extend(
-                    session.execute(
-                        select(JobRow.id, JobRow.spec, JobRow.submitted_at)
-                        .where(JobRow.state == "pending", JobRow.id.in_(chunk))
-                        .order_by(JobRow.id)
-                    ).tuples()
+                # Still pending (not cancelled meanwhile): ids only for the jobs handed over.
+                still = set(
+                    session.scalars(
+                        select(JobRow.id).where(JobRow.state == "pending", JobRow.id.in_(chunk))
+                    )
                 )
+                unread = []
+                for job_id in chunk:
+                    handed = given.get(job_id)
+                    if job_id in still and handed is not None:
+                        rows.append((job_id, *handed))
+                    elif job_id in still:
+                        unread.append(job_id)
+                if unread:
+                    for job_id, spec, submitted_at in session.execute(
+                        select(JobRow.id, JobRow.spec, JobRow.submitted_at).where(
+                            JobRow.id.in_(unread)
+                        )
+                    ):
+                        rows.append((job_id, JobSpec.model_validate(spec), submitted_at))
         if sweep:
             self._last_sweep = now
             self._cancel_hint.set()  # and look for cancel requests the hints missed
-        for job_id, spec, submitted_at in rows:
+        for job_id, job_spec, submitted_at in sorted(rows, key=lambda r: r[0]):
             if job_id not in known:
-                self.scheduler.add_pending(job_id, JobSpec.model_validate(spec), submitted_at)
+                self.scheduler.add_pending(job_id, job_spec, submitted_at)
 
     def _carry_out_cancels(self) -> None:
         # Only when told (or at each sweep): a query per pass would tax every decision.
@@ -638,6 +697,13 @@ class ControlLoop:
             select(RunRow).where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
         ).all()
         message = f"site {site} is down (its agent missed its heartbeats)"
+        self._requeue_lost_runs(session, runs, now, "site-down", message)
+
+    def _requeue_lost_runs(
+        self, session: Session, runs: Sequence[RunRow], now: float, reason: str, message: str
+    ) -> None:
+        """The runs count as lost (their agent cancels them as orphans if they still run);
+        their jobs go back to the queue without using a retry, or end if being cancelled."""
         for run in runs:
             job = session.get(JobRow, run.job_id)
             assert job is not None
@@ -649,12 +715,12 @@ class ControlLoop:
             if job.cancel_requested or run.stop_reason == "time-limit":
                 self.scheduler.ended(job.id, now, succeeded=False)
                 final = "cancelled" if job.cancel_requested else "failed"
-                _transition(session, job, final, now, "site-down", message)
+                _transition(session, job, final, now, reason, message)
                 job.ended_at = now
                 continue
             # Not the job's fault: no retry is used up.
             self.scheduler.lost(job.id, now)
-            _transition(session, job, "pending", now, "site-down", message + "; requeued")
+            _transition(session, job, "pending", now, reason, message + "; requeued")
             job.site = job.accelerator_type = None
 
 
@@ -677,15 +743,4 @@ def _transition(
             message=message,
             site=site or job.site,
         )
-    )
-
-
-def tenant_spec_of(row: TenantRow) -> TenantSpec:
-    return TenantSpec(
-        name=row.name,
-        country=row.country,
-        weight=row.weight,
-        quota=row.quota,
-        voucher_accelerator_hours=row.voucher_accelerator_hours,
-        pay_as_you_go=row.pay_as_you_go,
     )

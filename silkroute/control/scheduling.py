@@ -250,6 +250,32 @@ class LiveScheduler:
         self.ended(job_id, now, succeeded=False)
         self.add_pending(job_id, spec, submitted_at)
 
+    # ----- nodes at run time (operators' drains and removals) ------------------------------
+    def drain_nodes(self, names: Iterable[str], drained: bool = True) -> None:
+        """No new work on these nodes (what runs there finishes); `drained=False` undoes it."""
+        if self.book is not None:
+            known = set(self.book.cluster.node_names)
+            names = [n for n in names if n in known]
+            (self.book.drain_nodes if drained else self.book.undrain_nodes)(names)
+
+    def remove_nodes(self, names: Iterable[str], now: float) -> list[int]:
+        """Take nodes out; returns the jobs that ran there, now back in the queue (their
+        runs must be stopped where they ran). No book left (every node gone): no sites."""
+        book = self.book
+        if book is None:
+            return []
+        gone = set(names) & set(book.cluster.node_names)
+        if not gone:
+            return []
+        if gone == set(book.cluster.node_names):
+            requeued = [job.id for job in book.running.values()]
+            self.book = None
+            return requeued
+        requeued = book.remove_nodes(gone, now)
+        if self.governance is not None:  # pools were renumbered: forget per-pool verdicts
+            self.use_governance(self.governance)
+        return requeued
+
     def is_pending(self, job_id: int) -> bool:
         job = self.jobs.get(job_id)
         return job is not None and job.phase is JobPhase.PENDING
@@ -406,6 +432,20 @@ class LiveScheduler:
 
     def running_count(self) -> int:
         return 0 if self.book is None else len(self.book.running)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeName:
+    site: str
+    node: str
+    accelerator: str | None
+    accelerators: int
+
+
+def node_names(sites: Iterable[SiteSpec]) -> list[NodeName]:
+    """The nodes of these sites as the scheduler names them (`<site>-<type>-00000`, ...)."""
+    cluster = ClusterState.from_spec(ClusterSpec(sites=list(sites)))
+    return [NodeName(n.site, n.name, n.accelerator, n.accelerators) for n in cluster.node_infos()]
 
 
 def _fits_when_empty(cluster: ClusterState, pool: int, job: Job) -> bool:

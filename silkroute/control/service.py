@@ -12,35 +12,37 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from silkroute.control import accounting
-from silkroute.control.auth import Principal, Role, TokenCache, issue_token
-from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid, not_found
-from silkroute.control.governance import (
-    Explanation,
-    actor_of,
-    check_job_datasets,
-    refusals_audited,
+from silkroute.control.auth import Principal, Role, TokenCache, hash_token, issue_token
+from silkroute.control.errors import conflict, forbidden, invalid, not_found
+from silkroute.control.governance import actor_of
+from silkroute.control.loop import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, ControlLoop
+from silkroute.control.scheduling import LiveScheduler, node_names
+from silkroute.control.submits import (
+    Accepted,
+    SitesSnapshot,
+    SubmitWriter,
+    finite,
+    no_nul,
+    prepare,
 )
-from silkroute.control.loop import (
-    ACTIVE_JOB_STATES,
-    TERMINAL_JOB_STATES,
-    ControlLoop,
-    tenant_spec_of,
-)
-from silkroute.control.scheduling import LiveScheduler
-from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
-from silkroute.policy.explain import audit_detail
 from silkroute.store.audit import audited, record
 from silkroute.store.db import Store
-from silkroute.store.models import JobEventRow, JobRow, RunRow, SiteRow, TenantRow
+from silkroute.store.models import (
+    JobEventRow,
+    JobRow,
+    NodeStateRow,
+    RunRow,
+    SiteRow,
+    TenantRow,
+    TokenRow,
+)
 
 JOB_STATES = (*ACTIVE_JOB_STATES, *TERMINAL_JOB_STATES)
 
@@ -56,29 +58,12 @@ class Platform:
     checkers: dict[tuple[object, ...], LiveScheduler] = field(default_factory=dict)
     tokens: TokenCache = field(default_factory=TokenCache)
     sites: SitesSnapshot | None = None
+    tenants: dict[str, TenantRow] = field(default_factory=dict)  # for submits (submits.py)
+    tenants_checked_at: float = 0.0
+    submits: SubmitWriter = field(init=False)
 
-
-def validation_problems(exc: ValidationError) -> ServiceError:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(body)"
-        problems.append(FieldProblem(loc, str(err["msg"]).removeprefix("Value error, ")))
-    message = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-    return ServiceError(422, "invalid", message, problems)
-
-
-def no_nul(value: Any, where: str) -> None:
-    """Refuse NUL characters anywhere: PostgreSQL text cannot hold them."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise invalid(where or "(body)", "contains a NUL character")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            no_nul(str(key), where or "(body)")
-            no_nul(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            no_nul(item, f"{where}[{i}]")
+    def __post_init__(self) -> None:
+        self.submits = SubmitWriter(self)
 
 
 # ----- tenants ---------------------------------------------------------------------------------
@@ -110,6 +95,7 @@ def create_tenant(
         token = issue_token(session, Role.TENANT, spec.name, label=f"tenant {spec.name}")
         detail = {"action": "tenant create", "ciio": ciio, **spec.model_dump(mode="json")}
         record(session, "admin", actor_of(caller), f"tenant/{spec.name}", detail)
+    platform.tenants_checked_at = 0.0
     platform.loop.request_rebuild()
     return row, token
 
@@ -130,6 +116,66 @@ def get_tenant(platform: Platform, caller: Principal, name: str) -> TenantRow:
         return row
 
 
+# ----- tokens ----------------------------------------------------------------------------------
+def _visible_tokens(caller: Principal) -> Any:
+    """Admins see every token, a tenant its tenant's, an operator its own."""
+    query = select(TokenRow).order_by(TokenRow.id)
+    if caller.role is Role.ADMIN:
+        return query
+    if caller.role is Role.TENANT:
+        return query.where(TokenRow.tenant == caller.tenant, TokenRow.role == Role.TENANT.value)
+    return query.where(TokenRow.id == caller.token_id)
+
+
+def list_tokens(platform: Platform, caller: Principal) -> list[TokenRow]:
+    with platform.store.session() as session:
+        return list(session.scalars(_visible_tokens(caller)))
+
+
+def issue_tenant_or_staff_token(
+    platform: Platform, caller: Principal, role: Role, tenant: str | None, label: str
+) -> tuple[TokenRow, str]:
+    """A new token: admins issue any; a tenant one more of its own (to rotate: issue, then
+    revoke the old one)."""
+    if caller.role is not Role.ADMIN:
+        if caller.role is not Role.TENANT or role is not Role.TENANT:
+            raise forbidden("only an admin issues admin or operator tokens")
+        if tenant not in (None, caller.tenant):
+            raise not_found("tenant")
+        tenant = caller.tenant
+    if role is Role.TENANT and tenant is None:
+        raise invalid("tenant", "a tenant token names its tenant")
+    if role is not Role.TENANT and tenant is not None:
+        raise invalid("tenant", f"an {role.value} token belongs to no tenant")
+    no_nul(label, "label")
+    with audited(platform.store) as session:
+        if tenant is not None and session.get(TenantRow, tenant) is None:
+            raise not_found("tenant")
+        token = issue_token(session, role, tenant, label=label)
+        session.flush()
+        row = session.scalars(
+            select(TokenRow).where(TokenRow.token_hash == hash_token(token))
+        ).one()
+        detail = {"action": "token issue", "id": row.id, "role": role.value, "tenant": tenant}
+        record(session, "admin", actor_of(caller), f"token/{row.id}", detail)
+    return row, token
+
+
+def revoke_token(platform: Platform, caller: Principal, token_id: int) -> TokenRow:
+    """Revoke a token: it answers 401 from now on, also where it was cached."""
+    with audited(platform.store) as session:
+        row = session.scalar(_visible_tokens(caller).where(TokenRow.id == token_id))
+        if row is None:
+            raise not_found("token")
+        if row.revoked_at is not None:
+            raise conflict("revoked", f"token {token_id} was revoked already")
+        row.revoked_at = time.time()
+        detail = {"action": "token revoke", "id": row.id, "role": row.role, "tenant": row.tenant}
+        record(session, "admin", actor_of(caller), f"token/{row.id}", detail)
+    platform.tokens.revoke(row.token_hash)
+    return row
+
+
 # ----- sites -----------------------------------------------------------------------------------
 MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computing centre
 
@@ -140,6 +186,11 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     if nodes > MAX_SITE_NODES:
         raise invalid("nodes", f"{nodes} nodes; a site has at most {MAX_SITE_NODES}")
     no_nul(spec.model_dump(mode="json"), "")
+    finite(spec.model_dump(), "")
+    try:  # what the scheduler cannot hold (sizes past its integer counters) is refused here
+        LiveScheduler([spec], [])
+    except (OverflowError, ValueError) as exc:
+        raise invalid("nodes", f"the scheduler cannot hold this site: {exc}") from None
     with audited(platform.store) as session:
         if session.get(SiteRow, spec.name) is not None:
             raise conflict("exists", f"site {spec.name} already exists")
@@ -152,6 +203,7 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
         session.add(row)
         detail = {"action": "site add", "name": spec.name, "country": spec.country}
         record(session, "admin", actor_of(caller), f"site/{spec.name}", detail)
+    platform.sites = None
     platform.loop.request_rebuild()
     return row
 
@@ -161,152 +213,110 @@ def list_sites(platform: Platform, caller: Principal) -> list[SiteRow]:
         return list(session.scalars(select(SiteRow).order_by(SiteRow.name)))
 
 
+# ----- nodes ------------------------------------------------------------------------------------
+NODE_ACTIONS = ("drain", "undrain", "remove")
+
+
+@dataclass(slots=True)
+class NodeView:
+    site: str
+    node: str
+    accelerator: str | None
+    accelerators: int
+    state: str  # active, drained, removed
+
+
+def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[NodeView]:
+    with platform.store.session() as session:
+        query = select(SiteRow).order_by(SiteRow.name)
+        if site is not None:
+            query = query.where(SiteRow.name == site)
+        specs = [SiteSpec.model_validate(r.spec) for r in session.scalars(query)]
+        if site is not None and not specs:
+            raise not_found("site")
+        states = {(r.site, r.node): r.state for r in session.scalars(select(NodeStateRow))}
+    return [
+        NodeView(
+            n.site, n.node, n.accelerator, n.accelerators, states.get((n.site, n.node), "active")
+        )
+        for n in node_names(specs)
+    ]
+
+
+def change_nodes(
+    platform: Platform, caller: Principal, site: str, action: str, nodes: list[str] | None
+) -> tuple[list[NodeView], list[int]]:
+    """Drain (no new work; running work finishes), undrain, or remove (running work is
+    stopped and requeued) the site's `nodes` (default: all of them). Stored, so a restarted
+    server keeps them; the live loop carries it out. Returns the nodes and, for a removal,
+    the jobs that ran there."""
+    caller.require(Role.ADMIN, Role.OPERATOR)
+    if action not in NODE_ACTIONS:
+        raise invalid("action", f"one of {', '.join(NODE_ACTIONS)}")
+    now = time.time()
+    with audited(platform.store) as session:
+        row = session.get(SiteRow, site)
+        if row is None:
+            raise not_found("site")
+        known = {n.node: n for n in node_names([SiteSpec.model_validate(row.spec)])}
+        names = list(dict.fromkeys(nodes)) if nodes else list(known)
+        for i, name in enumerate(names):
+            if name not in known:
+                raise invalid(f"nodes[{i}]", f"site {site} has no node {name!r}")
+        states = {
+            r.node: r
+            for r in session.scalars(select(NodeStateRow).where(NodeStateRow.site == site))
+        }
+        for name in names:
+            current = states.get(name)
+            if current is not None and current.state == "removed":
+                if action == "remove":
+                    continue
+                raise conflict("removed", f"node {name} was removed; it takes no work again")
+            if action == "undrain":
+                if current is not None:
+                    session.delete(current)
+                continue
+            state = "drained" if action == "drain" else "removed"
+            if current is None:
+                session.add(
+                    NodeStateRow(
+                        site=site,
+                        node=name,
+                        state=state,
+                        changed_at=now,
+                        changed_by=actor_of(caller),
+                    )
+                )
+            else:
+                current.state, current.changed_at = state, now
+                current.changed_by = actor_of(caller)
+        requeued: list[int] = []
+        if action == "remove":
+            live = session.execute(
+                select(RunRow.job_id, RunRow.placement).where(
+                    RunRow.state.in_(("launching", "running"))
+                )
+            ).all()
+            gone = set(names)
+            requeued = sorted({job for job, placement in live if gone & {n for n, _ in placement}})
+        detail = {"action": f"node {action}", "site": site, "nodes": names, "requeued": requeued}
+        record(session, "admin", actor_of(caller), f"site/{site}", detail)
+    platform.sites = None  # removed nodes change what could ever run
+    platform.loop.nodes_changed()
+    changed = set(names)
+    views = [v for v in list_nodes(platform, caller, site) if v.node in changed]
+    return views, requeued
+
+
 # ----- jobs ------------------------------------------------------------------------------------
 def submit_job(
     platform: Platform, caller: Principal, body: Any, idempotency_key: str | None
-) -> tuple[JobRow, bool]:
+) -> Accepted:
     """Store a new job (or return the one an earlier submit with the same key stored).
 
-    Returns the job and whether it was created now.
-    """
-    if not isinstance(body, dict):
-        raise invalid("(body)", "a job is a JSON object of fields (see docs/job-spec.md)")
-    if caller.role is Role.TENANT:
-        given = body.get("tenant")
-        if given is not None and given != caller.tenant:
-            raise ServiceError(
-                403, "forbidden", f"tenant: a {caller.tenant} token cannot submit for {given!r}"
-            )
-        body = {**body, "tenant": caller.tenant}
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 128:
-        raise ServiceError(
-            400,
-            "invalid",
-            "Idempotency-Key: between 1 and 128 characters",
-            [FieldProblem("Idempotency-Key", "between 1 and 128 characters")],
-        )
-    try:
-        spec = JobSpec.model_validate(body)
-    except ValidationError as exc:
-        raise validation_problems(exc) from None
-    no_nul(spec.model_dump(mode="json"), "")
-    # Jobs that read datasets get a data-decision record, in the submit's transaction.
-    opened = audited(platform.store) if spec.datasets else platform.store.session()
-    with refusals_audited(platform, caller, spec), opened as session:
-        if idempotency_key is not None:
-            earlier = _by_key(session, spec.tenant, idempotency_key)
-            if earlier is not None:
-                return earlier, False
-        tenant = session.get(TenantRow, spec.tenant)
-        if tenant is None:
-            raise invalid("tenant", f"no tenant named {spec.tenant!r}")
-        decided = _check_runnable(platform, session, spec, tenant)
-        refusal = accounting.budget_refusal(session, tenant, time.time())
-        if refusal is not None:
-            raise conflict("budget_exhausted", refusal)
-        now = time.time()
-        values = {
-            "tenant": spec.tenant,
-            "name": spec.name,
-            "spec": spec.model_dump(mode="json"),
-            "state": "pending",
-            "submitted_at": now,
-            "idempotency_key": idempotency_key,
-            "attempts": 0,
-            "failures": 0,
-            "cancel_requested": False,
-            "message": "",
-        }
-        try:
-            # Core inserts: the ORM's unit of work costs more than the rest of a submit.
-            with session.begin_nested():
-                job_id = session.execute(
-                    insert(JobRow).values(**values).returning(JobRow.id)
-                ).scalar_one()
-        except IntegrityError:
-            earlier = _by_key(session, spec.tenant, idempotency_key or "")
-            if earlier is None:
-                raise
-            return earlier, False
-        session.execute(
-            insert(JobEventRow).values(
-                job_id=job_id, at=now, state="pending", reason="submitted", message=""
-            )
-        )
-        if decided is not None:
-            detail = audit_detail(
-                decided.governance, spec.tenant, tuple(spec.datasets), decided.decisions
-            )
-            record(session, "data-decision", actor_of(caller), f"job/{job_id}", detail)
-        row = JobRow(id=job_id, **values)
-    platform.loop.submitted(row.id)
-    return row, True
-
-
-def _by_key(session: Session, tenant: str, key: str) -> JobRow | None:
-    return session.scalar(
-        select(JobRow).where(JobRow.tenant == tenant, JobRow.idempotency_key == key)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SitesSnapshot:
-    key: tuple[tuple[str, float], ...]
-    names: frozenset[str]
-    specs: list[SiteSpec]
-    accelerator_types: frozenset[str]
-
-
-def _sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
-    """The registered sites, re-read only when a site was added or removed."""
-    key = tuple(sorted(session.execute(select(SiteRow.name, SiteRow.created_at)).tuples()))
-    cached = platform.sites
-    if cached is not None and cached.key == key:
-        return cached
-    specs = [
-        SiteSpec.model_validate(row.spec)
-        for row in session.scalars(select(SiteRow).order_by(SiteRow.name))
-    ]
-    types = set(catalogue().names())
-    types.update(g.accelerator for s in specs for g in s.nodes if g.accelerator)
-    snapshot = SitesSnapshot(key, frozenset(s.name for s in specs), specs, frozenset(types))
-    platform.sites = snapshot
-    return snapshot
-
-
-def _check_runnable(
-    platform: Platform, session: Session, spec: JobSpec, tenant: TenantRow
-) -> Explanation | None:
-    """Refuse what could never run here, naming the field; the data decision, if any."""
-    if spec.replicas != 1:
-        raise invalid("replicas", "submit each inference replica as its own job")
-    if spec.command is None or spec.command == [] or spec.command == "":
-        raise invalid("command", "a job needs a command to run (a list, or a shell line)")
-    snapshot = _sites_snapshot(platform, session)
-    known_types = snapshot.accelerator_types
-    for name in spec.accelerator_types or []:
-        if name not in known_types:
-            raise invalid(
-                "accelerator_types",
-                f"unknown accelerator type {name!r}; known: " + ", ".join(sorted(known_types)),
-            )
-    for name in spec.sites or []:
-        if name not in snapshot.names:
-            raise invalid("sites", f"no site named {name!r}")
-    key = (
-        snapshot.key,
-        tenant.name,
-        json.dumps(tenant.quota, sort_keys=True),
-    )
-    checker = platform.checkers.get(key)
-    if checker is None:
-        if len(platform.checkers) > 256:
-            platform.checkers.clear()
-        checker = platform.checkers[key] = LiveScheduler(snapshot.specs, [tenant_spec_of(tenant)])
-    why = checker.unsatisfiable(spec)
-    if why is not None:
-        raise invalid("(job)", why)
-    return check_job_datasets(session, spec, platform.loop.operator_policies)
+    Blocks until the job's transaction committed (see `control/submits.py`)."""
+    return platform.submits.submit(prepare(caller, body, idempotency_key)).result()
 
 
 @dataclass(slots=True)

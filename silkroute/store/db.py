@@ -40,7 +40,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction, and the live loop and the submit
+    # writer open several a second. After a database restart the first statement on each
+    # stale connection fails instead; SQLAlchemy then drops the pool's stale connections,
+    # the loop retries on its next pass and the submit writer retries each submit alone.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
 
 
 def migrate(engine: Engine) -> None:

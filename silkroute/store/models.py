@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from silkroute.model.tenant import TenantSpec
+
 
 class Base(DeclarativeBase):
     pass
@@ -42,6 +44,17 @@ class TenantRow(Base):
     # A critical-information-infrastructure operator (China's stricter export rules).
     ciio: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    def spec(self) -> TenantSpec:
+        """The tenant as the scheduler and the API see it (the one row-to-spec mapping)."""
+        return TenantSpec(
+            name=self.name,
+            country=self.country,
+            weight=self.weight,
+            quota=self.quota,
+            voucher_accelerator_hours=self.voucher_accelerator_hours,
+            pay_as_you_go=self.pay_as_you_go,
+        )
+
 
 class TokenRow(Base):
     __tablename__ = "tokens"
@@ -55,6 +68,8 @@ class TokenRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     # Agent tokens serve one site: its agent reads and reports that site's runs only.
     site: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Set when revoked: the row stays (who had access, until when), the token stops working.
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class SiteRow(Base):
@@ -64,6 +79,21 @@ class SiteRow(Base):
     country: Mapped[str] = mapped_column(String(2))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class NodeStateRow(Base):
+    """An operator's drain or removal of one node (absent: the node takes work).
+
+    drained: no new work starts there, what runs finishes; removed: gone from the federation,
+    its running work was sent back to the queue."""
+
+    __tablename__ = "node_states"
+
+    site: Mapped[str] = mapped_column(ForeignKey("sites.name"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[float] = mapped_column(Float)
+    changed_by: Mapped[str] = mapped_column(String(128), default="")
 
 
 class JobRow(Base):

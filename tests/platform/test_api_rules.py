@@ -100,6 +100,31 @@ ISOLATION = [
         404,
     ),
     Access(
+        "revoking another's token (the admin's, id 1) answers 404",
+        lambda a, h, j: a.client.delete("/v1/tokens/1", headers=h),
+        404,
+    ),
+    Access(
+        "issuing a token for another tenant answers 404",
+        lambda a, h, j: a.client.post("/v1/tokens", json={"tenant": "owner"}, headers=h),
+        404,
+    ),
+    Access(
+        "issuing an operator token needs the admin role",
+        lambda a, h, j: a.client.post("/v1/tokens", json={"role": "operator"}, headers=h),
+        403,
+    ),
+    Access(
+        "draining a site needs an operator or admin",
+        lambda a, h, j: a.client.post("/v1/sites/singapore/drain", headers=h),
+        403,
+    ),
+    Access(
+        "removing a site's nodes needs an operator or admin",
+        lambda a, h, j: a.client.post("/v1/sites/singapore/remove", headers=h),
+        403,
+    ),
+    Access(
         "explaining another tenant's job answers 404",
         lambda a, h, j: a.client.get(f"/v1/jobs/{j}/explain", headers=h),
         404,
@@ -222,6 +247,20 @@ BAD_INPUT = [
         "application/json",
         422,
         "workers",
+    ),
+    Bad(
+        "an endless checkpoint interval",
+        b'{"name":"x","command":"true","checkpoint_interval_s":1e999}',
+        "application/json",
+        422,
+        "checkpoint_interval_s",
+    ),
+    Bad(
+        "an inference job with too long a name for its replicas",
+        b'{"name":"' + b"x" * 250 + b'","command":"true","kind":"inference","replicas":20}',
+        "application/json",
+        422,
+        "name",
     ),
     Bad(
         "an unknown accelerator type",

@@ -101,7 +101,8 @@ def test_no_server_is_a_clear_error(tmp_path: Path) -> None:
 def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
     api.add_sites()
     token = api.tenant("t1")
-    job = api.submit(token, command="sleep 0.5", accelerator_types=["A800"]).json()["id"]
+    # Long enough to be seen running on a loaded machine; cancelled at the end.
+    job = api.submit(token, command="sleep 30", accelerator_types=["A800"]).json()["id"]
     api.wait_for(token, job, ("running",))
     text = api.client.get("/metrics").text
     assert 'silkroute_allocated_accelerators{accelerator_type="A800",site="hanoi"} 1.0' in text
@@ -111,6 +112,8 @@ def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
         'silkroute_api_request_seconds_count{method="POST",route="/v1/jobs",status="201"}' in text
     )
     assert token not in text
+    api.client.delete(f"/v1/jobs/{job}", headers=api.as_(token))
+    api.wait_for(token, job, ("cancelled",))
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -168,3 +171,33 @@ def test_a_tenant_registers_data_records_a_mechanism_and_explains_a_held_job(
     code, out = cli(server_url, token, "compliance", "list", "--json")
     assert code == 0 and json.loads(out)[0]["counterparty"] == "Singapore partner centre"
     assert api.wait_for(token, job_id, ("succeeded",))["site"] == "singapore"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_operators_revoke_tokens_and_drain_nodes_from_the_cli(api: Api, server_url: str) -> None:
+    api.add_sites()
+    tenant = api.tenant("t1")
+    code, out = cli(server_url, tenant, "token", "create", "--label", "laptop")
+    assert code == 0, out
+    second = out.split()[-1]
+    code, out = cli(server_url, second, "token", "list", "--json")
+    assert code == 0, out
+    listed = json.loads(out)
+    assert [t["label"] for t in listed] == ["tenant t1", "laptop"]
+    code, out = cli(server_url, api.admin, "token", "revoke", str(listed[0]["id"]))
+    assert code == 0 and "revoked" in out, out
+    code, out = cli(server_url, tenant, "jobs")
+    assert code == 2 and "HTTP 401" in out
+    code, out = cli(server_url, second, "node", "drain", "hanoi")
+    assert code == 2 and "HTTP 403" in out
+    code, out = cli(
+        server_url, api.admin, "node", "drain", "jakarta", "--node", "jakarta-l40s-00001"
+    )
+    assert code == 0 and "jakarta-l40s-00001" in out, out
+    code, out = cli(server_url, second, "node", "list", "--site", "jakarta", "--json")
+    states = {n["node"]: n["state"] for n in json.loads(out)}
+    assert states == {"jakarta-l40s-00000": "active", "jakarta-l40s-00001": "drained"}
+    code, out = cli(server_url, api.admin, "node", "remove", "jakarta")
+    assert code == 0, out
+    code, out = cli(server_url, api.admin, "node", "list", "--site", "jakarta")
+    assert code == 0 and out.count("removed") == 2, out

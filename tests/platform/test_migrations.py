@@ -47,3 +47,31 @@ def test_0002_governance_upgrades_a_0001_database_with_tenants_and_downgrades(
             assert connection.execute(text("SELECT name FROM tenants")).scalar_one() == "acme"
     finally:
         store.close()
+
+
+def test_0004_api_adds_revocation_and_node_states_and_downgrades(
+    tmp_path: Path, db_url: str | None
+) -> None:
+    store = Store(db_url or default_url(tmp_path / "data"))
+    try:
+        run(store, "upgrade", "0002_governance")
+        with store.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO tokens (token_hash, role, label, created_at)"
+                    " VALUES ('abc', 'admin', 'admin', 0)"
+                )
+            )
+        run(store, "upgrade", "0004_api")
+        assert "node_states" in inspect(store.engine).get_table_names()
+        with store.engine.begin() as connection:
+            revoked = connection.execute(text("SELECT revoked_at FROM tokens"))
+            assert revoked.scalar_one() is None  # existing tokens keep working
+        run(store, "downgrade", "0002_governance")
+        inspector = inspect(store.engine)
+        assert "node_states" not in inspector.get_table_names()
+        assert "revoked_at" not in {c["name"] for c in inspector.get_columns("tokens")}
+        with store.engine.begin() as connection:
+            assert connection.execute(text("SELECT label FROM tokens")).scalar_one() == "admin"
+    finally:
+        store.close()

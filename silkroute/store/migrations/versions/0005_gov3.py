@@ -1,7 +1,7 @@
 """governance 3: yearly data transfers (threshold counts), audit checkpoint frontier
 
 Revision ID: 0005_gov3
-Revises: 0002_governance
+Revises: 0004_api
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_gov3"
-down_revision = "0002_governance"
+down_revision = "0004_api"
 branch_labels = None
 depends_on = None
 
