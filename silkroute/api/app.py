@@ -52,9 +52,11 @@ def create_app(
     )
     app.state.platform = platform
     metrics = ApiMetrics(platform.loop)
+    # The agents' router first: its literal `/v1/sites/{site}/agent-token` must win over the
+    # operators' `/v1/sites/{site}/{action}` (drain, undrain, remove).
+    app.include_router(agent_router)
     app.include_router(router)
     app.include_router(governance_router)
-    app.include_router(agent_router)
     _install_errors(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -118,7 +118,7 @@ def test_removing_a_node_requeues_its_running_job_which_runs_again_on_another(
     assert done["state"] == "succeeded", done
     assert [r["attempt"] for r in done["runs"]] == [1, 2]
     assert done["runs"][1]["nodes"][0] != first_node
-    assert "preempting" in [e["reason"] for e in done["events"]]
+    assert "node-removed" in [e["reason"] for e in done["events"]]
     assert node_states(api, "jakarta")[first_node] == "removed"
     again = api.client.post("/v1/sites/jakarta/undrain", json=body, headers=api.admin_headers())
     assert again.status_code == 409  # a removed node does not come back
