@@ -179,28 +179,16 @@ def test_inference_replicas_run_as_independent_jobs(api: Api) -> None:
     assert outputs == ["replica 0 of 2 rank 0", "replica 1 of 2 rank 0"]
     # Each replica holds its own resources: 4 + 4 L40S on Jakarta's two 4-GPU nodes.
     assert sorted(nodes) == ["jakarta-l40s-00000", "jakarta-l40s-00001"]
-    retried = api.client.post(
-        "/v1/jobs",
-        json={
-            "name": "serve2",
-            "kind": "inference",
-            "replicas": 3,
-            "command": "true",
-            "accelerators_per_worker": 0,
-        },
-        headers={**api.as_(token), "Idempotency-Key": "k1"},
-    )
-    again = api.client.post(
-        "/v1/jobs",
-        json={
-            "name": "serve2",
-            "kind": "inference",
-            "replicas": 3,
-            "command": "true",
-            "accelerators_per_worker": 0,
-        },
-        headers={**api.as_(token), "Idempotency-Key": "k1"},
-    )
+    serve = {
+        "name": "serve2",
+        "kind": "inference",
+        "replicas": 3,
+        "command": "true",
+        "accelerators_per_worker": 0,
+    }
+    keyed = {**api.as_(token), "Idempotency-Key": "k1"}
+    retried = api.client.post("/v1/jobs", json=serve, headers=keyed)
+    again = api.client.post("/v1/jobs", json=serve, headers=keyed)
     assert retried.status_code == 201 and again.status_code == 200
     assert again.json()["replica_ids"] == retried.json()["replica_ids"]
     assert len(set(retried.json()["replica_ids"])) == 3
