@@ -93,7 +93,9 @@ def test_a_gang_job_runs_on_the_sites_engine_and_its_output_comes_back(
 ) -> None:
     engine_site(plane, engine)
     token = plane.tenant("t1")
-    command = 'echo "rank $SILKROUTE_RANK of $SILKROUTE_WORLD_SIZE at $SILKROUTE_SITE"'
+    # Runs for over a second: Slurm records start and end in whole seconds, so a run that ends
+    # within the second it started has no accelerator-hours to compare with the ledger.
+    command = 'echo "rank $SILKROUTE_RANK of $SILKROUTE_WORLD_SIZE at $SILKROUTE_SITE"; sleep 2'
     submitted = plane.call(
         "POST", "/v1/jobs", token, json=job(workers=2, accelerators_per_worker=1, command=command)
     )
