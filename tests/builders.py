@@ -8,7 +8,7 @@ from typing import Any
 
 from silkroute.model.job import JobKind
 from silkroute.model.tenant import TenantSpec
-from silkroute.model.workload import Demand
+from silkroute.model.workload import MILLI, Demand, JobRequest
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.registry import make_scheduler
@@ -71,8 +71,26 @@ class JobBuilder:
     def types(self, *names: str) -> JobBuilder:
         return self.set(accelerator_types=names)
 
+    def gavel(
+        self, speed: dict[str, float], durations: dict[str, float] | None = None
+    ) -> JobBuilder:
+        """A Gavel-style job: one whole accelerator per worker, preemptible, speed per type."""
+        return self.set(
+            tenant="default",
+            demand=Demand(1, MILLI, 0, 0),
+            accelerator_types=tuple(speed),
+            speed=speed,
+            priority=0,
+            preemptible=True,
+            duration_s=durations if durations is not None else {"*": 100.0},
+        )
+
     def build(self) -> SimJob:
         return SimJob(**self._fields)
+
+    def request(self) -> JobRequest:
+        """What the scheduler sees: the job without its true run time."""
+        return self.build().request()
 
 
 def job(name: str) -> JobBuilder:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from silkroute.model.job import JobKind
-from silkroute.model.workload import MILLI, Demand, JobRequest
+from silkroute.model.workload import JobRequest
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.policies.base import Context
 from silkroute.scheduler.policies.order_fifo import FifoOrder
@@ -14,26 +13,19 @@ from silkroute.scheduler.registry import make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.scheduler.tenants import TenantBook
+from tests.builders import job
 
 
 def _request(
     job_id: int, speed: dict[str, float], limit_s: float | None, workers: int = 1
 ) -> JobRequest:
     # A scheduler request: relative speed per type and the user's time limit, no run time.
-    return JobRequest(
-        id=job_id,
-        name=f"j{job_id}",
-        tenant="default",
-        kind=JobKind.TRAIN,
-        workers=workers,
-        demand=Demand(1, MILLI, 0, 0),
-        accelerator_types=tuple(speed),
-        speed=speed,
-        priority=0,
-        preemptible=True,
-        checkpoint_interval_s=None,
-        time_limit_s=limit_s,
-        submit_time=0.0,
+    return (
+        job(f"j{job_id}")
+        .gavel(speed)
+        .set(id=job_id, time_limit_s=limit_s)
+        .workers(workers)
+        .request()
     )
 
 

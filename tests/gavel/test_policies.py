@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from silkroute.model.job import JobKind
-from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.policies.base import Context, Planned, RoundPolicy
 from silkroute.scheduler.policies.rounds_gavel_mmf import max_min_allocation
@@ -21,6 +19,7 @@ from silkroute.sim.metrics import heterogeneity_metrics
 from silkroute.sim.runner import PolicySpec, run_policy
 from silkroute.sim.truth import SimJob
 from silkroute.sim.workloads import Workload
+from tests.builders import job
 
 
 def _nodes(per_type: int) -> list[NodeInfo]:
@@ -32,22 +31,10 @@ def _nodes(per_type: int) -> list[NodeInfo]:
 
 
 def _job(job_id: int, submit: float, durations: dict[str, float], workers: int = 1) -> SimJob:
-    return SimJob(
-        id=job_id,
-        name=f"j{job_id}",
-        tenant="default",
-        kind=JobKind.TRAIN,
-        workers=workers,
-        demand=Demand(1, MILLI, 0, 0),
-        accelerator_types=tuple(durations),
-        speed={t: min(durations.values()) / d for t, d in durations.items()},  # the profile
-        priority=0,
-        preemptible=True,
-        checkpoint_interval_s=None,
-        time_limit_s=None,
-        submit_time=submit,
-        duration_s=durations,
-    )
+    fastest = min(durations.values())
+    speed = {t: fastest / d for t, d in durations.items()}  # the profile
+    built = job(f"j{job_id}").gavel(speed, durations).set(id=job_id).workers(workers).at(submit)
+    return built.build()
 
 
 class _K80ThenV100(RoundPolicy):
