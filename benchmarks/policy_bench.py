@@ -91,6 +91,7 @@ def allow_everything() -> RuleBook:
         JurisdictionRules.model_validate(
             {
                 "jurisdiction": origin,
+                "timezone": "UTC",
                 "name": origin,
                 "version": "open",
                 "reviewed": "2026-01-01",

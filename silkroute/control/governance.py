@@ -62,8 +62,15 @@ def rule_book() -> RuleBook:
     return load_rules()
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def now() -> dt.datetime:
+    """The instant the data law is read at (one place, so tests can move the calendar)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def calendar() -> tuple[dt.date, tuple[tuple[str, dt.date], ...]]:
+    """The UTC date and every jurisdiction's own date: the data law is re-read when any moves."""
+    instant = now()
+    return instant.date(), tuple(sorted(rule_book().local_days(instant).items()))
 
 
 # ----- rows <-> policy objects -------------------------------------------------------------
@@ -144,8 +151,12 @@ def load_governance(
     grants: dict[str, list[Grant]] = {}
     for row in session.scalars(grants_query):
         grants.setdefault(row.tenant, []).append(grant_of(row))
-    day = on or today()
-    sent = yearly_exports(session, day.year, owners)
+    if on is None:
+        instant = now()
+        day, local_days = instant.date(), rule_book().local_days(instant)
+    else:
+        day, local_days = on, {}  # a given date holds in every jurisdiction
+    sent = yearly_exports(session, {o: d.year for o, d in local_days.items()}, day.year, owners)
     compliance = {
         name: TenantCompliance(
             name, tuple(grants.get(name, ())), bool(ciio), *sent.get(name, ({}, frozenset()))
@@ -155,7 +166,7 @@ def load_governance(
     policies = None
     if operator is not None:
         policies = _operator(operator, tuple(sorted(site_countries(session).items())))
-    return Governance(rule_book(), DatasetCatalog(found), day, compliance, policies)
+    return Governance(rule_book(), DatasetCatalog(found), day, compliance, policies, local_days)
 
 
 # ----- the yearly count of data subjects sent abroad ---------------------------------------------
@@ -163,15 +174,22 @@ YearlyCount = tuple[dict[tuple[str, DataClass], int], frozenset[str]]
 
 
 def yearly_exports(
-    session: Session, year: int, tenants: Iterable[str] | None = None
+    session: Session,
+    years: Mapping[str, int],
+    default_year: int,
+    tenants: Iterable[str] | None = None,
 ) -> dict[str, YearlyCount]:
-    """Per tenant: subjects sent abroad in `year` by (origin, data class), and the datasets
-    counted (each once: the store keeps one row per tenant, dataset and year)."""
-    query = select(TransferRow).where(TransferRow.year == year).order_by(TransferRow.id)
+    """Per tenant: subjects sent abroad this year by (origin, data class), and the datasets
+    counted (each once: the store keeps one row per tenant, dataset and year). "This year" is
+    the origin's own (`years`, else `default_year`): a row's year was taken in its calendar."""
+    wanted = {default_year, *years.values()}
+    query = select(TransferRow).where(TransferRow.year.in_(sorted(wanted)))
     if tenants is not None:
         query = query.where(TransferRow.tenant.in_(sorted(set(tenants))))
     out: dict[str, YearlyCount] = {}
-    for row in session.scalars(query):
+    for row in session.scalars(query.order_by(TransferRow.id)):
+        if row.year != years.get(row.origin, default_year):
+            continue
         totals, names = out.get(row.tenant, ({}, frozenset()))
         key = (row.origin, DataClass(row.data_class))
         totals[key] = totals.get(key, 0) + row.subjects
@@ -222,11 +240,17 @@ def record_exports(session: Session, exports: Iterable[Export]) -> list[dict[str
     return out
 
 
-def yearly_count_json(compliance: TenantCompliance, year: int) -> dict[str, Any]:
+def yearly_count_json(compliance: TenantCompliance, governance: Governance) -> dict[str, Any]:
+    """`year`: the UTC year; each origin's count runs in that origin's own year (`year` there)."""
     return {
-        "year": year,
+        "year": governance.on.year,
         "subjects": [
-            {"origin": origin, "data_class": data_class.value, "subjects": subjects}
+            {
+                "origin": origin,
+                "data_class": data_class.value,
+                "subjects": subjects,
+                "year": governance.day_in(origin).year,
+            }
             for (origin, data_class), subjects in sorted(compliance.exported.items())
         ],
         "datasets": sorted(compliance.exported_datasets),
@@ -237,7 +261,9 @@ def yearly_count_lines(tenant: str, count: dict[str, Any]) -> list[str]:
     if not count["datasets"]:
         return [f"sent abroad by {tenant} in {count['year']}: nothing yet"]
     totals = ", ".join(
-        f"{t['origin']} {t['data_class']} {t['subjects']:,} subjects" for t in count["subjects"]
+        f"{t['origin']} {t['data_class']} {t['subjects']:,} subjects"
+        + ("" if t["year"] == count["year"] else f" (its {t['year']})")
+        for t in count["subjects"]
     )
     names = ", ".join(count["datasets"])
     return [f"sent abroad by {tenant} in {count['year']} (since 1 January): {totals} ({names})"]
@@ -597,7 +623,7 @@ def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str,
         spec = JobSpec.model_validate(row.spec)
         found = explain_spec(session, spec, operator=platform.loop.operator_policies)
     governance = found.governance
-    count = yearly_count_json(governance.tenant(spec.tenant), governance.on.year)
+    count = yearly_count_json(governance.tenant(spec.tenant), governance)
     return {
         "job": row.id,
         "tenant": spec.tenant,

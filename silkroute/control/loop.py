@@ -15,7 +15,6 @@ resources stay held in the scheduler's book until its agent reports the run gone
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import threading
@@ -118,7 +117,7 @@ class ControlLoop:
         self.operator_policies: str | None = None  # the operator's Cedar policies (text)
         self.checkpoint_s = 60.0
         self._last_checkpoint = time.monotonic()
-        self._governance_day = dt.date.min
+        self._calendar: object = None  # governance.calendar() when the law was last read
         self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
         self._thread: threading.Thread | None = None
         self._started = time.monotonic()
@@ -164,16 +163,17 @@ class ControlLoop:
         self._wake.set()
 
     def _refresh_governance(self) -> None:
-        """New datasets or grants, or a new day (rules are read at a date): re-read them."""
-        day = governance.today()
-        if not self._governance.is_set() and day == self._governance_day:
+        """New datasets or grants, or a new day in any jurisdiction (rules are read at its
+        date, and its yearly count restarts at its midnight): re-read them."""
+        calendar = governance.calendar()
+        if not self._governance.is_set() and calendar == self._calendar:
             return
         self._governance.clear()
         with self.store.session() as session:
             self.scheduler.use_governance(
-                governance.load_governance(session, day, operator=self.operator_policies)
+                governance.load_governance(session, operator=self.operator_policies)
             )
-        self._governance_day = day
+        self._calendar = calendar
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -226,13 +226,11 @@ class ControlLoop:
                 for r in session.scalars(select(TenantRow))
             )
             self._governance.clear()
-            self._governance_day = governance.today()
+            self._calendar = governance.calendar()
             scheduler = LiveScheduler(
                 sorted(sites, key=lambda s: s.name),
                 tenants,
-                governance=governance.load_governance(
-                    session, self._governance_day, operator=self.operator_policies
-                ),
+                governance=governance.load_governance(session, operator=self.operator_policies),
             )
             jobs = session.scalars(
                 select(JobRow).where(JobRow.state.in_(ACTIVE_JOB_STATES)).order_by(JobRow.id)

@@ -71,6 +71,11 @@ class RuleBook:
     def jurisdictions(self) -> list[str]:
         return sorted(self.files)
 
+    def local_days(self, now: dt.datetime) -> dict[str, dt.date]:
+        """Each jurisdiction's own date at the instant `now`: its rules and its yearly count
+        follow its calendar (1 January in Beijing is 16:00 UTC on 31 December)."""
+        return {code: f.local_day(now) for code, f in self.files.items()}
+
     def rule(self, rule_id: str) -> Rule | None:
         origin = self.files.get(rule_id[:2])
         return next((r for r in origin.rules if r.id == rule_id), None) if origin else None

@@ -56,6 +56,8 @@ class Governance:
     on: dt.date
     compliance: Mapping[str, TenantCompliance] = field(default_factory=dict)
     operator: OperatorPolicies | None = None
+    # Each origin's own date (RuleBook.local_days); an origin not here is on `on`.
+    local_days: Mapping[str, dt.date] = field(default_factory=dict)
     _cache: dict[tuple[object, ...], SiteDecision] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -63,6 +65,10 @@ class Governance:
     def replace(self, **changes: object) -> Governance:
         """A copy with some parts changed (and a fresh site cache)."""
         return dataclasses.replace(self, _cache={}, **changes)  # type: ignore[arg-type]
+
+    def day_in(self, origin: str) -> dt.date:
+        """The date under the origin's law: its rules and its yearly count go by it."""
+        return self.local_days.get(origin, self.on)
 
     def tenant(self, name: str) -> TenantCompliance:
         return self.compliance.get(name) or TenantCompliance(name)
@@ -147,7 +153,7 @@ class Governance:
                     dataset.subjects,
                     country,
                     site,
-                    self.on.year,
+                    self.day_in(dataset.origin).year,
                     job,
                 )
             )
@@ -195,5 +201,5 @@ class Governance:
             if (d.owner, d.origin, d.data_class) == same and d.name not in owner.exported_datasets
         )
         transfer = Transfer(dataset.origin, dataset.data_class, country, subjects, owner.ciio)
-        held = owner.held(dataset.origin, country, self.on)
-        return self.rules.decide(transfer, held, self.on)
+        day = self.day_in(dataset.origin)
+        return self.rules.decide(transfer, owner.held(dataset.origin, country, day), day)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -107,10 +108,27 @@ class JurisdictionRules(BaseModel):
 
     jurisdiction: str = Field(pattern=COUNTRY)
     name: str = Field(min_length=1)
+    timezone: str = Field(
+        description="IANA zone of the law's calendar: rules take effect, and the yearly count of"
+        " data subjects restarts, at local midnight"
+    )
     version: str = Field(min_length=1, description="Bumped by the reviewer on every change")
     reviewed: dt.date
     reviewer_note: str = ""
     rules: tuple[Rule, ...] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+    def local_day(self, now: dt.datetime) -> dt.date:
+        """The date in this jurisdiction at the instant `now` (timezone-aware)."""
+        return now.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
 
     @model_validator(mode="after")
     def _rules_belong(self) -> JurisdictionRules:

@@ -184,7 +184,8 @@ def test_two_jobs_each_under_the_threshold_together_over_it_the_second_is_held(
     acme = api.tenant("acme")
     for name in ("cn-a", "cn-b", "cn-c"):
         assert post(api, acme, "/v1/datasets", cn_personal(name)).status_code == 201
-    year = governance.today().year
+    # The count runs in China's calendar (UTC+8), whatever the server's clock says.
+    year = governance.rule_book().files["CN"].local_day(governance.now()).year
     # Only singapore (SG) has H100s: each job sends its 60,000 subjects abroad.
     first = api.submit(acme, datasets=["cn-a"], accelerator_types=["H100"], command="true")
     assert first.status_code == 201, first.text
@@ -207,7 +208,9 @@ def test_two_jobs_each_under_the_threshold_together_over_it_the_second_is_held(
     explained = api.client.get(f"/v1/jobs/{held['id']}/explain", headers=api.as_(acme)).json()
     assert explained["sent_abroad_this_year"] == {
         "year": year,
-        "subjects": [{"origin": "CN", "data_class": "personal", "subjects": 60_000}],
+        "subjects": [
+            {"origin": "CN", "data_class": "personal", "subjects": 60_000, "year": year}
+        ],
         "datasets": ["cn-a"],
     }
     assert (
@@ -226,8 +229,10 @@ def test_two_jobs_each_under_the_threshold_together_over_it_the_second_is_held(
     assert rebuilt.tenant("acme").exported == {("CN", DataClass.PERSONAL): 60_000}
     assert rebuilt.tenant("acme").exported_datasets == {"cn-a"}
     assert api.job(acme, held["id"])["state"] == "pending"
-    # A new calendar year starts the count again: the held job goes abroad.
-    monkeypatch.setattr(governance, "today", lambda: dt.date(year + 1, 1, 1))
+    # A new calendar year starts the count again: at 16:30 UTC on 31 December it is already
+    # 1 January in Beijing, so the held job goes abroad, counted in China's new year.
+    new_year_in_beijing = dt.datetime(year, 12, 31, 16, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(governance, "now", lambda: new_year_in_beijing)
     api.platform.loop.wake()
     done = api.wait_for(acme, held["id"], ("succeeded",))
     assert done["site"] == "singapore"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from silkroute.policy.loader import RULES_DIR, load_rule_file, load_rules
 GOOD = """\
 jurisdiction: SG
 name: Singapore
+timezone: Asia/Singapore
 version: "1"
 reviewed: 2026-01-01
 rules:
@@ -47,42 +49,54 @@ def error_of(path: Path) -> str:
 def test_a_good_file_loads(tmp_path: Path) -> None:
     rules = load_rule_file(write(tmp_path, GOOD))
     assert [r.id for r in rules.rules] == ["SG-PERSONAL", "SG-PUBLIC"]
+    # Singapore's day starts at 16:00 UTC: the law reads its own calendar.
+    assert rules.local_day(dt.datetime(2026, 12, 31, 15, 59, tzinfo=dt.UTC)) == dt.date(
+        2026, 12, 31
+    )
+    assert rules.local_day(dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC)) == dt.date(2027, 1, 1)
 
 
 BAD_EDITS = [
     (
+        "a time zone that does not exist",
+        "timezone: Asia/Singapore",
+        "timezone: Asia/Singapur",
+        "sg.yaml:3: timezone:",
+        "'Asia/Singapur' is not an IANA time zone",
+    ),
+    (
         "a misspelt mechanism names its line and place in the list",
         "[[scc], [consent]]",
         "[[scc], [consnet]]",
-        "sg.yaml:9: rules[0].requires_any[1][0]:",
+        "sg.yaml:10: rules[0].requires_any[1][0]:",
         "'consnet'",
     ),
     (
         "an unknown data class",
         "[public]",
         "[publc]",
-        "sg.yaml:14: rules[1].data_classes[0]:",
+        "sg.yaml:15: rules[1].data_classes[0]:",
         "'publc'",
     ),
     (
         "a missing legal basis",
         "    legal_basis: personal data only\n",
         "",
-        "sg.yaml:13: rules[1].legal_basis:",
+        "sg.yaml:14: rules[1].legal_basis:",
         "Field required",
     ),
     (
         "a source that is not a link",
         "source: https://sso.agc.gov.sg/Act/PDPA2012\n    effective_from: 1970",
         "source: the statute book\n    effective_from: 1970",
-        "sg.yaml:17: rules[1].source:",
+        "sg.yaml:18: rules[1].source:",
         "should match pattern",
     ),
     (
         "requires without mechanisms",
         "    requires_any: [[scc], [consent]]\n",
         "",
-        "sg.yaml:6: rules[0]:",
+        "sg.yaml:7: rules[0]:",
         "needs requires_any",
     ),
     (
@@ -110,14 +124,14 @@ BAD_EDITS = [
         "an end before the start",
         "    effective_from: 2014-07-02\n",
         "    effective_from: 2014-07-02\n    effective_until: 2010-01-01\n",
-        "sg.yaml:6: rules[0]:",
+        "sg.yaml:7: rules[0]:",
         "effective_until is before effective_from",
     ),
     (
         "an unknown field (a typo of a known one)",
         "    outcome: allowed\n",
         "    outcome: allowed\n    uncertian: true\n",
-        "sg.yaml:16: rules[1].uncertian:",
+        "sg.yaml:17: rules[1].uncertian:",
         "Extra inputs are not permitted",
     ),
 ]

@@ -167,6 +167,7 @@ def random_rules(draw: st.DrawFn) -> RuleBook:
             JurisdictionRules.model_validate(
                 {
                     "jurisdiction": origin,
+                    "timezone": "UTC",
                     "name": origin,
                     "version": "random",
                     "reviewed": "2026-01-01",

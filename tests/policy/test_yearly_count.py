@@ -178,3 +178,14 @@ def test_a_new_year_starts_the_count_again() -> None:
     assert next_year.check("acme", ("cn-b",), "singapore", "SG").allowed
     (export,) = next_year.exports(("cn-a",), "singapore", "SG")
     assert export.year == 2027
+
+
+def test_the_count_follows_the_origins_calendar_not_utc() -> None:
+    # 16:30 UTC on 31 December 2026: Beijing is in 2027, the UTC date still in 2026.
+    instant = dt.datetime(2026, 12, 31, 16, 30, tzinfo=dt.UTC)
+    local_days = RULES.local_days(instant)
+    assert local_days["CN"] == dt.date(2027, 1, 1)
+    assert local_days["MM"] == dt.date(2026, 12, 31)  # Yangon, UTC+6:30: 23:00 the day before
+    g = Governance(RULES, CATALOG, instant.date(), {}, None, local_days)
+    (export,) = g.exports(("cn-a",), "singapore", "SG")
+    assert export.year == 2027
