@@ -131,7 +131,8 @@ class CombinedLangId:
         return "mya_Mymr"
 
     def _latin(self, text: str) -> tuple[str, float, str | None]:
-        text = without_names(_sample(text))
+        sample = _sample(text)
+        text = without_names(sample)
         # The cheap detectors first: CLD2 (~30 us) and our profiles (~60 us). When CLD2 is
         # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
         # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
@@ -161,7 +162,7 @@ class CombinedLangId:
             votes = _vote(text, [*detectors, self.lingua], seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
         if leader in IND_ZSM:  # the marker model only splits these two
-            split_ind_zsm(votes, ind_zsm_evidence(text), seen.get("lingua"))
+            split_ind_zsm(votes, ind_zsm_evidence(sample), seen.get("lingua"))
             leader = max(votes, key=lambda k: votes[k])
         elif filipino.recheck(leader, text, lambda: self._filipino_tops(text, seen)) == FIL:
             leader = FIL
