@@ -21,7 +21,7 @@ from silkroute.corpus.langid.detectors import (
     FastTextDetector,
     LinguaDetector,
 )
-from silkroute.corpus.langid.malay import split_ind_zsm
+from silkroute.corpus.langid.malay import names_evidence, split_ind_zsm
 from silkroute.corpus.langid.markers import ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
 from silkroute.corpus.scripts import dominant_script
@@ -162,7 +162,8 @@ class CombinedLangId:
             votes = _vote(text, [*detectors, self.lingua], seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
         if leader in IND_ZSM:  # the marker model only splits these two
-            split_ind_zsm(votes, ind_zsm_evidence(sample), seen.get("lingua"))
+            evidence = ind_zsm_evidence(text) + names_evidence(sample, text)
+            split_ind_zsm(votes, evidence, seen.get("lingua"))
             leader = max(votes, key=lambda k: votes[k])
         elif filipino.recheck(leader, text, lambda: self._filipino_tops(text, seen)) == FIL:
             leader = FIL

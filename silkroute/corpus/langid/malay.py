@@ -17,6 +17,10 @@ lingua did not run (`use_lingua=False`), the older split (the vote's odds as a p
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
+
+from silkroute.corpus.langid.markers import default_model
 
 IND, ZSM = "ind_Latn", "zsm_Latn"
 # lingua's odds are bounded so one detector cannot outvote several hand markers ("kerana",
@@ -33,6 +37,26 @@ VOTE_PRIOR_WEIGHT = 0.5
 # 0.966 (without lingua's odds 0.902 / 0.958 / 0.966; unit weight 0.932 / 0.954 / 0.932). The
 # optimum is flat (0.938-0.947 over the grid): lingua leans Malay on UDHR-style Indonesian.
 LINGUA_WEIGHT = 0.25
+
+
+# Names are evidence of which standard wrote a sentence ("Universiti", "Majlis", "Kelab",
+# "Selangor" vs "Universitas", "Jakarta"), but a name word counts only when it is this distinctive
+# (hand markers of weight 2+, or words ~20x more frequent in one of wordfreq's lists): the
+# English names in a Malay sentence ("Microsoft", "Digital") lean by their lists' sources alone.
+NAME_MIN_WEIGHT = 1.5
+_CAPITALISED = re.compile(r"[A-Z][A-Za-z]*(?:-[A-Za-z]+)*")
+
+
+def names_evidence(sample: str, without_names: str) -> float:
+    """Marker log-odds of the distinctive name words in `sample` that `without_names` dropped."""
+    model = default_model()
+    dropped = Counter(_CAPITALISED.findall(sample)) - Counter(_CAPITALISED.findall(without_names))
+    total = 0.0
+    for word, count in dropped.items():
+        weight = model.word_weight(word.lower())
+        if abs(weight) >= NAME_MIN_WEIGHT:
+            total += count * weight
+    return total
 
 
 def lingua_log_odds(lingua_scores: dict[str, float]) -> float:
