@@ -4,9 +4,10 @@ Non-Latin scripts of the region map to one language each (Myanmar script is spli
 and Shan by Shan-only letters). Latin text goes to the cheap detectors first (CLD2 and our
 trigram profiles settle it when both are sure of the same language), otherwise to a weighted vote
 of fastText, CLD2 and the profiles, with lingua added where Indonesian/Malay lead or English
-narrowly leads a confusable-group language; Indonesian vs Malay is then re-split by a weighted
-marker model (`markers.py`: hand-written spelling/vocabulary markers plus word-frequency log-odds,
-both data files).
+narrowly leads a confusable-group language; Indonesian vs Malay is then re-split by `malay.py`
+(the marker model of `markers.py` plus lingua's own odds), and a document led by another label
+is rechecked for Filipino by `filipino.py` (Tagalog's function words, where CLD2 calls Taglish
+English, Slovak or Cebuano).
 """
 
 from __future__ import annotations
