@@ -1,17 +1,18 @@
 """Indonesian vs Malay, once the vote has put one of them first.
 
-The split is a sum of two independent log-odds that Malay rather than Indonesian wrote the text,
-each with unit weight (the naive-Bayes combination of independent evidence, no fitted weights):
+The vote's Indonesian+Malay mass is re-split by a sum of log-odds that Malay rather than
+Indonesian wrote the text (`malay_logit`):
 
-- lingua's own odds (`lingua_log_odds`): lingua's n-gram models are trained on other text than
-  any of ours and separate the two best of the shipped detectors on news (it leans Malay);
+- the vote's own odds at VOTE_PRIOR_WEIGHT (the split before issue 16);
 - the marker model's evidence (`markers.py`: hand-written spelling and vocabulary markers plus
-  wordfreq log-odds; it leans Indonesian on formal text, where wordfreq's colloquial Malay uses
-  "tak", "tu" for "tidak", "itu").
+  wordfreq log-odds) on the text without names, plus `names_evidence` for the distinctive name
+  words ("Universiti", "Majlis", "Jakarta") the name dropping took out; it leans Indonesian on
+  formal Malay;
+- lingua's own odds (`lingua_log_odds`) at LINGUA_WEIGHT: lingua's n-gram models are trained on
+  other text than any of ours and separate the two best of the shipped detectors on news; it
+  leans Malay.
 
-The two lean opposite ways, so their sum is close to balanced. fastText and CLD2 are left out:
-fastText calls about 70% of Malay news Indonesian, and CLD2's odds are all-or-nothing. Where
-lingua did not run (`use_lingua=False`), the older split (the vote's odds as a prior) is kept.
+Where lingua did not run (`use_lingua=False`) its term is left out.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from collections import Counter
 from silkroute.corpus.langid.markers import default_model
 
 IND, ZSM = "ind_Latn", "zsm_Latn"
-# lingua's odds are bounded so one detector cannot outvote several hand markers ("kerana",
-# "bahwa" weigh 3); the bound is a guard, the results do not move between 2 and 4.
+# lingua's odds are bounded so one detector cannot outvote the hand markers ("kerana", "bahwa"
+# weigh 3); 1.5 and 3 did about equally on the development data.
 LINGUA_CLIP = 3.0
 # lingua gives ~0 to the language it rules out; this floor keeps the log finite.
 _FLOOR = 0.01
