@@ -4,23 +4,25 @@ Non-Latin scripts of the region map to one language each (Myanmar script is spli
 and Shan by Shan-only letters). Latin text goes to the cheap detectors first (CLD2 and our
 trigram profiles settle it when both are sure of the same language), otherwise to a weighted vote
 of fastText, CLD2 and the profiles, with lingua added where Indonesian/Malay lead or English
-narrowly leads a confusable-group language; Indonesian vs Malay is then re-split by a weighted
-marker model (`markers.py`: hand-written spelling/vocabulary markers plus word-frequency log-odds,
-both data files).
+narrowly leads a confusable-group language; Indonesian vs Malay is then re-split by `malay.py`
+(the marker model of `markers.py` plus lingua's own odds), and a document led by another label
+is rechecked for Filipino by `filipino.py` (Tagalog's function words, where CLD2 calls Taglish
+English, Slovak or Cebuano).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
+from silkroute.corpus.langid import filipino
 from silkroute.corpus.langid.detectors import (
     Cld2Detector,
     Detector,
     FastTextDetector,
     LinguaDetector,
 )
+from silkroute.corpus.langid.malay import names_evidence, split_ind_zsm
 from silkroute.corpus.langid.markers import ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
 from silkroute.corpus.scripts import dominant_script
@@ -47,6 +49,7 @@ HARD_GROUP = frozenset(
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
 IND_ZSM = ("ind_Latn", "zsm_Latn")
+FIL = filipino.FIL
 # Regional languages only our profiles know well (see `_regional_candidate`).
 REGIONAL = frozenset(
     {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
@@ -108,6 +111,18 @@ class CombinedLangId:
         lang, score, alternative = self._latin(text)
         return LangResult(lang, round(score * share, 4), script, alternative)
 
+    def _filipino_tops(self, text: str, seen: dict[str, dict[str, float]]) -> list[str | None]:
+        """The top labels of fastText and lingua (run here if the vote did not), for
+        `filipino.recheck`."""
+        detectors: list[Detector] = [self.fasttext, *([self.lingua] if self.use_lingua else [])]
+        tops: list[str | None] = []
+        for detector in detectors:
+            if detector.name not in seen:
+                seen[detector.name] = detector.scores(text)
+            scores = seen[detector.name]
+            tops.append(max(scores, key=lambda k: scores[k]) if scores else None)
+        return tops
+
     def _myanmar_label(self, text: str) -> str:
         myanmar = [ch for ch in text if "\u1000" <= ch <= "\u109f"]
         shan = sum(ch in _SHAN_ONLY for ch in myanmar)
@@ -117,7 +132,8 @@ class CombinedLangId:
         return "mya_Mymr"
 
     def _latin(self, text: str) -> tuple[str, float, str | None]:
-        text = without_names(_sample(text))
+        sample = _sample(text)
+        text = without_names(sample)
         # The cheap detectors first: CLD2 (~30 us) and our profiles (~60 us). When CLD2 is
         # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
         # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
@@ -135,6 +151,8 @@ class CombinedLangId:
             and profiled
             and max(profiled, key=lambda k: profiled[k]) == first
         ):
+            if filipino.recheck(first, text, lambda: self._filipino_tops(text, seen)) == FIL:
+                return FIL, _filipino_score(seen), None
             return first, cheap[first], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
@@ -145,8 +163,12 @@ class CombinedLangId:
             votes = _vote(text, [*detectors, self.lingua], seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
         if leader in IND_ZSM:  # the marker model only splits these two
-            _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
+            evidence = ind_zsm_evidence(text) + names_evidence(sample, text)
+            split_ind_zsm(votes, evidence, seen.get("lingua"))
             leader = max(votes, key=lambda k: votes[k])
+        elif filipino.recheck(leader, text, lambda: self._filipino_tops(text, seen)) == FIL:
+            leader = FIL
+            votes[FIL] = max(votes.get(FIL, 0.0), _filipino_score(seen))
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
 
@@ -164,6 +186,11 @@ def _code_switched(votes: dict[str, float], leader: str) -> bool:
         return False
     runner_up = max((k for k in votes if k != leader), key=lambda k: votes[k], default=None)
     return runner_up in HARD_GROUP and votes[leader] - votes[runner_up] < ENGLISH_MARGIN
+
+
+def _filipino_score(seen: dict[str, dict[str, float]]) -> float:
+    """Confidence for a sentence `filipino.recheck` moved: the surest detector's Filipino."""
+    return max((scores.get(FIL, 0.0) for scores in seen.values()), default=0.0)
 
 
 def _ascii_with_letters(text: str) -> bool:
@@ -240,23 +267,3 @@ def _vote(
         able = sum(WEIGHTS[d.name] for d in detectors if label in d.known_labels)
         votes[label] = total / (able or WEIGHTS["profiles"])
     return votes
-
-
-# How the Indonesian/Malay split weighs the detectors' own odds against the marker log-odds; set on
-# the first (training) half of the UDHR texts only (a flat optimum: 0.25..1 and 0.5..3 tie there).
-PRIOR_WEIGHT = 0.5
-MARKER_WEIGHT = 1.0
-
-
-def _apply_ind_zsm_markers(votes: dict[str, float], evidence: float) -> None:
-    """Re-split the Indonesian+Malay mass by the marker model's log-odds (> 0 leans Malay)."""
-    ind, zsm = votes.get("ind_Latn", 0.0), votes.get("zsm_Latn", 0.0)
-    if evidence == 0.0 or ind + zsm == 0.0:
-        return
-    leader = max(votes, key=lambda k: votes[k])
-    if leader not in ("ind_Latn", "zsm_Latn"):
-        return
-    prior = math.log((zsm + 1e-3) / (ind + 1e-3))
-    logit = PRIOR_WEIGHT * prior + MARKER_WEIGHT * evidence
-    share_zsm = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
-    votes["zsm_Latn"], votes["ind_Latn"] = (ind + zsm) * share_zsm, (ind + zsm) * (1 - share_zsm)

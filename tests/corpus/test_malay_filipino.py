@@ -1,0 +1,196 @@
+"""Malay vs Indonesian and Filipino vs English on sentences written for these tests (not taken
+from any evaluation set), and the two decision modules on their own."""
+
+from __future__ import annotations
+
+import pytest
+
+from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid.filipino import recheck
+from silkroute.corpus.langid.malay import malay_logit, split_ind_zsm
+
+DETECTOR = CombinedLangId()
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "Ketua Pegawai Eksekutif Petronas berkata syarikat itu akan bekerjasama dengan "
+            "Shell dan ExxonMobil bagi projek gas di Sarawak tahun hadapan.",
+            "zsm_Latn",
+        ),
+        (
+            "Pemain Manchester United itu mengalami kecederaan lutut dan tidak dapat beraksi "
+            "menentang Liverpool pada hujung minggu ini.",
+            "zsm_Latn",
+        ),
+        (
+            "Perdana Menteri bertemu dengan wakil Google, Microsoft dan Amazon Web Services di "
+            "Putrajaya semalam untuk membincangkan pelaburan pusat data.",
+            "zsm_Latn",
+        ),
+        (
+            "Sinabi ni President Joe Biden na makikipagpulong siya kay Secretary of State "
+            "Antony Blinken tungkol sa South China Sea ngayong linggo.",
+            "fil_Latn",
+        ),
+        (
+            "Nagbukas ang bagong branch ng Jollibee at McDonald's sa Quezon City kahapon, at "
+            "maraming tao ang pumila mula umaga.",
+            "fil_Latn",
+        ),
+        (
+            "Ayon sa World Health Organization, hindi pa tapos ang pandemya kaya kailangan "
+            "pa rin nating mag-ingat.",
+            "fil_Latn",
+        ),
+    ],
+)
+def test_english_named_entities_do_not_turn_malay_or_filipino_english(text: str, want: str) -> None:
+    assert DETECTOR.identify(text).lang == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("Saya tidak boleh datang kerana kereta saya rosak di tengah jalan.", "zsm_Latn"),
+        (
+            "Kerajaan akan memberi bantuan wang kepada mangsa banjir selepas mesyuarat esok.",
+            "zsm_Latn",
+        ),
+        (
+            "Pelajar universiti itu mendapat tempat pertama dalam pertandingan sains antarabangsa.",
+            "zsm_Latn",
+        ),
+        ("Pejabat pos di bandar ini ditutup sementara kerana kerja-kerja pembaikan.", "zsm_Latn"),
+        ("Dia berkahwin dengan jiran sekampungnya pada bulan Ogos lalu.", "zsm_Latn"),
+        ("Polis sedang menyiasat kemalangan jalan raya yang berlaku pagi tadi.", "zsm_Latn"),
+        ("Saya tidak bisa datang karena mobil saya mogok di tengah jalan.", "ind_Latn"),
+        (
+            "Pemerintah akan memberikan bantuan uang kepada korban banjir setelah rapat besok.",
+            "ind_Latn",
+        ),
+        (
+            "Mahasiswa universitas itu meraih juara pertama dalam lomba sains internasional.",
+            "ind_Latn",
+        ),
+        ("Kantor pos di kota ini ditutup sementara karena sedang direnovasi.", "ind_Latn"),
+        ("Dia menikah dengan tetangga sekampungnya pada bulan Agustus lalu.", "ind_Latn"),
+        ("Polisi sedang menyelidiki kecelakaan lalu lintas yang terjadi tadi pagi.", "ind_Latn"),
+    ],
+)
+def test_clearly_malay_and_clearly_indonesian_sentences(text: str, want: str) -> None:
+    assert DETECTOR.identify(text).lang == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nagsa-share kami ng mga tips para sa mga estudyante na gustong mag-apply abroad.",
+        "Hindi ko alam kung bakit late na naman ang meeting natin kanina.",
+        "Sobrang traffic sa EDSA kaya na-late ako sa trabaho ngayong umaga.",
+        "Ang ganda ng bagong phone niya pero ang mahal talaga.",
+    ],
+)
+def test_taglish_stays_filipino(text: str) -> None:
+    assert DETECTOR.identify(text).lang == "fil_Latn"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The delegation from Manila visited San Jose and Santa Rosa before the summit ended.",
+        "Maria Clara and Juan dela Cruz are characters that every student in the country knows.",
+        "Our team stayed at a hotel near Ayala Avenue and flew back on Sunday.",
+        "The minister said the new port in Batangas would open to ships next year.",
+    ],
+)
+def test_english_with_filipino_names_stays_english(text: str) -> None:
+    assert DETECTOR.identify(text).lang == "eng_Latn"
+
+
+@pytest.mark.parametrize(
+    ("name", "leader", "text", "tops", "want"),
+    [
+        (
+            "taglish that CLD2 calls English",
+            "eng_Latn",
+            "Nagsa-suggest din kami ng iba't ibang ideas for our future episodes.",
+            ["fil_Latn", "fil_Latn"],
+            "fil_Latn",
+        ),
+        (
+            "english with one Tagalog tag stays English",
+            "eng_Latn",
+            "It's not an easy thing for all of us, sabi niya.",
+            ["eng_Latn", "fil_Latn"],
+            "eng_Latn",
+        ),
+        (
+            "tagalog that CLD2 calls Slovak, both detectors Filipino",
+            "sk_Latn",
+            "Nandito ako sa showbiz para sa trabaho.",
+            ["fil_Latn", "fil_Latn"],
+            "fil_Latn",
+        ),
+        (
+            "slovak stays Slovak when fastText says Slovak",
+            "sk_Latn",
+            "Ako sa máš, je to na stole pri okne?",
+            ["sk_Latn", "fil_Latn"],
+            "sk_Latn",
+        ),
+        (
+            "cebuano with Cebuano words stays Cebuano",
+            "ceb_Latn",
+            "Si Pedro niingon nga dili siya moadto karon kay daghan kaayo ug trabaho.",
+            ["fil_Latn", "fil_Latn"],
+            "ceb_Latn",
+        ),
+        (
+            "kapampangan is never moved (reported uncertain elsewhere)",
+            "pam_Latn",
+            "Ing tau ay malaya at ang mga karapatan ng tao.",
+            ["fil_Latn", "fil_Latn"],
+            "pam_Latn",
+        ),
+        (
+            "malay is never moved",
+            "zsm_Latn",
+            "Ang mga ito hindi naman sa kita.",
+            ["fil_Latn", "fil_Latn"],
+            "zsm_Latn",
+        ),
+    ],
+)
+def test_filipino_recheck(name: str, leader: str, text: str, tops: list[str], want: str) -> None:
+    assert recheck(leader, text, lambda: list(tops)) == want, name
+
+
+def test_filipino_recheck_asks_no_detector_without_tagalog_words() -> None:
+    def fail() -> list[str | None]:
+        raise AssertionError("a detector was asked")
+
+    assert recheck("eng_Latn", "The weather in Manila was hot and humid all week.", fail) == (
+        "eng_Latn"
+    )
+
+
+def test_lingua_odds_move_a_neutral_sentence_and_markers_outweigh_them() -> None:
+    votes = {"ind_Latn": 0.5, "zsm_Latn": 0.5}
+    malay_lingua = {"zsm_Latn": 0.9, "ind_Latn": 0.1}
+    assert malay_logit(votes, 0.0, malay_lingua) > 0
+    assert malay_logit(votes, 0.0, None) == 0
+    # Two spelling markers ("karena", "bahwa": -3 each) beat lingua's surest Malay.
+    assert malay_logit(votes, -6.0, {"zsm_Latn": 1.0, "ind_Latn": 0.0}) < 0
+
+
+def test_split_keeps_the_mass_and_leaves_other_leaders_alone() -> None:
+    votes = {"ind_Latn": 0.4, "zsm_Latn": 0.3, "eng_Latn": 0.1}
+    split_ind_zsm(votes, 3.0, None)
+    assert votes["zsm_Latn"] > votes["ind_Latn"]
+    assert votes["zsm_Latn"] + votes["ind_Latn"] == pytest.approx(0.7)
+    english = {"eng_Latn": 0.6, "ind_Latn": 0.2, "zsm_Latn": 0.1}
+    split_ind_zsm(english, 5.0, None)
+    assert english == {"eng_Latn": 0.6, "ind_Latn": 0.2, "zsm_Latn": 0.1}
