@@ -73,7 +73,8 @@ class SlurmCluster:
 
     @property
     def name(self) -> str:
-        return f"srtest{os.getpid()}"
+        """Unique per cluster: two clusters of one process keep apart in their databases too."""
+        return f"sr{os.getpid()}x{sum(map(ord, str(self.root))) % 10000}"
 
     @property
     def conf(self) -> Path:
@@ -189,6 +190,17 @@ StorageLoc=slurm_acct_db
         )
         if done.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stdout}{done.stderr}")
+
+    def forget_jobs(self, timeout_s: float = 60.0) -> None:
+        """Restart slurmctld with its state cleared, as after losing its state save: every
+        job is gone from the controller; the completion log and slurmdbd keep theirs."""
+        [controller] = [p for p in self.procs if p.args[0] == "slurmctld"]  # type: ignore[index]
+        controller.terminate()
+        controller.wait(timeout=15)
+        self.procs.remove(controller)
+        self._spawn("slurmctld", "-D", "-c")
+        self._wait(self._controller_up, timeout_s, "slurmctld (restarted)")
+        self._wait(self._nodes_idle, timeout_s, "slurmd (nodes idle after the restart)")
 
     def stop(self) -> None:
         if self.procs:
