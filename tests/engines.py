@@ -34,6 +34,7 @@ class Engine:
     # How a `silkroute agent` process reaches this engine: its options and environment.
     agent_args: list[str] = field(default_factory=list)
     agent_env: dict[str, str] = field(default_factory=dict)
+    accounting: bool = False  # Slurm: slurmdbd runs and `sacct` (with agent_env) answers
 
     def spec(
         self,
@@ -131,6 +132,7 @@ def slurm_engine() -> Iterator[Engine]:
             grace_s=20.0,
             agent_args=["--backend", "slurm"],
             agent_env=cluster.env,
+            accounting=bool(cluster.accounting),
         )
     finally:
         cluster.stop()

@@ -30,11 +30,16 @@ class RunUsage:
     accelerators: float  # devices the engine allocated to the whole run (all ranks)
     started_at: float | None  # engine's clock, epoch seconds; None: never started
     ended_at: float | None  # None: still running
+    # The engine's own run time of an ended run where it keeps one (Slurm's ElapsedRaw, which
+    # leaves out time suspended); None: the span from start to end.
+    elapsed_s: float | None = None
 
     def accelerator_hours(self, now: float) -> float:
         """Accelerator-hours so far; a running run counts up to `now`."""
         if self.started_at is None:
             return 0.0
+        if self.ended_at is not None and self.elapsed_s is not None:
+            return self.accelerators * self.elapsed_s / 3600.0
         end = self.ended_at if self.ended_at is not None else now
         return self.accelerators * max(0.0, end - self.started_at) / 3600.0
 

@@ -2,16 +2,25 @@
 
 - submit: `sbatch` with the job name `<namespace>.<run_id>`; a run_id Slurm already has
   (running, pending or finished) is not submitted again.
-- poll / list_runs: `scontrol -o show job` for every job the controller still holds
-  (finished ones for `MinJobAge`), then the job completion log (`JobCompType=jobcomp/filetxt`,
-  found through `scontrol show config`) for older ones. No slurmdbd is needed; `sacct` is not
-  used because it needs one.
+- poll / list_runs: `scontrol -o show job` for every job the controller holds (live ones, and
+  finished ones for `MinJobAge`), then the site's records of finished jobs, one code path with
+  the source chosen once from `scontrol show config`:
+  - with accounting (`AccountingStorageType` not `none`, i.e. slurmdbd): `sacct` is the
+    record of finished jobs (state, exit code, start, end, `ElapsedRaw`, `AllocTRES`), asked
+    by job id for the ones the controller reports finished and by job name for runs it no
+    longer holds. sacct's record lags the controller by a moment: while it lags (or slurmdbd
+    does not answer) a finished job's record is the controller's, which carries the same
+    times. A run the controller does not hold while sacct does not answer is an error, never
+    LOST.
+  - without: the job completion log (`JobCompType=jobcomp/filetxt`), for runs the controller
+    no longer holds.
 - cancel: `scancel --batch --signal=TERM` (the batch shell forwards TERM to every rank, see
   `slurm_script`), wait for the ranks up to the grace period, `scancel --signal=KILL` the
   ranks still there, then `scancel` the job (which Slurm records as CANCELLED).
-- usage: elapsed time x GPUs from the controller's record of the job (`TresPerTask` x tasks);
-  a run known only from the completion log (which keeps no GRES) has no usage: collect usage
-  within `MinJobAge` of the end, or run slurmdbd.
+- usage: GPUs x run time from the record: sacct's `gres/gpu` in `AllocTRES` x `ElapsedRaw`;
+  the controller's `TresPerTask` x tasks x (end - start). A run known only from the
+  completion log (which keeps no GRES) has no usage: collect usage within `MinJobAge` of the
+  end, or run slurmdbd.
 """
 
 from __future__ import annotations
@@ -21,12 +30,13 @@ import re
 import subprocess
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus
 from silkroute.backends.capabilities import RunUsage, check_run_id
+from silkroute.backends.ray_gang import TIME_LIMIT_EXIT_CODE
 from silkroute.backends.slurm_script import batch_script, job_name, sbatch_args
 
 _QUEUED = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
@@ -47,11 +57,22 @@ _STATES: dict[str, RunState] = {
 _UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Zero Bytes were")
 _FIELD = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9:/_]*)=")
 _GPUS = re.compile(r"gres:gpu(?::[^:,=]+)?[:=](\d+)")
+_ALLOC_GPUS = re.compile(r"(?:^|,)gres/gpu=(\d+)")
+# JobName last: a name may hold the separator, the other fields cannot.
+_SACCT_FIELDS = (
+    *("JobID", "State", "ExitCode", "Start", "End", "ElapsedRaw", "AllocTRES", "Reason"),
+    "JobName",
+)
+_SACCT_BATCH = 200  # job ids or names per sacct call: keeps the command line short
+# sacct looks at today's jobs only unless given a start (job ids excepted): a run looked up by
+# name may have ended any time before, a listing of every run looks back a week.
+_SACCT_SINCE = "2000-01-01T00:00:00"
+_SACCT_LIST_SINCE = "now-7days"
 
 
 @dataclass(frozen=True, slots=True)
 class SlurmJob:
-    """One job record, from `scontrol -o show job` or a job completion log line."""
+    """One job record: `scontrol -o show job`, a `sacct` line or a completion log line."""
 
     job_id: int
     name: str
@@ -63,6 +84,19 @@ class SlurmJob:
     gpus: int | None  # None: the record does not say (the completion log keeps no GRES)
     stdout: str
     stderr: str
+    elapsed_s: int | None = None  # sacct's ElapsedRaw: run time, suspended time left out
+
+    @property
+    def finished(self) -> bool:
+        return _STATES.get(self.state, RunState.RUNNING).terminal
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRecords:
+    """Where a site keeps its finished jobs, read once from `scontrol show config`."""
+
+    accounting: bool  # slurmdbd: sacct answers
+    jobcomp: Path | None  # the completion log of `jobcomp/filetxt`
 
 
 class SlurmBackend:
@@ -95,7 +129,7 @@ class SlurmBackend:
         self._job_path = job_path or os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
         self._poll_interval_s = poll_interval_s
         self._timeout_s = command_timeout_s
-        self._jobcomp: Path | bool | None = False  # False: not looked up yet
+        self._records: SiteRecords | None = None  # looked up on first need
 
     # --- the Backend protocol -------------------------------------------------------------
 
@@ -141,7 +175,7 @@ class SlurmBackend:
 
     def cancel(self, run_id: str, grace_s: float = 30.0) -> None:
         job = self._jobs_by_run([run_id]).get(run_id)
-        if job is None or _STATES.get(job.state, RunState.RUNNING).terminal:
+        if job is None or job.finished:
             return
         if job.state in _QUEUED:
             self._run(["scancel", str(job.job_id)], check=False)
@@ -178,23 +212,51 @@ class SlurmBackend:
     def usage(self, run_ids: Sequence[str]) -> dict[str, RunUsage]:
         jobs = self._jobs_by_run(run_ids)
         return {
-            run_id: RunUsage(run_id, float(job.gpus), job.started_at, job.ended_at)
+            run_id: RunUsage(
+                run_id,
+                float(job.gpus),
+                status.started_at,
+                status.ended_at,
+                elapsed_s=job.elapsed_s if job.finished else None,
+            )
             for run_id, job in jobs.items()
             if run_id in run_ids and job.gpus is not None
+            for status in [_status(run_id, job)]
         }
+
+    def site_records(self) -> SiteRecords:
+        """Where this site keeps finished jobs: sacct (slurmdbd), the completion log, neither."""
+        if self._records is None:
+            config = _config(self._run(["scontrol", "show", "config"]))
+            storage = config.get("AccountingStorageType", "accounting_storage/none")
+            is_file = config.get("JobCompType") == "jobcomp/filetxt"
+            self._records = SiteRecords(
+                accounting=storage != "accounting_storage/none",
+                jobcomp=Path(config["JobCompLoc"]) if is_file and "JobCompLoc" in config else None,
+            )
+        return self._records
 
     # --- reading Slurm's records ----------------------------------------------------------
 
     def _jobs_by_run(self, wanted: Collection[str] | None = None) -> dict[str, SlurmJob]:
-        """Our runs by run_id; when a name repeats (a resubmit by hand), the newest job wins.
+        """Our runs by run_id (`wanted`: those; None: every one); when a name repeats (a
+        resubmit by hand), the newest job wins.
 
-        The completion log is read only for runs the controller no longer holds: it grows
-        with every job the cluster ever ran."""
-        found = self._ours(self._controller_jobs())
-        if wanted is None or any(run_id not in found for run_id in wanted):
-            older = self._ours(self._completed_jobs())
-            found = {**older, **found}
-        return found
+        The controller answers for live jobs. The site's records are asked only where they
+        add something: with accounting, for the jobs the controller reports finished and the
+        runs it no longer holds; the completion log (it grows with every job the cluster ever
+        ran) only for runs the controller no longer holds."""
+        live = self._ours(self._controller_jobs())
+        asked = [job for run, job in live.items() if wanted is None or run in wanted]
+        missing = None if wanted is None else [run for run in wanted if run not in live]
+        finished = [job.job_id for job in asked if job.finished]
+        if not self.site_records().accounting:
+            finished = []
+        if missing == [] and not finished:
+            return live
+        recorded = self._ours(self._recorded_jobs(finished, missing))
+        merged = {run: _newest(live.get(run), recorded.get(run)) for run in {*live, *recorded}}
+        return {run: job for run, job in merged.items() if job is not None}
 
     def _ours(self, jobs: list[SlurmJob]) -> dict[str, SlurmJob]:
         prefix = job_name(self.namespace, "")
@@ -213,18 +275,30 @@ class SlurmBackend:
         lines = [line for line in out.splitlines() if line.startswith("JobId=")]
         return _parse_job(lines[0]) if lines else None
 
-    def _completed_jobs(self) -> list[SlurmJob]:
-        path = self._jobcomp_path()
-        if path is None or not path.exists():
-            return []
-        return _parse_jobs(path.read_text(errors="replace"))
+    def _recorded_jobs(self, job_ids: Sequence[int], runs: Sequence[str] | None) -> list[SlurmJob]:
+        """Finished jobs from the site's records: these job ids, and the jobs of these runs
+        (None: of every run). Unfiltered where the source cannot filter (the completion log)."""
+        records = self.site_records()
+        if not records.accounting:
+            if records.jobcomp is None or not records.jobcomp.exists():
+                return []
+            return _parse_jobs(records.jobcomp.read_text(errors="replace"))
+        jobs = []
+        for ids in _batches([str(i) for i in job_ids]):
+            # The controller still holds these: a sacct that does not answer costs nothing.
+            jobs += _parse_sacct(self._sacct([f"--jobs={ids}"], check=False))
+        if runs is None:
+            jobs += _parse_sacct(self._sacct([f"--starttime={_SACCT_LIST_SINCE}"]))
+        else:
+            for names in _batches([job_name(self.namespace, run) for run in runs]):
+                since = f"--starttime={_SACCT_SINCE}"
+                jobs += _parse_sacct(self._sacct([since, f"--name={names}"]))
+        return jobs
 
-    def _jobcomp_path(self) -> Path | None:
-        if self._jobcomp is False:
-            config = _fields(self._run(["scontrol", "show", "config"]).replace(" = ", "="))
-            is_file = config.get("JobCompType") == "jobcomp/filetxt"
-            self._jobcomp = Path(config["JobCompLoc"]) if is_file else None
-        return self._jobcomp if isinstance(self._jobcomp, Path) else None
+    def _sacct(self, selection: list[str], *, check: bool = True) -> str:
+        fields = ",".join(_SACCT_FIELDS)
+        argv = ["sacct", "--parsable2", "--noheader", "--allocations", f"--format={fields}"]
+        return self._run([*argv, *selection], check=check)
 
     def _step_running(self, job_id: int) -> bool:
         out = self._run(["scontrol", "-o", "show", "step", f"{job_id}.0"], check=False)
@@ -234,7 +308,7 @@ class SlurmBackend:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             job = self._show_job(job_id)
-            if job is None or _STATES.get(job.state, RunState.RUNNING).terminal:
+            if job is None or job.finished:
                 return
             time.sleep(self._poll_interval_s)
 
@@ -261,19 +335,52 @@ class SlurmBackend:
         return done.stdout
 
 
+def _newest(live: SlurmJob | None, recorded: SlurmJob | None) -> SlurmJob | None:
+    """One run's record from the controller's and the site's records: the newer job; for the
+    same job the site's record once it has the end (times and GPUs as accounted), else the
+    controller's (the site's record lags a moment behind)."""
+    if live is None or recorded is None:
+        return live or recorded
+    if live.job_id != recorded.job_id:
+        return live if live.job_id > recorded.job_id else recorded
+    if not recorded.finished:
+        return live
+    return replace(
+        recorded,
+        gpus=live.gpus if recorded.gpus is None else recorded.gpus,
+        stdout=live.stdout,
+        stderr=live.stderr,
+    )
+
+
+def _batches(items: Sequence[str]) -> list[str]:
+    return [",".join(items[i : i + _SACCT_BATCH]) for i in range(0, len(items), _SACCT_BATCH)]
+
+
 def _status(run_id: str, job: SlurmJob) -> RunStatus:
     state = _STATES.get(job.state, RunState.RUNNING)
+    exit_code = TIME_LIMIT_EXIT_CODE if job.state == "TIMEOUT" else job.exit_code
     detail = f"slurm job {job.job_id}: {job.state}"
     if job.reason and job.reason != "None":
         detail += f" ({job.reason})"
     return RunStatus(
         run_id,
         state,
-        exit_code=job.exit_code if state in (RunState.SUCCEEDED, RunState.FAILED) else None,
+        exit_code=exit_code if state in (RunState.SUCCEEDED, RunState.FAILED) else None,
         message=detail,
         started_at=job.started_at if state is not RunState.QUEUED else None,
         ended_at=job.ended_at if state.terminal else None,
     )
+
+
+def _config(text: str) -> dict[str, str]:
+    """`scontrol show config`: one `Key = value` a line, the key padded with spaces."""
+    config = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            config[key.strip()] = value.strip()
+    return config
 
 
 def _fields(line: str) -> dict[str, str]:
@@ -324,6 +431,36 @@ def _parse_job(line: str) -> SlurmJob:
         stdout=f.get("StdOut", ""),
         stderr=f.get("StdErr", ""),
     )
+
+
+def _parse_sacct(text: str) -> list[SlurmJob]:
+    """`sacct --parsable2 --noheader --allocations --format=<_SACCT_FIELDS>` lines. A job id
+    that is not a plain number (an array or heterogeneous job's) is not one of ours."""
+    jobs = []
+    for line in text.splitlines():
+        values = line.split("|", len(_SACCT_FIELDS) - 1)
+        if len(values) != len(_SACCT_FIELDS):
+            continue
+        f = dict(zip(_SACCT_FIELDS, values, strict=True))
+        if not f["JobID"].isdigit():
+            continue
+        gpus = _ALLOC_GPUS.search(f["AllocTRES"])
+        jobs.append(
+            SlurmJob(
+                job_id=int(f["JobID"]),
+                name=f["JobName"],
+                state=f["State"].split(" ")[0].rstrip("+"),  # `CANCELLED by 0`
+                exit_code=_exit_code(f["ExitCode"]),
+                started_at=_time(f["Start"]),
+                ended_at=_time(f["End"]),
+                reason=f["Reason"],
+                gpus=int(gpus.group(1)) if gpus else 0,
+                stdout="",
+                stderr="",
+                elapsed_s=int(f["ElapsedRaw"]) if f["ElapsedRaw"].isdigit() else None,
+            )
+        )
+    return jobs
 
 
 def _leading_int(text: str) -> int:

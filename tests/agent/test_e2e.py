@@ -7,6 +7,7 @@ Each site here matches the test engines' inventory: 2 nodes x 2 accelerators.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -225,3 +226,51 @@ def test_an_agent_killed_mid_job_has_its_job_requeued_and_finished_at_another_si
     out = plane.logs(token, submitted["id"])
     resumed = [line for line in out.splitlines() if "attempt 2 at spare resumes at" in line]
     assert resumed and int(resumed[0].rsplit(" ", 1)[1]) >= 3, out
+
+
+def sacct_accelerator_hours(engine: Engine, job_name: str) -> float | None:
+    """Slurm's own accounting of an ended job, read with the `sacct` command: ElapsedRaw x
+    the `gres/gpu` count in AllocTRES. None until slurmdbd has the job's end."""
+    query = [f"--name={job_name}", "--starttime=now-1days", "--format=State,ElapsedRaw,AllocTRES"]
+    done = subprocess.run(
+        ["sacct", "--parsable2", "--noheader", "--allocations", *query],
+        env=engine.agent_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    lines = done.stdout.split()
+    if len(lines) != 1 or not lines[0].startswith("COMPLETED|"):
+        return None
+    _, elapsed, tres = lines[0].split("|")
+    gpus = re.search(r"(?:^|,)gres/gpu=(\d+)", tres)
+    assert gpus is not None, tres
+    return int(elapsed) * int(gpus.group(1)) / 3600.0
+
+
+@pytest.mark.xdist_group("slurm")
+def test_the_ledger_s_accelerator_hours_agree_with_slurm_s_sacct(
+    plane: ControlPlane, slurm_engine: Engine
+) -> None:
+    if not slurm_engine.accounting:
+        pytest.skip(
+            "the test Slurm cluster runs without accounting (slurmdbd or mariadbd missing): "
+            "apt-get install slurmdbd mariadb-server (.ci/run does)"
+        )
+    engine_site(plane, slurm_engine)
+    token = plane.tenant("t1")
+    # Over a second: sacct counts whole seconds.
+    submitted = plane.call(
+        "POST", "/v1/jobs", token, json=job(workers=2, accelerators_per_worker=1, command="sleep 2")
+    )
+    done = plane.wait_job(token, submitted["id"], ("succeeded", "failed", "cancelled"))
+    assert done["state"] == "succeeded", done
+    name = f"{plane.namespace}.{done['runs'][0]['run_id']}"
+    slurm_hours = wait_until(
+        "sacct records the job's end", lambda: sacct_accelerator_hours(slurm_engine, name), 60
+    )
+    [row] = [r for r in plane.call("GET", "/v1/usage")["rows"] if r["site"] == "edge"]
+    assert row["jobs"] == 1
+    assert slurm_hours >= 2 * 2 / 3600.0
+    assert row["accelerator_hours"] == pytest.approx(slurm_hours, rel=0.01)

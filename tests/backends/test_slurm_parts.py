@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
-from silkroute.backends.slurm import SlurmBackend, _fields, _parse_job, _parse_jobs, _status
+from silkroute.backends.capabilities import RunUsage
+from silkroute.backends.slurm import (
+    SlurmBackend,
+    _config,
+    _fields,
+    _newest,
+    _parse_job,
+    _parse_jobs,
+    _parse_sacct,
+    _status,
+)
 from silkroute.backends.slurm_script import _rank_script, batch_script, sbatch_args
 from tests.backends.slurm_cluster import missing_binaries
 
@@ -216,3 +226,139 @@ def test_a_completion_log_line_cut_short_is_skipped_until_it_is_whole() -> None:
     # slurmctld appends to the completion log while the back end reads it.
     text = f"{RUNNING}\nJobId="
     assert [job.job_id for job in _parse_jobs(text)] == [_parse_job(RUNNING).job_id]
+
+
+# `sacct --parsable2 --noheader --allocations --format=JobID,State,ExitCode,Start,End,
+# ElapsedRaw,AllocTRES,Reason,JobName`, as Slurm 22.05 prints it.
+def sacct_line(
+    state: str, exit_code: str, *, end: str = "2026-11-30T10:00:42", reason: str = "None"
+) -> str:
+    return (
+        f"42|{state}|{exit_code}|2026-11-30T10:00:00|{end}|42|"
+        f"billing=2,cpu=2,gres/gpu=2,node=1|{reason}|silkroute.run-1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "want_state", "want_code", "want_ended"),
+    [
+        pytest.param(sacct_line("COMPLETED", "0:0"), RunState.SUCCEEDED, 0, True, id="completed"),
+        pytest.param(
+            sacct_line("FAILED", "3:0", reason="NonZeroExitCode"),
+            RunState.FAILED,
+            3,
+            True,
+            id="failed with its exit code",
+        ),
+        pytest.param(
+            sacct_line("FAILED", "0:9"), RunState.FAILED, 137, True, id="killed by a signal"
+        ),
+        pytest.param(
+            sacct_line("CANCELLED by 0", "0:15"),
+            RunState.CANCELLED,
+            None,
+            True,
+            id="cancelled, by whom in the state",
+        ),
+        pytest.param(
+            sacct_line("TIMEOUT", "0:0", reason="TimeLimit"),
+            RunState.FAILED,
+            124,
+            True,
+            id="timeout exits 124 as on Ray and as coreutils' timeout",
+        ),
+        pytest.param(
+            sacct_line("NODE_FAIL", "0:0", reason="NodeDown"),
+            RunState.LOST,
+            None,
+            True,
+            id="a node failure loses the run",
+        ),
+        pytest.param(
+            sacct_line("REQUEUED", "0:0"),
+            RunState.QUEUED,
+            None,
+            False,
+            id="requeued waits again, its last start and end not its own",
+        ),
+        pytest.param(
+            sacct_line("RUNNING", "0:0", end="Unknown"),
+            RunState.RUNNING,
+            None,
+            False,
+            id="running has no end yet",
+        ),
+    ],
+)
+def test_sacct_records_map_to_run_states(
+    line: str, want_state: RunState, want_code: int | None, want_ended: bool
+) -> None:
+    [job] = _parse_sacct(line)
+    status = _status("run-1", job)
+    assert (job.job_id, job.name, job.gpus, job.elapsed_s) == (42, "silkroute.run-1", 2, 42)
+    assert status.state is want_state
+    assert status.exit_code == want_code
+    assert (status.ended_at is not None) is want_ended
+    assert (status.started_at is not None) is (want_state is not RunState.QUEUED)
+
+
+def test_sacct_lines_that_are_not_single_jobs_are_skipped_and_a_name_may_hold_the_separator() -> (
+    None
+):
+    text = "\n".join(
+        [
+            "7_1|COMPLETED|0:0|2026-11-30T10:00:00|2026-11-30T10:00:01|1||None|ns.array",
+            "8|PENDING|0:0|Unknown|Unknown|0||Priority|ns.odd|name",
+            "short|line",
+        ]
+    )
+    [job] = _parse_sacct(text)
+    assert (job.job_id, job.name, job.state, job.gpus) == (8, "ns.odd|name", "PENDING", 0)
+    assert job.started_at is None and job.ended_at is None
+
+
+CONTROLLER_DONE = RUNNING.replace("JobState=RUNNING", "JobState=COMPLETED").replace(
+    "EndTime=Unknown", "EndTime=2026-11-30T10:00:42"
+)
+
+
+def test_while_sacct_lags_behind_the_controller_the_controller_s_record_stands() -> None:
+    live = _parse_job(CONTROLLER_DONE)
+    [lagging] = _parse_sacct(sacct_line("RUNNING", "0:0", end="Unknown"))
+    assert _newest(live, lagging) is live
+
+
+def test_once_sacct_has_the_end_its_record_is_the_run_s_with_the_controller_s_log_files() -> None:
+    live = _parse_job(CONTROLLER_DONE)
+    [recorded] = _parse_sacct(sacct_line("COMPLETED", "0:0"))
+    merged = _newest(live, recorded)
+    assert merged is not None
+    assert (merged.state, merged.gpus, merged.elapsed_s) == ("COMPLETED", 2, 42)
+    assert merged.stdout == "/w/run-1.log"
+
+
+def test_a_newer_job_of_the_same_run_wins_whichever_record_holds_it() -> None:
+    live = _parse_job(RUNNING)  # job 42
+    [older] = _parse_sacct(sacct_line("FAILED", "1:0").replace("42|", "41|", 1))
+    assert _newest(live, older) is live
+    [newer] = _parse_sacct(sacct_line("FAILED", "1:0").replace("42|", "43|", 1))
+    assert _newest(live, newer) is newer
+
+
+def test_usage_of_an_ended_run_counts_the_engine_s_run_time_not_its_span() -> None:
+    # Slurm's ElapsedRaw leaves out time a job spent suspended.
+    suspended = RunUsage("r", 2.0, started_at=0.0, ended_at=7200.0, elapsed_s=3600.0)
+    assert suspended.accelerator_hours(now=9999.0) == 2.0
+    assert RunUsage("r", 2.0, 0.0, 7200.0).accelerator_hours(now=9999.0) == 4.0
+
+
+def test_the_site_s_records_are_read_from_scontrol_s_padded_config() -> None:
+    config = _config(
+        "Configuration data as of 2026-11-30T19:21:52\n"
+        "AccountingStorageType   = accounting_storage/slurmdbd\n"
+        "JobCompLoc              = /var/log/slurm/jobcomp.txt\n"
+        "JobCompType             = jobcomp/filetxt\n"
+    )
+    assert config["AccountingStorageType"] == "accounting_storage/slurmdbd"
+    assert config["JobCompType"] == "jobcomp/filetxt"
+    assert config["JobCompLoc"] == "/var/log/slurm/jobcomp.txt"
