@@ -181,5 +181,9 @@ def agent_token(
 
 
 def register(app: typer.Typer) -> None:
+    from silkroute.agent import inventory_cli
+    from silkroute.platform_cli import site_app
+
     app.command("agent")(agent)
     app.command("agent-token")(agent_token)
+    inventory_cli.register(app, site_app)  # `silkroute agents`, `silkroute site show`

@@ -164,12 +164,21 @@ def good(*nodes: dict[str, Any]) -> dict[str, Any]:
         pytest.param([1, 2], "inventory", id="an inventory that is not an object"),
         pytest.param({"engine": "slurm"}, "inventory.nodes", id="no nodes"),
         pytest.param(good(node("n1", cpus=-1)), "inventory.nodes[0].cpus", id="negative CPUs"),
-        pytest.param(good(node("n1"), node("n2", "sleepy")), "inventory.nodes[1].state",
-                     id="a state no engine has"),  # fmt: skip
-        pytest.param(good(node("n1", gpus="two")), "inventory.nodes[0].accelerators",
-                     id="accelerators that are not a count"),  # fmt: skip
-        pytest.param(good(node("n1", colour="red")), "inventory.nodes[0].colour",
-                     id="a field the inventory does not have"),  # fmt: skip
+        pytest.param(
+            good(node("n1"), node("n2", "sleepy")),
+            "inventory.nodes[1].state",
+            id="a state no engine has",
+        ),
+        pytest.param(
+            good(node("n1", gpus="two")),
+            "inventory.nodes[0].accelerators",
+            id="accelerators that are not a count",
+        ),
+        pytest.param(
+            good(node("n1", colour="red")),
+            "inventory.nodes[0].colour",
+            id="a field the inventory does not have",
+        ),
         pytest.param(good(node("n1"), node("n1")), "inventory.nodes", id="a node twice"),
         pytest.param(good(node("")), "inventory.nodes[0].name", id="a node without a name"),
     ],

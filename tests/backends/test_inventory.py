@@ -138,7 +138,11 @@ def test_slurm_node_lines_parse(
     text: str, accelerator: str | None, count: int, state: str, reason: str
 ) -> None:
     (node,) = parse_nodes(text)
-    assert (node.name, node.cpus, node.memory_gib) == ("n1", 4, pytest.approx(8000 / 1024, abs=1e-3))
+    assert (node.name, node.cpus, node.memory_gib) == (
+        "n1",
+        4,
+        pytest.approx(8000 / 1024, abs=1e-3),
+    )
     assert (node.accelerator, node.accelerators) == (accelerator, count)
     assert (node.state.value, node.reason) == (state, reason)
 
