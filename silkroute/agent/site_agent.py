@@ -76,6 +76,7 @@ class SiteAgent:
     # Register the engine's inventory (and again whenever it changes); the embedded agents
     # do not: their sites are what the operator declared.
     report_inventory: bool = True
+    inventory_s: float = 2.0  # the engine is asked for its inventory this often, at most
     heartbeat_s: float = 2.0
     orphan_scan_s: float = 5.0
     log_interval_s: float = 0.5
@@ -93,6 +94,8 @@ class SiteAgent:
         self._registered = False
         self._sent_inventory: dict[str, Any] | None = None  # as the control plane has it
         self._inventory_failing = False
+        self._inventory_at = float("-inf")
+        self._last_inventory: dict[str, Any] | None = None
         self._last_logs: dict[str, float] = {}
         self._log_files: dict[str, list[Path]] = {}
         self.wake = threading.Event()  # set by a finished operation: look again at once
@@ -147,6 +150,9 @@ class SiteAgent:
         """What the engine reports now; None if it cannot say (the last one stands)."""
         if not self.report_inventory:
             return None
+        if time.monotonic() - self._inventory_at < self.inventory_s and self._registered:
+            return self._last_inventory
+        self._inventory_at = time.monotonic()
         try:
             inventory = self.backend.inventory().model_dump(mode="json")
         except Exception as exc:  # an engine that cannot list its nodes must not stop beats
@@ -157,6 +163,7 @@ class SiteAgent:
         if self._inventory_failing:
             log.info("site %s: the engine's inventory answers again", self.site)
         self._inventory_failing = False
+        self._last_inventory = inventory
         return inventory
 
     def _observe(self, run_ids: list[str]) -> dict[str, RunStatus]:

@@ -193,7 +193,7 @@ class RayBackend:
             client = StateApiClient(address=self._address, headers=self._headers)
             rows = client.list(
                 StateResource.NODES,
-                options=ListApiOptions(limit=10_000, detail=True, timeout=30),
+                options=ListApiOptions(limit=10_000, detail=True, timeout=10),
                 raise_on_missing_output=False,
             )
         except Exception as exc:  # Ray raises its own exception types for each failure

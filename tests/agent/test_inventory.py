@@ -124,7 +124,9 @@ class Recorder:
 def test_the_agent_sends_its_inventory_on_registering_and_when_it_changes(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "engine", accelerator="A100", accelerators=2)
     control = Recorder()
-    agent = SiteAgent(SITE, backend, control, tmp_path / "runs", tmp_path / "ck", heartbeat_s=0)
+    agent = SiteAgent(
+        SITE, backend, control, tmp_path / "runs", tmp_path / "ck", heartbeat_s=0, inventory_s=0
+    )
     try:
         for _ in range(3):
             agent.run_once()
