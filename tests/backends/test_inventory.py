@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from silkroute.backends import ray_nodes
 from silkroute.backends.local import LocalBackend
 from silkroute.backends.slurm_nodes import parse_nodes
 from silkroute.model.inventory import NodeCondition
@@ -151,3 +152,33 @@ def test_a_partition_keeps_only_its_nodes() -> None:
     text = "\n".join([line("n1", partitions="gpu,debug"), line("n2", partitions="cpu"), ""])
     assert [n.name for n in parse_nodes(text, "gpu")] == ["n1"]
     assert [n.name for n in parse_nodes(text)] == ["n1", "n2"]
+
+
+def ray_row(node_id: str, state: str = "ALIVE", label: str | None = "n1", **res: float) -> dict:
+    resources = {"CPU": 2.0, "GPU": 2.0, "memory": 4 * 2**30, **res}
+    labels = {"silkroute.io/node": label} if label else {}
+    return {"node_id": node_id, "node_name": "10.0.0.5", "state": state,
+            "state_message": None if state == "ALIVE" else "heartbeats missed",
+            "resources_total": resources, "labels": labels}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param([ray_row("aa11")], [("n1", None, 2, "up")], id="a live labelled node"),
+        pytest.param([ray_row("aa11", **{"accelerator_type:A100": 1.0})], [("n1", "A100", 2, "up")],
+                     id="Ray's detected accelerator type is kept"),
+        pytest.param([ray_row("aa11", "DEAD"), ray_row("bb22")], [("n1", None, 2, "up")],
+                     id="a restarted node's live entry wins over its dead one"),
+        pytest.param([ray_row("bb22"), ray_row("aa11", "DEAD")], [("n1", None, 2, "up")],
+                     id="whatever order Ray lists them in"),
+        pytest.param([ray_row("aa11", "DEAD", label="n2")], [("n2", None, 2, "down")],
+                     id="a dead node is down"),
+        pytest.param([ray_row("aa11bbcc99", label=None)], [("10.0.0.5-aa11bbcc", None, 2, "up")],
+                     id="an unlabelled node is named by its address and id"),
+    ],
+)  # fmt: skip
+def test_ray_node_lists_parse(rows: list[dict], expected: list[tuple]) -> None:
+    found = ray_nodes.parse_nodes(rows, "silkroute.io/node")
+    assert [(n.name, n.accelerator, n.accelerators, n.state.value) for n in found] == expected
+    assert all(n.cpus == 2 and n.memory_gib == 4 for n in found)
