@@ -4,6 +4,8 @@ bad, and applied by the live loop like an operator's drain."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from silkroute.control.inventory import compare
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.inventory import SiteInventory
 from silkroute.store.models import AuditRecordRow
+from tests.agent.harness import CLI, ControlPlane, wait_until
 from tests.agent.test_agent_api import agent_token, assignments
 from tests.platform.conftest import Api
 
@@ -267,3 +270,31 @@ def test_an_engine_cannot_grow_a_site(api: Api) -> None:
     agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
     assert agents[0]["engine"]["undeclared"] == ["n2", "n3"]
     assert [n["accelerators"] for n in nodes_view(api).values()] == [2]
+
+
+def test_the_cli_shows_what_the_engine_takes_away(tmp_path: Path) -> None:
+    plane = ControlPlane(tmp_path)
+    plane.start()
+    try:
+        plane.add_site(site())
+        token = plane.call("POST", f"/v1/sites/{SITE}/agent-token")["token"]
+        inventory = good(node("n1", gpus=1), node("n2", "drained", reason="fan"), node("n3"))
+        body = {"backend": "slurm", "inventory": inventory}
+        plane.call("POST", "/v1/agent/heartbeat", token, json=body)
+        env = {**os.environ, "SILKROUTE_URL": plane.url, "SILKROUTE_TOKEN": plane.admin}
+
+        def cli(*args: str) -> str:
+            done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        shown = wait_until(
+            "the drain applied", lambda: "drained" in (out := cli("site", "show", SITE)) and out
+        )
+        assert NODE1 in shown and "engine reports node n2 drained: fan" in shown, shown
+        assert "capped to 1 of 2 accelerators" in shown, shown
+        assert "engine nodes not declared (not used): n3" in shown, shown
+        listed = cli("agents")
+        assert SITE in listed and "2/3" in listed, listed  # engine nodes up / reported
+    finally:
+        plane.stop()
