@@ -254,7 +254,7 @@ def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[
         matched = diffs[n.site].matched if n.site in diffs else {}
         engine = drained.get(n.node, "")
         if n.node in caps:
-            capped = f"capped to {caps[n.node]} accelerators by its engine"
+            capped = f"capped to {caps[n.node]} of {n.accelerators} accelerators by its engine"
             engine = f"{engine}; {capped}" if engine else capped
         if engine and state == "active" and n.node in drained:
             state = "drained"  # by its engine: the same drain as an operator's
