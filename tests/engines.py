@@ -89,6 +89,9 @@ def wait_for_files(paths: Sequence[Path], timeout_s: float = 120.0) -> None:
         time.sleep(0.2)
 
 
+LOCAL_AGENT_ARGS = ["--backend", "local", "--local-nodes", "2", "--accelerators", "2"]
+
+
 @pytest.fixture(scope="session")
 def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     from silkroute.backends.local import LocalBackend
@@ -102,7 +105,9 @@ def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         node="localhost",
         root=jobs,
         grace_s=10.0,
-        agent_args=["--backend", "local"],
+        # This host stands for the test sites' 2 nodes x 2 accelerators (the local engine
+        # reports what it is told it has; Slurm's and Ray's test clusters have that shape).
+        agent_args=LOCAL_AGENT_ARGS,
     )
 
 

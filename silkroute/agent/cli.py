@@ -48,9 +48,17 @@ def agent(
         Path | None,
         typer.Option(help="Checkpoints, one folder per job (shared with other sites to resume)"),
     ] = None,
-    inventory: Annotated[
-        Path | None, typer.Option(help="The site's inventory as a site YAML file, registered")
+    accelerators: Annotated[
+        str | None,
+        typer.Option(
+            help="Accelerators per node of this host, TYPE:COUNT or COUNT (--backend local; "
+            "Slurm and Ray report their own)",
+            show_default=False,
+        ),
     ] = None,
+    local_nodes: Annotated[
+        int, typer.Option(help="Nodes this host stands for (--backend local; demos, tests)")
+    ] = 1,
     interval: Annotated[float, typer.Option(help="Seconds between rounds")] = 0.5,
     namespace: Annotated[
         str,
@@ -80,9 +88,17 @@ def agent(
     root = (work_dir or Path(".silkroute-agent") / site).resolve()
     root.mkdir(parents=True, exist_ok=True)
     try:
-        engine = _backend(
-            backend, root, namespace, ray_address, ray_python, ray_grace, slurm_partition
-        )
+        kind, count = _accelerators(accelerators)
+        if backend is Engine.LOCAL:
+            from silkroute.backends.local import LocalBackend
+
+            engine: Any = LocalBackend(
+                root / "engine", accelerator=kind, accelerators=count, nodes=local_nodes
+            )
+        else:
+            engine = _backend(
+                backend, root, namespace, ray_address, ray_python, ray_grace, slurm_partition
+            )
     except BackendError as exc:
         raise fail(f"--backend {backend.value}: {exc}") from None
     control = HttpControlPlane(server, token)
@@ -92,7 +108,6 @@ def agent(
         control=control,
         work_dir=root / "runs",
         checkpoint_root=(checkpoint_dir or root / "checkpoints"),
-        inventory=_inventory(inventory),
     )
     stop = threading.Event()
 
@@ -121,10 +136,6 @@ def _backend(
     ray_grace: float,
     slurm_partition: str | None,
 ) -> Any:
-    if engine is Engine.LOCAL:
-        from silkroute.backends.local import LocalBackend
-
-        return LocalBackend(root / "engine")
     if engine is Engine.SLURM:
         from silkroute.backends.slurm import SlurmBackend
 
@@ -134,16 +145,18 @@ def _backend(
     return RayBackend(ray_address, namespace=namespace, python=ray_python, max_grace_s=ray_grace)
 
 
-def _inventory(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    from silkroute.model.cluster import SiteSpec
-    from silkroute.model.errors import SpecError, read_yaml
-
+def _accelerators(text: str | None) -> tuple[str | None, int]:
+    """`--accelerators`: `TYPE:COUNT` or `COUNT` (of a type the host does not name)."""
+    if not text:
+        return None, 0
+    kind, _, count = text.rpartition(":")
     try:
-        return SiteSpec.model_validate(read_yaml(path, "inventory")).model_dump(mode="json")
-    except (SpecError, ValueError) as exc:
-        raise fail(f"--inventory: {exc}".splitlines()[0]) from None
+        number = int(count)
+    except ValueError:
+        raise fail(f"--accelerators: {text!r} is not TYPE:COUNT or COUNT") from None
+    if number < 0 or number > 1024:
+        raise fail(f"--accelerators: {number} is not between 0 and 1024")
+    return (kind or None), number
 
 
 def agent_token(
@@ -168,5 +181,9 @@ def agent_token(
 
 
 def register(app: typer.Typer) -> None:
+    from silkroute.agent import inventory_cli
+    from silkroute.platform_cli import site_app
+
     app.command("agent")(agent)
     app.command("agent-token")(agent_token)
+    inventory_cli.register(app, site_app)  # `silkroute agents`, `silkroute site show`

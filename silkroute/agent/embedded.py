@@ -81,6 +81,7 @@ class EmbeddedAgents:
                 work_dir=runs,
                 checkpoint_root=runs,
                 orphan_scan_s=10.0,
+                report_inventory=False,
                 log_interval_s=0.2,
             )
             self.agents[site].wake = self._wake  # a finished operation: a round at once

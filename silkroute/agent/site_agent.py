@@ -17,7 +17,7 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +73,10 @@ class SiteAgent:
     control: ControlPlane
     work_dir: Path
     checkpoint_root: Path
-    inventory: Mapping[str, Any] = field(default_factory=dict)
+    # Register the engine's inventory (and again whenever it changes); the embedded agents
+    # do not: their sites are what the operator declared.
+    report_inventory: bool = True
+    inventory_s: float = 2.0  # the engine is asked for its inventory this often, at most
     heartbeat_s: float = 2.0
     orphan_scan_s: float = 5.0
     log_interval_s: float = 0.5
@@ -89,6 +92,10 @@ class SiteAgent:
         self._last_heartbeat = float("-inf")
         self._last_scan = float("-inf")
         self._registered = False
+        self._sent_inventory: dict[str, Any] | None = None  # as the control plane has it
+        self._inventory_failing = False
+        self._inventory_at = float("-inf")
+        self._last_inventory: dict[str, Any] | None = None
         self._last_logs: dict[str, float] = {}
         self._log_files: dict[str, list[Path]] = {}
         self.wake = threading.Event()  # set by a finished operation: look again at once
@@ -126,15 +133,38 @@ class SiteAgent:
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_heartbeat < self.heartbeat_s:
             return
-        body = {
-            "backend": self.backend.name,
-            "inventory": dict(self.inventory),
-            "registering": not self._registered,
-        }
+        body: dict[str, Any] = {"backend": self.backend.name, "registering": not self._registered}
+        inventory = self._inventory()
+        if inventory is not None and inventory != self._sent_inventory:
+            body["inventory"] = inventory  # on registering and on a change, not every beat
         answer = self.control.heartbeat(body)
         self._registered = True
         self._last_heartbeat = time.monotonic()
         self.heartbeat_s = float(answer.get("heartbeat_s", self.heartbeat_s))
+        if "inventory" in body:
+            self._sent_inventory = inventory
+        if answer.get("inventory_stored") is False:
+            self._sent_inventory = None  # the control plane lost it: send it again next time
+
+    def _inventory(self) -> dict[str, Any] | None:
+        """What the engine reports now; None if it cannot say (the last one stands)."""
+        if not self.report_inventory:
+            return None
+        if time.monotonic() - self._inventory_at < self.inventory_s and self._registered:
+            return self._last_inventory
+        self._inventory_at = time.monotonic()
+        try:
+            inventory = self.backend.inventory().model_dump(mode="json")
+        except Exception as exc:  # an engine that cannot list its nodes must not stop beats
+            if not self._inventory_failing:
+                log.warning("site %s: the engine's inventory failed: %s", self.site, exc)
+            self._inventory_failing = True
+            return None
+        if self._inventory_failing:
+            log.info("site %s: the engine's inventory answers again", self.site)
+        self._inventory_failing = False
+        self._last_inventory = inventory
+        return inventory
 
     def _observe(self, run_ids: list[str]) -> dict[str, RunStatus]:
         """The engine's view of the assigned runs, and (every `orphan_scan_s`) of every run

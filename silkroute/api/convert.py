@@ -34,6 +34,9 @@ def node_out(view: NodeView) -> schemas.NodeOut:
         accelerator=view.accelerator,
         accelerators=view.accelerators,
         state=view.state,
+        engine=view.engine,
+        engine_node=view.engine_node,
+        engine_accelerators=view.engine_accelerators,
     )
 
 

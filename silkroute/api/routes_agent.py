@@ -35,22 +35,15 @@ def agent_token(site: str, platform: PlatformDep, who: Caller) -> dict[str, Any]
 
 @router.get("/v1/agents", responses=ERRORS)
 def list_agents(platform: PlatformDep, who: Caller) -> list[dict[str, Any]]:
-    return [
-        {
-            "site": a.site,
-            "state": a.state,
-            "backend": a.backend,
-            "last_heartbeat": a.last_heartbeat,
-            "registered_at": a.registered_at,
-            "inventory": a.inventory,
-        }
-        for a in agents.list_agents(platform, who)
-    ]
+    """Remote agents: state, heartbeat, the engine's inventory and, under `engine`, how it
+    differs from the declared site (drained and capped nodes, engine nodes not declared)."""
+    return agents.agent_views(platform, who)
 
 
 @router.post("/v1/agent/heartbeat", responses=ERRORS)
 async def heartbeat(body: Object, platform: PlatformDep, who: Agent) -> dict[str, Any]:
-    """`backend`, `inventory` (what the site offers), `registering` (first call)."""
+    """`backend`, `inventory` (what the engine offers: `engine`, `nodes`; on registering and
+    when it changed), `registering` (first call)."""
     return await run_in_threadpool(agents.heartbeat, platform, who, body)
 
 

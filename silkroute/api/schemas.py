@@ -84,6 +84,13 @@ class NodeOut(BaseModel):
     accelerator: str | None
     accelerators: int
     state: str = Field(description="active, drained (no new work) or removed")
+    engine: str = Field(
+        default="", description="Why the site's engine drains or caps it (empty: it agrees)"
+    )
+    engine_node: str | None = Field(default=None, description="The engine's node paired with it")
+    engine_accelerators: int | None = Field(
+        default=None, description="Accelerators its engine reports, where fewer than declared"
+    )
 
 
 class NodesChange(BaseModel):

@@ -4,8 +4,9 @@ A back end runs *runs*: one attempt of one job at one site. The caller names eac
 (`run_id`), so a retried submit after a crash is idempotent, and a restarted agent can ask
 the engine what it still runs (`list_runs`) and reconcile: no duplicate runs, no orphans.
 
-Required: `submit`, `poll`, `cancel`, `list_runs`. Optional capabilities are declared in
-`capabilities` and discovered, not assumed (EXEMPLARS 9): `logs`.
+Required: `submit`, `poll`, `cancel`, `list_runs`, `inventory` (what the engine offers: its
+nodes, CPUs, memory, accelerators and whether each takes work). Optional capabilities are
+declared in `capabilities` and discovered, not assumed (EXEMPLARS 9): `logs`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from silkroute.model.inventory import SiteInventory
 
 # The job contract: every worker process sees these variables.
 ENV_JOB_ID = "SILKROUTE_JOB_ID"
@@ -109,6 +112,10 @@ class Backend(Protocol):
 
     def list_runs(self) -> list[RunStatus]:
         """Every run the engine still knows (for reconciliation after a restart)."""
+        ...
+
+    def inventory(self) -> SiteInventory:
+        """The nodes the engine offers, as it sees them now (down and drained ones too)."""
         ...
 
 

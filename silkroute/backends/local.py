@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from typing import Any
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus, worker_env
 from silkroute.backends.capabilities import check_run_id
+from silkroute.model.inventory import NodeInventory, SiteInventory
 
 EXIT_LOST = -1000  # the rank was killed before it could record an exit code
 # A gang fails as one: once a rank has failed, the others get SIGTERM and, this long after,
@@ -39,7 +41,23 @@ class LocalBackend:
     name = "local"
     capabilities = frozenset({"logs"})
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        accelerator: str | None = None,
+        accelerators: int = 0,
+        nodes: int = 1,
+    ) -> None:
+        """`accelerator`, `accelerators`: what the operator says this host has per node
+        (nothing detects them); `nodes`: how many nodes this host stands for in the
+        inventory (1 for a real host; a demo or test site may show one host as several,
+        splitting its CPUs and memory among them)."""
+        if nodes < 1:
+            raise BackendError(f"nodes: {nodes} must be at least 1")
+        if accelerators < 0:
+            raise BackendError(f"accelerators: {accelerators} must be at least 0")
+        self.accelerator, self.accelerators, self.nodes = accelerator, accelerators, nodes
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[int, subprocess.Popen[bytes]] = {}  # reaped by poll
@@ -117,6 +135,27 @@ class LocalBackend:
         with self._lock:
             self._reap()
             return [self._status(r) for r in self._records()]
+
+    def inventory(self) -> SiteInventory:
+        """This host: its CPUs and memory (split among `nodes`) and the configured
+        accelerators; always up (the agent runs on it)."""
+        host = socket.gethostname() or "localhost"
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        cpus = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        names = [host] if self.nodes == 1 else [f"{host}-{i}" for i in range(self.nodes)]
+        return SiteInventory(
+            engine=self.name,
+            nodes=[
+                NodeInventory(
+                    name=name,
+                    cpus=round(cpus / self.nodes, 3),
+                    memory_gib=round(memory_gib / self.nodes, 3),
+                    accelerator=self.accelerator if self.accelerators else None,
+                    accelerators=self.accelerators,
+                )
+                for name in names
+            ],
+        )
 
     # ----- optional: logs ------------------------------------------------------------------
     def log_paths(self, run_id: str) -> list[Path]:

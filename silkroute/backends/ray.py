@@ -36,6 +36,7 @@ from silkroute.backends.base import (
 )
 from silkroute.backends.capabilities import RunUsage, check_run_id, shell_line
 from silkroute.backends.ray_gang import PLAN_VARIABLE
+from silkroute.model.inventory import SiteInventory
 
 _STATES = {
     "PENDING": RunState.QUEUED,
@@ -79,6 +80,7 @@ class RayBackend:
         try:
             headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
             self._client = JobSubmissionClient(address, headers=headers)
+            self._address, self._headers = address, headers
         except Exception as exc:  # Ray raises ConnectionError, ValueError or RuntimeError
             raise BackendError(f"ray: cannot reach the job API at {address}: {exc}") from exc
         self.namespace = namespace
@@ -179,6 +181,24 @@ class RayBackend:
             and (j.metadata or {}).get(_META_RUN)
         ]
         return sorted((_status(j.metadata[_META_RUN], j) for j in ours), key=lambda s: s.run_id)
+
+    def inventory(self) -> SiteInventory:
+        """Every node Ray knows, dead ones too, from its state API (see `ray_nodes`)."""
+        from ray.util.state import StateApiClient
+        from ray.util.state.common import ListApiOptions, StateResource
+
+        from silkroute.backends.ray_nodes import parse_nodes
+
+        try:
+            client = StateApiClient(address=self._address, headers=self._headers)
+            rows = client.list(
+                StateResource.NODES,
+                options=ListApiOptions(limit=10_000, detail=True, timeout=10),
+                raise_on_missing_output=False,
+            )
+        except Exception as exc:  # Ray raises its own exception types for each failure
+            raise BackendError(f"ray: cannot list the nodes at {self._address}: {exc}") from exc
+        return SiteInventory(engine=self.name, nodes=parse_nodes(rows, self.node_label))
 
     # --- optional capabilities ------------------------------------------------------------
 

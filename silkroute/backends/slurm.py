@@ -38,6 +38,7 @@ from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatu
 from silkroute.backends.capabilities import RunUsage, check_run_id
 from silkroute.backends.ray_gang import TIME_LIMIT_EXIT_CODE
 from silkroute.backends.slurm_script import batch_script, job_name, sbatch_args
+from silkroute.model.inventory import SiteInventory
 
 _QUEUED = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
 _RUNNING = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "SUSPENDED", "RESIZING"}
@@ -194,6 +195,13 @@ class SlurmBackend:
 
     def list_runs(self) -> list[RunStatus]:
         return [_status(run_id, job) for run_id, job in sorted(self._jobs_by_run().items())]
+
+    def inventory(self) -> SiteInventory:
+        """Every node (of the partition, if one is set), from `scontrol -o show node`."""
+        from silkroute.backends.slurm_nodes import parse_nodes  # it reads this module's parser
+
+        out = self._run(["scontrol", "-o", "show", "node"])
+        return SiteInventory(engine=self.name, nodes=parse_nodes(out, self.partition))
 
     # --- optional capabilities ------------------------------------------------------------
 

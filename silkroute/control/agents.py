@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from silkroute.backends.base import BackendError, RunState
@@ -27,8 +28,11 @@ from silkroute.backends.capabilities import check_run_id
 from silkroute.control.auth import Principal, Role, issue_token
 from silkroute.control.errors import ServiceError, invalid, not_found
 from silkroute.control.governance import actor_of
+from silkroute.control.inventory import compare, parse_stored
 from silkroute.control.loop import LIVE_RUN_STATES
 from silkroute.control.service import Platform, no_nul
+from silkroute.model.cluster import SiteSpec
+from silkroute.model.inventory import NodeCondition, SiteInventory, inventory_error
 from silkroute.store.audit import audited, record
 from silkroute.store.models import AgentRow, JobRow, RunRow, SiteRow
 
@@ -61,6 +65,32 @@ def list_agents(platform: Platform, caller: Principal) -> list[AgentRow]:
         return list(session.scalars(select(AgentRow).order_by(AgentRow.site)))
 
 
+def agent_views(platform: Platform, caller: Principal) -> list[dict[str, Any]]:
+    """Each remote agent, its engine's inventory and how it differs from the declared site
+    (`control.inventory`: what the engine drains or caps, what it reports beyond)."""
+    rows = list_agents(platform, caller)
+    with platform.store.session() as session:
+        specs = {r.name: SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))}
+    views = []
+    for a in rows:
+        stored = parse_stored(a.inventory)
+        spec = specs.get(a.site)
+        diff = compare(spec, stored).as_json() if stored is not None and spec is not None else None
+        views.append(
+            {
+                "site": a.site,
+                "state": a.state,
+                "backend": a.backend,
+                "last_heartbeat": a.last_heartbeat,
+                "registered_at": a.registered_at,
+                "inventory": a.inventory,
+                "inventory_reported_at": (a.inventory or {}).get("reported_at"),
+                "engine": diff,
+            }
+        )
+    return views
+
+
 def remote_sites(platform: Platform) -> set[str]:
     """Sites a remote agent serves (the embedded agents leave them alone)."""
     with platform.store.session() as session:
@@ -75,30 +105,66 @@ def _site_of(caller: Principal) -> str:
 
 
 def heartbeat(platform: Platform, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """The agent is alive; `body`: `backend` (its engine), `inventory` (what it offers)."""
+    """The agent is alive; `body`: `backend` (its engine), `inventory` (what the engine
+    offers, a `model.inventory.SiteInventory`; sent on registering and when it changed,
+    absent otherwise: the stored one stands), `registering` (its first call)."""
     site = _site_of(caller)
     now = time.time()
     backend = body.get("backend", "")
-    inventory = body.get("inventory", {})
     if not isinstance(backend, str) or len(backend) > 32:
         raise invalid("backend", "an engine name of at most 32 characters")
-    if not isinstance(inventory, dict):
-        raise invalid("inventory", "an object")
     no_nul(body, "")
-    came_back = False
-    with platform.store.session() as session:
+    reported = _inventory(body)
+    came_back = changed = False
+    # The audit log's lock only when there is an inventory to compare (rare): not per beat.
+    opened = audited(platform.store) if reported is not None else platform.store.session()
+    with opened as session:
         agent = session.get(AgentRow, site)
         if agent is None:  # the site's token predates its agent row (or it was removed)
             agent = AgentRow(site=site, state="waiting", inventory={}, state_since=now)
             session.add(agent)
         if agent.registered_at is None or body.get("registering"):
             agent.registered_at = now
-        agent.backend, agent.inventory, agent.last_heartbeat = backend, inventory, now
+        agent.backend, agent.last_heartbeat = backend, now
+        if reported is not None:
+            stored = {k: v for k, v in (agent.inventory or {}).items() if k != "reported_at"}
+            changed = stored != reported
+            if changed:
+                agent.inventory = {**reported, "reported_at": now}
+                nodes = reported["nodes"]
+                up = sum(1 for n in nodes if n["state"] == NodeCondition.UP.value)
+                detail = {"action": "inventory", "engine": reported["engine"]}
+                detail |= {"nodes": len(nodes), "up": up}
+                record(session, "admin", f"agent:{site}", f"site/{site}", detail)
         came_back = agent.state != "up"
+        has_inventory = bool(agent.inventory)
     if came_back:
         platform.loop.agents_changed()
+    if changed:
+        platform.loop.inventory_changed()
     timeout = platform.loop.agent_timeout_s
-    return {"site": site, "heartbeat_s": timeout / HEARTBEAT_FRACTION, "timeout_s": timeout}
+    return {
+        "site": site,
+        "heartbeat_s": timeout / HEARTBEAT_FRACTION,
+        "timeout_s": timeout,
+        # False: the control plane has no inventory of this site (send it again).
+        "inventory_stored": has_inventory,
+    }
+
+
+def _inventory(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The body's inventory, checked (None: not sent). A bad one is refused whole, with the
+    first field that is wrong: nothing of it is stored."""
+    raw = body.get("inventory")
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, dict):
+        raise invalid("inventory", "an object with `engine` and `nodes`")
+    try:
+        return SiteInventory.model_validate(raw).model_dump(mode="json")
+    except ValidationError as exc:
+        field, reason = inventory_error(exc)
+        raise invalid(field, reason) from None
 
 
 def assignments(platform: Platform, caller: Principal) -> list[dict[str, Any]]:

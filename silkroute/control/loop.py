@@ -29,13 +29,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from silkroute.backends.base import RunState, RunStatus
-from silkroute.control import accounting, governance
+from silkroute.control import accounting, governance, inventory
 from silkroute.control.scheduling import (
     HoldJob,
     LiveDecision,
     LiveScheduler,
     PreemptJob,
     StartJob,
+    node_names,
     tenant_specs,
 )
 from silkroute.model.cluster import SiteSpec
@@ -113,6 +114,12 @@ class ControlLoop:
         self._nodes_hint = threading.Event()  # an operator drained or removed nodes
         self._drained: set[str] = set()  # node states the book carries out now
         self._removed: set[str] = set()
+        # What the sites' engines take away (control/inventory.py): drained nodes and their
+        # reasons, accelerator caps, each site's differences; applied with the operators'.
+        self._inventory_hint = threading.Event()
+        self.engine_drained: dict[str, str] = {}
+        self.engine_caps: dict[str, int] = {}
+        self._caps_applied: dict[str, int] = {}
         self.audit_key: Ed25519PrivateKey | None = None  # signs audit checkpoints
         self.operator_policies: str | None = None  # the operator's Cedar policies (text)
         self.checkpoint_s = 60.0
@@ -197,6 +204,7 @@ class ControlLoop:
             self._refresh_governance()
             self._take_new_jobs()
             self._watch_agents()
+            self._take_inventories()
             self._apply_node_states(time.time() if now is None else now)
             self._carry_out_cancels()
             self._take_reports()
@@ -268,7 +276,8 @@ class ControlLoop:
             for agent in session.scalars(select(AgentRow).where(AgentRow.state != "up")):
                 scheduler.drain_site(agent.site)
         self.scheduler = scheduler
-        self._drained, self._removed = set(), set()
+        self._drained, self._removed, self._caps_applied = set(), set(), {}
+        self._inventory_hint.set()
         self._nodes_hint.set()  # drains and removals are applied to the new book next
 
     # ----- one pass -------------------------------------------------------------------------
@@ -282,15 +291,64 @@ class ControlLoop:
         self._nodes_hint.set()
         self._wake.set()
 
+    def inventory_changed(self) -> None:
+        """An agent registered a new inventory (stored): compare it on the next pass."""
+        self._inventory_hint.set()
+        self._wake.set()
+
+    def _take_inventories(self) -> None:
+        """Compare each remote site's registered inventory with its declaration: the nodes
+        its engine takes away are drained, those with fewer accelerators capped (applied with
+        the operators' node states). Every change is logged and audited."""
+        if not self._inventory_hint.is_set():
+            return
+        self._inventory_hint.clear()
+        with audited(self.store) as session:
+            specs = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
+            stored = {
+                a.site: found
+                for a in session.scalars(select(AgentRow))
+                if (found := inventory.parse_stored(a.inventory)) is not None
+            }
+            drained, caps, diffs = inventory.engine_node_states(specs, stored)
+            site_of = {n.node: n.site for n in node_names(specs)}
+            changes: dict[str, dict[str, Any]] = {}
+            for node, reason in drained.items():
+                if self.engine_drained.get(node) != reason:
+                    changes.setdefault(site_of[node], {}).setdefault("drained", {})[node] = reason
+                    log.warning("node %s of site %s drained: %s", node, site_of[node], reason)
+            for node in sorted(self.engine_drained.keys() - drained.keys()):
+                if node in site_of:
+                    changes.setdefault(site_of[node], {}).setdefault("undrained", []).append(node)
+                    log.info(
+                        "node %s of site %s back: its engine reports it up", node, site_of[node]
+                    )
+            for node in sorted(caps.keys() | self.engine_caps.keys()):
+                if caps.get(node) != self.engine_caps.get(node) and node in site_of:
+                    capped = changes.setdefault(site_of[node], {}).setdefault("capped", {})
+                    capped[node] = caps.get(node)  # None: its declared count again
+                    count = caps.get(node, "the declared count of")
+                    log.warning("node %s: %s accelerators (its engine reports)", node, count)
+            for site, detail in sorted(changes.items()):
+                detail = {"action": "engine inventory", **detail}
+                detail["differences"] = diffs[site].differences() if site in diffs else []
+                record(session, "admin", "control-plane", f"site/{site}", detail)
+        if drained != self.engine_drained or caps != self.engine_caps:
+            self.engine_drained, self.engine_caps = drained, caps
+            self._nodes_hint.set()
+
     def _apply_node_states(self, now: float) -> None:
-        """Bring the book to the stored node states; runs on removed nodes count as lost
-        (their agent cancels them as orphans) and their jobs are requeued at once."""
+        """Bring the book to the stored node states and what the engines report (drained by
+        an operator or by its engine: no new work; capped: fewer accelerators); runs on
+        removed nodes or on devices an engine no longer reports count as lost (their agent
+        cancels them as orphans) and their jobs are requeued at once."""
         if not self._nodes_hint.is_set():
             return
         self._nodes_hint.clear()
         with self.store.session() as session:
             rows = session.execute(select(NodeStateRow.node, NodeStateRow.state)).all()
             drained = {node for node, state in rows if state == "drained"}
+            drained |= self.engine_drained.keys()
             removed = {node for node, state in rows if state == "removed"}
             self.scheduler.drain_nodes(self._drained - drained, drained=False)
             self.scheduler.drain_nodes(drained - self._drained)
@@ -301,6 +359,16 @@ class ControlLoop:
             ).all()
             message = "its node was removed by an operator"
             self._requeue_lost_runs(session, runs, now, "node-removed", message)
+            if self.engine_caps != self._caps_applied:
+                requeued = self.scheduler.cap_accelerators(self.engine_caps, now)
+                self._caps_applied = dict(self.engine_caps)
+                runs = session.scalars(
+                    select(RunRow).where(
+                        RunRow.job_id.in_(requeued), RunRow.state.in_(LIVE_RUN_STATES)
+                    )
+                ).all()
+                message = "its site's engine reports fewer accelerators on its node"
+                self._requeue_lost_runs(session, runs, now, "node-capped", message)
 
     def submitted(
         self, job_id: int, spec: JobSpec | None = None, submitted_at: float | None = None

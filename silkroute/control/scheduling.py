@@ -9,6 +9,7 @@ the loop commits to the store. When the scheduler's API changes, only this modul
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from silkroute.scheduler.job import Job, job_from_spec
 from silkroute.scheduler.policies.filter_data_law import DataLawFilter
 from silkroute.scheduler.registry import DEFAULT_POOL_FILTERS, make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import ClusterState, worker_capacity
+from silkroute.scheduler.state import ClusterState, NodeInfo, worker_capacity
 from silkroute.scheduler.tenants import TenantBook
 
 # Placement: data locality first, then price (the centre's default; see docs/platform.md).
@@ -89,6 +90,8 @@ class LiveScheduler:
     jobs: dict[int, Job] = field(init=False, default_factory=dict)
     # Datasets each started job sent abroad for the first time this year (for the store).
     exports: dict[int, list[Export]] = field(init=False, default_factory=dict)
+    # Every node as the operator declared it (engines may cap accelerators, never add).
+    declared: dict[str, NodeInfo] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.governance is not None:
@@ -102,6 +105,7 @@ class LiveScheduler:
         )
         if self.sites:
             cluster = ClusterState.from_spec(ClusterSpec(sites=self.sites))
+            self.declared = {n.name: n for n in cluster.node_infos()}
             catalog = SiteCatalog.from_spec(ClusterSpec(sites=self.sites))
             # Graceful stops: a preempted or cancelled job keeps its nodes and devices in the
             # book until its site's agent reports the run gone (`stopped`), so nothing is
@@ -273,6 +277,28 @@ class LiveScheduler:
             return requeued
         requeued = book.remove_nodes(gone, now)
         if self.governance is not None:  # pools were renumbered: forget per-pool verdicts
+            self.use_governance(self.governance)
+        return requeued
+
+    def cap_accelerators(self, caps: dict[str, int], now: float) -> list[int]:
+        """Nodes as declared, each capped at `caps` accelerators (what its engine reports;
+        a node absent from `caps` gets its declared count back). Jobs that held a device now
+        gone go back to the queue: their ids are returned (their runs must be stopped)."""
+        book = self.book
+        if book is None:
+            return []
+        sized = []
+        for name, declared in self.declared.items():
+            count = min(declared.accelerators, max(0, caps.get(name, declared.accelerators)))
+            sized.append(
+                dataclasses.replace(
+                    declared,
+                    accelerators=count,
+                    accelerator=declared.accelerator if count else None,
+                )
+            )
+        requeued = book.resize_nodes(sized, now)
+        if self.governance is not None:  # pools may be renumbered: forget per-pool verdicts
             self.use_governance(self.governance)
         return requeued
 

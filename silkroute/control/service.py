@@ -19,6 +19,7 @@ from silkroute.control import accounting
 from silkroute.control.auth import Principal, Role, TokenCache, hash_token, issue_token
 from silkroute.control.errors import conflict, forbidden, invalid, not_found
 from silkroute.control.governance import actor_of
+from silkroute.control.inventory import engine_node_states, parse_stored
 from silkroute.control.loop import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, ControlLoop
 from silkroute.control.scheduling import LiveScheduler, node_names
 from silkroute.control.submits import (
@@ -35,6 +36,7 @@ from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, record
 from silkroute.store.db import Store
 from silkroute.store.models import (
+    AgentRow,
     JobEventRow,
     JobRow,
     NodeStateRow,
@@ -224,6 +226,11 @@ class NodeView:
     accelerator: str | None
     accelerators: int
     state: str  # active, drained, removed
+    # What its site's engine reports, where it takes something away: why the node is
+    # drained, or its accelerators capped ("" where the engine agrees or says nothing).
+    engine: str = ""
+    engine_node: str | None = None  # the engine's node paired with it
+    engine_accelerators: int | None = None  # the cap, where it has fewer than declared
 
 
 def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[NodeView]:
@@ -235,12 +242,26 @@ def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[
         if site is not None and not specs:
             raise not_found("site")
         states = {(r.site, r.node): r.state for r in session.scalars(select(NodeStateRow))}
-    return [
-        NodeView(
-            n.site, n.node, n.accelerator, n.accelerators, states.get((n.site, n.node), "active")
-        )
-        for n in node_names(specs)
-    ]
+        stored = {
+            a.site: found
+            for a in session.scalars(select(AgentRow))
+            if (found := parse_stored(a.inventory)) is not None
+        }
+    drained, caps, diffs = engine_node_states(specs, stored)
+    views = []
+    for n in node_names(specs):
+        state = states.get((n.site, n.node), "active")
+        matched = diffs[n.site].matched if n.site in diffs else {}
+        engine = drained.get(n.node, "")
+        if n.node in caps:
+            capped = f"capped to {caps[n.node]} of {n.accelerators} accelerators by its engine"
+            engine = f"{engine}; {capped}" if engine else capped
+        if engine and state == "active" and n.node in drained:
+            state = "drained"  # by its engine: the same drain as an operator's
+        view = NodeView(n.site, n.node, n.accelerator, n.accelerators, state, engine)
+        view.engine_node, view.engine_accelerators = matched.get(n.node), caps.get(n.node)
+        views.append(view)
+    return views
 
 
 def change_nodes(

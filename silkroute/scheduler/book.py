@@ -507,6 +507,9 @@ class SchedulerBook:
         if not placement or any(name not in index for name, _ in placement):
             return None
         workers = [(index[name], tuple(slots)) for name, slots in placement]
+        counts = self.cluster.gpu_count
+        if any(slot >= counts[node] for node, slots in workers for slot in slots):
+            return None  # a device it held is gone (the node shrank)
         pool = self.cluster.node_pool[workers[0][0]]
         if any(self.cluster.node_pool[node] != pool for node, _ in workers):
             return None
@@ -523,6 +526,17 @@ class SchedulerBook:
         if clash:
             raise BookError(f"node {clash[0]}: already in the cluster")
         self._reshape([*self.node_infos(), *nodes], now)
+
+    def resize_nodes(self, nodes: Sequence[NodeInfo], now: float) -> list[int]:
+        """The same nodes with new sizes (an engine reports fewer accelerators than declared,
+        or all of them again); jobs that held a device now gone go back to the queue (their
+        ids returned). Names not in the cluster are ignored."""
+        sizes = {n.name: n for n in nodes}
+        current = self.node_infos()
+        new = [sizes.get(n.name, n) for n in current]
+        if new == current:
+            return []
+        return self._reshape(new, now)
 
     def remove_nodes(self, names: Iterable[str], now: float) -> list[int]:
         """Take nodes away now; jobs on them go back to the queue (their ids returned).

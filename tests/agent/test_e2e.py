@@ -20,7 +20,7 @@ from silkroute.backends.base import Backend, RunState
 from silkroute.backends.capabilities import UsageCapable
 from silkroute.backends.local import LocalBackend
 from tests.agent.harness import CLI, ControlPlane, site, wait_until
-from tests.engines import Engine
+from tests.engines import LOCAL_AGENT_ARGS, Engine
 
 pytestmark = pytest.mark.slow
 
@@ -189,7 +189,7 @@ def test_an_agent_killed_mid_job_has_its_job_requeued_and_finished_at_another_si
 ) -> None:
     engine_site(plane, engine)
     plane.add_site(site("spare", "T4", nodes=2, per_node=2, cpu=2))
-    spare = plane.agent("spare", ["--backend", "local"])  # waits until started: no work yet
+    spare = plane.agent("spare", LOCAL_AGENT_ARGS)  # waits until started: no work yet
     token = plane.tenant("t1")
     submitted = plane.call(
         "POST",
