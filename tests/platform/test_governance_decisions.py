@@ -208,9 +208,7 @@ def test_two_jobs_each_under_the_threshold_together_over_it_the_second_is_held(
     explained = api.client.get(f"/v1/jobs/{held['id']}/explain", headers=api.as_(acme)).json()
     assert explained["sent_abroad_this_year"] == {
         "year": year,
-        "subjects": [
-            {"origin": "CN", "data_class": "personal", "subjects": 60_000, "year": year}
-        ],
+        "subjects": [{"origin": "CN", "data_class": "personal", "subjects": 60_000, "year": year}],
         "datasets": ["cn-a"],
     }
     assert (
