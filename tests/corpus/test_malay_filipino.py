@@ -10,7 +10,7 @@ import pytest
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid.combined import without_names
 from silkroute.corpus.langid.filipino import recheck
-from silkroute.corpus.langid.malay import malay_logit, split_ind_zsm
+from silkroute.corpus.langid.malay import BALANCE, malay_logit, split_ind_zsm
 from silkroute.corpus.langid.markers import (
     DICTIONARY_PATH,
     WORDFREQ_PATH,
@@ -238,8 +238,8 @@ def test_filipino_recheck_asks_no_detector_without_tagalog_words() -> None:
 def test_lingua_odds_move_a_neutral_sentence_and_markers_outweigh_them() -> None:
     votes = {"ind_Latn": 0.5, "zsm_Latn": 0.5}
     malay_lingua = {"zsm_Latn": 0.9, "ind_Latn": 0.1}
-    assert malay_logit(votes, 0.0, malay_lingua) > 0
-    assert malay_logit(votes, 0.0, None) == 0
+    assert malay_logit(votes, 0.0, malay_lingua) > BALANCE
+    assert malay_logit(votes, 0.0, None) == BALANCE
     # Two spelling markers ("karena", "bahwa": -3 each) beat lingua's surest Malay.
     assert malay_logit(votes, -6.0, {"zsm_Latn": 1.0, "ind_Latn": 0.0}) < 0
 
