@@ -3,11 +3,21 @@ from any evaluation set), and the two decision modules on their own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid.combined import without_names
 from silkroute.corpus.langid.filipino import recheck
-from silkroute.corpus.langid.malay import malay_logit, split_ind_zsm
+from silkroute.corpus.langid.malay import BALANCE, malay_logit, split_ind_zsm
+from silkroute.corpus.langid.markers import (
+    DICTIONARY_PATH,
+    WORDFREQ_PATH,
+    _read_table,
+    default_model,
+    load_model,
+)
 
 DETECTOR = CombinedLangId()
 
@@ -45,6 +55,33 @@ DETECTOR = CombinedLangId()
             "pa rin nating mag-ingat.",
             "fil_Latn",
         ),
+        # Names and titles on both sides of the one Malay function word ("dan"): the names
+        # alone would leave too little text, so "dan" stays with the Malay words.
+        (
+            "Presiden Joe Biden dan Prime Minister Anwar Ibrahim membincangkan Indo-Pacific "
+            "Economic Framework.",
+            "zsm_Latn",
+        ),
+        (
+            "Perdana Menteri Anwar Ibrahim dan Chief Executive Officer Nvidia Jensen Huang "
+            "merasmikan Data Centre di Johor.",
+            "zsm_Latn",
+        ),
+        (
+            "Menteri Kewangan berkata Bank Negara Malaysia dan World Bank akan menerbitkan "
+            "laporan Global Economic Prospects minggu depan.",
+            "zsm_Latn",
+        ),
+        (
+            "Presiden Joko Widodo dan Prime Minister Anthony Albanese membahas Indo-Pacific "
+            "Economic Framework.",
+            "ind_Latn",
+        ),
+        (
+            "Si President Joe Biden at Prime Minister Anwar Ibrahim ay nag-usap tungkol sa "
+            "Indo-Pacific Economic Framework.",
+            "fil_Latn",
+        ),
     ],
 )
 def test_english_named_entities_do_not_turn_malay_or_filipino_english(text: str, want: str) -> None:
@@ -78,6 +115,27 @@ def test_english_named_entities_do_not_turn_malay_or_filipino_english(text: str,
         ("Kantor pos di kota ini ditutup sementara karena sedang direnovasi.", "ind_Latn"),
         ("Dia menikah dengan tetangga sekampungnya pada bulan Agustus lalu.", "ind_Latn"),
         ("Polisi sedang menyelidiki kecelakaan lalu lintas yang terjadi tadi pagi.", "ind_Latn"),
+        # Formal, news-translation style (long sentences, loanwords spelt each standard's way)
+        (
+            "Para peneliti dari Stanford University menemukan bahwa tes darah baru dapat "
+            "mendeteksi kanker lebih awal.",
+            "ind_Latn",
+        ),
+        (
+            "Penyelidik dari Universiti Malaya mendapati bahawa ujian darah baharu boleh "
+            "mengesan kanser lebih awal.",
+            "zsm_Latn",
+        ),
+        (
+            "Kenderaan tentera itu membawa bekalan elektrik ke kawasan banjir selepas projek "
+            "itu bermula pada bulan Disember.",
+            "zsm_Latn",
+        ),
+        (
+            "Kendaraan tentara itu membawa pasokan listrik ke daerah banjir setelah proyek itu "
+            "dimulai pada bulan Desember.",
+            "ind_Latn",
+        ),
     ],
 )
 def test_clearly_malay_and_clearly_indonesian_sentences(text: str, want: str) -> None:
@@ -180,8 +238,8 @@ def test_filipino_recheck_asks_no_detector_without_tagalog_words() -> None:
 def test_lingua_odds_move_a_neutral_sentence_and_markers_outweigh_them() -> None:
     votes = {"ind_Latn": 0.5, "zsm_Latn": 0.5}
     malay_lingua = {"zsm_Latn": 0.9, "ind_Latn": 0.1}
-    assert malay_logit(votes, 0.0, malay_lingua) > 0
-    assert malay_logit(votes, 0.0, None) == 0
+    assert malay_logit(votes, 0.0, malay_lingua) > BALANCE
+    assert malay_logit(votes, 0.0, None) == BALANCE
     # Two spelling markers ("karena", "bahwa": -3 each) beat lingua's surest Malay.
     assert malay_logit(votes, -6.0, {"zsm_Latn": 1.0, "ind_Latn": 0.0}) < 0
 
@@ -194,3 +252,51 @@ def test_split_keeps_the_mass_and_leaves_other_leaders_alone() -> None:
     english = {"eng_Latn": 0.6, "ind_Latn": 0.2, "zsm_Latn": 0.1}
     split_ind_zsm(english, 5.0, None)
     assert english == {"eng_Latn": 0.6, "ind_Latn": 0.2, "zsm_Latn": 0.1}
+
+
+def test_joining_words_between_names_are_dropped_only_when_enough_text_is_left() -> None:
+    assert without_names("Kerajaan akan bekerjasama dengan Department of Health minggu ini.") == (
+        "Kerajaan akan bekerjasama dengan minggu ini."
+    )
+    assert without_names("Presiden Joe Biden dan Prime Minister Anwar membincangkan.") == (
+        "Presiden dan membincangkan."
+    )
+
+
+def test_the_iti_suffix_rule_yields_to_a_words_own_counts() -> None:
+    model = default_model()
+    assert model.word_weight("peneliti") < 0  # pe- + teliti: Indonesian "researcher"
+    assert model.word_weight("aktiviti") > 0  # Malay -iti (Indonesian "aktivitas")
+    assert model.word_weight("aktivitas") < 0
+
+
+def test_a_dictionary_confirmed_word_counts_its_full_log_odds(tmp_path: Path) -> None:
+    markers = tmp_path / "markers.txt"
+    markers.write_text("bahawa\t3\n", encoding="utf-8")
+    table = tmp_path / "wordfreq.txt"
+    table.write_text("kenderaan\t2.4\nkendaraan\t-2.4\nsekolah\t1.8\n", encoding="utf-8")
+    confirmed = tmp_path / "dictionary.txt"
+    confirmed.write_text("# header\nkenderaan\tzsm\nkendaraan\tind\n", encoding="utf-8")
+    with_dictionary = load_model(markers, table, confirmed)
+    without = load_model(markers, table, None)
+    assert with_dictionary.word_weight("kenderaan") == pytest.approx(2.4)
+    assert with_dictionary.word_weight("kendaraannya") == pytest.approx(-2.4)
+    assert without.word_weight("kenderaan") == pytest.approx(1.2)  # shrunk x0.5
+    # words the dictionaries do not confirm keep the shrunk weight either way
+    assert with_dictionary.word_weight("sekolah") == without.word_weight("sekolah")
+
+
+def test_the_shipped_dictionary_file_agrees_with_the_word_frequencies() -> None:
+    log_odds = dict(_read_table(WORDFREQ_PATH))
+    rows = [
+        line.split("\t")
+        for line in DICTIONARY_PATH.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(rows) > 500
+    for word, label in rows:
+        assert abs(log_odds[word]) >= 1.5, word
+        assert (log_odds[word] > 0) == (label == "zsm"), word
+    words = {word for word, _ in rows}
+    assert {"bilion", "kenderaan", "tentera"} <= words and {"miliar", "kendaraan"} <= words
+    assert not {"digital", "program", "hal", "para"} & words  # loans and common words

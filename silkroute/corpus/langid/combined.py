@@ -233,10 +233,13 @@ def without_names(text: str) -> str:
                 first = word.lstrip(_OPENERS)[:1]
             named[i] = first.isupper()
         start = word[-1] in _SENTENCE_END
+    joined = list(named)
     for i in range(1, len(words) - 1):
         if not named[i] and len(words[i]) <= 3 and named[i - 1] and named[i + 1]:
-            named[i] = True
-    kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
+            joined[i] = True
+    kept = [word for word, is_name in zip(words, joined, strict=True) if not is_name]
+    if len(kept) < MIN_WORDS_LEFT:  # "Joe Biden dan Prime Minister Anwar": "dan" is no name word
+        kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
     return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
 
 

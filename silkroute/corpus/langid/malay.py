@@ -12,6 +12,8 @@ Indonesian wrote the text (`malay_logit`):
   other text than any of ours and separate the two best of the shipped detectors on news; it
   leans Malay.
 
+- a balance constant, BALANCE, for the sentences with no evidence either way.
+
 Where lingua did not run (`use_lingua=False`) its term is left out.
 """
 
@@ -38,6 +40,14 @@ VOTE_PRIOR_WEIGHT = 0.5
 # 0.966 (without lingua's odds 0.902 / 0.958 / 0.966; unit weight 0.932 / 0.954 / 0.932). The
 # optimum is flat (0.938-0.947 over the grid): lingua leans Malay on UDHR-style Indonesian.
 LINGUA_WEIGHT = 0.25
+# What a sentence with no evidence either way gets is a prior, not evidence. The vote leans
+# Indonesian on such sentences (fastText calls most Malay Indonesian); for a balanced task (Malay
+# and Indonesian each >= 0.95) this constant was chosen on the development parts only, as the one
+# that maximises the lower of Malay (eld's dev half) and Indonesian (nlp-id's first 3,000)
+# accuracy over 0..0.5 in steps of 0.05: 0.952 / 0.954 at 0.25 (0.946 / 0.960 at 0: 3 more of
+# 500 Malay sentences right for 18 fewer of 3,000 Indonesian ones). A crawl where Indonesian
+# outnumbers Malay several times over would want it lower (docs/corpus.md).
+BALANCE = 0.25
 
 
 # Names are evidence of which standard wrote a sentence ("Universiti", "Majlis", "Kelab",
@@ -71,7 +81,7 @@ def malay_logit(
 ) -> float:
     """Log-odds that the text is Malay rather than Indonesian (> 0: Malay)."""
     prior = math.log((votes.get(ZSM, 0.0) + 1e-3) / (votes.get(IND, 0.0) + 1e-3))
-    logit = VOTE_PRIOR_WEIGHT * prior + evidence
+    logit = BALANCE + VOTE_PRIOR_WEIGHT * prior + evidence
     if lingua_scores is not None and (IND in lingua_scores or ZSM in lingua_scores):
         logit += LINGUA_WEIGHT * lingua_log_odds(lingua_scores)
     return logit
@@ -81,7 +91,8 @@ def split_ind_zsm(
     votes: dict[str, float], evidence: float, lingua_scores: dict[str, float] | None
 ) -> None:
     """Re-split the vote's Indonesian+Malay mass by `malay_logit` (in place), when one of the
-    two leads. A sentence with no evidence either way goes where lingua's odds point."""
+    two leads. A sentence with no evidence either way goes where lingua's odds and BALANCE
+    point."""
     ind, zsm = votes.get(IND, 0.0), votes.get(ZSM, 0.0)
     if ind + zsm == 0.0 or max(votes, key=lambda k: votes[k]) not in (IND, ZSM):
         return

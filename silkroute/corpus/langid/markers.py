@@ -1,9 +1,11 @@
 """Evidence that separates Indonesian from Malay: a weighted marker (naive Bayes) model.
 
-Two data files, both package data and neither learnt from the evaluation texts:
+Three data files, all package data and none learnt from the evaluation texts:
 `ind_zsm_markers.txt` (hand-written spelling, vocabulary and bigram markers such as
-bahawa/bahwa, kerana/karena, boleh/bisa, oleh itu, -iti/-itas) and `ind_zsm_wordfreq.txt`
-(word log-odds from wordfreq's Indonesian and Malay frequency lists, built by `build_markers`).
+bahawa/bahwa, kerana/karena, boleh/bisa, oleh itu, -iti/-itas), `ind_zsm_wordfreq.txt`
+(word log-odds from wordfreq's Indonesian and Malay frequency lists, built by `build_markers`)
+and `ind_zsm_dictionary.txt` (the wordfreq words a Malay or Indonesian dictionary confirms as one
+standard's form only, built by `build_dictionary`: they keep their full log-odds).
 Hand markers override word-frequency entries.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 MARKERS_PATH = Path(__file__).with_name("ind_zsm_markers.txt")
 WORDFREQ_PATH = Path(__file__).with_name("ind_zsm_wordfreq.txt")
+DICTIONARY_PATH = Path(__file__).with_name("ind_zsm_dictionary.txt")
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _MIN_SUFFIX_WORD = 7
 _CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
@@ -24,6 +27,11 @@ _CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
 # half of the UDHR texts only.
 WORDFREQ_SCALE = 0.5
 WORDFREQ_CLIP = 2.0
+# A word one standard's dictionary has and the other's lacks ("bilion", "kenderaan" vs "miliar",
+# "kendaraan") is a spelling or word choice, not the lists' register: its log-odds count in full.
+# Chosen on the development halves (see docs/corpus.md "Indonesian vs Malay").
+DICTIONARY_SCALE = 1.0
+DICTIONARY_CLIP = 3.0
 _CACHE_WORDS = 200_000
 
 
@@ -32,6 +40,7 @@ class MarkerModel:
     words: dict[str, float]  # single words and "w1 w2" bigrams -> log-odds for Malay
     suffixes: dict[str, float]
     hand: frozenset[str]  # the hand-written entries (they win over word frequencies)
+    confirmed: frozenset[str] = frozenset()  # wordfreq words a dictionary confirms (full weight)
     wordfreq_scale: float = WORDFREQ_SCALE
     wordfreq_clip: float = WORDFREQ_CLIP
     # word -> weight, filled as words are met (a corpus repeats its words; the clitic and
@@ -71,11 +80,16 @@ class MarkerModel:
                 stem = token.removesuffix(clitic)
                 if stem != token and len(stem) >= 3 and stem in self.words:
                     return self.word_weight(stem)
+        counted = self.words.get(token, 0.0)
         if len(token) >= _MIN_SUFFIX_WORD:
             for suffix, weight in self.suffixes.items():
-                if token.endswith(suffix):
+                # unless the word's own counts say the other standard: "peneliti" (researcher,
+                # Indonesian) ends like "kualiti" but is teliti + pe-
+                if token.endswith(suffix) and counted * weight >= 0:
                     return weight
-        value = self.wordfreq_scale * self.words.get(token, 0.0)
+        if token in self.confirmed:
+            return max(-DICTIONARY_CLIP, min(DICTIONARY_CLIP, DICTIONARY_SCALE * counted))
+        value = self.wordfreq_scale * counted
         return max(-self.wordfreq_clip, min(self.wordfreq_clip, value))
 
 
@@ -90,10 +104,22 @@ def _read_table(path: Path) -> list[tuple[str, float]]:
     return rows
 
 
-def load_model(markers: Path = MARKERS_PATH, wordfreq: Path | None = WORDFREQ_PATH) -> MarkerModel:
+def _read_words(path: Path) -> frozenset[str]:
+    if not path.exists():
+        return frozenset()
+    lines = (raw.strip() for raw in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(line.split("\t", 1)[0] for line in lines if line and not line.startswith("#"))
+
+
+def load_model(
+    markers: Path = MARKERS_PATH,
+    wordfreq: Path | None = WORDFREQ_PATH,
+    dictionary: Path | None = DICTIONARY_PATH,
+) -> MarkerModel:
     words: dict[str, float] = {}
     if wordfreq is not None and wordfreq.exists():
         words.update(_read_table(wordfreq))
+    confirmed = _read_words(dictionary) if dictionary is not None else frozenset()
     suffixes: dict[str, float] = {}
     hand: set[str] = set()
     for key, value in _read_table(markers):
@@ -102,7 +128,7 @@ def load_model(markers: Path = MARKERS_PATH, wordfreq: Path | None = WORDFREQ_PA
         else:
             words[key] = value
             hand.add(key)
-    return MarkerModel(words, suffixes, frozenset(hand))
+    return MarkerModel(words, suffixes, frozenset(hand), confirmed - hand)
 
 
 @lru_cache(maxsize=1)
