@@ -7,13 +7,23 @@ of fastText, CLD2 and the profiles, with lingua added where Indonesian/Malay lea
 narrowly leads a confusable-group language; Indonesian vs Malay is then re-split by a weighted
 marker model (`markers.py`: hand-written spelling/vocabulary markers plus word-frequency log-odds,
 both data files).
+
+Documents are identified in batches (`identify_batch`; `identify` is a batch of one, with the same
+result): the trigram profiles score a batch at once. fastText and lingua run only where they could
+still change the label (`settle.py` bounds the vote before they run; a label only fastText knows
+cannot win a document the other detectors settled); the score is then the vote of the detectors
+that ran.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 from silkroute.corpus.langid.detectors import (
     Cld2Detector,
@@ -23,7 +33,8 @@ from silkroute.corpus.langid.detectors import (
 )
 from silkroute.corpus.langid.markers import ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
-from silkroute.corpus.scripts import dominant_script
+from silkroute.corpus.langid.settle import EPS, Bounder
+from silkroute.corpus.scripts import codepoints, dominant_script
 
 SCRIPT_LABELS = {
     "Thai": "tha_Thai",
@@ -39,14 +50,18 @@ SCRIPT_LABELS = {
     "Bugi": "bug_Bugi",
     "Cham": "cjm_Cham",
 }
-# Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D).
-_SHAN_ONLY = frozenset(chr(c) for c in [*range(0x1075, 0x1090), *range(0x109A, 0x109E)])
+# Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D), as a
+# mask over the Myanmar block U+1000..U+109F.
+_SHAN_ONLY = np.zeros(0xA0, dtype=bool)
+_SHAN_ONLY[0x75:0x90] = True
+_SHAN_ONLY[0x9A:0x9E] = True
 # Languages the shipped detectors confuse: only these pay for the slower lingua vote.
 HARD_GROUP = frozenset(
     {"ind_Latn", "zsm_Latn", "fil_Latn", "jav_Latn", "sun_Latn", "ceb_Latn", "war_Latn"}
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
 IND_ZSM = ("ind_Latn", "zsm_Latn")
+ENGLISH = "eng_Latn"
 # Regional languages only our profiles know well (see `_regional_candidate`).
 REGIONAL = frozenset(
     {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
@@ -78,11 +93,15 @@ class LangResult:
 
 
 class CombinedLangId:
-    def __init__(self, use_lingua: bool = True) -> None:
+    def __init__(self, use_lingua: bool = True, settle: bool = True) -> None:
         self.use_lingua = use_lingua
+        # Skip fastText / lingua where they cannot change the label (False: always run them).
+        self.settle = settle
         self.fasttext = FastTextDetector()
         self.cld2 = Cld2Detector()
         self.profiles = ProfileDetector()
+        self._bounder = Bounder(WEIGHTS, WEIGHTS["profiles"])
+        self._last_evidence: tuple[str, float] | None = None
 
     @cached_property
     def lingua(self) -> LinguaDetector:
@@ -95,6 +114,28 @@ class CombinedLangId:
         return ZawgyiDetector()
 
     def identify(self, text: str) -> LangResult:
+        return self.identify_batch([text])[0]
+
+    def identify_batch(self, texts: Sequence[str]) -> list[LangResult]:
+        """`identify` of each text, in order; each result depends on its own text alone."""
+        results: list[LangResult | None] = []
+        latin: list[tuple[int, str, float]] = []  # index, sample without names, Latin share
+        for i, text in enumerate(texts):
+            routed = self._by_script(text)
+            if isinstance(routed, LangResult):
+                results.append(routed)
+            else:
+                results.append(None)
+                latin.append((i, without_names(_sample(text)), routed))
+        samples = [sample for _, sample, _ in latin]
+        profiled = self.profiles.scores_batch(samples) if self.profiles.available else []
+        for n, (i, sample, share) in enumerate(latin):
+            lang, score, alternative = self._latin(sample, profiled[n] if profiled else None)
+            results[i] = LangResult(lang, round(score * share, 4), "Latn", alternative)
+        return [result for result in results if result is not None]
+
+    def _by_script(self, text: str) -> LangResult | float:
+        """The result where the script decides; for Latin text, the Latin share of letters."""
         # Most web text of the region is plain ASCII: every letter is Latin, no need to count.
         script, share = ("Latn", 1.0) if _ascii_with_letters(text) else dominant_script(text)
         if script in SCRIPT_LABELS:
@@ -105,25 +146,28 @@ class CombinedLangId:
             scores = self.fasttext.scores(text)
             best = max(scores, key=lambda k: scores[k], default=f"und_{script}")
             return LangResult(best, round(scores.get(best, 0.0), 4), script)
-        lang, score, alternative = self._latin(text)
-        return LangResult(lang, round(score * share, 4), script, alternative)
+        return share
 
     def _myanmar_label(self, text: str) -> str:
-        myanmar = [ch for ch in text if "\u1000" <= ch <= "\u109f"]
-        shan = sum(ch in _SHAN_ONLY for ch in myanmar)
+        cps = codepoints(text)
+        myanmar = cps[(cps >= 0x1000) & (cps <= 0x109F)]
+        shan = int(np.count_nonzero(_SHAN_ONLY[myanmar - 0x1000])) if myanmar.size else 0
         # Zawgyi Burmese reuses the Shan code points for stacked letters: ask the Zawgyi model.
-        if shan > 0.05 * len(myanmar) and self.zawgyi.get_zawgyi_probability(text) < 0.5:  # type: ignore[attr-defined]
+        if shan > 0.05 * myanmar.size and self.zawgyi.get_zawgyi_probability(text) < 0.5:  # type: ignore[attr-defined]
             return "shn_Mymr"
         return "mya_Mymr"
 
-    def _latin(self, text: str) -> tuple[str, float, str | None]:
-        text = without_names(_sample(text))
-        # The cheap detectors first: CLD2 (~30 us) and our profiles (~60 us). When CLD2 is
+    def _latin(
+        self, text: str, profiled: dict[str, float] | None = None
+    ) -> tuple[str, float, str | None]:
+        """`text`: the document's sample without names; `profiled`: its profile scores, if the
+        batch has them already."""
+        # The cheap detectors first: CLD2 (~30 us) and our profiles (~30 us). When CLD2 is
         # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
         # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
         seen: dict[str, dict[str, float]] = {"cld2": self.cld2.scores(text)}
         if self.profiles.available:
-            seen["profiles"] = self.profiles.scores(text)
+            seen["profiles"] = self.profiles.scores(text) if profiled is None else profiled
         regional = _regional_candidate(seen.get("profiles", {}))
         cheap = seen["cld2"]
         first = max(cheap, key=lambda k: cheap[k], default="und_Latn")
@@ -139,16 +183,94 @@ class CombinedLangId:
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
             detectors.append(self.profiles)
-        votes = _vote(text, detectors, seen)
-        leader = max(votes, key=lambda k: votes[k], default="und_Latn")
-        if self.use_lingua and (leader in IND_ZSM or _code_switched(votes, leader)):
-            votes = _vote(text, [*detectors, self.lingua], seen)
+        settled = self._vote_without_fasttext(text, detectors, seen) if self.settle else None
+        if settled is not None:
+            votes = settled
+        else:
+            votes = _vote(text, detectors, seen)
+            leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+            if self._lingua_needed(text, seen, detectors, votes, leader):
+                votes = _vote(text, [*detectors, self.lingua], seen)
         leader = max(votes, key=lambda k: votes[k], default="und_Latn")
         if leader in IND_ZSM:  # the marker model only splits these two
-            _apply_ind_zsm_markers(votes, ind_zsm_evidence(text))
+            _apply_ind_zsm_markers(votes, self._evidence(text))
             leader = max(votes, key=lambda k: votes[k])
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
+
+    def _lingua_needed(
+        self,
+        text: str,
+        seen: dict[str, dict[str, float]],
+        detectors: list[Detector],
+        votes: dict[str, float],
+        leader: str,
+    ) -> bool:
+        """Lingua joins where Indonesian/Malay lead or English narrowly leads a confusable-group
+        language, unless it cannot change which of Indonesian and Malay wins."""
+        if not self.use_lingua or not (leader in IND_ZSM or _code_switched(votes, leader)):
+            return False
+        settles = self.settle and leader in IND_ZSM
+        return not (settles and self._markers_settle(text, seen, detectors, [self.lingua]))
+
+    def _evidence(self, text: str) -> float:
+        """`ind_zsm_evidence`, once per text (the settling check and the split both need it)."""
+        if self._last_evidence is None or self._last_evidence[0] is not text:
+            self._last_evidence = (text, ind_zsm_evidence(text))
+        return self._last_evidence[1]
+
+    def _vote_without_fasttext(
+        self, text: str, detectors: list[Detector], seen: dict[str, dict[str, float]]
+    ) -> dict[str, float] | None:
+        """The vote of the other detectors where fastText (and then lingua) cannot change the
+        label they lead to; None where they might."""
+        consulted = [d for d in detectors if d is not self.fasttext]
+        bounds = self._bounder.bounds(seen, consulted, [self.fasttext])
+        leader = bounds.leader()
+        # Indonesian/Malay and English leaders may call lingua in: settled below, or not at all.
+        if leader is not None and leader not in IND_ZSM and leader != ENGLISH:
+            return _vote(text, consulted, seen)
+        pending: list[Detector] = [self.fasttext]
+        if self.use_lingua:
+            pending.append(self.lingua)
+        group_leads = max(bounds.low.get(label, 0.0) for label in IND_ZSM) > (
+            bounds.rival(set(IND_ZSM)) + EPS
+        )
+        if group_leads and self._markers_settle(text, seen, consulted, pending):
+            return _vote(text, consulted, seen)
+        return None
+
+    def _markers_settle(
+        self,
+        text: str,
+        seen: dict[str, dict[str, float]],
+        consulted: list[Detector],
+        pending: list[Detector],
+    ) -> bool:
+        """Whether Indonesian or Malay wins after the marker split whatever `pending` say.
+
+        The split is tried at the four corners of the box the pending detectors can move the two
+        votes in (it moves monotonically with them); the winner's lowest vote must still beat
+        every other label's highest."""
+        bounds = self._bounder.bounds(seen, consulted, pending, always=IND_ZSM)
+        rival = bounds.rival(set(IND_ZSM))
+        ind, zsm = IND_ZSM
+        if max(bounds.low[ind], bounds.low[zsm]) <= rival + EPS:
+            return False  # a pending detector might lift another label to the lead
+        evidence = self._evidence(text)
+        winners: set[str] = set()
+        share = 1.0
+        for ind_vote in (bounds.low[ind], bounds.high[ind]):
+            for zsm_vote in (bounds.low[zsm], bounds.high[zsm]):
+                corner = {ind: ind_vote, zsm: zsm_vote}
+                _apply_ind_zsm_markers(corner, evidence)
+                winner, loser = sorted(IND_ZSM, key=lambda k: -corner[k])
+                if corner[winner] <= corner[loser] + EPS:
+                    return False
+                winners.add(winner)
+                share = min(share, corner[winner] / (ind_vote + zsm_vote))
+        lowest = (bounds.low[ind] + bounds.low[zsm]) * share
+        return len(winners) == 1 and lowest > rival + EPS
 
 
 # Chosen on the first 500 lines per language of eld's big test (the "dev" half): Tagalog
@@ -196,10 +318,12 @@ def without_names(text: str) -> str:
     "World Health Organization" or "Prime Minister" do not turn a Malay or Filipino sentence
     English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
     the text is returned whole."""
+    if text.isascii() and _NAME_MARK not in text:
+        return _without_names_ascii(text)
     words = text.split()
     named = [False] * len(words)
     start = True
-    for i, word in enumerate(words):  # one pass, no per-word allocation: this runs on every doc
+    for i, word in enumerate(words):  # one pass, no per-word allocation
         if not start:
             first = word[0]
             if first in _OPENERS:
@@ -210,6 +334,22 @@ def without_names(text: str) -> str:
         if not named[i] and len(words[i]) <= 3 and named[i - 1] and named[i + 1]:
             named[i] = True
     kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
+    return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
+
+
+# The same rule for ASCII text (most documents) by two regular-expression passes instead of a
+# Python loop per word: in the text's words joined by single spaces, a name is a word after a word
+# that ends no sentence, whose first letter past any opener is a capital; it becomes one mark
+# character; then a word of up to three letters between two marks becomes a mark too.
+_NAME_MARK = "\x00"
+_ASCII_OPENERS = re.escape("".join(ch for ch in _OPENERS if ch.isascii()))
+_ASCII_NAME = re.compile(rf"(?<=[^{re.escape(_SENTENCE_END)}] )[{_ASCII_OPENERS}]*[A-Z]\S*")
+_JOINED_NAMES = re.compile(rf"(?<={_NAME_MARK} )[^ {_NAME_MARK}][^ ]{{0,2}}(?= {_NAME_MARK})")
+
+
+def _without_names_ascii(text: str) -> str:
+    marked = _JOINED_NAMES.sub(_NAME_MARK, _ASCII_NAME.sub(_NAME_MARK, " ".join(text.split())))
+    kept = marked.replace(_NAME_MARK, "").split()
     return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
 
 
@@ -235,11 +375,23 @@ def _vote(
             seen[detector.name] = detector.scores(text)
         for label, prob in seen[detector.name].items():
             weighted[label] = weighted.get(label, 0.0) + WEIGHTS[detector.name] * prob
+    lineup = tuple((d.name, d.known_labels) for d in detectors)
+    able = _ABLE.get(lineup)
+    if able is None:
+        able = _ABLE[lineup] = {}
     votes: dict[str, float] = {}
     for label, total in weighted.items():
-        able = sum(WEIGHTS[d.name] for d in detectors if label in d.known_labels)
-        votes[label] = total / (able or WEIGHTS["profiles"])
+        weight = able.get(label)
+        if weight is None:
+            weight = sum(WEIGHTS[d.name] for d in detectors if label in d.known_labels)
+            weight = able[label] = weight or WEIGHTS["profiles"]
+        votes[label] = total / weight
     return votes
+
+
+# The summed weight of the detectors that know each label, per line-up of detectors (a handful of
+# line-ups, a few hundred labels): the vote asks it for every label of every document.
+_ABLE: dict[tuple[tuple[str, frozenset[str]], ...], dict[str, float]] = {}
 
 
 # How the Indonesian/Malay split weighs the detectors' own odds against the marker log-odds; set on
