@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +30,8 @@ from silkroute.corpus.langid.detectors import (
     Detector,
     FastTextDetector,
     LinguaDetector,
+    OneLine,
+    one_line,
 )
 from silkroute.corpus.langid.markers import ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
@@ -81,6 +83,13 @@ SAMPLE_CHARS = 600
 # The cheap path: CLD2 reliable and this sure, the profiles naming the same language, no
 # regional language in sight and not Indonesian/Malay settle a document before fastText runs.
 CONFIDENT = 0.9
+# Latin samples remembered with their decision (a few MiB): exact copies and documents that
+# differ only past their first SAMPLE_CHARS characters are common in web text.
+DECIDED_CACHE = 8192
+
+
+# A Latin sample's label, score and the regional label it may be (see LangResult.uncertain).
+Decision = tuple[str, float, str | None]
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,8 @@ class CombinedLangId:
         self.cld2 = Cld2Detector()
         self.profiles = ProfileDetector()
         self._bounder = Bounder(WEIGHTS, WEIGHTS["profiles"])
-        self._last_evidence: tuple[str, float] | None = None
+        self._evidence_of: dict[str, float] = {}  # per batch
+        self._decided: dict[str, Decision] = {}
 
     @cached_property
     def lingua(self) -> LinguaDetector:
@@ -119,18 +129,23 @@ class CombinedLangId:
     def identify_batch(self, texts: Sequence[str]) -> list[LangResult]:
         """`identify` of each text, in order; each result depends on its own text alone."""
         results: list[LangResult | None] = []
-        latin: list[tuple[int, str, float]] = []  # index, sample without names, Latin share
+        latin: list[tuple[int, OneLine, float]] = []  # index, sample without names, Latin share
         for i, text in enumerate(texts):
             routed = self._by_script(text)
             if isinstance(routed, LangResult):
                 results.append(routed)
             else:
                 results.append(None)
-                latin.append((i, without_names(_sample(text)), routed))
-        samples = [sample for _, sample, _ in latin]
-        profiled = self.profiles.scores_batch(samples) if self.profiles.available else []
-        for n, (i, sample, share) in enumerate(latin):
-            lang, score, alternative = self._latin(sample, profiled[n] if profiled else None)
+                latin.append((i, one_line(without_names(_sample(text))), routed))
+        # A Latin label is a function of the sample alone: copies (and documents that differ only
+        # past the sample) are looked up, not identified again.
+        todo = list(dict.fromkeys(s for _, s, _ in latin if s not in self._decided))
+        for sample, decided in zip(todo, self._latin_batch(todo), strict=True):
+            if len(self._decided) >= DECIDED_CACHE:
+                del self._decided[next(iter(self._decided))]  # the oldest first
+            self._decided[sample] = decided
+        for i, sample, share in latin:
+            lang, score, alternative = self._decided[sample]
             results[i] = LangResult(lang, round(score * share, 4), "Latn", alternative)
         return [result for result in results if result is not None]
 
@@ -144,7 +159,7 @@ class CombinedLangId:
             return LangResult(self._myanmar_label(text), round(share, 4), script)
         if script != "Latn":
             scores = self.fasttext.scores(text)
-            best = max(scores, key=lambda k: scores[k], default=f"und_{script}")
+            best = max(scores, key=scores.__getitem__, default=f"und_{script}")
             return LangResult(best, round(scores.get(best, 0.0), 4), script)
         return share
 
@@ -157,27 +172,73 @@ class CombinedLangId:
             return "shn_Mymr"
         return "mya_Mymr"
 
-    def _latin(
-        self, text: str, profiled: dict[str, float] | None = None
-    ) -> tuple[str, float, str | None]:
-        """`text`: the document's sample without names; `profiled`: its profile scores, if the
-        batch has them already."""
+    def _latin_batch(self, samples: Sequence[str]) -> list[Decision]:
+        """`_latin` of each sample. Each document's decision runs as a generator that names the
+        detector it needs next; the documents waiting on one detector are run through it in one
+        loop, so each model's tables stay in the CPU caches (the same numbers, one model at a
+        time instead of all of them per document)."""
+        seens: list[dict[str, dict[str, float]]] = [{} for _ in samples]
+        if self.profiles.available:
+            for seen, scores in zip(seens, self.profiles.scores_batch(samples), strict=True):
+                seen["profiles"] = scores
+        steps = [self._decide(sample, seen) for sample, seen in zip(samples, seens, strict=True)]
+        decided: list[Decision | None] = [None] * len(samples)
+        waiting: dict[str, tuple[Detector, list[int]]] = {}
+
+        def advance(i: int) -> None:
+            try:
+                detector = next(steps[i])
+            except StopIteration as done:
+                decided[i] = done.value
+                return
+            waiting.setdefault(detector.name, (detector, []))[1].append(i)
+
+        for i in range(len(samples)):
+            advance(i)
+        while waiting:
+            detector, indices = waiting.pop(next(iter(waiting)))
+            for i in indices:
+                seens[i][detector.name] = detector.scores(samples[i])
+            for i in indices:
+                advance(i)
+        self._evidence_of.clear()
+        return [d for d in decided if d is not None]
+
+    def _latin(self, text: str, profiled: dict[str, float] | None = None) -> Decision:
+        """The decision for one sample (`text`: the document's sample without names), detectors
+        run as it asks for them; `profiled`: its profile scores, if known already."""
+        seen = {} if profiled is None or not self.profiles.available else {"profiles": profiled}
+        steps = self._decide(text, seen)
+        try:
+            while True:
+                detector = next(steps)
+                seen[detector.name] = detector.scores(text)
+        except StopIteration as done:
+            decision: Decision = done.value
+        self._evidence_of.clear()
+        return decision
+
+    def _decide(
+        self, text: str, seen: dict[str, dict[str, float]]
+    ) -> Generator[Detector, None, Decision]:
+        """Yields each detector it needs (the caller puts its scores in `seen`), then returns
+        (label, score, uncertain regional label)."""
         # The cheap detectors first: CLD2 (~30 us) and our profiles (~30 us). When CLD2 is
         # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
         # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
-        seen: dict[str, dict[str, float]] = {"cld2": self.cld2.scores(text)}
-        if self.profiles.available:
-            seen["profiles"] = self.profiles.scores(text) if profiled is None else profiled
+        yield from _missing(
+            seen, [self.cld2, self.profiles] if self.profiles.available else [self.cld2]
+        )
         regional = _regional_candidate(seen.get("profiles", {}))
         cheap = seen["cld2"]
-        first = max(cheap, key=lambda k: cheap[k], default="und_Latn")
+        first = max(cheap, key=cheap.__getitem__, default="und_Latn")
         profiled = seen.get("profiles", {})
         if (
             cheap.get(first, 0.0) >= CONFIDENT
             and first not in IND_ZSM
             and regional is None
             and profiled
-            and max(profiled, key=lambda k: profiled[k]) == first
+            and max(profiled, key=profiled.__getitem__) == first
         ):
             return first, cheap[first], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
@@ -187,14 +248,16 @@ class CombinedLangId:
         if settled is not None:
             votes = settled
         else:
+            yield from _missing(seen, detectors)
             votes = _vote(text, detectors, seen)
-            leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+            leader = max(votes, key=votes.__getitem__, default="und_Latn")
             if self._lingua_needed(text, seen, detectors, votes, leader):
+                yield from _missing(seen, [self.lingua])
                 votes = _vote(text, [*detectors, self.lingua], seen)
-        leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+        leader = max(votes, key=votes.__getitem__, default="und_Latn")
         if leader in IND_ZSM:  # the marker model only splits these two
             _apply_ind_zsm_markers(votes, self._evidence(text))
-            leader = max(votes, key=lambda k: votes[k])
+            leader = max(votes, key=votes.__getitem__)
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
 
@@ -215,9 +278,10 @@ class CombinedLangId:
 
     def _evidence(self, text: str) -> float:
         """`ind_zsm_evidence`, once per text (the settling check and the split both need it)."""
-        if self._last_evidence is None or self._last_evidence[0] is not text:
-            self._last_evidence = (text, ind_zsm_evidence(text))
-        return self._last_evidence[1]
+        evidence = self._evidence_of.get(text)
+        if evidence is None:
+            evidence = self._evidence_of[text] = ind_zsm_evidence(text)
+        return evidence
 
     def _vote_without_fasttext(
         self, text: str, detectors: list[Detector], seen: dict[str, dict[str, float]]
@@ -273,6 +337,15 @@ class CombinedLangId:
         return len(winners) == 1 and lowest > rival + EPS
 
 
+def _missing(
+    seen: dict[str, dict[str, float]], detectors: list[Detector]
+) -> Generator[Detector, None, None]:
+    """Asks for each detector whose scores are not in `seen` yet."""
+    for detector in detectors:
+        if detector.name not in seen:
+            yield detector
+
+
 # Chosen on the first 500 lines per language of eld's big test (the "dev" half): Tagalog
 # 0.926 -> 0.948 for any margin in 0.3..0.8, English unchanged (0.996); the other half reports.
 ENGLISH_MARGIN = 0.5
@@ -318,7 +391,7 @@ def without_names(text: str) -> str:
     "World Health Organization" or "Prime Minister" do not turn a Malay or Filipino sentence
     English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
     the text is returned whole."""
-    if text.isascii() and _NAME_MARK not in text:
+    if text.isascii():
         return _without_names_ascii(text)
     words = text.split()
     named = [False] * len(words)
@@ -334,23 +407,39 @@ def without_names(text: str) -> str:
         if not named[i] and len(words[i]) <= 3 and named[i - 1] and named[i + 1]:
             named[i] = True
     kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
-    return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
+    return OneLine(" ".join(kept)) if len(kept) >= MIN_WORDS_LEFT else text
 
 
-# The same rule for ASCII text (most documents) by two regular-expression passes instead of a
-# Python loop per word: in the text's words joined by single spaces, a name is a word after a word
-# that ends no sentence, whose first letter past any opener is a capital; it becomes one mark
-# character; then a word of up to three letters between two marks becomes a mark too.
-_NAME_MARK = "\x00"
+# The same rule for ASCII text (most documents) with one regular-expression scan instead of a
+# Python step per word: in the text's words joined by single spaces, every capitalised word
+# (past any opener) is found at once; only those few are looked at one by one.
 _ASCII_OPENERS = re.escape("".join(ch for ch in _OPENERS if ch.isascii()))
-_ASCII_NAME = re.compile(rf"(?<=[^{re.escape(_SENTENCE_END)}] )[{_ASCII_OPENERS}]*[A-Z]\S*")
-_JOINED_NAMES = re.compile(rf"(?<={_NAME_MARK} )[^ {_NAME_MARK}][^ ]{{0,2}}(?= {_NAME_MARK})")
+_CAPITALISED = re.compile(rf" [{_ASCII_OPENERS}]*[A-Z]")
 
 
 def _without_names_ascii(text: str) -> str:
-    marked = _JOINED_NAMES.sub(_NAME_MARK, _ASCII_NAME.sub(_NAME_MARK, " ".join(text.split())))
-    kept = marked.replace(_NAME_MARK, "").split()
-    return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
+    joined = " ".join(text.split())
+    names: list[tuple[int, int]] = []  # (the space before, the end) of each name
+    for match in _CAPITALISED.finditer(joined):
+        space = match.start()
+        if joined[space - 1] in _SENTENCE_END:
+            continue  # a sentence's first word
+        end = joined.find(" ", space + 1)
+        end = len(joined) if end < 0 else end
+        joiner = joined[names[-1][1] + 1 : space] if names else ""
+        if 0 < len(joiner) <= 3 and " " not in joiner:  # one short word between two names
+            names.append((names[-1][1], space))
+        names.append((space, end))
+    words = joined.count(" ") + 1 if joined else 0
+    if words - len(names) < MIN_WORDS_LEFT:
+        return text
+    kept: list[str] = []
+    at = 0
+    for space, end in names:
+        kept.append(joined[at:space])
+        at = end
+    kept.append(joined[at:])
+    return OneLine("".join(kept))
 
 
 def _sample(text: str) -> str:
