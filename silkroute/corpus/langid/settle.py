@@ -78,8 +78,9 @@ class Bounder:
                 weighted[label] = weighted.get(label, 0.0) + weight * prob
         low: dict[str, float] = {}
         high: dict[str, float] = {}
+        known = lineup.known
         for label, total in weighted.items():
-            able, extra = lineup.able_extra(label)
+            able, extra = known.get(label) or lineup.able_extra(label)
             low[label] = total / able
             high[label] = (total + extra) / able
         unseen = next((h for h, label in lineup.unseen_order if label not in weighted), 0.0)
@@ -97,7 +98,7 @@ class _Lineup:
         self.weights, self.fallback = weights, fallback
         self.everyone = [*consulted, *pending]
         self.pending = list(pending)
-        self._cache: dict[str, tuple[float, float]] = {}
+        self.known: dict[str, tuple[float, float]] = {}  # label -> (able, extra), as met
         known_before = frozenset().union(*(d.known_labels for d in consulted))
         candidates = frozenset().union(*(d.known_labels for d in pending)) & known_before
         # Highest reachable vote of each label only a pending detector can still name, best
@@ -109,9 +110,9 @@ class _Lineup:
         self.unseen_order = sorted(order, key=lambda item: (-item[0], item[1]))
 
     def able_extra(self, label: str) -> tuple[float, float]:
-        cached = self._cache.get(label)
+        cached = self.known.get(label)
         if cached is None:
             able = sum(self.weights[d.name] for d in self.everyone if label in d.known_labels)
             extra = sum(self.weights[d.name] for d in self.pending if label in d.known_labels)
-            cached = self._cache[label] = (able or self.fallback, extra)
+            cached = self.known[label] = (able or self.fallback, extra)
         return cached
