@@ -361,8 +361,11 @@ def _code_switched(votes: dict[str, float], leader: str) -> bool:
     return runner_up in HARD_GROUP and votes[leader] - votes[runner_up] < ENGLISH_MARGIN
 
 
+_ASCII_LETTER = re.compile("[A-Za-z]")  # str.isalpha() on ASCII
+
+
 def _ascii_with_letters(text: str) -> bool:
-    return text.isascii() and any(ch.isalpha() for ch in text[:200])
+    return text.isascii() and _ASCII_LETTER.search(text, 0, 200) is not None
 
 
 def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
