@@ -313,7 +313,7 @@ def stage_throughput(records: list[dict[str, str]]) -> dict[str, float]:
     return rates
 
 
-LANGID_TURN = 250  # documents per turn when our language ID and fastText alone alternate
+LANGID_TURN = 1000  # documents per turn when our language ID and fastText alone alternate
 
 
 def langid_and_fasttext(
