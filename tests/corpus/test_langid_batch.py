@@ -14,6 +14,7 @@ from silkroute.corpus.langid import combined as combined_module
 from silkroute.corpus.langid.evalsets import authored, eld_big_test
 from silkroute.corpus.langid.profiles import ProfileDetector
 from silkroute.corpus.langid.settle import Bounder
+from silkroute.corpus.pipeline.config import PipelineConfig
 from silkroute.corpus.pipeline.stats import StageStats
 from silkroute.corpus.stages.text import LangId
 
@@ -198,3 +199,23 @@ def test_vote_bounds_settle_only_what_fasttext_cannot_change(
         assert bounds.low[label] == pytest.approx(total / able)
         if label in FASTTEXT.known_labels:
             assert bounds.high[label] == pytest.approx((total + 1.0) / able)
+
+
+def test_the_langid_stage_reads_sample_chars_characters_of_latin_text() -> None:
+    english = "The weather was cold and windy, so we stayed at home and read books all day. "
+    indonesian = "Pemerintah menyatakan bahwa kualitas pendidikan di sekolah harus ditingkatkan. "
+    text = english * 2 + indonesian * 12
+    config = PipelineConfig.model_validate(
+        {
+            "input": {"paths": ["."]},
+            "output": {"dir": "."},
+            "stages": [
+                {"name": "langid", "params": {"sample_chars": 150}},
+                {"name": "langid"},
+            ],
+        }
+    )
+    short, default = config.build_stages()
+    (read_short,) = short.run([Document("a", text)], StageStats())
+    (read_default,) = default.run([Document("a", text)], StageStats())
+    assert (read_short.lang, read_default.lang) == ("eng_Latn", "ind_Latn")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from silkroute.corpus.document import Document
 from silkroute.corpus.langid import CombinedLangId, LangResult
+from silkroute.corpus.langid.combined import SAMPLE_CHARS
 from silkroute.corpus.normalize import (
     has_myanmar,
     normalize_text,
@@ -51,14 +52,23 @@ class Normalize(Stage):
 LANGID_BATCH = 1000
 
 
+class LangIdParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Characters of Latin text the detectors read (the default changes no label on the
+    # evaluation sets; 400 is ~1.25x faster and a little worse on long documents).
+    sample_chars: int = Field(SAMPLE_CHARS, ge=100, le=100_000)
+
+
 class LangId(Stage):
     """Annotates `lang`, `lang_score` and `script`; filtering is the language_filter's job."""
 
     name = "langid"
+    Params = LangIdParams
 
     @cached_property
     def detector(self) -> CombinedLangId:
-        return CombinedLangId()
+        params = self.params if isinstance(self.params, LangIdParams) else LangIdParams()
+        return CombinedLangId(sample_chars=params.sample_chars)
 
     def run(self, docs: Iterable[Document], stats: StageStats) -> Iterator[Document]:
         """Per batch of LANGID_BATCH documents (the same labels as one at a time)."""
