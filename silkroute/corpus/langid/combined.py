@@ -180,10 +180,10 @@ class CombinedLangId:
         return "mya_Mymr"
 
     def _latin_batch(self, samples: Sequence[str]) -> list[Decision]:
-        """`_latin` of each sample. Each document's decision runs as a generator that names the
-        detector it needs next; the documents waiting on one detector are run through it in one
-        loop, so each model's tables stay in the CPU caches (the same numbers, one model at a
-        time instead of all of them per document)."""
+        """The decision (`_decide`) for each Latin sample. Each document's decision runs as a
+        generator that names the detector it needs next; the documents waiting on one detector
+        are run through it in one loop, so each model's tables stay in the CPU caches (the same
+        numbers, one model at a time instead of all of them per document)."""
         seens: list[dict[str, dict[str, float]]] = [{} for _ in samples]
         if self.profiles.available:
             for seen, scores in zip(seens, self.profiles.scores_batch(samples), strict=True):
@@ -210,20 +210,6 @@ class CombinedLangId:
                 advance(i)
         self._evidence_of.clear()
         return [d for d in decided if d is not None]
-
-    def _latin(self, text: str, profiled: dict[str, float] | None = None) -> Decision:
-        """The decision for one sample (`text`: the document's sample without names), detectors
-        run as it asks for them; `profiled`: its profile scores, if known already."""
-        seen = {} if profiled is None or not self.profiles.available else {"profiles": profiled}
-        steps = self._decide(text, seen)
-        try:
-            while True:
-                detector = next(steps)
-                seen[detector.name] = detector.scores(text)
-        except StopIteration as done:
-            decision: Decision = done.value
-        self._evidence_of.clear()
-        return decision
 
     def _decide(
         self, text: str, seen: dict[str, dict[str, float]]
