@@ -61,26 +61,35 @@ def _script_indices(cps: np.ndarray) -> np.ndarray:
 _BMP = _script_indices(np.arange(0x10000, dtype=np.int64)).astype(np.uint8)
 
 
-def script_counts(text: str) -> dict[str, int]:
-    """Letters per script; characters outside every range (digits, punctuation) are ignored."""
+def _count_array(text: str) -> np.ndarray:
+    """Letters per script, indexed like SCRIPT_NAMES (characters outside every range ignored)."""
     cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     if cps.size == 0:
-        return {}
+        return np.zeros(len(SCRIPT_NAMES), dtype=np.int64)
     bmp = int(cps.max()) < 0x10000
     indices = _BMP[cps] if bmp else _script_indices(cps.astype(np.int64))
-    counts = np.bincount(indices, minlength=len(SCRIPT_NAMES) + 1)[: len(SCRIPT_NAMES)]
+    return np.bincount(indices, minlength=len(SCRIPT_NAMES) + 1)[: len(SCRIPT_NAMES)]
+
+
+def script_counts(text: str) -> dict[str, int]:
+    """Letters per script; characters outside every range (digits, punctuation) are ignored."""
+    counts = _count_array(text)
     return {SCRIPT_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
+
+
+_HIRA, _KANA, _HANI = (SCRIPT_NAMES.index(name) for name in ("Hira", "Kana", "Hani"))
+_JAPANESE = {_HIRA, _KANA, _HANI}
 
 
 def dominant_script(text: str) -> tuple[str, float]:
     """The script with most letters and its share of all letters; ("Zyyy", 0.0) when none."""
-    counts = script_counts(text)
-    total = sum(counts.values())
+    counts = _count_array(text).tolist()  # plain ints: the same arithmetic as on a dict
+    total = sum(counts)
     if not total:
         return "Zyyy", 0.0
-    script = max(counts, key=lambda s: counts[s])
+    best = counts.index(max(counts))  # ties: the first name in SCRIPT_NAMES order
     # Japanese mixes Han and kana: call it Jpan when kana is present in quantity.
-    kana = counts.get("Hira", 0) + counts.get("Kana", 0)
-    if script in ("Hani", "Hira", "Kana") and kana > 0.1 * total:
-        return "Jpan", (counts.get("Hani", 0) + kana) / total
-    return script, counts[script] / total
+    kana = counts[_HIRA] + counts[_KANA]
+    if best in _JAPANESE and kana > 0.1 * total:
+        return "Jpan", (counts[_HANI] + kana) / total
+    return SCRIPT_NAMES[best], counts[best] / total

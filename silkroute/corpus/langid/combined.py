@@ -8,12 +8,23 @@ narrowly leads a confusable-group language; Indonesian vs Malay is then re-split
 (the marker model of `markers.py` plus lingua's own odds), and a document led by another label
 is rechecked for Filipino by `filipino.py` (Tagalog's function words, where CLD2 calls Taglish
 English, Slovak or Cebuano).
+
+Documents are identified in batches (`identify_batch`; `identify` is a batch of one, with the same
+result): the trigram profiles score a batch at once. fastText and lingua run only where they could
+still change the label (`settle.py` bounds the vote before they run, and the Indonesian/Malay
+split is tried at the bounds' corners with lingua's odds at both ends of their range; a label only
+fastText knows cannot win a document the other detectors settled), and always where the Filipino
+recheck asks for them; the score is then the vote of the detectors that ran.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 from silkroute.corpus.langid import filipino
 from silkroute.corpus.langid.detectors import (
@@ -21,11 +32,14 @@ from silkroute.corpus.langid.detectors import (
     Detector,
     FastTextDetector,
     LinguaDetector,
+    OneLine,
+    one_line,
 )
-from silkroute.corpus.langid.malay import names_evidence, split_ind_zsm
+from silkroute.corpus.langid.malay import IND, ZSM, names_evidence, split_ind_zsm
 from silkroute.corpus.langid.markers import ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
-from silkroute.corpus.scripts import dominant_script
+from silkroute.corpus.langid.settle import EPS, Bounder
+from silkroute.corpus.scripts import codepoints, dominant_script
 
 SCRIPT_LABELS = {
     "Thai": "tha_Thai",
@@ -41,15 +55,23 @@ SCRIPT_LABELS = {
     "Bugi": "bug_Bugi",
     "Cham": "cjm_Cham",
 }
-# Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D).
-_SHAN_ONLY = frozenset(chr(c) for c in [*range(0x1075, 0x1090), *range(0x109A, 0x109E)])
+# Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D), as a
+# mask over the Myanmar block U+1000..U+109F.
+_SHAN_ONLY = np.zeros(0xA0, dtype=bool)
+_SHAN_ONLY[0x75:0x90] = True
+_SHAN_ONLY[0x9A:0x9E] = True
 # Languages the shipped detectors confuse: only these pay for the slower lingua vote.
 HARD_GROUP = frozenset(
     {"ind_Latn", "zsm_Latn", "fil_Latn", "jav_Latn", "sun_Latn", "ceb_Latn", "war_Latn"}
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
-IND_ZSM = ("ind_Latn", "zsm_Latn")
+IND_ZSM = (IND, ZSM)
+ENGLISH = "eng_Latn"
+LINGUA = "lingua"  # its detector's name (the detector itself is loaded only when it runs)
 FIL = filipino.FIL
+# lingua's scores at the two ends of the range of its odds in `malay.split_ind_zsm` (clipped
+# there): the Indonesian/Malay split is tried with both where lingua has not run.
+_LINGUA_EXTREMES: tuple[dict[str, float], ...] = ({IND: 1.0}, {ZSM: 1.0})
 # Regional languages only our profiles know well (see `_regional_candidate`).
 REGIONAL = frozenset(
     {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
@@ -64,11 +86,21 @@ REGIONAL_SURE = 0.6
 # flat around cld2 1.0-1.4, profiles 0.4-1.2.
 WEIGHTS = {"fasttext": 1.0, "cld2": 1.4, "profiles": 0.8, "lingua": 0.8}
 # Latin text is judged on its first ~600 characters (~100 words): every detector's cost grows
-# with length, and more text past this point changed no label on the evaluation sets.
+# with length, and more text past this point changed no label on the evaluation sets. Shorter is
+# faster but loses long documents (400: 0.27 points fewer of 16,000 synthetic documents right,
+# 28 instead of 3 wrong and not flagged; see docs/corpus.md), so it is a stage setting.
 SAMPLE_CHARS = 600
 # The cheap path: CLD2 reliable and this sure, the profiles naming the same language, no
 # regional language in sight and not Indonesian/Malay settle a document before fastText runs.
 CONFIDENT = 0.9
+# Latin samples remembered with their decision (a few MiB): exact copies and documents that
+# differ only past their first SAMPLE_CHARS characters are common in web text. The key is the
+# sample with its names (the Indonesian/Malay split reads distinctive name words).
+DECIDED_CACHE = 8192
+
+
+# A Latin sample's label, score and the regional label it may be (see LangResult.uncertain).
+Decision = tuple[str, float, str | None]
 
 
 @dataclass(frozen=True)
@@ -81,11 +113,20 @@ class LangResult:
 
 
 class CombinedLangId:
-    def __init__(self, use_lingua: bool = True) -> None:
+    def __init__(
+        self, use_lingua: bool = True, settle: bool = True, sample_chars: int = SAMPLE_CHARS
+    ) -> None:
         self.use_lingua = use_lingua
+        # Skip fastText / lingua where they cannot change the label (False: always run them).
+        self.settle = settle
+        # Latin text is judged on this many first characters (see SAMPLE_CHARS).
+        self.sample_chars = sample_chars
         self.fasttext = FastTextDetector()
         self.cld2 = Cld2Detector()
         self.profiles = ProfileDetector()
+        self._bounder = Bounder(WEIGHTS, WEIGHTS["profiles"])
+        self._evidence_of: dict[str, float] = {}  # per batch, by sample
+        self._decided: dict[str, Decision] = {}
 
     @cached_property
     def lingua(self) -> LinguaDetector:
@@ -98,6 +139,33 @@ class CombinedLangId:
         return ZawgyiDetector()
 
     def identify(self, text: str) -> LangResult:
+        return self.identify_batch([text])[0]
+
+    def identify_batch(self, texts: Sequence[str]) -> list[LangResult]:
+        """`identify` of each text, in order; each result depends on its own text alone."""
+        results: list[LangResult | None] = []
+        latin: list[tuple[int, str, float]] = []  # index, sample, Latin share
+        for i, text in enumerate(texts):
+            routed = self._by_script(text)
+            if isinstance(routed, LangResult):
+                results.append(routed)
+            else:
+                results.append(None)
+                latin.append((i, _sample(text, self.sample_chars), routed))
+        # A Latin label is a function of the sample alone: copies (and documents that differ only
+        # past the sample) are looked up, not identified again.
+        todo = list(dict.fromkeys(s for _, s, _ in latin if s not in self._decided))
+        for sample, decided in zip(todo, self._latin_batch(todo), strict=True):
+            if len(self._decided) >= DECIDED_CACHE:
+                del self._decided[next(iter(self._decided))]  # the oldest first
+            self._decided[sample] = decided
+        for i, sample, share in latin:
+            lang, score, alternative = self._decided[sample]
+            results[i] = LangResult(lang, round(score * share, 4), "Latn", alternative)
+        return [result for result in results if result is not None]
+
+    def _by_script(self, text: str) -> LangResult | float:
+        """The result where the script decides; for Latin text, the Latin share of letters."""
         # Most web text of the region is plain ASCII: every letter is Latin, no need to count.
         script, share = ("Latn", 1.0) if _ascii_with_letters(text) else dominant_script(text)
         if script in SCRIPT_LABELS:
@@ -106,71 +174,221 @@ class CombinedLangId:
             return LangResult(self._myanmar_label(text), round(share, 4), script)
         if script != "Latn":
             scores = self.fasttext.scores(text)
-            best = max(scores, key=lambda k: scores[k], default=f"und_{script}")
+            best = max(scores, key=scores.__getitem__, default=f"und_{script}")
             return LangResult(best, round(scores.get(best, 0.0), 4), script)
-        lang, score, alternative = self._latin(text)
-        return LangResult(lang, round(score * share, 4), script, alternative)
-
-    def _filipino_tops(self, text: str, seen: dict[str, dict[str, float]]) -> list[str | None]:
-        """The top labels of fastText and lingua (run here if the vote did not), for
-        `filipino.recheck`."""
-        detectors: list[Detector] = [self.fasttext, *([self.lingua] if self.use_lingua else [])]
-        tops: list[str | None] = []
-        for detector in detectors:
-            if detector.name not in seen:
-                seen[detector.name] = detector.scores(text)
-            scores = seen[detector.name]
-            tops.append(max(scores, key=lambda k: scores[k]) if scores else None)
-        return tops
+        return share
 
     def _myanmar_label(self, text: str) -> str:
-        myanmar = [ch for ch in text if "\u1000" <= ch <= "\u109f"]
-        shan = sum(ch in _SHAN_ONLY for ch in myanmar)
+        cps = codepoints(text)
+        myanmar = cps[(cps >= 0x1000) & (cps <= 0x109F)]
+        shan = int(np.count_nonzero(_SHAN_ONLY[myanmar - 0x1000])) if myanmar.size else 0
         # Zawgyi Burmese reuses the Shan code points for stacked letters: ask the Zawgyi model.
-        if shan > 0.05 * len(myanmar) and self.zawgyi.get_zawgyi_probability(text) < 0.5:  # type: ignore[attr-defined]
+        if shan > 0.05 * myanmar.size and self.zawgyi.get_zawgyi_probability(text) < 0.5:  # type: ignore[attr-defined]
             return "shn_Mymr"
         return "mya_Mymr"
 
-    def _latin(self, text: str) -> tuple[str, float, str | None]:
-        sample = _sample(text)
-        text = without_names(sample)
-        # The cheap detectors first: CLD2 (~30 us) and our profiles (~60 us). When CLD2 is
+    def _latin_batch(self, samples: Sequence[str]) -> list[Decision]:
+        """The decision (`_decide`) for each Latin sample. Each document's decision runs as a
+        generator that names the detector it needs next; the documents waiting on one detector
+        are run through it in one loop, so each model's tables stay in the CPU caches (the same
+        numbers, one model at a time instead of all of them per document)."""
+        texts = [one_line(without_names(sample)) for sample in samples]  # what the detectors read
+        seens: list[dict[str, dict[str, float]]] = [{} for _ in samples]
+        if self.profiles.available:
+            for seen, scores in zip(seens, self.profiles.scores_batch(texts), strict=True):
+                seen["profiles"] = scores
+        steps = [
+            self._decide(sample, text, seen)
+            for sample, text, seen in zip(samples, texts, seens, strict=True)
+        ]
+        decided: list[Decision | None] = [None] * len(samples)
+        waiting: dict[str, tuple[Detector, list[int]]] = {}
+
+        def advance(i: int) -> None:
+            try:
+                detector = next(steps[i])
+            except StopIteration as done:
+                decided[i] = done.value
+                return
+            waiting.setdefault(detector.name, (detector, []))[1].append(i)
+
+        for i in range(len(samples)):
+            advance(i)
+        while waiting:
+            detector, indices = waiting.pop(next(iter(waiting)))
+            for i in indices:
+                seens[i][detector.name] = detector.scores(texts[i])
+            for i in indices:
+                advance(i)
+        self._evidence_of.clear()
+        return [d for d in decided if d is not None]
+
+    def _decide(
+        self, sample: str, text: str, seen: dict[str, dict[str, float]]
+    ) -> Generator[Detector, None, Decision]:
+        """Yields each detector it needs (the caller puts its scores in `seen`), then returns
+        (label, score, uncertain regional label). `text` is `sample` without names, as the
+        detectors read it; the Indonesian/Malay split also reads the names."""
+        # The cheap detectors first: CLD2 (~30 us) and our profiles (~30 us). When CLD2 is
         # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
         # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
-        seen: dict[str, dict[str, float]] = {"cld2": self.cld2.scores(text)}
-        if self.profiles.available:
-            seen["profiles"] = self.profiles.scores(text)
+        yield from _missing(
+            seen, [self.cld2, self.profiles] if self.profiles.available else [self.cld2]
+        )
         regional = _regional_candidate(seen.get("profiles", {}))
         cheap = seen["cld2"]
-        first = max(cheap, key=lambda k: cheap[k], default="und_Latn")
+        first = max(cheap, key=cheap.__getitem__, default="und_Latn")
         profiled = seen.get("profiles", {})
         if (
             cheap.get(first, 0.0) >= CONFIDENT
             and first not in IND_ZSM
             and regional is None
             and profiled
-            and max(profiled, key=lambda k: profiled[k]) == first
+            and max(profiled, key=profiled.__getitem__) == first
         ):
-            if filipino.recheck(first, text, lambda: self._filipino_tops(text, seen)) == FIL:
+            if (yield from self._filipino_recheck(first, text, seen)):
                 return FIL, _filipino_score(seen), None
             return first, cheap[first], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
             detectors.append(self.profiles)
-        votes = _vote(text, detectors, seen)
-        leader = max(votes, key=lambda k: votes[k], default="und_Latn")
-        if self.use_lingua and (leader in IND_ZSM or _code_switched(votes, leader)):
-            votes = _vote(text, [*detectors, self.lingua], seen)
-        leader = max(votes, key=lambda k: votes[k], default="und_Latn")
+        settled = None
+        if self.settle:
+            settled = self._vote_without_fasttext(sample, text, detectors, seen)
+        if settled is not None:
+            votes = settled
+        else:
+            yield from _missing(seen, detectors)
+            votes = _vote(text, detectors, seen)
+            leader = max(votes, key=votes.__getitem__, default="und_Latn")
+            if self._lingua_needed(sample, text, seen, detectors, votes, leader):
+                yield from _missing(seen, [self.lingua])
+                votes = _vote(text, [*detectors, self.lingua], seen)
+        leader = max(votes, key=votes.__getitem__, default="und_Latn")
         if leader in IND_ZSM:  # the marker model only splits these two
-            evidence = ind_zsm_evidence(text) + names_evidence(sample, text)
-            split_ind_zsm(votes, evidence, seen.get("lingua"))
-            leader = max(votes, key=lambda k: votes[k])
-        elif filipino.recheck(leader, text, lambda: self._filipino_tops(text, seen)) == FIL:
+            # lingua's scores where it ran; where it was skipped, `_markers_settle` showed that
+            # no score of its could change the winner (this vote lies inside the bounds)
+            split_ind_zsm(votes, self._evidence(sample, text), seen.get(LINGUA))
+            leader = max(votes, key=votes.__getitem__)
+        elif (yield from self._filipino_recheck(leader, text, seen)):
             leader = FIL
+            if settled is not None:  # fastText ran for the recheck: the plain path's vote
+                votes = _vote(text, detectors, seen)
             votes[FIL] = max(votes.get(FIL, 0.0), _filipino_score(seen))
         uncertain = regional if regional is not None and regional != leader else None
         return leader, min(1.0, votes.get(leader, 0.0)), uncertain
+
+    def _filipino_recheck(
+        self, leader: str, text: str, seen: dict[str, dict[str, float]]
+    ) -> Generator[Detector, None, bool]:
+        """Whether `filipino.recheck` moves the document to Filipino; fastText and lingua are
+        asked for exactly where the recheck reads them (whether or not the vote skipped them)."""
+        if not filipino.asks_detectors(leader, text):
+            return False
+        consulted: list[Detector] = [self.fasttext]
+        if self.use_lingua:
+            consulted.append(self.lingua)
+        yield from _missing(seen, consulted)
+        tops = [max(s, key=s.__getitem__) if s else None for s in (seen[d.name] for d in consulted)]
+        return filipino.recheck(leader, text, lambda: tops) == FIL
+
+    def _lingua_needed(
+        self,
+        sample: str,
+        text: str,
+        seen: dict[str, dict[str, float]],
+        detectors: list[Detector],
+        votes: dict[str, float],
+        leader: str,
+    ) -> bool:
+        """Lingua joins where Indonesian/Malay lead or English narrowly leads a confusable-group
+        language, unless it cannot change which of Indonesian and Malay wins."""
+        if not self.use_lingua or not (leader in IND_ZSM or _code_switched(votes, leader)):
+            return False
+        settles = self.settle and leader in IND_ZSM
+        return not (settles and self._markers_settle(sample, text, seen, detectors, [self.lingua]))
+
+    def _evidence(self, sample: str, text: str) -> float:
+        """The split's marker evidence (text without names, plus the distinctive name words),
+        once per sample (the settling check and the split both need it)."""
+        evidence = self._evidence_of.get(sample)
+        if evidence is None:
+            evidence = ind_zsm_evidence(text) + names_evidence(sample, text)
+            self._evidence_of[sample] = evidence
+        return evidence
+
+    def _vote_without_fasttext(
+        self, sample: str, text: str, detectors: list[Detector], seen: dict[str, dict[str, float]]
+    ) -> dict[str, float] | None:
+        """The vote of the other detectors where fastText (and then lingua) cannot change the
+        label they lead to; None where they might."""
+        consulted = [d for d in detectors if d is not self.fasttext]
+        bounds = self._bounder.bounds(seen, consulted, [self.fasttext])
+        leader = bounds.leader()
+        # Indonesian/Malay and English leaders may call lingua in: settled below, or not at all.
+        # Any other leader keeps its label after the vote but for the Filipino recheck, which
+        # reads only the leader, the text and (run then) fastText's and lingua's top labels.
+        if leader is not None and leader not in IND_ZSM and leader != ENGLISH:
+            return _vote(text, consulted, seen)
+        pending: list[Detector] = [self.fasttext]
+        if self.use_lingua:
+            pending.append(self.lingua)
+        group_leads = max(bounds.low.get(label, 0.0) for label in IND_ZSM) > (
+            bounds.rival(set(IND_ZSM)) + EPS
+        )
+        if group_leads and self._markers_settle(sample, text, seen, consulted, pending):
+            return _vote(text, consulted, seen)
+        return None
+
+    def _markers_settle(
+        self,
+        sample: str,
+        text: str,
+        seen: dict[str, dict[str, float]],
+        consulted: list[Detector],
+        pending: list[Detector],
+    ) -> bool:
+        """Whether Indonesian or Malay wins after `malay.split_ind_zsm` whatever `pending` say.
+
+        The split is tried at the four corners of the box the pending detectors can move the two
+        votes in, and, where lingua is pending, with lingua's odds at both ends of their clipped
+        range (the split's log-odds grow with the Malay vote and lingua's odds and fall with the
+        Indonesian vote, so its extremes are among these corners; lingua's share of the vote and
+        its odds are bounded apart, which only widens the box). The winner's lowest vote must
+        still beat every other label's highest. Any vote the skipped detectors leave out (as
+        each of them agreeing with the mean) lies inside the box, so its split has this winner."""
+        bounds = self._bounder.bounds(seen, consulted, pending, always=IND_ZSM)
+        rival = bounds.rival(set(IND_ZSM))
+        ind, zsm = IND_ZSM
+        if max(bounds.low[ind], bounds.low[zsm]) <= rival + EPS:
+            return False  # a pending detector might lift another label to the lead
+        evidence = self._evidence(sample, text)
+        lingua: tuple[dict[str, float] | None, ...] = (seen.get(LINGUA),)
+        if any(d.name == LINGUA for d in pending):
+            lingua = _LINGUA_EXTREMES
+        winners: set[str] = set()
+        share = 1.0
+        for ind_vote in (bounds.low[ind], bounds.high[ind]):
+            for zsm_vote in (bounds.low[zsm], bounds.high[zsm]):
+                for lingua_scores in lingua:
+                    corner = {ind: ind_vote, zsm: zsm_vote}
+                    split_ind_zsm(corner, evidence, lingua_scores)
+                    winner, loser = sorted(IND_ZSM, key=lambda k: -corner[k])
+                    if corner[winner] <= corner[loser] + EPS:
+                        return False
+                    winners.add(winner)
+                    share = min(share, corner[winner] / (ind_vote + zsm_vote))
+        lowest = (bounds.low[ind] + bounds.low[zsm]) * share
+        return len(winners) == 1 and lowest > rival + EPS
+
+
+def _missing(
+    seen: dict[str, dict[str, float]], detectors: list[Detector]
+) -> Generator[Detector, None, None]:
+    """Asks for each detector whose scores are not in `seen` yet."""
+    for detector in detectors:
+        if detector.name not in seen:
+            yield detector
 
 
 # Chosen on the first 500 lines per language of eld's big test (the "dev" half): Tagalog
@@ -193,8 +411,11 @@ def _filipino_score(seen: dict[str, dict[str, float]]) -> float:
     return max((scores.get(FIL, 0.0) for scores in seen.values()), default=0.0)
 
 
+_ASCII_LETTER = re.compile("[A-Za-z]")  # str.isalpha() on ASCII
+
+
 def _ascii_with_letters(text: str) -> bool:
-    return text.isascii() and any(ch.isalpha() for ch in text[:200])
+    return text.isascii() and _ASCII_LETTER.search(text, 0, 200) is not None
 
 
 def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
@@ -223,10 +444,12 @@ def without_names(text: str) -> str:
     "World Health Organization" or "Prime Minister" do not turn a Malay or Filipino sentence
     English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
     the text is returned whole."""
+    if text.isascii():
+        return _without_names_ascii(text)
     words = text.split()
     named = [False] * len(words)
     start = True
-    for i, word in enumerate(words):  # one pass, no per-word allocation: this runs on every doc
+    for i, word in enumerate(words):  # one pass, no per-word allocation
         if not start:
             first = word[0]
             if first in _OPENERS:
@@ -240,14 +463,50 @@ def without_names(text: str) -> str:
     kept = [word for word, is_name in zip(words, joined, strict=True) if not is_name]
     if len(kept) < MIN_WORDS_LEFT:  # "Joe Biden dan Prime Minister Anwar": "dan" is no name word
         kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
-    return " ".join(kept) if len(kept) >= MIN_WORDS_LEFT else text
+    return OneLine(" ".join(kept)) if len(kept) >= MIN_WORDS_LEFT else text
 
 
-def _sample(text: str) -> str:
-    if len(text) <= SAMPLE_CHARS:
+# The same rule for ASCII text (most documents) with one regular-expression scan instead of a
+# Python step per word: in the text's words joined by single spaces, every capitalised word
+# (past any opener) is found at once; only those few are looked at one by one.
+_ASCII_OPENERS = re.escape("".join(ch for ch in _OPENERS if ch.isascii()))
+_CAPITALISED = re.compile(rf" [{_ASCII_OPENERS}]*[A-Z]")
+
+
+def _without_names_ascii(text: str) -> str:
+    joined = " ".join(text.split())
+    names: list[tuple[int, int]] = []  # (the space before, the end) of each name or joiner
+    joiners: set[int] = set()  # indices into `names` of the short words joining two names
+    for match in _CAPITALISED.finditer(joined):
+        space = match.start()
+        if joined[space - 1] in _SENTENCE_END:
+            continue  # a sentence's first word
+        end = joined.find(" ", space + 1)
+        end = len(joined) if end < 0 else end
+        joiner = joined[names[-1][1] + 1 : space] if names else ""
+        if 0 < len(joiner) <= 3 and " " not in joiner:  # one short word between two names
+            joiners.add(len(names))
+            names.append((names[-1][1], space))
+        names.append((space, end))
+    words = joined.count(" ") + 1 if joined else 0
+    if words - len(names) < MIN_WORDS_LEFT:  # keep the joining words ("Joe Biden dan Anwar")
+        names = [name for i, name in enumerate(names) if i not in joiners]
+        if words - len(names) < MIN_WORDS_LEFT:
+            return text
+    kept: list[str] = []
+    at = 0
+    for space, end in names:
+        kept.append(joined[at:space])
+        at = end
+    kept.append(joined[at:])
+    return OneLine("".join(kept))
+
+
+def _sample(text: str, limit: int = SAMPLE_CHARS) -> str:
+    if len(text) <= limit:
         return text
-    cut = text.rfind(" ", 0, SAMPLE_CHARS)
-    return text[: cut if cut > SAMPLE_CHARS // 2 else SAMPLE_CHARS]
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit]
 
 
 def _vote(
@@ -265,8 +524,20 @@ def _vote(
             seen[detector.name] = detector.scores(text)
         for label, prob in seen[detector.name].items():
             weighted[label] = weighted.get(label, 0.0) + WEIGHTS[detector.name] * prob
+    lineup = tuple((d.name, d.known_labels) for d in detectors)
+    able = _ABLE.get(lineup)
+    if able is None:
+        able = _ABLE[lineup] = {}
     votes: dict[str, float] = {}
     for label, total in weighted.items():
-        able = sum(WEIGHTS[d.name] for d in detectors if label in d.known_labels)
-        votes[label] = total / (able or WEIGHTS["profiles"])
+        weight = able.get(label)
+        if weight is None:
+            weight = sum(WEIGHTS[d.name] for d in detectors if label in d.known_labels)
+            weight = able[label] = weight or WEIGHTS["profiles"]
+        votes[label] = total / weight
     return votes
+
+
+# The summed weight of the detectors that know each label, per line-up of detectors (a handful of
+# line-ups, a few hundred labels): the vote asks it for every label of every document.
+_ABLE: dict[tuple[tuple[str, frozenset[str]], ...], dict[str, float]] = {}

@@ -22,7 +22,20 @@ class Detector(Protocol):
     def scores(self, text: str) -> dict[str, float]: ...
 
 
+class OneLine(str):
+    """Text already on one line: its words joined by single spaces (`one_line`'s output), so the
+    detectors need not split and join it again."""
+
+    __slots__ = ()
+
+
+def one_line(text: str) -> OneLine:
+    return text if type(text) is OneLine else OneLine(" ".join(text.split()))
+
+
 def _one_line(text: str, limit: int = 2000) -> str:
+    if type(text) is OneLine and len(text) <= limit:
+        return text
     return " ".join(text[:limit].split())
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Literal
 
 FIL = "fil_Latn"
 ENG = "eng_Latn"
@@ -74,23 +75,37 @@ def recheck(leader: str, text: str, detector_tops: Callable[[], list[str | None]
     the statistical detectors to consult (fastText, lingua), computed only when needed. English
     yields to Filipino when Tagalog's words outnumber English's and one detector says Filipino;
     any other language (Slovak, Cebuano...) only when every detector says Filipino."""
-    if leader == FIL or leader in _KEEP:
+    agreement = _agreement_needed(leader, text)
+    if agreement is None:
         return leader
+    tops = detector_tops()
+    if agreement == "one":
+        return FIL if FIL in tops else leader
+    return FIL if tops and all(top == FIL for top in tops) else leader
+
+
+def asks_detectors(leader: str, text: str) -> bool:
+    """Whether `recheck` would consult the detectors (where it would not, it keeps the leader):
+    the batched path runs fastText and lingua for the recheck exactly where this holds."""
+    return _agreement_needed(leader, text) is not None
+
+
+def _agreement_needed(leader: str, text: str) -> Literal["one", "all"] | None:
+    """How many detectors must say Filipino to move `leader`; None where the words alone keep it."""
+    if leader == FIL or leader in _KEEP:
+        return None
     lowered = text.lower()
     if TAGALOG_WORDS.isdisjoint(lowered.split()):  # the common case, ~5 us: no Tagalog at all
-        return leader
+        return None
     words = _WORD.findall(lowered)
     tagalog = sum(word in TAGALOG_WORDS for word in words)
     if tagalog < MIN_TAGALOG_WORDS:
-        return leader
+        return None
     if leader == ENG:
-        if tagalog <= sum(word in ENGLISH_WORDS for word in words):
-            return leader
-        return FIL if FIL in detector_tops() else leader
+        return "one" if tagalog > sum(word in ENGLISH_WORDS for word in words) else None
     if leader in PHILIPPINE and (
         any(word in OTHER_PHILIPPINE_WORDS for word in words)
         or not any(word in TAGALOG_ONLY_WORDS for word in words)
     ):
-        return leader
-    tops = detector_tops()
-    return FIL if tops and all(top == FIL for top in tops) else leader
+        return None
+    return "all"

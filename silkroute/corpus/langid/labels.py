@@ -70,4 +70,4 @@ LINGUA_TO_LABEL = {
 
 
 def label_from_iso(code: str, script: str = "Latn") -> str:
-    return ISO_TO_LABEL.get(code, f"{code}_{script}")
+    return ISO_TO_LABEL.get(code) or f"{code}_{script}"  # no string built for a known code

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from silkroute.corpus.langid.detectors import OneLine
 
 PROFILE_PATH = Path(__file__).with_name("profiles.json")
 
@@ -44,15 +47,28 @@ class ProfileDetector:
         self.temperature = temperature
 
     @cached_property
-    def _model(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """Labels, the vocabulary's trigram keys (sorted), their rows, and the matrix."""
+    def _model(self) -> tuple[list[str], np.ndarray, np.ndarray, int, np.ndarray]:
+        """Labels, the alphabet's index per BMP code point, the vocabulary row of every trigram
+        of alphabet indices, and the matrix (vocabulary rows, then the unknown-trigram floor)."""
         data = json.loads(self.path.read_text(encoding="utf-8"))
         labels: list[str] = data["labels"]
-        keys = np.array([_key(g) for g in data["vocab"]], dtype=np.int64)
-        order = np.argsort(keys)
+        vocab: list[str] = data["vocab"]
         matrix = np.array(data["logp"], dtype=np.float64).T  # (vocab, labels)
         floor = np.array(data["floor"], dtype=np.float64)[None, :]
-        return labels, keys[order], order, np.vstack([matrix, floor])
+        # Every character of the vocabulary gets an index from 1; 0 is any other character, so a
+        # trigram holding one is unknown, as it was never in the vocabulary. One table lookup per
+        # trigram then replaces a binary search over the vocabulary's keys.
+        alphabet = sorted({ch for gram in vocab for ch in gram})
+        if any(ord(ch) > 0xFFFE for ch in alphabet):
+            raise ValueError(f"{self.path}: profile trigrams must be in the BMP")
+        index = np.zeros(0x10000, dtype=np.int32)  # narrow types: less memory traffic per lookup
+        index[[ord(ch) for ch in alphabet]] = np.arange(1, len(alphabet) + 1)
+        size = len(alphabet) + 1
+        table = np.full(size**3, len(vocab), dtype=np.int32)
+        for row, gram in enumerate(vocab):
+            a, b, c = (int(index[ord(ch)]) for ch in gram)
+            table[(a * size + b) * size + c] = row
+        return labels, index, table, size, np.vstack([matrix, floor])
 
     @cached_property
     def known_labels(self) -> frozenset[str]:
@@ -63,30 +79,41 @@ class ProfileDetector:
         return self.path.exists()  # asked per document: one stat, not thousands
 
     def scores(self, text: str) -> dict[str, float]:
-        labels, keys, order, matrix = self._model
-        grams = _keys(text[:2000])
-        if grams.size == 0:
-            return {}
-        unknown = matrix.shape[0] - 1
-        at = np.minimum(np.searchsorted(keys, grams), keys.size - 1)
-        rows = np.where(keys[at] == grams, order[at], unknown)
-        loglik = matrix[rows].sum(axis=0) / rows.size
+        return self.scores_batch([text])[0]
+
+    def scores_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """`scores` of each text; the trigram lookups and the softmax run once for the batch,
+        and each text's sum is its own (the same numbers whatever else is in the batch)."""
+        labels, index, table, size, matrix = self._model
+        padded = [
+            f" {text.lower()} "
+            if type(text) is OneLine and len(text) <= 2000
+            else " " + " ".join(text[:2000].lower().split()) + " "
+            for text in texts
+        ]
+        if not padded:
+            return []
+        # U+FFFF is no character of the alphabet: code points above the BMP map to "other".
+        cps = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
+        chars = index[np.minimum(cps, 0xFFFF)]
+        rows = table[(chars[:-2] * size + chars[1:-1]) * size + chars[2:]]
+        out: list[dict[str, float]] = [{} for _ in padded]
+        sums: list[np.ndarray] = []
+        scored: list[int] = []
+        start = 0
+        for i, piece in enumerate(padded):
+            count = len(piece) - 2  # trigrams inside this text, none across texts
+            if count > 0:
+                # A sum per text, row after row as before: batch-independent and bit-identical.
+                sums.append(matrix[rows[start : start + count]].sum(axis=0) / count)
+                scored.append(i)
+            start += len(piece)
+        if not scored:
+            return out
+        loglik = np.vstack(sums)
         # Per-trigram average log-likelihood, sharpened: a softmax over languages.
-        z = (loglik - loglik.max()) / self.temperature
-        probs = np.exp(z) / np.exp(z).sum()
-        return {label: float(p) for label, p in zip(labels, probs, strict=True) if p > 1e-3}
-
-
-def _key(gram: str) -> int:
-    """One integer per trigram: three 21-bit code points."""
-    a, b, c = (ord(ch) for ch in gram)
-    return (a << 42) | (b << 21) | c
-
-
-def _keys(text: str) -> np.ndarray:
-    """Every trigram of `trigrams(text)` as `_key` integers, vectorised."""
-    padded = " " + " ".join(text.lower().split()) + " "
-    cps = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    if cps.size < 3:
-        return np.zeros(0, dtype=np.int64)
-    return (cps[:-2] << 42) | (cps[1:-1] << 21) | cps[2:]
+        z = (loglik - loglik.max(axis=1, keepdims=True)) / self.temperature
+        probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        for i, row in zip(scored, probs.tolist(), strict=True):
+            out[i] = {label: p for label, p in zip(labels, row, strict=True) if p > 1e-3}
+        return out

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
 from functools import cached_property
+from itertools import islice
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from silkroute.corpus.document import Document
-from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid import CombinedLangId, LangResult
+from silkroute.corpus.langid.combined import SAMPLE_CHARS
 from silkroute.corpus.normalize import (
     has_myanmar,
     normalize_text,
@@ -42,23 +46,54 @@ class Normalize(Stage):
         return doc
 
 
+# Documents identified together: each detector runs over the batch in one loop, so its tables stay
+# in the CPU caches (on the benchmark: batches of 64 / 256 / 1,000 documents ran at 1.9x / 2.2x /
+# 2.4x fastText alone's rate); a few MiB of documents in flight.
+LANGID_BATCH = 1000
+
+
+class LangIdParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Characters of Latin text the detectors read (the default changes no label on the
+    # evaluation sets; 400 is ~1.25x faster and a little worse on long documents).
+    sample_chars: int = Field(SAMPLE_CHARS, ge=100, le=100_000)
+
+
 class LangId(Stage):
     """Annotates `lang`, `lang_score` and `script`; filtering is the language_filter's job."""
 
     name = "langid"
+    Params = LangIdParams
 
     @cached_property
     def detector(self) -> CombinedLangId:
-        return CombinedLangId()
+        params = self.params if isinstance(self.params, LangIdParams) else LangIdParams()
+        return CombinedLangId(sample_chars=params.sample_chars)
+
+    def run(self, docs: Iterable[Document], stats: StageStats) -> Iterator[Document]:
+        """Per batch of LANGID_BATCH documents (the same labels as one at a time)."""
+        stream = iter(docs)
+        while batch := list(islice(stream, LANGID_BATCH)):
+            start = time.perf_counter()
+            for doc in batch:
+                stats.saw(doc)
+            results = self.detector.identify_batch([doc.text for doc in batch])
+            for doc, result in zip(batch, results, strict=True):
+                self._annotate(doc, result, stats)
+                stats.kept(doc)
+            stats.seconds += time.perf_counter() - start
+            yield from batch
 
     def process(self, doc: Document, stats: StageStats) -> Document | str:
-        result = self.detector.identify(doc.text)
+        self._annotate(doc, self.detector.identify(doc.text), stats)
+        return doc
+
+    def _annotate(self, doc: Document, result: LangResult, stats: StageStats) -> None:
         doc.meta.update(lang=result.lang, lang_score=result.score, script=result.script)
         if result.uncertain is not None:
             # Kept under the vote's label, but marked and counted: the reader decides.
             doc.meta["lang_uncertain"] = result.uncertain
             stats.counters[f"lang_uncertain:{result.lang}|{result.uncertain}"] += 1
-        return doc
 
 
 class PiiParams(BaseModel):
