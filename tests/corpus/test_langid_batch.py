@@ -109,6 +109,14 @@ def test_a_batch_labels_each_document_exactly_as_it_would_be_labelled_alone(
     assert again[len(sample) :] == one_at_a_time[:20]
 
 
+def test_a_batch_with_more_distinct_texts_than_the_cache_holds_is_labelled_whole(
+    sample: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = CombinedLangId().identify_batch(sample)
+    monkeypatch.setattr(combined_module, "DECIDED_CACHE", 8)
+    assert CombinedLangId().identify_batch(sample) == expected
+
+
 def test_skipping_fasttext_and_lingua_where_they_cannot_matter_changes_no_label(
     sample: list[str], detector: CombinedLangId
 ) -> None:

@@ -154,13 +154,16 @@ class CombinedLangId:
                 latin.append((i, _sample(text, self.sample_chars), routed))
         # A Latin label is a function of the sample alone: copies (and documents that differ only
         # past the sample) are looked up, not identified again.
-        todo = list(dict.fromkeys(s for _, s, _ in latin if s not in self._decided))
-        for sample, decided in zip(todo, self._latin_batch(todo), strict=True):
+        # This batch's decisions are kept apart from the bounded cache: a batch with more than
+        # DECIDED_CACHE distinct samples would otherwise evict its own decisions.
+        decided = {s: self._decided[s] for _, s, _ in latin if s in self._decided}
+        todo = list(dict.fromkeys(s for _, s, _ in latin if s not in decided))
+        for sample, decision in zip(todo, self._latin_batch(todo), strict=True):
             if len(self._decided) >= DECIDED_CACHE:
                 del self._decided[next(iter(self._decided))]  # the oldest first
-            self._decided[sample] = decided
+            self._decided[sample] = decided[sample] = decision
         for i, sample, share in latin:
-            lang, score, alternative = self._decided[sample]
+            lang, score, alternative = decided[sample]
             results[i] = LangResult(lang, round(score * share, 4), "Latn", alternative)
         return [result for result in results if result is not None]
 
