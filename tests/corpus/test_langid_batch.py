@@ -117,6 +117,14 @@ def test_a_batch_with_more_distinct_texts_than_the_cache_holds_is_labelled_whole
     assert CombinedLangId().identify_batch(sample) == expected
 
 
+def test_loading_every_model_first_loads_lingua_and_changes_no_label(sample: list[str]) -> None:
+    expected = CombinedLangId().identify_batch(sample)
+    loaded = CombinedLangId()
+    loaded.load()
+    assert "lingua" in vars(loaded)  # the lazily loaded detector is there before any document
+    assert loaded.identify_batch(sample) == expected
+
+
 def test_skipping_fasttext_and_lingua_where_they_cannot_matter_changes_no_label(
     sample: list[str], detector: CombinedLangId
 ) -> None:
