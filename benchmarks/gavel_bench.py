@@ -127,7 +127,6 @@ SWEEP_POLICIES = (
 )
 READS_LIMITS = ("hetero-srtf", "hetero-srtf-swap")  # run with noisy limits, NOISE_SEEDS each
 BASELINE = "gavel-mmf"
-BEST = "hetero-srtf-swap"
 # Where hetero-srtf was designed (its rules were chosen looking at these runs only); every
 # other (trace, cluster) pair is held out.
 DESIGN_POINT = ("seed1-11cb48", "36+36+36")
