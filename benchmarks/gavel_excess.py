@@ -9,7 +9,8 @@ that width). Also: moves (preemptions), and the excess of the jobs that arrived 
 worst day (bursts).
 
 Run: python -m benchmarks.gavel_excess [TRACE CLUSTER LOAD ...]   (default: the points where
-hetero-srtf misses 0.9x gavel-mmf; hetero-srtf with noise seed 1 and gavel-mmf at each)
+hetero-srtf misses 0.9x gavel-mmf; hetero-srtf and hetero-srtf-swap with noise seed 1, and
+gavel-mmf, at each)
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ MISSES = (
     ("seed1-103959", "12+12+12", 1.0),
     ("seed1-103959", "36+36+36", 4.0),
 )
-POLICIES = (("hetero-srtf", 1), ("gavel-mmf", None))  # (spec, noise seed of the limits)
+# (spec, noise seed of the limits)
+POLICIES = (("hetero-srtf", 1), ("hetero-srtf-swap", 1), ("gavel-mmf", None))
 console = Console(width=170)
 
 
