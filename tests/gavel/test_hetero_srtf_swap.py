@@ -39,18 +39,18 @@ def _plan(policy: RoundPolicy, jobs: list[JobRequest]) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("case", "jobs", "srtf", "swap"),
     [
-        # Both owe 1,000 s (band 512, weight sqrt(512) = 22.6): the V100 pairs tie, so the
-        # deal gives it to j1 (earlier id) and leaves j2 at 0.1x on the K80. Swapping gains
-        # (1 - 0.1) / 22.6 - (1 - 0.9) / 22.6 > 0: j2 takes the V100, j1 runs 0.9x on the K80.
+        # Both owe 1,000 s (band 512): the V100 pairs tie, so the deal gives it to j1 (earlier
+        # id) and leaves j2 at 0.1x on the K80. Swapping gains (1 - 0.1) / 512 - (1 - 0.9) / 512
+        # > 0: j2 takes the V100, j1 runs 0.9x on the K80.
         (
             "equal debts: the job that crawls on the K80 gets the V100",
             [_request(1, 0.9, 1000.0), _request(2, 0.1, 1000.0)],
             {"j1": "V100", "j2": "K80"},
             {"j1": "K80", "j2": "V100"},
         ),
-        # j1 owes 1,000 s (weight 22.6), j2 5,000 s (band 4,096, weight 64). Advantage of the
-        # V100: j1 (1 - 0.5) / 22.6 = 0.022, j2 (1 - 0.1) / 64 = 0.014: no swap, the job that
-        # owes less keeps the V100 although j2 would lose more on the K80.
+        # j1 owes 1,000 s (band 512), j2 5,000 s (band 4,096). Advantage of the V100: j1
+        # (1 - 0.5) / 512 = 0.00098, j2 (1 - 0.1) / 4096 = 0.00022: no swap, the job that owes
+        # less keeps the V100 although j2 would lose more on the K80.
         (
             "a much shorter job keeps the V100",
             [_request(1, 0.5, 1000.0), _request(2, 0.1, 5000.0)],

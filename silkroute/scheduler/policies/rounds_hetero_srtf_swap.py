@@ -4,13 +4,10 @@ The greedy deal of `hetero-srtf` (pairs scored speed / work owed, best first) ca
 on a type where it crawls while a job that would lose little there holds the fast type: with
 one V100 and one K80, a job that runs 0.9x on a K80 and one that runs 0.1x there, owing about
 the same, are dealt in arrival order, so the first may take the V100 and leave the second to
-crawl. Every round, after the deal:
+crawl. Every round:
 
-1. Weigh each job by `owed = banded remaining work ** 0.5 x GPUs` (the square root of
-   `hetero-srtf`'s remaining work: length still ranks who runs first, but a job's speed on a
-   type counts for more against it, so a slow type goes to the job that loses least there).
-2. Deal as `hetero-srtf` does, with that weight.
-3. For every two types X, Y and every gang width, swap a job on X with a job on Y when that
+1. Deal as `hetero-srtf` does (weight `owed = banded remaining work x GPUs`).
+2. For every two types X, Y and every gang width, swap a job on X with a job on Y when that
    raises the total `speed / owed` of the two: for a on X and b on Y the swap gains
    `adv(b) - adv(a)`, where `adv(j) = (speed_X - speed_Y) / owed_j` is how much more j
    retires per second on X than on Y. Jobs on X sorted by adv ascending meet jobs on Y sorted
@@ -18,8 +15,7 @@ crawl. Every round, after the deal:
 
 The set of jobs that runs and the accelerators each type gives out are unchanged; only who sits
 where. Like `hetero-srtf`, it reads speeds per type, elapsed service and users' time limits,
-never run times. The exponent and the swap were chosen on the design points only (seed1-11cb48
-on 36+36+36, noise seed 1): see docs/gavel.md.
+never run times. How it was chosen (and a variant that was not kept): docs/gavel.md.
 """
 
 from __future__ import annotations
@@ -31,7 +27,6 @@ from silkroute.scheduler.policies.rounds_base import EagerRounds, active_jobs, t
 from silkroute.scheduler.policies.rounds_hetero_las import _median, _speeds
 from silkroute.scheduler.policies.rounds_hetero_srtf import deal, discretised, remaining_work_s
 
-REMAINING_EXPONENT = 0.5
 SWAP_PASSES = 3
 
 
@@ -80,10 +75,7 @@ class HeteroSrtfSwapRounds(EagerRounds):
         capacity = type_capacity(book)
         types = list(capacity)
         jobs = active_jobs(book)
-        owed = {
-            j.id: discretised(remaining_work_s(j, ctx.now, types)) ** REMAINING_EXPONENT * j.workers
-            for j in jobs
-        }
+        owed = {j.id: discretised(remaining_work_s(j, ctx.now, types)) * j.workers for j in jobs}
         speed = {j.id: _speeds(j, capacity) for j in jobs}
         # Fastest type first, by the median job's speed on it: ties go to the faster type.
         types.sort(key=lambda t: -_median([speed[j.id].get(t, 0.0) for j in jobs]))
