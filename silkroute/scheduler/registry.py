@@ -53,6 +53,7 @@ from silkroute.scheduler.policies.preempt_priority import PriorityPreemption
 from silkroute.scheduler.policies.rounds_gavel_mmf import GavelMaxMinFairness
 from silkroute.scheduler.policies.rounds_hetero_las import HeteroLasRounds
 from silkroute.scheduler.policies.rounds_hetero_srtf import HeteroSrtfRounds
+from silkroute.scheduler.policies.rounds_hetero_srtf_swap import HeteroSrtfSwapRounds
 
 T = TypeVar("T")
 RoundFactory = Callable[[float], tuple[RoundPolicy, list[Admission]]]
@@ -155,6 +156,8 @@ REGISTRY.register("preset", "gavel-mmf", "fifo:none:packing+speed:gavel-mmf")
 REGISTRY.register("preset", "hetero-las", "speed-las:greedy:packing+speed:hetero-las")
 REGISTRY.register("rounds", "hetero-srtf", lambda s: (HeteroSrtfRounds(s), []))
 REGISTRY.register("preset", "hetero-srtf", "speed-las:greedy:packing+speed:hetero-srtf")
+REGISTRY.register("rounds", "hetero-srtf-swap", lambda s: (HeteroSrtfSwapRounds(s), []))
+REGISTRY.register("preset", "hetero-srtf-swap", "speed-las:greedy:packing+speed:hetero-srtf-swap")
 
 # Views by kind (the names older code and tests use).
 QUEUE_ORDERS = REGISTRY.orders

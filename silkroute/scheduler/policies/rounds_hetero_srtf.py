@@ -75,20 +75,33 @@ class HeteroSrtfRounds(EagerRounds):
         speed = {j.id: _speeds(j, capacity) for j in jobs}
         # Fastest type first, by the median job's speed on it: ties go to the faster type.
         types.sort(key=lambda t: -_median([speed[j.id].get(t, 0.0) for j in jobs]))
-        pairs = [
-            (speed[j.id][t] / (remaining[j.id] * j.workers), j, t)
-            for j in jobs
-            for t in types
-            if speed[j.id].get(t, 0.0) > 0
-        ]
-        pairs.sort(key=lambda p: (-p[0], p[1].submit_time, p[1].id, types.index(p[2])))
-        left = dict(capacity)
-        taken: set[int] = set()
-        dealt: list[tuple[Job, str]] = []
-        for _, job, where in pairs:
-            if job.id in taken or left[where] < job.workers:
-                continue
-            left[where] -= job.workers
-            taken.add(job.id)
-            dealt.append((job, where))
-        return [Planned(job, (t,)) for job, t in dealt]
+        owed = {j.id: remaining[j.id] * j.workers for j in jobs}
+        return [Planned(job, (t,)) for job, t in deal(jobs, types, capacity, speed, owed)]
+
+
+def deal(
+    jobs: list[Job],
+    types: list[str],
+    capacity: dict[str, int],
+    speed: dict[int, dict[str, float]],
+    owed: dict[int, float],
+) -> list[tuple[Job, str]]:
+    """(job, type) pairs scored `speed / owed`, dealt best first: each job at most once, a gang
+    only where its whole width fits on one type. Ties: earlier submission, id, faster type."""
+    pairs = [
+        (speed[j.id][t] / owed[j.id], j, t)
+        for j in jobs
+        for t in types
+        if speed[j.id].get(t, 0.0) > 0
+    ]
+    pairs.sort(key=lambda p: (-p[0], p[1].submit_time, p[1].id, types.index(p[2])))
+    left = dict(capacity)
+    taken: set[int] = set()
+    dealt: list[tuple[Job, str]] = []
+    for _, job, where in pairs:
+        if job.id in taken or left[where] < job.workers:
+            continue
+        left[where] -= job.workers
+        taken.add(job.id)
+        dealt.append((job, where))
+    return dealt
