@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,6 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     found = request.getfixturevalue(f"{request.param}_engine")
     assert isinstance(found, Engine)
     return found
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    control = ControlPlane(tmp_path)
-    control.start()
-    try:
-        yield control
-    finally:
-        control.stop()
 
 
 def engine_site(plane: ControlPlane, engine: Engine, name: str = "edge") -> None:

@@ -5,8 +5,6 @@ Slurm cluster."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +13,6 @@ from tests.backends import slurm_cluster
 from tests.engines import Engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    control = ControlPlane(tmp_path)
-    control.start()
-    try:
-        yield control
-    finally:
-        control.stop()
 
 
 def scontrol(engine: Engine, *args: str) -> None:
