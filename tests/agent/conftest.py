@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.agent.harness import ControlPlane
-from tests.platform.conftest import api, db_url, postgres
+from tests.platform.conftest import api, bare_store, db_url, postgres
 
-__all__ = ["api", "db_url", "plane", "postgres"]
+__all__ = ["api", "bare_store", "db_url", "plane", "postgres"]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from silkroute.api.app import create_app
 from silkroute.control.boot import init_admin, open_platform
 from silkroute.control.service import Platform
+from silkroute.store.db import Store, default_url
 from silkroute.store.throwaway_pg import PgServer, start_postgres
 
 DEMO_SITES = yaml.safe_load(
@@ -38,6 +39,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     if isinstance(server, str):
         pytest.skip(server)
     return server.new_database()
+
+
+@pytest.fixture
+def bare_store(tmp_path: Path, db_url: str | None) -> Iterator[Store]:
+    """A store on an empty database, with no schema yet: the migration tests' starting point."""
+    store = Store(db_url or default_url(tmp_path / "data"))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @dataclass
