@@ -67,7 +67,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def calendar() -> tuple[dt.date, tuple[tuple[str, dt.date], ...]]:
+# The UTC date and each jurisdiction's own date, sorted by jurisdiction.
+Calendar = tuple[dt.date, tuple[tuple[str, dt.date], ...]]
+
+
+def calendar() -> Calendar:
     """The UTC date and every jurisdiction's own date: the data law is re-read when any moves."""
     instant = now()
     return instant.date(), tuple(sorted(rule_book().local_days(instant).items()))

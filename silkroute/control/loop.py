@@ -124,7 +124,7 @@ class ControlLoop:
         self.operator_policies: str | None = None  # the operator's Cedar policies (text)
         self.checkpoint_s = 60.0
         self._last_checkpoint = time.monotonic()
-        self._calendar: object = None  # governance.calendar() when the law was last read
+        self._calendar: governance.Calendar | None = None  # when the law was last read
         self._lock = threading.Lock()  # one pass at a time (the thread, or tests calling run_once)
         self._thread: threading.Thread | None = None
         self._started = time.monotonic()
