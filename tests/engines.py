@@ -92,6 +92,19 @@ def wait_for_files(paths: Sequence[Path], timeout_s: float = 120.0) -> None:
 LOCAL_AGENT_ARGS = ["--backend", "local", "--local-nodes", "2", "--accelerators", "2"]
 
 
+# Every engine a suite runs against; each one's tests stay on one xdist worker
+# (`--dist loadgroup`): one cluster per engine.
+ENGINES = ["local", "slurm", "ray"]
+
+
+@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in ENGINES])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each engine in turn, through its `<name>_engine` session fixture."""
+    found = request.getfixturevalue(f"{request.param}_engine")
+    assert isinstance(found, Engine)
+    return found
+
+
 @pytest.fixture(scope="session")
 def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     from silkroute.backends.local import LocalBackend

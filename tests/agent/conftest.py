@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.agent.harness import ControlPlane
+from tests.engines import engine
 from tests.platform.conftest import api, bare_store, db_url, postgres
 
-__all__ = ["api", "bare_store", "db_url", "plane", "postgres"]
+__all__ = ["api", "bare_store", "db_url", "engine", "plane", "postgres"]
 
 
 @pytest.fixture

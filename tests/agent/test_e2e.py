@@ -23,15 +23,6 @@ from tests.engines import LOCAL_AGENT_ARGS, Engine
 
 pytestmark = pytest.mark.slow
 
-ENGINES = ["local", "slurm", "ray"]
-
-
-@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in ENGINES])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    found = request.getfixturevalue(f"{request.param}_engine")
-    assert isinstance(found, Engine)
-    return found
-
 
 def engine_site(plane: ControlPlane, engine: Engine, name: str = "edge") -> None:
     plane.add_site(site(name, "T4", nodes=2, per_node=2, cpu=2))
