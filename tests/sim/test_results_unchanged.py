@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,48 +53,22 @@ def _metrics(metrics: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in sorted(metrics.items()) if k not in SKIP}
 
 
-def openb_results() -> dict[str, Any]:
+def openb_results(policies: list[str]) -> dict[str, Any]:
     workload = load_workload(str(DATA / "alibaba-openb-2023"), load=3000, shrink=0.5, jobs=2500)
-    return {p: _metrics(run_policy(workload, PolicySpec.parse(p)).metrics) for p in OPENB}
+    return {p: _metrics(run_policy(workload, PolicySpec.parse(p)).metrics) for p in policies}
 
 
-def gavel_results() -> dict[str, Any]:
+def gavel_results(specs: dict[str, str]) -> dict[str, Any]:
+    """`specs`: label in the golden file -> policy now."""
     trace = DATA / "gavel-msr" / "seed1-103959.trace"
     workload = load_workload(str(trace), estimates="none", jobs=300)
     return {
         label: _metrics(run_policy(workload, PolicySpec.parse(spec)).metrics)
-        for label, spec in GAVEL.items()
+        for label, spec in specs.items()
     }
 
 
-def packing_results() -> dict[str, Any]:
-    exp = Experiment(
-        DATA / "alibaba-openb-2023", DEFAULT_PODS, ("bestfit", "gpupacking"), (42,), 1.3
-    )
-    return {
-        f"{r.policy}@{r.seed}": {"levels": list(r.levels), "metrics": r.metrics, "failed": r.failed}
-        for r in run_experiment(exp, 1)
-    }
-
-
-RUNS = {"openb": openb_results, "gavel": gavel_results, "packing": packing_results}
-MEMORY_GOLDEN = Path(__file__).parent / "golden" / "memory_baseline.json"
-MEMORY_OPENB = ["fifo:easy:fgd", "fifo:easy:gpuclustering", "fifo:easy:random"]
-
-
-def memory_openb_results() -> dict[str, Any]:
-    workload = load_workload(str(DATA / "alibaba-openb-2023"), load=3000, shrink=0.5, jobs=2500)
-    return {p: _metrics(run_policy(workload, PolicySpec.parse(p)).metrics) for p in MEMORY_OPENB}
-
-
-def memory_gavel_results() -> dict[str, Any]:
-    trace = DATA / "gavel-msr" / "seed1-103959.trace"
-    workload = load_workload(str(trace), estimates="none", jobs=300)
-    return {"hetero-srtf": _metrics(run_policy(workload, PolicySpec.parse("hetero-srtf")).metrics)}
-
-
-def memory_packing_results() -> dict[str, Any]:
-    policies = ("fgd", "gpuclustering", "random")
+def packing_results(policies: tuple[str, ...]) -> dict[str, Any]:
     exp = Experiment(DATA / "alibaba-openb-2023", DEFAULT_PODS, policies, (42,), 1.3)
     return {
         f"{r.policy}@{r.seed}": {"levels": list(r.levels), "metrics": r.metrics, "failed": r.failed}
@@ -100,37 +76,48 @@ def memory_packing_results() -> dict[str, Any]:
     }
 
 
-MEMORY_RUNS = {
-    "openb": memory_openb_results,
-    "gavel": memory_gavel_results,
-    "packing": memory_packing_results,
+Runs = dict[str, Callable[[], dict[str, Any]]]
+RUNS: Runs = {
+    "openb": partial(openb_results, OPENB),
+    "gavel": partial(gavel_results, GAVEL),
+    "packing": partial(packing_results, ("bestfit", "gpupacking")),
 }
+MEMORY_GOLDEN = Path(__file__).parent / "golden" / "memory_baseline.json"
+MEMORY_RUNS: Runs = {
+    "openb": partial(
+        openb_results, ["fifo:easy:fgd", "fifo:easy:gpuclustering", "fifo:easy:random"]
+    ),
+    "gavel": partial(gavel_results, {"hetero-srtf": "hetero-srtf"}),
+    "packing": partial(packing_results, ("fgd", "gpuclustering", "random")),
+}
+
+
+def assert_unchanged(golden_file: Path, runs: Runs, experiment: str) -> None:
+    golden = json.loads(golden_file.read_text(encoding="utf-8"))[experiment]
+    now = json.loads(json.dumps(runs[experiment]()))  # the same float round trip as the file
+    assert now.keys() == golden.keys()
+    for name in golden:
+        assert now[name] == golden[name], f"{experiment}: {name} moved"
 
 
 @pytest.mark.parametrize("experiment", sorted(RUNS))
 def test_results_json_is_unchanged_by_the_refactor(experiment: str) -> None:
-    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))[experiment]
-    now = json.loads(json.dumps(RUNS[experiment]()))  # the same float round trip as the file
-    assert now.keys() == golden.keys()
-    for name in golden:
-        assert now[name] == golden[name], f"{experiment}: {name} moved"
+    assert_unchanged(GOLDEN, RUNS, experiment)
 
 
 @pytest.mark.parametrize("experiment", sorted(MEMORY_RUNS))
 def test_policies_with_memory_are_unchanged_by_keeping_it_in_the_book(experiment: str) -> None:
-    golden = json.loads(MEMORY_GOLDEN.read_text(encoding="utf-8"))[experiment]
-    now = json.loads(json.dumps(MEMORY_RUNS[experiment]()))
-    assert now.keys() == golden.keys()
-    for name in golden:
-        assert now[name] == golden[name], f"{experiment}: {name} moved"
+    assert_unchanged(MEMORY_GOLDEN, MEMORY_RUNS, experiment)
+
+
+def write(golden_file: Path, runs: Runs) -> None:
+    fresh = {name: run() for name, run in runs.items()}
+    golden_file.write_text(json.dumps(fresh, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {golden_file}")
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write-memory"]:
-    fresh = {name: run() for name, run in MEMORY_RUNS.items()}
-    MEMORY_GOLDEN.write_text(json.dumps(fresh, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {MEMORY_GOLDEN}")
+    write(MEMORY_GOLDEN, MEMORY_RUNS)
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    fresh = {name: run() for name, run in RUNS.items()}
-    GOLDEN.write_text(json.dumps(fresh, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {GOLDEN}")
+    write(GOLDEN, RUNS)
