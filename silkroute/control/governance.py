@@ -71,9 +71,9 @@ def now() -> dt.datetime:
 Calendar = tuple[dt.date, tuple[tuple[str, dt.date], ...]]
 
 
-def calendar() -> Calendar:
-    """The UTC date and every jurisdiction's own date: the data law is re-read when any moves."""
-    instant = now()
+def calendar(instant: dt.datetime) -> Calendar:
+    """The UTC date and every jurisdiction's own date at `instant`: the data law is re-read
+    when any moves."""
     return instant.date(), tuple(sorted(rule_book().local_days(instant).items()))
 
 
@@ -135,9 +135,14 @@ def load_governance(
     on: dt.date | None = None,
     datasets: Iterable[str] | None = None,
     operator: str | None = None,
+    instant: dt.datetime | None = None,
 ) -> Governance:
     """Rules, catalog, every tenant's compliance and the operator's Cedar policies (`operator`,
     their text) as the store holds them now.
+
+    The law is read at `on` in every jurisdiction if given, else at `instant` (default: now)
+    in each jurisdiction's own calendar; the loop passes the instant its `calendar` came from,
+    so a pass that straddles a midnight reads one consistent set of dates.
 
     With `datasets`, only those datasets and their owners are read (a submit check needs
     nothing else: a site decision looks only at the job's own datasets).
@@ -156,7 +161,7 @@ def load_governance(
     for row in session.scalars(grants_query):
         grants.setdefault(row.tenant, []).append(grant_of(row))
     if on is None:
-        instant = now()
+        instant = now() if instant is None else instant
         day, local_days = instant.date(), rule_book().local_days(instant)
     else:
         day, local_days = on, {}  # a given date holds in every jurisdiction

@@ -172,13 +172,16 @@ class ControlLoop:
     def _refresh_governance(self) -> None:
         """New datasets or grants, or a new day in any jurisdiction (rules are read at its
         date, and its yearly count restarts at its midnight): re-read them."""
-        calendar = governance.calendar()
+        instant = governance.now()
+        calendar = governance.calendar(instant)
         if not self._governance.is_set() and calendar == self._calendar:
             return
         self._governance.clear()
         with self.store.session() as session:
             self.scheduler.use_governance(
-                governance.load_governance(session, operator=self.operator_policies)
+                governance.load_governance(
+                    session, operator=self.operator_policies, instant=instant
+                )
             )
         self._calendar = calendar
 
@@ -234,11 +237,14 @@ class ControlLoop:
                 for r in session.scalars(select(TenantRow))
             )
             self._governance.clear()
-            self._calendar = governance.calendar()
+            instant = governance.now()
+            self._calendar = governance.calendar(instant)
             scheduler = LiveScheduler(
                 sorted(sites, key=lambda s: s.name),
                 tenants,
-                governance=governance.load_governance(session, operator=self.operator_policies),
+                governance=governance.load_governance(
+                    session, operator=self.operator_policies, instant=instant
+                ),
             )
             jobs = session.scalars(
                 select(JobRow).where(JobRow.state.in_(ACTIVE_JOB_STATES)).order_by(JobRow.id)
@@ -303,36 +309,36 @@ class ControlLoop:
         if not self._inventory_hint.is_set():
             return
         self._inventory_hint.clear()
-        with audited(self.store) as session:
+        with self.store.session() as session:
             specs = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
             stored = {
                 a.site: found
                 for a in session.scalars(select(AgentRow))
                 if (found := inventory.parse_stored(a.inventory)) is not None
             }
-            drained, caps, diffs = inventory.engine_node_states(specs, stored)
-            site_of = {n.node: n.site for n in node_names(specs)}
-            changes: dict[str, dict[str, Any]] = {}
-            for node, reason in drained.items():
-                if self.engine_drained.get(node) != reason:
-                    changes.setdefault(site_of[node], {}).setdefault("drained", {})[node] = reason
-                    log.warning("node %s of site %s drained: %s", node, site_of[node], reason)
-            for node in sorted(self.engine_drained.keys() - drained.keys()):
-                if node in site_of:
-                    changes.setdefault(site_of[node], {}).setdefault("undrained", []).append(node)
-                    log.info(
-                        "node %s of site %s back: its engine reports it up", node, site_of[node]
-                    )
-            for node in sorted(caps.keys() | self.engine_caps.keys()):
-                if caps.get(node) != self.engine_caps.get(node) and node in site_of:
-                    capped = changes.setdefault(site_of[node], {}).setdefault("capped", {})
-                    capped[node] = caps.get(node)  # None: its declared count again
-                    count = caps.get(node, "the declared count of")
-                    log.warning("node %s: %s accelerators (its engine reports)", node, count)
-            for site, detail in sorted(changes.items()):
-                detail = {"action": "engine inventory", **detail}
-                detail["differences"] = diffs[site].differences() if site in diffs else []
-                record(session, "admin", "control-plane", f"site/{site}", detail)
+        drained, caps, diffs = inventory.engine_node_states(specs, stored)
+        site_of = {n.node: n.site for n in node_names(specs)}
+        changes: dict[str, dict[str, Any]] = {}
+        for node, reason in drained.items():
+            if self.engine_drained.get(node) != reason:
+                changes.setdefault(site_of[node], {}).setdefault("drained", {})[node] = reason
+                log.warning("node %s of site %s drained: %s", node, site_of[node], reason)
+        for node in sorted(self.engine_drained.keys() - drained.keys()):
+            if node in site_of:
+                changes.setdefault(site_of[node], {}).setdefault("undrained", []).append(node)
+                log.info("node %s of site %s back: its engine reports it up", node, site_of[node])
+        for node in sorted(caps.keys() | self.engine_caps.keys()):
+            if caps.get(node) != self.engine_caps.get(node) and node in site_of:
+                capped = changes.setdefault(site_of[node], {}).setdefault("capped", {})
+                capped[node] = caps.get(node)  # None: its declared count again
+                count = caps.get(node, "the declared count of")
+                log.warning("node %s: %s accelerators (its engine reports)", node, count)
+        if changes:  # the audit log's lock only when there is something to record
+            with audited(self.store) as session:
+                for site, detail in sorted(changes.items()):
+                    detail = {"action": "engine inventory", **detail}
+                    detail["differences"] = diffs[site].differences() if site in diffs else []
+                    record(session, "admin", "control-plane", f"site/{site}", detail)
         if drained != self.engine_drained or caps != self.engine_caps:
             self.engine_drained, self.engine_caps = drained, caps
             self._nodes_hint.set()
