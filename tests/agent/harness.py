@@ -66,7 +66,11 @@ class Agent:
 
 @dataclass
 class ControlPlane:
+    """`silkroute server` as a child process; `start` again after `stop` or `kill9` restarts
+    it on the same data (and `db_url`, a PostgreSQL store, where given)."""
+
     root: Path
+    db_url: str | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     admin: str = ""
@@ -82,16 +86,22 @@ class ControlPlane:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "server"
+
     def start(self) -> None:
-        data = self.root / "server"
-        platform = open_platform(data)
-        admin = init_admin(platform)
-        platform.store.close()
-        assert admin is not None
-        self.admin = admin
-        args = [CLI, "server", "--data-dir", str(data), "--port", str(self.port)]
+        if not self.admin:
+            platform = open_platform(self.data_dir, self.db_url)
+            admin = init_admin(platform)
+            platform.store.close()
+            assert admin is not None
+            self.admin = admin
+        args = [CLI, "server", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         args += ["--tick", "0.1", "--grace", str(GRACE_S)]
         args += ["--agent-timeout", str(HEARTBEAT_TIMEOUT_S)]
+        if self.db_url:
+            args += ["--db", self.db_url]
         handle = open(self.root / "server.log", "ab")  # noqa: SIM115 (the child holds it)
         self.proc = subprocess.Popen(args, stdout=handle, stderr=handle)
         handle.close()
@@ -103,6 +113,11 @@ class ControlPlane:
                 return False
 
         wait_until("the server answers", up, 60)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         for agent in self.agents:

@@ -3,10 +3,6 @@ started twice, and scheduling resumes after the restart."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,72 +12,24 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from silkroute.control.boot import init_admin, open_platform
+from silkroute.control.boot import open_platform
 from silkroute.store.models import JobRow
-from silkroute.store.throwaway_pg import free_port
+from tests.agent.harness import ControlPlane
 from tests.platform.conftest import DEMO_SITES
 
 pytestmark = pytest.mark.slow
 
 
-class Server:
-    def __init__(self, data_dir: Path, db_url: str | None, port: int) -> None:
-        self.data_dir, self.db_url, self.port = data_dir, db_url, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        cli = Path(sys.executable).parent / "silkroute"
-        args = [
-            str(cli),
-            "server",
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-            "--tick",
-            "0.1",
-        ]
-        if self.db_url:
-            args += ["--db", self.db_url]
-        log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115 (closed by the child)
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("server did not come up")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 def test_kill_9_while_clients_submit_loses_and_doubles_nothing(
     tmp_path: Path, db_url: str | None
 ) -> None:
-    data_dir = tmp_path / "data"
-    platform = open_platform(data_dir, db_url)
-    admin = init_admin(platform)
-    platform.store.close()
     markers = tmp_path / "markers"
     markers.mkdir()
-    server = Server(data_dir, db_url, free_port())
+    server = ControlPlane(tmp_path, db_url)
     server.start()
+    data_dir = server.data_dir
     try:
-        admin_h = {"Authorization": f"Bearer {admin}"}
+        admin_h = {"Authorization": f"Bearer {server.admin}"}
         for site in DEMO_SITES:
             assert (
                 httpx.post(f"{server.url}/v1/sites", json=site, headers=admin_h).status_code == 201
