@@ -7,7 +7,8 @@ benchmark scores. Its Malay list is chat-heavy, so formal words that Malay news 
 Indonesian news does ("tersebut", "sudah", "masyarakat", "serta", "hasil") lean Indonesian in it,
 and a long Malay news sentence adds those leans up. The register correction reads the running
 Malay prose of the Kamus Dewan definitions and examples shipped in the `kamus-cli` wheel (MIT;
-about 850,000 words, entries the dictionary itself marks Indonesian or Jakartan left out): a word
+its data was extracted from a Kamus Dewan PDF, so only frequency comparisons reach the table,
+no text; about 850,000 words, entries the dictionary marks Indonesian or Jakartan left out): a word
 leans Indonesian no more than its frequency there against wordfreq's Indonesian says. It only
 ever lowers an Indonesian lean (never adds a Malay one: dictionary prose has its own register,
 "sejenis", "tumbuhan", and abbreviates "yg", "dr", "kpd"). Build-time tools only:
