@@ -31,6 +31,7 @@ from silkroute.corpus.langid.detectors import Cld2Detector, FastTextDetector, Li
 from silkroute.corpus.langid.evalsets import (
     authored,
     chatterbot_indonesian,
+    django_translations,
     eld_big_test,
     nlpid_indonesian,
     spacy_examples,
@@ -520,6 +521,7 @@ def print_accuracy(result: dict[str, Any]) -> None:
         ("eld_big_test", "language ID, eld's shipped big test, test half (out of domain: news)"),
         ("chatterbot_indonesian", "language ID, chatterbot-corpus Indonesian (out of domain)"),
         ("nlpid_indonesian", "language ID, nlp-id's Indonesian news sentences (out of domain)"),
+        ("django_translations", "language ID, Django's Malay/Indonesian messages (out of domain)"),
     ):
         if key not in result["langid"]:
             continue
@@ -565,6 +567,7 @@ def accuracy() -> dict[str, Any]:
         ("eld_big_test", eld_big_test("test")),
         ("chatterbot_indonesian", chatterbot_indonesian()),
         ("nlpid_indonesian", nlpid_indonesian()),
+        ("django_translations", django_translations()),
     ):
         if rows:
             sets[name] = rows

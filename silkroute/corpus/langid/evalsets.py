@@ -21,6 +21,12 @@
 - `chatterbot_indonesian`: the Indonesian dialogue lines chatterbot-corpus ships
   (`chatterbot_corpus/data/indonesian/*.yml`, BSD-3): conversational, ~170 lines of >= 20
   characters. Out of domain, not ours; never used for tuning.
+- `django_translations`: the Malay and Indonesian translations of Django's messages
+  (`django/**/locale/{ms,id}/LC_MESSAGES/*.po` inside the Django wheel, BSD-3; written by
+  Django's volunteer translators): ~300 interface sentences per language ("Adakah anda pasti
+  anda ingin membuang ...?", "Pastikan tabel yang sesuai pada basis data telah dibuat ...").
+  The one source here with Malay text besides eld's, and with both standards. Out of domain,
+  not ours; never used for training or tuning.
 """
 
 from __future__ import annotations
@@ -158,3 +164,52 @@ def nlpid_indonesian(limit: int = 2000) -> list[tuple[str, str]]:
                 sentences.append(text)
             tokens = []
     return [("ind_Latn", text) for text in sentences[-limit:]]
+
+
+DJANGO_LABELS = {"ms": "zsm_Latn", "id": "ind_Latn"}
+# Placeholders and markup are the program's, not the language's: "%(name)s", "%s", "{count}",
+# "<a href=...>", escaped newlines and quotes.
+_PO_NOISE = re.compile(r"%\([^)]*\)[a-z]|%[a-z]|\{[^}]*\}|<[^>]+>|\\[nt\"]")
+_PO_STRING = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"$')
+
+
+def po_translations(text: str) -> list[str]:
+    """The translated strings of a gettext .po file; fuzzy (unreviewed), obsolete and header
+    entries left out. Entries are the file's blank-line separated blocks."""
+    found: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = ""
+        fuzzy = False
+        for raw in block.splitlines():
+            line = raw.strip()
+            match = _PO_STRING.match(line)
+            if match:
+                key = match.group(1)
+                fields[key] = fields.get(key, "") + match.group(2)
+            elif line.startswith('"') and line.endswith('"') and key:
+                fields[key] += line[1:-1]
+            elif line.startswith("#,") and "fuzzy" in line:
+                fuzzy = True
+        if fields.get("msgid") and not fuzzy:
+            found.extend(v for k, v in fields.items() if k.startswith("msgstr") and v)
+    return found
+
+
+def django_translations() -> list[tuple[str, str]]:
+    """(label, sentence) for Django's Malay and Indonesian message translations of >= MIN_CHARS
+    characters once placeholders and markup are removed (language names, "Bahasa Arab", left
+    out), each once; empty where Django is not installed."""
+    folder = _package_dir("django")
+    if folder is None:
+        return []
+    rows: list[tuple[str, str]] = []
+    for code, label in DJANGO_LABELS.items():
+        seen: dict[str, None] = {}
+        for path in sorted(folder.glob(f"**/locale/{code}/LC_MESSAGES/*.po")):
+            for message in po_translations(path.read_text(encoding="utf-8")):
+                sentence = " ".join(_PO_NOISE.sub(" ", message).split())
+                if len(sentence) >= MIN_CHARS and not sentence.startswith("Bahasa "):
+                    seen[sentence] = None
+        rows.extend((label, sentence) for sentence in seen)
+    return rows
