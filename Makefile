@@ -37,7 +37,7 @@ sim: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check silkroute tests benchmarks
-	$(BIN)/ruff format --check silkroute tests benchmarks
+	$(BIN)/ruff format --check silkroute tests benchmarks docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
