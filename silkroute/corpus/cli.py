@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ corpus_app = typer.Typer(help="ASEAN Languages Corpus pipeline.", no_args_is_hel
 console = Console(stderr=True, soft_wrap=True)  # paths stay whole: copyable, greppable
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code=2)
 
@@ -28,7 +28,16 @@ def langid() -> None:
     from silkroute.corpus.langid import CombinedLangId
 
     detector = CombinedLangId()
-    for line in sys.stdin:
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            console.print(
+                f"[yellow]warning:[/yellow] stdin line {number}: not UTF-8 "
+                f"(byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); skipped",
+                highlight=False,
+            )
+            continue
         if not line.strip():
             continue
         record: dict[str, Any]
@@ -143,7 +152,7 @@ def stats(
     path = directory / "stats.json"
     if not path.exists():
         _fail(f"{directory}: no stats.json here (is it the output folder of `corpus run`?)")
-    summary = json.loads(path.read_text())
+    summary = _read_summary(path)
     out = Console()
     counted = summary.get("words_counted", True)
 
@@ -180,6 +189,41 @@ def stats(
         f"bad input: {bad} (details: {directory / 'quarantine.jsonl'})",
         highlight=False,
     )
+    uncertain = _uncertain_labels(summary)
+    if uncertain:
+        out.print(
+            "language uncertain (kept under the first label, marked `lang_uncertain`): "
+            + ", ".join(f"{label} or {maybe} {n}" for (label, maybe), n in uncertain.items()),
+            highlight=False,
+        )
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    """stats.json of a finished run, or a one-line error saying why it is not one."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"{path}: cannot read: {exc}")
+    stages = summary.get("stages") if isinstance(summary, dict) else None
+    if not isinstance(stages, dict) or not stages:
+        _fail(f"{path}: no `stages` in it (is it the stats.json of `corpus run`?)")
+    for name, stage in stages.items():
+        if not isinstance(stage, dict) or not all(
+            isinstance(stage.get(key), dict) for key in ("before", "after", "removed")
+        ):
+            _fail(f"{path}: stages.{name}: needs `before`, `after` and `removed` tables")
+    return dict(summary)
+
+
+def _uncertain_labels(summary: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """(label given, language that may be meant) -> documents, from the langid counters."""
+    found: dict[tuple[str, str], int] = {}
+    for stage in summary["stages"].values():
+        for key, count in stage.get("counters", {}).items():
+            if key.startswith("lang_uncertain:") and "|" in key:
+                label, maybe = key.removeprefix("lang_uncertain:").split("|", 1)
+                found[(label, maybe)] = found.get((label, maybe), 0) + int(count)
+    return found
 
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@ def _clock(seconds: float) -> str:
 
 
 def format_event(event: ProgressEvent, width: int = WIDTH) -> str:
-    rate = event.docs / event.elapsed if event.elapsed > 0 else 0.0
+    rate = (event.docs - event.docs_before) / event.elapsed if event.elapsed > 0 else 0.0
     if event.finished:
         eta = f"done in {_clock(event.elapsed)}"
-    elif event.fraction and event.fraction > 0:
-        eta = f"ETA {_clock(event.elapsed * (1 - event.fraction) / event.fraction)}"
+    elif event.fraction is not None and event.fraction > event.fraction_before:
+        gained = event.fraction - event.fraction_before  # in this run's elapsed time
+        eta = f"ETA {_clock(event.elapsed * (1 - event.fraction) / gained)}"
     else:
         eta = "ETA -"
     pct = f"{event.fraction:4.0%}" if event.fraction is not None else "   -"

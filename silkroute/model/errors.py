@@ -88,6 +88,12 @@ def read_yaml(path: Path, what: str) -> Any:
         return yaml.safe_load(path.read_text("utf-8"))
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"{path}: {what} is not UTF-8 (byte 0x{exc.object[exc.start]:02x} on line {line}); "
+            "save it as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise SpecError(f"{path}: not valid YAML: {first} ({_where(exc)})") from None

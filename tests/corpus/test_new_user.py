@@ -103,6 +103,16 @@ def event(**changes: object) -> ProgressEvent:
         ("unknown fraction has no ETA", event(fraction=None), ["ETA -"]),
         ("finished says how long", event(finished=True), ["done in 0:01:00"]),
         ("a huge count still fits", event(docs=10**12, shards=99_999), ["docs"]),
+        (
+            "a resumed segment counts only this run's documents in the rate and the ETA",
+            event(docs=2_000, docs_before=1_000, fraction=0.5, fraction_before=0.25, elapsed=10),
+            ["2,000 docs", " 100/s", "ETA 0:00:20"],
+        ),
+        (
+            "a resumed segment with nothing new yet has no ETA",
+            event(docs=1_000, docs_before=1_000, fraction=0.75, fraction_before=0.75),
+            ["1,000 docs", " 0/s", "ETA -"],
+        ),
     ],
 )
 def test_progress_line_fits_80_columns(
@@ -148,3 +158,26 @@ def test_a_run_whose_stages_remove_every_document_says_so(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     output = flat(result.output)
     assert "all 3 documents read were removed (quality_filter: too_few_words 3)" in output
+
+
+def test_a_resumed_run_shows_the_documents_its_finished_shards_read(tmp_path: Path) -> None:
+    """The first segment finished by an earlier run: its progress line counts the documents
+    those shards read (not "0 docs"), and no rate is made of them."""
+    from silkroute.corpus.pipeline.config import load_config
+    from silkroute.corpus.pipeline.executor import run_pipeline
+
+    shutil.copytree(EXAMPLE, tmp_path / "c", ignore=shutil.ignore_patterns("out"))
+    config = load_config(tmp_path / "c" / "pipeline.yaml")
+    run_pipeline(config, keep_work=True)
+    out = config.output.dir
+    for marker in (out / "_markers").glob("seg[1-9]*.done"):
+        marker.unlink()  # as if stopped after the first segment
+    state = json.loads((out / "_run.json").read_text())
+    (out / "_run.json").write_text(json.dumps({**state, "finished": False}))
+    (out / "stats.json").unlink()
+    events: list[ProgressEvent] = []
+    summary = run_pipeline(config, events.append)
+    first = [e for e in events if e.segment == 0]
+    read = summary["input"]["documents"]
+    assert read == 10 and all(e.docs == read and e.docs_before == read for e in first)
+    assert all(" 0/s" in format_event(e) for e in first)

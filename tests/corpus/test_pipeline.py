@@ -142,11 +142,76 @@ def test_bad_pipeline_gives_one_line_error(
     assert message in output and "Traceback" not in output, result.output
 
 
+@pytest.mark.parametrize(
+    ("name", "stages", "message"),
+    [
+        ("an unknown stage", [{"name": "dedupe"}], "stages[0].name: unknown stage"),
+        ("a bad parameter", [MINHASH_ZERO_BANDS], "stages[0].params.bands"),
+    ],
+)
+def test_a_stage_error_names_the_pipeline_file(
+    tmp_path: Path, name: str, stages: list[dict[str, object]], message: str
+) -> None:
+    (tmp_path / "raw").mkdir()
+    path = write_pipeline(tmp_path, stages=stages)
+    result = CliRunner().invoke(corpus_app, ["run", str(path)])
+    unwrapped = "".join(result.output.split())  # the console folds long paths anywhere
+    assert result.exit_code == 2, name
+    assert "".join(f"{path}: {message}".split()) in unwrapped, result.output
+
+
+def test_a_pipeline_file_that_is_not_utf8_is_one_line_naming_file_and_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes("input: {paths: [raw]}\n# café au lait\n".encode("latin-1"))
+    result = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "is not UTF-8 (byte 0xe9 on line 2)" in " ".join(result.output.split())
+
+
 def test_bad_yaml_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("input: [unclosed")
     result = CliRunner().invoke(corpus_app, ["run", str(path)])
     assert result.exit_code == 2 and "not valid YAML" in " ".join(result.output.split())
+
+
+def test_langid_command_skips_a_line_that_is_not_utf8_and_says_so() -> None:
+    stdin = "สวัสดีครับ\n".encode() + "café noir\n".encode("latin-1") + b"Good morning\n"
+    result = CliRunner().invoke(corpus_app, ["langid"], input=stdin)
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert "stdin line 2: not UTF-8" in result.output
+    rows = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+    assert [r["text"] for r in rows] == ["สวัสดีครับ", "Good morning"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("not JSON", '{"stages": ', "cannot read"),
+        ("no stages", "{}", "no `stages` in it"),
+        ("a stage without its tables", '{"stages": {"a": {"before": {}}}}', "stages.a: needs"),
+    ],
+)
+def test_stats_of_a_broken_stats_file_is_one_line(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    (tmp_path / "stats.json").write_text(content)
+    result = CliRunner().invoke(corpus_app, ["stats", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, name
+    assert message in " ".join(result.output.split()), name
+
+
+def test_stats_shows_documents_whose_language_is_uncertain(tmp_path: Path) -> None:
+    table = {"und": {"docs": 3, "words": 0, "bytes": 30}}
+    stage = {"before": table, "after": table, "removed": {}, "seconds": 0.1}
+    counters = {"lang_uncertain:fil_Latn|pam_Latn": 2, "lang_uncertain:ind_Latn|min_Latn": 1}
+    summary = {"stages": {"normalize": stage, "langid": stage | {"counters": counters}}}
+    (tmp_path / "stats.json").write_text(json.dumps(summary))
+    result = CliRunner().invoke(corpus_app, ["stats", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "fil_Latn or pam_Latn 2, ind_Latn or min_Latn 1" in " ".join(result.output.split())
 
 
 def test_langid_command_reads_lines_and_jsonl() -> None:

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from silkroute.corpus.cli import corpus_app
 from silkroute.corpus.io.writers import iter_shard_docs
+from silkroute.corpus.pipeline.config import load_config
+from silkroute.corpus.pipeline.executor import ProgressEvent, run_pipeline
 
 from .test_bad_input import bad_folder
 
@@ -93,3 +95,13 @@ def test_ray_run_resumes_after_a_stop(ray_head: None, tmp_path: Path) -> None:
     shutil.copy(path, fresh / "ray.yaml")
     assert CliRunner().invoke(corpus_app, ["run", str(fresh / "ray.yaml")]).exit_code == 0
     assert outputs(tmp_path / "out-ray") == outputs(fresh / "out-ray")
+
+
+def test_ray_progress_counts_the_documents_its_tasks_read(ray_head: None, tmp_path: Path) -> None:
+    """Ray tasks report only when done; the first segment's line still counts documents read
+    (it said "0 docs 0/s" until the end)."""
+    corpus(tmp_path)
+    events: list[ProgressEvent] = []
+    summary = run_pipeline(load_config(write_config(tmp_path, "ray")), events.append)
+    first = [e for e in events if e.segment == 0]
+    assert first[-1].docs == summary["input"]["documents"] > 20

@@ -132,6 +132,14 @@ def test_cli_validate(tmp_path: Path, content: str, want_code: int, want_text: s
     assert "Traceback" not in result.output
 
 
+def test_a_yaml_file_that_is_not_utf8_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_bytes("name: café\ntenant: t1\n".encode("latin-1"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "job.yaml: file is not UTF-8 (byte 0xe9 on line 1)" in " ".join(result.output.split())
+
+
 def test_cli_sim_bad_arguments_are_clear() -> None:
     runner = CliRunner()
     for args, want in [

@@ -81,5 +81,8 @@ def load_config(path: Path) -> PipelineConfig:
     base = path.resolve().parent
     config.input.paths = [(base / p).resolve() for p in config.input.paths]
     config.output.dir = (base / config.output.dir).resolve()
-    config.build_stages()  # fail on unknown stages / bad params before any work starts
+    try:
+        config.build_stages()  # fail on unknown stages / bad params before any work starts
+    except CorpusError as exc:
+        raise CorpusError(f"{path}: {exc}") from None
     return config

@@ -45,6 +45,9 @@ class ProgressEvent:
     shards_done: int
     shards: int
     finished: bool = False
+    # what shards an earlier run finished had done: counted, but not in the rate and the ETA
+    docs_before: int = 0
+    fraction_before: float = 0.0
 
 
 Progress = Callable[[ProgressEvent], None]
@@ -117,6 +120,12 @@ def _pooled_shard(config: PipelineConfig, seg: int, shard: int, files: list[Path
     return worker.run_shard(config, seg, shard, files, _report)
 
 
+def _documents_read(layout: Layout, shard: int) -> int:
+    """Input documents a finished shard of the first segment read (from its stats file)."""
+    stats = json.loads(layout.stats(0, shard).read_text())
+    return int(stats["_input"]["documents"])
+
+
 def _run_segment(
     config: PipelineConfig,
     layout: Layout,
@@ -133,20 +142,22 @@ def _run_segment(
             p.stat().st_size for s in range(len(shards)) if s not in todo for p in shards[s]
         )
         expected_docs = None
+        docs = sum(_documents_read(layout, s) for s in range(len(shards)) if s not in todo)
     else:
         total_bytes = bytes_done = 0
         expected_docs = sum(
             int(layout.marker(seg.index - 1, s).read_text()) for s in range(len(shards))
         )
-    docs = (
-        0
-        if expected_docs is None
-        else sum(
+        docs = sum(
             int(layout.marker(seg.index - 1, s).read_text())
             for s in range(len(shards))
             if s not in todo
         )
-    )
+    docs_before = docs
+    if expected_docs is not None:
+        fraction_before = docs / expected_docs if expected_docs else 0.0
+    else:
+        fraction_before = bytes_done / total_bytes if total_bytes else 0.0
     start = time.monotonic()
 
     def emit(finished: bool = False) -> None:
@@ -168,6 +179,8 @@ def _run_segment(
                 done,
                 len(shards),
                 finished,
+                docs_before,
+                fraction_before,
             )
         )
 
@@ -180,6 +193,7 @@ def _run_segment(
             done += 1
             if expected_docs is None:
                 bytes_done += sum(p.stat().st_size for p in shards[shard])
+                docs += _documents_read(layout, shard)
             else:
                 docs += count
             emit()
@@ -225,9 +239,28 @@ def run_pipeline(
 ) -> dict[str, Any]:
     layout = Layout(config)
     shards = shard_files(config)
-    finished = _prepare(layout, run_fingerprint(config, shards), notify)
-    if finished is not None:
-        return finished
+    summary = _prepare(layout, run_fingerprint(config, shards), notify)
+    if summary is None:
+        summary = _run(config, layout, shards, progress, keep_work)
+    if summary["input"]["documents"] == 0:
+        # also when an earlier run over the same empty input already finished
+        bad = summary["input"]["bad"]
+        reasons = ", ".join(f"{k}: {v}" for k, v in bad.items())
+        why = f" ({reasons}; see {layout.out / 'quarantine.jsonl'})"
+        raise CorpusError(
+            f"input.paths: no documents read from {summary['input']['files']} file(s)"
+            + (why if bad else "")
+        )
+    return summary
+
+
+def _run(
+    config: PipelineConfig,
+    layout: Layout,
+    shards: list[list[Path]],
+    progress: Progress | None,
+    keep_work: bool,
+) -> dict[str, Any]:
     segments = split_segments(config.build_stages())
     for seg in segments:
         layout.work(seg.index).mkdir(parents=True, exist_ok=True)
@@ -239,13 +272,6 @@ def run_pipeline(
     layout.state.write_text(json.dumps({**state, "finished": True}))
     if not keep_work:
         shutil.rmtree(layout.out / "_work", ignore_errors=True)
-    if summary["input"]["documents"] == 0:
-        bad = summary["input"]["bad"]
-        why = f" ({', '.join(f'{k}: {v}' for k, v in bad.items())}; see quarantine.jsonl)"
-        raise CorpusError(
-            f"input.paths: no documents read from {summary['input']['files']} file(s)"
-            + (why if bad else "")
-        )
     return summary
 
 
