@@ -181,3 +181,37 @@ def test_a_resumed_run_shows_the_documents_its_finished_shards_read(tmp_path: Pa
     read = summary["input"]["documents"]
     assert read == 10 and all(e.docs == read and e.docs_before == read for e in first)
     assert all(" 0/s" in format_event(e) for e in first)
+
+
+def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+
+    shutil.copytree(EXAMPLE, tmp_path / "c", ignore=shutil.ignore_patterns("out"))
+    out = tmp_path / "c" / "out"
+    out.mkdir()
+    with (out / "_run.lock").open("a+") as held:  # as the first run holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        result = CliRunner().invoke(corpus_app, ["run", str(tmp_path / "c" / "pipeline.yaml")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "is in use by another corpus run (process 4242)" in flat(result.output)
+    assert not (out / "data").exists(), "nothing written beside the running run"
+    after = CliRunner().invoke(corpus_app, ["run", str(tmp_path / "c" / "pipeline.yaml")])
+    assert after.exit_code == 0, after.output
+
+
+def test_a_finished_run_whose_stats_file_was_deleted_starts_over(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "c", ignore=shutil.ignore_patterns("out"))
+    path = tmp_path / "c" / "pipeline.yaml"
+    assert CliRunner().invoke(corpus_app, ["run", str(path)]).exit_code == 0
+    out = tmp_path / "c" / "out"
+    before = sorted((d.id, d.text) for f in (out / "data").iterdir() for d in iter_shard_docs(f))
+    (out / "stats.json").unlink()
+    again = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert again.exit_code == 0 and "Traceback" not in again.output, again.output
+    assert "stats.json of the finished run is missing: starting over" in flat(again.output)
+    after = sorted((d.id, d.text) for f in (out / "data").iterdir() for d in iter_shard_docs(f))
+    assert after == before and (out / "stats.json").exists()

@@ -10,14 +10,17 @@ so and starts over.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import multiprocessing
+import os
 import queue
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,17 +82,44 @@ def _start_over(layout: Layout) -> None:
             path.unlink()
 
 
+@contextmanager
+def _only_run_in(out: Path) -> Iterator[None]:
+    """Hold `out/_run.lock` for the run: a second run on the same output folder would write
+    the same shards, or delete them when it starts over. The kernel frees the lock when the
+    process ends, however it ends."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "_run.lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise CorpusError(
+                f"output.dir: {out} is in use by another corpus run (process {holder}); "
+                "wait for it to end or choose another output folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
 def _prepare(layout: Layout, fingerprint: str, notify: Notify) -> dict[str, Any] | None:
     """Decide between resuming, starting over and returning a finished run's summary."""
     state: dict[str, Any] = {}
     if layout.state.exists():
         state = json.loads(layout.state.read_text())
     started = any((layout.out / name).exists() for name in ("_markers", "data", "stats.json"))
-    if state.get("fingerprint") == fingerprint:
-        if state.get("finished") and (layout.out / "stats.json").exists():
+    if state.get("fingerprint") == fingerprint and state.get("finished"):
+        if (layout.out / "stats.json").exists():
             notify(f"{layout.out}: already finished with this config and input (nothing to do)")
             summary: dict[str, Any] = json.loads((layout.out / "stats.json").read_text())
             return summary
+        # its intermediates are gone (removed after success): nothing to resume from
+        notify(f"{layout.out}: stats.json of the finished run is missing: starting over")
+        _start_over(layout)
+    elif state.get("fingerprint") == fingerprint:
         done = len(list((layout.out / "_markers").glob("*.done")))
         notify(f"{layout.out}: resuming ({done} shard step(s) done; config and input unchanged)")
     elif started:
@@ -239,9 +269,10 @@ def run_pipeline(
 ) -> dict[str, Any]:
     layout = Layout(config)
     shards = shard_files(config)
-    summary = _prepare(layout, run_fingerprint(config, shards), notify)
-    if summary is None:
-        summary = _run(config, layout, shards, progress, keep_work)
+    with _only_run_in(layout.out):
+        summary = _prepare(layout, run_fingerprint(config, shards), notify)
+        if summary is None:
+            summary = _run(config, layout, shards, progress, keep_work)
     if summary["input"]["documents"] == 0:
         # also when an earlier run over the same empty input already finished
         bad = summary["input"]["bad"]
