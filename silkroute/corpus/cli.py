@@ -84,7 +84,9 @@ def sample(
 @corpus_app.command()
 def run(
     pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")],
-    workers: Annotated[int, typer.Option(help="processes (0 = the file's `workers`)")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=0, max=256, help="processes (0 = the file's `workers`)")
+    ] = 0,
     strict: Annotated[
         bool, typer.Option("--strict", help="stop at the first bad record or unreadable file")
     ] = False,

@@ -170,6 +170,16 @@ def test_a_pipeline_file_that_is_not_utf8_is_one_line_naming_file_and_line(
     assert "is not UTF-8 (byte 0xe9 on line 2)" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("workers", ["-1", "257"])
+def test_workers_out_of_range_on_the_command_line_is_one_line(tmp_path: Path, workers: str) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text("hello")
+    path = write_pipeline(tmp_path)
+    result = CliRunner().invoke(corpus_app, ["run", str(path), "--workers", workers])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--workers" in result.output and not (tmp_path / "out").exists()
+
+
 def test_bad_yaml_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("input: [unclosed")
