@@ -58,7 +58,7 @@ def test_a_changed_config_starts_over_and_an_unchanged_one_does_nothing(
     path.write_text(yaml.safe_dump(config))
     changed = CliRunner().invoke(corpus_app, ["run", str(path), "--keep-work"])
     assert changed.exit_code == 0, changed.output
-    assert "changed since the last run there: starting over" in flat(changed.output)
+    assert "the config changed since the last run there: starting over" in flat(changed.output)
     stats = json.loads((root / "out" / "stats.json").read_text())
     assert stats["stages"]["language_filter"]["removed"].get("language_score_low", 0) > 0
     assert (root / "out" / "_work").is_dir(), "--keep-work keeps the intermediates"
@@ -74,8 +74,26 @@ def test_changed_input_starts_over(tmp_path: Path) -> None:
     with (tmp_path / "c" / "raw" / "sample.jsonl").open("a") as handle:
         handle.write(json.dumps({"id": "new", "text": "one more document"}) + "\n")
     result = CliRunner().invoke(corpus_app, ["run", str(path)])
-    assert "starting over" in flat(result.output)
+    assert "the input files changed since the last run there: starting over" in flat(result.output)
     assert json.loads((tmp_path / "c" / "out" / "manifest.json").read_text())["documents"] == 11
+
+
+def test_other_workers_deal_the_files_into_other_shards_and_says_so(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for n in range(6):
+        (raw / f"f{n}.txt").write_text(f"document number {n}, long enough to keep")
+    path = tmp_path / "pipeline.yaml"
+    stages = [{"name": "normalize"}]
+    config = {"input": {"paths": ["raw"]}, "output": {"dir": "out"}, "stages": stages}
+    path.write_text(yaml.safe_dump(config))
+    assert CliRunner().invoke(corpus_app, ["run", str(path), "--workers", "1"]).exit_code == 0
+    same = CliRunner().invoke(corpus_app, ["run", str(path), "--workers", "1"])
+    assert "already finished" in flat(same.output)
+    other = CliRunner().invoke(corpus_app, ["run", str(path), "--workers", "2"])
+    assert other.exit_code == 0, other.output
+    assert "the sharding (--workers sets how many shards" in flat(other.output)
+    assert "the config" not in flat(other.output)
 
 
 def event(**changes: object) -> ProgressEvent:

@@ -64,13 +64,21 @@ def shard_files(config: PipelineConfig) -> list[list[Path]]:
     return [files[i::count] for i in range(count)]
 
 
-def run_fingerprint(config: PipelineConfig, shards: list[list[Path]]) -> str:
-    """Config (less how it is run) and every input file's path, size and modification time."""
+def run_fingerprint(config: PipelineConfig, shards: list[list[Path]]) -> dict[str, str]:
+    """What a run's output depends on, in three parts that a rerun compares: the config (less
+    how it is run), every input file's path, size and modification time, and how the files
+    are dealt into shards (which follows the number of workers)."""
     how = {"workers", "strict", "report", "executor"}  # how it runs, not what it produces
-    settings = config.model_dump(mode="json", exclude=how)
-    inputs = [[[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files] for files in shards]
-    blob = json.dumps({"config": settings, "inputs": inputs}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    files = sorted(p for group in shards for p in group)
+    parts = {
+        "the config": config.model_dump(mode="json", exclude=how),
+        "the input files": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+        "the sharding": [[str(p) for p in group] for group in shards],
+    }
+    return {
+        name: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+        for name, value in parts.items()
+    }
 
 
 def _start_over(layout: Layout) -> None:
@@ -105,13 +113,14 @@ def _only_run_in(out: Path) -> Iterator[None]:
         yield
 
 
-def _prepare(layout: Layout, fingerprint: str, notify: Notify) -> dict[str, Any] | None:
+def _prepare(layout: Layout, fingerprint: dict[str, str], notify: Notify) -> dict[str, Any] | None:
     """Decide between resuming, starting over and returning a finished run's summary."""
     state: dict[str, Any] = {}
     if layout.state.exists():
         state = json.loads(layout.state.read_text())
     started = any((layout.out / name).exists() for name in ("_markers", "data", "stats.json"))
-    if state.get("fingerprint") == fingerprint and state.get("finished"):
+    before = state.get("fingerprint")
+    if before == fingerprint and state.get("finished"):
         if (layout.out / "stats.json").exists():
             notify(f"{layout.out}: already finished with this config and input (nothing to do)")
             summary: dict[str, Any] = json.loads((layout.out / "stats.json").read_text())
@@ -119,14 +128,17 @@ def _prepare(layout: Layout, fingerprint: str, notify: Notify) -> dict[str, Any]
         # its intermediates are gone (removed after success): nothing to resume from
         notify(f"{layout.out}: stats.json of the finished run is missing: starting over")
         _start_over(layout)
-    elif state.get("fingerprint") == fingerprint:
+    elif before == fingerprint:
         done = len(list((layout.out / "_markers").glob("*.done")))
         notify(f"{layout.out}: resuming ({done} shard step(s) done; config and input unchanged)")
     elif started:
-        notify(
-            f"{layout.out}: the config or the input files changed since the last run there: "
-            "starting over"
-        )
+        if isinstance(before, dict):
+            changed = " and ".join(k for k in fingerprint if before.get(k) != fingerprint[k])
+        else:
+            changed = "the config or the input files"  # a run of an older version
+        if changed == "the sharding":
+            changed += " (--workers sets how many shards the input files are dealt into)"
+        notify(f"{layout.out}: {changed} changed since the last run there: starting over")
         _start_over(layout)
     layout.out.mkdir(parents=True, exist_ok=True)
     layout.state.write_text(json.dumps({"fingerprint": fingerprint, "finished": False}))
