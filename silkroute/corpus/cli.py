@@ -162,8 +162,9 @@ def stats(
         return str(value) if counted else "-"  # not counted unless `count_words: true`
 
     table = Table(title=f"stages of {directory}")
-    for column in ("stage", "docs in", "docs out", "words out", "bytes out", "removed"):
-        table.add_column(column)
+    for column in ("stage", "docs in", "docs out", "words out", "bytes out"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("removed", overflow="fold")  # in 80 columns the reasons wrap, never cut
     for name, s in summary["stages"].items():
         docs_in = sum(r["docs"] for r in s["before"].values())
         after = s["after"].values()
@@ -180,7 +181,7 @@ def stats(
     last = list(summary["stages"].values())[-1]["after"]
     langs = Table(title="output per language")
     for column in ("language", "docs", "words", "bytes"):
-        langs.add_column(column)
+        langs.add_column(column, no_wrap=True)
     for lang, row in sorted(last.items()):
         langs.add_row(lang, str(row["docs"]), words(row["words"]), str(row["bytes"]))
     out.print(langs)

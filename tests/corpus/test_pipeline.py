@@ -224,6 +224,20 @@ def test_stats_shows_documents_whose_language_is_uncertain(tmp_path: Path) -> No
     assert "fil_Latn or pam_Latn 2, ind_Latn or min_Latn 1" in " ".join(result.output.split())
 
 
+def test_stats_in_80_columns_wraps_long_stage_names_and_reasons_instead_of_cutting_them(
+    tmp_path: Path,
+) -> None:
+    table = {"und": {"docs": 3, "words": 0, "bytes": 30}}
+    removed = {"language_score_low": 22, "too_few_words": 6, "duplicate": 1}
+    stage = {"before": table, "after": table, "removed": removed, "seconds": 0.1}
+    summary = {"stages": {"language_filter": stage, "quality_filter": stage}}
+    (tmp_path / "stats.json").write_text(json.dumps(summary))
+    result = CliRunner().invoke(corpus_app, ["stats", str(tmp_path)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and "language_filter" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
 def test_langid_command_reads_lines_and_jsonl() -> None:
     stdin = 'สวัสดีครับ ยินดีต้อนรับ\n{"id": "a", "text": "Selamat pagi, apa khabar? Kerajaan bahawa"}\n'
     result = CliRunner().invoke(corpus_app, ["langid"], input=stdin)
