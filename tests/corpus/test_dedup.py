@@ -16,6 +16,9 @@ from silkroute.corpus.stages.dedup import ExactDedup, MinHashDedup, MinHashParam
 
 from .conftest import paragraphs
 
+# UDHR excerpts shipped with the tests (data/udhr/README.md): these run without ../shared.
+EXCERPTS = Path(__file__).resolve().parent / "data"
+
 # One language per script the issue names: Latin, Thai, Lao, Khmer, Myanmar, Han.
 SCRIPTS = {
     "vie": "Latn",
@@ -49,14 +52,14 @@ def decide(stage: DedupStage, docs: list[Document], shards: int = 2) -> np.ndarr
     return np.array([back[int(rep[index[id(d)]])] for d in docs])
 
 
-def planted_corpus(udhr_dir: Path) -> tuple[list[Document], dict[int, int]]:
+def planted_corpus() -> tuple[list[Document], dict[int, int]]:
     """Six paragraphs per language, an exact copy (case and punctuation changed) of the first
     and a near copy (two letters changed) of the second: truth maps copy -> original."""
     rng = random.Random(3)
     docs: list[Document] = []
     truth: dict[int, int] = {}
     for code, script in SCRIPTS.items():
-        paras = paragraphs(udhr_dir, code, per_doc=6)[:6]
+        paras = paragraphs(EXCERPTS, code, per_doc=6)[:6]
         base = len(docs)
         docs += [
             Document(f"{code}-{i}", t, {"lang": code, "script": script})
@@ -73,15 +76,15 @@ def planted_corpus(udhr_dir: Path) -> tuple[list[Document], dict[int, int]]:
     return docs, truth
 
 
-def test_minhash_catches_every_planted_copy_and_nothing_else(udhr_dir: Path) -> None:
-    docs, truth = planted_corpus(udhr_dir)
+def test_minhash_catches_every_planted_copy_and_nothing_else() -> None:
+    docs, truth = planted_corpus()
     rep = decide(MinHashDedup(MinHashParams()), docs)
     removed = {i: int(rep[i]) for i in range(len(docs)) if rep[i] != i}
     assert removed == truth
 
 
-def test_exact_dedup_catches_exact_copies_only(udhr_dir: Path) -> None:
-    docs, truth = planted_corpus(udhr_dir)
+def test_exact_dedup_catches_exact_copies_only() -> None:
+    docs, truth = planted_corpus()
     rep = decide(ExactDedup(None), docs)
     removed = {i: int(rep[i]) for i in range(len(docs)) if rep[i] != i}
     assert removed == {
@@ -90,9 +93,9 @@ def test_exact_dedup_catches_exact_copies_only(udhr_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("code", list(SCRIPTS))
-def test_a_corpus_without_copies_loses_nothing(udhr_dir: Path, code: str) -> None:
+def test_a_corpus_without_copies_loses_nothing(code: str) -> None:
     docs = [
-        Document(str(i), t, {"lang": code}) for i, t in enumerate(paragraphs(udhr_dir, code, 3))
+        Document(str(i), t, {"lang": code}) for i, t in enumerate(paragraphs(EXCERPTS, code, 3))
     ]
     for stage in (MinHashDedup(MinHashParams()), ExactDedup(None)):
         rep = decide(stage, docs)
