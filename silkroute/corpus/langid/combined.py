@@ -484,26 +484,26 @@ def without_names(text: str) -> str:
 
 # The same rule for ASCII text (most documents) with one regular-expression scan instead of a
 # Python step per word: in the text's words joined by single spaces, every capitalised word
-# (past any opener) is found at once; only those few are looked at one by one.
+# (past any opener) not after a sentence's end is found whole at once; only those few are looked
+# at one by one.
 _ASCII_OPENERS = re.escape("".join(ch for ch in _OPENERS if ch.isascii()))
-_CAPITALISED = re.compile(rf" [{_ASCII_OPENERS}]*[A-Z]")
+_ASCII_SENTENCE_END = re.escape("".join(ch for ch in _SENTENCE_END if ch.isascii()))
+_NAME = re.compile(rf" (?<![{_ASCII_SENTENCE_END}] )[{_ASCII_OPENERS}]*[A-Z][^ ]*")
 
 
 def _without_names_ascii(text: str) -> str:
     joined = " ".join(text.split())
     names: list[tuple[int, int]] = []  # (the space before, the end) of each name or joiner
     joiners: set[int] = set()  # indices into `names` of the short words joining two names
-    for match in _CAPITALISED.finditer(joined):
-        space = match.start()
-        if joined[space - 1] in _SENTENCE_END:
-            continue  # a sentence's first word
-        end = joined.find(" ", space + 1)
-        end = len(joined) if end < 0 else end
-        joiner = joined[names[-1][1] + 1 : space] if names else ""
-        if 0 < len(joiner) <= 3 and " " not in joiner:  # one short word between two names
+    previous_end = 0
+    for match in _NAME.finditer(joined):
+        space, end = match.span()
+        # one short word between two names: "of" in "Department of Health"
+        if names and 1 < space - previous_end <= 4 and " " not in joined[previous_end + 1 : space]:
             joiners.add(len(names))
-            names.append((names[-1][1], space))
+            names.append((previous_end, space))
         names.append((space, end))
+        previous_end = end
     words = joined.count(" ") + 1 if joined else 0
     if words - len(names) < MIN_WORDS_LEFT:  # keep the joining words ("Joe Biden dan Anwar")
         names = [name for i, name in enumerate(names) if i not in joiners]
