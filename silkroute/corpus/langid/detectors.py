@@ -39,13 +39,16 @@ def _one_line(text: str, limit: int = 2000) -> str:
     return " ".join(text[:limit].split())
 
 
-def _first_words(text: str, limit: int) -> str:
+def first_words(text: str, limit: int) -> OneLine:
     """The text on one line, cut at the last word boundary within `limit` characters."""
-    line = _one_line(text, limit + 1)
+    if len(text) <= limit:
+        return one_line(text)
+    # a OneLine's prefix is on one line already (a space it ends with is cut below)
+    line = text[: limit + 1] if type(text) is OneLine else " ".join(text[: limit + 1].split())
     if len(line) <= limit:
-        return line
+        return OneLine(line)
     cut = line.rfind(" ", 0, limit + 1)
-    return line[: cut if cut > limit // 2 else limit]
+    return OneLine(line[: cut if cut > limit // 2 else limit])
 
 
 @cache
@@ -77,7 +80,7 @@ class FastTextDetector:
         return frozenset(label_from_iso(label.removeprefix("__label__")) for label in labels)
 
     def scores(self, text: str) -> dict[str, float]:
-        line = _one_line(text) if self.max_chars is None else _first_words(text, self.max_chars)
+        line = _one_line(text) if self.max_chars is None else first_words(text, self.max_chars)
         labels, probs = self.model.predict(line, k=5)
         out: dict[str, float] = {}
         for label, prob in zip(labels, probs, strict=True):
