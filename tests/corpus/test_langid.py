@@ -232,3 +232,41 @@ def test_the_regional_cut_off_tells_the_most_regional_lines_within_one_percent_o
     assert choose(rows) == 0.45
     rows.append((pam, "pam_Latn", None, 0.0))  # a line right anyway changes nothing
     assert choose(rows) == 0.45
+
+
+def _words_of(first: int, last: int, count: int = 8) -> str:
+    """`count` "words" of 3-6 letters from the code points first..last (real letters of a
+    script), varied deterministically so no two words are alike."""
+    letters = [chr(c) for c in range(first, last + 1)]
+    words = []
+    for w in range(count):
+        size = 3 + w % 4
+        words.append("".join(letters[(w * 7 + k * 5) % len(letters)] for k in range(size)))
+    return " ".join(words)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "want", "uncertain"),
+    [
+        ("tai tham is no one language", _words_of(0x1A20, 0x1A4C), "und_Lana", "nod_Lana"),
+        ("baybayin is no one language", _words_of(0x1700, 0x1711), "und_Tglg", "tgl_Tglg"),
+        ("batak is no one language", _words_of(0x1BC0, 0x1BE5), "und_Batk", "bbc_Batk"),
+        ("kayah li is no one language", _words_of(0xA90A, 0xA925), "und_Kali", "kyu_Kali"),
+        ("tagbanwa is no one language", _words_of(0x1760, 0x176C), "und_Tagb", "tbw_Tagb"),
+        ("mongolian script has no route", _words_of(0x1820, 0x1842), "und_Mong", "und_Mong"),
+        ("new tai lue writes Tai Lue", _words_of(0x1980, 0x19AB), "khb_Talu", None),
+        ("tai le writes Tai Nuea", _words_of(0x1950, 0x196D), "tdd_Tale", None),
+        ("hanunoo writes Hanunoo", _words_of(0x1720, 0x1731), "hnn_Hano", None),
+        ("buhid writes Buhid", _words_of(0x1740, 0x1751), "bku_Buhd", None),
+        ("cyrillic keeps its script", "Все люди рождаются свободными и равными", "ru_Cyrl", None),
+    ],
+)
+def test_a_script_without_a_route_never_gets_a_latin_label(
+    name: str, text: str, want: str, uncertain: str | None
+) -> None:
+    """Tai Tham came out Dutch or Latvian, Baybayin Estonian, Batak English (fastText's guesses
+    on scripts it never saw); a script written for several languages is `und_`, uncertain."""
+    fast = DETECTOR.identify(text)
+    assert (fast.lang, fast.script) == (want, want.split("_")[1]), name
+    assert (fast.uncertain or "").split("/")[0] == (uncertain or ""), name
+    assert CombinedLangId(settle=False).identify(text) == fast, name

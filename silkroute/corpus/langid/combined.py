@@ -36,6 +36,7 @@ from silkroute.corpus.langid.detectors import (
     first_words,
     one_line,
 )
+from silkroute.corpus.langid.labels import ISO_TO_LABEL
 from silkroute.corpus.langid.malay import IND, ZSM, names_evidence, split_ind_zsm
 from silkroute.corpus.langid.markers import default_model, ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
@@ -55,7 +56,29 @@ SCRIPT_LABELS = {
     "Sund": "sun_Sund",
     "Bugi": "bug_Bugi",
     "Cham": "cjm_Cham",
+    # Scripts of the region written for one language only.
+    "Talu": "khb_Talu",  # New Tai Lue: Tai Lue
+    "Tale": "tdd_Tale",  # Tai Le: Tai Nuea
+    "Hano": "hnn_Hano",  # Hanunoo: Hanunoo Mangyan
+    "Buhd": "bku_Buhd",  # Buhid: Buhid Mangyan
 }
+# Scripts whose languages fastText lid.176 was trained on and which are not routed above: it names
+# the language there. On any other script (Tai Tham, Baybayin, Batak ...) it answers with a Latin
+# language it has seen (Tai Tham as Dutch or Latvian), so such text is `und_<Script>`, uncertain.
+FASTTEXT_SCRIPTS = frozenset(
+    {"Cyrl", "Grek", "Arab", "Hebr", "Deva", "Beng", "Taml", "Telu", "Knda", "Mlym", "Sinh"}
+    | {"Tibt", "Geor", "Armn", "Ethi", "Thaa", "Hira", "Kana"}
+)
+# The languages a script of the region with no route may be written in (`LangResult.uncertain`
+# of its `und_<Script>` label); a script not listed says only `und_<Script>` there.
+SCRIPT_CANDIDATES = {
+    "Lana": "nod_Lana/khb_Lana/kkh_Lana",  # Tai Tham: Northern Thai, Tai Lue, Khun (and Pali)
+    "Tglg": "tgl_Tglg/ilo_Tglg/pam_Tglg/bcl_Tglg",  # Baybayin: Tagalog, once Ilocano, ...
+    "Batk": "bbc_Batk/btx_Batk/btm_Batk/bts_Batk/btd_Batk",  # Batak: Toba, Karo, Mandailing, ...
+    "Kali": "kyu_Kali/eky_Kali",  # Kayah Li: Western and Eastern Kayah
+    "Tagb": "tbw_Tagb/tbk_Tagb/tgt_Tagb",  # Tagbanwa: Aborlan, Calamian, Central Tagbanwa
+}
+_LABELLED = frozenset(ISO_TO_LABEL.values())
 # Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D), as a
 # mask over the Myanmar block U+1000..U+109F.
 _SHAN_ONLY = np.zeros(0xA0, dtype=bool)
@@ -203,10 +226,30 @@ class CombinedLangId:
         if script == "Mymr":
             return LangResult(self._myanmar_label(text), round(share, 4), script)
         if script != "Latn":
-            scores = self._fasttext_whole.scores(text)
-            best = max(scores, key=scores.__getitem__, default=f"und_{script}")
-            return LangResult(best, round(scores.get(best, 0.0), 4), script)
+            return self._other_script(text, script, share)
         return share
+
+    def _other_script(self, text: str, script: str, share: float) -> LangResult:
+        """fastText's language where it knows the script and names a language written in it;
+        otherwise `und_<Script>`, uncertain: never a Latin label for text in another script.
+        Text with no letters of a counted script ("Zyyy") is left to fastText as it is."""
+        unknown = LangResult(
+            f"und_{script}", round(share, 4), script, SCRIPT_CANDIDATES.get(script, f"und_{script}")
+        )
+        if script not in FASTTEXT_SCRIPTS and script != "Zyyy":
+            return unknown
+        scores = self._fasttext_whole.scores(text)
+        best = max(scores, key=scores.__getitem__, default=None)
+        if best is None:
+            return unknown if script != "Zyyy" else LangResult("und_Zyyy", 0.0, script)
+        score = round(scores[best], 4)
+        if script != "Zyyy" and best.endswith("_Latn"):
+            if best in _LABELLED:
+                return unknown  # a Latin-script language (English) named for Greek letters
+            # fastText's code has no label of ours (`label_from_iso` wrote it Latin): the
+            # language is written in this script (Russian in Cyrillic is `ru_Cyrl`).
+            best = f"{best.removesuffix('_Latn')}_{script}"
+        return LangResult(best, score, script)
 
     def _myanmar_label(self, text: str) -> str:
         cps = codepoints(text)
