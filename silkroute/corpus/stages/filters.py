@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from silkroute.corpus.document import Document
@@ -14,6 +16,12 @@ class LanguageFilterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     languages: list[str] = Field(default_factory=list, description="keep these; empty = any")
     min_score: float = Field(0.5, ge=0.0, le=1.0)
+    uncertain: Literal["keep", "drop", "only"] = Field(
+        "keep",
+        description="documents langid marked `lang_uncertain` (a regional language the vote may"
+        " have relabelled, or `und_<Script>`): keep them under their label (the reader decides),"
+        " drop them, or keep only them (to review)",
+    )
 
 
 class LanguageFilter(Stage):
@@ -26,6 +34,13 @@ class LanguageFilter(Stage):
             return "language_not_wanted"
         if float(doc.meta.get("lang_score", 0.0)) < p.min_score:
             return "language_score_low"
+        uncertain = "lang_uncertain" in doc.meta
+        if uncertain and p.uncertain == "drop":
+            return "language_uncertain"
+        if not uncertain and p.uncertain == "only":
+            return "language_certain"
+        if uncertain:  # kept: counted per label, as `language_filter`'s own stats show it
+            stats.counters[f"uncertain_kept:{doc.lang}"] += 1
         return doc
 
 
