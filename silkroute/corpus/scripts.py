@@ -16,7 +16,8 @@ COUNTED_SCRIPTS = [
     *("Latn", "Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hira", "Kana", "Hang", "Grek", "Cyrl"),
     *("Arab", "Hebr", "Deva", "Beng", "Taml", "Telu", "Knda", "Mlym", "Sinh", "Tibt", "Java"),
     *("Bali", "Cham", "Lana", "Bugi", "Sund", "Batk", "Tglg", "Tale", "Talu", "Kali", "Hano"),
-    *("Buhd", "Tagb", "Mong", "Geor", "Armn", "Ethi", "Thaa"),
+    *("Buhd", "Tagb", "Mong", "Geor", "Armn", "Ethi", "Thaa", "Gujr", "Guru", "Orya", "Tavt"),
+    *("Cakm",),
 ]
 
 

@@ -259,6 +259,15 @@ def _words_of(first: int, last: int, count: int = 8) -> str:
         ("hanunoo writes Hanunoo", _words_of(0x1720, 0x1731), "hnn_Hano", None),
         ("buhid writes Buhid", _words_of(0x1740, 0x1751), "bku_Buhd", None),
         ("cyrillic keeps its script", "Все люди рождаются свободными и равными", "ru_Cyrl", None),
+        ("tai viet is no one language", _words_of(0xAA80, 0xAAAF), "und_Tavt", "blt_Tavt"),
+        (
+            "gujarati is fastText's",
+            "ગુજરાતી ભાષા ભારતની એક ભાષા છે અને તે ગુજરાતમાં બોલાય છે",
+            "gu_Gujr",
+            None,
+        ),
+        ("gurmukhi is fastText's", "ਪੰਜਾਬੀ ਭਾਸ਼ਾ ਪੰਜਾਬ ਦੀ ਬੋਲੀ ਹੈ ਅਤੇ ਇਹ ਬਹੁਤ ਪੁਰਾਣੀ ਹੈ", "pa_Guru", None),
+        ("oriya is fastText's", "ଓଡ଼ିଆ ଭାଷା ଓଡ଼ିଶା ରାଜ୍ୟର ପ୍ରମୁଖ ଭାଷା ଅଟେ", "or_Orya", None),
     ],
 )
 def test_a_script_without_a_route_never_gets_a_latin_label(

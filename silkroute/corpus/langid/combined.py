@@ -67,7 +67,7 @@ SCRIPT_LABELS = {
 # language it has seen (Tai Tham as Dutch or Latvian), so such text is `und_<Script>`, uncertain.
 FASTTEXT_SCRIPTS = frozenset(
     {"Cyrl", "Grek", "Arab", "Hebr", "Deva", "Beng", "Taml", "Telu", "Knda", "Mlym", "Sinh"}
-    | {"Tibt", "Geor", "Armn", "Ethi", "Thaa", "Hira", "Kana"}
+    | {"Tibt", "Geor", "Armn", "Ethi", "Thaa", "Hira", "Kana", "Gujr", "Guru", "Orya"}
 )
 # The languages a script of the region with no route may be written in (`LangResult.uncertain`
 # of its `und_<Script>` label); a script not listed says only `und_<Script>` there.
@@ -77,6 +77,7 @@ SCRIPT_CANDIDATES = {
     "Batk": "bbc_Batk/btx_Batk/btm_Batk/bts_Batk/btd_Batk",  # Batak: Toba, Karo, Mandailing, ...
     "Kali": "kyu_Kali/eky_Kali",  # Kayah Li: Western and Eastern Kayah
     "Tagb": "tbw_Tagb/tbk_Tagb/tgt_Tagb",  # Tagbanwa: Aborlan, Calamian, Central Tagbanwa
+    "Tavt": "blt_Tavt/tyr_Tavt/twh_Tavt",  # Tai Viet: Tai Dam, Tai Daeng, Tai Don (Vietnam)
 }
 _LABELLED = frozenset(ISO_TO_LABEL.values())
 # Shan letters, medials and tones that Burmese never uses (U+1075..U+108F, U+109A..U+109D), as a
