@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from benchmarks.gavel_bound import srpt_fm_total_s, window_bound_s
+from benchmarks.gavel_lp_bound import lp_bound_s
+from silkroute.scheduler.state import NodeInfo
+from silkroute.sim.gavel import load_gavel_trace
+from silkroute.sim.runner import PolicySpec, run_policy
 from silkroute.sim.truth import SimJob
+from silkroute.sim.workloads import Workload
 from tests.builders import job
 
 
@@ -45,3 +53,94 @@ def test_the_window_bound_counts_queueing_inside_a_burst(
 ) -> None:
     jobs = [_v100_job("a", 0.0), _v100_job("b", 100.0)]
     assert window_bound_s(jobs, per_type=1, window_s=window_s) == pytest.approx(expected_s), case
+
+
+# ---- the time-indexed LP bound (benchmarks.gavel_lp_bound) ---------------------------------
+
+V100_K80 = {"V100": 1.0, "K80": 0.25}
+RUN_TIMES = {"V100": 1000.0, "K80": 4000.0}
+
+
+def _gang(name: str, workers: int = 1, speed: dict[str, float] | None = None) -> SimJob:
+    speed = speed or {"V100": 1.0}
+    durations = {t: 1000.0 / s for t, s in speed.items()}
+    return job(name).gavel(speed, durations).workers(workers).at(0.0).build()
+
+
+def test_a_job_alone_is_bounded_by_its_run_time_exactly() -> None:
+    # The tail row at its arrival: C >= r + wall time run >= r + work = 1,000 s.
+    assert lp_bound_s([_gang("a")], {"V100": 1}, bucket_s=100.0) == pytest.approx(1000.0)
+
+
+def test_buckets_as_long_as_the_jobs_split_both_in_halves_by_hand() -> None:
+    # Two 1,000 s jobs, one V100, 1,000 s buckets. The LP's best: half of each job in each
+    # bucket; mean busy time (0 x 500 + 500^2 / 2 + 1,000 x 500 + 500^2 / 2) / 1,000 = 750 s,
+    # so C >= 750 + 500 each: 2,500 s, below the true 3,000 s (the price of coarse buckets).
+    # No split does better: the work in bucket 1 is >= 1,000 s and each bucket's w^2 / 2 terms
+    # are least at four equal halves, so sum M >= (1,000 x 1,000 + 4 x 125,000) / 1,000.
+    jobs = [_gang("a"), _gang("b")]
+    assert lp_bound_s(jobs, {"V100": 1}, bucket_s=1000.0) == pytest.approx(2500.0)
+
+
+@pytest.mark.parametrize(
+    ("case", "jobs", "capacity", "best_s", "at_least_s"),
+    [
+        # The first ends at 1,000 s, the second waits for the V100 (2,000 s) or crawls on the
+        # K80 (4,000 s): 3,000 s. Without capacity the bound would be 2,000 s.
+        (
+            "a second job waits for the V100 or crawls on the K80",
+            [_gang("a", speed=V100_K80), _gang("b", speed=V100_K80)],
+            {"V100": 1, "K80": 1},
+            3000.0,
+            2500.0,
+        ),
+        # Two 4-GPU gangs on 4 V100s run one after the other: 1,000 + 2,000 s. A relaxation
+        # that seats a gang on one accelerator (gavel_bound) runs both at once: 2,000 s.
+        (
+            "two 4-GPU gangs on four V100s queue",
+            [_gang("a", 4), _gang("b", 4)],
+            {"V100": 4},
+            3000.0,
+            2900.0,
+        ),
+    ],
+)
+def test_the_lp_bound_counts_capacity_per_type_and_gang_width(
+    case: str, jobs: list[SimJob], capacity: dict[str, int], best_s: float, at_least_s: float
+) -> None:
+    bound = lp_bound_s(jobs, capacity, bucket_s=100.0)
+    assert at_least_s <= bound <= best_s + 1e-6, case
+
+
+def _loaded_workload(tmp_path: Path) -> Workload:
+    rates = {
+        "v100": {"('A', 1)": {"null": 10.0}, "('B', 1)": {"null": 4.0}, "('A', 2)": {"null": 18.0}},
+        "p100": {"('A', 1)": {"null": 6.0}, "('B', 1)": {"null": 3.5}, "('A', 2)": {"null": 11.0}},
+        "k80": {"('A', 1)": {"null": 1.0}, "('B', 1)": {"null": 2.0}, "('A', 2)": {"null": 1.8}},
+    }
+    (tmp_path / "simulation_throughputs.json").write_text(json.dumps(rates))
+    lines = []
+    for i in range(30):
+        job_type, scale = ("A", 2) if i % 4 == 0 else (("A", 1) if i % 2 else ("B", 1))
+        steps = 10_000 * (1 + (i * 7) % 5)
+        lines.append(f"{job_type}\tcmd\t-n\t1\t{steps}\t{i * 60:.1f}\t{scale}")
+    trace = tmp_path / "loaded.trace"
+    trace.write_text("\n".join(lines) + "\n")
+    jobs, _ = load_gavel_trace(trace)
+    nodes = [
+        NodeInfo(f"{t.lower()}-{i}", "lab", t, 1, 8000, 65536) for t in TYPES for i in range(2)
+    ]
+    return Workload("loaded", nodes, jobs)
+
+
+TYPES = ("V100", "P100", "K80")
+
+
+def test_no_policy_beats_the_lp_bound_on_a_loaded_tiny_trace(tmp_path: Path) -> None:
+    workload = _loaded_workload(tmp_path)
+    no_wait = sum(min((j.duration_s or {}).values()) for j in workload.jobs)
+    bound = lp_bound_s(workload.jobs, dict.fromkeys(TYPES, 2), bucket_s=120.0, horizon=(4.0, 0.0))
+    assert bound > 1.2 * no_wait  # 30 jobs on 6 accelerators queue: the bound sees it
+    for policy in ("fifo:none:packing+", "fifo:none", "gavel-mmf", "hetero-srtf-swap"):
+        result = run_policy(_loaded_workload(tmp_path), PolicySpec.parse(policy))
+        assert result.metrics["mean_jct_s"] * len(workload.jobs) >= bound, policy

@@ -1,0 +1,266 @@
+"""A time-indexed LP lower bound on average JCT for the Gavel sweep, per type and gang width.
+
+`gavel_bound`'s relaxation gives every accelerator of a type the best speed any job has on it
+and lets a gang sit on one accelerator; it also forgets the backlog between arrival windows.
+This bound keeps each job's own speed per type, a gang's full width, and the whole trace in
+one problem. Time is cut into buckets of `bucket_s` from the first arrival (tau_b, the start
+of bucket b). For a real schedule, let y[j,k,b] be the wall seconds job j runs on type k
+during bucket b (after its arrival r_j), and C_j its completion. Every schedule the simulator
+can produce (one type at a time, a g-GPU gang on g accelerators of one type, progress on type
+k at rate s_jk = p_j / d_jk <= 1 of the fastest-type run time p_j; moves keep progress)
+satisfies:
+
+  (work)      sum_{k,b} s_jk y[j,k,b] + z_j = p_j, z_j the fastest-type work done after the
+              job's horizon H_j (buckets are only made up to H_j, to keep the LP small);
+  (capacity)  sum_j g_j y[j,k,b] <= N_k x |b|          (a gang holds g_j accelerators);
+  (one type)  sum_k y[j,k,b] <= |b after r_j|           (a job runs on one type at a time);
+  (tail)      C_j >= r_j + f_b (tau'_b - r_j) + W_b for every bucket b of the job, where
+              tau'_b = max(tau_b, r_j), W_b = sum_{b' >= b, k} y[j,k,b'] + z_j bounds the wall
+              time the job still runs from tau'_b on (the z_j work after H_j takes at least
+              z_j seconds, rate <= 1), and f_b <= 1 is the fraction of its work done from
+              tau'_b on. If f_b > 0 the job is not done at tau'_b and then runs W_b more:
+              C_j >= tau'_b + W_b, which is at least the right-hand side; if f_b = 0, W_b = 0
+              and it says C_j >= r_j;
+  (overflow)  C_j >= H_j z_j / p_j + z_j: if z_j > 0 the job ends after H_j + z_j, and
+              z_j / p_j <= 1; if z_j = 0 it says C_j >= 0;
+  (mean busy) C_j >= M_j + p_j / 2 with M_j = (1/p_j) integral of t x rho_j(t) dt, rho_j <= 1
+              the job's rate of fastest-type work: the latest M_j for a given C_j puts all
+              work at rate 1 just before C_j, where M_j = C_j - p_j / 2. Within bucket b,
+              work w = sum_k s_jk y[j,k,b] done at rate <= 1 from tau'_b on has
+              integral t rho dt >= tau'_b w + w^2 / 2; w^2 / 2 is bounded below by its
+              tangents at w = 0, L/2 and L (L the bucket's length after r_j), and the work
+              z_j after H_j by H_j z_j.
+
+Each constraint is a necessary condition, so the real (y, z, C) of any schedule is feasible and
+min sum_j C_j - sum_j r_j over the LP is a lower bound on the sum of JCTs; a fluid relaxation
+(fractional gangs, sharing inside a bucket) is all it drops. It does not need the horizon to be
+right: a short horizon only makes the bound weaker. Solved with scipy's HiGHS.
+
+Run: python -m benchmarks.gavel_lp_bound   (the open sweep points; 5-40 minutes on shared cores)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix
+
+from silkroute.sim.truth import SimJob
+
+HOUR = 3600.0
+console = Console(width=150)
+
+
+class _Columns:
+    """Column indices of the LP's variables, allocated as they are named."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def take(self, n: int = 1) -> int:
+        first = self.count
+        self.count += n
+        return first
+
+
+def lp_bound_s(
+    jobs: Sequence[SimJob],
+    capacity: dict[str, int],
+    bucket_s: float = HOUR,
+    horizon: tuple[float, float] = (2.0, 24 * HOUR),
+    method: str = "highs-ipm",
+    mean_busy_rows: bool = True,
+) -> float:
+    """Lower bound on the sum over `jobs` of (completion - arrival), in seconds.
+
+    `capacity`: accelerators per type. `horizon` = (a, c): a job's buckets reach
+    r_j + a x p_j + c (longer: tighter and slower; any value gives a valid bound).
+    """
+    unit = HOUR  # the LP works in hours, so its numbers stay near 1
+    length = bucket_s / unit
+    arrivals = np.asarray([j.submit_time for j in jobs], dtype=float)
+    start = float(arrivals.min()) if len(jobs) else 0.0
+    cols = _Columns()
+    rows: list[int] = []
+    cols_of: list[int] = []
+    values: list[float] = []
+    upper: list[float] = []  # right-hand side of each <= row
+    eq_rows: list[int] = []
+    eq_cols: list[int] = []
+    eq_values: list[float] = []
+    eq_rhs: list[float] = []
+    # capacity rows are made last, from the gang seconds each (type, bucket) collects
+    usage: dict[tuple[str, int], list[tuple[int, float]]] = {}
+
+    def row(entries: list[tuple[int, float]], rhs: float) -> None:
+        index = len(upper)
+        for col, value in entries:
+            rows.append(index)
+            cols_of.append(col)
+            values.append(value)
+        upper.append(rhs)
+
+    completion_cols = []
+    for j, sim in enumerate(jobs):
+        durations = {t: d / unit for t, d in (sim.duration_s or {}).items() if t in capacity}
+        if not durations:
+            raise ValueError(f"job {sim.name}: no run time on any type of the cluster")
+        fastest = min(durations.values())
+        speed = {t: fastest / d for t, d in durations.items() if math.isfinite(d) and d > 0}
+        release = (arrivals[j] - start) / unit
+        first = math.floor(release / length)
+        last = max(
+            first + 1, math.ceil((release + horizon[0] * fastest + horizon[1] / unit) / length)
+        )
+        end = last * length  # H_j
+        buckets = list(range(first, last))
+        kinds = sorted(speed)
+        y = cols.take(len(buckets) * len(kinds))
+        suffix = cols.take(len(buckets))  # W_b - z_j: wall time from bucket b on
+        left = cols.take(len(buckets))  # f_b x p_j: fastest-type work from bucket b on
+        busy = cols.take(len(buckets))  # lower bound of the w^2 / 2 term of each bucket
+        z = cols.take()
+        c = cols.take()
+        completion_cols.append((c, release))
+
+        def y_col(i: int, k: int, y: int = y, n: int = len(kinds)) -> int:
+            return y + i * n + k
+
+        work: list[tuple[int, float]] = [(z, 1.0)]
+        mean_busy: list[tuple[int, float]] = [(z, end / fastest), (c, -1.0)]
+        for i, b in enumerate(buckets):
+            opens = max(b * length, release)
+            span = (b + 1) * length - opens
+            in_bucket = [(y_col(i, k), speed[t]) for k, t in enumerate(kinds)]
+            work += in_bucket
+            for k, t in enumerate(kinds):
+                usage.setdefault((t, b), []).append((y_col(i, k), float(sim.workers)))
+            row([(y_col(i, k), 1.0) for k in range(len(kinds))], span)  # one type at a time
+            # suffix_i >= wall time in bucket i + suffix_{i+1}
+            later = [(suffix + i + 1, 1.0)] if i + 1 < len(buckets) else []
+            row([(y_col(i, k), 1.0) for k in range(len(kinds))] + later + [(suffix + i, -1.0)], 0.0)
+            # left_i >= work in bucket i + left_{i+1} (or z_j after the last bucket)
+            after = [(left + i + 1, 1.0)] if i + 1 < len(buckets) else [(z, 1.0)]
+            row([(col, s) for col, s in in_bucket] + after + [(left + i, -1.0)], 0.0)
+            # tail: r_j + left_i / p_j x (tau'_b - r_j) + suffix_i + z_j <= C_j
+            row(
+                [(left + i, (opens - release) / fastest), (suffix + i, 1.0), (z, 1.0), (c, -1.0)],
+                -release,
+            )
+            # busy_i >= tangent of w^2 / 2 at w = a: a w - a^2 / 2, for a = L/2 and L
+            for a in (span / 2, span):
+                row([(col, a * s) for col, s in in_bucket] + [(busy + i, -1.0)], a * a / 2)
+            mean_busy += [(col, opens * s / fastest) for col, s in in_bucket]
+            mean_busy.append((busy + i, 1.0 / fastest))
+        if mean_busy_rows:
+            row(mean_busy, -fastest / 2)  # C_j >= M_j + p_j / 2
+        row([(z, end / fastest + 1.0), (c, -1.0)], 0.0)  # overflow
+        for col, value in work:
+            eq_rows.append(len(eq_rhs))
+            eq_cols.append(col)
+            eq_values.append(value)
+        eq_rhs.append(fastest)
+    for (t, _), entries in sorted(usage.items()):
+        row(entries, capacity[t] * length)
+    objective = np.zeros(cols.count)
+    for c, _ in completion_cols:
+        objective[c] = 1.0
+    a_ub = coo_matrix((values, (rows, cols_of)), shape=(len(upper), cols.count)).tocsr()
+    a_eq = coo_matrix((eq_values, (eq_rows, eq_cols)), shape=(len(eq_rhs), cols.count)).tocsr()
+    result = linprog(
+        objective,
+        A_ub=a_ub,
+        b_ub=np.asarray(upper),
+        A_eq=a_eq,
+        b_eq=np.asarray(eq_rhs),
+        bounds=(0, None),
+        method=method,
+    )
+    if result.status != 0:
+        raise RuntimeError(f"the LP bound did not solve: {result.message}")
+    # Weak duality: the dual objective of the solver's multipliers (variables are >= 0 with no
+    # upper bound, so only the rows count) is what is proven; the primal optimum agrees with
+    # it to the solver's tolerance, and the smaller of the two is kept.
+    dual = float(np.asarray(upper) @ result.ineqlin.marginals)
+    dual += float(np.asarray(eq_rhs) @ result.eqlin.marginals)
+    total_h = min(float(result.fun), dual) - sum(release for _, release in completion_cols)
+    return total_h * unit
+
+
+def lp_window_bound_s(
+    jobs: Sequence[SimJob],
+    capacity: dict[str, int],
+    window_s: float,
+    bucket_s: float = HOUR,
+    horizon: tuple[float, float] = (2.0, 24 * HOUR),
+) -> float:
+    """`lp_bound_s` summed over groups of jobs by arrival window (smaller LPs, still a bound).
+
+    Restricted to one group, a real schedule is a schedule of that group alone on the whole
+    cluster (the other jobs only took capacity), so each group's sum of JCTs is at least its
+    LP bound, and disjoint groups add. It forgets only the backlog carried between windows.
+    """
+    start = min(j.submit_time for j in jobs)
+    groups: dict[int, list[SimJob]] = {}
+    for sim in jobs:
+        groups.setdefault(int((sim.submit_time - start) // window_s), []).append(sim)
+    return sum(lp_bound_s(group, capacity, bucket_s, horizon) for group in groups.values())
+
+
+# The sweep points where no policy met 0.9x `gavel-mmf` and no other bound settled it
+# (docs/gavel.md): (trace, cluster, load, arrival window in hours or None for the whole trace).
+OPEN_POINTS = (
+    ("seed1-103959", "36+36+36", 4.0, None),
+    ("seed1-11cb48", "36+36+36", 2.0, None),
+    ("seed1-103959", "12+12+12", 1.0, 168.0),
+)
+TARGET = 0.9
+
+
+def main() -> None:
+    from benchmarks.gavel_bench import CLUSTERS, GAVEL_DIR, SweepRun, _sweep_one
+    from silkroute.sim.workloads import load_workload
+
+    out = Table(title="Time-indexed LP lower bound on average JCT, h (1 h buckets)")
+    headers = ("trace", "cluster", "load", "windows", "no-wait", "LP bound", "gavel-mmf", "ratio")
+    for header in (*headers, "s"):
+        out.add_column(header, justify="left" if header in ("trace", "cluster") else "right")
+    for trace, cluster, load, window_h in OPEN_POINTS:
+        workload = load_workload(
+            str(GAVEL_DIR / f"{trace}.trace"),
+            cluster=str(dict(CLUSTERS)[cluster]),
+            load=load,
+            estimates="none",
+        )
+        capacity = dict.fromkeys(("V100", "P100", "K80"), int(cluster.split("+")[0]))
+        started = time.perf_counter()
+        if window_h is None:
+            bound = lp_bound_s(workload.jobs, capacity)
+        else:
+            bound = lp_window_bound_s(workload.jobs, capacity, window_h * HOUR)
+        wall = time.perf_counter() - started
+        _, mmf_s, no_wait_s, _ = _sweep_one(SweepRun(trace, cluster, load, "gavel-mmf", None))
+        n = len(workload.jobs)
+        ratio = bound / n / mmf_s
+        out.add_row(
+            trace,
+            cluster,
+            f"{load:g}x",
+            "whole trace" if window_h is None else f"{window_h:g} h",
+            f"{no_wait_s / HOUR:.3f}",
+            f"{bound / n / HOUR:.3f}",
+            f"{mmf_s / HOUR:.3f}",
+            f"[bold]{ratio:.3f}[/]" if ratio > TARGET else f"{ratio:.3f}",
+            f"{wall:.0f}",
+        )
+    console.print(out)
+
+
+if __name__ == "__main__":
+    main()
