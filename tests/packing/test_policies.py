@@ -14,7 +14,13 @@ from silkroute.scheduler.policies.node_fgd import FgdExactScorer, FgdScorer, fgd
 from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
 from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
-from silkroute.scheduler.policies.node_silk import SilkScorer
+from silkroute.scheduler.policies.node_silk import (
+    SilkScorer,
+    gap_counts,
+    hostable,
+    sum_of_squares_change,
+    usability,
+)
 from silkroute.scheduler.registry import NODE_SCORERS
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState
@@ -171,6 +177,84 @@ def test_silk_spares_the_type_constrained_pods_need() -> None:
     assert FgdScorer(target).points(state(), WHOLE, nodes).tolist() == [62, 62]  # delta -500
     assert place(FgdScorer(target), state(), WHOLE)[0] == 0
     assert place(scorer, state(), WHOLE)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("free", "usable"),
+    [
+        (1000, 1.0),  # a whole GPU: both one-GPU shapes of TARGET (HALF 2/3, WHOLE 1/3)
+        (900, 2 / 3),  # HALF only
+        (500, 2 / 3),  # exactly HALF's share
+        (499, 0.0),  # a sliver no shape can use
+        (0, 0.0),
+    ],
+)
+def test_silk_usability_of_a_free_part(free: int, usable: float) -> None:
+    assert usability(TARGET, np.array([free])).tolist() == pytest.approx([usable])
+
+
+def test_silk_sharing_key_is_the_usability_lost_on_the_best_scored_accelerator() -> None:
+    # three_nodes for SHARE (0.5 GPU): n0 scores 56 on GPU 0 (500 -> 0: loses HALF, 2/3),
+    # n1 53 on GPU 0 (700 -> 200: loses HALF, 2/3), n2 50 on an idle GPU (1000 -> 500:
+    # loses only WHOLE, 1/3). The usability key orders only equal scores: n0 still wins.
+    # Plus the sum-of-squares change of the gap counts (gaps 500, 700, 300 once each):
+    # n0 500 -> 0 closes a gap (-1), n1 700 -> 200 moves one (+1 - 1 = 0), n2 1000 -> 500
+    # opens a second 500 (2 * 1 + 1 = +3); usability is scaled by 10^6.
+    state = three_nodes()
+    points, lost = SilkScorer(TARGET).share_keys(state, SHARE, state.pools[0].nodes)
+    assert points.tolist() == [56, 53, 50]
+    expected = [2 / 3 * 1e6 - 1, 2 / 3 * 1e6, 1 / 3 * 1e6 + 3]
+    assert lost.tolist() == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("free", "share", "change"),
+    [
+        (1000, 810, 2 * 2 + 1),  # an idle GPU (not counted) opens a third 190 gap
+        (810, 810, 1 - 2 * 1),  # an exact fit closes the only 810 gap
+        (900, 300, (2 * 0 + 1) + (1 - 2 * 3)),  # a first 600 gap, one 900 gap fewer
+        (900, 710, (2 * 2 + 1) + (1 - 2 * 3)),  # a third 190 gap, one 900 gap fewer
+    ],
+)
+def test_sum_of_squares_change_of_the_gap_counts(free: int, share: int, change: int) -> None:
+    # Gaps: two accelerators with 190 free, one with 810, three with 900; one full, one idle.
+    state = cluster(node("n0", 8))
+    for slot, used in enumerate((810, 810, 190, 100, 100, 100, 1000)):
+        take(state, 0, slot, used)
+    counts = gap_counts(state)
+    assert (counts[190], counts[810], counts[900], counts[0], counts[1000]) == (2, 1, 3, 0, 0)
+    assert sum_of_squares_change(counts, np.array([free]), share).tolist() == [change]
+
+
+def test_silk_keeps_the_cpu_that_idle_gpus_need() -> None:
+    # Two nodes in use, 4 GPUs each. n0: 3 whole GPUs free, 24 of 32 cores free; n1: 1 whole
+    # GPU free, 60 of 64 cores free. An 8-core CPU-only pod changes neither node's
+    # fragmentation (every shape still fits both): FGD scores 50 and 50.
+    # Hostable demand (popularity x GPU thousandths per pod x pods that still fit; TARGET's
+    # HALF is 0.5 x 500 = 250 per pod, WHOLE 0.25 x 1000 = 250, CPU-only 0):
+    #   n0: HALF min(6 by GPU, 24/4 = 6 by CPU) = 6, WHOLE min(3, 24/8 = 3) = 3: 2250;
+    #       with 16 cores left HALF 4, WHOLE 2: 1500, a loss of 750 (its GPUs lose CPU);
+    #   n1: HALF min(2, 15) = 2, WHOLE min(1, 7) = 1: 750, the same with 52 cores: loss 0.
+    # Best fit would take n0 (0.5 * 16/64 + 0.5 * 3/4 = 0.5 against 0.5 * 52/64 + 0.5 * 1/4
+    # = 0.53), as FGD's node order does; silk takes n1.
+    def state() -> ClusterState:
+        fresh = cluster(node("n0", 4, cpu=32_000), node("n1", 4, cpu=64_000))
+        take(fresh, 0, 3, 1000, cpu=8_000)
+        for gpu in (1, 2, 3):
+            take(fresh, 1, gpu, 1000, cpu=4_000 if gpu == 1 else 0)
+        return fresh
+
+    cpu_pod = Demand(0, 0, 8_000, 0)
+    both = np.array([0, 1])
+    assert FgdScorer(TARGET).points(state(), cpu_pod, both).tolist() == [50, 50]
+    scorer = SilkScorer(TARGET)
+    fresh = state()
+    type_ok = scorer.cache(fresh).stats.type_ok
+    assert hostable(TARGET, type_ok, fresh.gpu_free, fresh.cpu_free).tolist() == [2250, 750]
+    assert scorer.hostable_loss(fresh, cpu_pod, both).tolist() == [750, 0]
+    assert place(BestFitScorer(), state(), cpu_pod)[0] == 0
+    assert place(FgdScorer(TARGET), state(), cpu_pod)[0] == 0
+    assert place(scorer, state(), cpu_pod)[0] == 1
 
 
 def test_gpupacking_prefers_small_idle_node() -> None:
