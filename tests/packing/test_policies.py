@@ -21,6 +21,7 @@ from silkroute.scheduler.policies.node_silk import (
     sum_of_squares_change,
     usability,
 )
+from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.registry import NODE_SCORERS
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState
@@ -132,6 +133,7 @@ def test_fgd_sharing_pod_takes_lowest_index_gpu_among_the_best() -> None:
     [
         (FgdScorer(TARGET), SHARE, (0, (0,))),  # least fragmentation (see three_nodes)
         (SilkScorer(TARGET), SHARE, (0, (0,))),  # same here: the gradient dominates
+        (SilkClassicScorer(TARGET), SHARE, (0, (0,))),
         (BestFitScorer(), SHARE, (1, (0,))),  # least GPU left after: n1 (1000 -> 500)
         (DotProductScorer(), SHARE, (0, (0,))),  # tightest accelerator 500 beats 700, 1000
         (GpuPackingScorer(), SHARE, (0, (0,))),  # a shared GPU that fits, fullest first
@@ -159,6 +161,7 @@ def test_silk_keeps_idle_node_whole_where_fgd_is_indifferent() -> None:
     assert points.tolist() == [50, 50]
     assert place(FgdScorer(target_whole_only), state(), WHOLE)[0] == 0
     assert place(SilkScorer(target_whole_only), state(), WHOLE)[0] == 1
+    assert place(SilkClassicScorer(target_whole_only), state(), WHOLE)[0] == 1
 
 
 def test_silk_spares_the_type_constrained_pods_need() -> None:
@@ -177,6 +180,7 @@ def test_silk_spares_the_type_constrained_pods_need() -> None:
     assert FgdScorer(target).points(state(), WHOLE, nodes).tolist() == [62, 62]  # delta -500
     assert place(FgdScorer(target), state(), WHOLE)[0] == 0
     assert place(scorer, state(), WHOLE)[0] == 1
+    assert place(SilkClassicScorer(target), state(), WHOLE)[0] == 1
 
 
 @pytest.mark.parametrize(
@@ -282,7 +286,7 @@ def test_random_is_seeded() -> None:
 
 def test_registry_names_every_policy() -> None:
     names = ("fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random")
-    for name in (*names, "silk"):
+    for name in (*names, "silk", "silk-classic"):
         assert NODE_SCORERS[name]().name == name
 
 

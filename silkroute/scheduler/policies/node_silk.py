@@ -37,49 +37,15 @@ import numpy.typing as npt
 
 from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.fragmentation import BoolArray, FloatArray, TargetWorkload
-from silkroute.scheduler.policies.node_bestfit import BestFitScorer
-from silkroute.scheduler.policies.node_fgd import FgdScorer, fgd_points, is_share
+from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
+from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.state import ClusterState, IntArray
 
 
-class SilkScorer(FgdScorer):
+class SilkScorer(SilkClassicScorer):
+    """The adopted rule (issue 15, fourth round); the type pressure is silk-classic's."""
+
     name = "silk"
-
-    def __init__(self, target: TargetWorkload | None = None, order_seed: int | None = None) -> None:
-        super().__init__(target, order_seed)
-        self._fit = BestFitScorer()
-        self._pressure: FloatArray | None = None
-        # The target and state it was computed for, held (an id() is reused once its object
-        # is gone, as a learnt target is when rebuilt) and compared by identity.
-        self._pressure_of: tuple[TargetWorkload, ClusterState] | None = None
-
-    def type_pressure(self, state: ClusterState) -> FloatArray:
-        """Per node: the pressure of its accelerator type (0 for an unconstrained workload)."""
-        target = self.target
-        assert target is not None
-        held = self._pressure_of
-        if self._pressure is not None and held and held[0] is target and held[1] is state:
-            return self._pressure
-        capacity: dict[str, float] = {}
-        for i, accel in enumerate(state.node_type):
-            if accel is not None:
-                capacity[accel] = capacity.get(accel, 0.0) + float(state.gpu_cap[i].sum())
-        total_capacity = sum(capacity.values()) or 1.0
-        gpu_demand = 0.0
-        pinned: dict[str, float] = {}
-        for shape, weight in zip(target.shapes, target.weight, strict=True):
-            need = float(weight) * shape.gpu_count * shape.gpu_milli
-            gpu_demand += need
-            known = [t for t in shape.gpu_types or () if t in capacity]
-            for accel in known:
-                pinned[accel] = pinned.get(accel, 0.0) + need / len(known)
-        ratio = {
-            accel: (pinned.get(accel, 0.0) / max(gpu_demand, 1e-9)) / (cap / total_capacity)
-            for accel, cap in capacity.items()
-        }
-        self._pressure = np.array([ratio.get(t, 0.0) if t else 0.0 for t in state.node_type])
-        self._pressure_of = (target, state)
-        return self._pressure
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
         pressure = self.type_pressure(state)[nodes] if demand.gpu_slots else np.zeros(len(nodes))
