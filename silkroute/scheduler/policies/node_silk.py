@@ -36,16 +36,75 @@ import numpy as np
 import numpy.typing as npt
 
 from silkroute.model.workload import MILLI, Demand
-from silkroute.scheduler.fragmentation import BoolArray, FloatArray, TargetWorkload
+from silkroute.scheduler.fragmentation import BoolArray, FloatArray, FragCache, TargetWorkload
 from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.state import ClusterState, IntArray
+
+
+class SilkCache(FragCache):
+    """FGD's per-node statistics plus what silk's keys read, kept up to date by the same
+    refresh (only the nodes whose free arrays moved are recounted), instead of recounting
+    the whole cluster on every scoring call:
+
+    - `gpu_pods`[node, shape]: sum over the node's accelerators of free // share, the GPU
+      side of `hostable` before its division by the shape's GPU count;
+    - `whole`[node]: idle accelerators; `hostable`[node]: the node's hostable demand;
+    - `gaps`[free]: how many accelerators have each free amount (`gap_counts`);
+    - `usable`[free]: `usability` of every free amount, once per target.
+    """
+
+    def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
+        super().__init__(state, target)
+        self.usable = usability(target, np.arange(MILLI + 1, dtype=np.int64))
+        self.gaps = np.bincount(state.gpu_free.ravel(), minlength=MILLI + 1).astype(np.int64)
+        self._capacity = (state.gpu_cap.sum(axis=1), state.cpu_cap.copy())
+        rows = np.arange(len(state.node_names))
+        self.gpu_pods = np.zeros((len(rows), len(target.shapes)), dtype=np.int64)
+        self.whole = np.zeros(len(rows), dtype=np.int64)
+        self.hostable = np.zeros(len(rows), dtype=np.float64)
+        self._recount(rows)
+
+    def refresh(self) -> None:
+        gpu, cpu = self.state.gpu_free, self.state.cpu_free
+        changed = np.flatnonzero((gpu != self._gpu).any(axis=1) | (cpu != self.stats.cpu))
+        if not len(changed):
+            return
+        before = self._gpu[changed].ravel()
+        super().refresh()
+        self.gaps -= np.bincount(before, minlength=MILLI + 1)
+        self.gaps += np.bincount(gpu[changed].ravel(), minlength=MILLI + 1)
+        self._recount(changed)
+
+    def _recount(self, rows: IntArray) -> None:
+        gpu = self.state.gpu_free[rows]
+        self.gpu_pods[rows] = gpu_pods(self.target, gpu)
+        self.whole[rows] = (gpu == MILLI).sum(axis=1)
+        self.hostable[rows] = hostable_of(
+            self.target, self.stats.type_ok[rows], self.gpu_pods[rows], self.state.cpu_free[rows]
+        )
+
+    def gap_counts(self) -> IntArray:
+        counts = self.gaps.copy()
+        counts[0] = counts[MILLI] = 0
+        return counts
+
+    def idle(self, nodes: IntArray) -> BoolArray:
+        gpu_cap, cpu_cap = self._capacity
+        cpu = self.stats.cpu[nodes]
+        return np.asarray((self.stats.idle[nodes] == gpu_cap[nodes]) & (cpu == cpu_cap[nodes]))
 
 
 class SilkScorer(SilkClassicScorer):
     """The adopted rule (issue 15, fourth round); the type pressure is silk-classic's."""
 
     name = "silk"
+    cache_type = SilkCache
+
+    def cache(self, state: ClusterState) -> SilkCache:
+        cache = super().cache(state)
+        assert isinstance(cache, SilkCache)
+        return cache
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
         pressure = self.type_pressure(state)[nodes] if demand.gpu_slots else np.zeros(len(nodes))
@@ -55,7 +114,7 @@ class SilkScorer(SilkClassicScorer):
             keys = (-points, pressure, loss, self.node_rank(state)[nodes])
         else:
             points = self.points(state, demand, nodes)
-            idle = idle_nodes(state, nodes)
+            idle = self.cache(state).idle(nodes)
             # The hostable loss only where it can decide: nodes in use that tie on the keys
             # before it (it is the costly key).
             best = points == points.max()
@@ -84,21 +143,20 @@ class SilkScorer(SilkClassicScorer):
         points = fgd_points(after.frag(target) - cache.frag[nodes][rows])
         best = np.full(len(nodes), -1, dtype=np.int64)
         np.maximum.at(best, rows, points)
-        loss_of = self.sliver_loss(state, free, demand)
+        loss_of = self.sliver_loss(cache, free, demand)
         keep = points == best[rows]
         loss = np.full(len(nodes), np.inf)
         np.minimum.at(loss, rows[keep], loss_of[keep])
         return best, loss
 
-    def sliver_loss(self, state: ClusterState, free: IntArray, demand: Demand) -> FloatArray:
+    def sliver_loss(self, cache: SilkCache, free: IntArray, demand: Demand) -> FloatArray:
         """For a sharing worker on accelerators with `free` thousandths: the usability lost
         (scaled by 10^6), plus the sum-of-squares change of the gap counts. Usability decides
         unless two accelerators' losses differ by under about 0.02 (the SS change is at most
         a few 10^4): then the gap balance does."""
-        target = self.target
-        assert target is not None
-        lost = usability(target, free) - usability(target, free - demand.gpu_milli)
-        balance = sum_of_squares_change(gap_counts(state), free, demand.gpu_milli)
+        usable = cache.usable
+        lost = usable[free] - usable[np.maximum(free - demand.gpu_milli, 0)]
+        balance = sum_of_squares_change(cache.gap_counts(), free, demand.gpu_milli)
         return np.asarray(np.round(lost, 9) * 1e6 + balance, dtype=np.float64)
 
     def pick_slots(
@@ -108,21 +166,21 @@ class SilkScorer(SilkClassicScorer):
             return super().pick_slots(state, node, free_row, demand)
         slots, delta = self.slot_deltas(state, node, free_row, demand)
         points = fgd_points(delta)
-        loss = self.sliver_loss(state, free_row[slots], demand)
+        loss = self.sliver_loss(self.cache(state), free_row[slots], demand)
         # The best FGD score, then the least sliver loss, then the lowest index.
         return (int(slots[np.lexsort((slots, loss, -points))[0]]),)
 
     def hostable_loss(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
         """How much hostable demand each node loses if the (non-sharing) worker goes there."""
-        target, type_ok = self.target, self.cache(state).stats.type_ok[nodes]
-        assert target is not None
-        gpu, cpu = state.gpu_free[nodes], state.cpu_free[nodes]
-        before = hostable(target, type_ok, gpu, cpu)
-        if demand.gpu_slots:  # it takes the first free whole accelerators
-            whole = gpu == MILLI
-            gpu = np.where(whole & (np.cumsum(whole, axis=1) <= demand.gpu_slots), 0, gpu)
-        after = hostable(target, type_ok, gpu, cpu - demand.cpu_milli)
-        return np.round(before - after, 6)
+        cache = self.cache(state)
+        target, type_ok = cache.target, cache.stats.type_ok[nodes]
+        pods = cache.gpu_pods[nodes]
+        if demand.gpu_slots:  # it takes the first free whole accelerators, each worth
+            # MILLI // share pods of every shape
+            taken = np.minimum(cache.whole[nodes], demand.gpu_slots)
+            pods = pods - taken[:, None] * (MILLI // np.maximum(target.milli, 1))[None, :]
+        after = hostable_of(target, type_ok, pods, state.cpu_free[nodes] - demand.cpu_milli)
+        return np.round(cache.hostable[nodes] - after, 6)
 
 
 def gap_counts(state: ClusterState) -> IntArray:
@@ -158,9 +216,20 @@ def hostable(
     """Per node: sum over the target's GPU shapes of popularity x GPU thousandths per pod x
     how many more such pods fit (accelerators with the share free, whole accelerators for a
     several-GPU shape, and CPU)."""
+    return hostable_of(target, type_ok, gpu_pods(target, gpu_free), cpu_free)
+
+
+def gpu_pods(target: TargetWorkload, gpu_free: IntArray) -> IntArray:
+    """[node, shape]: sum over the node's accelerators of free // the shape's share."""
     milli = np.maximum(target.milli, 1)
-    by_gpu = (gpu_free[:, :, None] // milli[None, None, :]).sum(axis=1)
-    by_gpu //= np.maximum(target.count, 1)
+    return np.asarray((gpu_free[:, :, None] // milli[None, None, :]).sum(axis=1), np.int64)
+
+
+def hostable_of(
+    target: TargetWorkload, type_ok: BoolArray, gpu_pods: IntArray, cpu_free: IntArray
+) -> FloatArray:
+    """`hostable` from the per-shape accelerator sums (`gpu_pods`)."""
+    by_gpu = gpu_pods // np.maximum(target.count, 1)
     by_cpu = np.maximum(cpu_free, 0)[:, None] // np.maximum(target.cpu, 1)
     pods = np.where(type_ok, np.minimum(by_gpu, by_cpu), 0)
     gpu_per_pod = target.weight * target.count * target.milli  # 0 for CPU-only shapes
