@@ -65,15 +65,11 @@ class SilkCache(FragCache):
         self.hostable = np.zeros(len(rows), dtype=np.float64)
         self._recount(rows)
 
-    def refresh(self) -> None:
-        gpu, cpu = self.state.gpu_free, self.state.cpu_free
-        changed = np.flatnonzero((gpu != self._gpu).any(axis=1) | (cpu != self.stats.cpu))
-        if not len(changed):
-            return
+    def update(self, changed: IntArray) -> None:
         before = self._gpu[changed].ravel()
-        super().refresh()
+        super().update(changed)
         self.gaps -= np.bincount(before, minlength=MILLI + 1)
-        self.gaps += np.bincount(gpu[changed].ravel(), minlength=MILLI + 1)
+        self.gaps += np.bincount(self.state.gpu_free[changed].ravel(), minlength=MILLI + 1)
         self._recount(changed)
 
     def _recount(self, rows: IntArray) -> None:
@@ -142,11 +138,15 @@ class SilkScorer(SilkClassicScorer):
         after = cache.stats.take(nodes[rows]).after_share(target, free, demand)
         points = fgd_points(after.frag(target) - cache.frag[nodes][rows])
         best = np.full(len(nodes), -1, dtype=np.int64)
-        np.maximum.at(best, rows, points)
+        loss = np.full(len(nodes), np.inf)
+        if not len(rows):
+            return best, loss
+        # `rows` ascend (np.nonzero is row-major): reduce each node's run of accelerators.
+        present, starts = np.unique(rows, return_index=True)
+        best[present] = np.maximum.reduceat(points, starts)
         loss_of = self.sliver_loss(cache, free, demand)
         keep = points == best[rows]
-        loss = np.full(len(nodes), np.inf)
-        np.minimum.at(loss, rows[keep], loss_of[keep])
+        loss[present] = np.minimum.reduceat(np.where(keep, loss_of, np.inf), starts)
         return best, loss
 
     def sliver_loss(self, cache: SilkCache, free: IntArray, demand: Demand) -> FloatArray:
