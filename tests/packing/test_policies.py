@@ -15,6 +15,7 @@ from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
 from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import (
+    SilkCache,
     SilkScorer,
     gap_counts,
     hostable,
@@ -24,7 +25,7 @@ from silkroute.scheduler.policies.node_silk import (
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.registry import NODE_SCORERS
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import ClusterState
+from silkroute.scheduler.state import Allocation, ClusterState
 from silkroute.sim.openb import Pod
 from silkroute.sim.packing.driver import pod_job
 from tests.builders import book_for, job, nodes
@@ -205,7 +206,8 @@ def test_silk_sharing_key_is_the_usability_lost_on_the_best_scored_accelerator()
     # n0 500 -> 0 closes a gap (-1), n1 700 -> 200 moves one (+1 - 1 = 0), n2 1000 -> 500
     # opens a second 500 (2 * 1 + 1 = +3); usability is scaled by 10^6.
     state = three_nodes()
-    points, lost = SilkScorer(TARGET).share_keys(state, SHARE, state.pools[0].nodes)
+    scorer = SilkScorer(TARGET)
+    points, lost = scorer.share_keys(scorer.cache(state), SHARE, state.pools[0].nodes)
     assert points.tolist() == [56, 53, 50]
     expected = [2 / 3 * 1e6 - 1, 2 / 3 * 1e6, 1 / 3 * 1e6 + 3]
     assert lost.tolist() == pytest.approx(expected, abs=0.01)
@@ -255,7 +257,7 @@ def test_silk_keeps_the_cpu_that_idle_gpus_need() -> None:
     fresh = state()
     type_ok = scorer.cache(fresh).stats.type_ok
     assert hostable(TARGET, type_ok, fresh.gpu_free, fresh.cpu_free).tolist() == [2250, 750]
-    assert scorer.hostable_loss(fresh, cpu_pod, both).tolist() == [750, 0]
+    assert scorer.hostable_loss(scorer.cache(fresh), cpu_pod, both).tolist() == [750, 0]
     assert place(BestFitScorer(), state(), cpu_pod)[0] == 0
     assert place(FgdScorer(TARGET), state(), cpu_pod)[0] == 0
     assert place(scorer, state(), cpu_pod)[0] == 1
@@ -309,3 +311,56 @@ def test_registry_fgd_learns_its_target_from_arrivals_each_counted_once() -> Non
 def test_fgd_without_a_target_or_a_book_says_so() -> None:
     with pytest.raises(ValueError, match="fgd: no target workload"):
         place(NODE_SCORERS["fgd"](), three_nodes(), SHARE)
+
+
+def test_silk_bookkeeping_kept_as_pods_come_and_go_equals_a_recount() -> None:
+    # silk keeps hostable demand, gap counts and idle nodes per node in its cache and
+    # recounts only the nodes that changed. After every placement and every release, a scorer
+    # that has followed the whole run must hold what a fresh one counts from scratch, and so
+    # score every node the same: the bookkeeping changes no decision.
+    target = TargetWorkload(
+        [Shape(2_000, 500, 1, None), Shape(4_000, 300, 1, None), WHOLE_SHAPE,
+         Shape(16_000, 1000, 4, ("A10",)), Shape(6_000, 0, 0, None)],
+        [4, 2, 2, 1, 1],
+    )  # fmt: skip
+    state = cluster(
+        *(node(f"a{i}", 4, cpu=32_000, accel="A10") for i in range(3)),
+        *(node(f"t{i}", 2, cpu=16_000, accel="T4") for i in range(3)),
+    )
+    demands = [
+        Demand(1, 500, 2_000, 0), Demand(1, 300, 4_000, 0), Demand(1, 1000, 8_000, 0),
+        Demand(2, 1000, 8_000, 0), Demand(0, 0, 6_000, 0),
+    ]  # fmt: skip
+    followed = SilkScorer(target)
+    placement = PlacementPolicy(followed, [])
+    rng = np.random.default_rng(7)
+    placed: list[Allocation] = []
+    for step in range(60):
+        if placed and rng.random() < 0.3:
+            state.release(placed.pop(int(rng.integers(len(placed)))))
+        else:
+            demand = demands[int(rng.integers(len(demands)))]
+            pool = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
+            pod = Pod(f"p{step}", demand.cpu_milli, 0, demand.gpu_slots, demand.gpu_milli,
+                      None, "BE", None, None, None)  # fmt: skip
+            alloc = placement.place(pod_job(step, pod), state, SiteCatalog([]), pool)
+            if alloc is not None:
+                state.apply(alloc)
+                placement.placed(state, alloc)
+                placed.append(alloc)
+        kept, fresh = followed.cache(state), SilkCache(state, target)
+        assert kept.gaps.tolist() == fresh.gaps.tolist()
+        assert kept.gpu_pods.tolist() == fresh.gpu_pods.tolist()
+        assert kept.hostable.tolist() == fresh.hostable.tolist()
+        assert kept.gap_counts().tolist() == gap_counts(state).tolist()
+        every = np.arange(len(state.node_names))
+        assert (
+            kept.hostable.tolist()
+            == hostable(target, fresh.stats.type_ok, state.gpu_free, state.cpu_free).tolist()
+        )
+        for demand in demands:
+            fits = every[state.worker_capacity(every, demand) > 0]
+            if len(fits):
+                want = SilkScorer(target).score(state, demand, fits).tolist()
+                assert followed.score(state, demand, fits).tolist() == want
+    assert len(placed) > 5  # the run placed and released real work

@@ -104,33 +104,33 @@ class SilkScorer(SilkClassicScorer):
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
         pressure = self.type_pressure(state)[nodes] if demand.gpu_slots else np.zeros(len(nodes))
+        cache = self.cache(state)  # refreshed once per call: the compare is not free
         keys: tuple[npt.ArrayLike, ...]
         if is_share(demand):
-            points, loss = self.share_keys(state, demand, nodes)
+            points, loss = self.share_keys(cache, demand, nodes)
             keys = (-points, pressure, loss, self.node_rank(state)[nodes])
         else:
-            points = self.points(state, demand, nodes)
-            idle = self.cache(state).idle(nodes)
+            points = fgd_points(self.deltas(cache, demand, nodes))
+            idle = cache.idle(nodes)
             # The hostable loss only where it can decide: nodes in use that tie on the keys
             # before it (it is the costly key).
             best = points == points.max()
             tied = best & (pressure == pressure[best].min()) & ~idle
             loss = np.zeros(len(nodes))
             if tied.any():
-                loss[tied] = self.hostable_loss(state, demand, nodes[tied])
+                loss[tied] = self.hostable_loss(cache, demand, nodes[tied])
             fit = self._fit.score(state, demand, nodes)
             keys = (-points, pressure, idle, loss, fit, nodes)
         return lexicographic_rank(*keys)
 
     def share_keys(
-        self, state: ClusterState, demand: Demand, nodes: IntArray
+        self, cache: SilkCache, demand: Demand, nodes: IntArray
     ) -> tuple[IntArray, FloatArray]:
         """Per node: FGD's score (its best accelerator) and the least usability lost among
         the accelerators with that score."""
-        cache = self.cache(state)
         target = cache.target
         # Accelerators with equal free thousandths on one node are alike: try each value once.
-        values = np.sort(state.gpu_free[nodes], axis=1)
+        values = np.sort(cache.state.gpu_free[nodes], axis=1)
         distinct = np.ones_like(values, dtype=bool)
         distinct[:, 1:] = values[:, 1:] != values[:, :-1]
         rows, cols = np.nonzero(distinct & (values >= demand.gpu_milli))
@@ -166,14 +166,15 @@ class SilkScorer(SilkClassicScorer):
             return super().pick_slots(state, node, free_row, demand)
         slots, delta = self.slot_deltas(state, node, free_row, demand)
         points = fgd_points(delta)
-        loss = self.sliver_loss(self.cache(state), free_row[slots], demand)
+        cache = self._cache  # as slot_deltas just refreshed it
+        assert isinstance(cache, SilkCache)
+        loss = self.sliver_loss(cache, free_row[slots], demand)
         # The best FGD score, then the least sliver loss, then the lowest index.
         return (int(slots[np.lexsort((slots, loss, -points))[0]]),)
 
-    def hostable_loss(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
+    def hostable_loss(self, cache: SilkCache, demand: Demand, nodes: IntArray) -> FloatArray:
         """How much hostable demand each node loses if the (non-sharing) worker goes there."""
-        cache = self.cache(state)
-        target, type_ok = cache.target, cache.stats.type_ok[nodes]
+        state, target, type_ok = cache.state, cache.target, cache.stats.type_ok[nodes]
         pods = cache.gpu_pods[nodes]
         if demand.gpu_slots:  # it takes the first free whole accelerators, each worth
             # MILLI // share pods of every shape
