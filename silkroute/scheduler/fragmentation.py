@@ -186,8 +186,12 @@ class FragCache:
     def refresh(self) -> None:
         gpu, cpu = self.state.gpu_free, self.state.cpu_free
         changed = np.flatnonzero((gpu != self._gpu).any(axis=1) | (cpu != self.stats.cpu))
-        if not len(changed):
-            return
+        if len(changed):
+            self.update(changed)
+
+    def update(self, changed: IntArray) -> None:
+        """Recount the rows of the nodes in `changed` (a subclass may keep more per row)."""
+        gpu, cpu = self.state.gpu_free, self.state.cpu_free
         self._gpu[changed] = gpu[changed]
         fresh = Stats.of(self.target, gpu[changed], cpu[changed], self.stats.type_ok[changed])
         self.stats.put(changed, fresh)

@@ -39,6 +39,7 @@ from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_packing import PackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
+from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.policies.node_spread import SpreadScorer
 from silkroute.scheduler.policies.order_fairshare import FairShareOrder
 from silkroute.scheduler.policies.order_fifo import FifoOrder
@@ -136,6 +137,8 @@ for _name, _node in {
     "gpuclustering": GpuClusteringScorer,
     "random": RandomScorer,
     "silk": SilkScorer,
+    # The first adopted silk (issue 15, first round): earlier tables name it `silk`.
+    "silk-classic": SilkClassicScorer,
 }.items():
     REGISTRY.register("node-scorer", _name, _node)
 for _name, _pool in {

@@ -14,10 +14,18 @@ from silkroute.scheduler.policies.node_fgd import FgdExactScorer, FgdScorer, fgd
 from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
 from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
-from silkroute.scheduler.policies.node_silk import SilkScorer
+from silkroute.scheduler.policies.node_silk import (
+    SilkCache,
+    SilkScorer,
+    gap_counts,
+    hostable,
+    sum_of_squares_change,
+    usability,
+)
+from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.registry import NODE_SCORERS
 from silkroute.scheduler.sites import SiteCatalog
-from silkroute.scheduler.state import ClusterState
+from silkroute.scheduler.state import Allocation, ClusterState
 from silkroute.sim.openb import Pod
 from silkroute.sim.packing.driver import pod_job
 from tests.builders import book_for, job, nodes
@@ -126,6 +134,7 @@ def test_fgd_sharing_pod_takes_lowest_index_gpu_among_the_best() -> None:
     [
         (FgdScorer(TARGET), SHARE, (0, (0,))),  # least fragmentation (see three_nodes)
         (SilkScorer(TARGET), SHARE, (0, (0,))),  # same here: the gradient dominates
+        (SilkClassicScorer(TARGET), SHARE, (0, (0,))),
         (BestFitScorer(), SHARE, (1, (0,))),  # least GPU left after: n1 (1000 -> 500)
         (DotProductScorer(), SHARE, (0, (0,))),  # tightest accelerator 500 beats 700, 1000
         (GpuPackingScorer(), SHARE, (0, (0,))),  # a shared GPU that fits, fullest first
@@ -153,6 +162,7 @@ def test_silk_keeps_idle_node_whole_where_fgd_is_indifferent() -> None:
     assert points.tolist() == [50, 50]
     assert place(FgdScorer(target_whole_only), state(), WHOLE)[0] == 0
     assert place(SilkScorer(target_whole_only), state(), WHOLE)[0] == 1
+    assert place(SilkClassicScorer(target_whole_only), state(), WHOLE)[0] == 1
 
 
 def test_silk_spares_the_type_constrained_pods_need() -> None:
@@ -171,6 +181,86 @@ def test_silk_spares_the_type_constrained_pods_need() -> None:
     assert FgdScorer(target).points(state(), WHOLE, nodes).tolist() == [62, 62]  # delta -500
     assert place(FgdScorer(target), state(), WHOLE)[0] == 0
     assert place(scorer, state(), WHOLE)[0] == 1
+    assert place(SilkClassicScorer(target), state(), WHOLE)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("free", "usable"),
+    [
+        (1000, 1.0),  # a whole GPU: both one-GPU shapes of TARGET (HALF 2/3, WHOLE 1/3)
+        (900, 2 / 3),  # HALF only
+        (500, 2 / 3),  # exactly HALF's share
+        (499, 0.0),  # a sliver no shape can use
+        (0, 0.0),
+    ],
+)
+def test_silk_usability_of_a_free_part(free: int, usable: float) -> None:
+    assert usability(TARGET, np.array([free])).tolist() == pytest.approx([usable])
+
+
+def test_silk_sharing_key_is_the_usability_lost_on_the_best_scored_accelerator() -> None:
+    # three_nodes for SHARE (0.5 GPU): n0 scores 56 on GPU 0 (500 -> 0: loses HALF, 2/3),
+    # n1 53 on GPU 0 (700 -> 200: loses HALF, 2/3), n2 50 on an idle GPU (1000 -> 500:
+    # loses only WHOLE, 1/3). The usability key orders only equal scores: n0 still wins.
+    # Plus the sum-of-squares change of the gap counts (gaps 500, 700, 300 once each):
+    # n0 500 -> 0 closes a gap (-1), n1 700 -> 200 moves one (+1 - 1 = 0), n2 1000 -> 500
+    # opens a second 500 (2 * 1 + 1 = +3); usability is scaled by 10^6.
+    state = three_nodes()
+    scorer = SilkScorer(TARGET)
+    points, lost = scorer.share_keys(scorer.cache(state), SHARE, state.pools[0].nodes)
+    assert points.tolist() == [56, 53, 50]
+    expected = [2 / 3 * 1e6 - 1, 2 / 3 * 1e6, 1 / 3 * 1e6 + 3]
+    assert lost.tolist() == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("free", "share", "change"),
+    [
+        (1000, 810, 2 * 2 + 1),  # an idle GPU (not counted) opens a third 190 gap
+        (810, 810, 1 - 2 * 1),  # an exact fit closes the only 810 gap
+        (900, 300, (2 * 0 + 1) + (1 - 2 * 3)),  # a first 600 gap, one 900 gap fewer
+        (900, 710, (2 * 2 + 1) + (1 - 2 * 3)),  # a third 190 gap, one 900 gap fewer
+    ],
+)
+def test_sum_of_squares_change_of_the_gap_counts(free: int, share: int, change: int) -> None:
+    # Gaps: two accelerators with 190 free, one with 810, three with 900; one full, one idle.
+    state = cluster(node("n0", 8))
+    for slot, used in enumerate((810, 810, 190, 100, 100, 100, 1000)):
+        take(state, 0, slot, used)
+    counts = gap_counts(state)
+    assert (counts[190], counts[810], counts[900], counts[0], counts[1000]) == (2, 1, 3, 0, 0)
+    assert sum_of_squares_change(counts, np.array([free]), share).tolist() == [change]
+
+
+def test_silk_keeps_the_cpu_that_idle_gpus_need() -> None:
+    # Two nodes in use, 4 GPUs each. n0: 3 whole GPUs free, 24 of 32 cores free; n1: 1 whole
+    # GPU free, 60 of 64 cores free. An 8-core CPU-only pod changes neither node's
+    # fragmentation (every shape still fits both): FGD scores 50 and 50.
+    # Hostable demand (popularity x GPU thousandths per pod x pods that still fit; TARGET's
+    # HALF is 0.5 x 500 = 250 per pod, WHOLE 0.25 x 1000 = 250, CPU-only 0):
+    #   n0: HALF min(6 by GPU, 24/4 = 6 by CPU) = 6, WHOLE min(3, 24/8 = 3) = 3: 2250;
+    #       with 16 cores left HALF 4, WHOLE 2: 1500, a loss of 750 (its GPUs lose CPU);
+    #   n1: HALF min(2, 15) = 2, WHOLE min(1, 7) = 1: 750, the same with 52 cores: loss 0.
+    # Best fit would take n0 (0.5 * 16/64 + 0.5 * 3/4 = 0.5 against 0.5 * 52/64 + 0.5 * 1/4
+    # = 0.53), as FGD's node order does; silk takes n1.
+    def state() -> ClusterState:
+        fresh = cluster(node("n0", 4, cpu=32_000), node("n1", 4, cpu=64_000))
+        take(fresh, 0, 3, 1000, cpu=8_000)
+        for gpu in (1, 2, 3):
+            take(fresh, 1, gpu, 1000, cpu=4_000 if gpu == 1 else 0)
+        return fresh
+
+    cpu_pod = Demand(0, 0, 8_000, 0)
+    both = np.array([0, 1])
+    assert FgdScorer(TARGET).points(state(), cpu_pod, both).tolist() == [50, 50]
+    scorer = SilkScorer(TARGET)
+    fresh = state()
+    type_ok = scorer.cache(fresh).stats.type_ok
+    assert hostable(TARGET, type_ok, fresh.gpu_free, fresh.cpu_free).tolist() == [2250, 750]
+    assert scorer.hostable_loss(scorer.cache(fresh), cpu_pod, both).tolist() == [750, 0]
+    assert place(BestFitScorer(), state(), cpu_pod)[0] == 0
+    assert place(FgdScorer(TARGET), state(), cpu_pod)[0] == 0
+    assert place(scorer, state(), cpu_pod)[0] == 1
 
 
 def test_gpupacking_prefers_small_idle_node() -> None:
@@ -198,7 +288,7 @@ def test_random_is_seeded() -> None:
 
 def test_registry_names_every_policy() -> None:
     names = ("fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random")
-    for name in (*names, "silk"):
+    for name in (*names, "silk", "silk-classic"):
         assert NODE_SCORERS[name]().name == name
 
 
@@ -221,3 +311,56 @@ def test_registry_fgd_learns_its_target_from_arrivals_each_counted_once() -> Non
 def test_fgd_without_a_target_or_a_book_says_so() -> None:
     with pytest.raises(ValueError, match="fgd: no target workload"):
         place(NODE_SCORERS["fgd"](), three_nodes(), SHARE)
+
+
+def test_silk_bookkeeping_kept_as_pods_come_and_go_equals_a_recount() -> None:
+    # silk keeps hostable demand, gap counts and idle nodes per node in its cache and
+    # recounts only the nodes that changed. After every placement and every release, a scorer
+    # that has followed the whole run must hold what a fresh one counts from scratch, and so
+    # score every node the same: the bookkeeping changes no decision.
+    target = TargetWorkload(
+        [Shape(2_000, 500, 1, None), Shape(4_000, 300, 1, None), WHOLE_SHAPE,
+         Shape(16_000, 1000, 4, ("A10",)), Shape(6_000, 0, 0, None)],
+        [4, 2, 2, 1, 1],
+    )  # fmt: skip
+    state = cluster(
+        *(node(f"a{i}", 4, cpu=32_000, accel="A10") for i in range(3)),
+        *(node(f"t{i}", 2, cpu=16_000, accel="T4") for i in range(3)),
+    )
+    demands = [
+        Demand(1, 500, 2_000, 0), Demand(1, 300, 4_000, 0), Demand(1, 1000, 8_000, 0),
+        Demand(2, 1000, 8_000, 0), Demand(0, 0, 6_000, 0),
+    ]  # fmt: skip
+    followed = SilkScorer(target)
+    placement = PlacementPolicy(followed, [])
+    rng = np.random.default_rng(7)
+    placed: list[Allocation] = []
+    for step in range(60):
+        if placed and rng.random() < 0.3:
+            state.release(placed.pop(int(rng.integers(len(placed)))))
+        else:
+            demand = demands[int(rng.integers(len(demands)))]
+            pool = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
+            pod = Pod(f"p{step}", demand.cpu_milli, 0, demand.gpu_slots, demand.gpu_milli,
+                      None, "BE", None, None, None)  # fmt: skip
+            alloc = placement.place(pod_job(step, pod), state, SiteCatalog([]), pool)
+            if alloc is not None:
+                state.apply(alloc)
+                placement.placed(state, alloc)
+                placed.append(alloc)
+        kept, fresh = followed.cache(state), SilkCache(state, target)
+        assert kept.gaps.tolist() == fresh.gaps.tolist()
+        assert kept.gpu_pods.tolist() == fresh.gpu_pods.tolist()
+        assert kept.hostable.tolist() == fresh.hostable.tolist()
+        assert kept.gap_counts().tolist() == gap_counts(state).tolist()
+        every = np.arange(len(state.node_names))
+        assert (
+            kept.hostable.tolist()
+            == hostable(target, fresh.stats.type_ok, state.gpu_free, state.cpu_free).tolist()
+        )
+        for demand in demands:
+            fits = every[state.worker_capacity(every, demand) > 0]
+            if len(fits):
+                want = SilkScorer(target).score(state, demand, fits).tolist()
+                assert followed.score(state, demand, fits).tolist() == want
+    assert len(placed) > 5  # the run placed and released real work

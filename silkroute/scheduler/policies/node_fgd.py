@@ -57,6 +57,8 @@ class FgdExactScorer(NodeScorer):
     """The exact fragmentation delta; lower is better, ties by node index."""
 
     name = "fgd-exact"
+    # What `cache` builds: a subclass may keep more per-node bookkeeping, refreshed with it.
+    cache_type: type[FragCache] = FragCache
 
     def __init__(self, target: TargetWorkload | None = None) -> None:
         self._given = target
@@ -80,7 +82,7 @@ class FgdExactScorer(NodeScorer):
             raise ValueError(f"{self.name}: no target workload (give one, or place jobs of a book)")
         cache = self._cache
         if cache is None or cache.state is not state or cache.target is not target:
-            cache = self._cache = FragCache(state, target)
+            cache = self._cache = self.cache_type(state, target)
         cache.refresh()
         return cache
 

@@ -13,6 +13,7 @@ from silkroute.scheduler.policies.node_gpuclustering import GpuClusteringScorer
 from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
+from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
@@ -24,6 +25,8 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     "gpuclustering": lambda target, seed: GpuClusteringScorer(),
     "random": lambda target, seed: RandomScorer(seed),
     "silk": lambda target, seed: SilkScorer(target, order_seed=seed),
+    # The first adopted silk (issue 15, first round), for the earlier tables.
+    "silk-classic": lambda target, seed: SilkClassicScorer(target, order_seed=seed),
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
