@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from benchmarks.gavel_bound import srpt_fm_total_s, window_bound_s
 from benchmarks.gavel_lp_bound import lp_bound_s
-from silkroute.scheduler.state import NodeInfo
-from silkroute.sim.gavel import load_gavel_trace
 from silkroute.sim.runner import PolicySpec, run_policy
 from silkroute.sim.truth import SimJob
 from silkroute.sim.workloads import Workload
 from tests.builders import job
+
+from .conftest import TYPES, tiny_workload
 
 
 @pytest.mark.parametrize(
@@ -113,27 +112,7 @@ def test_the_lp_bound_counts_capacity_per_type_and_gang_width(
 
 
 def _loaded_workload(tmp_path: Path) -> Workload:
-    rates = {
-        "v100": {"('A', 1)": {"null": 10.0}, "('B', 1)": {"null": 4.0}, "('A', 2)": {"null": 18.0}},
-        "p100": {"('A', 1)": {"null": 6.0}, "('B', 1)": {"null": 3.5}, "('A', 2)": {"null": 11.0}},
-        "k80": {"('A', 1)": {"null": 1.0}, "('B', 1)": {"null": 2.0}, "('A', 2)": {"null": 1.8}},
-    }
-    (tmp_path / "simulation_throughputs.json").write_text(json.dumps(rates))
-    lines = []
-    for i in range(30):
-        job_type, scale = ("A", 2) if i % 4 == 0 else (("A", 1) if i % 2 else ("B", 1))
-        steps = 10_000 * (1 + (i * 7) % 5)
-        lines.append(f"{job_type}\tcmd\t-n\t1\t{steps}\t{i * 60:.1f}\t{scale}")
-    trace = tmp_path / "loaded.trace"
-    trace.write_text("\n".join(lines) + "\n")
-    jobs, _ = load_gavel_trace(trace)
-    nodes = [
-        NodeInfo(f"{t.lower()}-{i}", "lab", t, 1, 8000, 65536) for t in TYPES for i in range(2)
-    ]
-    return Workload("loaded", nodes, jobs)
-
-
-TYPES = ("V100", "P100", "K80")
+    return tiny_workload(tmp_path, "loaded", 30, wide_every=4, steps=10_000, gap_s=60.0, per_type=2)
 
 
 def test_no_policy_beats_the_lp_bound_on_a_loaded_tiny_trace(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,22 +11,15 @@ from silkroute.scheduler.book import SchedulerBook
 from silkroute.scheduler.policies.base import Context, Planned, RoundPolicy
 from silkroute.scheduler.policies.rounds_gavel_mmf import max_min_allocation
 from silkroute.scheduler.registry import make_scheduler
-from silkroute.scheduler.state import ClusterState, NodeInfo
+from silkroute.scheduler.state import ClusterState
 from silkroute.sim.engine import Simulator
-from silkroute.sim.gavel import load_gavel_trace
 from silkroute.sim.metrics import heterogeneity_metrics
 from silkroute.sim.runner import PolicySpec, run_policy
 from silkroute.sim.truth import SimJob
 from silkroute.sim.workloads import Workload
 from tests.builders import job
 
-
-def _nodes(per_type: int) -> list[NodeInfo]:
-    return [
-        NodeInfo(f"{t.lower()}-{i}", "lab", t, 1, 8000, 65536)
-        for t in ("V100", "P100", "K80")
-        for i in range(per_type)
-    ]
+from .conftest import tiny_nodes, tiny_workload
 
 
 def _job(job_id: int, submit: float, durations: dict[str, float], workers: int = 1) -> SimJob:
@@ -48,7 +40,7 @@ class _K80ThenV100(RoundPolicy):
 def test_job_moved_between_types_continues_from_its_progress() -> None:
     scheduler = make_scheduler("fifo", "packing", backfill="none")
     scheduler.rounds = _K80ThenV100(360.0)
-    cluster = ClusterState(_nodes(1))
+    cluster = ClusterState(tiny_nodes(1))
     book = SchedulerBook(cluster, scheduler.order)
     job = _job(0, 0.0, {"V100": 1000.0, "K80": 4000.0})
     Simulator(book, scheduler, [job]).run("move")
@@ -80,22 +72,7 @@ def test_rho_and_slowdown_for_a_job_alone() -> None:
 
 
 def _tiny_workload(tmp_path: Path) -> Workload:
-    rates = {
-        "v100": {"('A', 1)": {"null": 10.0}, "('B', 1)": {"null": 4.0}, "('A', 2)": {"null": 18.0}},
-        "p100": {"('A', 1)": {"null": 6.0}, "('B', 1)": {"null": 3.5}, "('A', 2)": {"null": 11.0}},
-        "k80": {"('A', 1)": {"null": 1.0}, "('B', 1)": {"null": 2.0}, "('A', 2)": {"null": 1.8}},
-    }
-    (tmp_path / "simulation_throughputs.json").write_text(json.dumps(rates))
-    lines = []
-    for i in range(24):
-        job_type, scale = ("A", 2) if i % 5 == 0 else (("A", 1) if i % 2 else ("B", 1))
-        steps = 20_000 * (1 + (i * 7) % 5)
-        lines.append(f"{job_type}\tcmd\t-n\t1\t{steps}\t{i * 120:.1f}\t{scale}")
-    trace = tmp_path / "tiny.trace"
-    trace.write_text("\n".join(lines) + "\n")
-    jobs, skips = load_gavel_trace(trace)
-    assert skips.skipped == 0
-    return Workload("tiny", _nodes(2), jobs)
+    return tiny_workload(tmp_path, "tiny", 24, wide_every=5, steps=20_000, gap_s=120.0, per_type=2)
 
 
 @pytest.mark.parametrize("policy", ["fifo:none", "gavel-mmf", "hetero-las", "hetero-las@120"])
