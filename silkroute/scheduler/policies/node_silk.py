@@ -1,16 +1,10 @@
 """silk: FGD's whole-number score, with its ties broken by what FGD cannot see.
 
-FGD (`node_fgd.py`) scores a node with `int(100 * sigmoid(-delta / 1000))`: many candidates
-tie, and its simulator breaks the ties by a node order drawn once per run. silk keeps FGD's
-score as the first key (a real difference in fragmentation always wins) and orders the ties
-lexicographically by things that score does not measure:
+silk keeps FGD's score as the first key and orders its many ties lexicographically by things
+that score does not measure (why the ties matter: `node_silk_classic.py`, the first silk):
 
-1. **Type pressure** (GPU pods only). For each accelerator type, the share of the target
-   workload's GPU demand that *must* run on it (shapes with a GPU-type constraint, each
-   spread evenly over the types it accepts), over the type's share of the cluster's GPUs.
-   Among equal scores a pod goes to the type least needed by constrained pods, so pods that
-   could run anywhere stop using up the few P100 and T4 GPUs that constrained pods cannot do
-   without. With no constrained shapes in the workload every type's pressure is 0.
+1. **Type pressure** (GPU pods only), as in silk-classic: among equal scores a pod goes to
+   the accelerator type that the target workload's type-constrained shapes need least.
 2. **GPU-sharing pods**: the accelerator whose free part loses the least *usability*, the
    popularity of the target's one-GPU shapes whose share still fits in it (a whole GPU is
    usable by all of them, 190 thousandths only by the 160- and 110-thousandth shapes); then
