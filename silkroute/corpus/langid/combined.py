@@ -534,7 +534,9 @@ def without_names(text: str) -> str:
     "World Health Organization" or "Prime Minister" do not turn a Malay or Filipino sentence
     English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
     the text is returned whole."""
-    return _drop_names(text, _NAME_ASCII if text.isascii() else _name_any_script())
+    if text.isascii():
+        return _drop_names(text, _NAME_ASCII)
+    return _drop_names(text, _name_any_script(_BEYOND_BMP.search(text) is not None))
 
 
 # One regular-expression scan instead of a Python step per word: in the text's words joined by
@@ -545,13 +547,20 @@ _ASCII_SENTENCE_END = re.escape("".join(ch for ch in _SENTENCE_END if ch.isascii
 _NAME_ASCII = re.compile(rf" (?<![{_ASCII_SENTENCE_END}] )[{_ASCII_OPENERS}]*[A-Z][^ ]*")
 
 
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
 @cache
-def _name_any_script() -> re.Pattern[str]:
+def _name_any_script(beyond_bmp: bool) -> re.Pattern[str]:
     """`_NAME_ASCII` for any text: every character that `isupper()` (~2,000; built once, on
-    the first text that is not ASCII)."""
-    upper = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isupper())
+    the first text that is not ASCII). The Basic Multilingual Plane's capitals are one class,
+    which `re` tests by a table lookup; with the rare capitals beyond it (𝐀, 𐐀), which it tests
+    range by range (~15x slower), only for a text that has such characters."""
+    upper = [ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isupper()]
+    if not beyond_bmp:
+        upper = [ch for ch in upper if ord(ch) < 0x10000]
     end, openers = re.escape(_SENTENCE_END), re.escape(_OPENERS)
-    return re.compile(rf" (?<![{end}] )[{openers}]*[{re.escape(upper)}][^ ]*")
+    return re.compile(rf" (?<![{end}] )[{openers}]*[{re.escape(''.join(upper))}][^ ]*")
 
 
 def _drop_names(text: str, name: re.Pattern[str]) -> str:

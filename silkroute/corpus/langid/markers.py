@@ -58,12 +58,35 @@ class MarkerModel:
         Python: `sum` of floats is compensated from 3.12 on)."""
         if len(self._weights) >= _CACHE_WORDS:
             self._weights.clear()  # web text's long tail: keep memory bounded
-        if not self._bigram_starts.isdisjoint(tokens):
-            return reduce(add, self._weights_with_bigrams(tokens), 0.0)
         weights = self._weights
         for token in set(tokens).difference(weights):
             weights[token] = self.word_weight(token)
-        return reduce(add, map(weights.__getitem__, tokens), 0.0)
+        ordered = list(map(weights.__getitem__, tokens))
+        for i in reversed(self._bigrams_at(tokens)):
+            ordered[i : i + 2] = [self.words[f"{tokens[i]} {tokens[i + 1]}"]]
+        return reduce(add, ordered, 0.0)
+
+    def _bigrams_at(self, tokens: list[str]) -> list[int]:
+        """Where a bigram marker starts, taken left to right (a bigram's second word starts
+        none); found by the few occurrences of the bigrams' first words, not a step per token."""
+        starts = self._bigram_starts.intersection(tokens)
+        if not starts:
+            return []
+        candidates: list[int] = []
+        for word in starts:
+            at = tokens.index(word)
+            while True:
+                candidates.append(at)
+                try:
+                    at = tokens.index(word, at + 1)
+                except ValueError:
+                    break
+        found: list[int] = []
+        for i in sorted(candidates):
+            taken = bool(found) and found[-1] == i - 1
+            if not taken and i + 1 < len(tokens) and f"{tokens[i]} {tokens[i + 1]}" in self.words:
+                found.append(i)
+        return found
 
     def weight(self, token: str) -> float:
         """`word_weight`, remembered (a corpus repeats its words; the clitic and suffix rules
@@ -72,22 +95,6 @@ class MarkerModel:
         if weight is None:
             weight = self._weights[token] = self.word_weight(token)
         return weight
-
-    def _weights_with_bigrams(self, tokens: list[str]) -> list[float]:
-        weights: list[float] = []
-        skip = False
-        for i, token in enumerate(tokens):
-            if skip:
-                skip = False
-                continue
-            if i + 1 < len(tokens):
-                bigram = f"{token} {tokens[i + 1]}"
-                if bigram in self.words:
-                    weights.append(self.words[bigram])
-                    skip = True
-                    continue
-            weights.append(self.weight(token))
-        return weights
 
     @cached_property
     def _bigram_starts(self) -> frozenset[str]:
