@@ -196,6 +196,7 @@ class CombinedLangId:
         if self.use_lingua:
             self.lingua.scores("memuatkan model bahasa")
         default_model()
+        _name_any_script(False)  # the table of capitals (~10 ms)
 
     def identify(self, text: str) -> LangResult:
         return self.identify_batch([text])[0]
@@ -556,9 +557,8 @@ def _name_any_script(beyond_bmp: bool) -> re.Pattern[str]:
     the first text that is not ASCII). The Basic Multilingual Plane's capitals are one class,
     which `re` tests by a table lookup; with the rare capitals beyond it (𝐀, 𐐀), which it tests
     range by range (~15x slower), only for a text that has such characters."""
-    upper = [ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isupper()]
-    if not beyond_bmp:
-        upper = [ch for ch in upper if ord(ch) < 0x10000]
+    last = sys.maxunicode if beyond_bmp else 0xFFFF
+    upper = [ch for ch in map(chr, range(last + 1)) if ch.isupper()]
     end, openers = re.escape(_SENTENCE_END), re.escape(_OPENERS)
     return re.compile(rf" (?<![{end}] )[{openers}]*[{re.escape(''.join(upper))}][^ ]*")
 
