@@ -243,6 +243,8 @@ def test_dropping_names_by_regex_matches_the_word_by_word_rule(sample: list[str]
     rng = random.Random(7)
     vocabulary = ["Dept", "of", "the", "A", "x", "(Foo", '"Bar', ",Baz", "end.", "ok!", "de", "dan"]
     vocabulary += ["Kuala", "Lumpur", "...", "a;", "Q", "((", "IBM", "no?", "'s", "Of", "X.", "Éa"]
+    # capitals beyond ASCII and beyond the Basic Multilingual Plane; a titlecase letter (not upper)
+    vocabulary += ["“Ân", "Hà", "ΣΑ", "y…", "«Ab", "\U0001d400bc", "\u01c5em", "\u24b6b", "ủa"]
     made = [
         " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 12))) for _ in range(3000)
     ]

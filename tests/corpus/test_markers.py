@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid.evalsets import authored, udhr_held_out
 from silkroute.corpus.langid.markers import (
+    _WORD,
     MARKERS_PATH,
     WORDFREQ_PATH,
     _read_table,
@@ -122,3 +124,48 @@ def test_ind_zsm_accuracy_on_authored_sentences(label: str) -> None:
 @pytest.mark.parametrize("label", ["ind_Latn", "zsm_Latn"])
 def test_ind_zsm_accuracy_on_held_out_udhr(udhr_dir: Path, label: str) -> None:
     assert _accuracy(udhr_held_out(udhr_dir, [label]), label) >= 0.93
+
+
+def reference_evidence(text: str) -> float:
+    """The marker evidence as documented, one token at a time: a bigram marker counts once in
+    place of its two words, taken left to right."""
+    model = load_model()
+    tokens = _WORD.findall(text.lower())
+    total, skip = 0.0, False
+    for i, token in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        bigram = f"{token} {tokens[i + 1]}" if i + 1 < len(tokens) else ""
+        if bigram in model.words:
+            total += model.words[bigram]
+            skip = True
+        else:
+            total += model.word_weight(token)
+    return total
+
+
+def test_marker_evidence_equals_the_token_by_token_sum_bit_for_bit() -> None:
+    rng = random.Random(5)
+    bigrams = [key for key in load_model().words if " " in key]
+    words = [w for key in bigrams for w in key.split()] + ["kerana", "bahwa", "uangmu", "kualiti"]
+    words += ["peneliti", "oleh", "Oleh", "itu,", "saya", "x-y", "--", "Tidak", "é"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 30))) for _ in range(2000)]
+    texts += [" ".join(bigrams), "oleh itu itu", "oleh oleh itu", "berhak atas berhak kepada"]
+    for text in texts:
+        assert ind_zsm_evidence(text) == reference_evidence(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("aa bb cc", 1.0 + 0.25),  # "aa bb" is taken first; "bb cc" cannot reuse its "bb"
+        ("bb cc aa", 2.0 + 0.0),
+        ("aa aa bb cc cc", 0.0 + 1.0 + 0.25 + 0.25),
+        ("bb aa bb bb cc", 0.5 + 1.0 + 2.0),
+    ],
+)
+def test_bigram_markers_are_taken_left_to_right(tmp_path: Path, text: str, want: float) -> None:
+    markers = tmp_path / "markers.txt"
+    markers.write_text("aa bb\t1\nbb cc\t2\nbb\t0.5\ncc\t0.25\n", encoding="utf-8")
+    assert load_model(markers, None, None).evidence(text) == want

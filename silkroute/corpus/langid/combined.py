@@ -20,9 +20,10 @@ recheck asks for them; the score is then the vote of the detectors that ran.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -195,6 +196,7 @@ class CombinedLangId:
         if self.use_lingua:
             self.lingua.scores("memuatkan model bahasa")
         default_model()
+        _name_any_script(False)  # the table of capitals (~10 ms)
 
     def identify(self, text: str) -> LangResult:
         return self.identify_batch([text])[0]
@@ -534,42 +536,39 @@ def without_names(text: str) -> str:
     English. Sentence-initial words stay; if fewer than MIN_WORDS_LEFT words would be left,
     the text is returned whole."""
     if text.isascii():
-        return _without_names_ascii(text)
-    words = text.split()
-    named = [False] * len(words)
-    start = True
-    for i, word in enumerate(words):  # one pass, no per-word allocation
-        if not start:
-            first = word[0]
-            if first in _OPENERS:
-                first = word.lstrip(_OPENERS)[:1]
-            named[i] = first.isupper()
-        start = word[-1] in _SENTENCE_END
-    joined = list(named)
-    for i in range(1, len(words) - 1):
-        if not named[i] and len(words[i]) <= 3 and named[i - 1] and named[i + 1]:
-            joined[i] = True
-    kept = [word for word, is_name in zip(words, joined, strict=True) if not is_name]
-    if len(kept) < MIN_WORDS_LEFT:  # "Joe Biden dan Prime Minister Anwar": "dan" is no name word
-        kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
-    return OneLine(" ".join(kept)) if len(kept) >= MIN_WORDS_LEFT else text
+        return _drop_names(text, _NAME_ASCII)
+    return _drop_names(text, _name_any_script(_BEYOND_BMP.search(text) is not None))
 
 
-# The same rule for ASCII text (most documents) with one regular-expression scan instead of a
-# Python step per word: in the text's words joined by single spaces, every capitalised word
-# (past any opener) not after a sentence's end is found whole at once; only those few are looked
-# at one by one.
+# One regular-expression scan instead of a Python step per word: in the text's words joined by
+# single spaces, every capitalised word (past any opener: its first other character `isupper()`)
+# not after a sentence's end is found whole at once; only those few are looked at one by one.
 _ASCII_OPENERS = re.escape("".join(ch for ch in _OPENERS if ch.isascii()))
 _ASCII_SENTENCE_END = re.escape("".join(ch for ch in _SENTENCE_END if ch.isascii()))
-_NAME = re.compile(rf" (?<![{_ASCII_SENTENCE_END}] )[{_ASCII_OPENERS}]*[A-Z][^ ]*")
+_NAME_ASCII = re.compile(rf" (?<![{_ASCII_SENTENCE_END}] )[{_ASCII_OPENERS}]*[A-Z][^ ]*")
 
 
-def _without_names_ascii(text: str) -> str:
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+@cache
+def _name_any_script(beyond_bmp: bool) -> re.Pattern[str]:
+    """`_NAME_ASCII` for any text: every character that `isupper()` (~2,000; built once, on
+    the first text that is not ASCII). The Basic Multilingual Plane's capitals are one class,
+    which `re` tests by a table lookup; with the rare capitals beyond it (𝐀, 𐐀), which it tests
+    range by range (~15x slower), only for a text that has such characters."""
+    last = sys.maxunicode if beyond_bmp else 0xFFFF
+    upper = [ch for ch in map(chr, range(last + 1)) if ch.isupper()]
+    end, openers = re.escape(_SENTENCE_END), re.escape(_OPENERS)
+    return re.compile(rf" (?<![{end}] )[{openers}]*[{re.escape(''.join(upper))}][^ ]*")
+
+
+def _drop_names(text: str, name: re.Pattern[str]) -> str:
     joined = " ".join(text.split())
     names: list[tuple[int, int]] = []  # (the space before, the end) of each name or joiner
     joiners: set[int] = set()  # indices into `names` of the short words joining two names
     previous_end = 0
-    for match in _NAME.finditer(joined):
+    for match in name.finditer(joined):
         space, end = match.span()
         # one short word between two names: "of" in "Department of Health"
         if names and 1 < space - previous_end <= 4 and " " not in joined[previous_end + 1 : space]:

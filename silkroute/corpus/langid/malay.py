@@ -65,7 +65,7 @@ def names_evidence(sample: str, without_names: str) -> float:
     dropped = Counter(_CAPITALISED.findall(sample)) - Counter(_CAPITALISED.findall(without_names))
     total = 0.0
     for word, count in dropped.items():
-        weight = model.word_weight(word.lower())
+        weight = model.weight(word.lower())
         if abs(weight) >= NAME_MIN_WEIGHT:
             total += count * weight
     return total
