@@ -4,10 +4,9 @@ with an audit log in it, keeps the log, and downgrades cleanly (SQLite and Postg
 from __future__ import annotations
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
 
 from silkroute.store.db import Store
-from tests.platform.test_migrations import alembic_config, run
+from tests.platform.migrations import alembic_config, columns, execute, one_row, run, scalar, tables
 
 
 def before_gov3() -> str:
@@ -19,23 +18,17 @@ def before_gov3() -> str:
 
 def test_0005_gov3_upgrades_a_database_with_checkpoints_and_downgrades(bare_store: Store) -> None:
     run(bare_store, "upgrade", before_gov3())
-    with bare_store.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO audit_checkpoints (tree_size, root, at, key_id, signature)"
-                " VALUES (3, 'ab', 'now', 'k', 'sig')"
-            )
-        )
+    execute(
+        bare_store,
+        "INSERT INTO audit_checkpoints (tree_size, root, at, key_id, signature)"
+        " VALUES (3, 'ab', 'now', 'k', 'sig')",
+    )
     run(bare_store, "upgrade", "0005_gov3")
-    inspector = inspect(bare_store.engine)
-    assert "data_transfers" in inspector.get_table_names()
-    assert "frontier" in {c["name"] for c in inspector.get_columns("audit_checkpoints")}
-    with bare_store.engine.begin() as connection:
-        row = connection.execute(text("SELECT tree_size, frontier FROM audit_checkpoints"))
-        assert tuple(row.one()) == (3, None)  # an old checkpoint: rebuilt once, then kept
+    assert "data_transfers" in tables(bare_store)
+    assert "frontier" in columns(bare_store, "audit_checkpoints")
+    # an old checkpoint: rebuilt once, then kept
+    assert one_row(bare_store, "SELECT tree_size, frontier FROM audit_checkpoints") == (3, None)
     run(bare_store, "downgrade", before_gov3())
-    inspector = inspect(bare_store.engine)
-    assert "data_transfers" not in inspector.get_table_names()
-    assert "frontier" not in {c["name"] for c in inspector.get_columns("audit_checkpoints")}
-    with bare_store.engine.begin() as connection:
-        assert connection.execute(text("SELECT root FROM audit_checkpoints")).scalar_one() == "ab"
+    assert "data_transfers" not in tables(bare_store)
+    assert "frontier" not in columns(bare_store, "audit_checkpoints")
+    assert scalar(bare_store, "SELECT root FROM audit_checkpoints") == "ab"
