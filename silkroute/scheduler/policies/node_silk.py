@@ -75,9 +75,7 @@ class SilkCache(FragCache):
         )
 
     def gap_counts(self) -> IntArray:
-        counts = self.gaps.copy()
-        counts[0] = counts[MILLI] = 0
-        return counts
+        return open_gaps(self.gaps)
 
     def idle(self, nodes: IntArray) -> BoolArray:
         gpu_cap, cpu_cap = self._capacity
@@ -181,7 +179,12 @@ class SilkScorer(SilkClassicScorer):
 def gap_counts(state: ClusterState) -> IntArray:
     """How many accelerators have each free amount (index 0..1000 thousandths); full and
     idle accelerators count 0, as closed and empty bins do in sum-of-squares bin packing."""
-    counts = np.bincount(state.gpu_free.ravel(), minlength=MILLI + 1).astype(np.int64)
+    return open_gaps(np.bincount(state.gpu_free.ravel(), minlength=MILLI + 1).astype(np.int64))
+
+
+def open_gaps(counts: IntArray) -> IntArray:
+    """`counts` (accelerators per free amount) without the full and the idle ones."""
+    counts = counts.copy()
     counts[0] = counts[MILLI] = 0
     return counts
 
@@ -229,12 +232,6 @@ def hostable_of(
     pods = np.where(type_ok, np.minimum(by_gpu, by_cpu), 0)
     gpu_per_pod = target.weight * target.count * target.milli  # 0 for CPU-only shapes
     return np.asarray(pods @ gpu_per_pod, dtype=np.float64)
-
-
-def idle_nodes(state: ClusterState, nodes: IntArray) -> BoolArray:
-    """Nodes nothing runs on (all GPU and CPU free)."""
-    gpu_idle = state.gpu_free[nodes].sum(axis=1) == state.gpu_cap[nodes].sum(axis=1)
-    return np.asarray(gpu_idle & (state.cpu_free[nodes] == state.cpu_cap[nodes]))
 
 
 def lexicographic_rank(*keys: npt.ArrayLike) -> FloatArray:
