@@ -187,14 +187,10 @@ def _run_segment(
         docs = sum(_documents_read(layout, s) for s in range(len(shards)) if s not in todo)
     else:
         total_bytes = bytes_done = 0
-        expected_docs = sum(
-            int(layout.marker(seg.index - 1, s).read_text()) for s in range(len(shards))
-        )
-        docs = sum(
-            int(layout.marker(seg.index - 1, s).read_text())
-            for s in range(len(shards))
-            if s not in todo
-        )
+        # each shard's marker of the segment before holds the documents it passed on
+        passed = [int(layout.marker(seg.index - 1, s).read_text()) for s in range(len(shards))]
+        expected_docs = sum(passed)
+        docs = sum(count for s, count in enumerate(passed) if s not in todo)
     docs_before = docs
     if expected_docs is not None:
         fraction_before = docs / expected_docs if expected_docs else 0.0
