@@ -23,7 +23,7 @@ import math
 import re
 from collections import Counter
 
-from silkroute.corpus.langid.markers import default_model
+from silkroute.corpus.langid.markers import MarkerModel, default_model
 
 IND, ZSM = "ind_Latn", "zsm_Latn"
 # lingua's odds are bounded so one detector cannot outvote the hand markers ("kerana", "bahwa"
@@ -59,9 +59,10 @@ NAME_MIN_WEIGHT = 1.5
 _CAPITALISED = re.compile(r"[A-Z][A-Za-z]*(?:-[A-Za-z]+)*")
 
 
-def names_evidence(sample: str, without_names: str) -> float:
-    """Marker log-odds of the distinctive name words in `sample` that `without_names` dropped."""
-    model = default_model()
+def names_evidence(sample: str, without_names: str, model: MarkerModel | None = None) -> float:
+    """Marker log-odds of the distinctive name words in `sample` that `without_names` dropped
+    (under the shipped marker model unless `model` is given)."""
+    model = model or default_model()
     dropped = Counter(_CAPITALISED.findall(sample)) - Counter(_CAPITALISED.findall(without_names))
     total = 0.0
     for word, count in dropped.items():
