@@ -4,6 +4,7 @@ regex name rule, the batched profiles and the batched stage."""
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from silkroute.corpus.document import Document
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid import combined as combined_module
-from silkroute.corpus.langid.detectors import OneLine, first_words
+from silkroute.corpus.langid.detectors import OneLine, first_words, single_spaced
 from silkroute.corpus.langid.evalsets import (
     authored,
     chatterbot_indonesian,
@@ -237,6 +238,18 @@ def reference_without_names(text: str) -> str:
     if len(kept) < combined_module.MIN_WORDS_LEFT:  # the joining words stay rather than all
         kept = [word for word, is_name in zip(words, named, strict=True) if not is_name]
     return " ".join(kept) if len(kept) >= combined_module.MIN_WORDS_LEFT else text
+
+
+def test_single_spacing_is_joining_the_split_words_for_every_kind_of_space() -> None:
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    for space in spaces:  # each break alone, doubled, at the ends, and beside a newline
+        for text in (f"a{space}b", f"a{space}{space}b", f"{space}a b{space}", f"a\n{space}b"):
+            assert single_spaced(text) == " ".join(text.split()), repr(text)
+    rng = random.Random(3)
+    alphabet = ["a", "é", "B", "\n", " ", "  ", "\r\n", *spaces]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert single_spaced(text) == " ".join(text.split()), repr(text)
 
 
 def test_dropping_names_by_regex_matches_the_word_by_word_rule(sample: list[str]) -> None:

@@ -36,9 +36,18 @@ from silkroute.corpus.langid.detectors import (
     OneLine,
     first_words,
     one_line,
+    single_spaced,
 )
 from silkroute.corpus.langid.labels import ISO_TO_LABEL
-from silkroute.corpus.langid.malay import IND, ZSM, names_evidence, split_ind_zsm
+from silkroute.corpus.langid.malay import (
+    IND,
+    ZSM,
+    lingua_term,
+    logit_of,
+    malay_share,
+    names_evidence,
+    split_ind_zsm,
+)
 from silkroute.corpus.langid.markers import default_model, ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
 from silkroute.corpus.langid.settle import EPS, Bounder
@@ -95,9 +104,9 @@ IND_ZSM = (IND, ZSM)
 ENGLISH = "eng_Latn"
 LINGUA = "lingua"  # its detector's name (the detector itself is loaded only when it runs)
 FIL = filipino.FIL
-# lingua's scores at the two ends of the range of its odds in `malay.split_ind_zsm` (clipped
+# lingua's terms in `malay.split_ind_zsm` at the two ends of the range of its odds (clipped
 # there): the Indonesian/Malay split is tried with both where lingua has not run.
-_LINGUA_EXTREMES: tuple[dict[str, float], ...] = ({IND: 1.0}, {ZSM: 1.0})
+_LINGUA_EXTREME_TERMS = (lingua_term({IND: 1.0}), lingua_term({ZSM: 1.0}))
 # Regional languages only our profiles know well (see `_regional_candidate`).
 REGIONAL = frozenset(
     {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
@@ -454,21 +463,31 @@ class CombinedLangId:
         if max(bounds.low[ind], bounds.low[zsm]) <= rival + EPS:
             return False  # a pending detector might lift another label to the lead
         evidence = self._evidence(sample, text)
-        lingua: tuple[dict[str, float] | None, ...] = (seen.get(LINGUA),)
+        # `malay.split_ind_zsm` at each corner, its arithmetic step for step (the same floats)
+        # without a vote dictionary per corner: lingua's term is the same at every corner.
+        terms: tuple[float | None, ...] = (lingua_term(seen.get(LINGUA)),)
         if any(d.name == LINGUA for d in pending):
-            lingua = _LINGUA_EXTREMES
+            terms = _LINGUA_EXTREME_TERMS
         winners: set[str] = set()
         share = 1.0
         for ind_vote in (bounds.low[ind], bounds.high[ind]):
             for zsm_vote in (bounds.low[zsm], bounds.high[zsm]):
-                for lingua_scores in lingua:
-                    corner = {ind: ind_vote, zsm: zsm_vote}
-                    split_ind_zsm(corner, evidence, lingua_scores)
-                    winner, loser = sorted(IND_ZSM, key=lambda k: -corner[k])
-                    if corner[winner] <= corner[loser] + EPS:
+                total = ind_vote + zsm_vote
+                if total == 0.0:
+                    return False  # no split: a tie at zero
+                for term in terms:
+                    malay = malay_share(logit_of(ind_vote, zsm_vote, evidence, term))
+                    ind_after, zsm_after = total * (1.0 - malay), total * malay
+                    # ties go to Indonesian, as sorting the two labels by vote did
+                    winner, high, low = (
+                        (zsm, zsm_after, ind_after)
+                        if zsm_after > ind_after
+                        else (ind, ind_after, zsm_after)
+                    )
+                    if high <= low + EPS:
                         return False
                     winners.add(winner)
-                    share = min(share, corner[winner] / (ind_vote + zsm_vote))
+                    share = min(share, high / total)
         lowest = (bounds.low[ind] + bounds.low[zsm]) * share
         return len(winners) == 1 and lowest > rival + EPS
 
@@ -520,7 +539,7 @@ def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
     """
     if not profile_scores:
         return None
-    best = max(profile_scores, key=lambda k: profile_scores[k])
+    best = max(profile_scores, key=profile_scores.__getitem__)
     return best if best in REGIONAL and profile_scores[best] >= REGIONAL_SURE else None
 
 
@@ -564,7 +583,7 @@ def _name_any_script(beyond_bmp: bool) -> re.Pattern[str]:
 
 
 def _drop_names(text: str, name: re.Pattern[str]) -> str:
-    joined = " ".join(text.split())
+    joined = single_spaced(text)
     names: list[tuple[int, int]] = []  # (the space before, the end) of each name or joiner
     joiners: set[int] = set()  # indices into `names` of the short words joining two names
     previous_end = 0

@@ -6,6 +6,7 @@ fasttext-predict), CLD2 compiled into pycld2, lingua's models inside its wheel.
 
 from __future__ import annotations
 
+import re
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,8 +30,29 @@ class OneLine(str):
     __slots__ = ()
 
 
+# Every character `str.split()` splits on (`isspace()`) but the space and the newline.
+_OTHER_SPACE = re.compile(
+    "[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
+def single_spaced(text: str) -> str:
+    """`" ".join(text.split())`: the text's words joined by single spaces. Text whose only
+    breaks are single spaces and newlines (lines of prose) is one replace and a few scans
+    instead of a list of every word (~2x faster)."""
+    line = text.replace("\n", " ")
+    if (
+        "  " not in line
+        and line[:1] != " "
+        and line[-1:] != " "
+        and _OTHER_SPACE.search(line) is None
+    ):
+        return line
+    return " ".join(text.split())
+
+
 def one_line(text: str) -> OneLine:
-    return text if type(text) is OneLine else OneLine(" ".join(text.split()))
+    return text if type(text) is OneLine else OneLine(single_spaced(text))
 
 
 def _one_line(text: str, limit: int = 2000) -> str:
@@ -84,9 +106,18 @@ class FastTextDetector:
         labels, probs = self.model.predict(line, k=5)
         out: dict[str, float] = {}
         for label, prob in zip(labels, probs, strict=True):
-            key = label_from_iso(label.removeprefix("__label__"))
+            key = _FASTTEXT_LABELS.get(label) or _fasttext_label(label)
             out[key] = out.get(key, 0.0) + float(prob)
         return out
+
+
+# fastText's "__label__xx" -> our label, as met (176 at most).
+_FASTTEXT_LABELS: dict[str, str] = {}
+
+
+def _fasttext_label(label: str) -> str:
+    key = _FASTTEXT_LABELS[label] = label_from_iso(label.removeprefix("__label__"))
+    return key
 
 
 class Cld2Detector:
@@ -99,19 +130,41 @@ class Cld2Detector:
         return frozenset(label_from_iso(code) for _, code in pycld2.LANGUAGES)
 
     def scores(self, text: str) -> dict[str, float]:
-        import pycld2
-
         try:
-            reliable, _, details = pycld2.detect(_one_line(text), bestEffort=True)
-        except pycld2.error:
+            reliable, _, details = _cld2_detect()(_one_line(text), bestEffort=True)
+        except _cld2_error():
             return {}
         weight = 1.0 if reliable else 0.6
         out: dict[str, float] = {}
         for _, code, percent, _ in details:
             if code != "un" and percent > 0:
-                key = label_from_iso(code)
+                key = _CLD2_LABELS.get(code) or _cld2_label(code)
                 out[key] = out.get(key, 0.0) + weight * percent / 100.0
         return out
+
+
+# CLD2's codes -> our labels, as met.
+_CLD2_LABELS: dict[str, str] = {}
+
+
+def _cld2_label(code: str) -> str:
+    key = _CLD2_LABELS[code] = label_from_iso(code)
+    return key
+
+
+@cache
+def _cld2_detect() -> Any:
+    import pycld2
+
+    return pycld2.detect
+
+
+@cache
+def _cld2_error() -> type[Exception]:
+    import pycld2
+
+    error: type[Exception] = pycld2.error
+    return error
 
 
 class LinguaDetector:

@@ -98,14 +98,13 @@ def _agreement_needed(leader: str, text: str) -> Literal["one", "all"] | None:
     if TAGALOG_WORDS.isdisjoint(lowered.split()):  # the common case, ~5 us: no Tagalog at all
         return None
     words = _WORD.findall(lowered)
-    tagalog = sum(word in TAGALOG_WORDS for word in words)
+    tagalog = sum(map(TAGALOG_WORDS.__contains__, words))
     if tagalog < MIN_TAGALOG_WORDS:
         return None
     if leader == ENG:
-        return "one" if tagalog > sum(word in ENGLISH_WORDS for word in words) else None
+        return "one" if tagalog > sum(map(ENGLISH_WORDS.__contains__, words)) else None
     if leader in PHILIPPINE and (
-        any(word in OTHER_PHILIPPINE_WORDS for word in words)
-        or not any(word in TAGALOG_ONLY_WORDS for word in words)
+        not OTHER_PHILIPPINE_WORDS.isdisjoint(words) or TAGALOG_ONLY_WORDS.isdisjoint(words)
     ):
         return None
     return "all"

@@ -39,12 +39,15 @@ class VoteBounds:
 
     def rival(self, excluded: frozenset[str] | set[str]) -> float:
         """The highest vote any label outside `excluded` can reach."""
-        named = [h for label, h in self.high.items() if label not in excluded]
-        return max([*named, self.unseen_high])
+        highest = self.unseen_high
+        for label, high in self.high.items():
+            if high > highest and label not in excluded:
+                highest = high
+        return highest
 
     def leader(self) -> str | None:
         """The label that leads whatever the pending detectors say, if one does."""
-        best = max(self.low, key=lambda k: self.low[k], default=None)
+        best = max(self.low, key=self.low.__getitem__, default=None)
         if best is None or self.low[best] <= self.rival({best}) + EPS:
             return None
         return best
