@@ -289,14 +289,17 @@ class CombinedLangId:
         if self.profiles.available:
             for seen, scores in zip(seens, self.profiles.scores_batch(texts), strict=True):
                 seen["profiles"] = scores
-        cld2_knows = self.cld2.known_labels
-        for text, seen in zip(texts, seens, strict=True):  # CLD2 on its SHORT_CHARS or all
+        bests: list[str | None] = []  # the profiles' best label (None where they named none)
+        for seen in seens:
             profiled = seen.get("profiles", {})
-            short = bool(profiled) and max(profiled, key=profiled.__getitem__) in cld2_knows
+            bests.append(max(profiled, key=profiled.__getitem__, default=None))
+        cld2_knows = self.cld2.known_labels
+        for text, seen, best in zip(texts, seens, bests, strict=True):  # SHORT_CHARS or all
+            short = best in cld2_knows
             seen["cld2"] = self.cld2.scores(first_words(text, SHORT_CHARS) if short else text)
         steps = [
-            self._decide(sample, text, seen)
-            for sample, text, seen in zip(samples, texts, seens, strict=True)
+            self._decide(sample, text, seen, best)
+            for sample, text, seen, best in zip(samples, texts, seens, bests, strict=True)
         ]
         decided: list[Decision | None] = [None] * len(samples)
         waiting: dict[str, tuple[Detector, list[int]]] = {}
@@ -321,29 +324,29 @@ class CombinedLangId:
         return [d for d in decided if d is not None]
 
     def _decide(
-        self, sample: str, text: str, seen: dict[str, dict[str, float]]
+        self, sample: str, text: str, seen: dict[str, dict[str, float]], profiles_best: str | None
     ) -> Generator[Detector, None, Decision]:
         """Yields each detector it needs (the caller puts its scores in `seen`), then returns
         (label, score, uncertain regional label). `text` is `sample` without names, as the
-        detectors read it; the Indonesian/Malay split also reads the names."""
+        detectors read it; the Indonesian/Malay split also reads the names. CLD2 and the
+        profiles have run (`seen`); `profiles_best` is the profiles' label with the highest
+        probability (None where they named none)."""
         # The cheap detectors first: CLD2 (~30 us) and our profiles (~30 us). When CLD2 is
         # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
         # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
-        yield from _missing(
-            seen, [self.cld2, self.profiles] if self.profiles.available else [self.cld2]
-        )
-        regional = _regional_candidate(seen.get("profiles", {}))
+        profiled = seen.get("profiles", {})
+        regional = _regional_candidate(profiled, profiles_best)
         cheap = seen["cld2"]
         first = max(cheap, key=cheap.__getitem__, default="und_Latn")
-        profiled = seen.get("profiles", {})
         if (
             cheap.get(first, 0.0) >= CONFIDENT
             and first not in IND_ZSM
             and regional is None
-            and profiled
-            and max(profiled, key=profiled.__getitem__) == first
+            and profiles_best == first
         ):
-            if (yield from self._filipino_recheck(first, text, seen)):
+            if filipino.asks_detectors(first, text) and (
+                yield from self._filipino_recheck(first, text, seen)
+            ):
                 return FIL, _filipino_score(seen), None
             return first, cheap[first], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
@@ -367,7 +370,9 @@ class CombinedLangId:
             # no score of its could change the winner (this vote lies inside the bounds)
             split_ind_zsm(votes, self._evidence(sample, text), seen.get(LINGUA))
             leader = max(votes, key=votes.__getitem__)
-        elif (yield from self._filipino_recheck(leader, text, seen)):
+        elif filipino.asks_detectors(leader, text) and (
+            yield from self._filipino_recheck(leader, text, seen)
+        ):
             leader = FIL
             if settled is not None:  # fastText ran for the recheck: the plain path's vote
                 votes = _vote(text, detectors, seen)
@@ -381,10 +386,9 @@ class CombinedLangId:
     def _filipino_recheck(
         self, leader: str, text: str, seen: dict[str, dict[str, float]]
     ) -> Generator[Detector, None, bool]:
-        """Whether `filipino.recheck` moves the document to Filipino; fastText and lingua are
-        asked for exactly where the recheck reads them (whether or not the vote skipped them)."""
-        if not filipino.asks_detectors(leader, text):
-            return False
+        """Whether `filipino.recheck` moves the document to Filipino, where it asks the detectors
+        (`filipino.asks_detectors`, checked by the caller: no generator for the common case);
+        fastText and lingua run for it whether or not the vote skipped them."""
         consulted: list[Detector] = [self.fasttext]
         if self.use_lingua:
             consulted.append(self.lingua)
@@ -528,8 +532,9 @@ def _ascii_with_letters(text: str) -> bool:
     return text.isascii() and _ASCII_LETTER.search(text, 0, 200) is not None
 
 
-def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
-    """The regional language our trigram profiles are sure of, if any.
+def _regional_candidate(profile_scores: dict[str, float], best: str | None) -> str | None:
+    """The regional language our trigram profiles are sure of, if any (`best`: their label
+    with the highest probability, None where they named none).
 
     Kapampangan, Bikol, Minangkabau (and Hiligaynon, Balinese, Buginese, Madurese, Acehnese)
     are unknown to CLD2 and lingua and weak in fastText, so the vote hands them to a big
@@ -537,9 +542,6 @@ def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
     are trained on UDHR text alone: when they are sure of such a language and the vote is not,
     the document is reported as uncertain rather than silently relabelled or silently trusted.
     """
-    if not profile_scores:
-        return None
-    best = max(profile_scores, key=profile_scores.__getitem__)
     return best if best in REGIONAL and profile_scores[best] >= REGIONAL_SURE else None
 
 
@@ -629,8 +631,9 @@ def _vote(
     for detector in detectors:
         if detector.name not in seen:
             seen[detector.name] = detector.scores(text)
+        share = WEIGHTS[detector.name]
         for label, prob in seen[detector.name].items():
-            weighted[label] = weighted.get(label, 0.0) + WEIGHTS[detector.name] * prob
+            weighted[label] = weighted.get(label, 0.0) + share * prob
     lineup = tuple((d.name, d.known_labels) for d in detectors)
     able = _ABLE.get(lineup)
     if able is None:

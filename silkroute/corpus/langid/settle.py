@@ -23,7 +23,8 @@ EPS = 1e-9
 
 
 class Voter(Protocol):
-    """A detector as the vote sees it: it names only labels in `known_labels`."""
+    """A detector as the vote sees it: it names only labels in `known_labels`. Hashable (by
+    identity, as a plain class is): the bounds keep what they work out per line-up."""
 
     name: str
 
@@ -59,7 +60,7 @@ class Bounder:
     def __init__(self, weights: Mapping[str, float], fallback: float) -> None:
         self.weights = weights
         self.fallback = fallback  # the vote's denominator for a label no detector knows
-        self._lineups: dict[tuple[str, ...], _Lineup] = {}
+        self._lineups: dict[tuple[tuple[Voter, ...], tuple[Voter, ...]], _Lineup] = {}
 
     def bounds(
         self,
@@ -70,7 +71,7 @@ class Bounder:
     ) -> VoteBounds:
         """`seen`: the consulted detectors' scores by name; `always`: labels to bound even where
         no consulted detector named them."""
-        key = (*(d.name for d in consulted), "|", *(d.name for d in pending))
+        key = (tuple(consulted), tuple(pending))  # the detectors themselves: no names built
         lineup = self._lineups.get(key)
         if lineup is None:
             lineup = self._lineups[key] = _Lineup(self.weights, self.fallback, consulted, pending)
