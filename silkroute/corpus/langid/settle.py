@@ -87,7 +87,11 @@ class Bounder:
             able, extra = known.get(label) or lineup.able_extra(label)
             low[label] = total / able
             high[label] = (total + extra) / able
-        unseen = next((h for h, label in lineup.unseen_order if label not in weighted), 0.0)
+        unseen = 0.0
+        for reach, labels in lineup.unseen_groups:  # the first with a label not named
+            if len(labels) > len(weighted) or not weighted.keys() >= labels:
+                unseen = reach
+                break
         return VoteBounds(low, high, unseen)
 
 
@@ -112,6 +116,11 @@ class _Lineup:
             able, extra = self.able_extra(label)
             order.append((extra / able, label))
         self.unseen_order = sorted(order, key=lambda item: (-item[0], item[1]))
+        # The same, one group of labels per reachable vote, highest first.
+        groups: dict[float, set[str]] = {}
+        for reach, label in self.unseen_order:
+            groups.setdefault(reach, set()).add(label)
+        self.unseen_groups = [(reach, frozenset(labels)) for reach, labels in groups.items()]
 
     def able_extra(self, label: str) -> tuple[float, float]:
         cached = self.known.get(label)
