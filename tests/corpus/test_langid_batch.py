@@ -242,6 +242,8 @@ def reference_without_names(text: str) -> str:
 
 def test_single_spacing_is_joining_the_split_words_for_every_kind_of_space() -> None:
     spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    # the fast path's premise: the space is the one printable character `split()` breaks at
+    assert [space for space in spaces if space.isprintable()] == [" "]
     for space in spaces:  # each break alone, doubled, at the ends, and beside a newline
         for text in (f"a{space}b", f"a{space}{space}b", f"{space}a b{space}", f"a\n{space}b"):
             assert single_spaced(text) == " ".join(text.split()), repr(text)
