@@ -62,7 +62,11 @@ _CAPITALISED = re.compile(r"[A-Z][A-Za-z]*(?:-[A-Za-z]+)*")
 def names_evidence(sample: str, without_names: str) -> float:
     """Marker log-odds of the distinctive name words in `sample` that `without_names` dropped."""
     model = default_model()
-    dropped = Counter(_CAPITALISED.findall(sample)) - Counter(_CAPITALISED.findall(without_names))
+    capitalised = _CAPITALISED.findall(sample)
+    # Most name words are not distinctive: where none of the sample's is, nothing is added.
+    if all(abs(model.weight(word.lower())) < NAME_MIN_WEIGHT for word in set(capitalised)):
+        return 0.0
+    dropped = Counter(capitalised) - Counter(_CAPITALISED.findall(without_names))
     total = 0.0
     for word, count in dropped.items():
         weight = model.weight(word.lower())
