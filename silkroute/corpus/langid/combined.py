@@ -101,6 +101,7 @@ HARD_GROUP = frozenset(
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
 IND_ZSM = (IND, ZSM)
+_IND_ZSM_SET = frozenset(IND_ZSM)
 ENGLISH = "eng_Latn"
 LINGUA = "lingua"  # its detector's name (the detector itself is loaded only when it runs)
 FIL = filipino.FIL
@@ -449,16 +450,18 @@ class CombinedLangId:
         # Indonesian/Malay and English leaders may call lingua in: settled below, or not at all.
         # Any other leader keeps its label after the vote but for the Filipino recheck, which
         # reads only the leader, the text and (run then) fastText's and lingua's top labels.
+        # The vote of the consulted detectors is their weighted sums (summed here as `_vote`
+        # sums them, in the same order) over the weights of the detectors that know each label.
         if leader is not None and leader not in IND_ZSM and leader != ENGLISH:
-            return _vote(text, consulted, seen)
+            return _votes_of(bounds.weighted, consulted)
         pending: list[Detector] = [self.fasttext]
         if self.use_lingua:
             pending.append(self.lingua)
         group_leads = max(bounds.low.get(label, 0.0) for label in IND_ZSM) > (
-            bounds.rival(set(IND_ZSM)) + EPS
+            bounds.rival(_IND_ZSM_SET) + EPS
         )
         if group_leads and self._markers_settle(sample, text, seen, consulted, pending):
-            return _vote(text, consulted, seen)
+            return _votes_of(bounds.weighted, consulted)
         return None
 
     def _markers_settle(
@@ -479,7 +482,7 @@ class CombinedLangId:
         still beat every other label's highest. Any vote the skipped detectors leave out (as
         each of them agreeing with the mean) lies inside the box, so its split has this winner."""
         bounds = self._bounder.bounds(seen, consulted, pending, always=IND_ZSM)
-        rival = bounds.rival(set(IND_ZSM))
+        rival = bounds.rival(_IND_ZSM_SET)
         ind, zsm = IND_ZSM
         if max(bounds.low[ind], bounds.low[zsm]) <= rival + EPS:
             return False  # a pending detector might lift another label to the lead
@@ -651,6 +654,11 @@ def _vote(
         share = WEIGHTS[detector.name]
         for label, prob in seen[detector.name].items():
             weighted[label] = weighted.get(label, 0.0) + share * prob
+    return _votes_of(weighted, detectors)
+
+
+def _votes_of(weighted: dict[str, float], detectors: Sequence[Detector]) -> dict[str, float]:
+    """`_vote` from its weighted sums per label."""
     lineup = tuple((d.name, d.known_labels) for d in detectors)
     able = _ABLE.get(lineup)
     if able is None:

@@ -37,6 +37,8 @@ class VoteBounds:
     low: dict[str, float]  # per label a consulted detector named: its lowest possible vote
     high: dict[str, float]  # ... and its highest
     unseen_high: float  # the highest vote a label no consulted detector named can reach
+    # per label, the consulted detectors' weighted sum: `always` first, then as they named them
+    weighted: dict[str, float]
 
     def rival(self, excluded: frozenset[str] | set[str]) -> float:
         """The highest vote any label outside `excluded` can reach."""
@@ -92,7 +94,7 @@ class Bounder:
             if len(labels) > len(weighted) or not weighted.keys() >= labels:
                 unseen = reach
                 break
-        return VoteBounds(low, high, unseen)
+        return VoteBounds(low, high, unseen, weighted)
 
 
 class _Lineup:
