@@ -226,9 +226,17 @@ class CombinedLangId:
         # past the sample) are looked up, not identified again.
         # This batch's decisions are kept apart from the bounded cache: a batch with more than
         # DECIDED_CACHE distinct samples would otherwise evict its own decisions.
-        decided = {s: self._decided[s] for _, s, _ in latin if s in self._decided}
-        todo = list(dict.fromkeys(s for _, s, _ in latin if s not in decided))
-        for sample, decision in zip(todo, self._latin_batch(todo), strict=True):
+        decided: dict[str, Decision] = {}
+        todo: dict[str, None] = {}  # the distinct samples not decided yet, in order
+        remembered = self._decided
+        for _, sample, _ in latin:
+            if sample not in decided and sample not in todo:
+                decision = remembered.get(sample)
+                if decision is None:
+                    todo[sample] = None
+                else:
+                    decided[sample] = decision
+        for sample, decision in zip(todo, self._latin_batch(list(todo)), strict=True):
             if len(self._decided) >= DECIDED_CACHE:
                 del self._decided[next(iter(self._decided))]  # the oldest first
             self._decided[sample] = decided[sample] = decision
