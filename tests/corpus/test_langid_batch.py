@@ -271,10 +271,12 @@ def test_dropping_names_by_regex_matches_the_word_by_word_rule(sample: list[str]
 def test_profiles_score_a_batch_as_they_score_each_text(sample: list[str]) -> None:
     profiles = ProfileDetector()
     assert profiles.scores_batch(sample) == [profiles.scores(text) for text in sample]
-    # Texts on one line are lowered together: a final sigma, a dotted capital I (lowered to two
-    # characters), empty and over-long texts score as each does alone and as plain text does.
+    # On one line too: a final sigma, a dotted capital I (lowered to two characters), empty and
+    # over-long texts and a character beyond the BMP score as each does alone and as plain text.
     lines = [OneLine(" ".join(text.split())) for text in sample]
-    lines[3:3] = [OneLine(t) for t in ("ΟΔΟΣ ΣΑΣ.", "", "İstanbul İzmir", "Ab " * 800, "x")]
+    lines[3:3] = [
+        OneLine(t) for t in ("ΟΔΟΣ ΣΑΣ.", "", "İstanbul İzmir", "Ab " * 800, "x", "a𝐀b ab")
+    ]
     batch = profiles.scores_batch(lines)
     assert batch == [profiles.scores(text) for text in lines]
     assert batch == profiles.scores_batch([str(text) for text in lines])

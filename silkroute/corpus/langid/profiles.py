@@ -88,28 +88,19 @@ class ProfileDetector:
         labels, index, table, size, matrix = self._model
         if not texts:
             return []
-        joined = ""
-        if all(type(text) is OneLine and len(text) <= 2000 for text in texts):
-            # Each text padded by a space, lower-cased at once: lowering is per character but
-            # for a final sigma, whose context a space ends (the same characters either way).
-            # Lowering never shortens a character and lengthens only U+0130 (İ -> i̇): with one,
-            # the lengths differ and each text is lowered apart below.
-            joined = " " + "  ".join(texts).lower() + " "
-            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 2
-            if len(joined) != int(lengths.sum()):
-                joined = ""
-        if not joined:
-            padded = [
-                f" {text.lower()} "
-                if type(text) is OneLine and len(text) <= 2000
-                else " " + " ".join(text[:2000].lower().split()) + " "
-                for text in texts
-            ]
-            joined = "".join(padded)
-            lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
-        # U+FFFF is no character of the alphabet: code points above the BMP map to "other".
-        cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-        chars = index.take(np.minimum(cps, 0xFFFF))  # take: a faster gather than indexing
+        # Each text lowered apart: ASCII text takes str.lower's fast path, which a batch holding
+        # one non-ASCII text would lose if lowered joined.
+        padded = [
+            f" {text.lower()} "
+            if type(text) is OneLine and len(text) <= 2000
+            else " " + " ".join(text[:2000].lower().split()) + " "
+            for text in texts
+        ]
+        lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+        cps = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
+        # take: a faster gather than indexing; code points above the BMP clip to U+FFFF, which
+        # is no character of the alphabet ("other")
+        chars = index.take(cps, mode="clip")
         rows = table.take((chars[:-2] * size + chars[1:-1]) * size + chars[2:])
         ends = np.cumsum(lengths)
         # The last two positions of each text start trigrams that run into the next text.
