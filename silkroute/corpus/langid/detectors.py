@@ -119,9 +119,11 @@ class Cld2Detector:
         return frozenset(label_from_iso(code) for _, code in pycld2.LANGUAGES)
 
     def scores(self, text: str) -> dict[str, float]:
+        import pycld2
+
         try:
-            reliable, _, details = _cld2_detect()(_one_line(text), bestEffort=True)
-        except _cld2_error():
+            reliable, _, details = pycld2.detect(_one_line(text), bestEffort=True)
+        except pycld2.error:
             return {}
         weight = 1.0 if reliable else 0.6
         out: dict[str, float] = {}
@@ -139,21 +141,6 @@ _CLD2_LABELS: dict[str, str] = {}
 def _cld2_label(code: str) -> str:
     key = _CLD2_LABELS[code] = label_from_iso(code)
     return key
-
-
-@cache
-def _cld2_detect() -> Any:
-    import pycld2
-
-    return pycld2.detect
-
-
-@cache
-def _cld2_error() -> type[Exception]:
-    import pycld2
-
-    error: type[Exception] = pycld2.error
-    return error
 
 
 class LinguaDetector:
