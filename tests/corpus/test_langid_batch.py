@@ -19,8 +19,9 @@ from silkroute.corpus.langid.evalsets import (
     eld_big_test,
     nlpid_indonesian,
 )
+from silkroute.corpus.langid.malay import IND, ZSM, lingua_term, split_ind_zsm
 from silkroute.corpus.langid.profiles import ProfileDetector
-from silkroute.corpus.langid.settle import Bounder
+from silkroute.corpus.langid.settle import EPS, Bounder
 from silkroute.corpus.pipeline.config import PipelineConfig
 from silkroute.corpus.pipeline.stats import StageStats
 from silkroute.corpus.stages.text import LangId
@@ -362,3 +363,44 @@ def test_the_langid_stage_reads_sample_chars_characters_of_latin_text() -> None:
     (read_short,) = short.run([Document("a", text)], StageStats())
     (read_default,) = default.run([Document("a", text)], StageStats())
     assert (read_short.lang, read_default.lang) == ("eng_Latn", "ind_Latn")
+
+
+def reference_split_corners(
+    ind_votes: tuple[float, float],
+    zsm_votes: tuple[float, float],
+    evidence: float,
+    lingua: tuple[dict[str, float] | None, ...],
+) -> tuple[set[str], float] | None:
+    """The corners as first written: a vote dictionary split by `split_ind_zsm`, then sorted."""
+    winners: set[str] = set()
+    share = 1.0
+    for ind_vote in ind_votes:
+        for zsm_vote in zsm_votes:
+            for lingua_scores in lingua:
+                corner = {IND: ind_vote, ZSM: zsm_vote}
+                split_ind_zsm(corner, evidence, lingua_scores)
+                winner, loser = sorted((IND, ZSM), key=lambda k: -corner[k])
+                if corner[winner] <= corner[loser] + EPS:
+                    return None
+                winners.add(winner)
+                share = min(share, corner[winner] / (ind_vote + zsm_vote))
+    return winners, share
+
+
+def test_the_indonesian_malay_corners_are_split_as_split_ind_zsm_splits_them() -> None:
+    rng = random.Random(5)
+    extremes: tuple[dict[str, float] | None, ...] = ({IND: 1.0}, {ZSM: 1.0})
+    values = [0.0, 0.0, 1e-12, 0.001, 0.25, 0.5, 0.999]
+
+    def low_high() -> tuple[float, float]:
+        low, high = sorted(rng.choice([*values, rng.random()]) for _ in range(2))
+        return low, high
+
+    for _ in range(4000):
+        ind, zsm = low_high(), low_high()
+        evidence = rng.choice([0.0, 0.2, -0.2, rng.uniform(-8, 8)])
+        ran: dict[str, float] = {rng.choice([IND, ZSM, "eng_Latn"]): rng.random()}
+        for lingua in (extremes, (None,), (ran,)):
+            terms = tuple(lingua_term(scores) for scores in lingua)
+            got = combined_module._split_corners(ind, zsm, evidence, terms)
+            assert got == reference_split_corners(ind, zsm, evidence, lingua)

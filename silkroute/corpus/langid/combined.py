@@ -495,33 +495,53 @@ class CombinedLangId:
         if max(bounds.low[ind], bounds.low[zsm]) <= rival + EPS:
             return False  # a pending detector might lift another label to the lead
         evidence = self._evidence(sample, text)
-        # `malay.split_ind_zsm` at each corner, its arithmetic step for step (the same floats)
-        # without a vote dictionary per corner: lingua's term is the same at every corner.
         terms: tuple[float | None, ...] = (lingua_term(seen.get(LINGUA)),)
         if any(d.name == LINGUA for d in pending):
             terms = _LINGUA_EXTREME_TERMS
-        winners: set[str] = set()
-        share = 1.0
-        for ind_vote in (bounds.low[ind], bounds.high[ind]):
-            for zsm_vote in (bounds.low[zsm], bounds.high[zsm]):
-                total = ind_vote + zsm_vote
-                if total == 0.0:
-                    return False  # no split: a tie at zero
-                for term in terms:
-                    malay = malay_share(logit_of(ind_vote, zsm_vote, evidence, term))
-                    ind_after, zsm_after = total * (1.0 - malay), total * malay
-                    # ties go to Indonesian, as sorting the two labels by vote did
-                    winner, high, low = (
-                        (zsm, zsm_after, ind_after)
-                        if zsm_after > ind_after
-                        else (ind, ind_after, zsm_after)
-                    )
-                    if high <= low + EPS:
-                        return False
-                    winners.add(winner)
-                    share = min(share, high / total)
+        corners = _split_corners(
+            (bounds.low[ind], bounds.high[ind]),
+            (bounds.low[zsm], bounds.high[zsm]),
+            evidence,
+            terms,
+        )
+        if corners is None:
+            return False
+        winners, share = corners
         lowest = (bounds.low[ind] + bounds.low[zsm]) * share
         return len(winners) == 1 and lowest > rival + EPS
+
+
+def _split_corners(
+    ind_votes: tuple[float, float],
+    zsm_votes: tuple[float, float],
+    evidence: float,
+    terms: tuple[float | None, ...],
+) -> tuple[set[str], float] | None:
+    """`malay.split_ind_zsm` at each corner of the Indonesian x Malay votes with each of
+    lingua's terms (`malay.lingua_term`): the winners and the winner's lowest share of the two
+    votes; None where a corner is a tie (within EPS). The split's arithmetic step for step (the
+    same floats), without a vote dictionary and a sort per corner."""
+    winners: set[str] = set()
+    share = 1.0
+    for ind_vote in ind_votes:
+        for zsm_vote in zsm_votes:
+            total = ind_vote + zsm_vote
+            if total == 0.0:
+                return None  # no split: a tie at zero
+            for term in terms:
+                malay = malay_share(logit_of(ind_vote, zsm_vote, evidence, term))
+                ind_after, zsm_after = total * (1.0 - malay), total * malay
+                # ties go to Indonesian, as sorting the two labels by vote did
+                winner, high, low = (
+                    (ZSM, zsm_after, ind_after)
+                    if zsm_after > ind_after
+                    else (IND, ind_after, zsm_after)
+                )
+                if high <= low + EPS:
+                    return None
+                winners.add(winner)
+                share = min(share, high / total)
+    return winners, share
 
 
 def _missing(
