@@ -290,10 +290,13 @@ def run_datatrove(records: list[dict[str, str]], truth: list[dict[str, Any]]) ->
     return result
 
 
-def stage_throughput(records: list[dict[str, str]]) -> dict[str, float]:
+def stage_throughput(records: list[dict[str, str]], last: str | None = None) -> dict[str, float]:
     """Documents per second of each per-document stage alone, on one core, in this process;
-    each stage gets the previous one's output (quality needs the language ID's labels)."""
+    each stage gets the previous one's output (quality needs the language ID's labels). With
+    `last`, the stages up to that one only."""
     stages = [s for s in DEFAULT_STAGES if s["name"] not in ("exact_dedup", "minhash_dedup")]
+    if last is not None:
+        stages = stages[: [s["name"] for s in stages].index(last) + 1]
     config = PipelineConfig.model_validate(
         {"input": {"paths": ["."]}, "output": {"dir": "."}, "stages": stages}
     )
@@ -625,6 +628,20 @@ def throughput(n_docs: int, workers: int, seed: int) -> dict[str, Any]:
     return result
 
 
+def langid_only(n_docs: int, seed: int) -> None:
+    """The language-ID row alone: the stage and fastText lid.176 alone on the same documents
+    as in the full run (the first STAGE_SAMPLE of the corpus, normalized), alternating turns."""
+    records, _ = synthetic_corpus(n_docs, seed)
+    rates = stage_throughput(records[:STAGE_SAMPLE], last="langid")
+    load = os.getloadavg()[0]
+    console.print(
+        f"language ID {rates['langid']:,.0f} docs/s, fastText lid.176 alone "
+        f"{rates['fasttext_alone']:,.0f} docs/s (CPU time, {min(STAGE_SAMPLE, n_docs):,} of "
+        f"{n_docs:,} documents): {rates['langid'] / rates['fasttext_alone']:.2f}x "
+        f"(load average {load:.1f})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus_bench")
     default_docs = int(os.environ.get("CORPUS_BENCH_DOCS", DEFAULT_DOCS))
@@ -633,6 +650,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--accuracy-only", action="store_true")
     parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument(
+        "--langid-only",
+        action="store_true",
+        help="only language ID against fastText alone (alternating turns), then exit",
+    )
     args = parser.parse_args(argv if argv is not None else [])
     if not (DATA_DIR / "udhr").is_dir():
         console.print(
@@ -641,6 +663,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     result: dict[str, Any] = {}
+    if args.langid_only:
+        langid_only(args.docs, args.seed)
+        return
     if not args.accuracy_only:
         result = throughput(args.docs, args.workers, args.seed)
         print_speed(result)

@@ -57,9 +57,10 @@ def _script_indices(cps: np.ndarray) -> np.ndarray:
     return out
 
 
-# The Basic Multilingual Plane as one lookup table (64 KiB): a gather instead of a binary search
-# per character; code points above it (rare) take the search.
-_BMP = _script_indices(np.arange(0x10000, dtype=np.int64)).astype(np.uint8)
+# The Basic Multilingual Plane as one lookup table (512 KiB): a gather instead of a binary
+# search per character; code points above it (rare) take the search. Indices as intp, the type
+# `np.bincount` counts (a narrower table's indices would be converted for each text).
+_BMP = _script_indices(np.arange(0x10000, dtype=np.int64)).astype(np.intp)
 
 
 def _count_array(text: str) -> np.ndarray:
@@ -68,7 +69,7 @@ def _count_array(text: str) -> np.ndarray:
     if cps.size == 0:
         return np.zeros(len(SCRIPT_NAMES), dtype=np.int64)
     bmp = int(cps.max()) < 0x10000
-    indices = _BMP[cps] if bmp else _script_indices(cps.astype(np.int64))
+    indices = _BMP.take(cps) if bmp else _script_indices(cps.astype(np.int64))
     return np.bincount(indices, minlength=len(SCRIPT_NAMES) + 1)[: len(SCRIPT_NAMES)]
 
 

@@ -4,6 +4,7 @@ regex name rule, the batched profiles and the batched stage."""
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,16 @@ import pytest
 from silkroute.corpus.document import Document
 from silkroute.corpus.langid import CombinedLangId
 from silkroute.corpus.langid import combined as combined_module
-from silkroute.corpus.langid.detectors import OneLine, first_words
+from silkroute.corpus.langid.detectors import OneLine, first_words, single_spaced
 from silkroute.corpus.langid.evalsets import (
     authored,
     chatterbot_indonesian,
     eld_big_test,
     nlpid_indonesian,
 )
+from silkroute.corpus.langid.malay import IND, ZSM, lingua_term, split_ind_zsm
 from silkroute.corpus.langid.profiles import ProfileDetector
-from silkroute.corpus.langid.settle import Bounder
+from silkroute.corpus.langid.settle import EPS, Bounder
 from silkroute.corpus.pipeline.config import PipelineConfig
 from silkroute.corpus.pipeline.stats import StageStats
 from silkroute.corpus.stages.text import LangId
@@ -239,6 +241,20 @@ def reference_without_names(text: str) -> str:
     return " ".join(kept) if len(kept) >= combined_module.MIN_WORDS_LEFT else text
 
 
+def test_single_spacing_is_joining_the_split_words_for_every_kind_of_space() -> None:
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    # the fast path's premise: the space is the one printable character `split()` breaks at
+    assert [space for space in spaces if space.isprintable()] == [" "]
+    for space in spaces:  # each break alone, doubled, at the ends, and beside a newline
+        for text in (f"a{space}b", f"a{space}{space}b", f"{space}a b{space}", f"a\n{space}b"):
+            assert single_spaced(text) == " ".join(text.split()), repr(text)
+    rng = random.Random(3)
+    alphabet = ["a", "é", "B", "\n", " ", "  ", "\r\n", *spaces]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert single_spaced(text) == " ".join(text.split()), repr(text)
+
+
 def test_dropping_names_by_regex_matches_the_word_by_word_rule(sample: list[str]) -> None:
     rng = random.Random(7)
     vocabulary = ["Dept", "of", "the", "A", "x", "(Foo", '"Bar', ",Baz", "end.", "ok!", "de", "dan"]
@@ -256,6 +272,16 @@ def test_dropping_names_by_regex_matches_the_word_by_word_rule(sample: list[str]
 def test_profiles_score_a_batch_as_they_score_each_text(sample: list[str]) -> None:
     profiles = ProfileDetector()
     assert profiles.scores_batch(sample) == [profiles.scores(text) for text in sample]
+    # On one line too: a final sigma, a dotted capital I (lowered to two characters), empty and
+    # over-long texts and a character beyond the BMP score as each does alone and as plain text.
+    lines = [OneLine(" ".join(text.split())) for text in sample]
+    lines[3:3] = [
+        OneLine(t) for t in ("ΟΔΟΣ ΣΑΣ.", "", "İstanbul İzmir", "Ab " * 800, "x", "a𝐀b ab")
+    ]
+    batch = profiles.scores_batch(lines)
+    assert batch == [profiles.scores(text) for text in lines]
+    assert batch == profiles.scores_batch([str(text) for text in lines])
+    assert [list(s) for s in batch] == [list(profiles.scores(str(text))) for text in lines]
 
 
 def test_the_langid_stage_annotates_in_batches_as_one_document_at_a_time(
@@ -337,3 +363,44 @@ def test_the_langid_stage_reads_sample_chars_characters_of_latin_text() -> None:
     (read_short,) = short.run([Document("a", text)], StageStats())
     (read_default,) = default.run([Document("a", text)], StageStats())
     assert (read_short.lang, read_default.lang) == ("eng_Latn", "ind_Latn")
+
+
+def reference_split_corners(
+    ind_votes: tuple[float, float],
+    zsm_votes: tuple[float, float],
+    evidence: float,
+    lingua: tuple[dict[str, float] | None, ...],
+) -> tuple[set[str], float] | None:
+    """The corners as first written: a vote dictionary split by `split_ind_zsm`, then sorted."""
+    winners: set[str] = set()
+    share = 1.0
+    for ind_vote in ind_votes:
+        for zsm_vote in zsm_votes:
+            for lingua_scores in lingua:
+                corner = {IND: ind_vote, ZSM: zsm_vote}
+                split_ind_zsm(corner, evidence, lingua_scores)
+                winner, loser = sorted((IND, ZSM), key=lambda k: -corner[k])
+                if corner[winner] <= corner[loser] + EPS:
+                    return None
+                winners.add(winner)
+                share = min(share, corner[winner] / (ind_vote + zsm_vote))
+    return winners, share
+
+
+def test_the_indonesian_malay_corners_are_split_as_split_ind_zsm_splits_them() -> None:
+    rng = random.Random(5)
+    extremes: tuple[dict[str, float] | None, ...] = ({IND: 1.0}, {ZSM: 1.0})
+    values = [0.0, 0.0, 1e-12, 0.001, 0.25, 0.5, 0.999]
+
+    def low_high() -> tuple[float, float]:
+        low, high = sorted(rng.choice([*values, rng.random()]) for _ in range(2))
+        return low, high
+
+    for _ in range(4000):
+        ind, zsm = low_high(), low_high()
+        evidence = rng.choice([0.0, 0.2, -0.2, rng.uniform(-8, 8)])
+        ran: dict[str, float] = {rng.choice([IND, ZSM, "eng_Latn"]): rng.random()}
+        for lingua in (extremes, (None,), (ran,)):
+            terms = tuple(lingua_term(scores) for scores in lingua)
+            got = combined_module._split_corners(ind, zsm, evidence, terms)
+            assert got == reference_split_corners(ind, zsm, evidence, lingua)

@@ -3,11 +3,12 @@ from any evaluation set), and the two decision modules on their own."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
-from silkroute.corpus.langid import CombinedLangId
+from silkroute.corpus.langid import CombinedLangId, filipino
 from silkroute.corpus.langid.combined import without_names
 from silkroute.corpus.langid.filipino import recheck
 from silkroute.corpus.langid.malay import BALANCE, malay_logit, split_ind_zsm
@@ -233,6 +234,41 @@ def test_filipino_recheck_asks_no_detector_without_tagalog_words() -> None:
     assert recheck("eng_Latn", "The weather in Manila was hot and humid all week.", fail) == (
         "eng_Latn"
     )
+
+
+def reference_agreement_needed(leader: str, text: str) -> str | None:
+    """`filipino._agreement_needed` as first written: every rule on the word tokens."""
+    if leader == filipino.FIL or leader in filipino._KEEP:
+        return None
+    lowered = text.lower()
+    if filipino.TAGALOG_WORDS.isdisjoint(lowered.split()):
+        return None
+    words = filipino._WORD.findall(lowered)
+    tagalog = sum(word in filipino.TAGALOG_WORDS for word in words)
+    if tagalog < filipino.MIN_TAGALOG_WORDS:
+        return None
+    if leader == filipino.ENG:
+        return "one" if tagalog > sum(word in filipino.ENGLISH_WORDS for word in words) else None
+    if leader in filipino.PHILIPPINE and (
+        any(word in filipino.OTHER_PHILIPPINE_WORDS for word in words)
+        or not any(word in filipino.TAGALOG_ONLY_WORDS for word in words)
+    ):
+        return None
+    return "all"
+
+
+def test_the_filipino_rule_matches_its_plain_form_for_every_kind_of_leader() -> None:
+    rng = random.Random(11)
+    vocabulary = sorted(filipino.TAGALOG_WORDS | filipino.OTHER_PHILIPPINE_WORDS)
+    vocabulary += sorted(filipino.TAGALOG_ONLY_WORDS | filipino.ENGLISH_WORDS)
+    vocabulary += ["Ug", "sa,", "ug.", "x"]
+    vocabulary += ["(ang", "ng'", "kini-kana", "ANG", "rin’", "the", "casa", "ako"]
+    leaders = ["ceb_Latn", "war_Latn", "ilo_Latn", "eng_Latn", "slk_Latn", "fil_Latn", "ind_Latn"]
+    for _ in range(6000):
+        text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 9)))
+        for leader in leaders:
+            expected = reference_agreement_needed(leader, text)
+            assert filipino._agreement_needed(leader, text) == expected, (leader, text)
 
 
 def test_lingua_odds_move_a_neutral_sentence_and_markers_outweigh_them() -> None:

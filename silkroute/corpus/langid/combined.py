@@ -36,9 +36,18 @@ from silkroute.corpus.langid.detectors import (
     OneLine,
     first_words,
     one_line,
+    single_spaced,
 )
 from silkroute.corpus.langid.labels import ISO_TO_LABEL
-from silkroute.corpus.langid.malay import IND, ZSM, names_evidence, split_ind_zsm
+from silkroute.corpus.langid.malay import (
+    IND,
+    ZSM,
+    lingua_term,
+    logit_of,
+    malay_share,
+    names_evidence,
+    split_ind_zsm,
+)
 from silkroute.corpus.langid.markers import default_model, ind_zsm_evidence
 from silkroute.corpus.langid.profiles import ProfileDetector
 from silkroute.corpus.langid.settle import EPS, Bounder
@@ -92,12 +101,13 @@ HARD_GROUP = frozenset(
     | {"ilo_Latn", "tet_Latn", "min_Latn", "bcl_Latn", "pam_Latn", "hil_Latn"}
 )
 IND_ZSM = (IND, ZSM)
+_IND_ZSM_SET = frozenset(IND_ZSM)
 ENGLISH = "eng_Latn"
 LINGUA = "lingua"  # its detector's name (the detector itself is loaded only when it runs)
 FIL = filipino.FIL
-# lingua's scores at the two ends of the range of its odds in `malay.split_ind_zsm` (clipped
+# lingua's terms in `malay.split_ind_zsm` at the two ends of the range of its odds (clipped
 # there): the Indonesian/Malay split is tried with both where lingua has not run.
-_LINGUA_EXTREMES: tuple[dict[str, float], ...] = ({IND: 1.0}, {ZSM: 1.0})
+_LINGUA_EXTREME_TERMS = (lingua_term({IND: 1.0}), lingua_term({ZSM: 1.0}))
 # Regional languages only our profiles know well (see `_regional_candidate`).
 REGIONAL = frozenset(
     {"pam_Latn", "bcl_Latn", "min_Latn", "hil_Latn", "ban_Latn", "bug_Latn", "mad_Latn"}
@@ -216,9 +226,17 @@ class CombinedLangId:
         # past the sample) are looked up, not identified again.
         # This batch's decisions are kept apart from the bounded cache: a batch with more than
         # DECIDED_CACHE distinct samples would otherwise evict its own decisions.
-        decided = {s: self._decided[s] for _, s, _ in latin if s in self._decided}
-        todo = list(dict.fromkeys(s for _, s, _ in latin if s not in decided))
-        for sample, decision in zip(todo, self._latin_batch(todo), strict=True):
+        decided: dict[str, Decision] = {}
+        todo: dict[str, None] = {}  # the distinct samples not decided yet, in order
+        remembered = self._decided
+        for _, sample, _ in latin:
+            if sample not in decided and sample not in todo:
+                decision = remembered.get(sample)
+                if decision is None:
+                    todo[sample] = None
+                else:
+                    decided[sample] = decision
+        for sample, decision in zip(todo, self._latin_batch(list(todo)), strict=True):
             if len(self._decided) >= DECIDED_CACHE:
                 del self._decided[next(iter(self._decided))]  # the oldest first
             self._decided[sample] = decided[sample] = decision
@@ -280,16 +298,16 @@ class CombinedLangId:
         if self.profiles.available:
             for seen, scores in zip(seens, self.profiles.scores_batch(texts), strict=True):
                 seen["profiles"] = scores
-        cld2_knows = self.cld2.known_labels
-        for text, seen in zip(texts, seens, strict=True):  # CLD2 on its SHORT_CHARS or all
+        bests: list[str | None] = []  # the profiles' best label (None where they named none)
+        for seen in seens:
             profiled = seen.get("profiles", {})
-            short = bool(profiled) and max(profiled, key=profiled.__getitem__) in cld2_knows
+            bests.append(max(profiled, key=profiled.__getitem__, default=None))
+        cld2_knows = self.cld2.known_labels
+        for text, seen, best in zip(texts, seens, bests, strict=True):  # SHORT_CHARS or all
+            short = best in cld2_knows
             seen["cld2"] = self.cld2.scores(first_words(text, SHORT_CHARS) if short else text)
-        steps = [
-            self._decide(sample, text, seen)
-            for sample, text, seen in zip(samples, texts, seens, strict=True)
-        ]
         decided: list[Decision | None] = [None] * len(samples)
+        steps: dict[int, Generator[Detector, None, Decision]] = {}
         waiting: dict[str, tuple[Detector, list[int]]] = {}
 
         def advance(i: int) -> None:
@@ -300,7 +318,14 @@ class CombinedLangId:
                 return
             waiting.setdefault(detector.name, (detector, []))[1].append(i)
 
-        for i in range(len(samples)):
+        for i, (sample, text, seen, best) in enumerate(
+            zip(samples, texts, seens, bests, strict=True)
+        ):
+            regional, first = self._cheap_leader(seen, best)
+            if first is not None and not filipino.asks_detectors(first, text):
+                decided[i] = first, seen["cld2"][first], None  # settled by the cheap detectors
+                continue
+            steps[i] = self._decide(sample, text, seen, regional, first)
             advance(i)
         while waiting:
             detector, indices = waiting.pop(next(iter(waiting)))
@@ -311,32 +336,45 @@ class CombinedLangId:
         self._evidence_of.clear()
         return [d for d in decided if d is not None]
 
-    def _decide(
-        self, sample: str, text: str, seen: dict[str, dict[str, float]]
-    ) -> Generator[Detector, None, Decision]:
-        """Yields each detector it needs (the caller puts its scores in `seen`), then returns
-        (label, score, uncertain regional label). `text` is `sample` without names, as the
-        detectors read it; the Indonesian/Malay split also reads the names."""
-        # The cheap detectors first: CLD2 (~30 us) and our profiles (~30 us). When CLD2 is
-        # reliable and >= CONFIDENT sure, the profiles name the same language and no regional
-        # language is in sight, that settles it; Indonesian/Malay always go on to the vote.
-        yield from _missing(
-            seen, [self.cld2, self.profiles] if self.profiles.available else [self.cld2]
-        )
-        regional = _regional_candidate(seen.get("profiles", {}))
+    def _cheap_leader(
+        self, seen: dict[str, dict[str, float]], profiles_best: str | None
+    ) -> tuple[str | None, str | None]:
+        """(the regional label the profiles are sure of, the label the cheap detectors settle).
+
+        CLD2 (~20 us) and our profiles (~10 us) run on every Latin sample. When CLD2 is reliable
+        and >= CONFIDENT sure, the profiles name the same language and no regional language is
+        in sight, that settles it (but for the Filipino recheck); Indonesian/Malay always go on
+        to the vote. `profiles_best`: the profiles' label with the highest probability (None
+        where they named none)."""
+        regional = _regional_candidate(seen.get("profiles", {}), profiles_best)
         cheap = seen["cld2"]
         first = max(cheap, key=cheap.__getitem__, default="und_Latn")
-        profiled = seen.get("profiles", {})
         if (
             cheap.get(first, 0.0) >= CONFIDENT
             and first not in IND_ZSM
             and regional is None
-            and profiled
-            and max(profiled, key=profiled.__getitem__) == first
+            and profiles_best == first
         ):
-            if (yield from self._filipino_recheck(first, text, seen)):
+            return regional, first
+        return regional, None
+
+    def _decide(
+        self,
+        sample: str,
+        text: str,
+        seen: dict[str, dict[str, float]],
+        regional: str | None,
+        cheap_leader: str | None,
+    ) -> Generator[Detector, None, Decision]:
+        """Yields each detector it needs (the caller puts its scores in `seen`), then returns
+        (label, score, uncertain regional label). `text` is `sample` without names, as the
+        detectors read it; the Indonesian/Malay split also reads the names. CLD2 and the
+        profiles have run (`seen`); `regional` and `cheap_leader` are `_cheap_leader`'s (a
+        cheap leader comes here only for the Filipino recheck's detectors)."""
+        if cheap_leader is not None:
+            if (yield from self._filipino_recheck(cheap_leader, text, seen)):
                 return FIL, _filipino_score(seen), None
-            return first, cheap[first], None
+            return cheap_leader, seen["cld2"][cheap_leader], None
         detectors: list[Detector] = [self.fasttext, self.cld2]
         if self.profiles.available:
             detectors.append(self.profiles)
@@ -358,7 +396,9 @@ class CombinedLangId:
             # no score of its could change the winner (this vote lies inside the bounds)
             split_ind_zsm(votes, self._evidence(sample, text), seen.get(LINGUA))
             leader = max(votes, key=votes.__getitem__)
-        elif (yield from self._filipino_recheck(leader, text, seen)):
+        elif filipino.asks_detectors(leader, text) and (
+            yield from self._filipino_recheck(leader, text, seen)
+        ):
             leader = FIL
             if settled is not None:  # fastText ran for the recheck: the plain path's vote
                 votes = _vote(text, detectors, seen)
@@ -372,10 +412,9 @@ class CombinedLangId:
     def _filipino_recheck(
         self, leader: str, text: str, seen: dict[str, dict[str, float]]
     ) -> Generator[Detector, None, bool]:
-        """Whether `filipino.recheck` moves the document to Filipino; fastText and lingua are
-        asked for exactly where the recheck reads them (whether or not the vote skipped them)."""
-        if not filipino.asks_detectors(leader, text):
-            return False
+        """Whether `filipino.recheck` moves the document to Filipino, where it asks the detectors
+        (`filipino.asks_detectors`, checked by the callers: no generator for the common case);
+        fastText and lingua run for it whether or not the vote skipped them."""
         consulted: list[Detector] = [self.fasttext]
         if self.use_lingua:
             consulted.append(self.lingua)
@@ -419,16 +458,18 @@ class CombinedLangId:
         # Indonesian/Malay and English leaders may call lingua in: settled below, or not at all.
         # Any other leader keeps its label after the vote but for the Filipino recheck, which
         # reads only the leader, the text and (run then) fastText's and lingua's top labels.
+        # The vote of the consulted detectors is their weighted sums (summed here as `_vote`
+        # sums them, in the same order) over the weights of the detectors that know each label.
         if leader is not None and leader not in IND_ZSM and leader != ENGLISH:
-            return _vote(text, consulted, seen)
+            return _votes_of(bounds.weighted, consulted)
         pending: list[Detector] = [self.fasttext]
         if self.use_lingua:
             pending.append(self.lingua)
         group_leads = max(bounds.low.get(label, 0.0) for label in IND_ZSM) > (
-            bounds.rival(set(IND_ZSM)) + EPS
+            bounds.rival(_IND_ZSM_SET) + EPS
         )
         if group_leads and self._markers_settle(sample, text, seen, consulted, pending):
-            return _vote(text, consulted, seen)
+            return _votes_of(bounds.weighted, consulted)
         return None
 
     def _markers_settle(
@@ -449,28 +490,58 @@ class CombinedLangId:
         still beat every other label's highest. Any vote the skipped detectors leave out (as
         each of them agreeing with the mean) lies inside the box, so its split has this winner."""
         bounds = self._bounder.bounds(seen, consulted, pending, always=IND_ZSM)
-        rival = bounds.rival(set(IND_ZSM))
+        rival = bounds.rival(_IND_ZSM_SET)
         ind, zsm = IND_ZSM
         if max(bounds.low[ind], bounds.low[zsm]) <= rival + EPS:
             return False  # a pending detector might lift another label to the lead
         evidence = self._evidence(sample, text)
-        lingua: tuple[dict[str, float] | None, ...] = (seen.get(LINGUA),)
+        terms: tuple[float | None, ...] = (lingua_term(seen.get(LINGUA)),)
         if any(d.name == LINGUA for d in pending):
-            lingua = _LINGUA_EXTREMES
-        winners: set[str] = set()
-        share = 1.0
-        for ind_vote in (bounds.low[ind], bounds.high[ind]):
-            for zsm_vote in (bounds.low[zsm], bounds.high[zsm]):
-                for lingua_scores in lingua:
-                    corner = {ind: ind_vote, zsm: zsm_vote}
-                    split_ind_zsm(corner, evidence, lingua_scores)
-                    winner, loser = sorted(IND_ZSM, key=lambda k: -corner[k])
-                    if corner[winner] <= corner[loser] + EPS:
-                        return False
-                    winners.add(winner)
-                    share = min(share, corner[winner] / (ind_vote + zsm_vote))
+            terms = _LINGUA_EXTREME_TERMS
+        corners = _split_corners(
+            (bounds.low[ind], bounds.high[ind]),
+            (bounds.low[zsm], bounds.high[zsm]),
+            evidence,
+            terms,
+        )
+        if corners is None:
+            return False
+        winners, share = corners
         lowest = (bounds.low[ind] + bounds.low[zsm]) * share
         return len(winners) == 1 and lowest > rival + EPS
+
+
+def _split_corners(
+    ind_votes: tuple[float, float],
+    zsm_votes: tuple[float, float],
+    evidence: float,
+    terms: tuple[float | None, ...],
+) -> tuple[set[str], float] | None:
+    """`malay.split_ind_zsm` at each corner of the Indonesian x Malay votes with each of
+    lingua's terms (`malay.lingua_term`): the winners and the winner's lowest share of the two
+    votes; None where a corner is a tie (within EPS). The split's arithmetic step for step (the
+    same floats), without a vote dictionary and a sort per corner."""
+    winners: set[str] = set()
+    share = 1.0
+    for ind_vote in ind_votes:
+        for zsm_vote in zsm_votes:
+            total = ind_vote + zsm_vote
+            if total == 0.0:
+                return None  # no split: a tie at zero
+            for term in terms:
+                malay = malay_share(logit_of(ind_vote, zsm_vote, evidence, term))
+                ind_after, zsm_after = total * (1.0 - malay), total * malay
+                # ties go to Indonesian, as sorting the two labels by vote did
+                winner, high, low = (
+                    (ZSM, zsm_after, ind_after)
+                    if zsm_after > ind_after
+                    else (IND, ind_after, zsm_after)
+                )
+                if high <= low + EPS:
+                    return None
+                winners.add(winner)
+                share = min(share, high / total)
+    return winners, share
 
 
 def _missing(
@@ -509,8 +580,9 @@ def _ascii_with_letters(text: str) -> bool:
     return text.isascii() and _ASCII_LETTER.search(text, 0, 200) is not None
 
 
-def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
-    """The regional language our trigram profiles are sure of, if any.
+def _regional_candidate(profile_scores: dict[str, float], best: str | None) -> str | None:
+    """The regional language our trigram profiles are sure of, if any (`best`: their label
+    with the highest probability, None where they named none).
 
     Kapampangan, Bikol, Minangkabau (and Hiligaynon, Balinese, Buginese, Madurese, Acehnese)
     are unknown to CLD2 and lingua and weak in fastText, so the vote hands them to a big
@@ -518,9 +590,6 @@ def _regional_candidate(profile_scores: dict[str, float]) -> str | None:
     are trained on UDHR text alone: when they are sure of such a language and the vote is not,
     the document is reported as uncertain rather than silently relabelled or silently trusted.
     """
-    if not profile_scores:
-        return None
-    best = max(profile_scores, key=lambda k: profile_scores[k])
     return best if best in REGIONAL and profile_scores[best] >= REGIONAL_SURE else None
 
 
@@ -564,7 +633,7 @@ def _name_any_script(beyond_bmp: bool) -> re.Pattern[str]:
 
 
 def _drop_names(text: str, name: re.Pattern[str]) -> str:
-    joined = " ".join(text.split())
+    joined = single_spaced(text)
     names: list[tuple[int, int]] = []  # (the space before, the end) of each name or joiner
     joiners: set[int] = set()  # indices into `names` of the short words joining two names
     previous_end = 0
@@ -610,8 +679,14 @@ def _vote(
     for detector in detectors:
         if detector.name not in seen:
             seen[detector.name] = detector.scores(text)
+        share = WEIGHTS[detector.name]
         for label, prob in seen[detector.name].items():
-            weighted[label] = weighted.get(label, 0.0) + WEIGHTS[detector.name] * prob
+            weighted[label] = weighted.get(label, 0.0) + share * prob
+    return _votes_of(weighted, detectors)
+
+
+def _votes_of(weighted: dict[str, float], detectors: Sequence[Detector]) -> dict[str, float]:
+    """`_vote` from its weighted sums per label."""
     lineup = tuple((d.name, d.known_labels) for d in detectors)
     able = _ABLE.get(lineup)
     if able is None:

@@ -95,17 +95,22 @@ def _agreement_needed(leader: str, text: str) -> Literal["one", "all"] | None:
     if leader == FIL or leader in _KEEP:
         return None
     lowered = text.lower()
-    if TAGALOG_WORDS.isdisjoint(lowered.split()):  # the common case, ~5 us: no Tagalog at all
+    spaced = lowered.split()
+    if TAGALOG_WORDS.isdisjoint(spaced):  # the common case, ~5 us: no Tagalog at all
+        return None
+    # A sister language's own word standing alone between spaces is one of the word tokens
+    # below too (they are all plain letters), which keeps such a leader whatever else is there:
+    # known without tokenising (Cebuano, Waray and Ilocano documents share Tagalog's "sa", "ang").
+    if leader in PHILIPPINE and not OTHER_PHILIPPINE_WORDS.isdisjoint(spaced):
         return None
     words = _WORD.findall(lowered)
-    tagalog = sum(word in TAGALOG_WORDS for word in words)
+    tagalog = sum(map(TAGALOG_WORDS.__contains__, words))
     if tagalog < MIN_TAGALOG_WORDS:
         return None
     if leader == ENG:
-        return "one" if tagalog > sum(word in ENGLISH_WORDS for word in words) else None
+        return "one" if tagalog > sum(map(ENGLISH_WORDS.__contains__, words)) else None
     if leader in PHILIPPINE and (
-        any(word in OTHER_PHILIPPINE_WORDS for word in words)
-        or not any(word in TAGALOG_ONLY_WORDS for word in words)
+        not OTHER_PHILIPPINE_WORDS.isdisjoint(words) or TAGALOG_ONLY_WORDS.isdisjoint(words)
     ):
         return None
     return "all"

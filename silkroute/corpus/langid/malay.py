@@ -63,7 +63,11 @@ def names_evidence(sample: str, without_names: str, model: MarkerModel | None = 
     """Marker log-odds of the distinctive name words in `sample` that `without_names` dropped
     (under the shipped marker model unless `model` is given)."""
     model = model or default_model()
-    dropped = Counter(_CAPITALISED.findall(sample)) - Counter(_CAPITALISED.findall(without_names))
+    capitalised = _CAPITALISED.findall(sample)
+    # Most name words are not distinctive: where none of the sample's is, nothing is added.
+    if all(abs(model.weight(word.lower())) < NAME_MIN_WEIGHT for word in set(capitalised)):
+        return 0.0
+    dropped = Counter(capitalised) - Counter(_CAPITALISED.findall(without_names))
     total = 0.0
     for word, count in dropped.items():
         weight = model.weight(word.lower())
@@ -78,15 +82,32 @@ def lingua_log_odds(lingua_scores: dict[str, float]) -> float:
     return max(-LINGUA_CLIP, min(LINGUA_CLIP, odds))
 
 
+def lingua_term(lingua_scores: dict[str, float] | None) -> float | None:
+    """lingua's weighted odds as `malay_logit` adds them; None where it adds nothing."""
+    if lingua_scores is not None and (IND in lingua_scores or ZSM in lingua_scores):
+        return LINGUA_WEIGHT * lingua_log_odds(lingua_scores)
+    return None
+
+
 def malay_logit(
     votes: dict[str, float], evidence: float, lingua_scores: dict[str, float] | None
 ) -> float:
     """Log-odds that the text is Malay rather than Indonesian (> 0: Malay)."""
-    prior = math.log((votes.get(ZSM, 0.0) + 1e-3) / (votes.get(IND, 0.0) + 1e-3))
+    return logit_of(votes.get(IND, 0.0), votes.get(ZSM, 0.0), evidence, lingua_term(lingua_scores))
+
+
+def logit_of(ind: float, zsm: float, evidence: float, lingua: float | None) -> float:
+    """`malay_logit` of an Indonesian and a Malay vote, with lingua's term (`lingua_term`)."""
+    prior = math.log((zsm + 1e-3) / (ind + 1e-3))
     logit = BALANCE + VOTE_PRIOR_WEIGHT * prior + evidence
-    if lingua_scores is not None and (IND in lingua_scores or ZSM in lingua_scores):
-        logit += LINGUA_WEIGHT * lingua_log_odds(lingua_scores)
+    if lingua is not None:
+        logit += lingua
     return logit
+
+
+def malay_share(logit: float) -> float:
+    """The Malay share of the Indonesian+Malay mass for a `malay_logit`."""
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
 def split_ind_zsm(
@@ -96,8 +117,7 @@ def split_ind_zsm(
     two leads. A sentence with no evidence either way goes where lingua's odds and BALANCE
     point."""
     ind, zsm = votes.get(IND, 0.0), votes.get(ZSM, 0.0)
-    if ind + zsm == 0.0 or max(votes, key=lambda k: votes[k]) not in (IND, ZSM):
+    if ind + zsm == 0.0 or max(votes, key=votes.__getitem__) not in (IND, ZSM):
         return
-    logit = malay_logit(votes, evidence, lingua_scores)
-    share = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
+    share = malay_share(logit_of(ind, zsm, evidence, lingua_term(lingua_scores)))
     votes[ZSM], votes[IND] = (ind + zsm) * share, (ind + zsm) * (1.0 - share)

@@ -59,9 +59,14 @@ class MarkerModel:
         if len(self._weights) >= _CACHE_WORDS:
             self._weights.clear()  # web text's long tail: keep memory bounded
         weights = self._weights
-        for token in set(tokens).difference(weights):
-            weights[token] = self.word_weight(token)
-        ordered = list(map(weights.__getitem__, tokens))
+        ordered = list(map(weights.get, tokens))  # None for a word not met yet (it is rare)
+        if None in ordered:
+            for i, token in enumerate(tokens):
+                if ordered[i] is None:
+                    weight = weights.get(token)
+                    if weight is None:
+                        weight = weights[token] = self.word_weight(token)
+                    ordered[i] = weight
         for i in reversed(self._bigrams_at(tokens)):
             ordered[i : i + 2] = [self.words[f"{tokens[i]} {tokens[i + 1]}"]]
         return reduce(add, ordered, 0.0)

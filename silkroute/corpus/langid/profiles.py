@@ -86,19 +86,22 @@ class ProfileDetector:
         """`scores` of each text; the trigram lookups and the softmax run once for the batch,
         and each text's sum is its own (the same numbers whatever else is in the batch)."""
         labels, index, table, size, matrix = self._model
+        if not texts:
+            return []
+        # Each text lowered apart: ASCII text takes str.lower's fast path, which a batch holding
+        # one non-ASCII text would lose if lowered joined.
         padded = [
             f" {text.lower()} "
             if type(text) is OneLine and len(text) <= 2000
             else " " + " ".join(text[:2000].lower().split()) + " "
             for text in texts
         ]
-        if not padded:
-            return []
-        # U+FFFF is no character of the alphabet: code points above the BMP map to "other".
-        cps = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
-        chars = index[np.minimum(cps, 0xFFFF)]
-        rows = table[(chars[:-2] * size + chars[1:-1]) * size + chars[2:]]
         lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+        cps = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
+        # take: a faster gather than indexing; code points above the BMP clip to U+FFFF, which
+        # is no character of the alphabet ("other")
+        chars = index.take(cps, mode="clip")
+        rows = table.take((chars[:-2] * size + chars[1:-1]) * size + chars[2:])
         ends = np.cumsum(lengths)
         # The last two positions of each text start trigrams that run into the next text.
         inside = np.ones(len(rows) + 2, dtype=bool)
@@ -115,9 +118,9 @@ class ProfileDetector:
                 rows[inside[:-2]],
                 np.concatenate([[0], np.cumsum(counts)]),
             ),
-            shape=(len(padded), matrix.shape[0]),
+            shape=(len(texts), matrix.shape[0]),
         )
-        out: list[dict[str, float]] = [{} for _ in padded]
+        out: list[dict[str, float]] = [{} for _ in texts]
         scored = np.flatnonzero(counts > 0)
         if not scored.size:
             return out
@@ -125,6 +128,11 @@ class ProfileDetector:
         # Per-trigram average log-likelihood, sharpened: a softmax over languages.
         z = (loglik - loglik.max(axis=1, keepdims=True)) / self.temperature
         probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        for i, row in zip(scored.tolist(), probs.tolist(), strict=True):
-            out[i] = {label: p for label, p in zip(labels, row, strict=True) if p > 1e-3}
+        # Each text's labels above 1e-3, in label order: the few kept entries, found at once.
+        kept = probs > 1e-3
+        texts_at, columns = np.nonzero(kept)
+        for i, column, p in zip(
+            scored[texts_at].tolist(), columns.tolist(), probs[kept].tolist(), strict=True
+        ):
+            out[i][labels[column]] = p
         return out

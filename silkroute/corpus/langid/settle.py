@@ -23,7 +23,8 @@ EPS = 1e-9
 
 
 class Voter(Protocol):
-    """A detector as the vote sees it: it names only labels in `known_labels`."""
+    """A detector as the vote sees it: it names only labels in `known_labels`. Hashable (by
+    identity, as a plain class is): the bounds keep what they work out per line-up."""
 
     name: str
 
@@ -36,15 +37,20 @@ class VoteBounds:
     low: dict[str, float]  # per label a consulted detector named: its lowest possible vote
     high: dict[str, float]  # ... and its highest
     unseen_high: float  # the highest vote a label no consulted detector named can reach
+    # per label, the consulted detectors' weighted sum: `always` first, then as they named them
+    weighted: dict[str, float]
 
     def rival(self, excluded: frozenset[str] | set[str]) -> float:
         """The highest vote any label outside `excluded` can reach."""
-        named = [h for label, h in self.high.items() if label not in excluded]
-        return max([*named, self.unseen_high])
+        highest = self.unseen_high
+        for label, high in self.high.items():
+            if high > highest and label not in excluded:
+                highest = high
+        return highest
 
     def leader(self) -> str | None:
         """The label that leads whatever the pending detectors say, if one does."""
-        best = max(self.low, key=lambda k: self.low[k], default=None)
+        best = max(self.low, key=self.low.__getitem__, default=None)
         if best is None or self.low[best] <= self.rival({best}) + EPS:
             return None
         return best
@@ -56,7 +62,7 @@ class Bounder:
     def __init__(self, weights: Mapping[str, float], fallback: float) -> None:
         self.weights = weights
         self.fallback = fallback  # the vote's denominator for a label no detector knows
-        self._lineups: dict[tuple[str, ...], _Lineup] = {}
+        self._lineups: dict[tuple[tuple[Voter, ...], tuple[Voter, ...]], _Lineup] = {}
 
     def bounds(
         self,
@@ -67,7 +73,7 @@ class Bounder:
     ) -> VoteBounds:
         """`seen`: the consulted detectors' scores by name; `always`: labels to bound even where
         no consulted detector named them."""
-        key = (*(d.name for d in consulted), "|", *(d.name for d in pending))
+        key = (tuple(consulted), tuple(pending))  # the detectors themselves: no names built
         lineup = self._lineups.get(key)
         if lineup is None:
             lineup = self._lineups[key] = _Lineup(self.weights, self.fallback, consulted, pending)
@@ -83,8 +89,12 @@ class Bounder:
             able, extra = known.get(label) or lineup.able_extra(label)
             low[label] = total / able
             high[label] = (total + extra) / able
-        unseen = next((h for h, label in lineup.unseen_order if label not in weighted), 0.0)
-        return VoteBounds(low, high, unseen)
+        unseen = 0.0
+        for reach, labels in lineup.unseen_groups:  # the first with a label not named
+            if len(labels) > len(weighted) or not weighted.keys() >= labels:
+                unseen = reach
+                break
+        return VoteBounds(low, high, unseen, weighted)
 
 
 class _Lineup:
@@ -108,6 +118,11 @@ class _Lineup:
             able, extra = self.able_extra(label)
             order.append((extra / able, label))
         self.unseen_order = sorted(order, key=lambda item: (-item[0], item[1]))
+        # The same, one group of labels per reachable vote, highest first.
+        groups: dict[float, set[str]] = {}
+        for reach, label in self.unseen_order:
+            groups.setdefault(reach, set()).add(label)
+        self.unseen_groups = [(reach, frozenset(labels)) for reach, labels in groups.items()]
 
     def able_extra(self, label: str) -> tuple[float, float]:
         cached = self.known.get(label)

@@ -21,7 +21,11 @@ def word_count(doc: Document) -> int:
     return n
 
 
-def _add(table: dict[str, dict[str, int]], doc: Document, words: bool) -> None:
+def _add(
+    table: dict[str, dict[str, int]], doc: Document, words: bool, size: int | None = None
+) -> int:
+    """Counts the document in its language's row; returns its size in UTF-8 bytes (`size`:
+    already known, the text unchanged since)."""
     lang = doc.lang
     row = table.get(lang)
     if row is None:  # not setdefault: its default dict would be built for every document
@@ -29,8 +33,11 @@ def _add(table: dict[str, dict[str, int]], doc: Document, words: bool) -> None:
     row["docs"] += 1
     if words:  # segmenting every document twice per stage is the price: only when asked
         row["words"] += word_count(doc)
-    text = doc.text
-    row["bytes"] += len(text) if text.isascii() else len(text.encode())  # isascii() is O(1)
+    if size is None:
+        text = doc.text
+        size = len(text) if text.isascii() else len(text.encode())  # isascii() is O(1)
+    row["bytes"] += size
+    return size
 
 
 @dataclass
@@ -42,11 +49,14 @@ class StageStats:
     seconds: float = 0.0
     words: bool = False  # count words per language (the config's `count_words`)
 
-    def saw(self, doc: Document) -> None:
-        _add(self.before, doc, self.words)
+    def saw(self, doc: Document) -> int:
+        """Counts a document coming in; returns its size in bytes (for `kept`)."""
+        return _add(self.before, doc, self.words)
 
-    def kept(self, doc: Document) -> None:
-        _add(self.after, doc, self.words)
+    def kept(self, doc: Document, size: int | None = None) -> None:
+        """Counts a document going out; `size`: its bytes from `saw`, where the stage did not
+        change its text (so a long non-ASCII text is not encoded twice)."""
+        _add(self.after, doc, self.words, size)
 
     def to_json(self) -> dict[str, Any]:
         return {

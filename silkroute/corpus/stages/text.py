@@ -75,12 +75,11 @@ class LangId(Stage):
         stream = iter(docs)
         while batch := list(islice(stream, LANGID_BATCH)):
             start = time.perf_counter()
-            for doc in batch:
-                stats.saw(doc)
+            sizes = [stats.saw(doc) for doc in batch]
             results = self.detector.identify_batch([doc.text for doc in batch])
-            for doc, result in zip(batch, results, strict=True):
+            for doc, result, size in zip(batch, results, sizes, strict=True):
                 self._annotate(doc, result, stats)
-                stats.kept(doc)
+                stats.kept(doc, size)  # the text is unchanged: its size too
             stats.seconds += time.perf_counter() - start
             yield from batch
 
@@ -89,7 +88,8 @@ class LangId(Stage):
         return doc
 
     def _annotate(self, doc: Document, result: LangResult, stats: StageStats) -> None:
-        doc.meta.update(lang=result.lang, lang_score=result.score, script=result.script)
+        meta = doc.meta
+        meta["lang"], meta["lang_score"], meta["script"] = result.lang, result.score, result.script
         if result.uncertain is not None:
             # Kept under the vote's label, but marked and counted: the reader decides.
             doc.meta["lang_uncertain"] = result.uncertain
