@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 
 from benchmarks.gavel_bound import srpt_fm_total_s, window_bound_s
@@ -17,6 +19,8 @@ from silkroute.sim.workloads import Workload
 from tests.builders import job
 
 from .conftest import TYPES, tiny_workload
+
+HOUR_S = 3600.0
 
 
 @pytest.mark.parametrize(
@@ -209,3 +213,58 @@ def test_the_lagrangian_bound_starts_from_the_lp_and_no_policy_beats_it(tmp_path
     for policy in ("fifo:none:packing+", "fifo:none", "gavel-mmf", "hetero-srtf-swap"):
         result = run_policy(_loaded_workload(tmp_path), PolicySpec.parse(policy))
         assert result.metrics["mean_jct_s"] * len(workload.jobs) >= bound, policy
+
+
+def _one_job_by_lp(
+    release: float, work: float, width: int, speeds: list[float], prices: np.ndarray
+) -> float:
+    """phi_j of one job, in hours, by an LP per hour it could end in (the reference)."""
+    kinds, hours = prices.shape
+    best = hours - release  # ending after the priced grid costs at least its end
+    for last in range(math.floor(release), hours):
+        opens = [max(float(b), release) for b in range(last + 1)]
+        caps = [max(0.0, b + 1 - opens[b]) for b in range(last + 1)]
+        cost = [
+            prices[k, b] * width + (1.0 if b == last else 0.0)
+            for b in range(last + 1)
+            for k in range(kinds)
+        ]
+        one_type = np.zeros((last + 1, kinds * (last + 1)))
+        for b in range(last + 1):
+            one_type[b, b * kinds : (b + 1) * kinds] = 1.0
+        done = np.asarray([[speeds[k] for _ in range(last + 1) for k in range(kinds)]])
+        solved = linprog(cost, A_ub=one_type, b_ub=caps, A_eq=done, b_eq=[work], bounds=(0, None))
+        if solved.status == 0:
+            best = min(best, opens[last] - release + solved.fun)
+    return best
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_each_jobs_exact_cost_matches_an_lp_over_its_own_schedules(seed: int) -> None:
+    # Two jobs (one arriving inside an hour, of width 1 or 2), random prices on a 6-hour grid
+    # with two accelerators per type: the bound plus the prices of the whole capacity is
+    # phi_1 + phi_2, and each phi_j must equal the reference LP's.
+    rng = np.random.default_rng(seed)
+    speeds = {
+        "V100": 1.0,
+        "P100": float(rng.uniform(0.3, 1.0)),
+        "K80": float(rng.uniform(0.1, 0.6)),
+    }
+    prices = rng.uniform(0.0, 2.0, size=(3, 6)) * (rng.uniform(size=(3, 6)) < 0.7)
+    jobs = []
+    reference = 0.0
+    for name, release_h, width in (
+        ("first", 0.0, 1),
+        ("second", rng.uniform(0.2, 1.8), 1 + seed % 2),
+    ):
+        work_h = float(rng.uniform(0.5, 2.5))
+        durations = {t: work_h * HOUR_S / s for t, s in speeds.items()}
+        sim = job(name).gavel(speeds, durations).workers(width).at(release_h * HOUR_S).build()
+        jobs.append(sim)
+        reference += _one_job_by_lp(release_h, work_h, width, list(speeds.values()), prices)
+    capacity = dict.fromkeys(speeds, 2)
+    bound = lagrangian_bound_s(
+        jobs, capacity, bucket_s=HOUR_S, prices=prices, grid_end_s=6 * HOUR_S
+    )
+    phi_h = bound.total_s / HOUR_S + 2 * float(bound.prices.sum())
+    assert phi_h == pytest.approx(reference, rel=1e-7, abs=1e-7)
