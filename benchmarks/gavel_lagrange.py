@@ -64,7 +64,7 @@ class _Job(NamedTuple):
 class Bound(NamedTuple):
     total_s: float  # lower bound on the sum of JCTs, seconds
     prices: np.ndarray  # the pi that gave it, [type, bucket]
-    evaluations: int
+    evaluations: int  # prices tried
 
 
 def _jobs(jobs: Sequence[SimJob], types: list[str], origin_s: float) -> list[_Job]:
@@ -145,9 +145,10 @@ def _job_cost(
         # segment index = bucket x n + segment, the bucket it ends in being the penalised one
         s = np.concatenate([slope[:, :i].T.ravel(), penal_slope[:, i]])
         w = np.concatenate([(work[:, :i] * cap[None, :i]).T.ravel(), penal_work[:, i] * cap[i]])
-        order = np.argsort(s, kind="stable")
+        segments = np.flatnonzero(w > 0)  # hulls with fewer segments leave empty ones
+        order = segments[np.argsort(s[segments], kind="stable")]
         taken = np.cumsum(w[order])
-        if taken[-1] < job.work * (1 - 1e-9):
+        if len(order) == 0 or taken[-1] < job.work * (1 - 1e-9):
             continue  # the work does not fit in buckets up to i (round-off tolerated)
         full = min(int(np.searchsorted(taken, job.work * (1 - 1e-12))), len(order) - 1)
         before = float(taken[full - 1]) if full > 0 else 0.0
@@ -254,7 +255,7 @@ def lagrangian_bound_s(
             break
         target = best + 0.02 * abs(best)
         pi = pi + (target - total) / norm * gap
-    return Bound(best * HOUR, best_pi, iterations + 1)
+    return Bound(best * HOUR, best_pi, step + 1)
 
 
 def prices_from_lp(lp_prices: dict[tuple[str, int], float], types: list[str]) -> np.ndarray:
