@@ -271,8 +271,8 @@ def prices_from_lp(lp_prices: dict[tuple[str, int], float], types: list[str]) ->
 # The sweep points left open by the LP bound (docs/gavel.md): (trace, cluster, load, arrival
 # window of the LPs whose prices start the search, hours; subgradient steps).
 OPEN_POINTS = (
-    ("seed1-11cb48", "36+36+36", 2.0, 168.0, 40),
-    ("seed1-103959", "12+12+12", 1.0, 672.0, 40),
+    ("seed1-11cb48", "36+36+36", 2.0, 168.0, 150),
+    ("seed1-103959", "12+12+12", 1.0, 672.0, 100),
 )
 TARGET = 0.9
 
