@@ -32,9 +32,12 @@ In one bucket the reachable (work, cost) pairs are the convex hull of the origin
 segments first (least cost per unit of work) solve KS_c exactly. Buckets c with
 tau'_c - r_j above the best found so far cannot win (KS_c >= 0), so the scan stops there.
 
-With pi the capacity multipliers of the LP, the bound is at least the LP's (each job's exact
-set lies inside the LP's rows for that job); a projected subgradient step (the capacity gaps
-of the minimisers) then raises it. The number reported is the best pi's, whatever the steps.
+With pi the optimal capacity multipliers of the LP on the same jobs, the bound is at least
+the LP's (each job's exact set lies inside the LP's rows for that job, and strong duality
+prices the rest as the LP does). The sweep points start from the arrival-window LPs' prices
+added up on one grid (a guess: any pi is allowed), then projected subgradient steps (the
+capacity gaps of the minimisers) raise it. The number reported is the best pi's; every step's
+value is a valid bound, so the steps cannot make it wrong, only higher.
 
 Run: python -m benchmarks.gavel_lagrange   (the two open sweep points of docs/gavel.md)
 """
