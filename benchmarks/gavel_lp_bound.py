@@ -36,6 +36,15 @@ min sum_j C_j - sum_j r_j over the LP is a lower bound on the sum of JCTs; a flu
 (fractional gangs, sharing inside a bucket) is all it drops. It does not need the horizon to be
 right: a short horizon only makes the bound weaker. Solved with scipy's HiGHS.
 
+The number reported is not the solver's objective but a certificate (`certified_bound`): the
+real schedule's variables also lie in a box (y <= the bucket's span, W_b <= H_j - tau'_b,
+f_b p_j and z_j <= p_j, the w^2 / 2 terms <= span^2 / 2, C_j <= r_j + T with T the LP's value
+when every job runs after its horizon, which no bound here exceeds: a schedule with one JCT
+above T is above the bound anyway), and for any multipliers of the right sign weak duality
+with that box gives a lower bound, whether or not they are optimal. So an interior-point run
+without crossover (`crossover=False`, much faster on the whole traces) proves as much as its
+multipliers are worth, and round-off cannot make the bound claim more than it proves.
+
 Run: python -m benchmarks.gavel_lp_bound   (the open sweep points; 5-40 minutes on shared cores)
 """
 
@@ -43,13 +52,15 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
+from scipy.optimize import OptimizeWarning, linprog
+from scipy.sparse import coo_matrix, csr_matrix
 
 from silkroute.sim.truth import SimJob
 
@@ -62,11 +73,47 @@ class _Columns:
 
     def __init__(self) -> None:
         self.count = 0
+        # The most each variable can be in a real schedule (see `certified_bound`).
+        self.most: list[float] = []
 
-    def take(self, n: int = 1) -> int:
+    def take(self, most: Sequence[float]) -> int:
         first = self.count
-        self.count += n
+        self.count += len(most)
+        self.most.extend(most)
         return first
+
+
+class _Shape(NamedTuple):
+    release: float  # hours from the first arrival
+    fastest: float  # p_j, hours on the job's fastest type
+    speed: dict[str, float]  # s_jk = p_j / d_jk
+    first: int  # the job's buckets: first .. last - 1
+    last: int
+    end: float  # H_j = last x bucket length
+
+
+def _shape(
+    sim: SimJob,
+    capacity: dict[str, int],
+    release: float,
+    length: float,
+    horizon: tuple[float, float],
+) -> _Shape:
+    durations = {t: d / HOUR for t, d in (sim.duration_s or {}).items() if t in capacity}
+    if not durations:
+        raise ValueError(f"job {sim.name}: no run time on any type of the cluster")
+    fastest = min(durations.values())
+    speed = {t: fastest / d for t, d in durations.items() if math.isfinite(d) and d > 0}
+    first = math.floor(release / length)
+    last = max(first + 1, math.ceil((release + horizon[0] * fastest + horizon[1] / HOUR) / length))
+    return _Shape(release, fastest, speed, first, last, last * length)
+
+
+class LpBound(NamedTuple):
+    total_s: float  # the certified lower bound on the sum of JCTs
+    # The multiplier of each capacity row (type, bucket index from `origin_s`), >= 0, in
+    # hours of JCT per accelerator-hour: what one more accelerator-hour there would save.
+    prices: dict[tuple[str, int], float]
 
 
 def lp_bound_s(
@@ -76,16 +123,32 @@ def lp_bound_s(
     horizon: tuple[float, float] = (2.0, 24 * HOUR),
     method: str = "highs-ipm",
     mean_busy_rows: bool = True,
+    crossover: bool = True,
 ) -> float:
     """Lower bound on the sum over `jobs` of (completion - arrival), in seconds.
 
     `capacity`: accelerators per type. `horizon` = (a, c): a job's buckets reach
     r_j + a x p_j + c (longer: tighter and slower; any value gives a valid bound).
     """
+    return lp_solve(jobs, capacity, bucket_s, horizon, method, mean_busy_rows, crossover).total_s
+
+
+def lp_solve(
+    jobs: Sequence[SimJob],
+    capacity: dict[str, int],
+    bucket_s: float = HOUR,
+    horizon: tuple[float, float] = (2.0, 24 * HOUR),
+    method: str = "highs-ipm",
+    mean_busy_rows: bool = True,
+    crossover: bool = True,
+    origin_s: float | None = None,
+) -> LpBound:
+    """`lp_bound_s` with the capacity rows' prices; buckets start at `origin_s` (default: the
+    first arrival), so LPs of different job groups can share one grid."""
     unit = HOUR  # the LP works in hours, so its numbers stay near 1
     length = bucket_s / unit
     arrivals = np.asarray([j.submit_time for j in jobs], dtype=float)
-    start = float(arrivals.min()) if len(jobs) else 0.0
+    start = float(arrivals.min()) if origin_s is None else origin_s
     cols = _Columns()
     rows: list[int] = []
     cols_of: list[int] = []
@@ -106,27 +169,25 @@ def lp_bound_s(
             values.append(value)
         upper.append(rhs)
 
+    shapes = [
+        _shape(sim, capacity, (arrivals[j] - start) / unit, length, horizon)
+        for j, sim in enumerate(jobs)
+    ]
+    # Every job done after its horizon at the fastest rate is an LP solution of this sum, so
+    # the bound never exceeds it; a schedule with one JCT above it is above the bound anyway.
+    longest_jct = sum(sh.end - sh.release + sh.fastest for sh in shapes)
     completion_cols = []
-    for j, sim in enumerate(jobs):
-        durations = {t: d / unit for t, d in (sim.duration_s or {}).items() if t in capacity}
-        if not durations:
-            raise ValueError(f"job {sim.name}: no run time on any type of the cluster")
-        fastest = min(durations.values())
-        speed = {t: fastest / d for t, d in durations.items() if math.isfinite(d) and d > 0}
-        release = (arrivals[j] - start) / unit
-        first = math.floor(release / length)
-        last = max(
-            first + 1, math.ceil((release + horizon[0] * fastest + horizon[1] / unit) / length)
-        )
-        end = last * length  # H_j
+    for sim, (release, fastest, speed, first, last, end) in zip(jobs, shapes, strict=True):
         buckets = list(range(first, last))
         kinds = sorted(speed)
-        y = cols.take(len(buckets) * len(kinds))
-        suffix = cols.take(len(buckets))  # W_b - z_j: wall time from bucket b on
-        left = cols.take(len(buckets))  # f_b x p_j: fastest-type work from bucket b on
-        busy = cols.take(len(buckets))  # lower bound of the w^2 / 2 term of each bucket
-        z = cols.take()
-        c = cols.take()
+        opens_at = [max(b * length, release) for b in buckets]
+        spans = [(b + 1) * length - o for b, o in zip(buckets, opens_at, strict=True)]
+        y = cols.take([span for span in spans for _ in kinds])
+        suffix = cols.take([end - o for o in opens_at])  # W_b - z_j: wall time from bucket b on
+        left = cols.take([fastest] * len(buckets))  # f_b x p_j: fastest-type work from b on
+        busy = cols.take([span * span / 2 for span in spans])  # the w^2 / 2 term of a bucket
+        z = cols.take([fastest])
+        c = cols.take([release + longest_jct])
         completion_cols.append((c, release))
 
         def y_col(i: int, k: int, y: int = y, n: int = len(kinds)) -> int:
@@ -135,8 +196,7 @@ def lp_bound_s(
         work: list[tuple[int, float]] = [(z, 1.0)]
         mean_busy: list[tuple[int, float]] = [(z, end / fastest), (c, -1.0)]
         for i, b in enumerate(buckets):
-            opens = max(b * length, release)
-            span = (b + 1) * length - opens
+            opens, span = opens_at[i], spans[i]
             in_bucket = [(y_col(i, k), speed[t]) for k, t in enumerate(kinds)]
             work += in_bucket
             for k, t in enumerate(kinds):
@@ -166,31 +226,66 @@ def lp_bound_s(
             eq_cols.append(col)
             eq_values.append(value)
         eq_rhs.append(fastest)
-    for (t, _), entries in sorted(usage.items()):
-        row(entries, capacity[t] * length)
+    capacity_rows = sorted(usage)
+    first_capacity_row = len(upper)
+    for key in capacity_rows:
+        row(usage[key], capacity[key[0]] * length)
     objective = np.zeros(cols.count)
     for c, _ in completion_cols:
         objective[c] = 1.0
     a_ub = coo_matrix((values, (rows, cols_of)), shape=(len(upper), cols.count)).tocsr()
     a_eq = coo_matrix((eq_values, (eq_rows, eq_cols)), shape=(len(eq_rhs), cols.count)).tocsr()
-    result = linprog(
-        objective,
-        A_ub=a_ub,
-        b_ub=np.asarray(upper),
-        A_eq=a_eq,
-        b_eq=np.asarray(eq_rhs),
-        bounds=(0, None),
-        method=method,
-    )
-    if result.status != 0:
+    b_ub = np.asarray(upper)
+    b_eq = np.asarray(eq_rhs)
+    with warnings.catch_warnings():
+        # scipy passes options it does not know (run_crossover) to HiGHS, with a warning
+        warnings.simplefilter("ignore", OptimizeWarning)
+        result = linprog(
+            objective,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=a_eq,
+            b_eq=b_eq,
+            bounds=(0, None),
+            method=method,
+            options={} if crossover else {"run_crossover": "off"},
+        )
+    if result.ineqlin.marginals is None or result.eqlin.marginals is None:
         raise RuntimeError(f"the LP bound did not solve: {result.message}")
-    # Weak duality: the dual objective of the solver's multipliers (variables are >= 0 with no
-    # upper bound, so only the rows count) is what is proven; the primal optimum agrees with
-    # it to the solver's tolerance, and the smaller of the two is kept.
-    dual = float(np.asarray(upper) @ result.ineqlin.marginals)
-    dual += float(np.asarray(eq_rhs) @ result.eqlin.marginals)
-    total_h = min(float(result.fun), dual) - sum(release for _, release in completion_cols)
-    return total_h * unit
+    bound_h = certified_bound(
+        objective,
+        (a_ub, b_ub, result.ineqlin.marginals),
+        (a_eq, b_eq, result.eqlin.marginals),
+        np.asarray(cols.most),
+    )
+    total_h = min(bound_h - sum(release for _, release in completion_cols), longest_jct)
+    marginals = result.ineqlin.marginals[first_capacity_row:]
+    prices = {key: max(0.0, -float(m)) for key, m in zip(capacity_rows, marginals, strict=True)}
+    return LpBound(total_h * unit, prices)
+
+
+def certified_bound(
+    cost: np.ndarray,
+    at_most: tuple[csr_matrix, np.ndarray, np.ndarray],
+    equal: tuple[csr_matrix, np.ndarray, np.ndarray],
+    most: np.ndarray,
+) -> float:
+    """A lower bound on `cost @ x` over every x >= 0 with `A_ub x <= b_ub`, `A_eq x = b_eq` and
+    x <= `most`, proven by weak duality from any multipliers (not only optimal ones).
+
+    For lam <= 0 (one per <= row) and any mu (one per = row), with reduced costs
+    r = cost - A_ub' lam - A_eq' mu: cost @ x = r @ x + lam @ A_ub x + mu @ A_eq x
+    >= sum(min(r, 0) x most) + lam @ b_ub + mu @ b_eq, since lam @ A_ub x >= lam @ b_ub and
+    r_i x_i >= min(r_i, 0) most_i. The solver's multipliers are clipped to the right sign; any
+    residual infeasibility (an interior-point solution without crossover, round-off) is paid
+    for through `most`, so the number holds whatever the solver's accuracy.
+    """
+    a_ub, b_ub, lam = at_most
+    a_eq, b_eq, mu = equal
+    lam = np.minimum(np.asarray(lam, dtype=float), 0.0)
+    mu = np.asarray(mu, dtype=float)
+    reduced = cost - a_ub.T @ lam - a_eq.T @ mu
+    return float(lam @ b_ub + mu @ b_eq + np.minimum(reduced, 0.0) @ most)
 
 
 def lp_window_bound_s(
