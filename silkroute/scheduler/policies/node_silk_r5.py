@@ -1,0 +1,174 @@
+"""silk-r5: silk (the fourth round's rule) with memory in the hostable demand.
+
+Issue 15, fifth round. On multi-GPU-heavy lists almost every idle whole GPU left when the
+cluster first fills sits on a node with the GPU free but too little *memory* for any pod
+that wants it (G2 nodes: 8 GPUs, 96 cores, 384 GiB; the common whole-GPU pods ask 11-12
+cores and 46-48 GiB each). FGD's fragmentation and silk's hostable demand count accelerators
+and CPU only, so neither sees a pod eat the memory beside a node's last whole GPUs.
+
+silk-r5 keeps every key of `silk` and counts memory where silk counts CPU: a node hosts as
+many more pods of a target shape as its accelerators, its CPU *and its memory* allow, each
+shape's memory being the mean memory of the tasks of that shape (learnt with the target
+workload: from the pod list in the experiment, from the arrivals in a live scheduler). A
+shape with no known memory is not limited by it. Nothing is tuned per workload.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from silkroute.model.workload import MILLI, Demand
+from silkroute.scheduler.fragmentation import (
+    BoolArray,
+    FloatArray,
+    FragCache,
+    Stats,
+    TargetWorkload,
+)
+from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
+from silkroute.scheduler.policies.node_silk import SilkCache, SilkScorer
+from silkroute.scheduler.state import ClusterState, IntArray
+
+
+class SilkR5Scorer(SilkScorer):
+    """silk with a memory-aware hostable demand (issue 15, fifth round)."""
+
+    name = "silk-r5"
+
+    def __init__(
+        self,
+        target: TargetWorkload | None = None,
+        order_seed: int | None = None,
+        memory_frag: bool = True,
+        memory_hostable: bool = True,
+    ) -> None:
+        super().__init__(target, order_seed)
+        # Each part can be switched off, to measure it alone (the fifth round's table).
+        self.memory_frag = memory_frag
+        self.memory_hostable = memory_hostable
+
+    # ----- memory-aware fragmentation (the first key, when `memory_frag`) ---------------
+    def deltas(self, cache: FragCache, demand: Demand, nodes: IntArray) -> FloatArray:
+        if not self.memory_frag:
+            return super().deltas(cache, demand, nodes)
+        target, state = cache.target, cache.state
+        mem = state.mem_free[nodes]
+        before = frag_with_memory(cache.stats.take(nodes), mem, target)
+        if not is_share(demand):
+            after = cache.stats.take(nodes).after_whole(demand)
+            return frag_with_memory(after, mem - demand.mem_mib, target) - before
+        values, rows, cols = distinct_fits(state.gpu_free[nodes], demand)
+        after = cache.stats.take(nodes[rows]).after_share(target, values[rows, cols], demand)
+        delta = frag_with_memory(after, mem[rows] - demand.mem_mib, target) - before[rows]
+        out = np.full(len(nodes), np.inf)
+        if len(rows):
+            present, starts = np.unique(rows, return_index=True)
+            out[present] = np.minimum.reduceat(delta, starts)
+        return out
+
+    def share_keys(
+        self, cache: SilkCache, demand: Demand, nodes: IntArray
+    ) -> tuple[IntArray, FloatArray]:
+        if not self.memory_frag:
+            return super().share_keys(cache, demand, nodes)
+        target, state = cache.target, cache.state
+        mem = state.mem_free[nodes]
+        values, rows, cols = distinct_fits(state.gpu_free[nodes], demand)
+        free = values[rows, cols]
+        before = frag_with_memory(cache.stats.take(nodes), mem, target)
+        after = cache.stats.take(nodes[rows]).after_share(target, free, demand)
+        delta = frag_with_memory(after, mem[rows] - demand.mem_mib, target) - before[rows]
+        points = fgd_points(delta)
+        best = np.full(len(nodes), -1, dtype=np.int64)
+        loss = np.full(len(nodes), np.inf)
+        if not len(rows):
+            return best, loss
+        present, starts = np.unique(rows, return_index=True)
+        best[present] = np.maximum.reduceat(points, starts)
+        loss_of = self.sliver_loss(cache, free, demand)
+        keep = points == best[rows]
+        loss[present] = np.minimum.reduceat(np.where(keep, loss_of, np.inf), starts)
+        return best, loss
+
+    def slot_deltas(
+        self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
+    ) -> tuple[IntArray, FloatArray]:
+        if not self.memory_frag:
+            return super().slot_deltas(state, node, free_row, demand)
+        cache = self.cache(state)
+        target = cache.target
+        type_ok = cache.stats.type_ok[[node]]
+        stats = Stats.of(target, free_row[None, :], state.cpu_free[[node]], type_ok)
+        mem = state.mem_free[[node]]
+        before = float(frag_with_memory(stats, mem, target)[0])
+        slots = np.flatnonzero(free_row >= demand.gpu_milli)
+        one = stats.take(np.zeros(len(slots), dtype=np.int64))
+        after = one.after_share(target, free_row[slots], demand)
+        left = np.full(len(slots), mem[0] - demand.mem_mib)
+        return slots, frag_with_memory(after, left, target) - before
+
+    def hostable_loss(self, cache: SilkCache, demand: Demand, nodes: IntArray) -> FloatArray:
+        """How much hostable demand (accelerators, CPU and memory) each node loses if the
+        worker goes there; a sharing worker is counted by its CPU and memory only."""
+        if not self.memory_hostable:
+            return super().hostable_loss(cache, demand, nodes)
+        state, target, type_ok = cache.state, cache.target, cache.stats.type_ok[nodes]
+        pods = cache.gpu_pods[nodes]
+        cpu, mem = state.cpu_free[nodes], state.mem_free[nodes]
+        before = hostable_with_memory(target, type_ok, pods, cpu, mem)
+        if demand.gpu_slots and demand.gpu_milli == MILLI:
+            taken = np.minimum(cache.whole[nodes], demand.gpu_slots)
+            pods = pods - taken[:, None] * (MILLI // np.maximum(target.milli, 1))[None, :]
+        after = hostable_with_memory(
+            target, type_ok, pods, cpu - demand.cpu_milli, mem - demand.mem_mib
+        )
+        return np.round(before - after, 6)
+
+
+def frag_with_memory(stats: Stats, mem: IntArray, target: TargetWorkload) -> FloatArray:
+    """FGD's node fragmentation (`Stats.frag`) where a shape also needs its mean memory free
+    (a shape of unknown memory needs none)."""
+    fits = (
+        stats.type_ok
+        & target.uses_gpu
+        & (stats.ge >= target.count)
+        & (stats.cpu[:, None] >= target.cpu)
+        & (np.asarray(mem)[:, None] >= target.mem[None, :])
+    )
+    unusable = np.where(fits, stats.small, stats.idle[:, None])
+    return np.asarray(unusable @ target.weight, dtype=np.float64)
+
+
+def distinct_fits(gpu_free: IntArray, demand: Demand) -> tuple[IntArray, IntArray, IntArray]:
+    """Each node's accelerators sorted, and (rows, cols) of the distinct free amounts a
+    sharing worker fits on (accelerators with equal free thousandths are alike)."""
+    values = np.sort(gpu_free, axis=1)
+    distinct = np.ones_like(values, dtype=bool)
+    distinct[:, 1:] = values[:, 1:] != values[:, :-1]
+    rows, cols = np.nonzero(distinct & (values >= demand.gpu_milli))
+    return values, rows, cols
+
+
+def hostable_with_memory(
+    target: TargetWorkload, type_ok: BoolArray, gpu_pods: IntArray, cpu: IntArray, mem: IntArray
+) -> FloatArray:
+    """silk's hostable demand (`hostable_of`) with each shape's count also limited by the
+    node's free memory over the shape's mean memory (no limit where that is unknown)."""
+    by_gpu = gpu_pods // np.maximum(target.count, 1)
+    by_cpu = np.maximum(cpu, 0)[:, None] // np.maximum(target.cpu, 1)
+    known = target.mem > 0
+    by_mem = np.where(
+        known[None, :],
+        np.floor(np.maximum(mem, 0)[:, None] / np.where(known, target.mem, 1.0)[None, :]),
+        np.iinfo(np.int64).max,
+    ).astype(np.int64)
+    pods = np.where(type_ok, np.minimum(np.minimum(by_gpu, by_cpu), by_mem), 0)
+    gpu_per_pod = target.weight * target.count * target.milli  # 0 for CPU-only shapes
+    return np.asarray(pods @ gpu_per_pod, dtype=np.float64)
+
+
+DEV_CANDIDATES = {
+    "r5a": lambda target, seed: SilkR5Scorer(target, order_seed=seed, memory_frag=False),
+    "r5m": lambda target, seed: SilkR5Scorer(target, order_seed=seed),
+    "r5f": lambda target, seed: SilkR5Scorer(target, order_seed=seed, memory_hostable=False),
+}
