@@ -11,7 +11,11 @@ from silkroute.scheduler.memory import ArrivalShapes
 from silkroute.scheduler.placement import NodeScorer, PlacementPolicy
 from silkroute.scheduler.policies.node_fgd import FgdScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
-from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, frag_with_memory
+from silkroute.scheduler.policies.node_silk_r5 import (
+    SilkR5Scorer,
+    SilkR5TieScorer,
+    frag_with_memory,
+)
 from silkroute.scheduler.registry import NODE_SCORERS
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
@@ -72,6 +76,39 @@ def test_silk_r5_keeps_memory_beside_idle_gpus_where_fgd_and_silk_are_blind() ->
     state = two_nodes()
     assert scorer.deltas(scorer.cache(state), pod, nodes).tolist() == [500.0, 0.0]
     assert place(SilkR5Scorer(TARGET), two_nodes(), pod) == 1
+    assert place(SilkR5TieScorer(TARGET), two_nodes(), pod) == 1
+
+
+def test_silk_r5t_keeps_fgds_score_first_and_memory_second() -> None:
+    # Target: HUNGRY, LIGHT and a two-GPU shape (8 cores, 16 GiB), a third each. x has 2 of
+    # its 3 GPUs, 16 cores and 40 GiB free; y is idle: 4 GPUs, 16 cores, 64 GiB. The pod: one
+    # GPU, 4 cores, 32 GiB.
+    # - FGD: on x the two-GPU shape stops fitting (1 GPU left): +1000/3, score 41; y keeps
+    #   3 GPUs: 0, score 50. FGD, and silk-r5t whose first key this is, take y.
+    # - With memory: y is left 32 GiB, HUNGRY (48) stops fitting on its 3 GPUs: +1000,
+    #   score 26; on x HUNGRY did not fit before (40 GiB) nor after, the two-GPU shape stops
+    #   fitting but LIGHT still does: 2000/3 before and after, score 50. silk-r5 takes x.
+    def state() -> ClusterState:
+        cluster = ClusterState(
+            [
+                NodeInfo("x", "s", "T4", 3, 20_000, 48 * GIB),
+                NodeInfo("y", "s", "T4", 4, 16_000, 64 * GIB),
+            ]
+        )
+        pool = int(cluster.pool_of_node[0])
+        cluster.apply(Allocation(pool, Demand(1, 1000, 4_000, 8 * GIB), [(0, (0,))]))
+        return cluster
+
+    two = Shape(8_000, 1000, 2, None)
+    target = TargetWorkload([HUNGRY, LIGHT, two], [1, 1, 1], memory=[48 * GIB, 8 * GIB, 16 * GIB])
+    pod = Demand(1, 1000, 4_000, 32 * GIB)
+    nodes = np.array([0, 1])
+    assert FgdScorer(target).points(state(), pod, nodes).tolist() == [41, 50]
+    r5 = SilkR5Scorer(target)
+    assert r5.deltas(r5.cache(state()), pod, nodes).tolist() == pytest.approx([0.0, 1000.0])
+    assert place(FgdScorer(target), state(), pod) == 1
+    assert place(SilkR5TieScorer(target), state(), pod) == 1
+    assert place(SilkR5Scorer(target), state(), pod) == 0
 
 
 def test_silk_r5_hostable_demand_counts_memory() -> None:
@@ -101,6 +138,7 @@ def test_silk_r5_without_known_memory_is_silk() -> None:
                    Demand(0, 0, 2_000, GIB)):  # fmt: skip
         want = SilkScorer(blind).score(state, demand, nodes).tolist()
         assert SilkR5Scorer(blind).score(state, demand, nodes).tolist() == want
+        assert SilkR5TieScorer(blind).score(state, demand, nodes).tolist() == want
 
 
 def test_target_memory_is_each_shapes_mean() -> None:
@@ -119,5 +157,6 @@ def test_target_memory_is_each_shapes_mean() -> None:
     assert dict(zip(learnt.shapes, learnt.mem.tolist(), strict=True)) == pytest.approx(memory)
 
 
-def test_registry_has_silk_r5() -> None:
-    assert NODE_SCORERS["silk-r5"]().name == "silk-r5"
+def test_registry_has_the_fifth_round_candidates() -> None:
+    for name in ("silk-r5", "silk-r5t"):
+        assert NODE_SCORERS[name]().name == name

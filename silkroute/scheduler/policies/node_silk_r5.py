@@ -16,6 +16,7 @@ shape with no known memory is not limited by it. Nothing is tuned per workload.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.fragmentation import (
@@ -26,7 +27,7 @@ from silkroute.scheduler.fragmentation import (
     TargetWorkload,
 )
 from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
-from silkroute.scheduler.policies.node_silk import SilkCache, SilkScorer
+from silkroute.scheduler.policies.node_silk import SilkCache, SilkScorer, lexicographic_rank
 from silkroute.scheduler.state import ClusterState, IntArray
 
 
@@ -51,6 +52,10 @@ class SilkR5Scorer(SilkScorer):
     def deltas(self, cache: FragCache, demand: Demand, nodes: IntArray) -> FloatArray:
         if not self.memory_frag:
             return super().deltas(cache, demand, nodes)
+        return self.memory_deltas(cache, demand, nodes)
+
+    def memory_deltas(self, cache: FragCache, demand: Demand, nodes: IntArray) -> FloatArray:
+        """`deltas` with memory counted (`frag_with_memory`)."""
         target, state = cache.target, cache.state
         mem = state.mem_free[nodes]
         before = frag_with_memory(cache.stats.take(nodes), mem, target)
@@ -95,6 +100,12 @@ class SilkR5Scorer(SilkScorer):
     ) -> tuple[IntArray, FloatArray]:
         if not self.memory_frag:
             return super().slot_deltas(state, node, free_row, demand)
+        return self.memory_slot_deltas(state, node, free_row, demand)
+
+    def memory_slot_deltas(
+        self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
+    ) -> tuple[IntArray, FloatArray]:
+        """`slot_deltas` with memory counted."""
         cache = self.cache(state)
         target = cache.target
         type_ok = cache.stats.type_ok[[node]]
@@ -123,6 +134,76 @@ class SilkR5Scorer(SilkScorer):
             target, type_ok, pods, cpu - demand.cpu_milli, mem - demand.mem_mib
         )
         return np.round(before - after, 6)
+
+
+class SilkR5TieScorer(SilkR5Scorer):
+    """silk-r5t: FGD's own score stays the first key; the score with memory counted orders
+    its ties (after the type pressure, and for non-sharing pods after "nodes in use first")."""
+
+    name = "silk-r5t"
+
+    def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
+        pressure = self.type_pressure(state)[nodes] if demand.gpu_slots else np.zeros(len(nodes))
+        cache = self.cache(state)
+        keys: tuple[npt.ArrayLike, ...]
+        if is_share(demand):
+            points, memory, loss = self.share_keys_with_memory(cache, demand, nodes)
+            keys = (-points, pressure, -memory, loss, self.node_rank(state)[nodes])
+        else:
+            points = fgd_points(SilkScorer.deltas(self, cache, demand, nodes))
+            memory = fgd_points(self.memory_deltas(cache, demand, nodes))
+            idle = cache.idle(nodes)
+            best = points == points.max()
+            tied = best & (pressure == pressure[best].min()) & ~idle
+            if tied.any():
+                tied &= memory == memory[tied].max()
+            loss = np.zeros(len(nodes))
+            if tied.any():
+                loss[tied] = self.hostable_loss(cache, demand, nodes[tied])
+            fit = self._fit.score(state, demand, nodes)
+            keys = (-points, pressure, idle, -memory, loss, fit, nodes)
+        return lexicographic_rank(*keys)
+
+    def share_keys_with_memory(
+        self, cache: SilkCache, demand: Demand, nodes: IntArray
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        """Per node, its best accelerator by (FGD's score, the score with memory, the least
+        sliver loss): those three values."""
+        target, state = cache.target, cache.state
+        mem = state.mem_free[nodes]
+        values, rows, cols = distinct_fits(state.gpu_free[nodes], demand)
+        free = values[rows, cols]
+        points = np.full(len(nodes), -1, dtype=np.int64)
+        memory = np.full(len(nodes), -1, dtype=np.int64)
+        loss = np.full(len(nodes), np.inf)
+        if not len(rows):
+            return points, memory, loss
+        after = cache.stats.take(nodes[rows]).after_share(target, free, demand)
+        plain = fgd_points(after.frag(target) - cache.frag[nodes][rows])
+        before = frag_with_memory(cache.stats.take(nodes), mem, target)
+        counted = fgd_points(
+            frag_with_memory(after, mem[rows] - demand.mem_mib, target) - before[rows]
+        )
+        loss_of = self.sliver_loss(cache, free, demand)
+        order = np.lexsort((loss_of, -counted, -plain, rows))
+        first = order[np.unique(rows[order], return_index=True)[1]]
+        points[rows[first]] = plain[first]
+        memory[rows[first]] = counted[first]
+        loss[rows[first]] = loss_of[first]
+        return points, memory, loss
+
+    def pick_slots(
+        self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
+    ) -> tuple[int, ...]:
+        if not is_share(demand) or self.target is None:
+            return super().pick_slots(state, node, free_row, demand)
+        slots, plain = SilkScorer.slot_deltas(self, state, node, free_row, demand)
+        _, counted = self.memory_slot_deltas(state, node, free_row, demand)
+        cache = self._cache
+        assert isinstance(cache, SilkCache)
+        loss = self.sliver_loss(cache, free_row[slots], demand)
+        order = np.lexsort((slots, loss, -fgd_points(counted), -fgd_points(plain)))
+        return (int(slots[order[0]]),)
 
 
 def frag_with_memory(stats: Stats, mem: IntArray, target: TargetWorkload) -> FloatArray:
@@ -171,4 +252,5 @@ DEV_CANDIDATES = {
     "r5a": lambda target, seed: SilkR5Scorer(target, order_seed=seed, memory_frag=False),
     "r5m": lambda target, seed: SilkR5Scorer(target, order_seed=seed),
     "r5f": lambda target, seed: SilkR5Scorer(target, order_seed=seed, memory_hostable=False),
+    "r5t": lambda target, seed: SilkR5TieScorer(target, order_seed=seed),
 }
