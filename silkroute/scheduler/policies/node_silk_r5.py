@@ -1,16 +1,24 @@
-"""silk-r5: silk (the fourth round's rule) with memory in the hostable demand.
+"""silk-r5 and silk-r5t: silk (the fourth round's rule) with memory counted.
 
-Issue 15, fifth round. On multi-GPU-heavy lists almost every idle whole GPU left when the
-cluster first fills sits on a node with the GPU free but too little *memory* for any pod
-that wants it (G2 nodes: 8 GPUs, 96 cores, 384 GiB; the common whole-GPU pods ask 11-12
-cores and 46-48 GiB each). FGD's fragmentation and silk's hostable demand count accelerators
-and CPU only, so neither sees a pod eat the memory beside a node's last whole GPUs.
+Issue 15, fifth round; neither was adopted (docs/packing.md, "Fifth round"). On
+multi-GPU-heavy lists almost every idle whole GPU left when the cluster first fills sits on
+a node with the GPU free but too little *memory* for any pod that wants it (G2 nodes: 8 GPUs,
+96 cores, 384 GiB; the common whole-GPU pods ask 11-12 cores and 46-50 GiB each). FGD's
+fragmentation and silk's hostable demand count accelerators and CPU only, so neither sees a
+pod eat the memory beside a node's last whole GPUs.
 
-silk-r5 keeps every key of `silk` and counts memory where silk counts CPU: a node hosts as
-many more pods of a target shape as its accelerators, its CPU *and its memory* allow, each
-shape's memory being the mean memory of the tasks of that shape (learnt with the target
-workload: from the pod list in the experiment, from the arrivals in a live scheduler). A
-shape with no known memory is not limited by it. Nothing is tuned per workload.
+Both count memory where FGD and silk count CPU, each target shape's memory being the mean
+memory of its tasks (learnt with the target workload: from the pod list in the experiment,
+from the arrivals in a live scheduler; a shape of unknown memory is not limited by it):
+
+- `silk-r5`: FGD's fragmentation with memory (`frag_with_memory`), scored as FGD scores, is
+  the first key; then silk's keys, its hostable demand limited by memory too. Memory first
+  outweighs FGD's protection of the few big nodes some shapes need (docs/packing.md).
+- `silk-r5t`: FGD's own score stays first; the score with memory orders its ties (after
+  the type pressure, and for non-sharing pods after "nodes in use first").
+
+Nothing is tuned per workload. `memory_frag=False` / `memory_hostable=False` switch a part
+off, to measure the other alone.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from silkroute.scheduler.state import ClusterState, IntArray
 
 
 class SilkR5Scorer(SilkScorer):
-    """silk with a memory-aware hostable demand (issue 15, fifth round)."""
+    """silk with memory counted in its first key and in the hostable demand."""
 
     name = "silk-r5"
 
@@ -246,11 +254,3 @@ def hostable_with_memory(
     pods = np.where(type_ok, np.minimum(np.minimum(by_gpu, by_cpu), by_mem), 0)
     gpu_per_pod = target.weight * target.count * target.milli  # 0 for CPU-only shapes
     return np.asarray(pods @ gpu_per_pod, dtype=np.float64)
-
-
-DEV_CANDIDATES = {
-    "r5a": lambda target, seed: SilkR5Scorer(target, order_seed=seed, memory_frag=False),
-    "r5m": lambda target, seed: SilkR5Scorer(target, order_seed=seed),
-    "r5f": lambda target, seed: SilkR5Scorer(target, order_seed=seed, memory_hostable=False),
-    "r5t": lambda target, seed: SilkR5TieScorer(target, order_seed=seed),
-}
