@@ -45,9 +45,16 @@ class Shape:
 class TargetWorkload:
     """The most popular shapes covering `coverage` of the tasks, weighted by popularity."""
 
-    def __init__(self, shapes: Sequence[Shape], weights: Sequence[float]) -> None:
+    def __init__(
+        self,
+        shapes: Sequence[Shape],
+        weights: Sequence[float],
+        memory: Sequence[float] | None = None,
+    ) -> None:
         if not shapes or len(shapes) != len(weights):
             raise ValueError("a target workload needs shapes, one weight each")
+        if memory is not None and len(memory) != len(shapes):
+            raise ValueError("a target workload's memory needs one value per shape")
         total = float(sum(weights))
         self.shapes = tuple(shapes)
         self.weight = np.array(weights, dtype=np.float64) / total
@@ -55,6 +62,9 @@ class TargetWorkload:
         self.milli = np.array([s.gpu_milli for s in shapes], dtype=np.int64)
         self.count = np.array([s.gpu_count for s in shapes], dtype=np.int64)
         self.uses_gpu = self.count > 0
+        # Mean memory (MiB) of the tasks of each shape; 0 where unknown. FGD's shapes have no
+        # memory and its score ignores this; silk-r5 reads it to see memory-stranded GPUs.
+        self.mem = np.zeros(len(shapes)) if memory is None else np.asarray(memory, np.float64)
 
     @classmethod
     def from_shapes(
@@ -62,9 +72,11 @@ class TargetWorkload:
         shapes: Iterable[Shape],
         coverage: float = COVERAGE,
         weigh: Callable[[Shape], float] | None = None,
+        memory: Mapping[Shape, float] | None = None,
     ) -> TargetWorkload:
-        """Popularity = how many tasks have the shape, times `weigh(shape)` when given."""
-        return cls.from_counts(Counter(shapes), coverage, weigh)
+        """Popularity = how many tasks have the shape, times `weigh(shape)` when given;
+        `memory`: the mean memory (MiB) of each shape's tasks, when known."""
+        return cls.from_counts(Counter(shapes), coverage, weigh, memory)
 
     @classmethod
     def from_counts(
@@ -72,6 +84,7 @@ class TargetWorkload:
         counts: Mapping[Shape, int],
         coverage: float = COVERAGE,
         weigh: Callable[[Shape], float] | None = None,
+        memory: Mapping[Shape, float] | None = None,
     ) -> TargetWorkload:
         """As `from_shapes`, from how many tasks have each shape."""
         mass = {s: n * (weigh(s) if weigh else 1.0) for s, n in counts.items()}
@@ -87,7 +100,9 @@ class TargetWorkload:
                 break
             chosen.append((m, shape))
             covered += m
-        return cls([s for _, s in chosen], [m for m, _ in chosen])
+        shapes = [s for _, s in chosen]
+        mem = None if memory is None else [float(memory.get(s, 0.0)) for s in shapes]
+        return cls(shapes, [m for m, _ in chosen], mem)
 
     def type_ok(self, state: ClusterState) -> BoolArray:
         """[node, shape]: may the shape run on the node's accelerator type at all?"""

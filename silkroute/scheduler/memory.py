@@ -69,9 +69,12 @@ class ArrivalShapes:
         the next milestone, so scorers may key caches on it."""
         if self._target is None and self._basis:
             shapes: Counter[Shape] = Counter()
+            mem: Counter[Shape] = Counter()
             for demand, n in self._basis.items():
                 shapes[Shape.of(demand)] += n
-            self._target = TargetWorkload.from_counts(shapes)
+                mem[Shape.of(demand)] += demand.mem_mib * n
+            memory = {shape: mem[shape] / n for shape, n in shapes.items()}
+            self._target = TargetWorkload.from_counts(shapes, memory=memory)
         return self._target
 
     def _forget_rarest(self) -> None:

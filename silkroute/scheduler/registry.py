@@ -40,6 +40,7 @@ from silkroute.scheduler.policies.node_packing import PackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
+from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
 from silkroute.scheduler.policies.node_spread import SpreadScorer
 from silkroute.scheduler.policies.order_fairshare import FairShareOrder
 from silkroute.scheduler.policies.order_fifo import FifoOrder
@@ -139,6 +140,9 @@ for _name, _node in {
     "silk": SilkScorer,
     # The first adopted silk (issue 15, first round): earlier tables name it `silk`.
     "silk-classic": SilkClassicScorer,
+    # The fifth round's candidates (issue 15): silk with memory counted (docs/packing.md).
+    "silk-r5": SilkR5Scorer,
+    "silk-r5t": SilkR5TieScorer,
 }.items():
     REGISTRY.register("node-scorer", _name, _node)
 for _name, _pool in {

@@ -45,7 +45,7 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
     doc = json.loads((out / "results.json").read_text())
     assert set(doc["policies"]) == {
         "fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
-        "silk-classic",
+        "silk-classic", "silk-r5", "silk-r5t",
     }  # fmt: skip
     for entry in doc["policies"].values():
         for metric in ("unallocated_pct", "allocated_pct", "fragmentation_pct"):

@@ -14,6 +14,7 @@ from silkroute.scheduler.policies.node_gpupacking import GpuPackingScorer
 from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
+from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
@@ -27,6 +28,9 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     "silk": lambda target, seed: SilkScorer(target, order_seed=seed),
     # The first adopted silk (issue 15, first round), for the earlier tables.
     "silk-classic": lambda target, seed: SilkClassicScorer(target, order_seed=seed),
+    # The fifth round's candidates (issue 15): silk with memory counted.
+    "silk-r5": lambda target, seed: SilkR5Scorer(target, order_seed=seed),
+    "silk-r5t": lambda target, seed: SilkR5TieScorer(target, order_seed=seed),
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }

@@ -7,6 +7,7 @@ replacement from the originals until the next one would push the total GPU reque
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,5 +38,11 @@ def inflate_pods(pods: Sequence[Pod], capacity_milli: int, inflate: float, seed:
 
 
 def target_of(pods: Sequence[Pod]) -> TargetWorkload:
-    """FGD's typical tasks: shapes of the (original) pod list covering 95% of its pods."""
-    return TargetWorkload.from_shapes(Shape.of(p.demand, p.gpu_spec) for p in pods)
+    """FGD's typical tasks: shapes of the (original) pod list covering 95% of its pods, each
+    with its pods' mean memory (FGD's score ignores it)."""
+    shapes = [Shape.of(p.demand, p.gpu_spec) for p in pods]
+    count: Counter[Shape] = Counter(shapes)
+    memory: defaultdict[Shape, float] = defaultdict(float)
+    for shape, pod in zip(shapes, pods, strict=True):
+        memory[shape] += pod.memory_mib / count[shape]
+    return TargetWorkload.from_counts(count, memory=memory)
