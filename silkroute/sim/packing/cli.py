@@ -16,17 +16,24 @@ from silkroute.console import fail
 from silkroute.model.errors import SpecError
 from silkroute.sim.packing.driver import RunResult
 from silkroute.sim.packing.experiment import DEFAULT_PODS, experiment_from_options, run_experiment
-from silkroute.sim.packing.policies import PACKING_POLICIES
+from silkroute.sim.packing.policies import CANDIDATES, PACKING_POLICIES
 from silkroute.sim.packing.report import load_published, plot, summarise, table, write_results
 
 ALL = ",".join(PACKING_POLICIES)
+DEFAULT = ",".join(name for name in PACKING_POLICIES if name not in CANDIDATES)
 
 
 def packing_command(
     trace: Annotated[
         str, typer.Option(help="openb trace folder (alibaba cluster-trace-gpu-v2023 csv)")
     ] = "../shared/data/traces/alibaba-openb-2023",
-    policy: Annotated[str, typer.Option(help=f"Comma-separated policies of: {ALL}")] = ALL,
+    policy: Annotated[
+        str,
+        typer.Option(
+            help=f"Comma-separated policies of: {ALL} (default: all but the fifth round's "
+            "candidates)"
+        ),
+    ] = DEFAULT,
     inflate: Annotated[float, typer.Option(help="Stop at this x the GPU capacity")] = 1.3,
     seeds: Annotated[str, typer.Option(help="Seeds: 42-51 or 1,2,3")] = "42-51",
     pods: Annotated[str, typer.Option(help="Pod list file in the trace folder")] = DEFAULT_PODS,

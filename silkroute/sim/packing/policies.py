@@ -34,6 +34,8 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
+# Rules measured and not adopted: registered so their tables reproduce, run only when named.
+CANDIDATES = frozenset({"silk-r5", "silk-r5t"})
 
 
 def packing_policy(name: str, target: TargetWorkload, seed: int) -> PlacementPolicy:
