@@ -25,6 +25,7 @@ against the same target).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -95,18 +96,9 @@ class FgdExactScorer(NodeScorer):
         target, before = cache.target, cache.frag[nodes]
         if not is_share(demand):
             return cache.stats.take(nodes).after_whole(demand).frag(target) - before
-        # Accelerators with equal free thousandths on one node are alike: try each value once.
-        values = np.sort(cache.state.gpu_free[nodes], axis=1)
-        distinct = np.ones_like(values, dtype=bool)
-        distinct[:, 1:] = values[:, 1:] != values[:, :-1]
-        rows, cols = np.nonzero(distinct & (values >= demand.gpu_milli))
+        values, rows, cols = distinct_fits(cache.state.gpu_free[nodes], demand)
         after = cache.stats.take(nodes[rows]).after_share(target, values[rows, cols], demand)
-        delta = after.frag(target) - before[rows]
-        out = np.full(len(nodes), np.inf)
-        if len(rows):
-            present, starts = np.unique(rows, return_index=True)
-            out[present] = np.minimum.reduceat(delta, starts)
-        return out
+        return per_node_min(len(nodes), rows, after.frag(target) - before[rows])
 
     def slot_deltas(
         self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
@@ -114,14 +106,7 @@ class FgdExactScorer(NodeScorer):
         """(accelerators a sharing worker fits on, fragmentation change for each)."""
         cache = self.cache(state)
         target = cache.target
-        # Recompute from `free_row` (a gang may have used part of the node already).
-        type_ok = cache.stats.type_ok[[node]]
-        stats = Stats.of(target, free_row[None, :], state.cpu_free[[node]], type_ok)
-        before = float(stats.frag(target)[0])
-        slots = np.flatnonzero(free_row >= demand.gpu_milli)
-        one = stats.take(np.zeros(len(slots), dtype=np.int64))
-        after = one.after_share(target, free_row[slots], demand).frag(target)
-        return slots, after - before
+        return slot_frag_deltas(cache, node, free_row, demand, lambda stats, _: stats.frag(target))
 
     def pick_slots(
         self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
@@ -177,3 +162,46 @@ class FgdScorer(FgdExactScorer):
 
 def is_share(demand: Demand) -> bool:
     return demand.gpu_slots == 1 and 0 < demand.gpu_milli < MILLI
+
+
+def distinct_fits(gpu_free: IntArray, demand: Demand) -> tuple[IntArray, IntArray, IntArray]:
+    """Each node's accelerators sorted, and (rows, cols) of the distinct free amounts a
+    sharing worker fits on: accelerators with equal free thousandths on one node are alike,
+    so each value is tried once. `rows` ascend (np.nonzero is row-major)."""
+    values = np.sort(gpu_free, axis=1)
+    distinct = np.ones_like(values, dtype=bool)
+    distinct[:, 1:] = values[:, 1:] != values[:, :-1]
+    rows, cols = np.nonzero(distinct & (values >= demand.gpu_milli))
+    return values, rows, cols
+
+
+def per_node_min(n_nodes: int, rows: IntArray, values: FloatArray) -> FloatArray:
+    """The least of `values` per node (`rows`: ascending node positions); inf where none."""
+    out = np.full(n_nodes, np.inf)
+    if len(rows):
+        present, starts = np.unique(rows, return_index=True)
+        out[present] = np.minimum.reduceat(values, starts)
+    return out
+
+
+def slot_frag_deltas(
+    cache: FragCache,
+    node: int,
+    free_row: IntArray,
+    demand: Demand,
+    measure: Callable[[Stats, IntArray], FloatArray],
+) -> tuple[IntArray, FloatArray]:
+    """(accelerators of `node` a sharing worker fits on, the change of `measure` for each).
+
+    `measure(stats, mem_free)` is a fragmentation of nodes with these counts and free memory
+    (FGD's ignores the memory). Recomputed from `free_row`: a gang may have used part of the
+    node already."""
+    state, target = cache.state, cache.target
+    type_ok = cache.stats.type_ok[[node]]
+    stats = Stats.of(target, free_row[None, :], state.cpu_free[[node]], type_ok)
+    mem = state.mem_free[[node]]
+    before = float(measure(stats, mem)[0])
+    slots = np.flatnonzero(free_row >= demand.gpu_milli)
+    one = stats.take(np.zeros(len(slots), dtype=np.int64))
+    after = one.after_share(target, free_row[slots], demand)
+    return slots, measure(after, np.full(len(slots), mem[0] - demand.mem_mib)) - before

@@ -26,12 +26,14 @@ from the target workload, and every key only orders candidates that all earlier 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
 from silkroute.model.workload import MILLI, Demand
 from silkroute.scheduler.fragmentation import BoolArray, FloatArray, FragCache, TargetWorkload
-from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
+from silkroute.scheduler.policies.node_fgd import distinct_fits, fgd_points, is_share
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.state import ClusterState, IntArray
 
@@ -121,25 +123,13 @@ class SilkScorer(SilkClassicScorer):
         """Per node: FGD's score (its best accelerator) and the least usability lost among
         the accelerators with that score."""
         target = cache.target
-        # Accelerators with equal free thousandths on one node are alike: try each value once.
-        values = np.sort(cache.state.gpu_free[nodes], axis=1)
-        distinct = np.ones_like(values, dtype=bool)
-        distinct[:, 1:] = values[:, 1:] != values[:, :-1]
-        rows, cols = np.nonzero(distinct & (values >= demand.gpu_milli))
+        values, rows, cols = distinct_fits(cache.state.gpu_free[nodes], demand)
         free = values[rows, cols]
         after = cache.stats.take(nodes[rows]).after_share(target, free, demand)
         points = fgd_points(after.frag(target) - cache.frag[nodes][rows])
-        best = np.full(len(nodes), -1, dtype=np.int64)
-        loss = np.full(len(nodes), np.inf)
-        if not len(rows):
-            return best, loss
-        # `rows` ascend (np.nonzero is row-major): reduce each node's run of accelerators.
-        present, starts = np.unique(rows, return_index=True)
-        best[present] = np.maximum.reduceat(points, starts)
-        loss_of = self.sliver_loss(cache, free, demand)
-        keep = points == best[rows]
-        loss[present] = np.minimum.reduceat(np.where(keep, loss_of, np.inf), starts)
-        return best, loss
+        return best_points_least_loss(
+            len(nodes), rows, points, lambda: self.sliver_loss(cache, free, demand)
+        )
 
     def sliver_loss(self, cache: SilkCache, free: IntArray, demand: Demand) -> FloatArray:
         """For a sharing worker on accelerators with `free` thousandths: the usability lost
@@ -174,6 +164,23 @@ class SilkScorer(SilkClassicScorer):
             pods = pods - taken[:, None] * (MILLI // np.maximum(target.milli, 1))[None, :]
         after = hostable_of(target, type_ok, pods, state.cpu_free[nodes] - demand.cpu_milli)
         return np.round(cache.hostable[nodes] - after, 6)
+
+
+def best_points_least_loss(
+    n_nodes: int, rows: IntArray, points: IntArray, loss_of: Callable[[], FloatArray]
+) -> tuple[IntArray, FloatArray]:
+    """Per node (`rows`: ascending node positions of the candidate accelerators): the best
+    score, and the least loss among its accelerators with that score (-1 and inf where
+    none); `loss_of()` gives each candidate's loss, asked only where there are candidates."""
+    best = np.full(n_nodes, -1, dtype=np.int64)
+    loss = np.full(n_nodes, np.inf)
+    if not len(rows):
+        return best, loss
+    present, starts = np.unique(rows, return_index=True)
+    best[present] = np.maximum.reduceat(points, starts)
+    keep = points == best[rows]
+    loss[present] = np.minimum.reduceat(np.where(keep, loss_of(), np.inf), starts)
+    return best, loss
 
 
 def gap_counts(state: ClusterState) -> IntArray:

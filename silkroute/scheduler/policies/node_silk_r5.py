@@ -34,8 +34,19 @@ from silkroute.scheduler.fragmentation import (
     Stats,
     TargetWorkload,
 )
-from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
-from silkroute.scheduler.policies.node_silk import SilkCache, SilkScorer, lexicographic_rank
+from silkroute.scheduler.policies.node_fgd import (
+    distinct_fits,
+    fgd_points,
+    is_share,
+    per_node_min,
+    slot_frag_deltas,
+)
+from silkroute.scheduler.policies.node_silk import (
+    SilkCache,
+    SilkScorer,
+    best_points_least_loss,
+    lexicographic_rank,
+)
 from silkroute.scheduler.state import ClusterState, IntArray
 
 
@@ -73,11 +84,7 @@ class SilkR5Scorer(SilkScorer):
         values, rows, cols = distinct_fits(state.gpu_free[nodes], demand)
         after = cache.stats.take(nodes[rows]).after_share(target, values[rows, cols], demand)
         delta = frag_with_memory(after, mem[rows] - demand.mem_mib, target) - before[rows]
-        out = np.full(len(nodes), np.inf)
-        if len(rows):
-            present, starts = np.unique(rows, return_index=True)
-            out[present] = np.minimum.reduceat(delta, starts)
-        return out
+        return per_node_min(len(nodes), rows, delta)
 
     def share_keys(
         self, cache: SilkCache, demand: Demand, nodes: IntArray
@@ -91,17 +98,9 @@ class SilkR5Scorer(SilkScorer):
         before = frag_with_memory(cache.stats.take(nodes), mem, target)
         after = cache.stats.take(nodes[rows]).after_share(target, free, demand)
         delta = frag_with_memory(after, mem[rows] - demand.mem_mib, target) - before[rows]
-        points = fgd_points(delta)
-        best = np.full(len(nodes), -1, dtype=np.int64)
-        loss = np.full(len(nodes), np.inf)
-        if not len(rows):
-            return best, loss
-        present, starts = np.unique(rows, return_index=True)
-        best[present] = np.maximum.reduceat(points, starts)
-        loss_of = self.sliver_loss(cache, free, demand)
-        keep = points == best[rows]
-        loss[present] = np.minimum.reduceat(np.where(keep, loss_of, np.inf), starts)
-        return best, loss
+        return best_points_least_loss(
+            len(nodes), rows, fgd_points(delta), lambda: self.sliver_loss(cache, free, demand)
+        )
 
     def slot_deltas(
         self, state: ClusterState, node: int, free_row: IntArray, demand: Demand
@@ -116,15 +115,9 @@ class SilkR5Scorer(SilkScorer):
         """`slot_deltas` with memory counted."""
         cache = self.cache(state)
         target = cache.target
-        type_ok = cache.stats.type_ok[[node]]
-        stats = Stats.of(target, free_row[None, :], state.cpu_free[[node]], type_ok)
-        mem = state.mem_free[[node]]
-        before = float(frag_with_memory(stats, mem, target)[0])
-        slots = np.flatnonzero(free_row >= demand.gpu_milli)
-        one = stats.take(np.zeros(len(slots), dtype=np.int64))
-        after = one.after_share(target, free_row[slots], demand)
-        left = np.full(len(slots), mem[0] - demand.mem_mib)
-        return slots, frag_with_memory(after, left, target) - before
+        return slot_frag_deltas(
+            cache, node, free_row, demand, lambda stats, mem: frag_with_memory(stats, mem, target)
+        )
 
     def hostable_loss(self, cache: SilkCache, demand: Demand, nodes: IntArray) -> FloatArray:
         """How much hostable demand (accelerators, CPU and memory) each node loses if the
@@ -226,16 +219,6 @@ def frag_with_memory(stats: Stats, mem: IntArray, target: TargetWorkload) -> Flo
     )
     unusable = np.where(fits, stats.small, stats.idle[:, None])
     return np.asarray(unusable @ target.weight, dtype=np.float64)
-
-
-def distinct_fits(gpu_free: IntArray, demand: Demand) -> tuple[IntArray, IntArray, IntArray]:
-    """Each node's accelerators sorted, and (rows, cols) of the distinct free amounts a
-    sharing worker fits on (accelerators with equal free thousandths are alike)."""
-    values = np.sort(gpu_free, axis=1)
-    distinct = np.ones_like(values, dtype=bool)
-    distinct[:, 1:] = values[:, 1:] != values[:, :-1]
-    rows, cols = np.nonzero(distinct & (values >= demand.gpu_milli))
-    return values, rows, cols
 
 
 def hostable_with_memory(
