@@ -65,6 +65,9 @@ class TargetWorkload:
         # Mean memory (MiB) of the tasks of each shape; 0 where unknown. FGD's shapes have no
         # memory and its score ignores this; silk-r5 reads it to see memory-stranded GPUs.
         self.mem = np.zeros(len(shapes)) if memory is None else np.asarray(memory, np.float64)
+        # What `from_counts` ranked (every shape, most popular first), for `full_coverage`.
+        self._every: tuple[list[tuple[float, Shape]], Mapping[Shape, float] | None] | None = None
+        self._full: TargetWorkload | None = None
 
     @classmethod
     def from_shapes(
@@ -102,7 +105,21 @@ class TargetWorkload:
             covered += m
         shapes = [s for _, s in chosen]
         mem = None if memory is None else [float(memory.get(s, 0.0)) for s in shapes]
-        return cls(shapes, [m for m, _ in chosen], mem)
+        target = cls(shapes, [m for m, _ in chosen], mem)
+        target._every = (ranked, memory)
+        return target
+
+    def full_coverage(self) -> TargetWorkload:
+        """Every shape the target was learnt from, weighted by popularity (coverage 1.0), not
+        only the typical ones; itself where it was given shape by shape. Built once."""
+        if self._every is None:
+            return self
+        if self._full is None:
+            ranked, memory = self._every
+            shapes = [s for _, s in ranked]
+            mem = None if memory is None else [float(memory.get(s, 0.0)) for s in shapes]
+            self._full = TargetWorkload(shapes, [m for m, _ in ranked], mem)
+        return self._full
 
     def type_ok(self, state: ClusterState) -> BoolArray:
         """[node, shape]: may the shape run on the node's accelerator type at all?"""

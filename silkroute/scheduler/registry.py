@@ -41,6 +41,7 @@ from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
+from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 from silkroute.scheduler.policies.node_spread import SpreadScorer
 from silkroute.scheduler.policies.order_fairshare import FairShareOrder
 from silkroute.scheduler.policies.order_fifo import FifoOrder
@@ -143,6 +144,8 @@ for _name, _node in {
     # The fifth round's candidates (issue 15): silk with memory counted (docs/packing.md).
     "silk-r5": SilkR5Scorer,
     "silk-r5t": SilkR5TieScorer,
+    # The sixth round's candidate: silk's hostable demand over every shape (docs/packing.md).
+    "silk-r6": SilkR6Scorer,
 }.items():
     REGISTRY.register("node-scorer", _name, _node)
 for _name, _pool in {

@@ -48,15 +48,20 @@ class SilkCache(FragCache):
     - `whole`[node]: idle accelerators; `hostable`[node]: the node's hostable demand;
     - `gaps`[free]: how many accelerators have each free amount (`gap_counts`);
     - `usable`[free]: `usability` of every free amount, once per target.
+
+    The hostable demand is counted over `host`, the shapes `host_target` picks (silk: the
+    target itself).
     """
 
     def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
         super().__init__(state, target)
+        self.host = self.host_target(target)
+        self.host_type_ok = self.stats.type_ok if self.host is target else self.host.type_ok(state)
         self.usable = usability(target, np.arange(MILLI + 1, dtype=np.int64))
         self.gaps = np.bincount(state.gpu_free.ravel(), minlength=MILLI + 1).astype(np.int64)
         self._capacity = (state.gpu_cap.sum(axis=1), state.cpu_cap.copy())
         rows = np.arange(len(state.node_names))
-        self.gpu_pods = np.zeros((len(rows), len(target.shapes)), dtype=np.int64)
+        self.gpu_pods = np.zeros((len(rows), len(self.host.shapes)), dtype=np.int64)
         self.whole = np.zeros(len(rows), dtype=np.int64)
         self.hostable = np.zeros(len(rows), dtype=np.float64)
         self._recount(rows)
@@ -70,11 +75,16 @@ class SilkCache(FragCache):
 
     def _recount(self, rows: IntArray) -> None:
         gpu = self.state.gpu_free[rows]
-        self.gpu_pods[rows] = gpu_pods(self.target, gpu)
+        self.gpu_pods[rows] = gpu_pods(self.host, gpu)
         self.whole[rows] = (gpu == MILLI).sum(axis=1)
         self.hostable[rows] = hostable_of(
-            self.target, self.stats.type_ok[rows], self.gpu_pods[rows], self.state.cpu_free[rows]
+            self.host, self.host_type_ok[rows], self.gpu_pods[rows], self.state.cpu_free[rows]
         )
+
+    @staticmethod
+    def host_target(target: TargetWorkload) -> TargetWorkload:
+        """The shapes whose hostable demand the tie-break protects."""
+        return target
 
     def gap_counts(self) -> IntArray:
         return open_gaps(self.gaps)
@@ -156,7 +166,7 @@ class SilkScorer(SilkClassicScorer):
 
     def hostable_loss(self, cache: SilkCache, demand: Demand, nodes: IntArray) -> FloatArray:
         """How much hostable demand each node loses if the (non-sharing) worker goes there."""
-        state, target, type_ok = cache.state, cache.target, cache.stats.type_ok[nodes]
+        state, target, type_ok = cache.state, cache.host, cache.host_type_ok[nodes]
         pods = cache.gpu_pods[nodes]
         if demand.gpu_slots:  # it takes the first free whole accelerators, each worth
             # MILLI // share pods of every shape

@@ -15,6 +15,7 @@ from silkroute.scheduler.policies.node_random import RandomScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
+from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
@@ -31,11 +32,13 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     # The fifth round's candidates (issue 15): silk with memory counted.
     "silk-r5": lambda target, seed: SilkR5Scorer(target, order_seed=seed),
     "silk-r5t": lambda target, seed: SilkR5TieScorer(target, order_seed=seed),
+    # The sixth round's candidate: silk's hostable demand over every shape of the target.
+    "silk-r6": lambda target, seed: SilkR6Scorer(target, order_seed=seed),
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
 # Rules measured and not adopted: registered so their tables reproduce, run only when named.
-CANDIDATES = frozenset({"silk-r5", "silk-r5t"})
+CANDIDATES = frozenset({"silk-r5", "silk-r5t", "silk-r6"})
 
 
 def packing_policy(name: str, target: TargetWorkload, seed: int) -> PlacementPolicy:
