@@ -30,8 +30,8 @@ def packing_command(
     policy: Annotated[
         str,
         typer.Option(
-            help=f"Comma-separated policies of: {ALL} (default: all but the fifth round's "
-            "candidates)"
+            help=f"Comma-separated policies of: {ALL} (default: all but the candidates "
+            f"not adopted: {', '.join(sorted(CANDIDATES))})"
         ),
     ] = DEFAULT,
     inflate: Annotated[float, typer.Option(help="Stop at this x the GPU capacity")] = 1.3,
