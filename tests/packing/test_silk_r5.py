@@ -8,7 +8,6 @@ import pytest
 from silkroute.model.workload import Demand
 from silkroute.scheduler.fragmentation import Shape, Stats, TargetWorkload
 from silkroute.scheduler.memory import ArrivalShapes
-from silkroute.scheduler.placement import NodeScorer, PlacementPolicy
 from silkroute.scheduler.policies.node_fgd import FgdScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_r5 import (
@@ -17,11 +16,10 @@ from silkroute.scheduler.policies.node_silk_r5 import (
     frag_with_memory,
 )
 from silkroute.scheduler.registry import NODE_SCORERS
-from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
 from silkroute.sim.openb import Pod
-from silkroute.sim.packing.driver import pod_job
 from silkroute.sim.packing.workload import target_of
+from tests.packing.helpers import chosen_node
 
 GIB = 1024
 # Two one-GPU shapes, equally popular: a memory-hungry one (48 GiB) and a light one (8 GiB).
@@ -38,15 +36,6 @@ def two_nodes() -> ClusterState:
             NodeInfo("big-mem", "s", "T4", 2, 16_000, 128 * GIB),
         ]
     )
-
-
-def place(scorer: NodeScorer, state: ClusterState, demand: Demand) -> int:
-    pod = Pod("p", demand.cpu_milli, demand.mem_mib, demand.gpu_slots, demand.gpu_milli,
-              None, "BE", None, None, None)  # fmt: skip
-    pools = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
-    alloc = PlacementPolicy(scorer, []).place(pod_job(0, pod), state, SiteCatalog([]), pools)
-    assert alloc is not None
-    return alloc.workers[0][0]
 
 
 def test_fragmentation_with_memory_by_hand() -> None:
@@ -70,13 +59,13 @@ def test_silk_r5_keeps_memory_beside_idle_gpus_where_fgd_and_silk_are_blind() ->
     pod = Demand(1, 1000, 4_000, 32 * GIB)
     nodes = np.array([0, 1])
     assert FgdScorer(TARGET).points(two_nodes(), pod, nodes).tolist() == [50, 50]
-    assert place(FgdScorer(TARGET), two_nodes(), pod) == 0
-    assert place(SilkScorer(TARGET), two_nodes(), pod) == 0
+    assert chosen_node(FgdScorer(TARGET), two_nodes(), pod) == 0
+    assert chosen_node(SilkScorer(TARGET), two_nodes(), pod) == 0
     scorer = SilkR5Scorer(TARGET)
     state = two_nodes()
     assert scorer.deltas(scorer.cache(state), pod, nodes).tolist() == [500.0, 0.0]
-    assert place(SilkR5Scorer(TARGET), two_nodes(), pod) == 1
-    assert place(SilkR5TieScorer(TARGET), two_nodes(), pod) == 1
+    assert chosen_node(SilkR5Scorer(TARGET), two_nodes(), pod) == 1
+    assert chosen_node(SilkR5TieScorer(TARGET), two_nodes(), pod) == 1
 
 
 def test_silk_r5t_keeps_fgds_score_first_and_memory_second() -> None:
@@ -106,9 +95,9 @@ def test_silk_r5t_keeps_fgds_score_first_and_memory_second() -> None:
     assert FgdScorer(target).points(state(), pod, nodes).tolist() == [41, 50]
     r5 = SilkR5Scorer(target)
     assert r5.deltas(r5.cache(state()), pod, nodes).tolist() == pytest.approx([0.0, 1000.0])
-    assert place(FgdScorer(target), state(), pod) == 1
-    assert place(SilkR5TieScorer(target), state(), pod) == 1
-    assert place(SilkR5Scorer(target), state(), pod) == 0
+    assert chosen_node(FgdScorer(target), state(), pod) == 1
+    assert chosen_node(SilkR5TieScorer(target), state(), pod) == 1
+    assert chosen_node(SilkR5Scorer(target), state(), pod) == 0
 
 
 def test_silk_r5_hostable_demand_counts_memory() -> None:

@@ -9,16 +9,13 @@ import pytest
 
 from silkroute.model.workload import Demand
 from silkroute.scheduler.fragmentation import Shape, TargetWorkload
-from silkroute.scheduler.placement import NodeScorer, PlacementPolicy
 from silkroute.scheduler.policies.node_fgd import FgdScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 from silkroute.scheduler.registry import NODE_SCORERS
-from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
-from silkroute.sim.openb import Pod
-from silkroute.sim.packing.driver import pod_job
 from silkroute.sim.packing.policies import CANDIDATES, PACKING_POLICIES
+from tests.packing.helpers import chosen_node
 
 GIB = 1024
 # A common one-GPU shape (96 pods) and a rare big one (4 pods): two whole GPUs, 14 cores.
@@ -44,15 +41,6 @@ def cluster() -> ClusterState:
     return state
 
 
-def place(scorer: NodeScorer, state: ClusterState, demand: Demand) -> int:
-    pod = Pod("p", demand.cpu_milli, demand.mem_mib, demand.gpu_slots, demand.gpu_milli,
-              None, "BE", None, None, None)  # fmt: skip
-    pools = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
-    alloc = PlacementPolicy(scorer, []).place(pod_job(0, pod), state, SiteCatalog([]), pools)
-    assert alloc is not None
-    return alloc.workers[0][0]
-
-
 def test_full_coverage_keeps_every_shape_weighted_by_popularity() -> None:
     assert TARGET.shapes == (COMMON,)
     full = TARGET.full_coverage()
@@ -76,8 +64,8 @@ def test_silk_r6_keeps_the_cpu_a_rare_big_shape_needs() -> None:
     state = cluster()
     assert silk.hostable_loss(silk.cache(state), CPU_POD, nodes).tolist() == [0.0, 0.0]
     assert r6.hostable_loss(r6.cache(state), CPU_POD, nodes).tolist() == pytest.approx([80, 0])
-    assert place(SilkScorer(TARGET), cluster(), CPU_POD) == 0
-    assert place(SilkR6Scorer(TARGET), cluster(), CPU_POD) == 1
+    assert chosen_node(SilkScorer(TARGET), cluster(), CPU_POD) == 0
+    assert chosen_node(SilkR6Scorer(TARGET), cluster(), CPU_POD) == 1
 
 
 def test_silk_r6_keeps_fgds_score_on_the_95_percent_target() -> None:
