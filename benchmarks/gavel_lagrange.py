@@ -287,16 +287,13 @@ def window_prices(
 
     Each arrival window's LP is solved alone (minutes, where the whole trace's takes an hour);
     its prices are a starting point only: any prices give a valid Lagrangian bound."""
-    from benchmarks.gavel_lp_bound import lp_solve
+    from benchmarks.gavel_lp_bound import arrival_windows, lp_solve
 
     types = list(capacity)
-    origin = min(j.submit_time for j in jobs)
-    groups: dict[int, list[SimJob]] = {}
-    for sim in jobs:
-        groups.setdefault(int((sim.submit_time - origin) // (window_h * HOUR)), []).append(sim)
+    origin = min(j.submit_time for j in jobs)  # the windows' and the LPs' common grid
     total = 0.0
     parts = []
-    for group in groups.values():
+    for group in arrival_windows(jobs, window_h * HOUR):
         solved = lp_solve(group, capacity, origin_s=origin, crossover=False)
         total += solved.total_s
         parts.append(prices_from_lp(solved.prices, types))
@@ -311,8 +308,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.gavel_bench import CLUSTERS, GAVEL_DIR, SweepRun, _sweep_one
-    from silkroute.sim.workloads import load_workload
+    from benchmarks.gavel_lp_bound import gavel_mmf_s, sweep_point
 
     console = Console(width=150)
     out = Table(title="Lagrangian lower bound on average JCT, h (1 h buckets)")
@@ -320,19 +316,13 @@ def main() -> None:
     for header in (*headers, "ratio", "s"):
         out.add_column(header, justify="left" if header in ("trace", "cluster") else "right")
     for trace, cluster, load, window_h, steps in OPEN_POINTS:
-        workload = load_workload(
-            str(GAVEL_DIR / f"{trace}.trace"),
-            cluster=str(dict(CLUSTERS)[cluster]),
-            load=load,
-            estimates="none",
-        )
-        capacity = dict.fromkeys(("V100", "P100", "K80"), int(cluster.split("+")[0]))
+        jobs, capacity = sweep_point(trace, cluster, load)
         started = time.perf_counter()
-        lp_s, prices = window_prices(workload.jobs, capacity, window_h)
-        bound = lagrangian_bound_s(workload.jobs, capacity, prices=prices, iterations=steps)
+        lp_s, prices = window_prices(jobs, capacity, window_h)
+        bound = lagrangian_bound_s(jobs, capacity, prices=prices, iterations=steps)
         wall = time.perf_counter() - started
-        _, mmf_s, no_wait_s, _ = _sweep_one(SweepRun(trace, cluster, load, "gavel-mmf", None))
-        n = len(workload.jobs)
+        mmf_s, no_wait_s = gavel_mmf_s(trace, cluster, load)
+        n = len(jobs)
         ratio = bound.total_s / n / mmf_s
         out.add_row(
             trace,

@@ -301,15 +301,47 @@ def lp_window_bound_s(
     cluster (the other jobs only took capacity), so each group's sum of JCTs is at least its
     LP bound, and disjoint groups add. It forgets only the backlog carried between windows.
     """
+    return sum(
+        lp_bound_s(group, capacity, bucket_s, horizon) for group in arrival_windows(jobs, window_s)
+    )
+
+
+def arrival_windows(jobs: Sequence[SimJob], window_s: float) -> list[list[SimJob]]:
+    """`jobs` grouped by the window of `window_s` seconds, counted from the first arrival,
+    that each arrives in (groups in order of first appearance, jobs in their order)."""
     start = min(j.submit_time for j in jobs)
     groups: dict[int, list[SimJob]] = {}
     for sim in jobs:
         groups.setdefault(int((sim.submit_time - start) // window_s), []).append(sim)
-    return sum(lp_bound_s(group, capacity, bucket_s, horizon) for group in groups.values())
+    return list(groups.values())
 
 
-# The sweep points where no policy met 0.9x `gavel-mmf` and no other bound settled it
-# (docs/gavel.md): (trace, cluster, load, arrival window in hours or None for the whole trace).
+def sweep_point(trace: str, cluster: str, load: float) -> tuple[list[SimJob], dict[str, int]]:
+    """A load-sweep point's jobs (no time limits) and its accelerators per type."""
+    from benchmarks.gavel_bench import CLUSTERS, GAVEL_DIR
+    from silkroute.sim.workloads import load_workload
+
+    workload = load_workload(
+        str(GAVEL_DIR / f"{trace}.trace"),
+        cluster=str(dict(CLUSTERS)[cluster]),
+        load=load,
+        estimates="none",
+    )
+    capacity = dict.fromkeys(("V100", "P100", "K80"), int(cluster.split("+")[0]))
+    return list(workload.jobs), capacity
+
+
+def gavel_mmf_s(trace: str, cluster: str, load: float) -> tuple[float, float]:
+    """(`gavel-mmf`'s average JCT, the no-wait bound's), seconds, at a load-sweep point."""
+    from benchmarks.gavel_bench import SweepRun, _sweep_one
+
+    _, mmf_s, no_wait_s, _ = _sweep_one(SweepRun(trace, cluster, load, "gavel-mmf", None))
+    return mmf_s, no_wait_s
+
+
+# The sweep points where no policy met 0.9x `gavel-mmf` and the no-wait and capacity-aware
+# bounds settled nothing (docs/gavel.md): the LP settles the first; `gavel_lagrange` the other
+# two. (trace, cluster, load, arrival window in hours or None for the whole trace).
 OPEN_POINTS = (
     ("seed1-103959", "36+36+36", 4.0, None),
     ("seed1-11cb48", "36+36+36", 2.0, None),
@@ -319,29 +351,20 @@ TARGET = 0.9
 
 
 def main() -> None:
-    from benchmarks.gavel_bench import CLUSTERS, GAVEL_DIR, SweepRun, _sweep_one
-    from silkroute.sim.workloads import load_workload
-
     out = Table(title="Time-indexed LP lower bound on average JCT, h (1 h buckets)")
     headers = ("trace", "cluster", "load", "windows", "no-wait", "LP bound", "gavel-mmf", "ratio")
     for header in (*headers, "s"):
         out.add_column(header, justify="left" if header in ("trace", "cluster") else "right")
     for trace, cluster, load, window_h in OPEN_POINTS:
-        workload = load_workload(
-            str(GAVEL_DIR / f"{trace}.trace"),
-            cluster=str(dict(CLUSTERS)[cluster]),
-            load=load,
-            estimates="none",
-        )
-        capacity = dict.fromkeys(("V100", "P100", "K80"), int(cluster.split("+")[0]))
+        jobs, capacity = sweep_point(trace, cluster, load)
         started = time.perf_counter()
         if window_h is None:
-            bound = lp_bound_s(workload.jobs, capacity)
+            bound = lp_bound_s(jobs, capacity)
         else:
-            bound = lp_window_bound_s(workload.jobs, capacity, window_h * HOUR)
+            bound = lp_window_bound_s(jobs, capacity, window_h * HOUR)
         wall = time.perf_counter() - started
-        _, mmf_s, no_wait_s, _ = _sweep_one(SweepRun(trace, cluster, load, "gavel-mmf", None))
-        n = len(workload.jobs)
+        mmf_s, no_wait_s = gavel_mmf_s(trace, cluster, load)
+        n = len(jobs)
         ratio = bound / n / mmf_s
         out.add_row(
             trace,
