@@ -43,9 +43,8 @@ from silkroute.corpus.langid.malay import (
     IND,
     ZSM,
     lingua_term,
-    logit_of,
-    malay_share,
     names_evidence,
+    resplit,
     split_ind_zsm,
 )
 from silkroute.corpus.langid.markers import default_model, ind_zsm_evidence
@@ -519,8 +518,8 @@ def _split_corners(
 ) -> tuple[set[str], float] | None:
     """`malay.split_ind_zsm` at each corner of the Indonesian x Malay votes with each of
     lingua's terms (`malay.lingua_term`): the winners and the winner's lowest share of the two
-    votes; None where a corner is a tie (within EPS). The split's arithmetic step for step (the
-    same floats), without a vote dictionary and a sort per corner."""
+    votes; None where a corner is a tie (within EPS). The split's own `malay.resplit` (the same
+    floats), without a vote dictionary and a sort per corner."""
     winners: set[str] = set()
     share = 1.0
     for ind_vote in ind_votes:
@@ -529,8 +528,7 @@ def _split_corners(
             if total == 0.0:
                 return None  # no split: a tie at zero
             for term in terms:
-                malay = malay_share(logit_of(ind_vote, zsm_vote, evidence, term))
-                ind_after, zsm_after = total * (1.0 - malay), total * malay
+                ind_after, zsm_after = resplit(ind_vote, zsm_vote, evidence, term)
                 # ties go to Indonesian, as sorting the two labels by vote did
                 winner, high, low = (
                     (ZSM, zsm_after, ind_after)

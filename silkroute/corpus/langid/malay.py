@@ -119,5 +119,10 @@ def split_ind_zsm(
     ind, zsm = votes.get(IND, 0.0), votes.get(ZSM, 0.0)
     if ind + zsm == 0.0 or max(votes, key=votes.__getitem__) not in (IND, ZSM):
         return
-    share = malay_share(logit_of(ind, zsm, evidence, lingua_term(lingua_scores)))
-    votes[ZSM], votes[IND] = (ind + zsm) * share, (ind + zsm) * (1.0 - share)
+    votes[IND], votes[ZSM] = resplit(ind, zsm, evidence, lingua_term(lingua_scores))
+
+
+def resplit(ind: float, zsm: float, evidence: float, lingua: float | None) -> tuple[float, float]:
+    """(Indonesian, Malay) after re-splitting their summed vote by `logit_of`."""
+    share = malay_share(logit_of(ind, zsm, evidence, lingua))
+    return (ind + zsm) * (1.0 - share), (ind + zsm) * share
