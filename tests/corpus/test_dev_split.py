@@ -11,6 +11,7 @@ from silkroute.corpus.langid.dev_split import (
     choose_balance,
     dev_parts,
     evidence,
+    evidence_line,
     record,
     relabel,
 )
@@ -83,3 +84,18 @@ def test_no_test_sentence_is_in_a_development_part() -> None:
     assert len(dev) == 3000
     assert dev == everything[: len(dev)]
     assert len(dev) <= len(everything) - len(nlpid_indonesian())
+
+
+def test_an_error_line_shows_every_detector_and_the_splits_inputs(
+    cases: list[SplitCase],
+) -> None:
+    from silkroute.corpus.langid.combined import CombinedLangId
+
+    model = default_model()
+    clearly_malay = cases[0]
+    line = evidence_line(CombinedLangId(settle=False), clearly_malay, model)
+    for detector in ("fasttext", "cld2", "profiles", "lingua"):
+        assert f"'{detector}':" in line, detector
+    markers = float(line.split("markers ")[1].split()[0])
+    assert markers == pytest.approx(model.evidence(clearly_malay.without_names), abs=0.005)
+    assert markers > 0  # "kerajaan", "kerana", "hospital": Malay words

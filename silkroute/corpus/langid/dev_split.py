@@ -9,8 +9,12 @@ without names); a marker model, the shipped one or one loaded from rebuilt table
 re-scored through `malay.split_ind_zsm` with BALANCE swept over -0.5..0.5 in steps of 0.05 and
 chosen by the rule of rounds 2-4: the higher of the lower of Malay (eld dev) and Indonesian
 (nlp-id dev) accuracy, ties to the higher mean. Prints the accuracy per part at the shipped
-BALANCE and at the chosen one, the errors by length and by kind, and the curve. Usage:
+BALANCE and at the chosen one, the errors by length and by kind, and the curve; with
+`--show-errors`, each Malay and Tagalog sentence of eld's dev half still wrong at the chosen
+BALANCE, with every detector's top label and the marker, name, lingua and vote log-odds, and
+for Tagalog the Filipino recheck's word counts. Usage:
     python -m silkroute.corpus.langid.dev_split [--wordfreq P] [--dictionary P] [--markers P]
+        [--show-errors]
 (needs eld's wheel, the `eval` extra, and `pip install --no-deps nlp-id`; the UDHR halves need
 ../shared/data; a part whose source is missing is left out).
 """
@@ -18,6 +22,7 @@ BALANCE and at the chosen one, the errors by length and by kind, and the curve. 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections import Counter
@@ -27,12 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from silkroute.corpus.langid import combined, malay
+from silkroute.corpus.langid.detectors import Detector
 from silkroute.corpus.langid.evalsets import (
     AUTHORED_PATH,
     MIN_CHARS,
     eld_big_test,
     nlpid_indonesian,
 )
+from silkroute.corpus.langid.filipino import _WORD as _FILIPINO_WORD
+from silkroute.corpus.langid.filipino import ENGLISH_WORDS, TAGALOG_WORDS
 from silkroute.corpus.langid.markers import (
     DICTIONARY_PATH,
     MARKERS_PATH,
@@ -190,6 +198,29 @@ def error_kind(case: SplitCase, model: MarkerModel) -> str:
     return "no word evidence"
 
 
+def evidence_line(detector: combined.CombinedLangId, case: SplitCase, model: MarkerModel) -> str:
+    """Every detector's top label and the split's and the Filipino recheck's inputs for one
+    sentence (each detector re-run on it: tagalog cases never reach the split)."""
+    seen: dict[str, dict[str, float]] = {}
+    detectors: list[Detector] = [
+        detector.fasttext,
+        detector.cld2,
+        detector.profiles,
+        detector.lingua,
+    ]
+    votes = combined._vote(case.without_names, detectors, seen)
+    vote_odds = math.log((votes.get(malay.ZSM, 0) + 1e-3) / (votes.get(malay.IND, 0) + 1e-3))
+    words = _FILIPINO_WORD.findall(case.without_names.lower())
+    tops = {name: max(s, key=s.__getitem__) if s else "-" for name, s in seen.items()}
+    return (
+        f"  markers {model.evidence(case.without_names):+.2f} "
+        f"names {malay.names_evidence(case.sample, case.without_names, model):+.2f} "
+        f"lingua {malay.lingua_log_odds(seen['lingua']):+.2f} vote {vote_odds:+.2f} | "
+        f"tagalog words {sum(w in TAGALOG_WORDS for w in words)} "
+        f"english words {sum(w in ENGLISH_WORDS for w in words)} | tops {tops}"
+    )
+
+
 def length_bucket(text: str) -> str:
     words = len(text.split())
     return next(name for bound, name in LENGTHS if words < bound)
@@ -200,6 +231,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markers", type=Path, default=MARKERS_PATH)
     parser.add_argument("--wordfreq", type=Path, default=WORDFREQ_PATH)
     parser.add_argument("--dictionary", type=Path, default=DICTIONARY_PATH)
+    parser.add_argument(
+        "--show-errors",
+        action="store_true",
+        help="print each Malay and Tagalog dev sentence still wrong, with its evidence",
+    )
     args = parser.parse_args(argv)
     parts = dev_parts()
     if MALAY not in parts or INDONESIAN not in parts:
@@ -232,6 +268,14 @@ def main(argv: list[str] | None = None) -> None:
         for b in BALANCES
     )
     print(f"balance curve (Malay/Indonesian): {curve}")
+    if args.show_errors:
+        detector = combined.CombinedLangId(settle=False)
+        for part in (MALAY, "eld_fil"):
+            for case in cases.get(part, []):
+                label = relabel(case, evidence(case, model), report.chosen)
+                if label != case.gold:
+                    print(f"{case.gold} -> {label}: {case.sample}")
+                    print(evidence_line(detector, case, model))
 
 
 if __name__ == "__main__":
