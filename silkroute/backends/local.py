@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,7 @@ class LocalBackend:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return  # a runner holds it: this rank is already running
-            env = dict(os.environ)
+            env = inherited_environment(os.environ)
             # The platform's own environment first, as if activated: a job's `python` and
             # `silkroute` are the server's, wherever it was started from.
             env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -314,6 +314,23 @@ class LocalBackend:
             except (OSError, ValueError):
                 continue
         return out
+
+
+# What a job inherits from the process that starts it: what a program needs to run (the
+# search paths, the locale, the time zone, a home and a temporary folder), never the
+# platform's own variables (`SILKROUTE_AGENT_TOKEN`, a database URL with its password, a
+# cloud key), which a job printing its environment would put in its tenant's logs. Slurm's
+# `--export=NONE` does the same for the Slurm back end; the job's `env` adds what it needs.
+INHERITED_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "TMPDIR", "LANG", "LANGUAGE"}
+    | {"LD_LIBRARY_PATH", "PYTHONPATH"}
+)
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `environ` a job inherits: `INHERITED_VARIABLES` and the locale's
+    `LC_*`."""
+    return {k: v for k, v in environ.items() if k in INHERITED_VARIABLES or k.startswith("LC_")}
 
 
 def _argv(command: Sequence[str] | str) -> list[str]:

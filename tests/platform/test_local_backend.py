@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from silkroute.backends.base import LaunchSpec, RunState, WorkerPlacement
 from silkroute.backends.local import LocalBackend
@@ -41,6 +45,33 @@ def test_every_rank_gets_the_job_contract(tmp_path: Path) -> None:
     assert wait_state(backend, "r1") is RunState.SUCCEEDED
     outputs = [p.read_text().strip() for p in backend.log_paths("r1") if "stdout" in p.name]
     assert outputs == ["0/2 0 hanoi", "1/2 1 hanoi"]
+
+
+def test_a_job_inherits_what_a_program_needs_but_never_the_platforms_own_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SILKROUTE_AGENT_TOKEN", "sr_agent-secret")
+    monkeypatch.setenv("SILKROUTE_DATABASE_URL", "postgresql://silk:pw@db/silkroute")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cloud-secret")
+    monkeypatch.setenv("LC_TIME", "th_TH.UTF-8")
+    monkeypatch.setenv("TZ", "Asia/Bangkok")
+    backend = LocalBackend(tmp_path / "state")
+    launch = dataclasses.replace(spec(tmp_path, "r1", "env"), env={"MODEL": "sea-lion"})
+    backend.submit(launch)
+    assert wait_state(backend, "r1") is RunState.SUCCEEDED
+    env = dict(
+        line.split("=", 1)
+        for line in (tmp_path / "runs" / "r1" / "stdout-0.log").read_text().splitlines()
+        if "=" in line
+    )
+    assert "secret" not in str(env) and "pw@" not in str(env)
+    assert {k: env.get(k) for k in ("MODEL", "SILKROUTE_SITE", "LC_TIME", "TZ")} == {
+        "MODEL": "sea-lion",
+        "SILKROUTE_SITE": "hanoi",
+        "LC_TIME": "th_TH.UTF-8",
+        "TZ": "Asia/Bangkok",
+    }
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
 
 
 def test_a_repeated_submit_does_not_start_the_run_again(tmp_path: Path) -> None:
