@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from silkroute.backends.sandbox import SandboxMode
 from silkroute.client import DEFAULT_URL, ApiError, Client
 from silkroute.model.errors import SpecError, read_yaml
 
@@ -92,12 +93,24 @@ def server(
     agent_timeout: Annotated[
         float, typer.Option(help="A site whose agent is silent this long goes down")
     ] = 15.0,
+    sandbox: Annotated[
+        SandboxMode,
+        typer.Option(
+            help="Run the embedded sites' jobs in a bubblewrap sandbox (read-only system, the "
+            "data directory hidden, only the run's own folders writable): bwrap (or refuse to "
+            "start), auto (where bwrap works), off"
+        ),
+    ] = SandboxMode.OFF,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
 
     from silkroute.api.app import create_app
+    from silkroute.backends.sandbox import unusable_reason
     from silkroute.control.boot import open_platform
+
+    if sandbox is SandboxMode.BWRAP and (reason := unusable_reason()) is not None:
+        raise fail(f"--sandbox bwrap: {reason}")
 
     if operator_policies is not None:
         from silkroute.policy.operator import OperatorPolicies
@@ -115,6 +128,7 @@ def server(
             audit_key=audit_key,
             operator_policies=operator_policies,
             agent_timeout_s=agent_timeout,
+            sandbox=sandbox,
         )
     except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
         raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from silkroute.backends.sandbox import SandboxMode
 from silkroute.console import fail
 
 
@@ -74,6 +75,14 @@ def agent(
     slurm_partition: Annotated[
         str | None, typer.Option(help="Slurm partition (--backend slurm)")
     ] = None,
+    sandbox: Annotated[
+        SandboxMode,
+        typer.Option(
+            help="--backend local: run jobs in a bubblewrap sandbox (read-only system, other "
+            "runs and checkpoints hidden, only the run's own folders writable): bwrap (or "
+            "refuse to start), auto (where bwrap works), off"
+        ),
+    ] = SandboxMode.OFF,
 ) -> None:
     """Run a site's agent: pull its runs from the control plane, run them on the engine,
     report states and exit codes, ship logs, heartbeat."""
@@ -91,9 +100,15 @@ def agent(
         kind, count = _accelerators(accelerators)
         if backend is Engine.LOCAL:
             from silkroute.backends.local import LocalBackend
+            from silkroute.backends.sandbox import make_sandbox
 
+            private = [root, *([checkpoint_dir] if checkpoint_dir else [])]
             engine: Any = LocalBackend(
-                root / "engine", accelerator=kind, accelerators=count, nodes=local_nodes
+                root / "engine",
+                accelerator=kind,
+                accelerators=count,
+                nodes=local_nodes,
+                sandbox=make_sandbox(sandbox, private),
             )
         else:
             engine = _backend(

@@ -8,15 +8,18 @@ as before, through the one code path.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
 
 from silkroute.agent.site_agent import SiteAgent
 from silkroute.backends.local import LocalBackend
+from silkroute.backends.sandbox import Sandbox, SandboxMode, make_sandbox
 from silkroute.control import agents
 from silkroute.control.service import Platform
 from silkroute.store.models import SiteRow
@@ -28,9 +31,21 @@ class EmbeddedAgents:
     """One thread serving every site without a remote agent, a round per site each time the
     loop assigns or stops a run, an operation finishes, or `interval_s` passes."""
 
-    def __init__(self, platform: Platform, data_dir: Path, interval_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        data_dir: Path,
+        interval_s: float = 0.25,
+        sandbox: SandboxMode = SandboxMode.OFF,
+        private: Sequence[Path] = (),
+    ) -> None:
+        """`sandbox`, `private`: how local jobs are kept from the platform's files (the data
+        directory and the paths in `private`), decided when the first site's back end is made
+        (`backends/sandbox.py`)."""
         self.platform = platform
         self.state_dir = Path(data_dir) / "backend"
+        self.sandbox_mode = sandbox
+        self.private = (Path(data_dir), *private)
         self.interval_s = interval_s
         self.sites_every_s = 2.0
         self.agents: dict[str, SiteAgent] = {}
@@ -67,6 +82,10 @@ class EmbeddedAgents:
             self.run_once()
             self._wake.wait(self.interval_s)
 
+    @functools.cached_property
+    def sandbox(self) -> Sandbox | None:
+        return make_sandbox(self.sandbox_mode, self.private)
+
     def _refresh_sites(self) -> None:
         self._last_sites = time.monotonic()
         with self.platform.store.session() as session:
@@ -76,7 +95,7 @@ class EmbeddedAgents:
             runs = self.platform.loop.runs_dir
             self.agents[site] = SiteAgent(
                 site=site,
-                backend=LocalBackend(self.state_dir / site),
+                backend=LocalBackend(self.state_dir / site, sandbox=self.sandbox),
                 control=agents.InProcess(self.platform, site),
                 work_dir=runs,
                 checkpoint_root=runs,

@@ -29,9 +29,12 @@ from typing import Any
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus, worker_env
 from silkroute.backends.capabilities import check_run_id
+from silkroute.backends.local_runner import write_atomically
+from silkroute.backends.sandbox import Sandbox
 from silkroute.model.inventory import NodeInventory, SiteInventory
 
 EXIT_LOST = -1000  # the rank was killed before it could record an exit code
+EXIT_NOT_STARTED = 126  # the rank's runner ended before starting the command (as a shell's 126)
 # A gang fails as one: once a rank has failed, the others get SIGTERM and, this long after,
 # SIGKILL (as Slurm's srun --kill-on-bad-exit and Ray's gang driver do).
 GANG_STOP_GRACE_S = 10.0
@@ -48,19 +51,23 @@ class LocalBackend:
         accelerator: str | None = None,
         accelerators: int = 0,
         nodes: int = 1,
+        sandbox: Sandbox | None = None,
     ) -> None:
         """`accelerator`, `accelerators`: what the operator says this host has per node
         (nothing detects them); `nodes`: how many nodes this host stands for in the
         inventory (1 for a real host; a demo or test site may show one host as several,
-        splitting its CPUs and memory among them)."""
+        splitting its CPUs and memory among them); `sandbox`: where set, every rank runs
+        inside it (`backends/sandbox.py`)."""
         if nodes < 1:
             raise BackendError(f"nodes: {nodes} must be at least 1")
         if accelerators < 0:
             raise BackendError(f"accelerators: {accelerators} must be at least 0")
         self.accelerator, self.accelerators, self.nodes = accelerator, accelerators, nodes
+        self.sandbox = sandbox
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._children: dict[int, subprocess.Popen[bytes]] = {}  # reaped by poll
+        # Runners this instance started, with the rank's folder and number: reaped by poll.
+        self._children: dict[int, tuple[subprocess.Popen[bytes], Path, int]] = {}
         self._lock = threading.Lock()
 
     # ----- the Backend protocol ---------------------------------------------------------
@@ -176,6 +183,7 @@ class LocalBackend:
         if (workdir / f"started-{rank}").exists() or (workdir / f"exit-{rank}").exists():
             return
         lock_fd = os.open(workdir / f"lock-{rank}", os.O_RDWR | os.O_CREAT, 0o600)
+        fds = [lock_fd]
         try:
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -187,12 +195,21 @@ class LocalBackend:
             env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
             env.update(worker_env(spec, rank))
             argv = _argv(spec.command)
+            prefix: list[str] = []
+            if self.sandbox is not None:
+                # bubblewrap writes the sandbox's first pid here: the rank's process group
+                # outlives a restart of this back end (see `_started_pid`).
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                info = os.open(workdir / f"sandbox-{rank}.json", flags, 0o600)
+                fds.append(info)
+                prefix = self.sandbox.argv(workdir, spec.checkpoint_dir, info)
             with (
                 open(workdir / f"stdout-{rank}.log", "ab") as out,
                 open(workdir / f"stderr-{rank}.log", "ab") as err,
             ):
                 child = subprocess.Popen(
                     [
+                        *prefix,
                         sys.executable,
                         "-m",
                         "silkroute.backends.local_runner",
@@ -206,17 +223,24 @@ class LocalBackend:
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    pass_fds=(lock_fd,),  # the child holds the rank's lock from birth
+                    pass_fds=tuple(fds),  # the child holds the rank's lock from birth
                     start_new_session=True,  # its own process group: signals reach its children
                 )
-            self._children[child.pid] = child
+            self._children[child.pid] = (child, workdir, rank)
         finally:
-            os.close(lock_fd)  # our copy only; the child's keeps the lock
+            for fd in fds:
+                os.close(fd)  # our copies only; the child's keep the lock
 
     def _reap(self) -> None:
-        for pid, child in list(self._children.items()):
-            if child.poll() is not None:
-                del self._children[pid]
+        for pid, (child, workdir, rank) in list(self._children.items()):
+            if child.poll() is None:
+                continue
+            del self._children[pid]
+            started, exit_file = workdir / f"started-{rank}", workdir / f"exit-{rank}"
+            if not started.exists() and not exit_file.exists():
+                # It ended before its runner could start the command (the sandbox could not
+                # be set up, the runner could not start): a failure, not a rank to start again.
+                write_atomically(exit_file, str(EXIT_NOT_STARTED))
 
     def _signal(self, record: dict[str, Any], sig: signal.Signals) -> None:
         for rank in range(record["world_size"]):
@@ -236,11 +260,12 @@ class LocalBackend:
             if not record["cancel_requested"]:
                 self._stop_gang_if_a_rank_failed(record, workdir, alive)
             return RunStatus(run_id, RunState.RUNNING, started_at=started_at)
-        if not all(p.exists() for p in started):
+        exits = [workdir / f"exit-{r}" for r in ranks]
+        # A rank that ended before its runner started the command has an exit and no start.
+        if not all(s.exists() or e.exists() for s, e in zip(started, exits, strict=True)):
             if record["cancel_requested"]:
                 return RunStatus(run_id, RunState.CANCELLED, None, "cancelled", None, None)
             return RunStatus(run_id, RunState.QUEUED, message="not every rank has started")
-        exits = [workdir / f"exit-{r}" for r in ranks]
         codes = [_exit_code(p) for p in exits]
         ended = max((_mtime(p) for p in exits if p.exists()), default=time.time())
         if record["cancel_requested"]:
@@ -259,6 +284,8 @@ class LocalBackend:
             message = "a worker was killed before it could report"
         elif code == 127:
             message = "the command was not found (exit code 127)"
+        elif code == EXIT_NOT_STARTED:
+            message = "a worker could not be started (its stderr log says why)"
         else:
             message = f"a worker exited with code {code}"
         return RunStatus(run_id, RunState.FAILED, code, message, started_at, ended)
@@ -356,8 +383,23 @@ def _rank_alive(record: dict[str, Any], rank: int) -> bool:
 
 
 def _started_pid(record: dict[str, Any], rank: int) -> int | None:
+    """The rank's process group: the runner's pid (it leads its group), or, in a sandbox,
+    whose PID namespace hides the runner's real pid, the group of the sandbox's first process
+    as bubblewrap reported it."""
+    workdir = Path(record["workdir"])
     try:
-        return int((Path(record["workdir"]) / f"started-{rank}").read_text().strip())
+        info = json.loads((workdir / f"sandbox-{rank}.json").read_text())
+    except FileNotFoundError:
+        info = None
+    except (OSError, ValueError):
+        return None
+    if info is not None:
+        try:
+            return os.getpgid(int(info["child-pid"]))
+        except (KeyError, TypeError, ValueError, ProcessLookupError):
+            return None
+    try:
+        return int((workdir / f"started-{rank}").read_text().strip())
     except (OSError, ValueError):
         return None
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from silkroute.audit.log import load_private_key
+from silkroute.backends.sandbox import SandboxMode
 from silkroute.control.auth import Role, issue_token
 from silkroute.control.loop import ControlLoop
 from silkroute.control.service import Platform
@@ -25,12 +27,15 @@ def open_platform(
     audit_key: Path | None = None,
     operator_policies: Path | None = None,
     agent_timeout_s: float = 15.0,
+    sandbox: SandboxMode = SandboxMode.OFF,
 ) -> Platform:
     """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state).
 
     `audit_key`: the audit log's Ed25519 signing key (PEM); default `<data_dir>/audit.key`,
     made on first start. `operator_policies`: the operator's Cedar file (checked at once).
-    `agent_timeout_s`: a remote agent silent this long has its site marked down."""
+    `agent_timeout_s`: a remote agent silent this long has its site marked down.
+    `sandbox`: how the embedded sites' local jobs are kept from the data directory, the audit
+    key and a SQLite database kept elsewhere (`backends/sandbox.py`)."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(db_url or default_url(data_dir))
@@ -46,7 +51,8 @@ def open_platform(
     platform = Platform(store, loop)
     from silkroute.agent.embedded import EmbeddedAgents  # (the agent room imports control)
 
-    loop.companions.append(EmbeddedAgents(platform, data_dir))
+    private = [p for p in (audit_key, sqlite_file(db_url)) if p is not None]
+    loop.companions.append(EmbeddedAgents(platform, data_dir, sandbox=sandbox, private=private))
     return platform
 
 
@@ -59,3 +65,14 @@ def init_admin(platform: Platform, force: bool = False) -> str | None:
         if admins and not force:
             return None
         return issue_token(session, Role.ADMIN, label="admin")
+
+
+def sqlite_file(db_url: str | None) -> Path | None:
+    """The database file of a SQLite URL (None for the default, inside the data directory,
+    and for a server database)."""
+    if db_url is None:
+        return None
+    url = make_url(db_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
