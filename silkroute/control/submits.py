@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import queue
 import threading
 import time
@@ -90,6 +91,12 @@ class SitesSnapshot:
     checked_at: float  # time.monotonic() of the last read
 
 
+# What every engine can hand a process (POSIX's portable names): `execve` refuses a name
+# holding `=`, so such a job would be accepted and then never start. Checked here, at
+# submit, not in `JobSpec`: specs already stored are read back through `JobSpec`.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def validation_problems(exc: ValidationError) -> ServiceError:
     problems = []
     for err in exc.errors():
@@ -152,6 +159,13 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
     finite(body, "")
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
+    for name in spec.env:
+        if not ENV_NAME.fullmatch(name):
+            raise invalid(
+                "env",
+                f"{name!r} is not an environment variable name "
+                "(letters, digits and '_', not starting with a digit)",
+            )
     return Prepared(caller, spec, replica_specs(spec), idempotency_key)
 
 

@@ -214,6 +214,7 @@ class Bad:
     content_type: str
     want_status: int
     want_field: str
+    want_reason: str = ""
 
 
 BAD_INPUT = [
@@ -285,6 +286,14 @@ BAD_INPUT = [
     ),
     Bad("no command", b'{"name":"x"}', "application/json", 422, "command"),
     Bad(
+        "an environment variable name no process can be given",
+        b'{"name":"x","command":"true","env":{"A=B":"1"}}',
+        "application/json",
+        422,
+        "env",
+        "not an environment variable name",
+    ),
+    Bad(
         "an oversized body",
         b'{"name":"x","command":"' + b"a" * (2 << 20) + b'"}',
         "application/json",
@@ -306,6 +315,7 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_stored(api: Api, case: Bad) -> 
     assert body["message"] and "Traceback" not in got.text
     if case.want_field:
         assert case.want_field in [p["field"] for p in body["errors"]], body
+    assert case.want_reason in body["message"], body
     assert stored_jobs(api) == 0
 
 

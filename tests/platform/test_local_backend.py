@@ -6,7 +6,9 @@ import dataclasses
 import time
 from pathlib import Path
 
-from silkroute.backends.base import LaunchSpec, RunState, WorkerPlacement
+import pytest
+
+from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
 from silkroute.backends.local import LocalBackend
 
 
@@ -41,6 +43,17 @@ def test_every_rank_gets_the_job_contract(tmp_path: Path) -> None:
     assert wait_state(backend, "r1") is RunState.SUCCEEDED
     outputs = [p.read_text().strip() for p in backend.log_paths("r1") if "stdout" in p.name]
     assert outputs == ["0/2 0 hanoi", "1/2 1 hanoi"]
+
+
+def test_an_environment_no_process_can_take_is_refused_not_retried_forever(
+    tmp_path: Path,
+) -> None:
+    # A BackendError is what the agent reports as a failed launch; anything else it retries
+    # every round, leaving the job `starting` for ever.
+    backend = LocalBackend(tmp_path / "state")
+    bad = dataclasses.replace(spec(tmp_path, "r1", "true"), env={"A=B": "1"})
+    with pytest.raises(BackendError, match="environment"):
+        backend.submit(bad)
 
 
 def test_a_repeated_submit_does_not_start_the_run_again(tmp_path: Path) -> None:
