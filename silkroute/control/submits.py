@@ -17,8 +17,8 @@ import hashlib
 import json
 import logging
 import math
-import re
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -306,10 +306,14 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
             if key is not None:
                 found = earlier.get((spec.tenant, key))
                 if found is not None:
-                    outcomes[i] = Accepted(_siblings(session, found, prepared), False)
+                    outcomes[i] = _mismatch(found.id, found.spec, prepared) or Accepted(
+                        _siblings(session, found, prepared), False
+                    )
                     continue
                 if (spec.tenant, key) in first_with_key:
-                    outcomes[i] = first_with_key[(spec.tenant, key)]
+                    first = first_with_key[(spec.tenant, key)]
+                    stored = batch[first].specs[0].model_dump(mode="json")
+                    outcomes[i] = _mismatch(None, stored, prepared) or first
                     continue
             try:
                 tenant = tenants.get(spec.tenant)
@@ -344,6 +348,21 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
         assert outcome is not None
         resolved.append(outcome)
     return resolved
+
+
+def _mismatch(job_id: int | None, stored: Any, prepared: Prepared) -> ServiceError | None:
+    """A key reused for another job is the client's error (the IETF Idempotency-Key draft:
+    422), not a retry: answering with the first job would say the second was accepted."""
+    if stored == prepared.specs[0].model_dump(mode="json"):
+        return None
+    which = "an earlier submit" if job_id is None else f"job {job_id}"
+    reason = f"already used for {which}, with a different spec; use a new key for a new job"
+    return ServiceError(
+        422,
+        "idempotency_mismatch",
+        f"Idempotency-Key: {reason}",
+        [FieldProblem("Idempotency-Key", reason)],
+    )
 
 
 def _earlier_by_key(session: Session, batch: Sequence[Prepared]) -> dict[tuple[str, str], JobRow]:
@@ -514,4 +533,5 @@ class SubmitWriter:
             found = _earlier_by_key(session, [prepared]).get((prepared.spec.tenant, prepared.key))
             if found is None:
                 raise exc
-            return [Accepted(_siblings(session, found, prepared), False)]
+            mismatch = _mismatch(found.id, found.spec, prepared)
+            return [mismatch or Accepted(_siblings(session, found, prepared), False)]

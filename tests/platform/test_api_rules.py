@@ -206,6 +206,26 @@ def test_a_retried_submit_with_the_same_key_returns_the_same_job(api: Api) -> No
     assert third.status_code == 201 and third.json()["id"] != first.json()["id"]
 
 
+def test_a_key_reused_for_a_different_job_is_refused_not_answered_with_the_old_one(
+    api: Api,
+) -> None:
+    # As the IETF Idempotency-Key draft says: the same key with another payload is a client
+    # error. Answering with the first job would tell the client its second job was accepted.
+    api.add_sites()
+    token = api.tenant("t1")
+    headers = {**api.as_(token), "Idempotency-Key": "nightly"}
+    first = api.client.post("/v1/jobs", json={"name": "a", "command": "true"}, headers=headers)
+    assert first.status_code == 201, first.text
+    other = api.client.post("/v1/jobs", json={"name": "b", "command": "true"}, headers=headers)
+    assert other.status_code == 422, other.text
+    assert other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert f"job {first.json()['id']}" in other.json()["message"]
+    assert stored_jobs(api) == 1
+    # The same body again is still a retry.
+    again = api.client.post("/v1/jobs", json={"name": "a", "command": "true"}, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
 # ----- bad input ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Bad:
