@@ -470,7 +470,10 @@ class NodeName:
 
 def node_names(sites: Iterable[SiteSpec]) -> list[NodeName]:
     """The nodes of these sites as the scheduler names them (`<site>-<type>-00000`, ...)."""
-    cluster = ClusterState.from_spec(ClusterSpec(sites=list(sites)))
+    specs = list(sites)
+    if not specs:  # a platform before its first `site add` (a cluster needs a site)
+        return []
+    cluster = ClusterState.from_spec(ClusterSpec(sites=specs))
     return [NodeName(n.site, n.name, n.accelerator, n.accelerators) for n in cluster.node_infos()]
 
 

@@ -219,3 +219,15 @@ def test_removing_a_site_keeps_the_data_law_where_it_was(api: Api) -> None:
     assert job["state"] == "pending" and job["runs"] == [], job
     api.client.delete(f"/v1/jobs/{blocker}", headers=api.as_(acme))
     assert api.wait_for(acme, held, ("succeeded",))["site"] == "hanoi"
+
+
+def test_a_fresh_platform_without_sites_lists_no_nodes_and_its_loop_runs(api: Api) -> None:
+    # The state a new deployment is in between `admin init` and `site add`: listing nodes
+    # answered 500 and the loop's first pass failed with a traceback.
+    got = api.client.get("/v1/nodes", headers=api.admin_headers())
+    assert (got.status_code, got.json()) == (200, [])
+    api.platform.loop.inventory_changed()
+    api.platform.loop.run_once()  # raises if a step of the pass fails
+    api.add_sites()
+    nodes = api.client.get("/v1/nodes", headers=api.admin_headers()).json()
+    assert nodes and {n["state"] for n in nodes} == {"active"}
