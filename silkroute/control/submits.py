@@ -311,9 +311,9 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
                     )
                     continue
                 if (spec.tenant, key) in first_with_key:
-                    first = first_with_key[(spec.tenant, key)]
-                    stored = batch[first].specs[0].model_dump(mode="json")
-                    outcomes[i] = _mismatch(None, stored, prepared) or first
+                    first_index = first_with_key[(spec.tenant, key)]
+                    stored = batch[first_index].specs[0].model_dump(mode="json")
+                    outcomes[i] = _mismatch(None, stored, prepared) or first_index
                     continue
             try:
                 tenant = tenants.get(spec.tenant)
