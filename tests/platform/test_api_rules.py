@@ -168,6 +168,18 @@ def test_listings_show_a_tenant_only_its_own(api: Api) -> None:
     assert sorted(j["name"] for j in everyone) == ["mine", "theirs"]
 
 
+def test_a_tenant_filtering_by_another_tenant_gets_nothing_not_its_own_jobs(api: Api) -> None:
+    # The filter was dropped for tenants, so asking for `other`'s jobs listed one's own.
+    api.add_sites()
+    owner, other = api.tenant("owner"), api.tenant("other")
+    api.submit(owner, name="mine")
+    api.submit(other, name="theirs")
+    asked = api.client.get("/v1/jobs", params={"tenant": "owner"}, headers=api.as_(other))
+    assert asked.status_code == 200 and asked.json()["jobs"] == []
+    own = api.client.get("/v1/jobs", params={"tenant": "other"}, headers=api.as_(other))
+    assert [j["name"] for j in own.json()["jobs"]] == ["theirs"]
+
+
 @pytest.mark.parametrize(
     "header",
     [None, "Bearer", "Bearer sr_not-a-token", "Basic dXNlcjpwYXNz"],
