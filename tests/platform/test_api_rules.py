@@ -180,6 +180,15 @@ def test_a_tenant_filtering_by_another_tenant_gets_nothing_not_its_own_jobs(api:
     assert [j["name"] for j in own.json()["jobs"]] == ["theirs"]
 
 
+def test_usage_for_a_window_that_ends_before_it_starts_is_refused(api: Api) -> None:
+    token = api.tenant("t1")
+    got = api.client.get(
+        "/v1/usage", params={"from": "2026-12-01", "to": "2026-01-01"}, headers=api.as_(token)
+    )
+    assert got.status_code == 422, got.text
+    assert got.json()["errors"][0]["field"] == "to"
+
+
 @pytest.mark.parametrize(
     "header",
     [None, "Bearer", "Bearer sr_not-a-token", "Basic dXNlcjpwYXNz"],
