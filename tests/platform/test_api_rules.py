@@ -409,6 +409,30 @@ def test_bad_site_and_tenant_bodies_name_the_field(api: Api) -> None:
     assert got.status_code == 422 and got.json()["errors"][0]["field"] == "monthly_budget"
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "want_field"),
+    [
+        ("/v1/jobs", {"tenant": "a\x00"}, "query.tenant"),
+        ("/v1/jobs", {"name": "a\x00"}, "query.name"),
+        ("/v1/tenants/a%00", {}, "(path)"),
+        ("/v1/datasets/a%00", {}, "(path)"),
+        ("/v1/compliance", {"tenant": "a\x00"}, "query.tenant"),
+        ("/v1/usage", {"tenant": "a\x00"}, "query.tenant"),
+        ("/v1/nodes", {"site": "a\x00"}, "query.site"),
+        ("/v1/datasets", {"owner": "a\x00"}, "query.owner"),
+    ],
+)
+def test_a_nul_character_in_the_url_is_a_422_never_a_500(
+    api: Api, path: str, params: dict[str, str], want_field: str
+) -> None:
+    # PostgreSQL's text cannot hold NUL: asking it about one was a 500 (a tenant's name).
+    tenant = api.tenant("t1")
+    for token in (tenant, api.admin):
+        got = api.client.get(path, params=params, headers=api.as_(token))
+        assert got.status_code == 422, got.text
+        assert got.json()["errors"][0]["field"] == want_field
+
+
 def test_paging_walks_every_job_once(api: Api) -> None:
     api.add_sites()
     token = api.tenant("t1")
