@@ -8,6 +8,7 @@ a message holding `[...]` (a field like `jobs[0]`) prints as it is.
 
 from __future__ import annotations
 
+import math
 import sys
 
 import typer
@@ -22,3 +23,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print the error; the caller raises what this returns (`raise fail(...) from None`)."""
     print_error(message)
     return typer.Exit(code=code)
+
+
+def check_number(option: str, value: float | None, *, least: float, strict: bool = False) -> None:
+    """Refuse NaN, infinity and numbers below `least` (or equal to it, if `strict`), naming
+    the option: a typed float option takes `nan`, a loop ticking every NaN, 0 or -1 seconds
+    spins, and JSON cannot carry NaN."""
+    if value is None:
+        return
+    low = value <= least if strict else value < least
+    if not math.isfinite(value) or low:
+        bound = f"{'>' if strict else '>='} {least:g}"
+        raise fail(f"{option}: must be a finite number {bound} (got {value:g})")

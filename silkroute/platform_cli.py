@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from silkroute.client import DEFAULT_URL, ApiError, Client
+from silkroute.console import check_number
 from silkroute.model.errors import SpecError, read_yaml
 
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -95,6 +96,12 @@ def server(
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
+
+    if not 1 <= port <= 65535:
+        raise fail(f"--port: must be between 1 and 65535 (got {port})")
+    check_number("--tick", tick, least=0, strict=True)
+    check_number("--grace", grace, least=0)
+    check_number("--agent-timeout", agent_timeout, least=0, strict=True)
 
     from silkroute.api.app import create_app
     from silkroute.control.boot import open_platform
@@ -188,6 +195,9 @@ def tenant_create(
     token: Token = None,
 ) -> None:
     """Create a tenant and print its token (shown once)."""
+    check_number("--voucher-hours", voucher_hours, least=0)
+    check_number("--budget", budget, least=0)
+    check_number("--weight", weight, least=0, strict=True)
     body = {
         "name": name,
         "country": country,

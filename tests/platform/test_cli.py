@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -201,3 +204,52 @@ def test_operators_revoke_tokens_and_drain_nodes_from_the_cli(api: Api, server_u
     assert code == 0, out
     code, out = cli(server_url, api.admin, "node", "list", "--site", "jakarta")
     assert code == 0 and out.count("removed") == 2, out
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["server", "--port", "99999"], "--port"),
+        (["server", "--tick", "0"], "--tick"),
+        (["server", "--tick", "nan"], "--tick"),
+        (["server", "--grace", "-5"], "--grace"),
+        (["server", "--agent-timeout", "inf"], "--agent-timeout"),
+        (["tenant", "create", "t1", "--country", "SG", "--weight", "nan"], "--weight"),
+        (["tenant", "create", "t1", "--country", "SG", "--budget", "inf"], "--budget"),
+        (
+            ["agent", "--site", "s", "--backend", "local", "--token", "x", "--interval", "0"],
+            "--interval",
+        ),
+    ],
+    ids=[
+        "a port past 65535 (it served on another)",
+        "a tick of 0 seconds (the loop spins)",
+        "a tick of NaN seconds",
+        "a negative grace period",
+        "an endless agent timeout",
+        "a NaN fair-share weight (a traceback: JSON cannot carry NaN)",
+        "an endless budget",
+        "an agent round every 0 seconds",
+    ],
+)
+def test_a_bad_number_option_is_one_line_exit_2_before_anything_starts(
+    tmp_path: Path, args: list[str], want: str
+) -> None:
+    # A subprocess with a timeout: a server that starts anyway must fail the test, not hang it.
+    env = {**os.environ, "SILKROUTE_URL": f"http://127.0.0.1:{free_port()}", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "silkroute.cli",
+            *args,
+            *(["--data-dir", str(tmp_path)] if args[0] == "server" else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: {want}:") and done.stderr.count("\n") == 1, done.stderr
