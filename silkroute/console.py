@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 
 def print_error(message: str) -> None:
@@ -35,3 +38,36 @@ def check_number(option: str, value: float | None, *, least: float, strict: bool
     if not math.isfinite(value) or low:
         bound = f"{'>' if strict else '>='} {least:g}"
         raise fail(f"{option}: must be a finite number {bound} (got {value:g})")
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (a missing option, `abc` for a number, an unknown command) as one
+    `error:` line naming the command's help, like every other error: typer draws them in a
+    box wrapped at the terminal width."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:  # click's usage errors, as typer vendors them
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the help, asked for by no args
+                if exc.format_message():  # rich has printed it already, else here
+                    typer.echo(exc.format_message(), err=True)
+                sys.exit(exc.exit_code)
+            context = getattr(exc, "ctx", None)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            print_error(exc.format_message() + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)

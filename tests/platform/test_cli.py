@@ -253,3 +253,32 @@ def test_a_bad_number_option_is_one_line_exit_2_before_anything_starts(
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"error: {want}:") and done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["cancel", "abc"], "Invalid value for 'job_id'"),
+        (["logs", "1", "--stream", "stdout"], "No such option: --stream"),
+        (["tenant", "create", "t1"], "Missing option '--country'"),
+        (["node", "fly", "hanoi"], "No such command 'fly'"),
+    ],
+    ids=[
+        "a job id that is not a number",
+        "an unknown option",
+        "a missing option",
+        "an unknown command",
+    ],
+)
+def test_a_usage_error_is_one_line_exit_2_in_a_narrow_terminal(
+    tmp_path: Path, args: list[str], want: str
+) -> None:
+    # Typer drew these in a box, wrapped at the terminal width: several lines, split words.
+    env = {**os.environ, "COLUMNS": "40", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", *args],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert want in done.stderr and "--help" in done.stderr
