@@ -270,6 +270,9 @@ def check_runnable(
     why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)
+    far = checker.beyond_latency_slo(spec)
+    if far is not None:
+        raise invalid("latency_slo_ms", far)
     return check_job_datasets(session, spec, platform.loop.operator_policies)
 
 

@@ -351,6 +351,15 @@ BAD_INPUT = [
         "only inference jobs",
     ),
     Bad(
+        # It waited for ever, "too far from every user region of the SLO".
+        "an inference job no site serves within its latency SLO",
+        b'{"name":"x","command":"true","kind":"inference","latency_slo_ms":{"ZZ":5}}',
+        "application/json",
+        422,
+        "latency_slo_ms",
+        "no site it accepts is within",
+    ),
+    Bad(
         "accelerator types for a CPU-only job",
         b'{"name":"x","command":"true","accelerators_per_worker":0,"accelerator_types":["H100"]}',
         "application/json",
