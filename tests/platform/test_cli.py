@@ -282,3 +282,34 @@ def test_a_usage_error_is_one_line_exit_2_in_a_narrow_terminal(
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
     assert want in done.stderr and "--help" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "want"),
+    [
+        ("precious", ["--port", "{port}"], "--data-dir:"),
+        ("", ["--port", "99999"], "--port:"),
+    ],
+    ids=[
+        "a data folder holding other files (it deleted them)",
+        "a port past 65535 (a traceback)",
+    ],
+)
+def test_the_demo_refuses_a_folder_it_did_not_make_and_a_bad_port(
+    tmp_path: Path, setup: str, args: list[str], want: str
+) -> None:
+    folder = tmp_path / "data"
+    if setup:
+        folder.mkdir()
+        (folder / "thesis.tex").write_text("two years of work")
+    port = str(free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", "demo", "--data-dir", str(folder),
+         *(a.format(port=port) for a in args)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1", "CI": "true"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: {want}") and done.stderr.count("\n") == 1, done.stderr
+    if setup:
+        assert (folder / "thesis.tex").read_text() == "two years of work"
