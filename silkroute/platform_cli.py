@@ -66,6 +66,22 @@ def call(url: str, token: str | None, method: str, *args: Any, **kwargs: Any) ->
         client.close()
 
 
+def file_items(file: Path, raw: Any, key: str, what: str) -> list[dict[str, Any]]:
+    """The mappings a file holds: one, or a list of them under `key`; anything else is refused
+    here, naming the file and the item (the server would only say `(body)`)."""
+    if isinstance(raw, dict) and key in raw:
+        items = raw[key]
+        if not isinstance(items, list):
+            raise fail(f"{file}: {key}: a list of {key}")
+        places = [f"{key}[{i}]: " for i in range(len(items))]
+    else:
+        items, places = [raw], [""]
+    for item, place in zip(items, places, strict=True):
+        if not isinstance(item, dict):
+            raise fail(f"{file}: {place}a {what} is a mapping of fields")
+    return items
+
+
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
@@ -153,8 +169,7 @@ def site_add(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
         raw = read_yaml(file, "site file")
     except SpecError as exc:
         raise fail(str(exc)) from None
-    sites = raw["sites"] if isinstance(raw, dict) and "sites" in raw else [raw]
-    for site in sites:
+    for site in file_items(file, raw, "sites", "site"):
         added = call(url, token, "add_site", site)
         out.print(f"site {added['name']} ({added['country']}) added")
 

@@ -313,3 +313,32 @@ def test_the_demo_refuses_a_folder_it_did_not_make_and_a_bad_port(
     assert done.stderr.startswith(f"error: {want}") and done.stderr.count("\n") == 1, done.stderr
     if setup:
         assert (folder / "thesis.tex").read_text() == "two years of work"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("command", "content", "want"),
+    [
+        ("site", "sites: 5\n", "sites: a list of sites"),
+        ("site", "", "a site is a mapping of fields"),
+        ("site", "sites: [kuala-lumpur]\n", "sites[0]: a site is a mapping of fields"),
+        ("dataset", "", "a dataset is a mapping of fields"),
+        ("dataset", "datasets: [1, 2]\n", "datasets[0]: a dataset is a mapping of fields"),
+    ],
+    ids=[
+        "sites that are not a list (a traceback)",
+        "an empty site file ('(body): Field required')",
+        "a site that is a name, not a mapping",
+        "an empty dataset file",
+        "datasets that are numbers",
+    ],
+)
+def test_a_bad_site_or_dataset_file_is_one_line_naming_the_file(
+    api: Api, server_url: str, tmp_path: Path, command: str, content: str, want: str
+) -> None:
+    path = tmp_path / "file.yaml"
+    path.write_text(content)
+    code, out = cli(server_url, api.admin, command, "add", str(path))
+    assert code == 2, out
+    assert out == f"error: {path}: {want}\n", out
+    assert api.client.get("/v1/sites", headers=api.admin_headers()).json() == []
