@@ -113,9 +113,9 @@ JOBS: list[tuple[str, dict[str, Any]]] = [
 
 
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="Fresh demo data (deleted first)")] = Path(
-        "out/demo"
-    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="Demo data: a new or empty folder, or an earlier demo's (deleted)")
+    ] = Path("out/demo"),
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     exit_when_done: Annotated[
