@@ -375,6 +375,23 @@ BAD_INPUT = [
         "accelerators_per_worker",
         "finite number",
     ),
+    # Both were a 500 (a RecursionError in the parser), with a traceback in the server log.
+    Bad(
+        "JSON nested too deeply to parse",
+        b'{"name":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "application/json",
+        400,
+        "",
+        "nested too deeply",
+    ),
+    Bad(
+        "YAML nested too deeply to parse",
+        b"name: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        "application/yaml",
+        400,
+        "",
+        "nested too deeply",
+    ),
     Bad(
         "an oversized body",
         b'{"name":"x","command":"' + b"a" * (2 << 20) + b'"}',
