@@ -120,6 +120,13 @@ def test_removing_a_node_requeues_its_running_job_which_runs_again_on_another(
     assert done["runs"][1]["nodes"][0] != first_node
     assert "node-removed" in [e["reason"] for e in done["events"]]
     assert node_states(api, "jakarta")[first_node] == "removed"
+    # The first run, counted as lost, is cancelled by its agent as an orphan (SIGTERM: it
+    # exits 0). It ran on for ever, after the test too, when nothing cancelled it.
+    exit_file = api.data_dir / "runs" / f"job{job_id}-a1" / "exit-0"
+    deadline = time.monotonic() + 20
+    while not exit_file.exists():
+        assert time.monotonic() < deadline, "the removed node's run was never stopped"
+        time.sleep(0.1)
     again = api.client.post("/v1/sites/jakarta/undrain", json=body, headers=api.admin_headers())
     assert again.status_code == 409  # a removed node does not come back
     unknown = {"nodes": ["jakarta-l40s-09999"]}
