@@ -154,7 +154,10 @@ def admin_init(
     """Create (or migrate) the database and print an admin token, once."""
     from silkroute.control.boot import init_admin, open_platform
 
-    platform = open_platform(data_dir, db)
+    try:
+        platform = open_platform(data_dir, db)
+    except Exception as exc:  # a bad URL, an unreachable database, a folder it cannot make
+        raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
     token = init_admin(platform, force=force)
     if token is None:
         raise fail("an admin token exists already; use --force to issue another")

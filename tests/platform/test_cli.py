@@ -342,3 +342,36 @@ def test_a_bad_site_or_dataset_file_is_one_line_naming_the_file(
     assert code == 2, out
     assert out == f"error: {path}: {want}\n", out
     assert api.client.get("/v1/sites", headers=api.admin_headers()).json() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["admin", "init", "--db", "notadb://x"], "error: cannot open the database: "),
+        (
+            ["admin", "init", "--data-dir", "/proc/no-such-folder"],
+            "error: cannot open the database: ",
+        ),
+        (["audit", "verify", "--db", "notadb://x", "--public-key", "{key}"], "error: --db: "),
+    ],
+    ids=[
+        "admin init with a database URL of no known kind",
+        "admin init with a data folder that cannot be made",
+        "audit verify with a database URL of no known kind",
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line_exit_2(
+    tmp_path: Path, args: list[str], want: str
+) -> None:
+    # Each was a SQLAlchemy or OS traceback (`silkroute server` already said it in one line).
+    assert (
+        runner.invoke(app, ["audit", "keygen", "--out", str(tmp_path / "audit.key")]).exit_code == 0
+    )
+    key = tmp_path / "audit.key.pub"
+    done = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", *(a.format(key=key) for a in args)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(want) and done.stderr.count("\n") == 1, done.stderr
