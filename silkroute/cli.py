@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from silkroute.agent.cli import register as register_agent_commands
 from silkroute.audit.cli import audit_app
+from silkroute.console import OneLineErrors
 from silkroute.console import fail as console_fail
 from silkroute.corpus.cli import corpus_app
 from silkroute.governance_cli import register as register_governance_commands
@@ -26,6 +27,7 @@ app = typer.Typer(
     help="silkroute: federated AI compute scheduling, data governance and the ASEAN corpus.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
 sim_app = typer.Typer(help="Simulate scheduling policies over traces.")
 app.add_typer(sim_app, name="sim")

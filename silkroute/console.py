@@ -8,9 +8,13 @@ a message holding `[...]` (a field like `jobs[0]`) prints as it is.
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 
 def print_error(message: str) -> None:
@@ -22,3 +26,48 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print the error; the caller raises what this returns (`raise fail(...) from None`)."""
     print_error(message)
     return typer.Exit(code=code)
+
+
+def check_number(option: str, value: float | None, *, least: float, strict: bool = False) -> None:
+    """Refuse NaN, infinity and numbers below `least` (or equal to it, if `strict`), naming
+    the option: a typed float option takes `nan`, a loop ticking every NaN, 0 or -1 seconds
+    spins, and JSON cannot carry NaN."""
+    if value is None:
+        return
+    low = value <= least if strict else value < least
+    if not math.isfinite(value) or low:
+        bound = f"{'>' if strict else '>='} {least:g}"
+        raise fail(f"{option}: must be a finite number {bound} (got {value:g})")
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (a missing option, `abc` for a number, an unknown command) as one
+    `error:` line naming the command's help, like every other error: typer draws them in a
+    box wrapped at the terminal width."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:  # click's usage errors, as typer vendors them
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the help, asked for by no args
+                if exc.format_message():  # rich has printed it already, else here
+                    typer.echo(exc.format_message(), err=True)
+                sys.exit(exc.exit_code)
+            context = getattr(exc, "ctx", None)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            print_error(exc.format_message() + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)

@@ -15,7 +15,16 @@ from rich.table import Table
 
 from silkroute.client import DEFAULT_URL
 from silkroute.model.errors import SpecError, read_yaml
-from silkroute.platform_cli import AsJson, Token, Url, call, fail, out, print_json
+from silkroute.platform_cli import (
+    AsJson,
+    Token,
+    Url,
+    call,
+    fail,
+    file_items,
+    out,
+    print_json,
+)
 
 dataset_app = typer.Typer(help="The dataset registry (origin, data class, copies).")
 compliance_app = typer.Typer(help="Transfer mechanisms a tenant holds (contracts, filings).")
@@ -32,10 +41,7 @@ def dataset_add(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None
         raw = read_yaml(file, "dataset file")
     except SpecError as exc:
         raise fail(str(exc)) from None
-    items = raw["datasets"] if isinstance(raw, dict) and "datasets" in raw else [raw]
-    if not isinstance(items, list):
-        raise fail(f"{file}: datasets: a list of datasets")
-    for item in items:
+    for item in file_items(file, raw, "datasets", "dataset"):
         got = _request(url, token, "POST", "/v1/datasets", json=item)
         out.print(f"dataset {got['name']} registered ({got['origin']}, {got['data_class']})")
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from silkroute.backends.sandbox import SandboxMode
 from silkroute.client import DEFAULT_URL, ApiError, Client
+from silkroute.console import check_number
 from silkroute.model.errors import SpecError, read_yaml
 
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -66,6 +67,22 @@ def call(url: str, token: str | None, method: str, *args: Any, **kwargs: Any) ->
         client.close()
 
 
+def file_items(file: Path, raw: Any, key: str, what: str) -> list[dict[str, Any]]:
+    """The mappings a file holds: one, or a list of them under `key`; anything else is refused
+    here, naming the file and the item (the server would only say `(body)`)."""
+    if isinstance(raw, dict) and key in raw:
+        items = raw[key]
+        if not isinstance(items, list):
+            raise fail(f"{file}: {key}: a list of {key}")
+        places = [f"{key}[{i}]: " for i in range(len(items))]
+    else:
+        items, places = [raw], [""]
+    for item, place in zip(items, places, strict=True):
+        if not isinstance(item, dict):
+            raise fail(f"{file}: {place}a {what} is a mapping of fields")
+    return items
+
+
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
@@ -104,6 +121,12 @@ def server(
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
+
+    if not 1 <= port <= 65535:
+        raise fail(f"--port: must be between 1 and 65535 (got {port})")
+    check_number("--tick", tick, least=0, strict=True)
+    check_number("--grace", grace, least=0)
+    check_number("--agent-timeout", agent_timeout, least=0, strict=True)
 
     from silkroute.api.app import create_app
     from silkroute.backends.sandbox import unusable_reason
@@ -145,7 +168,10 @@ def admin_init(
     """Create (or migrate) the database and print an admin token, once."""
     from silkroute.control.boot import init_admin, open_platform
 
-    platform = open_platform(data_dir, db)
+    try:
+        platform = open_platform(data_dir, db)
+    except Exception as exc:  # a bad URL, an unreachable database, a folder it cannot make
+        raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
     token = init_admin(platform, force=force)
     if token is None:
         raise fail("an admin token exists already; use --force to issue another")
@@ -160,8 +186,7 @@ def site_add(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
         raw = read_yaml(file, "site file")
     except SpecError as exc:
         raise fail(str(exc)) from None
-    sites = raw["sites"] if isinstance(raw, dict) and "sites" in raw else [raw]
-    for site in sites:
+    for site in file_items(file, raw, "sites", "site"):
         added = call(url, token, "add_site", site)
         out.print(f"site {added['name']} ({added['country']}) added")
 
@@ -202,6 +227,9 @@ def tenant_create(
     token: Token = None,
 ) -> None:
     """Create a tenant and print its token (shown once)."""
+    check_number("--voucher-hours", voucher_hours, least=0)
+    check_number("--budget", budget, least=0)
+    check_number("--weight", weight, least=0, strict=True)
     body = {
         "name": name,
         "country": country,

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from silkroute.backends.sandbox import SandboxMode
-from silkroute.console import fail
+from silkroute.console import check_number, fail
 
 
 class Engine(StrEnum):
@@ -94,6 +94,8 @@ def agent(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     if not token:
         raise fail("--token: the site's agent token is required (or SILKROUTE_AGENT_TOKEN)")
+    check_number("--interval", interval, least=0, strict=True)
+    check_number("--ray-grace", ray_grace, least=0)
     root = (work_dir or Path(".silkroute-agent") / site).resolve()
     root.mkdir(parents=True, exist_ok=True)
     try:

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -66,6 +67,7 @@ def create_app(
     app.add_middleware(SubmitLane, platform=platform)  # inside the metrics and the body limit
     app.add_middleware(Timing, metrics=metrics)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(NoNul)
     return app
 
 
@@ -127,6 +129,34 @@ class Timing:
             self.metrics.latency.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+class NoNul:
+    """Refuse a NUL character in the path or a query parameter with 422: no name holds one,
+    and PostgreSQL cannot even be asked about one (its text type refuses NUL: a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = None
+            if "\x00" in scope["path"]:
+                field = "(path)"
+            elif b"%00" in scope["query_string"]:
+                query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+                field = next((f"query.{k}" for k, v in query if "\x00" in k + v), "(query)")
+            if field is not None:
+                reason = "contains a NUL character"
+                response = _error(
+                    422,
+                    "invalid",
+                    f"{field}: {reason}",
+                    [schemas.Problem(field=field, reason=reason)],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

@@ -221,7 +221,10 @@ def usage(
     since: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (UTC)")] = None,
     until: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, exclusive")] = None,
 ) -> schemas.UsageOut:
-    report = service.usage(platform, who, tenant, _day(since, "from"), _day(until, "to"))
+    start, end = _day(since, "from"), _day(until, "to")
+    if start is not None and end is not None and end < start:
+        raise invalid("to", f"{until} is before from ({since}); `to` is exclusive")
+    report = service.usage(platform, who, tenant, start, end)
     return convert.usage_out(report)
 
 

@@ -66,9 +66,11 @@ def parse_job_body(raw: bytes, content_type: str | None) -> Any:
         if "yaml" in kind:
             return yaml.safe_load(raw.decode("utf-8"))
         return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "parse error"
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
         what = "YAML" if "yaml" in kind else "JSON"
+        if isinstance(exc, RecursionError):  # the parsers recurse per level: a 500 otherwise
+            raise ServiceError(400, "malformed", f"(body): {what} nested too deeply") from None
+        first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise ServiceError(400, "malformed", f"(body): not valid {what}: {first}") from None
 
 

@@ -141,7 +141,10 @@ def _opened(log: Path | None, db: str | None, data_dir: Path | None) -> Iterator
         if not (data_dir / "silkroute.db").is_file():
             raise _fail(f"--data-dir: no database in {data_dir}")
         db = f"sqlite:///{data_dir / 'silkroute.db'}"
-    store = Store(db)
+    try:
+        store = Store(db)  # a URL of no known kind fails here, before any session
+    except SQLAlchemyError as exc:
+        raise _fail(f"--db: cannot open the database: {str(exc).splitlines()[0]}") from None
     try:
         with store.session() as session:
             yield SqlAuditStore(session)

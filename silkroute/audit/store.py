@@ -77,6 +77,8 @@ class JsonlAuditStore:
                     raw = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise AuditError(f"{where}: not valid JSON ({exc.msg})") from None
+                except RecursionError:  # the parser recurses per level of nesting
+                    raise AuditError(f"{where}: not valid JSON (nested too deeply)") from None
                 kind = raw.get("type") if isinstance(raw, dict) else None
                 if kind not in ("record", "checkpoint"):
                     raise AuditError(f"{where}: type must be 'record' or 'checkpoint'")

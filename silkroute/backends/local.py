@@ -207,25 +207,28 @@ class LocalBackend:
                 open(workdir / f"stdout-{rank}.log", "ab") as out,
                 open(workdir / f"stderr-{rank}.log", "ab") as err,
             ):
-                child = subprocess.Popen(
-                    [
-                        *prefix,
-                        sys.executable,
-                        "-m",
-                        "silkroute.backends.local_runner",
-                        str(workdir / f"started-{rank}"),
-                        str(workdir / f"exit-{rank}"),
-                        "--",
-                        *argv,
-                    ],
-                    cwd=workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    pass_fds=tuple(fds),  # the child holds the rank's lock from birth
-                    start_new_session=True,  # its own process group: signals reach its children
-                )
+                try:
+                    child = subprocess.Popen(
+                        [
+                            *prefix,
+                            sys.executable,
+                            "-m",
+                            "silkroute.backends.local_runner",
+                            str(workdir / f"started-{rank}"),
+                            str(workdir / f"exit-{rank}"),
+                            "--",
+                            *argv,
+                        ],
+                        cwd=workdir,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=err,
+                        pass_fds=tuple(fds),  # the child holds the rank's lock from birth
+                        start_new_session=True,  # its own process group: signals reach children
+                    )
+                except ValueError as exc:  # no retry can help: an env name or argument
+                    raise BackendError(f"rank {rank} cannot start: {exc}") from None
             self._children[child.pid] = (child, workdir, rank)
         finally:
             for fd in fds:

@@ -162,8 +162,13 @@ def budget_refusal(session: Session, tenant: TenantRow, now: float) -> str | Non
     spent = month_spend(session, tenant.name, now)
     if spent >= tenant.monthly_budget:
         return (
-            f"tenant {tenant.name} has spent {spent:.2f} of its monthly budget of "
-            f"{tenant.monthly_budget:.2f} for {month_of(now)}; new jobs are refused until "
-            "the budget is raised or the month ends"
+            f"tenant {tenant.name} has spent {_money(spent)} of its monthly budget of "
+            f"{_money(tenant.monthly_budget)} for {month_of(now)}; new jobs are refused until "
+            "the month ends"
         )
     return None
+
+
+def _money(amount: float) -> str:
+    """Cents, or the figure itself below a cent (a budget of 0.001 is not "0.00")."""
+    return f"{amount:,.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.2g}"

@@ -350,6 +350,8 @@ def parse_grant(body: Mapping[str, Any]) -> Grant:
     except ValidationError as exc:
         raise _problem(exc) from None
     _origin(grant.origin)
+    if grant.destinations is not None and not grant.destinations:
+        raise invalid("destinations", "give at least one country, or leave it out for any")
     for i, country in enumerate(sorted(grant.destinations or ())):
         if not COUNTRY.match(country):
             raise invalid(f"destinations[{i}]", f"{country!r} is not an ISO country code")

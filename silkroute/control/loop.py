@@ -718,7 +718,8 @@ class ControlLoop:
         """The run is told to stop through its site's agent (SIGTERM, grace, kill); the job
         keeps its resources in the book until the agent reports the run gone."""
         run = session.get(RunRow, job.current_run or "")
-        by = f" for job {stop.by_job}" if stop.by_job is not None else ""
+        named = stop.by_job is None or stop.reason.endswith(f"job {stop.by_job}")
+        by = "" if named else f" for job {stop.by_job}"
         if run is None or run.state not in LIVE_RUN_STATES:
             self.scheduler.stopped(job.id, now)
             _transition(session, job, "pending", now, "preempted", stop.reason + by)

@@ -362,7 +362,7 @@ def list_jobs(
         query = select(JobRow).order_by(JobRow.id.desc()).limit(limit + 1)
         if not caller.staff:
             query = query.where(JobRow.tenant == caller.tenant)
-        elif tenant is not None:
+        if tenant is not None:  # for a tenant: another's name matches none of its own
             query = query.where(JobRow.tenant == tenant)
         if state is not None:
             query = query.where(JobRow.state == state)

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -90,6 +91,12 @@ class SitesSnapshot:
     checked_at: float  # time.monotonic() of the last read
 
 
+# What every engine can hand a process (POSIX's portable names): `execve` refuses a name
+# holding `=`, so such a job would be accepted and then never start. Checked here, at
+# submit, not in `JobSpec`: specs already stored are read back through `JobSpec`.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def validation_problems(exc: ValidationError) -> ServiceError:
     problems = []
     for err in exc.errors():
@@ -152,6 +159,13 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
     finite(body, "")
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
+    for name in spec.env:
+        if not ENV_NAME.fullmatch(name):
+            raise invalid(
+                "env",
+                f"{name!r} is not an environment variable name "
+                "(letters, digits and '_', not starting with a digit)",
+            )
     return Prepared(caller, spec, replica_specs(spec), idempotency_key)
 
 
@@ -256,6 +270,9 @@ def check_runnable(
     why = checker.unsatisfiable(spec)
     if why is not None:
         raise invalid("(job)", why)
+    far = checker.beyond_latency_slo(spec)
+    if far is not None:
+        raise invalid("latency_slo_ms", far)
     return check_job_datasets(session, spec, platform.loop.operator_policies)
 
 
@@ -292,10 +309,14 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
             if key is not None:
                 found = earlier.get((spec.tenant, key))
                 if found is not None:
-                    outcomes[i] = Accepted(_siblings(session, found, prepared), False)
+                    outcomes[i] = _mismatch(found.id, found.spec, prepared) or Accepted(
+                        _siblings(session, found, prepared), False
+                    )
                     continue
                 if (spec.tenant, key) in first_with_key:
-                    outcomes[i] = first_with_key[(spec.tenant, key)]
+                    first_index = first_with_key[(spec.tenant, key)]
+                    stored = batch[first_index].specs[0].model_dump(mode="json")
+                    outcomes[i] = _mismatch(None, stored, prepared) or first_index
                     continue
             try:
                 tenant = tenants.get(spec.tenant)
@@ -330,6 +351,21 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
         assert outcome is not None
         resolved.append(outcome)
     return resolved
+
+
+def _mismatch(job_id: int | None, stored: Any, prepared: Prepared) -> ServiceError | None:
+    """A key reused for another job is the client's error (the IETF Idempotency-Key draft:
+    422), not a retry: answering with the first job would say the second was accepted."""
+    if stored == prepared.specs[0].model_dump(mode="json"):
+        return None
+    which = "an earlier submit" if job_id is None else f"job {job_id}"
+    reason = f"already used for {which}, with a different spec; use a new key for a new job"
+    return ServiceError(
+        422,
+        "idempotency_mismatch",
+        f"Idempotency-Key: {reason}",
+        [FieldProblem("Idempotency-Key", reason)],
+    )
 
 
 def _earlier_by_key(session: Session, batch: Sequence[Prepared]) -> dict[tuple[str, str], JobRow]:
@@ -500,4 +536,5 @@ class SubmitWriter:
             found = _earlier_by_key(session, [prepared]).get((prepared.spec.tenant, prepared.key))
             if found is None:
                 raise exc
-            return [Accepted(_siblings(session, found, prepared), False)]
+            mismatch = _mismatch(found.id, found.spec, prepared)
+            return [mismatch or Accepted(_siblings(session, found, prepared), False)]

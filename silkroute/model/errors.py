@@ -97,6 +97,8 @@ def read_yaml(path: Path, what: str) -> Any:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise SpecError(f"{path}: not valid YAML: {first} ({_where(exc)})") from None
+    except RecursionError:  # the parser recurses per level of nesting
+        raise SpecError(f"{path}: not valid YAML: nested too deeply") from None
 
 
 def _where(exc: yaml.YAMLError) -> str:

@@ -7,7 +7,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from silkroute.model.accelerators import catalogue
 from silkroute.model.errors import SpecError, file_spec_error, read_yaml, spec_error
@@ -41,7 +48,9 @@ def priority_value(priority: str | int) -> int:
 class JobSpec(BaseModel):
     """What a tenant asks for. Field names are the public contract (see docs/job-spec.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # No NaN or infinity: `NaN <= 64` is false, which pydantic would report as "less than or
+    # equal to 64", naming the wrong reason.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=253, pattern=NAME_PATTERN)
     kind: JobKind = JobKind.TRAIN
@@ -91,12 +100,14 @@ class JobSpec(BaseModel):
     @field_validator("accelerator_types")
     @classmethod
     def _known_shape(
-        cls, value: list[str] | dict[str, float] | None
+        cls, value: list[str] | dict[str, float] | None, info: ValidationInfo
     ) -> list[str] | dict[str, float] | None:
         if value is None:
             return None
         if len(value) == 0:
             raise ValueError("give at least one type, or leave the field out for any type")
+        if info.data.get("accelerators_per_worker") == 0:
+            raise ValueError("a CPU-only job (0 accelerators) names no types")
         cat = catalogue()
         if isinstance(value, dict):
             for key, speed in value.items():
@@ -105,6 +116,24 @@ class JobSpec(BaseModel):
             return {cat.canonical(k): v for k, v in value.items()}
         return [cat.canonical(k) for k in value]
 
+    # Checked per field (fields are validated in declaration order, so `kind` is known by
+    # then): an error names `replicas`, not the whole body.
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_for_inference(cls, value: int, info: ValidationInfo) -> int:
+        if value != 1 and info.data.get("kind", JobKind.TRAIN) is not JobKind.INFERENCE:
+            raise ValueError("only inference jobs have replicas")
+        return value
+
+    @field_validator("latency_slo_ms")
+    @classmethod
+    def _slo_for_inference(
+        cls, value: dict[str, float] | None, info: ValidationInfo
+    ) -> dict[str, float] | None:
+        if value and info.data.get("kind", JobKind.TRAIN) is not JobKind.INFERENCE:
+            raise ValueError("only inference jobs have a latency SLO")
+        return value
+
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str | int) -> str | int:
@@ -112,17 +141,6 @@ class JobSpec(BaseModel):
             valid = ", ".join(PRIORITY_CLASSES)
             raise ValueError(f"unknown priority class {value!r}; valid: {valid}, or an integer")
         return value
-
-    @model_validator(mode="after")
-    def _kind_rules(self) -> JobSpec:
-        if self.kind is not JobKind.INFERENCE:
-            if self.replicas != 1:
-                raise ValueError("replicas: only inference jobs have replicas")
-            if self.latency_slo_ms:
-                raise ValueError("latency_slo_ms: only inference jobs have a latency SLO")
-        if self.accelerators_per_worker == 0 and self.accelerator_types:
-            raise ValueError("accelerator_types: a CPU-only job (0 accelerators) names no types")
-        return self
 
     @property
     def priority_value(self) -> int:

@@ -123,6 +123,9 @@ def list_rules(
     except ValueError as exc:
         raise fail(str(exc)) from None
     book = _book(rules)
+    if origin and origin.upper() not in book.files:
+        known = ", ".join(book.jurisdictions)
+        raise fail(f"--origin: no rule file for {origin}; known: {known}")
     table = Table("rule", "classes", "outcome", "in force", "legal basis", "?")
     for code in book.jurisdictions:
         if origin and code != origin.upper():

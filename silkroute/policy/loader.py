@@ -39,6 +39,9 @@ def load_rule_file(path: Path) -> JurisdictionRules:
 def load_rules(directory: Path = RULES_DIR, require_all: bool = True) -> RuleBook:
     """Every `*.yaml` in `directory`; with `require_all`, CN and the ten ASEAN states."""
     files = sorted(directory.glob("*.yaml"))
+    if not files:  # a mistyped --rules folder would otherwise validate as "0 rules"
+        why = "in this folder" if directory.is_dir() else "(the folder does not exist)"
+        raise SpecError(f"{directory}: no rule files (*.yaml) {why}")
     parsed = [load_rule_file(p) for p in files]
     found = {r.jurisdiction for r in parsed}
     missing = sorted(set(JURISDICTIONS) - found)

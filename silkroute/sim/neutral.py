@@ -169,6 +169,8 @@ def iter_trace(
             continue
         try:
             data: Any = json.loads(stripped, parse_constant=_reject_constant)
+        except RecursionError:  # the parser recurses per level of nesting
+            raise SpecError(f"{path}: line {number}: not valid JSON: nested too deeply") from None
         except ValueError as exc:
             if first:
                 raise SpecError(

@@ -210,3 +210,15 @@ def test_cli_verify_exit_codes_and_one_line(tmp_path: Path) -> None:
     )
     assert export.exit_code == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "key", "key.pub"]
+
+
+def test_a_log_line_nested_too_deeply_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    # Verify read it with a RecursionError traceback instead of naming the line.
+    path = write_log(tmp_path / "a.jsonl")
+    pub = write_keys(KEY, tmp_path / "key")
+    line = len(path.read_text().splitlines()) + 1
+    with path.open("a") as log:
+        log.write('{"type": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    got = CliRunner().invoke(app, ["audit", "verify", "--log", str(path), "--public-key", str(pub)])
+    assert got.exit_code == 1, got.output
+    assert got.stderr == f"tampered: {path}:{line}: not valid JSON (nested too deeply)\n"

@@ -140,6 +140,15 @@ def test_a_yaml_file_that_is_not_utf8_is_one_line_naming_file_and_line(tmp_path:
     assert "job.yaml: file is not UTF-8 (byte 0xe9 on line 1)" in " ".join(result.output.split())
 
 
+def test_a_yaml_file_nested_too_deeply_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    # The one YAML reader recursed past Python's limit: a RecursionError traceback.
+    path = tmp_path / "job.yaml"
+    path.write_text("name: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == f"error: {path}: not valid YAML: nested too deeply\n"
+
+
 def test_cli_sim_bad_arguments_are_clear() -> None:
     runner = CliRunner()
     for args, want in [

@@ -54,7 +54,10 @@ def test_an_exhausted_monthly_budget_refuses_new_jobs_with_the_reason(api: Api) 
     assert refused.status_code == 409, refused.text
     body = refused.json()
     assert body["code"] == "budget_exhausted"
-    assert "monthly budget of 0.00" in body["message"] and "small" in body["message"]
+    # The budget as set (it read "0.00"), and what lifts the refusal: the month's end (no
+    # request changes a budget yet; it said "until the budget is raised").
+    assert "monthly budget of 0.001 " in body["message"] and "small" in body["message"]
+    assert body["message"].endswith("until the month ends")
     balance = usage_of(api, token)["tenants"][0]
     assert balance["month_spend"] >= balance["monthly_budget"]
 

@@ -168,6 +168,27 @@ def test_listings_show_a_tenant_only_its_own(api: Api) -> None:
     assert sorted(j["name"] for j in everyone) == ["mine", "theirs"]
 
 
+def test_a_tenant_filtering_by_another_tenant_gets_nothing_not_its_own_jobs(api: Api) -> None:
+    # The filter was dropped for tenants, so asking for `other`'s jobs listed one's own.
+    api.add_sites()
+    owner, other = api.tenant("owner"), api.tenant("other")
+    api.submit(owner, name="mine")
+    api.submit(other, name="theirs")
+    asked = api.client.get("/v1/jobs", params={"tenant": "owner"}, headers=api.as_(other))
+    assert asked.status_code == 200 and asked.json()["jobs"] == []
+    own = api.client.get("/v1/jobs", params={"tenant": "other"}, headers=api.as_(other))
+    assert [j["name"] for j in own.json()["jobs"]] == ["theirs"]
+
+
+def test_usage_for_a_window_that_ends_before_it_starts_is_refused(api: Api) -> None:
+    token = api.tenant("t1")
+    got = api.client.get(
+        "/v1/usage", params={"from": "2026-12-01", "to": "2026-01-01"}, headers=api.as_(token)
+    )
+    assert got.status_code == 422, got.text
+    assert got.json()["errors"][0]["field"] == "to"
+
+
 @pytest.mark.parametrize(
     "header",
     [None, "Bearer", "Bearer sr_not-a-token", "Basic dXNlcjpwYXNz"],
@@ -206,6 +227,26 @@ def test_a_retried_submit_with_the_same_key_returns_the_same_job(api: Api) -> No
     assert third.status_code == 201 and third.json()["id"] != first.json()["id"]
 
 
+def test_a_key_reused_for_a_different_job_is_refused_not_answered_with_the_old_one(
+    api: Api,
+) -> None:
+    # As the IETF Idempotency-Key draft says: the same key with another payload is a client
+    # error. Answering with the first job would tell the client its second job was accepted.
+    api.add_sites()
+    token = api.tenant("t1")
+    headers = {**api.as_(token), "Idempotency-Key": "nightly"}
+    first = api.client.post("/v1/jobs", json={"name": "a", "command": "true"}, headers=headers)
+    assert first.status_code == 201, first.text
+    other = api.client.post("/v1/jobs", json={"name": "b", "command": "true"}, headers=headers)
+    assert other.status_code == 422, other.text
+    assert other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert f"job {first.json()['id']}" in other.json()["message"]
+    assert stored_jobs(api) == 1
+    # The same body again is still a retry.
+    again = api.client.post("/v1/jobs", json={"name": "a", "command": "true"}, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
 # ----- bad input ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Bad:
@@ -214,6 +255,7 @@ class Bad:
     content_type: str
     want_status: int
     want_field: str
+    want_reason: str = ""
 
 
 BAD_INPUT = [
@@ -285,6 +327,72 @@ BAD_INPUT = [
     ),
     Bad("no command", b'{"name":"x"}', "application/json", 422, "command"),
     Bad(
+        "an environment variable name no process can be given",
+        b'{"name":"x","command":"true","env":{"A=B":"1"}}',
+        "application/json",
+        422,
+        "env",
+        "not an environment variable name",
+    ),
+    Bad(
+        "replicas on a training job",
+        b'{"name":"x","command":"true","replicas":3}',
+        "application/json",
+        422,
+        "replicas",
+        "only inference jobs have replicas",
+    ),
+    Bad(
+        "a latency SLO on a training job",
+        b'{"name":"x","command":"true","latency_slo_ms":{"SG":5}}',
+        "application/json",
+        422,
+        "latency_slo_ms",
+        "only inference jobs",
+    ),
+    Bad(
+        # It waited for ever, "too far from every user region of the SLO".
+        "an inference job no site serves within its latency SLO",
+        b'{"name":"x","command":"true","kind":"inference","latency_slo_ms":{"ZZ":5}}',
+        "application/json",
+        422,
+        "latency_slo_ms",
+        "no site it accepts is within",
+    ),
+    Bad(
+        "accelerator types for a CPU-only job",
+        b'{"name":"x","command":"true","accelerators_per_worker":0,"accelerator_types":["H100"]}',
+        "application/json",
+        422,
+        "accelerator_types",
+        "CPU-only",
+    ),
+    Bad(
+        "a NaN accelerator count",
+        b'{"name":"x","command":"true","accelerators_per_worker":NaN}',
+        "application/json",
+        422,
+        "accelerators_per_worker",
+        "finite number",
+    ),
+    # Both were a 500 (a RecursionError in the parser), with a traceback in the server log.
+    Bad(
+        "JSON nested too deeply to parse",
+        b'{"name":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "application/json",
+        400,
+        "",
+        "nested too deeply",
+    ),
+    Bad(
+        "YAML nested too deeply to parse",
+        b"name: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        "application/yaml",
+        400,
+        "",
+        "nested too deeply",
+    ),
+    Bad(
         "an oversized body",
         b'{"name":"x","command":"' + b"a" * (2 << 20) + b'"}',
         "application/json",
@@ -306,6 +414,7 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_stored(api: Api, case: Bad) -> 
     assert body["message"] and "Traceback" not in got.text
     if case.want_field:
         assert case.want_field in [p["field"] for p in body["errors"]], body
+    assert case.want_reason in body["message"], body
     assert stored_jobs(api) == 0
 
 
@@ -324,6 +433,30 @@ def test_bad_site_and_tenant_bodies_name_the_field(api: Api) -> None:
         headers=api.admin_headers(),
     )
     assert got.status_code == 422 and got.json()["errors"][0]["field"] == "monthly_budget"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "want_field"),
+    [
+        ("/v1/jobs", {"tenant": "a\x00"}, "query.tenant"),
+        ("/v1/jobs", {"name": "a\x00"}, "query.name"),
+        ("/v1/tenants/a%00", {}, "(path)"),
+        ("/v1/datasets/a%00", {}, "(path)"),
+        ("/v1/compliance", {"tenant": "a\x00"}, "query.tenant"),
+        ("/v1/usage", {"tenant": "a\x00"}, "query.tenant"),
+        ("/v1/nodes", {"site": "a\x00"}, "query.site"),
+        ("/v1/datasets", {"owner": "a\x00"}, "query.owner"),
+    ],
+)
+def test_a_nul_character_in_the_url_is_a_422_never_a_500(
+    api: Api, path: str, params: dict[str, str], want_field: str
+) -> None:
+    # PostgreSQL's text cannot hold NUL: asking it about one was a 500 (a tenant's name).
+    tenant = api.tenant("t1")
+    for token in (tenant, api.admin):
+        got = api.client.get(path, params=params, headers=api.as_(token))
+        assert got.status_code == 422, got.text
+        assert got.json()["errors"][0]["field"] == want_field
 
 
 def test_paging_walks_every_job_once(api: Api) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -201,3 +204,174 @@ def test_operators_revoke_tokens_and_drain_nodes_from_the_cli(api: Api, server_u
     assert code == 0, out
     code, out = cli(server_url, api.admin, "node", "list", "--site", "jakarta")
     assert code == 0 and out.count("removed") == 2, out
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["server", "--port", "99999"], "--port"),
+        (["server", "--tick", "0"], "--tick"),
+        (["server", "--tick", "nan"], "--tick"),
+        (["server", "--grace", "-5"], "--grace"),
+        (["server", "--agent-timeout", "inf"], "--agent-timeout"),
+        (["tenant", "create", "t1", "--country", "SG", "--weight", "nan"], "--weight"),
+        (["tenant", "create", "t1", "--country", "SG", "--budget", "inf"], "--budget"),
+        (
+            ["agent", "--site", "s", "--backend", "local", "--token", "x", "--interval", "0"],
+            "--interval",
+        ),
+    ],
+    ids=[
+        "a port past 65535 (it served on another)",
+        "a tick of 0 seconds (the loop spins)",
+        "a tick of NaN seconds",
+        "a negative grace period",
+        "an endless agent timeout",
+        "a NaN fair-share weight (a traceback: JSON cannot carry NaN)",
+        "an endless budget",
+        "an agent round every 0 seconds",
+    ],
+)
+def test_a_bad_number_option_is_one_line_exit_2_before_anything_starts(
+    tmp_path: Path, args: list[str], want: str
+) -> None:
+    # A subprocess with a timeout: a server that starts anyway must fail the test, not hang it.
+    env = {**os.environ, "SILKROUTE_URL": f"http://127.0.0.1:{free_port()}", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "silkroute.cli",
+            *args,
+            *(["--data-dir", str(tmp_path)] if args[0] == "server" else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: {want}:") and done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["cancel", "abc"], "Invalid value for 'job_id'"),
+        (["logs", "1", "--stream", "stdout"], "No such option: --stream"),
+        (["tenant", "create", "t1"], "Missing option '--country'"),
+        (["node", "fly", "hanoi"], "No such command 'fly'"),
+    ],
+    ids=[
+        "a job id that is not a number",
+        "an unknown option",
+        "a missing option",
+        "an unknown command",
+    ],
+)
+def test_a_usage_error_is_one_line_exit_2_in_a_narrow_terminal(
+    tmp_path: Path, args: list[str], want: str
+) -> None:
+    # Typer drew these in a box, wrapped at the terminal width: several lines, split words.
+    env = {**os.environ, "COLUMNS": "40", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", *args],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert want in done.stderr and "--help" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "want"),
+    [
+        ("precious", ["--port", "{port}"], "--data-dir:"),
+        ("", ["--port", "99999"], "--port:"),
+    ],
+    ids=[
+        "a data folder holding other files (it deleted them)",
+        "a port past 65535 (a traceback)",
+    ],
+)
+def test_the_demo_refuses_a_folder_it_did_not_make_and_a_bad_port(
+    tmp_path: Path, setup: str, args: list[str], want: str
+) -> None:
+    folder = tmp_path / "data"
+    if setup:
+        folder.mkdir()
+        (folder / "thesis.tex").write_text("two years of work")
+    port = str(free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", "demo", "--data-dir", str(folder),
+         *(a.format(port=port) for a in args)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1", "CI": "true"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: {want}") and done.stderr.count("\n") == 1, done.stderr
+    if setup:
+        assert (folder / "thesis.tex").read_text() == "two years of work"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("command", "content", "want"),
+    [
+        ("site", "sites: 5\n", "sites: a list of sites"),
+        ("site", "", "a site is a mapping of fields"),
+        ("site", "sites: [kuala-lumpur]\n", "sites[0]: a site is a mapping of fields"),
+        ("dataset", "", "a dataset is a mapping of fields"),
+        ("dataset", "datasets: [1, 2]\n", "datasets[0]: a dataset is a mapping of fields"),
+    ],
+    ids=[
+        "sites that are not a list (a traceback)",
+        "an empty site file ('(body): Field required')",
+        "a site that is a name, not a mapping",
+        "an empty dataset file",
+        "datasets that are numbers",
+    ],
+)
+def test_a_bad_site_or_dataset_file_is_one_line_naming_the_file(
+    api: Api, server_url: str, tmp_path: Path, command: str, content: str, want: str
+) -> None:
+    path = tmp_path / "file.yaml"
+    path.write_text(content)
+    code, out = cli(server_url, api.admin, command, "add", str(path))
+    assert code == 2, out
+    assert out == f"error: {path}: {want}\n", out
+    assert api.client.get("/v1/sites", headers=api.admin_headers()).json() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["admin", "init", "--db", "notadb://x"], "error: cannot open the database: "),
+        (
+            ["admin", "init", "--data-dir", "/proc/no-such-folder"],
+            "error: cannot open the database: ",
+        ),
+        (["audit", "verify", "--db", "notadb://x", "--public-key", "{key}"], "error: --db: "),
+    ],
+    ids=[
+        "admin init with a database URL of no known kind",
+        "admin init with a data folder that cannot be made",
+        "audit verify with a database URL of no known kind",
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line_exit_2(
+    tmp_path: Path, args: list[str], want: str
+) -> None:
+    # Each was a SQLAlchemy or OS traceback (`silkroute server` already said it in one line).
+    assert (
+        runner.invoke(app, ["audit", "keygen", "--out", str(tmp_path / "audit.key")]).exit_code == 0
+    )
+    key = tmp_path / "audit.key.pub"
+    done = subprocess.run(
+        [sys.executable, "-m", "silkroute.cli", *(a.format(key=key) for a in args)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(want) and done.stderr.count("\n") == 1, done.stderr

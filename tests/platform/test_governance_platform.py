@@ -116,6 +116,7 @@ def test_a_tenant_records_its_mechanisms_and_lists_only_its_own(api: Api) -> Non
         ),
         ({"mechanism": "tia", "destinations": ["Singapore"]}, "destinations[0]"),
         ({"mechanism": "tia", "with": "x"}, "with"),
+        ({"mechanism": "tia", "origin": "VN", "destinations": []}, "destinations"),
     ],
     ids=[
         "an unknown mechanism",
@@ -124,6 +125,8 @@ def test_a_tenant_records_its_mechanisms_and_lists_only_its_own(api: Api) -> Non
         "an end before the start",
         "a destination that is not a country code",
         "an unknown field",
+        # It covered no destination and was listed as covering any.
+        "an empty list of destinations",
     ],
 )
 def test_a_bad_compliance_record_is_refused_naming_the_field(

@@ -134,6 +134,9 @@ def test_a_higher_priority_job_preempts_and_the_victim_runs_again_later(api: Api
     again = api.wait_for(token, victim, ("running",))
     states = [e["state"] for e in again["events"]]
     assert "terminating" in states and states.count("running") == 2, states
+    # It said "preempted by job 2 for job 2".
+    (why,) = [e["message"] for e in again["events"] if e["reason"] == "preempting"]
+    assert why.count(f"job {urgent}") == 1, why
     first, second = again["runs"][0], again["runs"][1]
     assert first["outcome"] == "cancelled" and second["state"] == "running"
     urgent_run = done["runs"][0]

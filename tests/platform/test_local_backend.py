@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from silkroute.backends.base import LaunchSpec, RunState, WorkerPlacement
+from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
 from silkroute.backends.local import LocalBackend
 
 
@@ -72,6 +72,17 @@ def test_a_job_inherits_what_a_program_needs_but_never_the_platforms_own_variabl
         "TZ": "Asia/Bangkok",
     }
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+def test_an_environment_no_process_can_take_is_refused_not_retried_forever(
+    tmp_path: Path,
+) -> None:
+    # A BackendError is what the agent reports as a failed launch; anything else it retries
+    # every round, leaving the job `starting` for ever.
+    backend = LocalBackend(tmp_path / "state")
+    bad = dataclasses.replace(spec(tmp_path, "r1", "true"), env={"A=B": "1"})
+    with pytest.raises(BackendError, match="environment"):
+        backend.submit(bad)
 
 
 def test_a_repeated_submit_does_not_start_the_run_again(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -134,3 +135,32 @@ def test_errors_stay_one_line_in_a_narrow_terminal() -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # A reviewer pointing at the wrong folder was told "0 jurisdictions, 0 rules" (exit 0).
+        (["validate", "--rules", "{missing}"], "no rule files"),
+        (["validate", "--rules", "{empty}"], "no rule files"),
+        # It blamed --origin: "no rule file for VN; known: " (nothing).
+        (["check", "--origin", "VN", "--data-class", "personal", "--destination", "SG",
+          "--rules", "{missing}"], "no rule files"),
+        # An unknown origin listed an empty table (exit 0), where `check` refuses it.
+        (["rules", "--origin", "ZZ"], "--origin: no rule file for ZZ"),
+    ],
+    ids=[
+        "validating a folder that does not exist",
+        "validating a folder without rule files",
+        "checking against a folder that does not exist",
+        "listing the rules of an origin without a file",
+    ],
+)  # fmt: skip
+def test_a_wrong_rules_folder_or_origin_is_one_line_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    folders = {"missing": tmp_path / "missing", "empty": tmp_path / "empty"}
+    result = runner.invoke(app, ["policy", *(a.format(**folders) for a in args)])
+    assert result.exit_code == 2, result.stdout
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

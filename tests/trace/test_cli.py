@@ -56,6 +56,15 @@ def test_validate_not_a_trace_and_missing(tmp_path: Path) -> None:
     assert "cannot read trace" in _said(result)
 
 
+def test_a_line_nested_too_deeply_is_named_not_a_traceback(tmp_path: Path) -> None:
+    # The JSON parser recursed past Python's limit: a RecursionError traceback.
+    trace = tmp_path / "deep.jsonl"
+    trace.write_text('{"name": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    result = _run("trace", "validate", str(trace))
+    assert result.exit_code == 2, result.output
+    assert "line 1" in _said(result) and "nested too deeply" in _said(result)
+
+
 def test_schema_prints_the_committed_schema() -> None:
     result = _run("trace", "schema")
     assert result.exit_code == 0

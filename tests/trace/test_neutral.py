@@ -80,7 +80,11 @@ BAD_LINES = [
         "line 2: accelerators_per_worker",
     ),
     ("unknown priority", _job(priority="urgent"), "line 2: priority: unknown priority class"),
-    ("replicas on training", _job(replicas=3), "line 2: (root): replicas: only inference"),
+    (
+        "replicas on training",
+        _job(replicas=3),
+        "line 2: replicas: only inference jobs have replicas (got 3)",
+    ),
     ("not an object", "[1, 2, 3]", "line 2: (root): a line is one JSON object"),
     ("invalid JSON", '{"name": "b", ', "line 2: not valid JSON"),
     ("NaN", _job().replace("10", "NaN"), "line 2: not valid JSON: NaN is not a number"),

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from silkroute.client import ApiError, Client
+from silkroute.console import fail
 
 TENANTS: list[dict[str, Any]] = [
     {"name": "gxu-ai", "country": "CN", "voucher_accelerator_hours": 20.0},
@@ -112,9 +113,9 @@ JOBS: list[tuple[str, dict[str, Any]]] = [
 
 
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="Fresh demo data (deleted first)")] = Path(
-        "out/demo"
-    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="Demo data: a new or empty folder, or an earlier demo's (deleted)")
+    ] = Path("out/demo"),
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     exit_when_done: Annotated[
@@ -131,10 +132,18 @@ def demo(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if exit_when_done is None:
         exit_when_done = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if not 1 <= port <= 65535:
+        raise fail(f"--port: must be between 1 and 65535 (got {port})")
     if not _port_free(host, port):
-        console.print(f"[red]error:[/red] port {port} is in use; try --port", soft_wrap=True)
-        raise typer.Exit(2)
+        raise fail(f"--port: port {port} is in use; try another")
+    if not _demo_or_empty(data_dir):
+        raise fail(
+            f"--data-dir: {data_dir} holds files that are not a demo's, and the demo deletes "
+            "its folder first; give a new or empty folder"
+        )
     shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    (data_dir / DEMO_MARK).write_text("made by `silkroute demo`; deleted by the next one\n")
     platform = open_platform(data_dir, tick_s=0.5, grace_s=5.0)
     admin = init_admin(platform)
     assert admin is not None
@@ -252,6 +261,20 @@ def _wait_and_report(console: Console, url: str, admin: str, job_ids: list[int])
         )
     console.print(costs)
     client.close()
+
+
+DEMO_MARK = ".silkroute-demo"
+
+
+def _demo_or_empty(folder: Path) -> bool:
+    """Whether the demo may delete `folder`: absent, empty, or made by a demo (its mark, or
+    the tokens file and database of a demo from before the mark)."""
+    if not folder.exists():
+        return True
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return not names or DEMO_MARK in names or {"tokens.env", "silkroute.db"} <= names
 
 
 def _port_free(host: str, port: int) -> bool:
