@@ -42,6 +42,7 @@ from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
+from silkroute.scheduler.policies.node_silk_r7 import SilkR7Scorer
 from silkroute.scheduler.policies.node_spread import SpreadScorer
 from silkroute.scheduler.policies.order_fairshare import FairShareOrder
 from silkroute.scheduler.policies.order_fifo import FifoOrder
@@ -146,6 +147,8 @@ for _name, _node in {
     "silk-r5t": SilkR5TieScorer,
     # The sixth round's candidate: silk's hostable demand over every shape (docs/packing.md).
     "silk-r6": SilkR6Scorer,
+    # The seventh round's candidate: silk-r5t with silk-r6's hostable demand.
+    "silk-r7": SilkR7Scorer,
 }.items():
     REGISTRY.register("node-scorer", _name, _node)
 for _name, _pool in {

@@ -55,7 +55,7 @@ class SilkCache(FragCache):
 
     def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
         super().__init__(state, target)
-        self.host = self.host_target(target)
+        self.host = self.host_target(target, state)
         self.host_type_ok = self.stats.type_ok if self.host is target else self.host.type_ok(state)
         self.usable = usability(target, np.arange(MILLI + 1, dtype=np.int64))
         self.gaps = np.bincount(state.gpu_free.ravel(), minlength=MILLI + 1).astype(np.int64)
@@ -82,8 +82,8 @@ class SilkCache(FragCache):
         )
 
     @staticmethod
-    def host_target(target: TargetWorkload) -> TargetWorkload:
-        """The shapes whose hostable demand the tie-break protects."""
+    def host_target(target: TargetWorkload, state: ClusterState) -> TargetWorkload:
+        """The shapes whose hostable demand the tie-break protects, on `state`'s nodes."""
         return target
 
     def gap_counts(self) -> IntArray:
