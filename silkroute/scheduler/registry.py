@@ -139,7 +139,10 @@ for _name, _node in {
     "gpupacking": GpuPackingScorer,
     "gpuclustering": GpuClusteringScorer,
     "random": RandomScorer,
-    "silk": SilkScorer,
+    # Ours: the seventh round's rule of issue 15 (docs/packing.md, "Seventh round").
+    "silk": SilkR7Scorer,
+    # The fourth round's rule, `silk` until the seventh: earlier tables name it `silk`.
+    "silk-r4": SilkScorer,
     # The first adopted silk (issue 15, first round): earlier tables name it `silk`.
     "silk-classic": SilkClassicScorer,
     # The fifth round's candidates (issue 15): silk with memory counted (docs/packing.md).
@@ -147,8 +150,6 @@ for _name, _node in {
     "silk-r5t": SilkR5TieScorer,
     # The sixth round's candidate: silk's hostable demand over every shape (docs/packing.md).
     "silk-r6": SilkR6Scorer,
-    # The seventh round's candidate: silk-r5t with silk-r6's hostable demand.
-    "silk-r7": SilkR7Scorer,
 }.items():
     REGISTRY.register("node-scorer", _name, _node)
 for _name, _pool in {

@@ -1,6 +1,6 @@
-"""silk-r7 (issue 15, seventh round): silk-r5t's keys, with silk-r6's full-coverage hostable
-demand (counted with memory, each shape weighted by popularity x scarcity) asked of idle nodes
-too and before the score with memory."""
+"""silk, the seventh round's rule of issue 15 (`silk-r7` while a candidate): silk-r5t's keys,
+with silk-r6's full-coverage hostable demand (counted with memory, each shape weighted by
+popularity x scarcity) asked of idle nodes too and before the score with memory."""
 
 from __future__ import annotations
 
@@ -209,6 +209,11 @@ def test_silk_r7_bookkeeping_equals_a_recount() -> None:
     assert placed  # the run placed pods, so the check above compared caches that moved
 
 
-def test_silk_r7_is_registered_and_runs_only_when_named() -> None:
-    assert NODE_SCORERS["silk-r7"]().name == "silk-r7"
-    assert "silk-r7" in PACKING_POLICIES and "silk-r7" in CANDIDATES
+def test_the_seventh_round_rule_is_silk_and_the_rule_it_replaced_silk_r4() -> None:
+    assert isinstance(NODE_SCORERS["silk"](), SilkR7Scorer)
+    assert NODE_SCORERS["silk"]().name == "silk"
+    r4 = NODE_SCORERS["silk-r4"]()
+    assert type(r4) is SilkScorer and r4.name == "silk-r4"
+    assert isinstance(PACKING_POLICIES["silk"](TARGET, 1), SilkR7Scorer)
+    assert type(PACKING_POLICIES["silk-r4"](TARGET, 1)) is SilkScorer
+    assert "silk" not in CANDIDATES and "silk-r4" not in CANDIDATES

@@ -1,4 +1,8 @@
-"""silk: FGD's whole-number score, with its ties broken by what FGD cannot see.
+"""silk-r4: FGD's whole-number score, with its ties broken by what FGD cannot see.
+
+The fourth round's rule of issue 15, `silk` until the seventh round adopted `silk-r7`
+(`node_silk_r7.py`, now `silk`); the base of every later rule, registered as `silk-r4` so
+that the earlier tables reproduce. In the text below "silk" is this rule.
 
 silk keeps FGD's score as the first key and orders its many ties lexicographically by things
 that score does not measure (why the ties matter: `node_silk_classic.py`, the first silk):
@@ -96,9 +100,10 @@ class SilkCache(FragCache):
 
 
 class SilkScorer(SilkClassicScorer):
-    """The adopted rule (issue 15, fourth round); the type pressure is silk-classic's."""
+    """The fourth round's rule (`silk` until the seventh round); the type pressure is
+    silk-classic's."""
 
-    name = "silk"
+    name = "silk-r4"
     cache_type = SilkCache
 
     def cache(self, state: ClusterState) -> SilkCache:
