@@ -209,6 +209,27 @@ def test_silk_r7_bookkeeping_equals_a_recount() -> None:
     assert placed  # the run placed pods, so the check above compared caches that moved
 
 
+def test_idle_nodes_asked_once_per_kind_lose_what_each_would() -> None:
+    # Three idle x-like nodes, two idle y-like ones, one x-like node whose only pod holds
+    # memory but no CPU (idle by accelerators and CPU, not by memory) and one busy node:
+    # the loss counted once per kind of empty node equals the loss asked of every node.
+    state = ClusterState(
+        [NodeInfo(f"x{i}", "s", "T4", 2, 16_000, 128 * GIB) for i in range(4)]
+        + [NodeInfo(f"y{i}", "s", "T4", 2, 64_000, 64 * GIB) for i in range(3)]
+    )
+    pool = int(state.pool_of_node[0])
+    state.apply(Allocation(pool, Demand(0, 0, 0, 40 * GIB), [(3, ())]))
+    state.apply(Allocation(pool, Demand(1, 1000, 4_000, 8 * GIB), [(6, (0,))]))
+    nodes = np.arange(7)
+    r7 = SilkR7Scorer(TARGET)
+    cache = r7.cache(state)
+    assert cache.pristine(nodes).tolist() == [True] * 3 + [False] + [True] * 2 + [False]
+    for demand in (CPU_POD, Demand(1, 1000, 4_000, 8 * GIB), Demand(2, 1000, 8_000, 90 * GIB)):
+        each = SilkR5TieScorer.hostable_loss(r7, cache, demand, nodes).tolist()
+        assert r7.hostable_loss(cache, demand, nodes).tolist() == each
+        assert each[3] != each[0]  # the memory its pod holds counts
+
+
 def test_the_seventh_round_rule_is_silk_and_the_rule_it_replaced_silk_r4() -> None:
     assert isinstance(NODE_SCORERS["silk"](), SilkR7Scorer)
     assert NODE_SCORERS["silk"]().name == "silk"

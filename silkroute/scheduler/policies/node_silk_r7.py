@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from silkroute.model.workload import MILLI, Demand
-from silkroute.scheduler.fragmentation import FloatArray, TargetWorkload
+from silkroute.scheduler.fragmentation import BoolArray, FloatArray, TargetWorkload
 from silkroute.scheduler.policies.node_fgd import fgd_points, is_share
 from silkroute.scheduler.policies.node_silk import SilkCache, SilkScorer, lexicographic_rank
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5TieScorer
@@ -42,7 +42,19 @@ from silkroute.scheduler.state import ClusterState, IntArray
 
 
 class SilkR7Cache(SilkCache):
-    """silk's cache, its hostable demand over every shape weighted by scarcity."""
+    """silk's cache, its hostable demand over every shape weighted by scarcity; `kind`: nodes
+    alike in capacity (accelerators, CPU, memory) and in the shapes their type allows share
+    one number, so that idle ones are asked their hostable loss once per kind."""
+
+    def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
+        super().__init__(state, target)
+        alike = np.column_stack((state.gpu_cap, state.cpu_cap, state.mem_cap, self.host_type_ok))
+        self.kind = np.unique(alike, axis=0, return_inverse=True)[1].ravel()
+
+    def pristine(self, nodes: IntArray) -> BoolArray:
+        """Nodes with nothing on them, memory included (`idle` reads accelerators and CPU)."""
+        state = self.state
+        return self.idle(nodes) & (state.mem_free[nodes] == state.mem_cap[nodes])
 
     @staticmethod
     def host_target(target: TargetWorkload, state: ClusterState) -> TargetWorkload:
@@ -72,6 +84,25 @@ class SilkR7Scorer(SilkR5TieScorer):
         fit = self._fit.score(state, demand, nodes)
         idle = cache.idle(nodes)
         return lexicographic_rank(-points, pressure, idle, loss, -memory, fit, nodes)
+
+    def hostable_loss(self, cache: SilkCache, demand: Demand, nodes: IntArray) -> FloatArray:
+        """silk-r5t's hostable loss over this cache's shapes, asked once per kind of node
+        with nothing on it (all such nodes of a kind lose alike): while the cluster is still
+        mostly idle, most of the nodes asked are."""
+        assert isinstance(cache, SilkR7Cache)
+        pristine = cache.pristine(nodes)
+        kinds, first, where = np.unique(
+            cache.kind[nodes[pristine]], return_index=True, return_inverse=True
+        )
+        if len(kinds) == int(pristine.sum()):
+            return super().hostable_loss(cache, demand, nodes)
+        asked = np.concatenate((np.flatnonzero(~pristine), np.flatnonzero(pristine)[first]))
+        counted = super().hostable_loss(cache, demand, nodes[asked])
+        loss = np.empty(len(nodes))
+        busy = int((~pristine).sum())
+        loss[~pristine] = counted[:busy]
+        loss[pristine] = counted[busy:][where.ravel()]
+        return loss
 
 
 def scarcity(target: TargetWorkload, state: ClusterState) -> FloatArray:
