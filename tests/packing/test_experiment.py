@@ -43,10 +43,10 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--workers", "1"])
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
-    # The fifth round's candidates run only when named.
+    # The candidates not adopted run only when named; silk-r4 (the rule silk replaced) runs.
     assert set(doc["policies"]) == {
         "fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
-        "silk-classic",
+        "silk-r4", "silk-classic",
     }  # fmt: skip
     for entry in doc["policies"].values():
         for metric in ("unallocated_pct", "allocated_pct", "fragmentation_pct"):

@@ -288,7 +288,7 @@ def test_random_is_seeded() -> None:
 
 def test_registry_names_every_policy() -> None:
     names = ("fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random")
-    for name in (*names, "silk", "silk-classic"):
+    for name in (*names, "silk", "silk-r4", "silk-classic"):
         assert NODE_SCORERS[name]().name == name
 
 

@@ -1,4 +1,8 @@
-"""silk: FGD's whole-number score, with its ties broken by what FGD cannot see.
+"""silk-r4: FGD's whole-number score, with its ties broken by what FGD cannot see.
+
+The fourth round's rule of issue 15, `silk` until the seventh round adopted `silk-r7`
+(`node_silk_r7.py`, now `silk`); the base of every later rule, registered as `silk-r4` so
+that the earlier tables reproduce. In the text below "silk" is this rule.
 
 silk keeps FGD's score as the first key and orders its many ties lexicographically by things
 that score does not measure (why the ties matter: `node_silk_classic.py`, the first silk):
@@ -55,7 +59,7 @@ class SilkCache(FragCache):
 
     def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
         super().__init__(state, target)
-        self.host = self.host_target(target)
+        self.host = self.host_target(target, state)
         self.host_type_ok = self.stats.type_ok if self.host is target else self.host.type_ok(state)
         self.usable = usability(target, np.arange(MILLI + 1, dtype=np.int64))
         self.gaps = np.bincount(state.gpu_free.ravel(), minlength=MILLI + 1).astype(np.int64)
@@ -82,8 +86,8 @@ class SilkCache(FragCache):
         )
 
     @staticmethod
-    def host_target(target: TargetWorkload) -> TargetWorkload:
-        """The shapes whose hostable demand the tie-break protects."""
+    def host_target(target: TargetWorkload, state: ClusterState) -> TargetWorkload:
+        """The shapes whose hostable demand the tie-break protects, on `state`'s nodes."""
         return target
 
     def gap_counts(self) -> IntArray:
@@ -96,9 +100,10 @@ class SilkCache(FragCache):
 
 
 class SilkScorer(SilkClassicScorer):
-    """The adopted rule (issue 15, fourth round); the type pressure is silk-classic's."""
+    """The fourth round's rule (`silk` until the seventh round); the type pressure is
+    silk-classic's."""
 
-    name = "silk"
+    name = "silk-r4"
     cache_type = SilkCache
 
     def cache(self, state: ClusterState) -> SilkCache:

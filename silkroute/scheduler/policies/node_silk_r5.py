@@ -121,10 +121,11 @@ class SilkR5Scorer(SilkScorer):
 
     def hostable_loss(self, cache: SilkCache, demand: Demand, nodes: IntArray) -> FloatArray:
         """How much hostable demand (accelerators, CPU and memory) each node loses if the
-        worker goes there; a sharing worker is counted by its CPU and memory only."""
+        worker goes there; a sharing worker is counted by its CPU and memory only. Counted
+        over the cache's `host` shapes (the target itself here; every shape in silk-r7)."""
         if not self.memory_hostable:
             return super().hostable_loss(cache, demand, nodes)
-        state, target, type_ok = cache.state, cache.target, cache.stats.type_ok[nodes]
+        state, target, type_ok = cache.state, cache.host, cache.host_type_ok[nodes]
         pods = cache.gpu_pods[nodes]
         cpu, mem = state.cpu_free[nodes], state.mem_free[nodes]
         before = hostable_with_memory(target, type_ok, pods, cpu, mem)
@@ -229,11 +230,11 @@ def hostable_with_memory(
     by_gpu = gpu_pods // np.maximum(target.count, 1)
     by_cpu = np.maximum(cpu, 0)[:, None] // np.maximum(target.cpu, 1)
     known = target.mem > 0
-    by_mem = np.where(
-        known[None, :],
-        np.floor(np.maximum(mem, 0)[:, None] / np.where(known, target.mem, 1.0)[None, :]),
-        np.iinfo(np.int64).max,
-    ).astype(np.int64)
-    pods = np.where(type_ok, np.minimum(np.minimum(by_gpu, by_cpu), by_mem), 0)
+    per_pod = np.where(known, target.mem, 1.0)
+    by_mem = np.floor(np.maximum(mem, 0)[:, None] / per_pod[None, :]).astype(np.int64)
+    # An unknown memory limits nothing: such a shape keeps its GPU and CPU count (a
+    # placeholder "no limit" count would overflow the cast, or the float sum of the demand).
+    by_both = np.minimum(by_gpu, by_cpu)
+    pods = np.where(type_ok, np.where(known[None, :], np.minimum(by_both, by_mem), by_both), 0)
     gpu_per_pod = target.weight * target.count * target.milli  # 0 for CPU-only shapes
     return np.asarray(pods @ gpu_per_pod, dtype=np.float64)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from silkroute.scheduler.fragmentation import TargetWorkload
 from silkroute.scheduler.policies.node_silk import SilkCache, SilkScorer
+from silkroute.scheduler.state import ClusterState
 
 
 class SilkR6Cache(SilkCache):
     """silk's cache, its hostable demand over the target's every shape."""
 
     @staticmethod
-    def host_target(target: TargetWorkload) -> TargetWorkload:
+    def host_target(target: TargetWorkload, state: ClusterState) -> TargetWorkload:
         return target.full_coverage()
 
 

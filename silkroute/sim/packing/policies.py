@@ -16,6 +16,7 @@ from silkroute.scheduler.policies.node_silk import SilkScorer
 from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
+from silkroute.scheduler.policies.node_silk_r7 import SilkR7Scorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
@@ -26,7 +27,10 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     "gpupacking": lambda target, seed: GpuPackingScorer(),
     "gpuclustering": lambda target, seed: GpuClusteringScorer(),
     "random": lambda target, seed: RandomScorer(seed),
-    "silk": lambda target, seed: SilkScorer(target, order_seed=seed),
+    # Ours: the seventh round's rule (silk-r7 while a candidate).
+    "silk": lambda target, seed: SilkR7Scorer(target, order_seed=seed),
+    # The fourth round's rule, `silk` until the seventh round, for the earlier tables.
+    "silk-r4": lambda target, seed: SilkScorer(target, order_seed=seed),
     # The first adopted silk (issue 15, first round), for the earlier tables.
     "silk-classic": lambda target, seed: SilkClassicScorer(target, order_seed=seed),
     # The fifth round's candidates (issue 15): silk with memory counted.
