@@ -29,7 +29,7 @@ from silkroute.scheduler.state import Allocation, ClusterState
 from silkroute.sim.openb import Pod
 from silkroute.sim.packing.driver import pod_job
 from tests.builders import book_for, job, nodes
-from tests.packing.helpers import cluster, node, take
+from tests.packing.helpers import cluster, node, random_placements, take
 from tests.packing.test_fragmentation import TARGET
 
 WHOLE_SHAPE = Shape(8_000, 1000, 1, None)
@@ -332,22 +332,8 @@ def test_silk_bookkeeping_kept_as_pods_come_and_go_equals_a_recount() -> None:
         Demand(2, 1000, 8_000, 0), Demand(0, 0, 6_000, 0),
     ]  # fmt: skip
     followed = SilkScorer(target)
-    placement = PlacementPolicy(followed, [])
-    rng = np.random.default_rng(7)
     placed: list[Allocation] = []
-    for step in range(60):
-        if placed and rng.random() < 0.3:
-            state.release(placed.pop(int(rng.integers(len(placed)))))
-        else:
-            demand = demands[int(rng.integers(len(demands)))]
-            pool = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
-            pod = Pod(f"p{step}", demand.cpu_milli, 0, demand.gpu_slots, demand.gpu_milli,
-                      None, "BE", None, None, None)  # fmt: skip
-            alloc = placement.place(pod_job(step, pod), state, SiteCatalog([]), pool)
-            if alloc is not None:
-                state.apply(alloc)
-                placement.placed(state, alloc)
-                placed.append(alloc)
+    for _ in random_placements(followed, state, demands, 7, placed):
         kept, fresh = followed.cache(state), SilkCache(state, target)
         assert kept.gaps.tolist() == fresh.gaps.tolist()
         assert kept.gpu_pods.tolist() == fresh.gpu_pods.tolist()

@@ -11,19 +11,15 @@ import pytest
 
 from silkroute.model.workload import Demand
 from silkroute.scheduler.fragmentation import Shape, TargetWorkload
-from silkroute.scheduler.placement import PlacementPolicy
 from silkroute.scheduler.policies.node_fgd import FgdScorer
 from silkroute.scheduler.policies.node_silk import SilkScorer, gpu_pods, hostable_of
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5TieScorer, hostable_with_memory
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 from silkroute.scheduler.policies.node_silk_r7 import SilkR7Cache, SilkR7Scorer, scarcity
 from silkroute.scheduler.registry import NODE_SCORERS
-from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
-from silkroute.sim.openb import Pod
-from silkroute.sim.packing.driver import pod_job
 from silkroute.sim.packing.policies import CANDIDATES, PACKING_POLICIES
-from tests.packing.helpers import chosen_node
+from tests.packing.helpers import chosen_node, random_placements
 
 GIB = 1024
 # A common one-GPU shape (96 pods, 8 GiB) and a rare big one (4 pods): two whole GPUs,
@@ -182,23 +178,9 @@ def test_silk_r7_bookkeeping_equals_a_recount() -> None:
         Demand(1, 1000, 14_000, 2 * GIB),
     ]  # fmt: skip
     followed = SilkR7Scorer(target)
-    placement = PlacementPolicy(followed, [])
-    rng = np.random.default_rng(11)
     placed: list[Allocation] = []
     every = np.arange(len(state.node_names))
-    for step in range(60):
-        if placed and rng.random() < 0.3:
-            state.release(placed.pop(int(rng.integers(len(placed)))))
-        else:
-            demand = demands[int(rng.integers(len(demands)))]
-            pools = state.pools_for(None, None, needs_accelerator=demand.gpu_slots > 0)
-            pod = Pod(f"p{step}", demand.cpu_milli, demand.mem_mib, demand.gpu_slots,
-                      demand.gpu_milli, None, "BE", None, None, None)  # fmt: skip
-            alloc = placement.place(pod_job(step, pod), state, SiteCatalog([]), pools)
-            if alloc is not None:
-                state.apply(alloc)
-                placement.placed(state, alloc)
-                placed.append(alloc)
+    for _ in random_placements(followed, state, demands, 11, placed):
         kept, fresh = followed.cache(state), SilkR7Cache(state, target)
         assert kept.gpu_pods.tolist() == fresh.gpu_pods.tolist()
         for demand in demands:
