@@ -36,7 +36,8 @@ OUT = Path("out/bench/packing")
 LEVELS = (95, 100, 105, 110, 120, 130)
 POLICIES = ("fgd", "silk", "bestfit")
 SPEC_MIX = "openb_pod_list_gpuspec33.csv"
-# (label, pod list, generated variant or None); `dev` marks the workloads silk was designed on.
+# (label, pod list, generated variant or None); `DEV` marks the workloads silk was designed on
+# (with other seeds: rounds 4-7 developed on seeds 42, 43 and 50-55).
 WORKLOADS: tuple[tuple[str, str, str | None], ...] = (
     ("default", DEFAULT_PODS, None),
     ("gpuspec33 (shared)", "openb_pod_list_gpuspec33.csv", None),
@@ -51,7 +52,7 @@ WORKLOADS: tuple[tuple[str, str, str | None], ...] = (
     ("cpuonly10", DEFAULT_PODS, "cpuonly10"),
     ("cpuonly20", DEFAULT_PODS, "cpuonly20"),
 )
-DEV = {"default", "gpuspec33", "multigpu30", "sharing60", "cpuonly20"}
+DEV = {"default", "gpuspec33", "multigpu30", "sharing60", "cpuonly20", "multigpu50 (shared)"}
 
 
 def cell(entry: dict[str, dict[str, float]], level: int) -> str:
