@@ -9,8 +9,8 @@ in namespaces of its own:
 - the whole file system read-only, `/dev` as it is (accelerators stay usable);
 - the platform's private paths (its data directory, an agent's work and checkpoint folders,
   a key file kept elsewhere) replaced by an empty tmpfs (a file by `/dev/null`);
-- the run's own folder and its checkpoint folder bound back read-write; `/tmp` and `/dev/shm`
-  private to the rank (tmpfs: in memory), `HOME` the run folder;
+- the run's own folder and its checkpoint folder bound back read-write; `HOME` the run's
+  folder, `TMPDIR` its `.tmp`, `/dev/shm` private to the rank (in memory); `/tmp` read-only;
 - its own PID namespace with a fresh `/proc`: no other process can be seen or signalled.
 
 It is a guard between tenants of one trusted platform, not a container: the network and the
@@ -35,6 +35,7 @@ from silkroute.backends.base import BackendError
 log = logging.getLogger("silkroute.backends")
 
 PROGRAM = "bwrap"
+TMP_FOLDER = ".tmp"  # in the run's folder: the rank's TMPDIR
 
 
 class SandboxMode(StrEnum):
@@ -54,11 +55,12 @@ class Sandbox:
         """The command prefix that runs a rank in `workdir`. bubblewrap writes the sandbox's
         first process id (as seen outside) as JSON to `info_fd`, so the rank can be signalled
         from outside its PID namespace."""
-        # In this order: each mount covers what is below it, so /tmp and the private paths
-        # are emptied before the run's own folders are bound back (they may lie inside).
+        # In this order: each mount covers what is below it, so the private paths are emptied
+        # before the run's own folders are bound back (they may lie inside). /tmp stays the
+        # host's, read-only (the platform's own Python or code may live there); the rank
+        # writes its temporary files to the run's folder (TMPDIR).
         argv = [self.program, "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev"]
         argv += ["--tmpfs", "/dev/shm", "--unshare-pid", "--as-pid-1", "--proc", "/proc"]
-        argv += ["--tmpfs", "/tmp"]
         for path in self.private:
             if path.is_dir():
                 argv += ["--tmpfs", str(path)]
@@ -66,7 +68,8 @@ class Sandbox:
                 argv += ["--ro-bind", "/dev/null", str(path)]
         for folder in (workdir, checkpoint_dir):
             argv += ["--bind", str(folder), str(folder)]
-        argv += ["--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", "/tmp"]
+        (workdir / TMP_FOLDER).mkdir(exist_ok=True)
+        argv += ["--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir / TMP_FOLDER)]
         argv += ["--chdir", str(workdir), "--info-fd", str(info_fd), "--"]
         return argv
 

@@ -59,7 +59,7 @@ def test_a_sandboxed_job_sees_its_own_folders_and_nothing_private(
     command = (
         f"cat {platform_dir}/silkroute.db {tmp_path}/audit.key; ls {platform_dir}/runs; "
         'echo mine > own.txt; echo ckpt > "$SILKROUTE_CHECKPOINT_DIR/state"; '
-        f"touch {Path(sys.prefix)}/planted; echo tmp > /tmp/t; "
+        f'touch {Path(sys.prefix)}/planted; echo tmp > "$TMPDIR/t"; cat "$TMPDIR/t"; '
         'echo "processes $(ls /proc | grep -c "^[0-9]") home $HOME"'
     )
     launch = spec(platform_dir, "r1", command, workers=2)
@@ -73,7 +73,7 @@ def test_a_sandboxed_job_sees_its_own_folders_and_nothing_private(
         assert "Read-only file system" in err  # the platform's own code cannot be rewritten
         processes = int(out.split("processes ")[1].split()[0])
         assert processes <= 6  # the runner, the shell and its pipeline: no other process
-        assert f"home {launch.workdir}" in out
+        assert f"home {launch.workdir}" in out and "tmp" in out.split()  # TMPDIR writable
     assert (launch.workdir / "own.txt").read_text() == "mine\n"
     assert (launch.checkpoint_dir / "state").read_text() == "ckpt\n"
     assert not (Path(sys.prefix) / "planted").exists()
