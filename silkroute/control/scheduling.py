@@ -29,7 +29,7 @@ from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.decisions import Hold, Preempt, Start
 from silkroute.scheduler.job import Job, job_from_spec
 from silkroute.scheduler.policies.filter_data_law import DataLawFilter
-from silkroute.scheduler.policies.pool_latency import UNKNOWN_LATENCY_MS
+from silkroute.scheduler.policies.filter_latency import within_slo
 from silkroute.scheduler.registry import DEFAULT_POOL_FILTERS, make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo, worker_capacity
@@ -385,16 +385,16 @@ class LiveScheduler:
         return self.scheduler.unsatisfiable(self.book, job_from_spec(spec, -1))
 
     def beyond_latency_slo(self, spec: JobSpec) -> str | None:
-        """Why no site the job accepts is within its latency SLO, judged as the `latency-slo`
-        pool filter does (a region a site gives no latency for is UNKNOWN_LATENCY_MS away);
-        None if one is. Distances do not change by waiting: such a job would wait for ever."""
+        """Why no site the job accepts is within its latency SLO, judged by the `latency-slo`
+        pool filter's own rule (`within_slo`); None if one is. Distances do not change by
+        waiting: such a job would wait for ever."""
         slo = spec.latency_slo_ms
         if not slo:
             return None
         for site in self.sites:
             if spec.sites is not None and site.name not in spec.sites:
                 continue
-            if any(site.latency_ms.get(r, UNKNOWN_LATENCY_MS) <= ms for r, ms in slo.items()):
+            if within_slo(site.latency_ms, slo):
                 return None
         wanted = ", ".join(f"{region} {ms:g} ms" for region, ms in sorted(slo.items()))
         return f"no site it accepts is within the SLO ({wanted}) of any of its regions"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from silkroute.scheduler.decisions import Severity
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.policies.base import Context, PoolFilter
@@ -20,6 +22,12 @@ class LatencySloFilter(PoolFilter):
             return None
         site = ctx.cluster.pools[pool].site_name
         latency = ctx.sites.get(site).latency_ms
-        if any(latency.get(r, UNKNOWN_LATENCY_MS) <= slo for r, slo in job.latency_slo_ms.items()):
+        if within_slo(latency, job.latency_slo_ms):
             return None
         return ("latency-slo", f"site {site} is too far from every user region of the SLO")
+
+
+def within_slo(latency_ms: Mapping[str, float], slo_ms: Mapping[str, float]) -> bool:
+    """Whether a site `latency_ms` away from each region meets the SLO of at least one of the
+    regions (a region the site gives no latency for is UNKNOWN_LATENCY_MS away)."""
+    return any(latency_ms.get(r, UNKNOWN_LATENCY_MS) <= ms for r, ms in slo_ms.items())
