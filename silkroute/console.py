@@ -40,6 +40,13 @@ def check_number(option: str, value: float | None, *, least: float, strict: bool
         raise fail(f"{option}: must be a finite number {bound} (got {value:g})")
 
 
+def check_port(port: int) -> None:
+    """Refuse a port no socket can listen on, naming `--port` (uvicorn would take 99999
+    modulo 65536 and serve elsewhere)."""
+    if not 1 <= port <= 65535:
+        raise fail(f"--port: must be between 1 and 65535 (got {port})")
+
+
 class OneLineErrors(TyperGroup):
     """Usage errors (a missing option, `abc` for a number, an unknown command) as one
     `error:` line naming the command's help, like every other error: typer draws them in a

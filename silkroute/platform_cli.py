@@ -19,7 +19,7 @@ from rich.table import Table
 
 from silkroute.backends.sandbox import SandboxMode
 from silkroute.client import DEFAULT_URL, ApiError, Client
-from silkroute.console import check_number
+from silkroute.console import check_number, check_port
 from silkroute.model.errors import SpecError, read_yaml
 
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -122,8 +122,7 @@ def server(
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
 
-    if not 1 <= port <= 65535:
-        raise fail(f"--port: must be between 1 and 65535 (got {port})")
+    check_port(port)
     check_number("--tick", tick, least=0, strict=True)
     check_number("--grace", grace, least=0)
     check_number("--agent-timeout", agent_timeout, least=0, strict=True)

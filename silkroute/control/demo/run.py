@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from silkroute.client import ApiError, Client
-from silkroute.console import fail
+from silkroute.console import check_port, fail
 
 TENANTS: list[dict[str, Any]] = [
     {"name": "gxu-ai", "country": "CN", "voucher_accelerator_hours": 20.0},
@@ -132,8 +132,7 @@ def demo(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if exit_when_done is None:
         exit_when_done = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    if not 1 <= port <= 65535:
-        raise fail(f"--port: must be between 1 and 65535 (got {port})")
+    check_port(port)
     if not _port_free(host, port):
         raise fail(f"--port: port {port} is in use; try another")
     if not _demo_or_empty(data_dir):
