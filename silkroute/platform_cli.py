@@ -128,11 +128,8 @@ def server(
     check_number("--agent-timeout", agent_timeout, least=0, strict=True)
 
     from silkroute.api.app import create_app
-    from silkroute.backends.sandbox import unusable_reason
+    from silkroute.backends.base import BackendError
     from silkroute.control.boot import open_platform
-
-    if sandbox is SandboxMode.BWRAP and (reason := unusable_reason()) is not None:
-        raise fail(f"--sandbox bwrap: {reason}")
 
     if operator_policies is not None:
         from silkroute.policy.operator import OperatorPolicies
@@ -152,6 +149,8 @@ def server(
             agent_timeout_s=agent_timeout,
             sandbox=sandbox,
         )
+    except BackendError as exc:  # a sandbox that cannot be made (--sandbox bwrap)
+        raise fail(f"--sandbox {sandbox.value}: {exc}") from None
     except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
         raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
     err.print(f"silkroute control plane on http://{host}:{port} (data in {data_dir})")

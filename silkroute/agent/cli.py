@@ -98,19 +98,26 @@ def agent(
     check_number("--ray-grace", ray_grace, least=0)
     root = (work_dir or Path(".silkroute-agent") / site).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    job_sandbox = None
+    if backend is Engine.LOCAL:
+        from silkroute.backends.sandbox import make_sandbox
+
+        try:
+            private = [root, *([checkpoint_dir] if checkpoint_dir else [])]
+            job_sandbox = make_sandbox(sandbox, private)
+        except BackendError as exc:
+            raise fail(f"--sandbox {sandbox.value}: {exc}") from None
     try:
         kind, count = _accelerators(accelerators)
         if backend is Engine.LOCAL:
             from silkroute.backends.local import LocalBackend
-            from silkroute.backends.sandbox import make_sandbox
 
-            private = [root, *([checkpoint_dir] if checkpoint_dir else [])]
             engine: Any = LocalBackend(
                 root / "engine",
                 accelerator=kind,
                 accelerators=count,
                 nodes=local_nodes,
-                sandbox=make_sandbox(sandbox, private),
+                sandbox=job_sandbox,
             )
         else:
             engine = _backend(

@@ -8,18 +8,16 @@ as before, through the one code path.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
 
 from silkroute.agent.site_agent import SiteAgent
 from silkroute.backends.local import LocalBackend
-from silkroute.backends.sandbox import Sandbox, SandboxMode, make_sandbox
+from silkroute.backends.sandbox import Sandbox
 from silkroute.control import agents
 from silkroute.control.service import Platform
 from silkroute.store.models import SiteRow
@@ -36,16 +34,13 @@ class EmbeddedAgents:
         platform: Platform,
         data_dir: Path,
         interval_s: float = 0.25,
-        sandbox: SandboxMode = SandboxMode.OFF,
-        private: Sequence[Path] = (),
+        sandbox: Sandbox | None = None,
     ) -> None:
-        """`sandbox`, `private`: how local jobs are kept from the platform's files (the data
-        directory and the paths in `private`), decided when the first site's back end is made
+        """`sandbox`: where set, every site's local jobs run inside it
         (`backends/sandbox.py`)."""
         self.platform = platform
         self.state_dir = Path(data_dir) / "backend"
-        self.sandbox_mode = sandbox
-        self.private = (Path(data_dir), *private)
+        self.sandbox = sandbox
         self.interval_s = interval_s
         self.sites_every_s = 2.0
         self.agents: dict[str, SiteAgent] = {}
@@ -81,10 +76,6 @@ class EmbeddedAgents:
             self._wake.clear()
             self.run_once()
             self._wake.wait(self.interval_s)
-
-    @functools.cached_property
-    def sandbox(self) -> Sandbox | None:
-        return make_sandbox(self.sandbox_mode, self.private)
 
     def _refresh_sites(self) -> None:
         self._last_sites = time.monotonic()

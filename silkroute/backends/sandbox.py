@@ -102,7 +102,7 @@ def make_sandbox(mode: SandboxMode, private: Sequence[Path]) -> Sandbox | None:
     reason = unusable_reason()
     if reason is not None:
         if mode is SandboxMode.BWRAP:
-            raise BackendError(f"sandbox: {reason}")
+            raise BackendError(reason)
         _warn_once(f"local jobs run without a sandbox ({reason}); they can read {_names(private)}")
         return None
     resolved = tuple(sorted({Path(p).resolve() for p in private}))
@@ -110,7 +110,7 @@ def make_sandbox(mode: SandboxMode, private: Sequence[Path]) -> Sandbox | None:
     for path in resolved:
         if python == path or path in python.parents:
             raise BackendError(
-                f"sandbox: {path} holds the platform's Python ({python}); it cannot be hidden "
+                f"{path} holds the platform's Python ({python}); it cannot be hidden "
                 "from jobs that run it: keep the data directory outside the environment"
             )
     return Sandbox(resolved)

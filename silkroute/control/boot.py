@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from silkroute.audit.log import load_private_key
-from silkroute.backends.sandbox import SandboxMode
+from silkroute.backends.sandbox import SandboxMode, make_sandbox
 from silkroute.control.auth import Role, issue_token
 from silkroute.control.loop import ControlLoop
 from silkroute.control.service import Platform
@@ -35,9 +35,14 @@ def open_platform(
     made on first start. `operator_policies`: the operator's Cedar file (checked at once).
     `agent_timeout_s`: a remote agent silent this long has its site marked down.
     `sandbox`: how the embedded sites' local jobs are kept from the data directory, the audit
-    key and a SQLite database kept elsewhere (`backends/sandbox.py`)."""
+    key and a SQLite database kept elsewhere (`backends/sandbox.py`; a BackendError where it
+    cannot be made)."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Decided before anything runs: a sandbox that cannot be made fails the start, not every
+    # round of the embedded agents.
+    private = [p for p in (data_dir, audit_key, sqlite_file(db_url)) if p is not None]
+    job_sandbox = make_sandbox(sandbox, private)
     store = open_store(db_url or default_url(data_dir))
     loop = ControlLoop(
         store, data_dir, tick_s=tick_s, grace_s=grace_s, agent_timeout_s=agent_timeout_s
@@ -51,8 +56,7 @@ def open_platform(
     platform = Platform(store, loop)
     from silkroute.agent.embedded import EmbeddedAgents  # (the agent room imports control)
 
-    private = [p for p in (audit_key, sqlite_file(db_url)) if p is not None]
-    loop.companions.append(EmbeddedAgents(platform, data_dir, sandbox=sandbox, private=private))
+    loop.companions.append(EmbeddedAgents(platform, data_dir, sandbox=job_sandbox))
     return platform
 
 

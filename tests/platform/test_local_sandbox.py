@@ -212,3 +212,36 @@ def test_through_the_platform_a_tenants_job_cannot_read_the_database_or_another_
         listed = logs.split()[: logs.split().index("done")]
         assert listed and all(name.startswith(f"job{job['id']}-") for name in listed), listed
     platform.store.close()
+
+
+def test_a_sandbox_that_cannot_be_made_fails_the_start_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    # Hiding the folder that holds the platform's own Python (here as the audit key's place)
+    # cannot work; where bubblewrap is missing, that is the reason instead. Either way the
+    # platform refuses to open, before it makes its database.
+    from silkroute.control.boot import open_platform
+
+    data = tmp_path / "data"
+    reason = "holds the platform's Python" if unusable_reason() is None else "bwrap"
+    with pytest.raises(BackendError, match=reason):
+        open_platform(data, sandbox=SandboxMode.BWRAP, audit_key=Path(sys.prefix).parent)
+    assert not (data / "silkroute.db").exists()
+
+
+def test_an_agent_whose_sandbox_cannot_be_made_says_so_naming_the_option(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "silkroute.cli", "agent", "--site", "hanoi",
+            "--backend", "local", "--token", "t", "--server", "http://127.0.0.1:9",
+            "--work-dir", str(tmp_path / "agent"), "--sandbox", "bwrap",
+            "--checkpoint-dir", str(Path(sys.prefix).parent),
+        ],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: --sandbox bwrap: "), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
