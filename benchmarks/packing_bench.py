@@ -6,7 +6,9 @@ median [p25-p75] over seeds of the GPUs left unallocated (% of capacity) at an a
 workload level; `silk-fgd` is silk's median minus fgd's, worst (largest) over 95-130%;
 `per seed` pairs the runs of one seed (same workload, same node order) and gives silk minus
 fgd, worst over 95-130%, as median [p25-p75] over seeds: the spread of the comparison itself.
-FGD's published medians are shown where they exist.
+`floor` is the share of GPUs not yet arrived (the same for every policy): no placement leaves
+less, so where fgd's median already equals the floor's no policy can have a lower median, and
+the verdict names those levels. FGD's published medians are shown where they exist.
 
 Sized for a 2-core machine in a few minutes: 3 seeds (44-46: none of them used while silk
 was designed, see docs/packing.md), inflate 1.3. PACKING_BENCH_SEEDS=42-51 for the paper's
@@ -55,16 +57,23 @@ WORKLOADS: tuple[tuple[str, str, str | None], ...] = (
 DEV = {"default", "gpuspec33", "multigpu30", "sharing60", "cpuonly20", "multigpu50 (shared)"}
 
 
-def cell(entry: dict[str, dict[str, float]], level: int) -> str:
+def cell(entry: dict[str, dict[str, float]], level: int, metric: str = "unallocated_pct") -> str:
     key = str(level)
-    med, q25 = entry["unallocated_pct"][key], entry["unallocated_pct_q25"][key]
-    return f"{med:.2f} [{q25:.2f}-{entry['unallocated_pct_q75'][key]:.2f}]"
+    med, q25 = entry[metric][key], entry[metric + "_q25"][key]
+    return f"{med:.2f} [{q25:.2f}-{entry[metric + '_q75'][key]:.2f}]"
 
 
 def worst_gap(summary: Summary) -> float:
     """silk minus fgd (median unallocated %), the largest over LEVELS: < 0 wins everywhere."""
     silk, fgd = summary["silk"]["unallocated_pct"], summary["fgd"]["unallocated_pct"]
     return max(silk[str(lv)] - fgd[str(lv)] for lv in LEVELS)
+
+
+def on_the_floor(summary: Summary) -> list[int]:
+    """Levels where fgd's median is the floor's: every seed's floor is a lower bound, so no
+    policy's median can be lower there ("fewer" cannot be won, only tied)."""
+    fgd = summary["fgd"]
+    return [lv for lv in LEVELS if fgd["floor_pct"][str(lv)] >= fgd["unallocated_pct"][str(lv)]]
 
 
 def paired_gaps(runs: list[RunResult]) -> list[float]:
@@ -109,6 +118,8 @@ def main() -> None:
             cells = [cell(summary[policy], lv) for lv in LEVELS]
             first = name if policy == POLICIES[0] else ""
             table.add_row(first, policy, *cells, *extra, style=style)
+        floor = [cell(summary["fgd"], lv, "floor_pct") for lv in LEVELS]
+        table.add_row("", "floor (not arrived)", *floor, "", "", style="dim")
         published = load_published(OPENB, pods.removesuffix(".csv")) if variant is None else {}
         for policy in ("fgd", "bestfit"):
             if policy in published:
@@ -123,6 +134,14 @@ def main() -> None:
         f"{len(wins)}/{len(results)} workloads; wall time {wall:.0f} s "
         f"({len(WORKLOADS) * len(POLICIES) * len(seeds)} runs, {workers} processes)"
     )
+    for label, summary in results.items():
+        if label in wins:
+            continue
+        silk, fgd = summary["silk"]["unallocated_pct"], summary["fgd"]["unallocated_pct"]
+        lost = [lv for lv in LEVELS if silk[str(lv)] >= fgd[str(lv)]]
+        floor = [lv for lv in lost if lv in on_the_floor(summary)]
+        note = f"; on the floor, where no policy can be lower: {floor}" if floor else ""
+        console.print(f"  {label}: not fewer at {lost}{note}")
     OUT.mkdir(parents=True, exist_ok=True)
     doc = {"seeds": list(seeds), "levels": list(LEVELS), "workloads": results, "wall_s": wall}
     (OUT / "family.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

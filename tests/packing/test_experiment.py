@@ -134,3 +134,24 @@ def test_variant_runs_end_to_end(tiny_trace: Path, tmp_path: Path) -> None:
     assert doc["config"]["variant"] == "sharing60"
     bad = CliRunner().invoke(app, [*args, "--variant", "sharing", "--out", str(out)])
     assert bad.exit_code == 2 and "bad variant" in bad.output
+
+
+def test_floor_is_the_gpus_not_yet_arrived_and_no_policy_goes_below_it(tiny_trace: Path) -> None:
+    from silkroute.sim.openb import load_nodes, load_pods
+    from silkroute.sim.packing.driver import run_packing
+    from silkroute.sim.packing.workload import target_of
+
+    nodes = load_nodes(tiny_trace / "openb_node_list_gpu_node.csv")
+    pods = load_pods(tiny_trace / "openb_pod_list_default.csv")
+    # A pod no node can host (16 GPUs on nodes of at most 8): it arrives, it is never placed.
+    pods = [pods[0], as_pod(99, gpus=16, milli=1000, cores=1, spec=None), *pods[1:]]
+    capacity = sum(n.accelerators for n in nodes) * 1000
+    for policy in ("fgd", "silk", "bestfit"):
+        run = run_packing(nodes, pods, policy, 1, 1.3, target_of(pods))
+        floor, unallocated = run.metrics["floor_pct"], run.metrics["unallocated_pct"]
+        # The floor is computed from the arrivals alone; no placement leaves less.
+        assert all(u >= f - 1e-4 for u, f in zip(unallocated, floor, strict=True)), policy
+        assert floor[0] == 100 and floor[130] == 0  # more than the capacity arrived by then
+        # The 16-GPU pod is the second to arrive: from the level it arrived at on, every
+        # policy is 16 GPUs above the floor (at least; later pods may fail too).
+        assert unallocated[100] - floor[100] >= 16 * 100_000 / capacity - 1e-4, policy  # rounded

@@ -70,6 +70,10 @@ def table(summary: Summary, title: str, metric: str = "unallocated_pct") -> Tabl
     out.add_column("arrived %", justify="right", style="bold")
     for policy in summary:
         out.add_column(policy, justify="right")
+    # The GPUs not yet arrived, the same for every policy: no placement leaves fewer.
+    floor = next(iter(summary.values())).get("floor_pct") if metric == "unallocated_pct" else None
+    if floor is not None:
+        out.add_column("floor", justify="right", style="dim")
     for level in TABLE_LEVELS:
         key = str(level)
         if not all(key in s[metric] for s in summary.values()):
@@ -78,7 +82,7 @@ def table(summary: Summary, title: str, metric: str = "unallocated_pct") -> Tabl
             f"{s[metric][key]:.2f} [{s[f'{metric}_q25'][key]:.2f}-{s[f'{metric}_q75'][key]:.2f}]"
             for s in summary.values()
         ]
-        out.add_row(key, *cells)
+        out.add_row(key, *cells, *([f"{floor[key]:.2f}"] if floor is not None else []))
     out.add_row("wall s", *(f"{s['wall_s']:.1f}" for s in summary.values()))
     return out
 
