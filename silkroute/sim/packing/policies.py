@@ -17,6 +17,7 @@ from silkroute.scheduler.policies.node_silk_classic import SilkClassicScorer
 from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieScorer
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 from silkroute.scheduler.policies.node_silk_r7 import SilkR7Scorer
+from silkroute.scheduler.policies.node_silk_r8 import SilkR8bScorer, SilkR8Scorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
@@ -38,11 +39,14 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     "silk-r5t": lambda target, seed: SilkR5TieScorer(target, order_seed=seed),
     # The sixth round's candidate: silk's hostable demand over every shape of the target.
     "silk-r6": lambda target, seed: SilkR6Scorer(target, order_seed=seed),
+    # The eighth round's candidate: silk with the sole homes of a shape used last.
+    "silk-r8": lambda target, seed: SilkR8Scorer(target, order_seed=seed),
+    "silk-r8b": lambda target, seed: SilkR8bScorer(target, order_seed=seed),
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
 # Rules measured and not adopted: registered so their tables reproduce, run only when named.
-CANDIDATES = frozenset({"silk-r5", "silk-r5t", "silk-r6"})
+CANDIDATES = frozenset({"silk-r5", "silk-r5t", "silk-r6", "silk-r8", "silk-r8b"})
 
 
 def packing_policy(name: str, target: TargetWorkload, seed: int) -> PlacementPolicy:
