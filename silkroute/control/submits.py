@@ -30,7 +30,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from silkroute.control import accounting
+from silkroute.control import accounting, limits
 from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid
 from silkroute.control.governance import (
@@ -299,8 +299,14 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
         audited(platform.store) if any(p.spec.datasets for p in batch) else platform.store.session()
     )
     with opened as session:
-        earlier = _earlier_by_key(session, batch)
         tenants = tenant_rows(platform, session, {p.spec.tenant for p in batch})
+        # Taken first: the pending counts below must be read under the lock (limits.py).
+        capped = {p.spec.tenant for p in batch} & {
+            name for name, row in tenants.items() if row.max_pending_jobs is not None
+        }
+        limits.lock_tenants(session, capped, platform.store.is_sqlite)
+        pending = limits.pending_counts(session, capped)
+        earlier = _earlier_by_key(session, batch)
         snapshot = sites_snapshot(platform, session)
         refusals: dict[str, str | None] = {}
         first_with_key: dict[tuple[str, str], int] = {}
@@ -322,12 +328,20 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
                 tenant = tenants.get(spec.tenant)
                 if tenant is None:
                     raise invalid("tenant", f"no tenant named {spec.tenant!r}")
+                above = limits.priority_refusal(spec, tenant)
+                if above is not None:
+                    raise above
                 decided = check_runnable(platform, session, snapshot, spec, tenant)
                 if spec.tenant not in refusals:  # what was spent does not change in a batch
                     refusals[spec.tenant] = accounting.budget_refusal(session, tenant, now)
                 refusal = refusals[spec.tenant]
                 if refusal is not None:
                     raise conflict("budget_exhausted", refusal)
+                if spec.tenant in pending:  # a replica group counts whole: all or none
+                    full = limits.pending_refusal(tenant, pending[spec.tenant], len(prepared.specs))
+                    if full is not None:
+                        raise full
+                    pending[spec.tenant] += len(prepared.specs)
             except ServiceError as exc:
                 if isinstance(exc, DataRefused):
                     audit_refusal(session, prepared.caller, spec, exc)

@@ -36,6 +36,11 @@ PRIORITY_CLASSES: dict[str, int] = {
     "critical": 400,
 }
 
+# Integer priorities lie within +-PRIORITY_BOUND (Kubernetes' ceiling for user-defined
+# PriorityClasses): room for any ordering people need, and far inside every integer type the
+# scheduler or a database uses.
+PRIORITY_BOUND = 1_000_000_000
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 
 
@@ -43,6 +48,17 @@ def priority_value(priority: str | int) -> int:
     if isinstance(priority, int):
         return priority
     return PRIORITY_CLASSES[priority]
+
+
+def checked_priority(value: str | int) -> str | int:
+    """A priority class name or an integer within +-PRIORITY_BOUND; ValueError says why."""
+    if isinstance(value, str):
+        if value not in PRIORITY_CLASSES:
+            valid = ", ".join(PRIORITY_CLASSES)
+            raise ValueError(f"unknown priority class {value!r}; valid: {valid}, or an integer")
+    elif not -PRIORITY_BOUND <= value <= PRIORITY_BOUND:
+        raise ValueError(f"an integer priority is between {-PRIORITY_BOUND} and {PRIORITY_BOUND}")
+    return value
 
 
 class JobSpec(BaseModel):
@@ -137,10 +153,7 @@ class JobSpec(BaseModel):
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str | int) -> str | int:
-        if isinstance(value, str) and value not in PRIORITY_CLASSES:
-            valid = ", ".join(PRIORITY_CLASSES)
-            raise ValueError(f"unknown priority class {value!r}; valid: {valid}, or an integer")
-        return value
+        return checked_priority(value)
 
     @property
     def priority_value(self) -> int:
