@@ -21,16 +21,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tenants", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("max_priority", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("max_pending_jobs", sa.Integer(), nullable=True))
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index("ix_jobs_tenant_state", ["tenant", "state"], unique=False)
+    op.add_column("tenants", sa.Column("max_priority", sa.String(length=16), nullable=True))
+    op.add_column("tenants", sa.Column("max_pending_jobs", sa.Integer(), nullable=True))
+    op.create_index("ix_jobs_tenant_state", "jobs", ["tenant", "state"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_index("ix_jobs_tenant_state")
-    with op.batch_alter_table("tenants", schema=None) as batch_op:
-        batch_op.drop_column("max_pending_jobs")
-        batch_op.drop_column("max_priority")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), not a batch copy: copying
+    # `tenants` means dropping it, which the jobs' foreign keys refuse once jobs exist.
+    op.drop_index("ix_jobs_tenant_state", table_name="jobs")
+    op.drop_column("tenants", "max_pending_jobs")
+    op.drop_column("tenants", "max_priority")
