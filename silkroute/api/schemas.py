@@ -18,7 +18,7 @@ from silkroute.control.limits import (
     MAX_PENDING_JOBS_LIMIT,
 )
 from silkroute.model.cluster import SiteSpec
-from silkroute.model.job import JobSpec, checked_priority
+from silkroute.model.job import JobSpec, bounded_priority
 from silkroute.model.tenant import TenantSpec
 
 
@@ -45,7 +45,7 @@ MAX_PENDING_DOC = (
 
 
 def _max_priority(value: str | int | None) -> str | int | None:
-    return None if value is None else checked_priority(value)
+    return None if value is None else bounded_priority(value)
 
 
 MaxPriority = Annotated[str | int | None, AfterValidator(_max_priority)]

@@ -7,11 +7,13 @@ import concurrent.futures
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -24,7 +26,9 @@ from silkroute.control.submits import prepare
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.models import AuditRecordRow, JobRow
+from silkroute.store.throwaway_pg import free_port
 from tests.platform.conftest import Api
+from tests.platform.test_cli import cli
 
 LAB = {
     "name": "lab",
@@ -423,3 +427,101 @@ def test_public_metrics_serve_without_a_token(api: Api) -> None:
     assert got.status_code == 200 and "silkroute_running_jobs" in got.text
     assert client.get("/v1/tenants").status_code == 401  # only /metrics is opened
     assert client.get("/healthz").status_code == 200
+
+
+# ----- the CLI ---------------------------------------------------------------------------------
+@pytest.fixture
+def server_url(api: Api) -> Iterator[str]:
+    """The `api` fixture's platform served over real HTTP (as in test_cli.py)."""
+    port = free_port()
+    app = create_app(api.platform, run_loop=False)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_cli_creates_and_updates_a_tenants_limits(api: Api, server_url: str) -> None:
+    code, out = cli(
+        server_url,
+        api.admin,
+        "tenant",
+        "create",
+        "acme",
+        "--country",
+        "SG",
+        "--max-priority",
+        "high",
+        "--max-pending-jobs",
+        "3",
+    )
+    assert code == 0, out
+    code, out = cli(
+        server_url,
+        api.admin,
+        "tenant",
+        "update",
+        "acme",
+        "--weight",
+        "2",
+        "--quota",
+        "h100=8",
+        "--quota",
+        "*=16",
+        "--budget",
+        "10",
+        "--vouchers-only",
+        "--max-priority",
+        "none",
+        "--max-pending-jobs",
+        "5",
+        "--json",
+    )
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["weight"] == 2 and shown["quota"] == {"H100": 8, "*": 16}
+    assert shown["monthly_budget"] == 10 and shown["pay_as_you_go"] is False
+    assert shown["max_priority"] is None and shown["max_pending_jobs"] == 5
+    code, out = cli(server_url, api.admin, "tenant", "update", "acme", "--max-priority", "300")
+    assert code == 0 and "300" in out, out
+    code, out = cli(server_url, api.admin, "tenant", "list")
+    assert code == 0 and "max pending" in out and "300" in out, out
+
+
+@dataclass(frozen=True)
+class CliRefusal:
+    name: str
+    args: tuple[str, ...]
+    says: str
+
+
+CLI_REFUSALS = [
+    CliRefusal("no option", (), "nothing to change"),
+    CliRefusal("a cap that is not a number", ("--max-pending-jobs", "lots"), "--max-pending-jobs"),
+    CliRefusal("a negative cap", ("--max-pending-jobs", "-1"), "--max-pending-jobs"),
+    CliRefusal("an unknown class", ("--max-priority", "urgent"), "max_priority"),
+    CliRefusal("a quota without a number", ("--quota", "H100"), "--quota"),
+    CliRefusal("a budget that is not a number", ("--budget", "much"), "--budget"),
+]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("case", CLI_REFUSALS, ids=lambda c: c.name)
+def test_the_cli_refuses_a_bad_update_in_one_line(
+    api: Api, server_url: str, case: CliRefusal
+) -> None:
+    api.tenant("acme")
+    code, out = cli(server_url, api.admin, "tenant", "update", "acme", *case.args)
+    assert code == 2 and case.says in out and out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_tenant_cannot_raise_its_own_ceiling_from_the_cli(api: Api, server_url: str) -> None:
+    token = api.tenant("acme")
+    code, out = cli(server_url, token, "tenant", "update", "acme", "--max-priority", "critical")
+    assert code == 2 and "HTTP 403" in out, out
