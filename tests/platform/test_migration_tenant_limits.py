@@ -4,6 +4,7 @@ migration downgrades cleanly (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -66,6 +67,40 @@ def test_a_tenant_from_before_0006_still_submits_any_priority(
             assert accepted.created
     except ServiceError as exc:  # pragma: no cover - the failure's message
         raise AssertionError(exc.message) from None
+    finally:
+        platform.submits.close()
+        platform.store.close()
+
+
+def test_a_job_stored_before_the_priority_bound_still_loads_at_start_up(
+    bare_store: Store, tmp_path: Path
+) -> None:
+    """The bound is a submit check: a pending job stored with a larger integer priority is
+    read back after the upgrade and scheduled (the book is rebuilt from its spec)."""
+    run(bare_store, "upgrade", "0005_gov3")
+    spec = {
+        "name": "old",
+        "tenant": "acme",
+        "command": "true",
+        "accelerators_per_worker": 0,
+        "priority": 10**12,
+    }
+    execute(
+        bare_store,
+        "INSERT INTO tenants (name, country, weight, quota, voucher_accelerator_hours,"
+        " pay_as_you_go, created_at, ciio) VALUES ('acme', 'SG', 1, '{}', 0, true, 0, false)",
+        "INSERT INTO jobs (tenant, name, spec, state, submitted_at, attempts, failures,"
+        " cancel_requested, message) VALUES ('acme', 'old', '"
+        + json.dumps(spec)
+        + "', 'pending', 0, 0, 0, false, '')",
+    )
+    platform = open_platform(tmp_path / "data", bare_store.url)
+    try:
+        site = {"name": "lab", "country": "SG", "nodes": [{"count": 1, "cpu": 4}]}
+        add_site(platform, Principal(Role.ADMIN), SiteSpec.model_validate(site))
+        platform.loop.request_rebuild()  # as at start-up: the book from the store
+        platform.loop.run_once()
+        assert scalar(bare_store, "SELECT state FROM jobs WHERE name = 'old'") == "starting"
     finally:
         platform.submits.close()
         platform.store.close()
