@@ -156,7 +156,11 @@ def change_nodes(
     "/v1/jobs",
     status_code=201,
     response_model=schemas.JobOut,
-    responses={**ERRORS, 200: {"model": schemas.JobOut, "description": "Same Idempotency-Key"}},
+    responses={
+        **ERRORS,
+        200: {"model": schemas.JobOut, "description": "Same Idempotency-Key"},
+        429: {"model": schemas.ErrorBody, "description": "The tenant's max_pending_jobs"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
