@@ -115,17 +115,11 @@ def create_tenant(
     return row, token
 
 
-# What `PATCH /v1/tenants/{name}` may change; the first four must not be null.
-TENANT_SETTINGS = (
-    "weight",
-    "quota",
-    "voucher_accelerator_hours",
-    "pay_as_you_go",
-    "monthly_budget",
-    "max_priority",
-    "max_pending_jobs",
-)
+# What `PATCH /v1/tenants/{name}` may change: the scheduler's view of the tenant (checked
+# as a `TenantSpec`, never null) and the control plane's own caps (null: none).
+SPEC_SETTINGS = ("weight", "quota", "voucher_accelerator_hours", "pay_as_you_go")
 NULLABLE_SETTINGS = ("monthly_budget", "max_priority", "max_pending_jobs")
+TENANT_SETTINGS = (*SPEC_SETTINGS, *NULLABLE_SETTINGS)
 
 
 def update_tenant(
@@ -153,14 +147,8 @@ def update_tenant(
         if row is None:
             raise not_found("tenant")
         before = _settings(row)
-        merged = {
-            **row.spec().model_dump(),
-            **{
-                k: v
-                for k, v in changes.items()
-                if k in ("weight", "quota", "voucher_accelerator_hours", "pay_as_you_go")
-            },
-        }
+        given = {k: v for k, v in changes.items() if k in SPEC_SETTINGS}
+        merged = {**row.spec().model_dump(), **given}
         try:
             spec = TenantSpec.model_validate(merged)
         except ValidationError as exc:
