@@ -387,7 +387,7 @@ def test_a_changed_quota_changes_what_the_next_pass_admits(api: Api) -> None:
     four = {**LAB, "nodes": [{"count": 1, "accelerator": "A800", "accelerators": 4, "cpu": 16}]}
     api.add_sites([four])
     token = api.tenant("acme", quota={"A800": 1})
-    one_a800 = {"command": "sleep 30", "accelerators_per_worker": 1}
+    one_a800 = {"command": "sleep 300", "accelerators_per_worker": 1}  # cancelled at the end
     first = api.submit(token, **one_a800).json()["id"]
     api.wait_for(token, first, ("running",))
     second = api.submit(token, **one_a800).json()["id"]
@@ -399,6 +399,19 @@ def test_a_changed_quota_changes_what_the_next_pass_admits(api: Api) -> None:
     third = api.submit(token, **one_a800).json()["id"]
     wait_for_hold(api, token, third, "quota-exceeded")
     assert api.job(token, first)["state"] == api.job(token, second)["state"] == "running"
+    # The book the next pass schedules with carries the new weight and voucher grant.
+    change = {"weight": 4, "voucher_accelerator_hours": 7, "pay_as_you_go": False}
+    assert patch(api, "acme", change).status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        book = api.platform.loop.scheduler.book
+        account = book.tenants.get("acme") if book is not None else None
+        if account is not None and account.weight == 4:
+            break
+        assert time.monotonic() < deadline, "the loop never took the new weight"
+        time.sleep(0.05)
+    assert account.voucher_gpu_s == 7 * 3600 and not account.pay_as_you_go
+    assert account.quota == {"A800": 1}
     for j in (first, second, third):
         api.client.delete(f"/v1/jobs/{j}", headers=api.as_(token))
         api.wait_for(token, j, ("cancelled",))
