@@ -94,6 +94,9 @@ class Client:
     def tenants(self) -> Any:
         return self.request("GET", "/v1/tenants")
 
+    def update_tenant(self, name: str, changes: dict[str, Any]) -> Any:
+        return self.request("PATCH", f"/v1/tenants/{name}", json=changes)
+
     def tokens(self) -> Any:
         return self.request("GET", "/v1/tokens")
 

@@ -118,6 +118,13 @@ def server(
             "start), auto (where bwrap works), off"
         ),
     ] = SandboxMode.OFF,
+    public_metrics: Annotated[
+        bool,
+        typer.Option(
+            help="Serve /metrics without a token (its labels name every tenant; by default it "
+            "needs an admin or operator token). Only where the port is guarded elsewhere"
+        ),
+    ] = False,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
@@ -154,7 +161,8 @@ def server(
     except Exception as exc:  # a bad URL or an unreachable database: one line, no traceback
         raise fail(f"cannot open the database: {exc}".splitlines()[0]) from None
     err.print(f"silkroute control plane on http://{host}:{port} (data in {data_dir})")
-    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+    app = create_app(platform, public_metrics=public_metrics)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @admin_app.command("init")
@@ -211,33 +219,178 @@ def site_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = Fal
     out.print(table)
 
 
+MaxPriority = Annotated[
+    str | None,
+    typer.Option(
+        "--max-priority",
+        help="Highest priority its jobs may ask for: best-effort, low, normal, high, critical, "
+        "an integer, or none (no ceiling)",
+        show_default=False,
+    ),
+]
+MaxPending = Annotated[
+    str | None,
+    typer.Option(
+        "--max-pending-jobs",
+        help="Most jobs it may have pending at once (an integer, or none: no cap)",
+        show_default=False,
+    ),
+]
+Budget = Annotated[
+    str | None,
+    typer.Option("--budget", help="Most money per month (USD), or none", show_default=False),
+]
+
+
+def _or_none(text: str) -> bool:
+    return text.strip().lower() in ("none", "null", "unlimited")
+
+
+def parse_budget(text: str | None) -> float | None:
+    if text is None or _or_none(text):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise fail(f"--budget: a number of USD or none (got {text!r})") from None
+    check_number("--budget", value, least=0)
+    return value
+
+
+def parse_max_priority(text: str) -> str | int | None:
+    """A class name, an integer, or none; the server checks the name and the range."""
+    if _or_none(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text.strip()
+
+
+def parse_max_pending(text: str) -> int | None:
+    if _or_none(text):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise fail(f"--max-pending-jobs: a whole number or none (got {text!r})") from None
+    if value < 0:
+        raise fail(f"--max-pending-jobs: must be >= 0 (got {value})")
+    return value
+
+
+def parse_quota(items: list[str]) -> dict[str, float]:
+    """`TYPE=N` items (`*=N` for every type); `none` alone: no quota."""
+    if len(items) == 1 and _or_none(items[0]):
+        return {}
+    quota: dict[str, float] = {}
+    for item in items:
+        kind, sep, amount = item.partition("=")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = float("nan")
+        if not sep or not kind:
+            raise fail(f"--quota: TYPE=N, e.g. H100=8 or '*=16' (got {item!r})")
+        check_number(f"--quota {kind}", value, least=0)
+        quota[kind] = value
+    return quota
+
+
 @tenant_app.command("create")
 def tenant_create(
     name: str,
     country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code")],
     voucher_hours: Annotated[float, typer.Option(help="Free accelerator-hours")] = 0.0,
-    budget: Annotated[float | None, typer.Option(help="Most money per month (USD)")] = None,
+    budget: Budget = None,
     weight: Annotated[float, typer.Option(help="Fair-share weight")] = 1.0,
     ciio: Annotated[
         bool, typer.Option(help="A critical-information-infrastructure operator")
     ] = False,
+    max_priority: MaxPriority = None,
+    max_pending_jobs: MaxPending = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
 ) -> None:
-    """Create a tenant and print its token (shown once)."""
+    """Create a tenant and print its token (shown once). Unless given, its jobs may ask for
+    at most `normal` priority and have at most 10,000 jobs pending."""
     check_number("--voucher-hours", voucher_hours, least=0)
-    check_number("--budget", budget, least=0)
     check_number("--weight", weight, least=0, strict=True)
-    body = {
+    body: dict[str, Any] = {
         "name": name,
         "country": country,
         "voucher_accelerator_hours": voucher_hours,
-        "monthly_budget": budget,
+        "monthly_budget": parse_budget(budget),
         "weight": weight,
         "ciio": ciio,
     }
+    if max_priority is not None:  # absent: the server's default
+        body["max_priority"] = parse_max_priority(max_priority)
+    if max_pending_jobs is not None:
+        body["max_pending_jobs"] = parse_max_pending(max_pending_jobs)
     created = call(url, token, "create_tenant", body)
     out.print(f"tenant {name} created; its token (shown once):\n{created['token']}", soft_wrap=True)
+
+
+@tenant_app.command("update")
+def tenant_update(
+    name: str,
+    weight: Annotated[
+        float | None, typer.Option(help="Fair-share weight", show_default=False)
+    ] = None,
+    quota: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Replaces the quota: TYPE=N, repeated (e.g. --quota H100=8 --quota '*=16'), "
+            "or none",
+            show_default=False,
+        ),
+    ] = None,
+    voucher_hours: Annotated[
+        float | None,
+        typer.Option(help="Free accelerator-hours granted, in all", show_default=False),
+    ] = None,
+    pay_as_you_go: Annotated[
+        bool | None,
+        typer.Option(
+            "--pay-as-you-go/--vouchers-only",
+            help="Paid work beyond the vouchers, or only voucher-covered work",
+            show_default=False,
+        ),
+    ] = None,
+    budget: Budget = None,
+    max_priority: MaxPriority = None,
+    max_pending_jobs: MaxPending = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a tenant's settings (admins); only the options given change. The scheduler
+    uses them from its next pass; jobs already accepted are not touched."""
+    check_number("--weight", weight, least=0, strict=True)
+    check_number("--voucher-hours", voucher_hours, least=0)
+    body: dict[str, Any] = {}
+    if weight is not None:
+        body["weight"] = weight
+    if quota:
+        body["quota"] = parse_quota(quota)
+    if voucher_hours is not None:
+        body["voucher_accelerator_hours"] = voucher_hours
+    if pay_as_you_go is not None:
+        body["pay_as_you_go"] = pay_as_you_go
+    if budget is not None:
+        body["monthly_budget"] = parse_budget(budget)
+    if max_priority is not None:
+        body["max_priority"] = parse_max_priority(max_priority)
+    if max_pending_jobs is not None:
+        body["max_pending_jobs"] = parse_max_pending(max_pending_jobs)
+    if not body:
+        raise fail("nothing to change: give at least one option (see --help)")
+    updated = call(url, token, "update_tenant", name, body)
+    if as_json:
+        print_json(updated)
+        return
+    _tenant_table([updated])
 
 
 @tenant_app.command("list")
@@ -247,15 +400,36 @@ def tenant_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = F
     if as_json:
         print_json(tenants)
         return
-    table = Table("tenant", "country", "weight", "voucher h", "budget / month")
+    _tenant_table(tenants)
+
+
+def _tenant_table(tenants: list[dict[str, Any]]) -> None:
+    table = Table(
+        "tenant",
+        "country",
+        "weight",
+        "quota",
+        "voucher h",
+        "budget / month",
+        "max priority",
+        "max pending",
+    )
+
+    def shown(value: Any) -> str:
+        return "-" if value is None else str(value)
+
     for t in tenants:
         budget = "-" if t["monthly_budget"] is None else f"{t['monthly_budget']:.2f}"
+        quota = ", ".join(f"{k} {v:g}" for k, v in sorted(t["quota"].items())) or "-"
         table.add_row(
             t["name"],
             t["country"],
             f"{t['weight']:g}",
+            quota,
             f"{t['voucher_accelerator_hours']:g}",
             budget,
+            shown(t.get("max_priority")),
+            shown(t.get("max_pending_jobs")),
         )
     out.print(table)
 

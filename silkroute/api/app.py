@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,7 +22,8 @@ from silkroute.api.metrics import ApiMetrics
 from silkroute.api.routes import router
 from silkroute.api.routes_agent import router as agent_router
 from silkroute.api.routes_governance import router as governance_router
-from silkroute.api.submit_lane import BodyTooLarge, SubmitLane
+from silkroute.api.submit_lane import BodyTooLarge, SubmitLane, not_an_agent, resolve_caller
+from silkroute.control.auth import Role
 from silkroute.control.errors import ServiceError
 from silkroute.control.service import Platform
 
@@ -30,9 +32,14 @@ MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any job spec, far below harm
 
 
 def create_app(
-    platform: Platform, run_loop: bool = True, max_body_bytes: int = MAX_BODY_BYTES
+    platform: Platform,
+    run_loop: bool = True,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    public_metrics: bool = False,
 ) -> FastAPI:
-    """`run_loop`: start the live loop with the app (False: the caller drives it)."""
+    """`run_loop`: start the live loop with the app (False: the caller drives it).
+    `public_metrics`: serve `/metrics` without a token (for setups that guard it elsewhere);
+    by default it needs an admin or operator token, since its labels name every tenant."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,8 +68,12 @@ def create_app(
     _install_errors(app)
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus(request: Request) -> Response:
+        if not public_metrics:
+            header = request.headers.get("authorization")
+            not_an_agent(await resolve_caller(platform, header)).require(Role.ADMIN, Role.OPERATOR)
+        text = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(SubmitLane, platform=platform)  # inside the metrics and the body limit
     app.add_middleware(Timing, metrics=metrics)

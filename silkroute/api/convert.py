@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from silkroute.api import schemas
+from silkroute.control import limits
 from silkroute.control.service import JobDetail, NodeView, UsageReport
 from silkroute.control.submits import Accepted
 from silkroute.model.cluster import SiteSpec
@@ -12,7 +13,11 @@ from silkroute.store.models import JobRow, SiteRow, TenantRow, TokenRow
 
 def tenant_out(row: TenantRow) -> schemas.TenantOut:
     return schemas.TenantOut(
-        **row.spec().model_dump(), monthly_budget=row.monthly_budget, ciio=bool(row.ciio)
+        **row.spec().model_dump(),
+        monthly_budget=row.monthly_budget,
+        ciio=bool(row.ciio),
+        max_priority=limits.ceiling(row),
+        max_pending_jobs=row.max_pending_jobs,
     )
 
 

@@ -56,9 +56,28 @@ def healthz(platform: PlatformDep) -> schemas.Health:
 def create_tenant(
     body: schemas.TenantCreate, platform: PlatformDep, who: Caller
 ) -> schemas.TenantCreated:
-    spec = schemas.TenantSpec.model_validate(body.model_dump(exclude={"monthly_budget", "ciio"}))
-    row, token = service.create_tenant(platform, who, spec, body.monthly_budget, body.ciio)
+    extra = {"monthly_budget", "ciio", "max_priority", "max_pending_jobs"}
+    spec = schemas.TenantSpec.model_validate(body.model_dump(exclude=extra))
+    row, token = service.create_tenant(
+        platform,
+        who,
+        spec,
+        body.monthly_budget,
+        body.ciio,
+        max_priority=body.max_priority,
+        max_pending_jobs=body.max_pending_jobs,
+    )
     return schemas.TenantCreated(tenant=convert.tenant_out(row), token=token)
+
+
+@router.patch("/v1/tenants/{name}", response_model=schemas.TenantOut, responses=ERRORS)
+def update_tenant(
+    name: str, body: schemas.TenantUpdate, platform: PlatformDep, who: Caller
+) -> schemas.TenantOut:
+    """Admins: change the fields given (weight, quota, vouchers, budget, limits); null clears
+    a budget or limit. Audited; the scheduler uses the new values from its next pass."""
+    changes = body.model_dump(exclude_unset=True)
+    return convert.tenant_out(service.update_tenant(platform, who, name, changes))
 
 
 @router.get("/v1/tenants", response_model=list[schemas.TenantOut], responses=ERRORS)
@@ -137,7 +156,11 @@ def change_nodes(
     "/v1/jobs",
     status_code=201,
     response_model=schemas.JobOut,
-    responses={**ERRORS, 200: {"model": schemas.JobOut, "description": "Same Idempotency-Key"}},
+    responses={
+        **ERRORS,
+        200: {"model": schemas.JobOut, "description": "Same Idempotency-Key"},
+        429: {"model": schemas.ErrorBody, "description": "The tenant's max_pending_jobs"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

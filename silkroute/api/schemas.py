@@ -8,12 +8,17 @@ path (`/v2/...`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from silkroute.control.limits import (
+    DEFAULT_MAX_PENDING_JOBS,
+    DEFAULT_MAX_PRIORITY,
+    MAX_PENDING_JOBS_LIMIT,
+)
 from silkroute.model.cluster import SiteSpec
-from silkroute.model.job import JobSpec
+from silkroute.model.job import JobSpec, bounded_priority
 from silkroute.model.tenant import TenantSpec
 
 
@@ -28,13 +33,56 @@ class ErrorBody(BaseModel):
     errors: list[Problem] = Field(default_factory=list)
 
 
+BUDGET_DOC = "Most money per UTC month (USD); null: no cap"
+MAX_PRIORITY_DOC = (
+    "Highest `priority` its jobs may ask for: a class name (best-effort, low, normal, high, "
+    "critical) or an integer; null: no ceiling. Submits above it are refused (403)"
+)
+MAX_PENDING_DOC = (
+    "Most jobs it may have pending (not yet started) at once; null: no cap. Submits past it "
+    "are refused (429)"
+)
+
+
+def _max_priority(value: str | int | None) -> str | int | None:
+    return None if value is None else bounded_priority(value)
+
+
+MaxPriority = Annotated[str | int | None, AfterValidator(_max_priority)]
+
+
 class TenantCreate(TenantSpec):
-    monthly_budget: float | None = Field(
-        default=None, ge=0, le=1e12, description="Most money per UTC month (USD); none: no cap"
-    )
+    monthly_budget: float | None = Field(default=None, ge=0, le=1e12, description=BUDGET_DOC)
     ciio: bool = Field(
         default=False,
         description="A critical-information-infrastructure operator (stricter export rules)",
+    )
+    max_priority: MaxPriority = Field(default=DEFAULT_MAX_PRIORITY, description=MAX_PRIORITY_DOC)
+    max_pending_jobs: int | None = Field(
+        default=DEFAULT_MAX_PENDING_JOBS,
+        ge=0,
+        le=MAX_PENDING_JOBS_LIMIT,
+        description=MAX_PENDING_DOC,
+    )
+
+
+class TenantUpdate(BaseModel):
+    """`PATCH /v1/tenants/{name}`: only the fields given change (null clears a cap)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    weight: float | None = Field(default=None, gt=0, le=1e6, description="Fair-share weight")
+    quota: dict[str, float] | None = Field(
+        default=None, description="Replaces the quota: most accelerators of each type at once"
+    )
+    voucher_accelerator_hours: float | None = Field(
+        default=None, ge=0, le=1e12, description="Free accelerator-hours granted (in all)"
+    )
+    pay_as_you_go: bool | None = None
+    monthly_budget: float | None = Field(default=None, ge=0, le=1e12, description=BUDGET_DOC)
+    max_priority: MaxPriority = Field(default=None, description=MAX_PRIORITY_DOC)
+    max_pending_jobs: int | None = Field(
+        default=None, ge=0, le=MAX_PENDING_JOBS_LIMIT, description=MAX_PENDING_DOC
     )
 
 
@@ -47,6 +95,8 @@ class TenantOut(BaseModel):
     pay_as_you_go: bool
     monthly_budget: float | None
     ciio: bool = False
+    max_priority: str | int | None = Field(default=None, description=MAX_PRIORITY_DOC)
+    max_pending_jobs: int | None = Field(default=None, description=MAX_PENDING_DOC)
 
 
 class TenantCreated(BaseModel):

@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from silkroute.control import accounting
+from silkroute.control import accounting, limits
 from silkroute.control.auth import Principal, Role, TokenCache, hash_token, issue_token
 from silkroute.control.errors import conflict, forbidden, invalid, not_found
 from silkroute.control.governance import actor_of
@@ -29,6 +30,7 @@ from silkroute.control.submits import (
     finite,
     no_nul,
     prepare,
+    validation_problems,
 )
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
@@ -75,6 +77,8 @@ def create_tenant(
     spec: TenantSpec,
     monthly_budget: float | None,
     ciio: bool = False,
+    max_priority: str | int | None = limits.DEFAULT_MAX_PRIORITY,
+    max_pending_jobs: int | None = limits.DEFAULT_MAX_PENDING_JOBS,
 ) -> tuple[TenantRow, str]:
     caller.require(Role.ADMIN)
     no_nul(spec.model_dump(mode="json"), "")
@@ -91,15 +95,92 @@ def create_tenant(
             monthly_budget=monthly_budget,
             created_at=time.time(),
             ciio=ciio,
+            max_priority=limits.stored_ceiling(max_priority),
+            max_pending_jobs=max_pending_jobs,
         )
         session.add(row)
         session.flush()
         token = issue_token(session, Role.TENANT, spec.name, label=f"tenant {spec.name}")
-        detail = {"action": "tenant create", "ciio": ciio, **spec.model_dump(mode="json")}
+        detail = {
+            "action": "tenant create",
+            "ciio": ciio,
+            "monthly_budget": monthly_budget,
+            "max_priority": max_priority,
+            "max_pending_jobs": max_pending_jobs,
+            **spec.model_dump(mode="json"),
+        }
         record(session, "admin", actor_of(caller), f"tenant/{spec.name}", detail)
     platform.tenants_checked_at = 0.0
     platform.loop.request_rebuild()
     return row, token
+
+
+# What `PATCH /v1/tenants/{name}` may change: the scheduler's view of the tenant (checked
+# as a `TenantSpec`, never null) and the control plane's own caps (null: none).
+SPEC_SETTINGS = ("weight", "quota", "voucher_accelerator_hours", "pay_as_you_go")
+NULLABLE_SETTINGS = ("monthly_budget", "max_priority", "max_pending_jobs")
+TENANT_SETTINGS = (*SPEC_SETTINGS, *NULLABLE_SETTINGS)
+
+
+def update_tenant(
+    platform: Platform, caller: Principal, name: str, changes: dict[str, Any]
+) -> TenantRow:
+    """Change some of a tenant's settings (admins only, audited). The live loop's book is
+    rebuilt on its next pass, so a new weight, quota or voucher grant counts from then on;
+    new limits apply to the next submit. Jobs already accepted are not touched."""
+    if caller.role is Role.TENANT and caller.tenant != name:
+        raise not_found("tenant")  # another tenant's looks exactly like a missing one
+    caller.require(Role.ADMIN)  # its own tenant, or an operator: 403 (roles, platform.md)
+    if not changes:
+        raise invalid("(body)", f"give at least one of {', '.join(TENANT_SETTINGS)}")
+    for key in changes:
+        if key not in TENANT_SETTINGS:
+            raise invalid(
+                key, f"not a setting that can be changed; one of {', '.join(TENANT_SETTINGS)}"
+            )
+        if changes[key] is None and key not in NULLABLE_SETTINGS:
+            raise invalid(key, "may not be null")
+    finite(changes, "")
+    no_nul(changes, "")
+    with audited(platform.store) as session:
+        row = session.get(TenantRow, name)
+        if row is None:
+            raise not_found("tenant")
+        before = _settings(row)
+        given = {k: v for k, v in changes.items() if k in SPEC_SETTINGS}
+        merged = {**row.spec().model_dump(), **given}
+        try:
+            spec = TenantSpec.model_validate(merged)
+        except ValidationError as exc:
+            raise validation_problems(exc) from None
+        row.weight, row.quota = spec.weight, dict(spec.quota)
+        row.voucher_accelerator_hours = spec.voucher_accelerator_hours
+        row.pay_as_you_go = spec.pay_as_you_go
+        if "monthly_budget" in changes:
+            row.monthly_budget = changes["monthly_budget"]
+        if "max_priority" in changes:
+            row.max_priority = limits.stored_ceiling(changes["max_priority"])
+        if "max_pending_jobs" in changes:
+            row.max_pending_jobs = changes["max_pending_jobs"]
+        after = _settings(row)
+        changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        detail = {"action": "tenant update", "changes": changed}
+        record(session, "admin", actor_of(caller), f"tenant/{name}", detail)
+    platform.tenants_checked_at = 0.0  # the next submit reads the new limits
+    platform.loop.request_rebuild()  # the book's accounts: weight, quota, vouchers
+    return row
+
+
+def _settings(row: TenantRow) -> dict[str, Any]:
+    return {
+        "weight": row.weight,
+        "quota": dict(row.quota),
+        "voucher_accelerator_hours": row.voucher_accelerator_hours,
+        "pay_as_you_go": row.pay_as_you_go,
+        "monthly_budget": row.monthly_budget,
+        "max_priority": limits.ceiling(row),
+        "max_pending_jobs": row.max_pending_jobs,
+    }
 
 
 def list_tenants(platform: Platform, caller: Principal) -> list[TenantRow]:

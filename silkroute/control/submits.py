@@ -30,7 +30,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from silkroute.control import accounting
+from silkroute.control import accounting, limits
 from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid
 from silkroute.control.governance import (
@@ -43,7 +43,7 @@ from silkroute.control.governance import (
 from silkroute.control.scheduling import LiveScheduler
 from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import SiteSpec
-from silkroute.model.job import JobKind, JobSpec
+from silkroute.model.job import JobKind, JobSpec, bounded_priority
 from silkroute.policy.explain import audit_detail
 from silkroute.store.audit import audited, record
 from silkroute.store.models import Base, JobRow, NodeStateRow, SiteRow, TenantRow
@@ -157,6 +157,10 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
         raise validation_problems(exc) from None
     no_nul(body, "")
     finite(body, "")
+    try:
+        bounded_priority(spec.priority)
+    except ValueError as exc:
+        raise invalid("priority", str(exc)) from None
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
     for name in spec.env:
@@ -299,8 +303,14 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
         audited(platform.store) if any(p.spec.datasets for p in batch) else platform.store.session()
     )
     with opened as session:
-        earlier = _earlier_by_key(session, batch)
         tenants = tenant_rows(platform, session, {p.spec.tenant for p in batch})
+        # Taken first: the pending counts below must be read under the lock (limits.py).
+        capped = {p.spec.tenant for p in batch} & {
+            name for name, row in tenants.items() if row.max_pending_jobs is not None
+        }
+        limits.lock_tenants(session, capped, platform.store.is_sqlite)
+        pending = limits.pending_counts(session, capped)
+        earlier = _earlier_by_key(session, batch)
         snapshot = sites_snapshot(platform, session)
         refusals: dict[str, str | None] = {}
         first_with_key: dict[tuple[str, str], int] = {}
@@ -322,12 +332,20 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
                 tenant = tenants.get(spec.tenant)
                 if tenant is None:
                     raise invalid("tenant", f"no tenant named {spec.tenant!r}")
+                above = limits.priority_refusal(spec, tenant)
+                if above is not None:
+                    raise above
                 decided = check_runnable(platform, session, snapshot, spec, tenant)
                 if spec.tenant not in refusals:  # what was spent does not change in a batch
                     refusals[spec.tenant] = accounting.budget_refusal(session, tenant, now)
                 refusal = refusals[spec.tenant]
                 if refusal is not None:
                     raise conflict("budget_exhausted", refusal)
+                if spec.tenant in pending:  # a replica group counts whole: all or none
+                    full = limits.pending_refusal(tenant, pending[spec.tenant], len(prepared.specs))
+                    if full is not None:
+                        raise full
+                    pending[spec.tenant] += len(prepared.specs)
             except ServiceError as exc:
                 if isinstance(exc, DataRefused):
                     audit_refusal(session, prepared.caller, spec, exc)

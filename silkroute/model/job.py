@@ -36,6 +36,13 @@ PRIORITY_CLASSES: dict[str, int] = {
     "critical": 400,
 }
 
+# Integer priorities submitted to the platform lie within +-PRIORITY_BOUND (Kubernetes'
+# ceiling for user-defined PriorityClasses): room for any ordering people need, and far
+# inside every integer type the scheduler or a database uses. Checked at submit
+# (`bounded_priority`), not by `JobSpec`: specs stored before the bound are read back
+# through `JobSpec`.
+PRIORITY_BOUND = 1_000_000_000
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 
 
@@ -43,6 +50,21 @@ def priority_value(priority: str | int) -> int:
     if isinstance(priority, int):
         return priority
     return PRIORITY_CLASSES[priority]
+
+
+def known_priority(value: str | int) -> str | int:
+    """A priority class name or an integer; ValueError names the classes."""
+    if isinstance(value, str) and value not in PRIORITY_CLASSES:
+        valid = ", ".join(PRIORITY_CLASSES)
+        raise ValueError(f"unknown priority class {value!r}; valid: {valid}, or an integer")
+    return value
+
+
+def bounded_priority(value: str | int) -> str | int:
+    """`known_priority`, and an integer within +-PRIORITY_BOUND."""
+    if isinstance(value, int) and not -PRIORITY_BOUND <= value <= PRIORITY_BOUND:
+        raise ValueError(f"an integer priority is between {-PRIORITY_BOUND} and {PRIORITY_BOUND}")
+    return known_priority(value)
 
 
 class JobSpec(BaseModel):
@@ -137,10 +159,7 @@ class JobSpec(BaseModel):
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str | int) -> str | int:
-        if isinstance(value, str) and value not in PRIORITY_CLASSES:
-            valid = ", ".join(PRIORITY_CLASSES)
-            raise ValueError(f"unknown priority class {value!r}; valid: {valid}, or an integer")
-        return value
+        return known_priority(value)
 
     @property
     def priority_value(self) -> int:

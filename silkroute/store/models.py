@@ -43,6 +43,11 @@ class TenantRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     # A critical-information-infrastructure operator (China's stricter export rules).
     ciio: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The highest priority its jobs may ask for: a class name or an integer, as text (see
+    # control/limits.py); None: no ceiling (tenants made before migration 0006).
+    max_priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The most jobs it may have pending at once (refused at submit beyond); None: no cap.
+    max_pending_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def spec(self) -> TenantSpec:
         """The tenant as the scheduler and the API see it (the one row-to-spec mapping)."""
@@ -102,6 +107,7 @@ class JobRow(Base):
         UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_tenant_id", "tenant", "id"),
+        Index("ix_jobs_tenant_state", "tenant", "state"),  # pending jobs per tenant, at submit
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -139,8 +139,9 @@ class ControlPlane:
     def add_site(self, site: dict[str, Any]) -> None:
         self.call("POST", "/v1/sites", json=site)
 
-    def tenant(self, name: str) -> str:
-        token: str = self.call("POST", "/v1/tenants", json={"name": name, "country": "SG"})["token"]
+    def tenant(self, name: str, **fields: Any) -> str:
+        body = {"name": name, "country": "SG", **fields}
+        token: str = self.call("POST", "/v1/tenants", json=body)["token"]
         return token
 
     def agent(

@@ -129,7 +129,7 @@ def test_cancelling_a_running_job_stops_it_on_the_engine(
 
 def test_a_preempted_job_resumes_from_its_checkpoint(plane: ControlPlane, engine: Engine) -> None:
     engine_site(plane, engine)
-    token = plane.tenant("t1")
+    token = plane.tenant("t1", max_priority="high")  # new tenants stop at "normal"
     low = plane.call(
         "POST",
         "/v1/jobs",

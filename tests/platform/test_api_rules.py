@@ -125,6 +125,25 @@ ISOLATION = [
         403,
     ),
     Access(
+        "changing another tenant's settings answers 404",
+        lambda a, h, j: a.client.patch(
+            "/v1/tenants/owner", json={"max_priority": "critical"}, headers=h
+        ),
+        404,
+    ),
+    Access(
+        "changing its own settings needs the admin role",
+        lambda a, h, j: a.client.patch(
+            "/v1/tenants/other", json={"max_priority": "critical"}, headers=h
+        ),
+        403,
+    ),
+    Access(
+        "reading the metrics (every tenant's queue) needs an operator or admin",
+        lambda a, h, j: a.client.get("/metrics", headers=h),
+        403,
+    ),
+    Access(
         "explaining another tenant's job answers 404",
         lambda a, h, j: a.client.get(f"/v1/jobs/{j}/explain", headers=h),
         404,

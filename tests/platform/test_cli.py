@@ -107,7 +107,7 @@ def test_metrics_show_queue_allocation_and_latency(api: Api) -> None:
     # Long enough to be seen running on a loaded machine; cancelled at the end.
     job = api.submit(token, command="sleep 30", accelerator_types=["A800"]).json()["id"]
     api.wait_for(token, job, ("running",))
-    text = api.client.get("/metrics").text
+    text = api.client.get("/metrics", headers=api.admin_headers()).text
     assert 'silkroute_allocated_accelerators{accelerator_type="A800",site="hanoi"} 1.0' in text
     assert "silkroute_running_jobs 1.0" in text
     assert 'silkroute_decisions_total{kind="start"}' in text

@@ -107,7 +107,7 @@ def test_a_waiting_job_says_why_per_site(api: Api) -> None:
 
 def test_a_higher_priority_job_preempts_and_the_victim_runs_again_later(api: Api) -> None:
     api.add_sites()
-    token = api.tenant("t1")
+    token = api.tenant("t1", max_priority="high")  # new tenants stop at "normal"
     victim = api.submit(
         token,
         name="victim",

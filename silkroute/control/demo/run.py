@@ -221,7 +221,8 @@ def _explain(
         f"  {cli} submit examples/platform/hello.yaml\n"
         f"  {cli} usage\n"
         f"  {cli} cancel JOB_ID\n"
-        f"  curl -s {url}/metrics | grep silkroute_\n",
+        f"  curl -s -H 'Authorization: Bearer {tokens['admin']}' {url}/metrics"
+        " | grep silkroute_   # admin or operator\n",
         soft_wrap=True,
         highlight=False,
     )
