@@ -11,7 +11,7 @@ from silkroute.model.tenant import TenantSpec
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.sim import openb, scaling, synthetic
-from silkroute.sim.scaling import compress_arrivals, split_sites, with_time_limits
+from silkroute.sim.scaling import compress_arrivals, estimate_factor, split_sites, with_time_limits
 from silkroute.sim.truth import SimJob
 
 SHARED_OPENB = Path("..") / "shared" / "data" / "traces" / "alibaba-openb-2023"
@@ -58,6 +58,7 @@ def load_workload(
 ) -> Workload:
     """`trace`: an openb folder, `auto` (openb from ../shared if present, else synthetic),
     `synthetic`, or a neutral JSONL trace file (with `cluster`)."""
+    check_options(load=load, sites=sites, seed=seed, estimates=estimates, jobs=jobs, shrink=shrink)
     if trace == "auto":
         trace = str(SHARED_OPENB) if SHARED_OPENB.exists() else "synthetic"
     if trace == "synthetic":
@@ -89,6 +90,21 @@ def load_workload(
     workload.nodes = split_sites(workload.nodes, sites) if sites > 1 else workload.nodes
     workload.notes.update(load=load, sites=sites, seed=seed, estimates=estimates, shrink=shrink)
     return workload
+
+
+def check_options(
+    *, load: float, sites: int, seed: int, estimates: str, jobs: int | None, shrink: float
+) -> None:
+    """Refuse a bad option before any trace is read, naming it (`--jobs -3` kept all but the
+    last three jobs, `--sites 0` was taken as 1, `--load nan` never finished)."""
+    compress_arrivals([], load)
+    split_sites([], sites)
+    scaling.shrink([], shrink)
+    estimate_factor(estimates)
+    if jobs is not None and jobs < 1:
+        raise SpecError(f"--jobs: must be >= 1 (got {jobs})")
+    if seed < 0:  # numpy's generators take no negative seed
+        raise SpecError(f"--seed: must be >= 0 (got {seed})")
 
 
 def _synthetic(cluster: str | None, count: int, load: float, seed: int) -> Workload:

@@ -55,19 +55,24 @@ class Experiment:
             raise ValueError(f"--inflate must be in (0, 5] (got {self.inflate})")
 
 
+MAX_SEEDS = 10_000  # one run per policy and seed; `1-100000000000` ran out of memory
+
+
 def parse_seeds(spec: str) -> tuple[int, ...]:
     """`42-51` or `1,2,3` (or a mix: `1,5-7`)."""
-    seeds: list[int] = []
-    try:
-        for part in spec.split(","):
-            first, dash, last = part.strip().partition("-")
+    seeds: dict[int, None] = {}
+    for part in spec.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
             lo, hi = int(first), int(last) if dash else int(first)
-            if hi < lo:
-                raise ValueError
-            seeds.extend(range(lo, hi + 1))
-    except ValueError:
-        raise ValueError(f"bad --seeds {spec!r}: use e.g. 42-51 or 1,2,3") from None
-    return tuple(dict.fromkeys(seeds))
+        except ValueError:
+            raise ValueError(f"bad --seeds {spec!r}: use e.g. 42-51 or 1,2,3") from None
+        if hi < lo:
+            raise ValueError(f"bad --seeds {spec!r}: the range {part.strip()} runs backwards")
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise ValueError(f"bad --seeds {spec!r}: more than {MAX_SEEDS:,} seeds")
+        seeds.update(dict.fromkeys(range(lo, hi + 1)))
+    return tuple(seeds)
 
 
 @cache

@@ -1,0 +1,71 @@
+"""`silkroute sim` options out of range: one `error:` line naming the option, exit 2, before
+any simulation runs (they hung, crashed after the run, or were silently bent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from silkroute.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+TRACE = REPO / "examples" / "traces" / "small.jsonl"
+CLUSTER = REPO / "examples" / "clusters" / "small.yaml"
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "expected"),
+    [
+        ("a NaN load never finished", ["--load", "nan"], "--load: must be a finite number > 0"),
+        ("an infinite load ran", ["--load", "inf"], "--load: must be a finite number > 0"),
+        ("a zero load", ["--load", "0"], "--load: must be a finite number > 0 (got 0)"),
+        ("zero sites were taken as one", ["--sites", "0"], "--sites: must be >= 1 (got 0)"),
+        ("a negative job count kept all but the last", ["--jobs", "-3"], "--jobs: must be >= 1"),
+        ("zero jobs ran nothing", ["--jobs", "0"], "--jobs: must be >= 1 (got 0)"),
+        ("a shrink above one", ["--shrink", "2"], "--shrink: must be in (0, 1] (got 2)"),
+        ("a NaN shrink", ["--shrink", "nan"], "--shrink: must be in (0, 1] (got nan)"),
+        ("a negative seed", ["--seed", "-1"], "--seed: must be >= 0 (got -1)"),
+        ("NaN estimates crashed the run", ["--estimates", "xnan"], "--estimates: expected exact"),
+        ("zero estimates planned with no time", ["--estimates", "x0"], "--estimates: expected"),
+        ("a word for estimates", ["--estimates", "bogus"], "(got 'bogus')"),
+        ("a negative step interval", ["--step-interval", "-1"], "--step-interval: must be a"),
+        ("a NaN step interval", ["--step-interval", "nan"], "--step-interval: must be a"),
+        ("a list of no policies ran none", ["--policy", ","], "--policy: no policy in ','"),
+        ("an empty placement", ["--policy", "fifo:easy:"], "'fifo:easy:': PLACEMENT empty"),
+        ("an empty order", ["--policy", ":easy"], "policy ':easy': ORDER empty"),
+        ("empty middle parts", ["--policy", "fifo::"], "BACKFILL and PLACEMENT empty"),
+    ],
+)
+def test_a_bad_option_is_one_line_naming_it(
+    tmp_path: Path, name: str, extra: list[str], expected: str
+) -> None:
+    out = tmp_path / "out"
+    args = ["sim", "--trace", str(TRACE), "--cluster", str(CLUSTER), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--policy", "fifo", *extra])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert expected in lines[0]
+    assert not out.exists()  # refused before anything ran or was written
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_an_out_that_is_a_file_is_refused_before_the_run(tmp_path: Path, below: str) -> None:
+    # It was a FileExistsError traceback after the simulation, its results lost.
+    afile = tmp_path / "results.txt"
+    afile.write_text("kept\n")
+    out = afile / below if below else afile
+    args = ["sim", "--trace", str(TRACE), "--cluster", str(CLUSTER), "--policy", "fifo"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: --out {out}: ")
+    assert len(result.output.splitlines()) == 1  # no progress bar: nothing ran
+    assert afile.read_text() == "kept\n"
+
+
+def test_good_estimates_still_parse() -> None:
+    from silkroute.sim.scaling import estimate_factor
+
+    assert [estimate_factor(e) for e in ("exact", "none", "x1.5", "2")] == [1.0, None, 1.5, 2.0]
