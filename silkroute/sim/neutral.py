@@ -395,6 +395,18 @@ def cluster_from_nodes(
             node.mem_mib / 1024,
         )
         sites.setdefault(node.site, Counter())[key] += 1
+    try:
+        return _cluster_spec(name, sites, country, operator)
+    except ValidationError as exc:  # a node no cluster file can hold (0 CPUs, 100 GPUs)
+        raise SpecError(describe_validation_error(exc, f"cluster {name!r} of the nodes")) from None
+
+
+def _cluster_spec(
+    name: str,
+    sites: dict[str, Counter[tuple[str | None, int, float, float]]],
+    country: str,
+    operator: str,
+) -> ClusterSpec:
     return ClusterSpec(
         name=name,
         sites=[
