@@ -172,7 +172,8 @@ def iter_trace(
         except RecursionError:  # the parser recurses per level of nesting
             raise SpecError(f"{path}: line {number}: not valid JSON: nested too deeply") from None
         except ValueError as exc:
-            if first:
+            # NaN or a 5,000-digit number is JSON-shaped: named as it is, not "not a trace".
+            if first and isinstance(exc, json.JSONDecodeError):
                 raise SpecError(
                     f"{path}: line {number}: not a JSONL trace: the line is not JSON "
                     f"(one JSON object per line, see {FORMAT_DOC})"

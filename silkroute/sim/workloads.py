@@ -112,6 +112,8 @@ def _synthetic(cluster: str | None, count: int, load: float, seed: int) -> Workl
     spec = load_cluster(path)
     nodes = nodes_of(spec)
     capacity = sum(n.accelerators for n in nodes)
+    if not capacity:  # the arrival rate divided by it: a ZeroDivisionError traceback
+        raise SpecError(f"{path}: cluster {spec.name!r} has no accelerators to offer a load on")
     shape = synthetic.WorkloadShape(jobs=count)
     jobs = synthetic.generate(shape, capacity, load, seed)
     return Workload(f"synthetic-{count}", nodes, jobs, SiteCatalog.from_spec(spec))

@@ -25,22 +25,22 @@ POD = "p0,1000,1024,1,500,,LS,0,100,10\n"
             "NaN CPUs said only 'cannot convert float NaN'",
             "n1,nan,1,0,\n",
             "line 3: cpu_milli: must be a finite number (got nan)",
-        ),  # noqa: E501
+        ),
         (
             "infinite CPUs were a traceback",
             "n1,inf,1,0,\n",
             "line 3: cpu_milli: must be a finite number (got inf)",
-        ),  # noqa: E501
+        ),
         (
             "a fraction of a GPU count was cut",
             "n1,1000,1,2.7,T4\n",
             "line 3: gpu: must be a whole number (got 2.7)",
-        ),  # noqa: E501
+        ),
         (
             "more GPUs than a node can hold",
             "n1,1000,1,1e12,T4\n",
             "line 3: gpu: must be at most 64 (got 1e+12)",
-        ),  # noqa: E501
+        ),
         ("a node without CPUs", "n1,0,1,0,\n", "line 3: cpu_milli: must be >= 1 (got 0)"),
         ("a node name used twice", "n0,1000,1,0,\n", "line 3: sn: 'n0' is already on line 2"),
         ("a node without a name", ",1000,1,0,\n", "line 3: sn: empty"),
@@ -61,32 +61,32 @@ def test_a_bad_node_row_is_named(tmp_path: Path, name: str, text: str, expected:
             "a NaN memory",
             "p1,1000,nan,0,0,,LS,0,100,10\n",
             "line 3: memory_mib: must be a finite number (got nan)",
-        ),  # noqa: E501
+        ),
         (
             "a NaN time was taken as never ran",
             "p1,1000,1,0,0,,LS,nan,100,10\n",
             "line 3: creation_time: must be a finite number (got nan)",
-        ),  # noqa: E501
+        ),
         (
             "an infinite run time",
             "p1,1000,1,0,0,,LS,0,inf,10\n",
             "line 3: deletion_time: must be a finite number (got inf)",
-        ),  # noqa: E501
+        ),
         (
             "a fraction of a GPU count",
             "p1,1000,1,1.5,1000,,LS,0,100,10\n",
             "line 3: num_gpu: must be a whole number (got 1.5)",
-        ),  # noqa: E501
+        ),
         (
             "an unknown QoS was served as normal",
             "p1,1000,1,0,0,,Gold,0,100,10\n",
             "line 3: qos: unknown class 'Gold'; valid: LS, Guaranteed, Burstable, BE",
-        ),  # noqa: E501
+        ),
         (
             "a pod name used twice made an invalid trace",
             "p0,1000,1,0,0,,LS,0,100,10\n",
             "line 3: name: 'p0' is already on line 2",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_a_bad_pod_row_is_named(tmp_path: Path, name: str, text: str, expected: str) -> None:
@@ -104,17 +104,17 @@ def test_a_bad_pod_row_is_named(tmp_path: Path, name: str, text: str, expected: 
             "Latin-1 said only 'utf-8 codec can't decode'",
             (POD_HEADER + "pé,1,1,0,0,,LS,0,1,0\n").encode("latin-1"),
             "after line 1: not UTF-8 text; not an openb CSV",
-        ),  # noqa: E501
+        ),
         (
             "UTF-16",
             (POD_HEADER + POD).encode("utf-16"),
             "after line 1: not UTF-8 text; not an openb CSV",
-        ),  # noqa: E501
+        ),
         (
             "a field past the CSV limit was a traceback",
             (POD_HEADER + POD + '"' + "a" * 200_000 + '",1,1,0,0,,LS,0,1,0\n').encode(),
             "after line 2: not a valid CSV row: field larger than field limit (131072)",
-        ),  # noqa: E501
+        ),
         ("a header alone gave an empty trace", POD_HEADER.encode(), "no pods"),
     ],
 )
