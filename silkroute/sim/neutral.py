@@ -343,19 +343,27 @@ def write_neutral_trace(
     header: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write jobs (runtime jobs or trace specs) as a JSONL trace; returns the count written."""
+    """Write jobs (runtime jobs or trace specs) as a JSONL trace; returns the count written.
+
+    Written beside `path` and renamed when complete: a job that does not fit the format
+    left half a trace there, in place of the file that was there before."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
     count = 0
-    with path.open("w", encoding="utf-8") as out:
-        for line in (header or "").splitlines():
-            out.write(f"# {line}\n" if line else "#\n")
-        for job in jobs:
-            spec = job if isinstance(job, TraceJobSpec) else spec_of_job(job)
-            out.write(trace_line(spec) + "\n")
-            count += 1
-            if progress is not None and count % 1000 == 0:
-                progress(1000)
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            for line in (header or "").splitlines():
+                out.write(f"# {line}\n" if line else "#\n")
+            for job in jobs:
+                spec = job if isinstance(job, TraceJobSpec) else spec_of_job(job)
+                out.write(trace_line(spec) + "\n")
+                count += 1
+                if progress is not None and count % 1000 == 0:
+                    progress(1000)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     if progress is not None:
         progress(count % 1000)
     return count
@@ -448,5 +456,6 @@ def cluster_yaml(spec: ClusterSpec, comment: str = "") -> str:
 
 def write_cluster(path: str | Path, spec: ClusterSpec, comment: str = "") -> None:
     path = Path(path)
+    text = cluster_yaml(spec, comment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(cluster_yaml(spec, comment), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
