@@ -63,7 +63,8 @@ def sim(
         float, typer.Option(help="Keep this fraction of the nodes (0 < F <= 1)")
     ] = 1.0,
     cluster: Annotated[
-        str | None, typer.Option(help="Cluster file (synthetic and JSONL traces)")
+        str | None,
+        typer.Option(help="Cluster file (synthetic, Gavel and JSONL traces; openb has its own)"),
     ] = None,
     jobs: Annotated[int | None, typer.Option(help="Jobs to generate or to keep")] = None,
     seed: Annotated[int, typer.Option(help="Seed for every random choice")] = 0,

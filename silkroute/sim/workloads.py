@@ -78,6 +78,11 @@ def load_workload(
         workload = _gavel(trace, cluster)
     else:
         folder = openb.find_trace_dir(trace)
+        if cluster is not None:  # it was ignored, unsaid
+            raise SpecError(
+                f"--cluster: an openb trace runs on its own nodes ({folder}); "
+                "`silkroute trace convert` it to run its jobs on another cluster"
+            )
         nodes = openb.load_nodes(folder / "openb_node_list_all_node.csv")
         pods = openb.load_pods(folder / "openb_pod_list_default.csv")
         replay, skipped = openb.pods_to_jobs(pods, seed=seed)
@@ -107,8 +112,18 @@ def check_options(
         raise SpecError(f"--seed: must be >= 0 (got {seed})")
 
 
+def _default_cluster(path: Path) -> Path:
+    """A default cluster file: relative to the repository, so run from its root."""
+    if not path.is_file():
+        raise SpecError(
+            f"--cluster: the default cluster {path} is not here (it is relative to the "
+            "repository's root); run from there, or give --cluster"
+        )
+    return path
+
+
 def _synthetic(cluster: str | None, count: int, load: float, seed: int) -> Workload:
-    path = Path(cluster) if cluster else DEFAULT_SYNTHETIC_CLUSTER
+    path = Path(cluster) if cluster else _default_cluster(DEFAULT_SYNTHETIC_CLUSTER)
     spec = load_cluster(path)
     nodes = nodes_of(spec)
     capacity = sum(n.accelerators for n in nodes)
@@ -129,6 +144,6 @@ def _gavel(trace: str, cluster: str | None) -> Workload:
         if not traces:
             raise SpecError(f"--trace {trace}: no *.trace file in this folder")
         path = max(traces, key=lambda p: p.stat().st_size)
-    spec = load_cluster(Path(cluster) if cluster else DEFAULT_GAVEL_CLUSTER)
+    spec = load_cluster(Path(cluster) if cluster else _default_cluster(DEFAULT_GAVEL_CLUSTER))
     jobs, skips = load_gavel_trace(path)
     return Workload(f"gavel-{path.stem}", nodes_of(spec), jobs, notes=skips.summary())

@@ -69,3 +69,35 @@ def test_good_estimates_still_parse() -> None:
     from silkroute.sim.scaling import estimate_factor
 
     assert [estimate_factor(e) for e in ("exact", "none", "x1.5", "2")] == [1.0, None, 1.5, 2.0]
+
+
+def test_a_cluster_with_an_openb_folder_is_refused_not_ignored(tmp_path: Path) -> None:
+    folder = tmp_path / "openb"
+    folder.mkdir()
+    (folder / "openb_node_list_all_node.csv").write_text("sn,cpu_milli,memory_mib,gpu,model\n")
+    args = ["sim", "--trace", str(folder), "--cluster", str(CLUSTER), "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(
+        f"error: --cluster: an openb trace runs on its own nodes ({folder})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("trace", "default"),
+    [
+        ("synthetic", "examples/clusters/asean-5000pf.yaml"),
+        ("x.trace", "examples/clusters/gavel-36x3.yaml"),
+    ],
+)
+def test_a_default_cluster_out_of_reach_says_where_it_is_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trace: str, default: str
+) -> None:
+    # Run from outside the repository it said only "cannot read cluster file".
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["sim", "--trace", trace, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: --cluster: the default cluster {default} is not here (it is relative to the "
+        "repository's root); run from there, or give --cluster\n"
+    )
