@@ -98,6 +98,35 @@ def test_an_out_that_is_a_file_is_refused_before_the_runs(
     assert afile.read_text() == "kept\n"
 
 
+@pytest.mark.parametrize(
+    ("name", "file", "text", "expected"),
+    [
+        (
+            "no GPU node gave NaN in every result",
+            "openb_node_list_gpu_node.csv",
+            "sn,cpu_milli,memory_mib,gpu,model\nn0,32000,131072,0,\n",
+            "openb_node_list_gpu_node.csv: no node has a GPU: nothing to pack",
+        ),
+        (
+            "no GPU pod was a traceback from a worker",
+            "openb_pod_list_default.csv",
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,0,0\n",
+            "openb_pod_list_default.csv: no pod asks for a GPU: nothing to pack",
+        ),
+    ],
+)
+def test_a_trace_that_cannot_be_packed_is_refused_before_the_runs(
+    tiny_trace: Path, tmp_path: Path, name: str, file: str, text: str, expected: str
+) -> None:
+    (tiny_trace / file).write_text(text)
+    out = tmp_path / "out"
+    args = ["sim", "packing", "--trace", str(tiny_trace), "--seeds", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--policy", "fgd", "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: {tiny_trace}/{expected}\n"
+    assert not out.exists()
+
+
 def test_missing_trace_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["sim", "packing", "--trace", str(tmp_path / "none")])
     assert result.exit_code == 2 and "Traceback" not in result.output

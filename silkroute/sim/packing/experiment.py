@@ -53,6 +53,15 @@ class Experiment:
             raise ValueError("name at least one policy and one seed")
         if not 0 < self.inflate <= 5:
             raise ValueError(f"--inflate must be in (0, 5] (got {self.inflate})")
+        # Read here too (cached), so a trace that cannot be packed fails before any run: no
+        # GPU gave NaN in every result, no pod asking for one a traceback from a worker.
+        nodes, pods = _inputs(self.trace, self.pods_file)
+        if not any(n.accelerators for n in nodes):
+            raise SpecError(f"{self.trace / NODE_FILE}: no node has a GPU: nothing to pack")
+        if not any(p.num_gpu for p in pods):
+            raise SpecError(
+                f"{self.trace / self.pods_file}: no pod asks for a GPU: nothing to pack"
+            )
 
 
 MAX_SEEDS = 10_000  # one run per policy and seed; `1-100000000000` ran out of memory
