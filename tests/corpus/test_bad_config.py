@@ -78,3 +78,31 @@ def test_a_config_a_run_cannot_honour_is_refused_before_any_work(
     said = " ".join(result.output.split())
     assert said.startswith(f"error: {path}: {expected.format(root=tmp_path)}"), said
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "stages", "expected"),
+    [
+        (
+            "a NaN threshold said 'less than or equal to 1'",
+            [{"name": "minhash_dedup", "params": {"threshold": float("nan")}}],
+            "stages[0].params.threshold: Input should be a finite number",
+        ),
+        (
+            "params that are not a mapping were spelt stages.0.params",
+            [{"name": "language_filter", "params": None}],
+            "stages[0].params: Input should be a valid dictionary",
+        ),
+    ],
+)
+def test_a_bad_stage_parameter_is_named_as_the_file_has_it(
+    tmp_path: Path, name: str, stages: list[dict[str, object]], expected: str
+) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.jsonl").write_text(TEXT)
+    config = {"input": {"paths": ["raw"]}, "output": {"dir": "out"}, "stages": stages}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.output.split()) == f"error: {path}: {expected}"

@@ -14,25 +14,25 @@ from silkroute.model.errors import SpecError, read_yaml
 
 
 class StageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class InputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     paths: list[Path] = Field(min_length=1)
     format: Literal["auto", "jsonl", "text", "parquet", "warc"] = "auto"
 
 
 class OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     dir: Path
     format: Literal["parquet", "jsonl.gz"] = "parquet"
 
 
 class PipelineConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     input: InputConfig
     output: OutputConfig
     stages: list[StageConfig] = Field(min_length=1)
@@ -61,7 +61,8 @@ class PipelineConfig(BaseModel):
 
 def _first_error(exc: ValidationError, prefix: str = "") -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"])
+    # `stages[2].params`, as the stage errors spell it (it said `stages.2.params`)
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
     field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
     return f"{field}: {err['msg']}"
 
