@@ -156,12 +156,17 @@ def convert(
         Path | None,
         typer.Option(help="gavel: throughputs JSON [simulation_throughputs.json beside SOURCE]"),
     ] = None,
-    seed: Annotated[int, typer.Option(help="openb: seed for dealing pods to tenants")] = 0,
+    seed: Annotated[int, typer.Option(help="openb: seed for dealing pods to tenants", min=0)] = 0,
     tenants: Annotated[int, typer.Option(help="openb: tenants to deal pods to", min=1)] = 8,
 ) -> None:
     """Write a public trace as a neutral JSONL trace (and optionally its cluster file)."""
     from silkroute.sim.neutral import write_cluster, write_neutral_trace
 
+    # Each was ignored, unsaid, with the other format.
+    if source_format is SourceFormat.OPENB and throughputs is not None:
+        raise _fail("--throughputs: only for --from gavel")
+    if source_format is SourceFormat.GAVEL and pods is not None:
+        raise _fail("--pods: only for --from openb")
     _check_file_to_write("--out", out)
     if cluster_out is not None:
         _check_file_to_write("--cluster-out", cluster_out)

@@ -162,6 +162,34 @@ def test_a_convert_to_a_place_that_cannot_be_written_is_refused_first(
     assert not (tmp_path / "t.jsonl").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("a negative seed said only 'expected non-negative integer'", ["--seed", "-1"], "'--seed'"),
+        (
+            "--throughputs was ignored for openb",
+            ["--throughputs", "t.json"],
+            "--throughputs: only for --from gavel",
+        ),
+        (
+            "--pods was ignored for gavel",
+            ["--from", "gavel", "--pods", "p.csv"],
+            "--pods: only for --from openb",
+        ),
+    ],
+)
+def test_a_convert_option_that_does_not_apply_is_named(
+    tmp_path: Path, name: str, args: list[str], expected: str
+) -> None:
+    folder = _openb_folder(tmp_path, "p0,1000,1024,1,500,LS,0,100,10\n")
+    source = str(folder / "x.trace") if "gavel" in args else str(folder)
+    out = tmp_path / "t.jsonl"
+    result = _run("trace", "convert", "--from", "openb", source, "--out", str(out), *args)
+    assert result.exit_code == 2, result.output
+    assert expected in _said(result) and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_sim_runs_the_small_example(tmp_path: Path) -> None:
     out = tmp_path / "small"
     result = _run(
