@@ -240,8 +240,9 @@ def pods_to_jobs(
 
 def find_trace_dir(path: str | Path) -> Path:
     path = Path(path)
-    if path.is_file():
-        path = path.parent
-    if not (path / "openb_node_list_all_node.csv").exists():
-        raise SpecError(f"{path}: not an openb trace folder (no openb_node_list_all_node.csv)")
-    return path
+    folder = path.parent if path.is_file() else path
+    if not (folder / "openb_node_list_all_node.csv").exists():
+        # Of a file (`trace.jsonl.gz`, `t.JSONL`) it named only the folder the file is in.
+        what = f"{path}: not a file of " if path.is_file() else f"{path}: not "
+        raise SpecError(f"{what}an openb trace folder (no openb_node_list_all_node.csv)")
+    return folder

@@ -64,7 +64,7 @@ def load_workload(
     if trace == "synthetic":
         workload = _synthetic(cluster, jobs or 10_000, load, seed)
         load = 1.0  # the generator already offered `load`
-    elif trace.endswith(".jsonl"):
+    elif trace.lower().endswith(".jsonl"):
         from silkroute.sim.neutral import load_neutral_trace
 
         if cluster is None:
@@ -74,7 +74,7 @@ def load_workload(
         workload = Workload(
             Path(trace).stem, nodes_of(spec), jobs_of_trace, SiteCatalog.from_spec(spec)
         )
-    elif trace.endswith(".trace") or (Path(trace) / "simulation_throughputs.json").exists():
+    elif trace.lower().endswith(".trace") or (Path(trace) / "simulation_throughputs.json").exists():
         workload = _gavel(trace, cluster)
     else:
         folder = openb.find_trace_dir(trace)

@@ -101,3 +101,23 @@ def test_a_default_cluster_out_of_reach_says_where_it_is_looked_for(
         f"error: --cluster: the default cluster {default} is not here (it is relative to the "
         "repository's root); run from there, or give --cluster\n"
     )
+
+
+def test_a_trace_file_of_no_known_kind_is_named_itself(tmp_path: Path) -> None:
+    # It named the folder the file is in: "examples/traces: not an openb trace folder".
+    trace = tmp_path / "trace.jsonl.gz"
+    trace.write_bytes(b"\x1f\x8b")
+    result = CliRunner().invoke(app, ["sim", "--trace", str(trace), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: {trace}: not a file of an openb trace folder (no openb_node_list_all_node.csv)\n"
+    )
+
+
+def test_a_jsonl_trace_in_capitals_is_a_jsonl_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "SMALL.JSONL"
+    trace.write_bytes(TRACE.read_bytes())
+    args = ["sim", "--trace", str(trace), "--cluster", str(CLUSTER), "--policy", "fifo"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "results.json").exists()
