@@ -112,6 +112,15 @@ def sim(
             bar.update(task, completed=events)
     title = f"{workload.name}: {len(workload.jobs):,} jobs, {len(workload.nodes):,} nodes"
     console.print(table(results, title))
+    dropped = {r.policy: int(r.metrics.get("jobs_dropped", 0)) for r in results}
+    if any(dropped.values()):  # they were in results.json only: a table of dashes, unexplained
+        counts = ", ".join(f"{policy} {n:,}" for policy, n in dropped.items())
+        errors.print(
+            f"warning: jobs that can never run on this cluster were dropped ({counts}); "
+            "results.json has them as jobs_dropped",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         write_results(out, results, {"name": workload.name, **workload.notes}, console)
     except OSError as exc:

@@ -3,6 +3,7 @@ any simulation runs (they hung, crashed after the run, or were silently bent).""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,20 @@ def test_a_jsonl_trace_in_capitals_is_a_jsonl_trace(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "results.json").exists()
+
+
+def test_jobs_that_can_never_run_are_reported_not_a_silent_table_of_dashes(tmp_path: Path) -> None:
+    # 4,096 workers of 8 devices: more than the whole cluster. The table showed dashes and
+    # matplotlib warned "No artists with labels"; only results.json counted the job.
+    trace = tmp_path / "never.jsonl"
+    trace.write_text(
+        '{"name": "b", "tenant": "t", "submit_time_s": 0, "duration_s": 100, "workers": 4096, '
+        '"accelerators_per_worker": 8}\n'
+    )
+    args = ["sim", "--trace", str(trace), "--cluster", str(CLUSTER), "--policy", "fifo,las"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # matplotlib's warning fails the run
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "warning: jobs that can never run on this cluster were dropped (fifo 1, las 1)" in said
