@@ -71,6 +71,12 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
         (["--seeds", "5-1"], "the range 5-1 runs backwards"),
         (["--seeds", "1-100000000000"], "more than 10,000 seeds"),  # was a MemoryError
         (["--workers", "0"], "'--workers'"),  # was run as 1 worker, and -5 too
+        # Both were ignored, unsaid:
+        (["--spec-mix", "openb_pod_list_default.csv"], "--spec-mix: only with a gpuspec variant"),
+        (
+            ["--spec-mix", "openb_pod_list_default.csv", "--variant", "sharing60"],
+            "--spec-mix: only",
+        ),
         (["--inflate", "0"], "--inflate"),
         (["--pods", "missing.csv"], "no missing.csv"),
     ],

@@ -44,8 +44,9 @@ class Experiment:
         for name in (NODE_FILE, self.pods_file, self.spec_mix):
             if name is not None and not (self.trace / name).exists():
                 raise SpecError(f"{self.trace}: no {name}")
-        if self.variant is not None:
-            Variant.parse(self.variant)
+        kind = Variant.parse(self.variant).kind if self.variant is not None else None
+        if self.spec_mix is not None and kind != "gpuspec":  # it was ignored, unsaid
+            raise ValueError("--spec-mix: only with a gpuspec variant (--variant gpuspec66 ...)")
         unknown = [p for p in self.policies if p not in PACKING_POLICIES]
         if unknown:
             raise ValueError(f"unknown policy {unknown[0]!r}; valid: {', '.join(PACKING_POLICIES)}")
