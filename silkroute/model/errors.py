@@ -99,6 +99,27 @@ def read_yaml(path: Path, what: str) -> Any:
         raise SpecError(f"{path}: not valid YAML: {first} ({_where(exc)})") from None
     except RecursionError:  # the parser recurses per level of nesting
         raise SpecError(f"{path}: not valid YAML: nested too deeply") from None
+    except ValueError as exc:  # a date YAML reads but no calendar has: it was a traceback
+        where = _bad_value_line(path)
+        raise SpecError(f"{path}{where}: not valid YAML: not a date: {exc}") from None
+
+
+def _bad_value_line(path: Path) -> str:
+    """`:LINE` of the first date or time the YAML reader cannot build, or ''."""
+    constructor = yaml.constructor.SafeConstructor()
+    pending = [yaml.compose(path.read_text("utf-8"))]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except ValueError:
+                return f":{node.start_mark.line + 1}"
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(v for pair in reversed(node.value) for v in reversed(pair))
+    return ""
 
 
 def _where(exc: yaml.YAMLError) -> str:

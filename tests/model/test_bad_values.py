@@ -107,3 +107,31 @@ def test_a_bad_trace_value_is_named(tmp_path: Path, name: str, line: str, expect
     result = CliRunner().invoke(app, ["trace", "validate", str(path)])
     assert result.exit_code == 2, result.output
     assert result.output == f"error: {path}: {expected}\n"
+
+
+def test_a_date_no_calendar_has_is_named_by_line(tmp_path: Path) -> None:
+    # YAML reads 2024-02-30 as a date and fails to build it: a ValueError traceback, from
+    # every file the one YAML reader reads (jobs, clusters, pipelines, rule files).
+    path = tmp_path / "job.yaml"
+    path.write_text("name: a\ntenant: t\nnote: ok\nwhen: 2024-02-30\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: {path}:4: not valid YAML: not a date: day is out of range for month\n"
+    )
+
+
+def test_a_rule_file_with_a_date_no_calendar_has_is_one_line(tmp_path: Path) -> None:
+    rules = Path(__file__).resolve().parents[2] / "silkroute" / "policy" / "rules"
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    text = (rules / "sg.yaml").read_text()
+    (folder / "sg.yaml").write_text(
+        text.replace("effective_from: 2014-07-02", "effective_from: 2014-13-02", 1)
+    )
+    line = text.splitlines().index("    effective_from: 2014-07-02") + 1
+    result = CliRunner().invoke(app, ["policy", "validate", "--rules", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: {folder / 'sg.yaml'}:{line}: not valid YAML: not a date: month must be in 1..12\n"
+    )
