@@ -47,6 +47,18 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: of a key given twice the last silently won."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} is given twice")
+            seen.add(key)
+    return data
+
+
 @dataclass
 class _Errors:
     path: Path
@@ -168,7 +180,9 @@ def iter_trace(
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            data: Any = json.loads(stripped, parse_constant=_reject_constant)
+            data: Any = json.loads(
+                stripped, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            )
         except RecursionError:  # the parser recurses per level of nesting
             raise SpecError(f"{path}: line {number}: not valid JSON: nested too deeply") from None
         except ValueError as exc:

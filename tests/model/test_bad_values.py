@@ -135,3 +135,28 @@ def test_a_rule_file_with_a_date_no_calendar_has_is_one_line(tmp_path: Path) -> 
     assert result.output == (
         f"error: {folder / 'sg.yaml'}:{line}: not valid YAML: not a date: month must be in 1..12\n"
     )
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_named(tmp_path: Path) -> None:
+    # The second `count` silently won: a cluster of 20 nodes where the file seemed to say 2.
+    path = tmp_path / "cluster.yaml"
+    path.write_text(SITE.replace("{NODE}", "{count: 2, count: 20}"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: {path}: not valid YAML: found the key 'count' twice (line 6, column 20)\n"
+    )
+
+
+def test_a_key_given_twice_in_a_trace_line_is_named(tmp_path: Path) -> None:
+    # The second duration silently won; here it is the bad one.
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        '{"name": "a", "tenant": "t", "submit_time_s": 0, "duration_s": 5, "duration_s": -1}\n'
+    )
+    result = CliRunner().invoke(app, ["trace", "validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == f"error: {path}: line 1: not valid JSON: the key 'duration_s' is given twice\n"
+    )
