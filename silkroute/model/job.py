@@ -188,6 +188,8 @@ def load_jobs(path: str | Path) -> list[JobSpec]:
     if isinstance(raw, dict) and "jobs" in raw:
         raw, prefix = raw["jobs"], ("jobs",)
     items = raw if isinstance(raw, list) else [raw]
+    if not items:  # `jobs: []` validated as nothing at all, exit 0
+        raise SpecError(f"{path}: no jobs in the file (see docs/job-spec.md)")
     if not all(isinstance(item, dict) for item in items):
         raise SpecError(f"{path}: a job is a mapping of fields (see docs/job-spec.md)")
     jobs = []

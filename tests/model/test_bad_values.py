@@ -160,3 +160,13 @@ def test_a_key_given_twice_in_a_trace_line_is_named(tmp_path: Path) -> None:
         result.output
         == f"error: {path}: line 1: not valid JSON: the key 'duration_s' is given twice\n"
     )
+
+
+@pytest.mark.parametrize("text", ["jobs: []\n", "[]\n"])
+def test_a_job_file_without_jobs_says_so(tmp_path: Path, text: str) -> None:
+    # It printed nothing and exited 0.
+    path = tmp_path / "jobs.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: {path}: no jobs in the file (see docs/job-spec.md)\n"
