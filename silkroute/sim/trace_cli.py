@@ -73,7 +73,11 @@ def with_safe_names(jobs: list[SimJob]) -> list[SimJob]:
 @contextmanager
 def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=errors, transient=True) as bar:
+    # Off the terminal it drew nothing but left a blank line, before an error line too.
+    live = errors.is_terminal
+    with Progress(
+        *columns, TimeElapsedColumn(), console=errors, transient=True, disable=not live
+    ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
 
