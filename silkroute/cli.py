@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from silkroute.agent.cli import register as register_agent_commands
 from silkroute.audit.cli import audit_app
-from silkroute.console import OneLineErrors
+from silkroute.console import OneLineErrors, check_number, make_out_folder
 from silkroute.console import fail as console_fail
 from silkroute.corpus.cli import corpus_app
 from silkroute.governance_cli import register as register_governance_commands
@@ -63,7 +63,8 @@ def sim(
         float, typer.Option(help="Keep this fraction of the nodes (0 < F <= 1)")
     ] = 1.0,
     cluster: Annotated[
-        str | None, typer.Option(help="Cluster file (synthetic and JSONL traces)")
+        str | None,
+        typer.Option(help="Cluster file (synthetic, Gavel and JSONL traces; openb has its own)"),
     ] = None,
     jobs: Annotated[int | None, typer.Option(help="Jobs to generate or to keep")] = None,
     seed: Annotated[int, typer.Option(help="Seed for every random choice")] = 0,
@@ -82,8 +83,11 @@ def sim(
     from silkroute.sim.runner import PolicySpec, run_policy
     from silkroute.sim.workloads import load_workload
 
+    check_number("--step-interval", step_interval, least=0)
     try:
         specs = [PolicySpec.parse(p) for p in policy.split(",") if p.strip()]
+        if not specs:
+            raise ValueError(f"--policy: no policy in {policy!r}; e.g. fifo,las:easy:packing")
         workload = load_workload(
             trace,
             cluster=cluster,
@@ -96,6 +100,7 @@ def sim(
         )
     except (SpecError, ValueError) as exc:
         raise fail(str(exc)) from None
+    make_out_folder("--out", out)  # before the run: a bad --out must not cost the results
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=errors) as bar:
@@ -107,7 +112,19 @@ def sim(
             bar.update(task, completed=events)
     title = f"{workload.name}: {len(workload.jobs):,} jobs, {len(workload.nodes):,} nodes"
     console.print(table(results, title))
-    write_results(out, results, {"name": workload.name, **workload.notes}, console)
+    dropped = {r.policy: int(r.metrics.get("jobs_dropped", 0)) for r in results}
+    if any(dropped.values()):  # they were in results.json only: a table of dashes, unexplained
+        counts = ", ".join(f"{policy} {n:,}" for policy, n in dropped.items())
+        errors.print(
+            f"warning: jobs that can never run on this cluster were dropped ({counts}); "
+            "results.json has them as jobs_dropped",
+            highlight=False,
+            soft_wrap=True,
+        )
+    try:
+        write_results(out, results, {"name": workload.name, **workload.notes}, console)
+    except OSError as exc:
+        raise fail(f"--out {out}: cannot write: {exc.strerror}") from None
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -45,6 +46,20 @@ def check_port(port: int) -> None:
     modulo 65536 and serve elsewhere)."""
     if not 1 <= port <= 65535:
         raise fail(f"--port: must be between 1 and 65535 (got {port})")
+
+
+def make_out_folder(option: str, folder: Path) -> None:
+    """Create an output folder before the work starts, or refuse it naming the option: a file
+    in the way, or a folder that cannot be made, failed with a traceback once the work was
+    done, and the work was lost."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise fail(f"{option} {folder}: is a file, not a folder") from None
+    except OSError as exc:
+        raise fail(f"{option} {folder}: cannot create the folder: {exc.strerror}") from None
+    if not folder.is_dir():  # a file further up the path
+        raise fail(f"{option} {folder}: is not a folder")
 
 
 class OneLineErrors(TyperGroup):

@@ -58,7 +58,10 @@ def keygen(out: Annotated[Path, typer.Option(help="Private key file to create")]
     """Create an Ed25519 signing key (OUT, mode 0600) and its public key (OUT.pub)."""
     if out.exists():
         raise _fail(f"--out: {out} exists; refusing to overwrite a key")
-    pub = write_keys(new_key(), out)
+    try:
+        pub = write_keys(new_key(), out)
+    except OSError as exc:  # a file where the folder should be: it was a traceback
+        raise _fail(f"--out: cannot write {out}: {exc.strerror}") from None
     console.print(f"signing key {out}, public key {pub}")
 
 
@@ -72,7 +75,8 @@ def append(
 ) -> None:
     """Append one record (operators' admin actions; the platform appends its own)."""
     try:
-        parsed = json.loads(detail)
+        # NaN and Infinity are not JSON: the log would hold lines other readers refuse.
+        parsed = json.loads(detail, parse_constant=_no_constant)
         if not isinstance(parsed, dict):
             raise ValueError("a JSON object")
         record = AuditLog(JsonlAuditStore(log)).append(kind, actor, subject, parsed)
@@ -80,7 +84,13 @@ def append(
         raise _fail(f"--detail: not valid JSON ({exc.msg})") from None
     except (ValueError, AuditError) as exc:
         raise _fail(f"--detail/--kind: {exc}") from None
+    except OSError as exc:  # a folder as --log, or a file above it: it was a traceback
+        raise _fail(f"--log: cannot write {log}: {exc.strerror}") from None
     console.print(f"record #{record.seq} {record.hash}")
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 @audit_app.command("checkpoint")

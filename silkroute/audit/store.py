@@ -68,9 +68,13 @@ class JsonlAuditStore:
     def _rows(self, wanted: str) -> Iterator[tuple[str, dict[str, object]]]:
         if not self.path.exists():
             return
-        with self.path.open(encoding="utf-8") as rows:
-            for number, line in enumerate(rows, start=1):
+        with self.path.open("rb") as rows:  # decoded per line: a bad byte names its line
+            for number, data in enumerate(rows, start=1):
                 where = f"{self.path}:{number}"
+                try:
+                    line = data.decode("utf-8")
+                except UnicodeDecodeError:  # it was a traceback
+                    raise AuditError(f"{where}: not UTF-8 text") from None
                 if not line.strip():
                     continue
                 try:
@@ -79,6 +83,8 @@ class JsonlAuditStore:
                     raise AuditError(f"{where}: not valid JSON ({exc.msg})") from None
                 except RecursionError:  # the parser recurses per level of nesting
                     raise AuditError(f"{where}: not valid JSON (nested too deeply)") from None
+                except ValueError as exc:  # a number past Python's digit limit: a traceback
+                    raise AuditError(f"{where}: not valid JSON ({exc})") from None
                 kind = raw.get("type") if isinstance(raw, dict) else None
                 if kind not in ("record", "checkpoint"):
                     raise AuditError(f"{where}: type must be 'record' or 'checkpoint'")

@@ -205,6 +205,8 @@ def _read_summary(path: Path) -> dict[str, Any]:
     """stats.json of a finished run, or a one-line error saying why it is not one."""
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:  # a ValueError, but its text is about codecs and positions
+        _fail(f"{path}: cannot read: not UTF-8 text")
     except (OSError, ValueError) as exc:
         _fail(f"{path}: cannot read: {exc}")
     stages = summary.get("stages") if isinstance(summary, dict) else None
@@ -215,6 +217,13 @@ def _read_summary(path: Path) -> dict[str, Any]:
             isinstance(stage.get(key), dict) for key in ("before", "after", "removed")
         ):
             _fail(f"{path}: stages.{name}: needs `before`, `after` and `removed` tables")
+        # A row that is not {docs, words, bytes} of whole numbers was a TypeError or KeyError.
+        for table in ("before", "after"):
+            for lang, row in stage[table].items():
+                if not isinstance(row, dict) or not all(
+                    type(row.get(key)) is int for key in ("docs", "words", "bytes")
+                ):
+                    _fail(f"{path}: stages.{name}.{table}.{lang}: needs whole docs, words, bytes")
     return dict(summary)
 
 

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from silkroute.model.accelerators import catalogue
 from silkroute.model.errors import SpecError, file_spec_error, read_yaml
+
+# No NaN or infinity: `cpu: .inf` was a traceback when the cluster was built, and NaN's error
+# said "greater than 0".
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class NodeGroupSpec(BaseModel):
     """`count` identical nodes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     count: int = Field(ge=1)
     accelerator: str | None = Field(default=None, description="Accelerator type; none = CPU node")
@@ -27,9 +38,18 @@ class NodeGroupSpec(BaseModel):
     def _canonical_type(cls, value: str | None) -> str | None:
         return None if value in (None, "") else catalogue().canonical(value)
 
+    @field_validator("accelerators")
+    @classmethod
+    def _typed_accelerators(cls, value: int, info: ValidationInfo) -> int:
+        # Without a type they were CPU nodes: the cluster lost them, unsaid. (A type that
+        # failed its own check is not in `info.data`; that error is reported instead.)
+        if value and "accelerator" in info.data and info.data["accelerator"] is None:
+            raise ValueError("name their type in `accelerator` (e.g. H100)")
+        return value
+
 
 class SiteSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
@@ -46,11 +66,25 @@ class SiteSpec(BaseModel):
     @field_validator("price_per_accelerator_hour")
     @classmethod
     def _canonical_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        _not_negative(value)  # a negative price paid tenants to run there
         return {catalogue().canonical(k): v for k, v in value.items()}
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        _not_negative(value)  # a negative latency met every SLO
+        return value
+
+
+def _not_negative(value: dict[str, float]) -> None:
+    bad = {k: v for k, v in value.items() if v < 0}
+    if bad:
+        key, number = next(iter(bad.items()))
+        raise ValueError(f"{key}: must be >= 0 (got {number:g})")
 
 
 class ClusterSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: str = "cluster"
     sites: list[SiteSpec] = Field(min_length=1)

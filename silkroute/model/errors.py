@@ -82,10 +82,28 @@ def yaml_line(path: Path, loc: Sequence[Any]) -> int | None:
     return int(node.start_mark.line) + 1
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping: the second silently won, so
+    `count: 2` then `count: 20` in a node group, or a rule's `outcome` twice, went unseen."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                continue  # a list or mapping as a key: the base loader refuses it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"found the key {key!r} twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, what: str) -> Any:
     """Parse a YAML file; an unreadable or malformed one is a SpecError naming the file."""
     try:
-        return yaml.safe_load(path.read_text("utf-8"))
+        return yaml.load(path.read_text("utf-8"), Loader=_UniqueKeyLoader)
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -99,6 +117,27 @@ def read_yaml(path: Path, what: str) -> Any:
         raise SpecError(f"{path}: not valid YAML: {first} ({_where(exc)})") from None
     except RecursionError:  # the parser recurses per level of nesting
         raise SpecError(f"{path}: not valid YAML: nested too deeply") from None
+    except ValueError as exc:  # a date YAML reads but no calendar has: it was a traceback
+        where = _bad_value_line(path)
+        raise SpecError(f"{path}{where}: not valid YAML: not a date: {exc}") from None
+
+
+def _bad_value_line(path: Path) -> str:
+    """`:LINE` of the first date or time the YAML reader cannot build, or ''."""
+    constructor = yaml.constructor.SafeConstructor()
+    pending = [yaml.compose(path.read_text("utf-8"))]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except ValueError:
+                return f":{node.start_mark.line + 1}"
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(v for pair in reversed(node.value) for v in reversed(pair))
+    return ""
 
 
 def _where(exc: yaml.YAMLError) -> str:

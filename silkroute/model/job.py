@@ -154,6 +154,9 @@ class JobSpec(BaseModel):
     ) -> dict[str, float] | None:
         if value and info.data.get("kind", JobKind.TRAIN) is not JobKind.INFERENCE:
             raise ValueError("only inference jobs have a latency SLO")
+        for region, most in (value or {}).items():
+            if most <= 0:  # no site could ever meet it: the job waited forever, unsaid
+                raise ValueError(f"{region}: must be > 0 ms (got {most:g})")
         return value
 
     @field_validator("priority")
@@ -198,10 +201,14 @@ def load_jobs(path: str | Path) -> list[JobSpec]:
     """A YAML file holding one job, a list of jobs, or `{jobs: [...]}`."""
     path = Path(path)
     raw = read_yaml(path, "job file")
+    if raw is None:  # it said "a job is a mapping of fields"
+        raise SpecError(f"{path}: the file is empty (see docs/job-spec.md)")
     prefix: tuple[Any, ...] = ()
     if isinstance(raw, dict) and "jobs" in raw:
         raw, prefix = raw["jobs"], ("jobs",)
     items = raw if isinstance(raw, list) else [raw]
+    if not items:  # `jobs: []` validated as nothing at all, exit 0
+        raise SpecError(f"{path}: no jobs in the file (see docs/job-spec.md)")
     if not all(isinstance(item, dict) for item in items):
         raise SpecError(f"{path}: a job is a mapping of fields (see docs/job-spec.md)")
     jobs = []

@@ -40,7 +40,12 @@ def load_rules(directory: Path = RULES_DIR, require_all: bool = True) -> RuleBoo
     """Every `*.yaml` in `directory`; with `require_all`, CN and the ten ASEAN states."""
     files = sorted(directory.glob("*.yaml"))
     if not files:  # a mistyped --rules folder would otherwise validate as "0 rules"
-        why = "in this folder" if directory.is_dir() else "(the folder does not exist)"
+        if directory.is_dir():
+            why = "in this folder"
+        elif directory.exists():  # it said "the folder does not exist" of a file
+            why = "(it is a file; give the folder of rule files)"
+        else:
+            why = "(the folder does not exist)"
         raise SpecError(f"{directory}: no rule files (*.yaml) {why}")
     parsed = [load_rule_file(p) for p in files]
     found = {r.jurisdiction for r in parsed}

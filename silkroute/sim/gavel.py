@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,12 +69,15 @@ class GavelSkips:
 def load_throughputs(path: str | Path, types: tuple[str, ...] = GAVEL_TYPES) -> Throughputs:
     """`{type: {(job_type, scale): steps/s alone}}` for the given worker types."""
     path = Path(path)
+    text = _read_text(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+        raw = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except RecursionError:  # the parser recurses per level of nesting
+        raise SpecError(f"{path}: not JSON: nested too deeply") from None
+    except ValueError as exc:  # NaN or Infinity (a rate of NaN was read as "does not run")
+        raise SpecError(f"{path}: not JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected an object keyed by worker type")
     out: Throughputs = {}
@@ -85,11 +89,29 @@ def load_throughputs(path: str | Path, types: tuple[str, ...] = GAVEL_TYPES) -> 
         for key, entry in table.items():
             job_key = _parse_job_key(key)
             alone = entry.get("null") if isinstance(entry, dict) else None
-            if job_key is None or not isinstance(alone, int | float):
+            if job_key is None or not isinstance(alone, int | float) or isinstance(alone, bool):
                 raise SpecError(f"{path}: {worker_type}[{key!r}]: expected a 'null' rate")
+            if alone < 0:  # a negative rate was read as "does not run on this type"
+                raise SpecError(f"{path}: {worker_type}[{key!r}].null: must be >= 0 (got {alone})")
             rates[job_key] = float(alone)
         out[worker_type] = rates
     return out
+
+
+def _read_text(path: Path) -> str:
+    """The file as text; unreadable or not UTF-8 is a SpecError naming it (a byte-order mark
+    is dropped: it made the first job type unknown)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise SpecError(f"{path}:{line}: not UTF-8 text") from None
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
 
 
 def _parse_job_key(key: str) -> tuple[str, int] | None:
@@ -120,12 +142,9 @@ def load_gavel_trace(
     trace_path = Path(trace_path)
     if throughputs_path is None:
         throughputs_path = trace_path.parent / THROUGHPUTS_FILE
+    lines = _read_text(trace_path).splitlines()  # first: a missing trace is named as such
     rates = load_throughputs(throughputs_path, types)
     canonical = {t: catalogue().canonical(t) for t in types}
-    try:
-        lines = trace_path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise SpecError(f"{trace_path}: cannot read: {exc.strerror}") from None
     skips = GavelSkips()
     jobs: list[SimJob] = []
     for number, line in enumerate(lines, start=1):
@@ -143,10 +162,22 @@ def load_gavel_trace(
             # A zero rate is Gavel's "does not run on this type" (e.g. out of memory).
             if rate > 0:
                 durations[canonical[t]] = total_steps / rate
+                if not math.isfinite(durations[canonical[t]]):
+                    raise SpecError(
+                        f"{trace_path.name}:{number}: field total_steps: {total_steps:g} steps "
+                        f"at {rate:g} steps/s on {t} is no finite run time"
+                    )
         if not durations:
             skips.by_reason[f"zero-throughput:all:{(job_type, scale)!r}"] += 1
             continue
         jobs.append(_job(len(jobs), number, job_type, scale, arrival, durations))
+    if not jobs:  # an empty trace was "converted" to one that `trace validate` refuses
+        why = (
+            f"all {skips.total_lines} skipped for want of a throughput"
+            if skips.total_lines
+            else "empty"
+        )
+        raise SpecError(f"{trace_path}: no jobs ({why})")
     jobs.sort(key=lambda j: (j.submit_time, j.id))
     return jobs, skips
 
@@ -165,8 +196,8 @@ def _parse_line(path: Path, number: int, line: str) -> tuple[str, int, float, in
     total_steps = _number(where, "total_steps", cells[4])
     arrival = _number(where, "arrival_time_s", cells[5])
     scale = _number(where, "scale_factor", cells[6])
-    if total_steps <= 0:
-        raise SpecError(f"{where}: field total_steps: must be > 0, got {cells[4]!r}")
+    if total_steps <= 0 or not total_steps.is_integer():  # 1.5 steps was cut to 1
+        raise SpecError(f"{where}: field total_steps: must be a whole number > 0, got {cells[4]!r}")
     if arrival < 0:
         raise SpecError(f"{where}: field arrival_time_s: must be >= 0, got {cells[5]!r}")
     if scale < 1 or scale != int(scale):
@@ -176,9 +207,12 @@ def _parse_line(path: Path, number: int, line: str) -> tuple[str, int, float, in
 
 def _number(where: str, name: str, text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise SpecError(f"{where}: field {name}: not a number: {text!r}") from None
+    if not math.isfinite(value):  # nan and inf crashed int() (inf with a traceback)
+        raise SpecError(f"{where}: field {name}: must be a finite number, got {text!r}")
+    return value
 
 
 def _job(

@@ -47,6 +47,18 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: of a key given twice the last silently won."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} is given twice")
+            seen.add(key)
+    return data
+
+
 @dataclass
 class _Errors:
     path: Path
@@ -168,11 +180,14 @@ def iter_trace(
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            data: Any = json.loads(stripped, parse_constant=_reject_constant)
+            data: Any = json.loads(
+                stripped, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            )
         except RecursionError:  # the parser recurses per level of nesting
             raise SpecError(f"{path}: line {number}: not valid JSON: nested too deeply") from None
         except ValueError as exc:
-            if first:
+            # NaN or a 5,000-digit number is JSON-shaped: named as it is, not "not a trace".
+            if first and isinstance(exc, json.JSONDecodeError):
                 raise SpecError(
                     f"{path}: line {number}: not a JSONL trace: the line is not JSON "
                     f"(one JSON object per line, see {FORMAT_DOC})"
@@ -342,19 +357,27 @@ def write_neutral_trace(
     header: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write jobs (runtime jobs or trace specs) as a JSONL trace; returns the count written."""
+    """Write jobs (runtime jobs or trace specs) as a JSONL trace; returns the count written.
+
+    Written beside `path` and renamed when complete: a job that does not fit the format
+    left half a trace there, in place of the file that was there before."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
     count = 0
-    with path.open("w", encoding="utf-8") as out:
-        for line in (header or "").splitlines():
-            out.write(f"# {line}\n" if line else "#\n")
-        for job in jobs:
-            spec = job if isinstance(job, TraceJobSpec) else spec_of_job(job)
-            out.write(trace_line(spec) + "\n")
-            count += 1
-            if progress is not None and count % 1000 == 0:
-                progress(1000)
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            for line in (header or "").splitlines():
+                out.write(f"# {line}\n" if line else "#\n")
+            for job in jobs:
+                spec = job if isinstance(job, TraceJobSpec) else spec_of_job(job)
+                out.write(trace_line(spec) + "\n")
+                count += 1
+                if progress is not None and count % 1000 == 0:
+                    progress(1000)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     if progress is not None:
         progress(count % 1000)
     return count
@@ -395,6 +418,18 @@ def cluster_from_nodes(
             node.mem_mib / 1024,
         )
         sites.setdefault(node.site, Counter())[key] += 1
+    try:
+        return _cluster_spec(name, sites, country, operator)
+    except ValidationError as exc:  # a node no cluster file can hold (0 CPUs, 100 GPUs)
+        raise SpecError(describe_validation_error(exc, f"cluster {name!r} of the nodes")) from None
+
+
+def _cluster_spec(
+    name: str,
+    sites: dict[str, Counter[tuple[str | None, int, float, float]]],
+    country: str,
+    operator: str,
+) -> ClusterSpec:
     return ClusterSpec(
         name=name,
         sites=[
@@ -435,5 +470,6 @@ def cluster_yaml(spec: ClusterSpec, comment: str = "") -> str:
 
 def write_cluster(path: str | Path, spec: ClusterSpec, comment: str = "") -> None:
     path = Path(path)
+    text = cluster_yaml(spec, comment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(cluster_yaml(spec, comment), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")

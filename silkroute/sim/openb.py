@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ QOS_PRIORITY = {
     "BE": PRIORITY_CLASSES["best-effort"],
 }
 DEFAULT_TENANTS = 8
+MAX_GPUS_PER_NODE = 64  # as a cluster file's node group (model/cluster.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +57,25 @@ class Pod:
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV file; a file that is not UTF-8 CSV is a SpecError naming the line.
+    A byte-order mark is dropped (it hid the first column's name)."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SpecError(f"{path}: line 1: missing columns: {', '.join(missing)}")
-        yield from enumerate(reader, start=2)
+    line = 1
+    try:
+        with handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SpecError(f"{path}: line 1: missing columns: {', '.join(missing)}")
+            for line, row in enumerate(reader, start=2):
+                yield line, row
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: after line {line}: not UTF-8 text; not an openb CSV") from None
+    except csv.Error as exc:
+        raise SpecError(f"{path}: after line {line}: not a valid CSV row: {exc}") from None
 
 
 def _number(
@@ -79,28 +90,63 @@ def _number(
         value = float(text)
     except ValueError:
         raise SpecError(f"{path}: line {line}: {column}: not a number ({text!r})") from None
+    if not math.isfinite(value):  # `nan` crashed int() with no file named, `inf` a traceback
+        raise SpecError(f"{path}: line {line}: {column}: must be a finite number (got {text})")
     if value < 0:
         raise SpecError(f"{path}: line {line}: {column}: must be >= 0 (got {text})")
     return value
+
+
+def _count(
+    path: Path,
+    line: int,
+    row: dict[str, str],
+    column: str,
+    least: int = 0,
+    most: int | None = None,
+) -> int:
+    """A whole number (`2.7` GPUs was cut to 2) from `least` to `most`."""
+    value = _number(path, line, row, column)
+    if not value.is_integer():
+        raise SpecError(f"{path}: line {line}: {column}: must be a whole number (got {value:g})")
+    if value < least:
+        raise SpecError(f"{path}: line {line}: {column}: must be >= {least} (got {value:g})")
+    if most is not None and value > most:
+        raise SpecError(f"{path}: line {line}: {column}: must be at most {most} (got {value:g})")
+    return int(value)
+
+
+def _name(path: Path, line: int, row: dict[str, str], column: str, seen: dict[str, int]) -> str:
+    """A non-empty name not used by an earlier row (it names a node or a trace job)."""
+    name = (row.get(column) or "").strip()
+    if not name:
+        raise SpecError(f"{path}: line {line}: {column}: empty")
+    if name in seen:
+        raise SpecError(f"{path}: line {line}: {column}: {name!r} is already on line {seen[name]}")
+    seen[name] = line
+    return name
 
 
 def load_nodes(path: str | Path) -> list[NodeInfo]:
     path = Path(path)
     cat = catalogue()
     nodes = []
+    names: dict[str, int] = {}
     for line, row in _rows(path, NODE_COLUMNS):
-        gpus = int(_number(path, line, row, "gpu"))
+        name = _name(path, line, row, "sn", names)
+        gpus = _count(path, line, row, "gpu", most=MAX_GPUS_PER_NODE)
         model = (row.get("model") or "").strip()
         if gpus and not model:
             raise SpecError(f"{path}: line {line}: model: a node with GPUs names their model")
         nodes.append(
             NodeInfo(
-                name=row["sn"],
+                name=name,
                 site="openb",
                 accelerator=cat.canonical(model) if gpus else None,
                 accelerators=gpus,
-                cpu_milli=int(_number(path, line, row, "cpu_milli")),
-                mem_mib=int(_number(path, line, row, "memory_mib")),
+                # A node without CPUs or memory could be in no cluster file.
+                cpu_milli=_count(path, line, row, "cpu_milli", least=1),
+                mem_mib=_count(path, line, row, "memory_mib", least=1),
             )
         )
     if not nodes:
@@ -112,9 +158,11 @@ def load_pods(path: str | Path) -> list[Pod]:
     path = Path(path)
     cat = catalogue()
     pods = []
+    names: dict[str, int] = {}
     for line, row in _rows(path, POD_COLUMNS):
-        num_gpu = int(_number(path, line, row, "num_gpu"))
-        gpu_milli = int(_number(path, line, row, "gpu_milli"))
+        name = _name(path, line, row, "name", names)
+        num_gpu = _count(path, line, row, "num_gpu", most=MAX_GPUS_PER_NODE)
+        gpu_milli = _count(path, line, row, "gpu_milli")
         if num_gpu and not 0 < gpu_milli <= MILLI:
             raise SpecError(f"{path}: line {line}: gpu_milli: must be in 1..1000 (got {gpu_milli})")
         if num_gpu > 1 and gpu_milli != MILLI:
@@ -125,20 +173,26 @@ def load_pods(path: str | Path) -> list[Pod]:
             for c in ("creation_time", "scheduled_time", "deletion_time")
         ]
         created, scheduled, deleted = (None if np.isnan(t) else t for t in times)
+        qos = (row.get("qos") or "").strip() or "BE"
+        if qos not in QOS_PRIORITY:  # it was served at normal priority, unsaid
+            valid = ", ".join(QOS_PRIORITY)
+            raise SpecError(f"{path}: line {line}: qos: unknown class {qos!r}; valid: {valid}")
         pods.append(
             Pod(
-                name=row["name"],
-                cpu_milli=int(_number(path, line, row, "cpu_milli")),
-                memory_mib=int(_number(path, line, row, "memory_mib")),
+                name=name,
+                cpu_milli=_count(path, line, row, "cpu_milli"),
+                memory_mib=_count(path, line, row, "memory_mib"),
                 num_gpu=num_gpu,
                 gpu_milli=gpu_milli if num_gpu else 0,
                 gpu_spec=tuple(cat.canonical(t) for t in spec.split("|")) if spec else None,
-                qos=(row.get("qos") or "BE").strip(),
+                qos=qos,
                 creation_time=created,
                 scheduled_time=scheduled,
                 deletion_time=deleted,
             )
         )
+    if not pods:  # a header alone gave an empty trace that `trace validate` then refused
+        raise SpecError(f"{path}: no pods")
     return pods
 
 
@@ -186,8 +240,9 @@ def pods_to_jobs(
 
 def find_trace_dir(path: str | Path) -> Path:
     path = Path(path)
-    if path.is_file():
-        path = path.parent
-    if not (path / "openb_node_list_all_node.csv").exists():
-        raise SpecError(f"{path}: not an openb trace folder (no openb_node_list_all_node.csv)")
-    return path
+    folder = path.parent if path.is_file() else path
+    if not (folder / "openb_node_list_all_node.csv").exists():
+        # Of a file (`trace.jsonl.gz`, `t.JSONL`) it named only the folder the file is in.
+        what = f"{path}: not a file of " if path.is_file() else f"{path}: not "
+        raise SpecError(f"{what}an openb trace folder (no openb_node_list_all_node.csv)")
+    return folder

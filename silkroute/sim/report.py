@@ -78,7 +78,7 @@ def plot(out_dir: Path, results: list[SimResult]) -> None:
     ax.set_ylabel("accelerators allocated (%)")
     ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)
-    ax.legend()
+    _legend(ax)
     fig.tight_layout()
     fig.savefig(out_dir / "allocation.png", dpi=120)
     plt.close(fig)
@@ -92,7 +92,13 @@ def plot(out_dir: Path, results: list[SimResult]) -> None:
     ax.set_xlabel("job completion time (h, log)")
     ax.set_ylabel("fraction of jobs")
     ax.grid(alpha=0.3)
-    ax.legend()
+    _legend(ax)
     fig.tight_layout()
     fig.savefig(out_dir / "jct_cdf.png", dpi=120)
     plt.close(fig)
+
+
+def _legend(ax: Any) -> None:
+    # No line when no job ran or finished: matplotlib warned "No artists with labels".
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()

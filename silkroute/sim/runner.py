@@ -33,8 +33,15 @@ class PolicySpec:
             name, _, seconds = parts[0].partition("@")
             parts = PRESETS[name].split(":")
             parts[-1] += f"@{seconds}" if seconds else ""
-        if not parts[0] or len(parts) > 4:
+        names = ("ORDER", "BACKFILL", "PLACEMENT", "ROUNDS")
+        if len(parts) > len(names):
             raise ValueError(f"policy {text!r}: expected ORDER[:BACKFILL[:PLACEMENT[:ROUNDS]]]")
+        empty = [name for name, part in zip(names, parts, strict=False) if not part.strip()]
+        if empty:  # `fifo:easy:` said "unknown node scorer ''"
+            raise ValueError(
+                f"policy {text!r}: {' and '.join(empty)} empty; "
+                "expected ORDER[:BACKFILL[:PLACEMENT[:ROUNDS]]]"
+            )
         fields = dict(zip(("order", "backfill", "placement", "rounds"), parts, strict=False))
         spec = cls(name=text.strip(), **fields)
         spec.build()  # unknown names fail now, with the valid ones listed

@@ -73,7 +73,11 @@ def with_safe_names(jobs: list[SimJob]) -> list[SimJob]:
 @contextmanager
 def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=errors, transient=True) as bar:
+    # Off the terminal it drew nothing but left a blank line, before an error line too.
+    live = errors.is_terminal
+    with Progress(
+        *columns, TimeElapsedColumn(), console=errors, transient=True, disable=not live
+    ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -90,6 +94,8 @@ def _openb(
         pod_file = folder / pods
     nodes = openb.load_nodes(folder / OPENB_NODES)
     jobs, skipped = openb.pods_to_jobs(openb.load_pods(pod_file), seed=seed, tenants=tenants)
+    if not jobs:  # it wrote an empty trace, which `trace validate` refuses
+        raise SpecError(f"{pod_file}: no pod ran (all {skipped} have no run time): no job to write")
     cluster = cluster_from_nodes(nodes, "openb", country="CN", operator="alibaba")
     note = (
         f"from Alibaba openb (cluster-trace-gpu-v2023): {pod_file.name}, seed {seed}, "
@@ -126,6 +132,15 @@ def _gavel(source: Path, throughputs: Path | None) -> tuple[list[SimJob], Cluste
     return with_safe_names(jobs), cluster, note
 
 
+def _check_file_to_write(option: str, path: Path) -> None:
+    """Refuse, before the conversion, a file that could not be written (it failed after)."""
+    if path.is_dir():
+        raise _fail(f"{option} {path}: is a folder; give the file to write")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise _fail(f"{option} {path}: {blocking} is a file, not a folder")
+
+
 @trace_app.command("convert")
 def convert(
     source: Annotated[Path, typer.Argument(help="openb: the trace folder; gavel: the .trace file")],
@@ -145,12 +160,20 @@ def convert(
         Path | None,
         typer.Option(help="gavel: throughputs JSON [simulation_throughputs.json beside SOURCE]"),
     ] = None,
-    seed: Annotated[int, typer.Option(help="openb: seed for dealing pods to tenants")] = 0,
+    seed: Annotated[int, typer.Option(help="openb: seed for dealing pods to tenants", min=0)] = 0,
     tenants: Annotated[int, typer.Option(help="openb: tenants to deal pods to", min=1)] = 8,
 ) -> None:
     """Write a public trace as a neutral JSONL trace (and optionally its cluster file)."""
     from silkroute.sim.neutral import write_cluster, write_neutral_trace
 
+    # Each was ignored, unsaid, with the other format.
+    if source_format is SourceFormat.OPENB and throughputs is not None:
+        raise _fail("--throughputs: only for --from gavel")
+    if source_format is SourceFormat.GAVEL and pods is not None:
+        raise _fail("--pods: only for --from openb")
+    _check_file_to_write("--out", out)
+    if cluster_out is not None:
+        _check_file_to_write("--cluster-out", cluster_out)
     try:
         if source_format is SourceFormat.OPENB:
             jobs, cluster, note = _openb(source, pods, seed, tenants)
@@ -163,8 +186,8 @@ def convert(
             write_cluster(cluster_out, cluster, f"Cluster of a converted trace, {note}")
     except (SpecError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    except OSError as exc:
-        raise _fail(f"{exc.filename or out}: {exc.strerror}") from None
+    except OSError as exc:  # a folder in the way of --out, or one that cannot be made
+        raise _fail(f"cannot write {exc.filename or out}: {exc.strerror}") from None
     wrote = f"wrote {count:,} jobs to {out}"
     console.print(wrote + (f" and the cluster to {cluster_out}" if cluster_out else ""))
     console.print(note, highlight=False)

@@ -202,12 +202,36 @@ def test_langid_command_skips_a_line_that_is_not_utf8_and_says_so() -> None:
         ("not JSON", '{"stages": ', "cannot read"),
         ("no stages", "{}", "no `stages` in it"),
         ("a stage without its tables", '{"stages": {"a": {"before": {}}}}', "stages.a: needs"),
+        # These three were a TypeError, a TypeError and a KeyError traceback.
+        (
+            "a count that is text",
+            '{"stages": {"a": {"before": {"x": {"docs": "1", "words": 0, "bytes": 0}}, '
+            '"after": {}, "removed": {}}}}',
+            "stages.a.before.x: needs whole docs, words, bytes",
+        ),
+        (
+            "a row that is a number",
+            '{"stages": {"a": {"before": {"x": 5}, "after": {}, "removed": {}}}}',
+            "stages.a.before.x: needs whole",
+        ),
+        (
+            "a row without words",
+            '{"stages": {"a": {"before": {}, "after": {"en": {"docs": 1, "bytes": 2}}, '
+            '"removed": {}}}}',
+            "stages.a.after.en: needs whole",
+        ),
+        (
+            "UTF-16 said 'utf-8 codec can't decode byte 0xff'",
+            "\ufeff{}".encode("utf-16"),
+            "cannot read: not UTF-8 text",
+        ),
     ],
 )
 def test_stats_of_a_broken_stats_file_is_one_line(
-    tmp_path: Path, name: str, content: str, message: str
+    tmp_path: Path, name: str, content: str | bytes, message: str
 ) -> None:
-    (tmp_path / "stats.json").write_text(content)
+    stats = tmp_path / "stats.json"
+    stats.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = CliRunner().invoke(corpus_app, ["stats", str(tmp_path)])
     assert result.exit_code == 2 and "Traceback" not in result.output, name
     assert message in " ".join(result.output.split()), name

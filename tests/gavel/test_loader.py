@@ -61,6 +61,32 @@ def test_missing_pairs_skipped_and_zero_rate_types_excluded(tmp_path: Path) -> N
         (["A", CMD, "-n", "1", "10", "soon", "1"], "small.trace:2: field arrival_time_s"),
         (["A", CMD, "-n", "1", "10", "0", "1.5"], "small.trace:2: field scale_factor"),
         (["A", CMD, "10", "0", "1"], "small.trace:2: expected 7 tab-separated columns"),
+        # These crashed int() (`cannot convert float NaN`, an OverflowError traceback for inf)
+        # or cut 1.5 steps to 1.
+        (
+            ["A", CMD, "-n", "1", "nan", "0", "1"],
+            "small.trace:2: field total_steps: must be a finite",
+        ),
+        (
+            ["A", CMD, "-n", "1", "inf", "0", "1"],
+            "small.trace:2: field total_steps: must be a finite",
+        ),
+        (
+            ["A", CMD, "-n", "1", "10", "nan", "1"],
+            "small.trace:2: field arrival_time_s: must be a finite",
+        ),
+        (
+            ["A", CMD, "-n", "1", "10", "0", "inf"],
+            "small.trace:2: field scale_factor: must be a finite",
+        ),
+        (
+            ["A", CMD, "-n", "1", "1.5", "0", "1"],
+            "small.trace:2: field total_steps: must be a whole number > 0",
+        ),
+        (
+            ["A", CMD, "-n", "1", "1e308", "0", "1"],
+            "small.trace:2: field total_steps: .* no finite run time",
+        ),
     ],
 )
 def test_bad_lines_name_line_and_field(tmp_path: Path, cells: list[str], message: str) -> None:
@@ -74,6 +100,79 @@ def test_bad_throughput_file_is_a_spec_error(tmp_path: Path) -> None:
     path.write_text('{"v100": {"not a key": {"null": 1}}}')
     with pytest.raises(SpecError, match="v100"):
         load_throughputs(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "a NaN rate was read as 'does not run'",
+            '{"v100": {"(\'A\', 1)": {"null": NaN}}}',
+            "t.json: not JSON: NaN is not a number",
+        ),
+        (
+            "a negative rate too",
+            '{"v100": {"(\'A\', 1)": {"null": -2}}}',
+            "null: must be >= 0 (got -2)",
+        ),
+        (
+            "true was a rate of 1",
+            '{"v100": {"(\'A\', 1)": {"null": true}}}',
+            "expected a 'null' rate",
+        ),
+        (
+            "deep nesting was a RecursionError",
+            "[" * 100_000 + "]" * 100_000,
+            "t.json: not JSON: nested too deeply",
+        ),
+    ],
+)
+def test_a_bad_rate_is_named(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        load_throughputs(path, ("v100",))
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "Latin-1 said only 'utf-8 codec can't decode'",
+            b"\n\xe9\n",
+            "small.trace:2: not UTF-8 text",
+        ),
+        ("UTF-16", "A\tx".encode("utf-16"), "small.trace:1: not UTF-8 text"),
+        ("an empty trace converted to an empty one", b"", "small.trace: no jobs (empty)"),
+        (
+            "no job with a throughput",
+            _line("C", 10, 0, 1).encode(),
+            "no jobs (all 1 skipped for want of a throughput)",
+        ),
+    ],
+)
+def test_a_trace_that_gives_no_jobs_is_named(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    trace = _write(tmp_path, [])
+    trace.write_bytes(data)
+    with pytest.raises(SpecError) as caught:
+        load_gavel_trace(trace)
+    assert message in str(caught.value)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_job_type(tmp_path: Path) -> None:
+    # The first job was skipped: its type read '\ufeffA', which has no throughput.
+    trace = _write(tmp_path, [_line("A", 1000, 0, 1)])
+    trace.write_bytes(b"\xef\xbb\xbf" + trace.read_bytes())
+    jobs, skips = load_gavel_trace(trace)
+    assert len(jobs) == 1 and skips.skipped == 0
+
+
+def test_a_missing_trace_is_named_not_its_throughputs(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"missing\.trace: cannot read"):
+        load_gavel_trace(tmp_path / "missing.trace")
 
 
 def test_shared_trace_matches_hand_computed(gavel_dir: Path) -> None:

@@ -68,6 +68,15 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
         (["--policy", "fgd,nope"], "valid: fgd, bestfit"),
         (["--seeds", "9-3"], "bad --seeds"),
         (["--seeds", "x"], "bad --seeds"),
+        (["--seeds", "5-1"], "the range 5-1 runs backwards"),
+        (["--seeds", "1-100000000000"], "more than 10,000 seeds"),  # was a MemoryError
+        (["--workers", "0"], "'--workers'"),  # was run as 1 worker, and -5 too
+        # Both were ignored, unsaid:
+        (["--spec-mix", "openb_pod_list_default.csv"], "--spec-mix: only with a gpuspec variant"),
+        (
+            ["--spec-mix", "openb_pod_list_default.csv", "--variant", "sharing60"],
+            "--spec-mix: only",
+        ),
         (["--inflate", "0"], "--inflate"),
         (["--pods", "missing.csv"], "no missing.csv"),
     ],
@@ -77,6 +86,51 @@ def test_bad_input_is_one_line_exit_2(tiny_trace: Path, extra: list[str], messag
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_an_out_that_is_a_file_is_refused_before_the_runs(
+    tiny_trace: Path, tmp_path: Path, below: str
+) -> None:
+    # It was a FileExistsError traceback once every run had finished, the results lost.
+    afile = tmp_path / "results.txt"
+    afile.write_text("kept\n")
+    out = afile / below if below else afile
+    args = ["sim", "packing", "--trace", str(tiny_trace), "--seeds", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--policy", "fgd", "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: --out {out}: ")
+    assert "packing" not in result.output  # refused before any run started
+    assert afile.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "text", "expected"),
+    [
+        (
+            "no GPU node gave NaN in every result",
+            "openb_node_list_gpu_node.csv",
+            "sn,cpu_milli,memory_mib,gpu,model\nn0,32000,131072,0,\n",
+            "openb_node_list_gpu_node.csv: no node has a GPU: nothing to pack",
+        ),
+        (
+            "no GPU pod was a traceback from a worker",
+            "openb_pod_list_default.csv",
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,0,0\n",
+            "openb_pod_list_default.csv: no pod asks for a GPU: nothing to pack",
+        ),
+    ],
+)
+def test_a_trace_that_cannot_be_packed_is_refused_before_the_runs(
+    tiny_trace: Path, tmp_path: Path, name: str, file: str, text: str, expected: str
+) -> None:
+    (tiny_trace / file).write_text(text)
+    out = tmp_path / "out"
+    args = ["sim", "packing", "--trace", str(tiny_trace), "--seeds", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--policy", "fgd", "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: {tiny_trace}/{expected}\n"
+    assert not out.exists()
 
 
 def test_missing_trace_exit_2(tmp_path: Path) -> None:

@@ -148,19 +148,24 @@ def test_errors_stay_one_line_in_a_narrow_terminal() -> None:
           "--rules", "{missing}"], "no rule files"),
         # An unknown origin listed an empty table (exit 0), where `check` refuses it.
         (["rules", "--origin", "ZZ"], "--origin: no rule file for ZZ"),
+        # It said "(the folder does not exist)" of a file that does.
+        (["validate", "--rules", "{afile}"], "(it is a file; give the folder of rule files)"),
     ],
     ids=[
         "validating a folder that does not exist",
         "validating a folder without rule files",
         "checking against a folder that does not exist",
         "listing the rules of an origin without a file",
+        "validating a file as the folder",
     ],
 )  # fmt: skip
 def test_a_wrong_rules_folder_or_origin_is_one_line_exit_2(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "cn.yaml").write_text("a rule file, given where its folder is asked for\n")
     folders = {"missing": tmp_path / "missing", "empty": tmp_path / "empty"}
+    folders["afile"] = tmp_path / "cn.yaml"
     result = runner.invoke(app, ["policy", *(a.format(**folders) for a in args)])
     assert result.exit_code == 2, result.stdout
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from silkroute.cli import app
@@ -82,6 +83,112 @@ def test_convert_bad_source_exits_2(tmp_path: Path) -> None:
     assert "not a folder" in _said(result)
     result = _run("trace", "convert", "--from", "philly", str(tmp_path), "--out", str(out))
     assert result.exit_code == 2
+    assert not out.exists()
+
+
+OPENB_NODES = "sn,cpu_milli,memory_mib,gpu,model\nn0,32000,131072,2,T4\n"
+OPENB_PODS = (
+    "name,cpu_milli,memory_mib,num_gpu,gpu_milli,qos,creation_time,deletion_time,scheduled_time\n"
+)
+
+
+def _openb_folder(root: Path, pods: str) -> Path:
+    folder = root / "openb"
+    folder.mkdir()
+    (folder / "openb_node_list_all_node.csv").write_text(OPENB_NODES)
+    (folder / "openb_pod_list_default.csv").write_text(OPENB_PODS + pods)
+    return folder
+
+
+def test_a_convert_that_fails_midway_keeps_the_file_that_was_there(tmp_path: Path) -> None:
+    # The second pod asks for more CPUs than a trace line may: it left half a trace in --out,
+    # in place of the file there before.
+    pods = "p0,1000,1024,1,500,LS,0,100,10\np1,9000000,1024,1,500,LS,0,100,10\n"
+    folder = _openb_folder(tmp_path, pods)
+    out = tmp_path / "trace.jsonl"
+    out.write_text("kept\n")
+    result = _run("trace", "convert", "--from", "openb", str(folder), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(  # one line: no blank line left by the progress bar
+        "error: job 'p1': cpu_per_worker: Input should be less than or equal to 1024"
+    )
+    assert out.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["openb", "trace.jsonl"]
+
+
+def test_a_convert_with_no_pod_that_ran_writes_nothing(tmp_path: Path) -> None:
+    # It wrote "0 jobs", a trace that `trace validate` then refused.
+    folder = _openb_folder(tmp_path, "p0,1000,1024,1,500,LS,0,,\n")
+    out = tmp_path / "trace.jsonl"
+    result = _run("trace", "convert", "--from", "openb", str(folder), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    pods = folder / "openb_pod_list_default.csv"
+    assert _said(result) == f"error: {pods}: no pod ran (all 1 have no run time): no job to write"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "target", "expected"),
+    [
+        (
+            "a folder as --out was found only after the conversion",
+            "--out",
+            "{tmp}",
+            "{tmp}: is a folder; give the file to write",
+        ),
+        (
+            "a file above --out",
+            "--out",
+            "{tmp}/afile/t.jsonl",
+            "{tmp}/afile/t.jsonl: {tmp}/afile is a file, not a folder",
+        ),
+        (
+            "a file above --cluster-out",
+            "--cluster-out",
+            "{tmp}/afile/c.yaml",
+            "{tmp}/afile/c.yaml: {tmp}/afile is a file, not a folder",
+        ),
+    ],
+)
+def test_a_convert_to_a_place_that_cannot_be_written_is_refused_first(
+    tmp_path: Path, name: str, option: str, target: str, expected: str
+) -> None:
+    folder = _openb_folder(tmp_path, "p0,1000,1024,1,500,LS,0,100,10\n")
+    (tmp_path / "afile").write_text("kept\n")
+    # A good --out first: with --out as the option under test, the last one given counts.
+    args = ["--out", str(tmp_path / "t.jsonl"), option, target.replace("{tmp}", str(tmp_path))]
+    result = _run("trace", "convert", "--from", "openb", str(folder), *args)
+    assert result.exit_code == 2, result.output
+    assert _said(result) == f"error: {option} " + expected.replace("{tmp}", str(tmp_path))
+    assert (tmp_path / "afile").read_text() == "kept\n"
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("a negative seed said only 'expected non-negative integer'", ["--seed", "-1"], "'--seed'"),
+        (
+            "--throughputs was ignored for openb",
+            ["--throughputs", "t.json"],
+            "--throughputs: only for --from gavel",
+        ),
+        (
+            "--pods was ignored for gavel",
+            ["--from", "gavel", "--pods", "p.csv"],
+            "--pods: only for --from openb",
+        ),
+    ],
+)
+def test_a_convert_option_that_does_not_apply_is_named(
+    tmp_path: Path, name: str, args: list[str], expected: str
+) -> None:
+    folder = _openb_folder(tmp_path, "p0,1000,1024,1,500,LS,0,100,10\n")
+    source = str(folder / "x.trace") if "gavel" in args else str(folder)
+    out = tmp_path / "t.jsonl"
+    result = _run("trace", "convert", "--from", "openb", source, "--out", str(out), *args)
+    assert result.exit_code == 2, result.output
+    assert expected in _said(result) and len(result.output.strip().splitlines()) == 1
     assert not out.exists()
 
 

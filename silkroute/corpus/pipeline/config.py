@@ -14,30 +14,30 @@ from silkroute.model.errors import SpecError, read_yaml
 
 
 class StageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class InputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     paths: list[Path] = Field(min_length=1)
     format: Literal["auto", "jsonl", "text", "parquet", "warc"] = "auto"
 
 
 class OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     dir: Path
     format: Literal["parquet", "jsonl.gz"] = "parquet"
 
 
 class PipelineConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     input: InputConfig
     output: OutputConfig
     stages: list[StageConfig] = Field(min_length=1)
     workers: int = Field(1, ge=1, le=256)
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy's generators take no negative seed (a worker traceback)
     report: bool = True
     executor: Literal["local", "ray"] = Field(
         "local", description="local: worker processes; ray: one Ray task per shard"
@@ -61,9 +61,33 @@ class PipelineConfig(BaseModel):
 
 def _first_error(exc: ValidationError, prefix: str = "") -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"])
+    # `stages[2].params`, as the stage errors spell it (it said `stages.2.params`)
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
     field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
     return f"{field}: {err['msg']}"
+
+
+def _check_output_apart(path: Path, config: PipelineConfig) -> None:
+    """The output folder must be a folder apart from the input: inside an input folder, a rerun
+    read its own output as input and then deleted it when it started over (a traceback, the
+    finished run lost); an input under the folders a run replaces (`data/` ...) is deleted."""
+    from silkroute.corpus.pipeline.layout import Layout  # it imports this module
+
+    out = config.output.dir
+    if out.exists() and not out.is_dir():
+        raise CorpusError(f"{path}: output.dir: {out} is a file, not a folder")
+    replaced = [out / name for name in (*Layout.INTERMEDIATE, *Layout.OUTPUTS)]
+    for i, source in enumerate(config.input.paths):
+        if out == source or out.is_relative_to(source):
+            raise CorpusError(
+                f"{path}: output.dir: {out} is inside input.paths[{i}] ({source}): "
+                "a rerun would read its own output; choose a folder apart from the input"
+            )
+        if any(source == r or source.is_relative_to(r) for r in replaced):
+            raise CorpusError(
+                f"{path}: input.paths[{i}]: {source} is among the files a run in "
+                f"output.dir ({out}) replaces; move the input or choose another output.dir"
+            )
 
 
 def load_config(path: Path) -> PipelineConfig:
@@ -81,6 +105,7 @@ def load_config(path: Path) -> PipelineConfig:
     base = path.resolve().parent
     config.input.paths = [(base / p).resolve() for p in config.input.paths]
     config.output.dir = (base / config.output.dir).resolve()
+    _check_output_apart(path, config)
     try:
         config.build_stages()  # fail on unknown stages / bad params before any work starts
     except CorpusError as exc:

@@ -39,7 +39,7 @@ class ExactDedup(DedupStage):
 
 
 class MinHashParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     threshold: float = Field(
         0.75,
         gt=0.0,

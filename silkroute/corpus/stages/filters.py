@@ -13,7 +13,7 @@ from silkroute.corpus.quality import quality_failure, thresholds_for
 
 
 class LanguageFilterParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     languages: list[str] = Field(default_factory=list, description="keep these; empty = any")
     min_score: float = Field(0.5, ge=0.0, le=1.0)
     uncertain: Literal["keep", "drop", "only"] = Field(

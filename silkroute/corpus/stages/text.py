@@ -24,7 +24,7 @@ from silkroute.corpus.pipeline.stats import StageStats
 
 
 class NormalizeParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     zawgyi: bool = True
     zawgyi_threshold: float = Field(0.95, ge=0.0, le=1.0)
 
@@ -53,7 +53,7 @@ LANGID_BATCH = 1000
 
 
 class LangIdParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     # Characters of Latin text the detectors read (the default changes no label on the
     # evaluation sets; 400 is ~1.25x faster and a little worse on long documents).
     sample_chars: int = Field(SAMPLE_CHARS, ge=100, le=100_000)
@@ -97,7 +97,7 @@ class LangId(Stage):
 
 
 class PiiParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     default_region: str = "SG"
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from silkroute.console import fail
+from silkroute.console import fail, make_out_folder
 from silkroute.model.errors import SpecError
 from silkroute.sim.packing.driver import RunResult
 from silkroute.sim.packing.experiment import DEFAULT_PODS, experiment_from_options, run_experiment
@@ -44,7 +44,7 @@ def packing_command(
     spec_mix: Annotated[
         str, typer.Option(help="Pod list whose GPU-type constraints a gpuspec variant draws")
     ] = "",
-    workers: Annotated[int, typer.Option(help="Processes running seeds in parallel")] = min(
+    workers: Annotated[int, typer.Option(help="Processes running seeds in parallel", min=1)] = min(
         2, os.cpu_count() or 1
     ),
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out/packing"),
@@ -57,6 +57,7 @@ def packing_command(
         exp.check()
     except (SpecError, ValueError) as exc:
         raise fail(str(exc)) from None
+    make_out_folder("--out", out)  # before the runs: a bad --out must not cost the results
     start = time.perf_counter()
     columns = (TextColumn("packing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors) as bar:
@@ -65,7 +66,7 @@ def packing_command(
         def advance(_: RunResult) -> None:
             bar.advance(task)
 
-        results = run_experiment(exp, max(1, workers), advance)
+        results = run_experiment(exp, workers, advance)
     wall = time.perf_counter() - start
     summary = summarise(results)
     title = (

@@ -44,8 +44,9 @@ class Experiment:
         for name in (NODE_FILE, self.pods_file, self.spec_mix):
             if name is not None and not (self.trace / name).exists():
                 raise SpecError(f"{self.trace}: no {name}")
-        if self.variant is not None:
-            Variant.parse(self.variant)
+        kind = Variant.parse(self.variant).kind if self.variant is not None else None
+        if self.spec_mix is not None and kind != "gpuspec":  # it was ignored, unsaid
+            raise ValueError("--spec-mix: only with a gpuspec variant (--variant gpuspec66 ...)")
         unknown = [p for p in self.policies if p not in PACKING_POLICIES]
         if unknown:
             raise ValueError(f"unknown policy {unknown[0]!r}; valid: {', '.join(PACKING_POLICIES)}")
@@ -53,21 +54,35 @@ class Experiment:
             raise ValueError("name at least one policy and one seed")
         if not 0 < self.inflate <= 5:
             raise ValueError(f"--inflate must be in (0, 5] (got {self.inflate})")
+        # Read here too (cached), so a trace that cannot be packed fails before any run: no
+        # GPU gave NaN in every result, no pod asking for one a traceback from a worker.
+        nodes, pods = _inputs(self.trace, self.pods_file)
+        if not any(n.accelerators for n in nodes):
+            raise SpecError(f"{self.trace / NODE_FILE}: no node has a GPU: nothing to pack")
+        if not any(p.num_gpu for p in pods):
+            raise SpecError(
+                f"{self.trace / self.pods_file}: no pod asks for a GPU: nothing to pack"
+            )
+
+
+MAX_SEEDS = 10_000  # one run per policy and seed; `1-100000000000` ran out of memory
 
 
 def parse_seeds(spec: str) -> tuple[int, ...]:
     """`42-51` or `1,2,3` (or a mix: `1,5-7`)."""
-    seeds: list[int] = []
-    try:
-        for part in spec.split(","):
-            first, dash, last = part.strip().partition("-")
+    seeds: dict[int, None] = {}
+    for part in spec.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
             lo, hi = int(first), int(last) if dash else int(first)
-            if hi < lo:
-                raise ValueError
-            seeds.extend(range(lo, hi + 1))
-    except ValueError:
-        raise ValueError(f"bad --seeds {spec!r}: use e.g. 42-51 or 1,2,3") from None
-    return tuple(dict.fromkeys(seeds))
+        except ValueError:
+            raise ValueError(f"bad --seeds {spec!r}: use e.g. 42-51 or 1,2,3") from None
+        if hi < lo:
+            raise ValueError(f"bad --seeds {spec!r}: the range {part.strip()} runs backwards")
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise ValueError(f"bad --seeds {spec!r}: more than {MAX_SEEDS:,} seeds")
+        seeds.update(dict.fromkeys(range(lo, hi + 1)))
+    return tuple(seeds)
 
 
 @cache
