@@ -1,0 +1,125 @@
+"""No job at two sites at once when the control plane and a site lose each other: a real
+`silkroute server`, a real `silkroute agent` on the local engine, and jobs that record their
+own processes (`tests/fence_trace.py`). The server's agent timeout is 3 s, its grace 3 s;
+the lease is the timeout unless a test sets `--agent-lease`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from silkroute.store.throwaway_pg import free_port
+from tests.agent.harness import GRACE_S, HEARTBEAT_TIMEOUT_S, ControlPlane, site, wait_until
+from tests.engines import LOCAL_AGENT_ARGS
+from tests.fence_trace import assert_one_at_a_time, read_trace, traced_command
+
+pytestmark = pytest.mark.slow
+
+
+def edge_job(plane: ControlPlane, tmp_path: Path, stop_s: float = 1.0) -> tuple[str, int, Path]:
+    """Site `edge` (2 nodes x 2 T4) served by a real agent, and a traced job running there.
+    Returns the tenant's token, the job's id and the job's release file."""
+    plane.add_site(site("edge", "T4", nodes=2, per_node=2, cpu=2))
+    plane.agent("edge", LOCAL_AGENT_ARGS).start()
+    wait_until("site edge up", lambda: plane.site_state("edge") == "up", 90)
+    token = plane.tenant("t1")
+    trace, release = tmp_path / "trace", tmp_path / "release"
+    body: dict[str, Any] = {
+        "name": "traced",
+        "command": traced_command(trace, release, stop_s=stop_s),
+        "accelerator_types": ["T4"],
+        "accelerators_per_worker": 2,
+        "cpu_per_worker": 1,
+        "memory_gib_per_worker": 0.5,
+    }
+    job_id = plane.call("POST", "/v1/jobs", token, json=body)["id"]
+    plane.wait_job(token, job_id, ("running",))
+    wait_until("the first attempt runs", lambda: 1 in read_trace(trace).attempts, 30)
+    return token, job_id, release
+
+
+def last_heard(plane: ControlPlane, site_name: str) -> float:
+    agents = {a["site"]: a for a in plane.call("GET", "/v1/agents")}
+    return float(agents[site_name]["last_heartbeat"])
+
+
+def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_after(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path)
+    trace = tmp_path / "trace"
+    plane.kill9()
+    killed = time.time()
+    # Within its lease the agent leaves its run alone (it renewed the lease at most a
+    # heartbeat, a quarter of the timeout, before the kill).
+    time.sleep(1.0)
+    assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
+    stopped = wait_until("the agent stops its run", lambda: read_trace(trace).attempts[1].ended, 30)
+    lease, beat = HEARTBEAT_TIMEOUT_S, HEARTBEAT_TIMEOUT_S / 4
+    assert killed + lease - beat - 0.5 <= stopped <= killed + lease + GRACE_S + 2, stopped - killed
+    assert not read_trace(trace).attempts[1].alive
+    # The server comes back where the agent cannot reach it (another port), with a second
+    # site the job may move to: it does, but only once lease and grace have passed since
+    # the agent was last heard.
+    plane.port = free_port()
+    plane.start()
+    plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and done["site"] == "spare", done
+    first, second = done["runs"]
+    assert first["site"] == "edge" and first["outcome"] == "lost"
+    assert first["ended_at"] >= last_heard(plane, "edge") + lease + GRACE_S
+    assert second["started_at"] >= first["ended_at"]
+    assert "site-down" in [e["reason"] for e in done["events"]]
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_an_agent_that_reaches_the_server_again_within_its_lease_keeps_its_runs(
+    tmp_path: Path,
+) -> None:
+    plane = ControlPlane(tmp_path, server_args=["--agent-lease", "20"])
+    plane.start()
+    try:
+        token, job_id, release = edge_job(plane, tmp_path)
+        trace = tmp_path / "trace"
+        plane.kill9()
+        killed = time.time()
+        time.sleep(HEARTBEAT_TIMEOUT_S + 2)  # down past the agent timeout, within the lease
+        plane.start()
+        wait_until("the agent is heard again", lambda: last_heard(plane, "edge") > killed, 30)
+        time.sleep(HEARTBEAT_TIMEOUT_S + 1)  # past the restarted server's first timeout
+        job = plane.job(token, job_id)
+        assert job["state"] == "running" and len(job["runs"]) == 1, job
+        assert read_trace(trace).attempts[1].alive
+        assert plane.site_state("edge") == "up"
+        release.touch()
+        done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"))
+        assert done["state"] == "succeeded" and len(done["runs"]) == 1, done
+        attempts = assert_one_at_a_time(trace)
+        assert list(attempts) == [1] and attempts[1].how == "finished"
+    finally:
+        plane.stop()
+
+
+def test_a_server_killed_while_a_job_waits_for_its_old_run_starts_it_once(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path, stop_s=2.0)
+    trace = tmp_path / "trace"
+    node = plane.job(token, job_id)["runs"][0]["nodes"][0]
+    plane.call("POST", "/v1/sites/edge/remove", json={"nodes": [node]})
+    waiting = plane.wait_job(token, job_id, ("terminating",), 30)
+    assert waiting["hold_reason"] == "fenced", waiting
+    plane.kill9()  # while the old run winds down (2 s of its 3 s grace)
+    plane.start()
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded", done
+    first, second = done["runs"]
+    assert first["nodes"] == [node] and second["nodes"] != [node]
+    assert second["started_at"] >= first["ended_at"]
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
