@@ -625,7 +625,7 @@ class ControlLoop:
         if fenced and not job.cancel_requested and status.state is not RunState.SUCCEEDED:
             # Confirmed gone: only now may the job start again. Not its fault: no retry used.
             self._queue_again(job, now)
-            why = status.message or f"run {run.run_id} {status.state.value}"
+            why = f"run {run.run_id} is gone" + (f" ({status.message})" if status.message else "")
             _transition(
                 session, job, "pending", now, run.stop_reason or "", f"{why}; back in the queue"
             )

@@ -5,6 +5,8 @@ the lease is the timeout unless a test sets `--agent-lease`."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -13,17 +15,23 @@ import pytest
 
 from silkroute.store.throwaway_pg import free_port
 from tests.agent.harness import GRACE_S, HEARTBEAT_TIMEOUT_S, ControlPlane, site, wait_until
-from tests.engines import LOCAL_AGENT_ARGS
+from tests.engines import LOCAL_AGENT_ARGS, Engine
 from tests.fence_trace import assert_one_at_a_time, read_trace, traced_command
 
 pytestmark = pytest.mark.slow
 
 
-def edge_job(plane: ControlPlane, tmp_path: Path, stop_s: float = 1.0) -> tuple[str, int, Path]:
-    """Site `edge` (2 nodes x 2 T4) served by a real agent, and a traced job running there.
-    Returns the tenant's token, the job's id and the job's release file."""
+def edge_job(
+    plane: ControlPlane, tmp_path: Path, stop_s: float = 1.0, engine: Engine | None = None
+) -> tuple[str, int, Path]:
+    """Site `edge` (2 nodes x 2 T4) served by a real agent (on `engine`, else the local
+    one), and a traced job running there. Returns the tenant's token, the job's id and the
+    job's release file."""
     plane.add_site(site("edge", "T4", nodes=2, per_node=2, cpu=2))
-    plane.agent("edge", LOCAL_AGENT_ARGS).start()
+    if engine is None:
+        plane.agent("edge", LOCAL_AGENT_ARGS).start()
+    else:
+        plane.agent("edge", engine.agent_args, engine.agent_env or None).start()
     wait_until("site edge up", lambda: plane.site_state("edge") == "up", 90)
     token = plane.tenant("t1")
     trace, release = tmp_path / "trace", tmp_path / "release"
@@ -47,9 +55,9 @@ def last_heard(plane: ControlPlane, site_name: str) -> float:
 
 
 def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_after(
-    plane: ControlPlane, tmp_path: Path
+    plane: ControlPlane, tmp_path: Path, engine: Engine
 ) -> None:
-    token, job_id, _ = edge_job(plane, tmp_path)
+    token, job_id, _ = edge_job(plane, tmp_path, engine=engine)
     trace = tmp_path / "trace"
     plane.kill9()
     killed = time.time()
@@ -121,5 +129,29 @@ def test_a_server_killed_while_a_job_waits_for_its_old_run_starts_it_once(
     first, second = done["runs"]
     assert first["nodes"] == [node] and second["nodes"] != [node]
     assert second["started_at"] >= first["ended_at"]
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_an_agent_whose_calls_hang_on_a_frozen_server_still_stops_its_runs_at_its_lease(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path)
+    trace = tmp_path / "trace"
+    assert plane.proc is not None
+    # Frozen, the server still accepts connections: the agent's calls hang (30 s timeout),
+    # and only its separate lease check can stop the run in time.
+    os.kill(plane.proc.pid, signal.SIGSTOP)
+    frozen = time.time()
+    try:
+        stopped = wait_until(
+            "the agent stops its run", lambda: read_trace(trace).attempts[1].ended, 30
+        )
+    finally:
+        os.kill(plane.proc.pid, signal.SIGCONT)
+    assert stopped <= frozen + HEARTBEAT_TIMEOUT_S + GRACE_S + 2, stopped - frozen
+    # Thawed, the server hears of the stop (or writes the run off) and the job runs again.
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
     attempts = assert_one_at_a_time(trace)
     assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
