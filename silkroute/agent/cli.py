@@ -134,6 +134,7 @@ def agent(
         control=control,
         work_dir=root / "runs",
         checkpoint_root=(checkpoint_dir or root / "checkpoints"),
+        lease_file=root / "lease.json",
     )
     stop = threading.Event()
 

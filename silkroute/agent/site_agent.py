@@ -14,7 +14,9 @@ decision to an engine and back.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +88,9 @@ class SiteAgent:
     # their jobs elsewhere once the lease and the grace have passed.
     lease_s: float | None = None
     fence_grace_s: float = 10.0
+    # Where the lease is kept across restarts of the agent (None: not kept): an agent that
+    # restarts while the control plane is out of reach still stops its runs in time.
+    lease_file: Path | None = None
     stats: AgentStats = field(default_factory=AgentStats)
 
     def __post_init__(self) -> None:
@@ -110,6 +115,8 @@ class SiteAgent:
         # here no later than the control plane's count from when it heard us.
         self._lease_from = float("-inf")
         self._fenced: set[str] = set()  # runs stopped because the lease ran out
+        self._lease_saved = float("-inf")
+        self._load_lease()
 
     # ----- one round ------------------------------------------------------------------------
     def run_once(self) -> None:
@@ -169,6 +176,40 @@ class SiteAgent:
             self._lease_from = max(self._lease_from, sent)
         if expired:
             log.warning("site %s: the control plane answers again; lease renewed", self.site)
+        if time.monotonic() - self._lease_saved >= 1.0:
+            self._save_lease()
+
+    def _save_lease(self) -> None:
+        """The lease, for a restarted agent: its start as a wall-clock time (the monotonic
+        clock restarts with the machine). Saved at most once a second, so the saved start
+        may be up to a second early: the restarted agent then fences early, never late."""
+        if self.lease_file is None or self.lease_s is None:
+            return
+        self._lease_saved = time.monotonic()
+        with self._lock:
+            since = time.monotonic() - self._lease_from
+        lease = {"lease_s": self.lease_s, "grace_s": self.fence_grace_s}
+        lease["renewed_at"] = time.time() - since
+        tmp = self.lease_file.with_name(self.lease_file.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(lease))
+            os.replace(tmp, self.lease_file)
+        except OSError as exc:  # a full disk must not stop the rounds
+            log.warning("site %s: cannot keep the lease in %s: %s", self.site, tmp, exc)
+
+    def _load_lease(self) -> None:
+        """A lease a previous run of this agent held: it runs on from when it was renewed."""
+        if self.lease_file is None or not self.lease_file.exists():
+            return
+        try:
+            lease = json.loads(self.lease_file.read_text())
+            lease_s, grace_s = float(lease["lease_s"]), float(lease["grace_s"])
+            renewed_at = float(lease["renewed_at"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("site %s: ignoring the kept lease %s: %s", self.site, self.lease_file, exc)
+            return
+        self.lease_s, self.fence_grace_s = lease_s, grace_s
+        self._lease_from = time.monotonic() - max(0.0, time.time() - renewed_at)
 
     def _lease_expired(self) -> bool:
         return self.lease_s is not None and time.monotonic() - self._lease_from >= self.lease_s

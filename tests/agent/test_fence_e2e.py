@@ -155,3 +155,22 @@ def test_an_agent_whose_calls_hang_on_a_frozen_server_still_stops_its_runs_at_it
     assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
     attempts = assert_one_at_a_time(trace)
     assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_an_agent_restarted_while_the_server_is_out_of_reach_stops_its_runs_in_time(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path)
+    trace = tmp_path / "trace"
+    agent = plane.agents[0]
+    agent.kill9()
+    plane.kill9()
+    lost = time.time()
+    agent.start()  # it cannot reach the server, so it learns nothing new: its kept lease holds
+    stopped = wait_until("the agent stops its run", lambda: read_trace(trace).attempts[1].ended)
+    assert stopped <= lost + HEARTBEAT_TIMEOUT_S + GRACE_S + 2, stopped - lost
+    plane.start()  # back at the same address: the agent reports the run it stopped
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
