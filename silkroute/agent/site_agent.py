@@ -157,13 +157,13 @@ class SiteAgent:
             body["inventory"] = inventory  # on registering and on a change, not every beat
         sent = time.monotonic()
         answer = self.control.heartbeat(body)
+        lease = answer.get("lease_s")
+        self.lease_s = float(lease) if isinstance(lease, int | float) else None
+        self.fence_grace_s = float(answer.get("grace_s", self.fence_grace_s))
         self._renew(sent)
         self._registered = True
         self._last_heartbeat = time.monotonic()
         self.heartbeat_s = float(answer.get("heartbeat_s", self.heartbeat_s))
-        lease = answer.get("lease_s")
-        self.lease_s = float(lease) if isinstance(lease, int | float) else None
-        self.fence_grace_s = float(answer.get("grace_s", self.fence_grace_s))
         if "inventory" in body:
             self._sent_inventory = inventory
         if answer.get("inventory_stored") is False:
