@@ -447,6 +447,8 @@ def job(job_id: int, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJso
     )
     if detail["site"]:
         out.print(f"site {detail['site']}, {detail['accelerator_type'] or 'CPU'}")
+    if detail["hold_message"] and detail["state"] != "pending":  # (pending: per site, below)
+        out.print(f"waiting: {detail['hold_message']}")  # for its old run to be gone
     history = Table("time (UTC)", "state", "reason", "site", "message", title="history")
     for e in detail["events"]:
         history.add_row(when(e["at"]), e["state"], e["reason"], e["site"] or "", e["message"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,14 @@ from typing import Any
 import pytest
 
 from silkroute.store.throwaway_pg import free_port
-from tests.agent.harness import GRACE_S, HEARTBEAT_TIMEOUT_S, ControlPlane, site, wait_until
+from tests.agent.harness import (
+    CLI,
+    GRACE_S,
+    HEARTBEAT_TIMEOUT_S,
+    ControlPlane,
+    site,
+    wait_until,
+)
 from tests.engines import LOCAL_AGENT_ARGS, Engine
 from tests.fence_trace import assert_one_at_a_time, read_trace, traced_command
 
@@ -122,6 +130,9 @@ def test_a_server_killed_while_a_job_waits_for_its_old_run_starts_it_once(
     plane.call("POST", "/v1/sites/edge/remove", json={"nodes": [node]})
     waiting = plane.wait_job(token, job_id, ("terminating",), 30)
     assert waiting["hold_reason"] == "fenced", waiting
+    env = {**os.environ, "SILKROUTE_URL": plane.url, "SILKROUTE_TOKEN": token}
+    shown = subprocess.run([CLI, "job", str(job_id)], env=env, capture_output=True, text=True)
+    assert f"waiting: waiting for run job{job_id}-a1 on {node}" in shown.stdout, shown
     plane.kill9()  # while the old run winds down (2 s of its 3 s grace)
     plane.start()
     done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
