@@ -70,14 +70,18 @@ def read_trace(trace: Path) -> Trace:
     return Trace(attempts, overlaps)
 
 
-def assert_one_at_a_time(trace: Path) -> dict[int, Attempt]:
+def assert_one_at_a_time(
+    trace: Path, seen_dead: dict[int, float] | None = None
+) -> dict[int, Attempt]:
     """Every attempt started after the one before it had ended, and none found an earlier
-    attempt's process alive."""
+    attempt's process alive. `seen_dead`: for attempts killed before they could say so (no
+    end line), when the test saw their process gone (later than it went)."""
     found = read_trace(trace)
     assert not found.overlaps, (found.overlaps, trace.read_text())
     numbers = sorted(found.attempts)
     for before, after in itertools.pairwise(numbers):
         earlier, later = found.attempts[before], found.attempts[after]
-        assert earlier.ended is not None, trace.read_text()
-        assert later.started > earlier.ended, trace.read_text()
+        ended = earlier.ended if earlier.ended is not None else (seen_dead or {}).get(before)
+        assert ended is not None, trace.read_text()
+        assert later.started > ended, trace.read_text()
     return found.attempts

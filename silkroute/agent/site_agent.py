@@ -161,6 +161,19 @@ class SiteAgent:
         self.lease_s = float(lease) if isinstance(lease, int | float) else None
         self.fence_grace_s = float(answer.get("grace_s", self.fence_grace_s))
         self._renew(sent)
+        if not self._registered and self.lease_s is not None:
+            overrun = self._engine_overrun_s()
+            if overrun > self.lease_s / 2:
+                log.warning(
+                    "site %s: the engine stops a run up to %.0f s after the control plane's "
+                    "grace (%g s); with a lease of %g s a run may outlive it: keep the "
+                    "engine's grace (--ray-grace) at most %g s",
+                    self.site,
+                    overrun,
+                    self.fence_grace_s,
+                    self.lease_s,
+                    self.fence_grace_s + self.lease_s / 2,
+                )
         self._registered = True
         self._last_heartbeat = time.monotonic()
         self.heartbeat_s = float(answer.get("heartbeat_s", self.heartbeat_s))
@@ -172,7 +185,7 @@ class SiteAgent:
     # ----- the lease -------------------------------------------------------------------------
     def _renew(self, sent: float) -> None:
         with self._lock:
-            expired = self._lease_expired()
+            expired = self._lease_expired() and self._lease_from > float("-inf")
             self._lease_from = max(self._lease_from, sent)
         if expired:
             log.warning("site %s: the control plane answers again; lease renewed", self.site)
@@ -212,7 +225,23 @@ class SiteAgent:
         self._lease_from = time.monotonic() - max(0.0, time.time() - renewed_at)
 
     def _lease_expired(self) -> bool:
-        return self.lease_s is not None and time.monotonic() - self._lease_from >= self.lease_s
+        fence_after = self.fence_after_s()
+        return fence_after is not None and time.monotonic() - self._lease_from >= fence_after
+
+    def fence_after_s(self) -> float | None:
+        """Silence after which the agent stops its runs: the lease, less what the engine's
+        own stop takes beyond the control plane's grace (Ray fixes its wait per job,
+        `--ray-grace`), so every run is gone by the lease plus that grace. At least half
+        the lease (`_heartbeat` warns when that is not enough)."""
+        if self.lease_s is None:
+            return None
+        return max(self.lease_s / 2, self.lease_s - self._engine_overrun_s())
+
+    def _engine_overrun_s(self) -> float:
+        engine_grace = getattr(self.backend, "max_grace_s", None)
+        if not isinstance(engine_grace, int | float):
+            return 0.0
+        return max(0.0, float(engine_grace) - self.fence_grace_s)
 
     def lease_check_s(self) -> float:
         """How often `check_lease` should look (a tenth of the lease, at most 1 s)."""

@@ -71,12 +71,17 @@ def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_af
     killed = time.time()
     # Within its lease the agent leaves its run alone (it renewed the lease about a
     # heartbeat, a quarter of the timeout, before the kill; more when rounds run late).
+    # Ray fixes its stop wait per job (8 s here, past the server's grace of 3 s): the agent
+    # starts that much earlier, at half the lease at the earliest, to be done in time.
     lease = HEARTBEAT_TIMEOUT_S
-    time.sleep(lease / 4)
+    overrun = max(0.0, engine.grace_s - GRACE_S) if engine.name == "ray" else 0.0
+    fence_after = max(lease / 2, lease - overrun)
+    time.sleep(fence_after / 4)
     assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
-    stopped = wait_until("the agent stops its run", lambda: read_trace(trace).attempts[1].ended, 30)
-    assert killed + lease / 2 <= stopped <= killed + lease + GRACE_S + 2, stopped - killed
-    assert not read_trace(trace).attempts[1].alive
+    # Gone: its SIGTERM handler says when; an engine's kill says nothing (seen gone, then).
+    wait_until("the agent stops its run", lambda: not read_trace(trace).attempts[1].alive, 30)
+    stopped = read_trace(trace).attempts[1].ended or time.time()
+    assert killed + fence_after / 2 <= stopped <= killed + lease + GRACE_S + 2, stopped - killed
     # The server comes back where the agent cannot reach it (another port), with a second
     # site the job may move to: it does, but only once lease and grace have passed since
     # the agent was last heard.
@@ -90,8 +95,8 @@ def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_af
     assert first["ended_at"] >= last_heard(plane, "edge") + lease + GRACE_S
     assert second["started_at"] >= first["ended_at"]
     assert "site-down" in [e["reason"] for e in done["events"]]
-    attempts = assert_one_at_a_time(trace)
-    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+    attempts = assert_one_at_a_time(trace, seen_dead={1: stopped})
+    assert sorted(attempts) == [1, 2] and attempts[1].how in ("stopped", "")
 
 
 def test_an_agent_that_reaches_the_server_again_within_its_lease_keeps_its_runs(
