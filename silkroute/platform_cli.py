@@ -110,6 +110,14 @@ def server(
     agent_timeout: Annotated[
         float, typer.Option(help="A site whose agent is silent this long goes down")
     ] = 15.0,
+    agent_lease: Annotated[
+        float | None,
+        typer.Option(
+            help="A remote agent out of reach of the server this long stops its runs itself; "
+            "a down site's jobs are requeued only once this lease and --grace have passed "
+            "since its agent was last heard (default: --agent-timeout)"
+        ),
+    ] = None,
     sandbox: Annotated[
         SandboxMode,
         typer.Option(
@@ -133,6 +141,7 @@ def server(
     check_number("--tick", tick, least=0, strict=True)
     check_number("--grace", grace, least=0)
     check_number("--agent-timeout", agent_timeout, least=0, strict=True)
+    check_number("--agent-lease", agent_lease, least=0, strict=True)
 
     from silkroute.api.app import create_app
     from silkroute.backends.base import BackendError
@@ -154,6 +163,7 @@ def server(
             audit_key=audit_key,
             operator_policies=operator_policies,
             agent_timeout_s=agent_timeout,
+            agent_lease_s=agent_lease,
             sandbox=sandbox,
         )
     except BackendError as exc:  # a sandbox that cannot be made (--sandbox bwrap)
@@ -611,6 +621,8 @@ def job(job_id: int, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJso
     )
     if detail["site"]:
         out.print(f"site {detail['site']}, {detail['accelerator_type'] or 'CPU'}")
+    if detail["hold_message"] and detail["state"] != "pending":  # (pending: per site, below)
+        out.print(f"waiting: {detail['hold_message']}")  # for its old run to be gone
     history = Table("time (UTC)", "state", "reason", "site", "message", title="history")
     for e in detail["events"]:
         history.add_row(when(e["at"]), e["state"], e["reason"], e["site"] or "", e["message"])

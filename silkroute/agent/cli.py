@@ -85,7 +85,9 @@ def agent(
     ] = SandboxMode.OFF,
 ) -> None:
     """Run a site's agent: pull its runs from the control plane, run them on the engine,
-    report states and exit codes, ship logs, heartbeat."""
+    report states and exit codes, ship logs, heartbeat. Out of reach of the control plane
+    for longer than its lease (the server's --agent-lease, learned from each heartbeat), the
+    agent stops every run its engine holds: the control plane then starts them elsewhere."""
     from silkroute.agent.http import HttpControlPlane
     from silkroute.agent.site_agent import SiteAgent, serve
     from silkroute.backends.base import BackendError
@@ -132,6 +134,7 @@ def agent(
         control=control,
         work_dir=root / "runs",
         checkpoint_root=(checkpoint_dir or root / "checkpoints"),
+        lease_file=root / "lease.json",
     )
     stop = threading.Event()
 

@@ -14,7 +14,9 @@ decision to an engine and back.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -80,6 +82,15 @@ class SiteAgent:
     heartbeat_s: float = 2.0
     orphan_scan_s: float = 5.0
     log_interval_s: float = 0.5
+    # The lease (learned from each heartbeat's answer; None: none, as for the embedded
+    # agents): out of reach of the control plane this long, the agent stops every run its
+    # engine holds (SIGTERM, `fence_grace_s`, kill), because the control plane will start
+    # their jobs elsewhere once the lease and the grace have passed.
+    lease_s: float | None = None
+    fence_grace_s: float = 10.0
+    # Where the lease is kept across restarts of the agent (None: not kept): an agent that
+    # restarts while the control plane is out of reach still stops its runs in time.
+    lease_file: Path | None = None
     stats: AgentStats = field(default_factory=AgentStats)
 
     def __post_init__(self) -> None:
@@ -99,6 +110,13 @@ class SiteAgent:
         self._last_logs: dict[str, float] = {}
         self._log_files: dict[str, list[Path]] = {}
         self.wake = threading.Event()  # set by a finished operation: look again at once
+        # When the last call that the control plane records as word from us (a heartbeat or
+        # a report) was sent: the lease runs from there, never from its answer, so it ends
+        # here no later than the control plane's count from when it heard us.
+        self._lease_from = float("-inf")
+        self._fenced: set[str] = set()  # runs stopped because the lease ran out
+        self._lease_saved = float("-inf")
+        self._load_lease()
 
     # ----- one round ------------------------------------------------------------------------
     def run_once(self) -> None:
@@ -137,7 +155,25 @@ class SiteAgent:
         inventory = self._inventory()
         if inventory is not None and inventory != self._sent_inventory:
             body["inventory"] = inventory  # on registering and on a change, not every beat
+        sent = time.monotonic()
         answer = self.control.heartbeat(body)
+        lease = answer.get("lease_s")
+        self.lease_s = float(lease) if isinstance(lease, int | float) else None
+        self.fence_grace_s = float(answer.get("grace_s", self.fence_grace_s))
+        self._renew(sent)
+        if not self._registered and self.lease_s is not None:
+            overrun = self._engine_overrun_s()
+            if overrun > self.lease_s / 2:
+                log.warning(
+                    "site %s: the engine stops a run up to %.0f s after the control plane's "
+                    "grace (%g s); with a lease of %g s a run may outlive it: keep the "
+                    "engine's grace (--ray-grace) at most %g s",
+                    self.site,
+                    overrun,
+                    self.fence_grace_s,
+                    self.lease_s,
+                    self.fence_grace_s + self.lease_s / 2,
+                )
         self._registered = True
         self._last_heartbeat = time.monotonic()
         self.heartbeat_s = float(answer.get("heartbeat_s", self.heartbeat_s))
@@ -145,6 +181,99 @@ class SiteAgent:
             self._sent_inventory = inventory
         if answer.get("inventory_stored") is False:
             self._sent_inventory = None  # the control plane lost it: send it again next time
+
+    # ----- the lease -------------------------------------------------------------------------
+    def _renew(self, sent: float) -> None:
+        with self._lock:
+            expired = self._lease_expired() and self._lease_from > float("-inf")
+            self._lease_from = max(self._lease_from, sent)
+        if expired:
+            log.warning("site %s: the control plane answers again; lease renewed", self.site)
+        if time.monotonic() - self._lease_saved >= 1.0:
+            self._save_lease()
+
+    def _save_lease(self) -> None:
+        """The lease, for a restarted agent: its start as a wall-clock time (the monotonic
+        clock restarts with the machine). Saved at most once a second, so the saved start
+        may be up to a second early: the restarted agent then fences early, never late."""
+        if self.lease_file is None or self.lease_s is None:
+            return
+        self._lease_saved = time.monotonic()
+        with self._lock:
+            since = time.monotonic() - self._lease_from
+        lease = {"lease_s": self.lease_s, "grace_s": self.fence_grace_s}
+        lease["renewed_at"] = time.time() - since
+        tmp = self.lease_file.with_name(self.lease_file.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(lease))
+            os.replace(tmp, self.lease_file)
+        except OSError as exc:  # a full disk must not stop the rounds
+            log.warning("site %s: cannot keep the lease in %s: %s", self.site, tmp, exc)
+
+    def _load_lease(self) -> None:
+        """A lease a previous run of this agent held: it runs on from when it was renewed."""
+        if self.lease_file is None or not self.lease_file.exists():
+            return
+        try:
+            lease = json.loads(self.lease_file.read_text())
+            lease_s, grace_s = float(lease["lease_s"]), float(lease["grace_s"])
+            renewed_at = float(lease["renewed_at"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("site %s: ignoring the kept lease %s: %s", self.site, self.lease_file, exc)
+            return
+        self.lease_s, self.fence_grace_s = lease_s, grace_s
+        self._lease_from = time.monotonic() - max(0.0, time.time() - renewed_at)
+
+    def _lease_expired(self) -> bool:
+        fence_after = self.fence_after_s()
+        return fence_after is not None and time.monotonic() - self._lease_from >= fence_after
+
+    def fence_after_s(self) -> float | None:
+        """Silence after which the agent stops its runs: the lease, less what the engine's
+        own stop takes beyond the control plane's grace (Ray fixes its wait per job,
+        `--ray-grace`), so every run is gone by the lease plus that grace. At least half
+        the lease (`_heartbeat` warns when that is not enough)."""
+        if self.lease_s is None:
+            return None
+        return max(self.lease_s / 2, self.lease_s - self._engine_overrun_s())
+
+    def _engine_overrun_s(self) -> float:
+        engine_grace = getattr(self.backend, "max_grace_s", None)
+        if not isinstance(engine_grace, int | float):
+            return 0.0
+        return max(0.0, float(engine_grace) - self.fence_grace_s)
+
+    def lease_check_s(self) -> float:
+        """How often `check_lease` should look (a tenth of the lease, at most 1 s)."""
+        return 1.0 if self.lease_s is None else min(1.0, max(0.05, self.lease_s / 10))
+
+    def check_lease(self) -> bool:
+        """Once no heartbeat or report has reached the control plane for `lease_s`, stop
+        every run the engine still holds (self-fencing: the control plane, which cannot hear
+        us, will start their jobs elsewhere after the lease and the grace). Called from its
+        own thread (`serve`), so a hung call to the control plane cannot delay it. Returns
+        whether the lease has run out."""
+        with self._lock:
+            if not self._lease_expired():
+                return False
+            silent = time.monotonic() - self._lease_from
+        for status in self.backend.list_runs():
+            if status.state.terminal:
+                continue
+            with self._lock:
+                first = status.run_id not in self._fenced
+                self._fenced.add(status.run_id)
+            if first:
+                log.warning(
+                    "site %s: no word from the control plane for %.1f s (lease %g s): "
+                    "stopping run %s",
+                    self.site,
+                    silent,
+                    self.lease_s,
+                    status.run_id,
+                )
+            self._start(status.run_id, self._cancel, status.run_id, self.fence_grace_s)
+        return True
 
     def _inventory(self) -> dict[str, Any] | None:
         """What the engine reports now; None if it cannot say (the last one stands)."""
@@ -253,15 +382,26 @@ class SiteAgent:
 
     # ----- talking back ---------------------------------------------------------------------
     def _report(self, run_id: str, status: RunStatus, launch_failed: bool) -> None:
+        with self._lock:
+            fenced = run_id in self._fenced and status.state.terminal
+        message = status.message
+        if fenced and status.state is not RunState.SUCCEEDED:
+            message = "stopped by its agent: its lease ran out with no word from the control plane"
         body = {
             "state": status.state.value,
             "exit_code": status.exit_code,
-            "message": status.message,
+            "message": message,
             "started_at": status.started_at,
             "ended_at": status.ended_at,
             "launch_failed": launch_failed,
+            "fenced": fenced,
         }
+        sent = time.monotonic()
         self.control.report(run_id, body)
+        self._renew(sent)
+        if fenced:
+            with self._lock:
+                self._fenced.discard(run_id)
         self.stats.reports += 1
 
     def _ship_logs(self, assignment: dict[str, Any], final: bool) -> None:
@@ -320,7 +460,12 @@ class SiteAgent:
 
 def serve(agent: SiteAgent, stop: threading.Event, interval_s: float) -> None:
     """Rounds until `stop`: every `interval_s`, or at once when an operation finished. A
-    control plane out of reach is retried; the engine's runs go on meanwhile."""
+    control plane out of reach is retried; the engine's runs go on meanwhile, until the
+    lease runs out (`SiteAgent.check_lease`, watched from a thread of its own)."""
+    watch = threading.Thread(
+        target=_watch_lease, args=(agent, stop), name=f"lease-{agent.site}", daemon=True
+    )
+    watch.start()
     failing = False
     while not stop.is_set():
         try:
@@ -336,3 +481,11 @@ def serve(agent: SiteAgent, stop: threading.Event, interval_s: float) -> None:
             failing = True
         agent.wake.wait(interval_s)
         agent.wake.clear()
+
+
+def _watch_lease(agent: SiteAgent, stop: threading.Event) -> None:
+    while not stop.wait(agent.lease_check_s()):
+        try:
+            agent.check_lease()
+        except Exception:  # an engine that fails to answer: look again next time
+            log.exception("site %s: the lease check failed", agent.site)

@@ -29,7 +29,7 @@ from silkroute.control.auth import Principal, Role, issue_token
 from silkroute.control.errors import ServiceError, invalid, not_found
 from silkroute.control.governance import actor_of
 from silkroute.control.inventory import compare, parse_stored
-from silkroute.control.loop import LIVE_RUN_STATES
+from silkroute.control.loop import LEASE_EXPIRED, LIVE_RUN_STATES
 from silkroute.control.service import Platform, no_nul
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.inventory import NodeCondition, SiteInventory, inventory_error
@@ -147,6 +147,10 @@ def heartbeat(platform: Platform, caller: Principal, body: dict[str, Any]) -> di
         "site": site,
         "heartbeat_s": timeout / HEARTBEAT_FRACTION,
         "timeout_s": timeout,
+        # Out of reach of the control plane this long, the agent stops its runs itself
+        # (SIGTERM, `grace_s`, kill): the control plane requeues them only after both.
+        "lease_s": platform.loop.lease_s,
+        "grace_s": platform.loop.grace_s,
         # False: the control plane has no inventory of this site (send it again).
         "inventory_stored": has_inventory,
     }
@@ -213,7 +217,8 @@ def report(
     platform: Platform, caller: Principal, run_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """The engine's state of one run: `state` (a RunState value), `exit_code`, `message`,
-    `started_at`, `ended_at` (engine clock) and `launch_failed` (the engine refused it)."""
+    `started_at`, `ended_at` (engine clock), `launch_failed` (the engine refused it) and
+    `fenced` (the agent stopped it itself: its lease ran out)."""
     site = _site_of(caller)
     try:
         state = RunState(str(body.get("state")))
@@ -247,6 +252,14 @@ def report(
             )
             .execution_options(synchronize_session=False)
         )
+        if body.get("fenced") is True and state.terminal:
+            # Not the job's doing: it is queued again without using a retry (`loop`).
+            session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id, RunRow.stop_reason.is_(None))
+                .values(stop_reason=LEASE_EXPIRED)
+                .execution_options(synchronize_session=False)
+            )
         agent = session.get(AgentRow, site)
         if agent is not None:
             agent.last_heartbeat = time.time()  # any word from the agent says it is alive

@@ -28,12 +28,15 @@ def open_platform(
     operator_policies: Path | None = None,
     agent_timeout_s: float = 15.0,
     sandbox: SandboxMode = SandboxMode.OFF,
+    agent_lease_s: float | None = None,
 ) -> Platform:
     """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state).
 
     `audit_key`: the audit log's Ed25519 signing key (PEM); default `<data_dir>/audit.key`,
     made on first start. `operator_policies`: the operator's Cedar file (checked at once).
     `agent_timeout_s`: a remote agent silent this long has its site marked down.
+    `agent_lease_s` (default: `agent_timeout_s`): a remote agent out of reach this long stops
+    its runs itself; a down site's jobs are requeued only after this lease and `grace_s`.
     `sandbox`: how the embedded sites' local jobs are kept from the data directory, the audit
     key and a SQLite database kept elsewhere (`backends/sandbox.py`; a BackendError where it
     cannot be made)."""
@@ -45,7 +48,12 @@ def open_platform(
     job_sandbox = make_sandbox(sandbox, private)
     store = open_store(db_url or default_url(data_dir))
     loop = ControlLoop(
-        store, data_dir, tick_s=tick_s, grace_s=grace_s, agent_timeout_s=agent_timeout_s
+        store,
+        data_dir,
+        tick_s=tick_s,
+        grace_s=grace_s,
+        agent_timeout_s=agent_timeout_s,
+        lease_s=agent_lease_s,
     )
     # The audit log's signing key: made on first start (`admin init`) in the data directory.
     loop.audit_key = load_private_key(audit_key) if audit_key else signing_key(data_dir, True)

@@ -58,6 +58,14 @@ log = logging.getLogger("silkroute.control")
 ACTIVE_JOB_STATES = ("pending", "starting", "running", "terminating")
 TERMINAL_JOB_STATES = ("succeeded", "failed", "cancelled")
 LIVE_RUN_STATES = ("launching", "running", "stopping")
+# Runs stopped because their node left the federation: the job may not start again until
+# the run's agent confirms it gone (no two runs of one job at once), so it waits out of the
+# scheduler's queue, `terminating`, and is queued again when the run is reported ended.
+FENCE_REASONS = ("node-removed", "node-capped")
+# A run its agent stopped itself: the agent lost the control plane for longer than its lease.
+LEASE_EXPIRED = "lease-expired"
+# Hold reasons of a job whose run must be confirmed gone (or written off) first.
+WAITING_ON_RUN = ("fenced", "site-down")
 
 
 DECISION_KINDS = {StartJob: "start", PreemptJob: "preempt", HoldJob: "hold"}
@@ -74,7 +82,11 @@ class LoopStats:
 class ControlLoop:
     """`data_dir` holds the shipped logs (`logs/<run>/stdout.log`); `runs_dir` is where the
     embedded agents run their jobs. `agent_timeout_s`: a remote site whose agent has not
-    sent a heartbeat for this long is marked down and its jobs are requeued."""
+    sent a heartbeat for this long is marked down (no new work there). `lease_s` (default: the
+    agent timeout): a remote agent that has not reached the control plane for this long stops
+    its runs itself (SIGTERM, `grace_s`, kill); the runs of a down site count as lost, and
+    their jobs are queued again, only once that lease and grace have passed since the agent
+    was last heard (`fence_s`), so a job never runs at two sites at once."""
 
     def __init__(
         self,
@@ -83,6 +95,7 @@ class ControlLoop:
         tick_s: float = 1.0,
         grace_s: float = 10.0,
         agent_timeout_s: float = 15.0,
+        lease_s: float | None = None,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -91,6 +104,7 @@ class ControlLoop:
         self.tick_s = tick_s
         self.grace_s = grace_s
         self.agent_timeout_s = agent_timeout_s
+        self.agent_lease_s = lease_s
         self.stats = LoopStats()
         self.scheduler = LiveScheduler([], [])
         self.sweep_s = 5.0
@@ -130,6 +144,21 @@ class ControlLoop:
         self._started = time.monotonic()
         # Started with the loop and stopped after it: the in-process agents (boot.py).
         self.companions: list[Any] = []
+
+    @property
+    def lease_s(self) -> float:
+        """How long a remote agent may go without reaching the control plane before it stops
+        its runs itself (agents learn it from each heartbeat's answer)."""
+        return self.agent_timeout_s if self.agent_lease_s is None else self.agent_lease_s
+
+    @property
+    def fence_s(self) -> float:
+        """Silence after which a remote agent has surely stopped its runs: its lease, the
+        grace from SIGTERM to SIGKILL, and a margin for the agent's lease check (at most
+        1 s apart), the kill itself and the two machines' clocks running at slightly
+        different rates (5 %, at least 1 s)."""
+        lease, grace = self.lease_s, self.grace_s
+        return lease + grace + max(1.0, 0.05 * (lease + grace))
 
     # ----- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -257,6 +286,8 @@ class ControlLoop:
                 spec = JobSpec.model_validate(job.spec)
                 run = runs.get(job.current_run or "")
                 placed = [(n, list(d)) for n, d in run.placement] if run is not None else []
+                if run is not None and run.state == "stopping" and run.stop_reason in FENCE_REASONS:
+                    continue  # waits, out of the queue, for its agent to report the run gone
                 if run is not None and run.state == "stopping":
                     cancelling = job.cancel_requested or run.stop_reason != "preempted"
                     ok = scheduler.add_stopping(
@@ -346,8 +377,8 @@ class ControlLoop:
     def _apply_node_states(self, now: float) -> None:
         """Bring the book to the stored node states and what the engines report (drained by
         an operator or by its engine: no new work; capped: fewer accelerators); runs on
-        removed nodes or on devices an engine no longer reports count as lost (their agent
-        cancels them as orphans) and their jobs are requeued at once."""
+        removed nodes or on devices an engine no longer reports are stopped by their agents,
+        and their jobs wait for that before they are queued again (`_fence_runs`)."""
         if not self._nodes_hint.is_set():
             return
         self._nodes_hint.clear()
@@ -364,7 +395,7 @@ class ControlLoop:
                 select(RunRow).where(RunRow.job_id.in_(requeued), RunRow.state.in_(LIVE_RUN_STATES))
             ).all()
             message = "its node was removed by an operator"
-            self._requeue_lost_runs(session, runs, now, "node-removed", message)
+            self._fence_runs(session, runs, now, "node-removed", message)
             if self.engine_caps != self._caps_applied:
                 requeued = self.scheduler.cap_accelerators(self.engine_caps, now)
                 self._caps_applied = dict(self.engine_caps)
@@ -374,7 +405,7 @@ class ControlLoop:
                     )
                 ).all()
                 message = "its site's engine reports fewer accelerators on its node"
-                self._requeue_lost_runs(session, runs, now, "node-capped", message)
+                self._fence_runs(session, runs, now, "node-capped", message)
 
     def submitted(
         self, job_id: int, spec: JobSpec | None = None, submitted_at: float | None = None
@@ -572,9 +603,12 @@ class ControlLoop:
         accounting.record_run_end(session, run, job.tenant, ended_at)
         if job.current_run != run.run_id:
             return  # an older run ending; the job has moved on
+        if job.hold_reason in WAITING_ON_RUN:
+            job.hold_reason = job.hold_message = None
         job.exit_code = status.exit_code
         spec = JobSpec.model_validate(job.spec)
-        stopping = run.stop_reason in ("preempted", "cancelled") or job.cancel_requested
+        fenced = run.stop_reason in (*FENCE_REASONS, LEASE_EXPIRED)
+        stopping = run.stop_reason in ("preempted", "cancelled") or fenced or job.cancel_requested
         if never_launched and not stopping:
             # The engine refused the run: undo the start in the book; retry or fail below.
             self.scheduler.launch_failed(job.id, now)
@@ -587,6 +621,15 @@ class ControlLoop:
             self.scheduler.ended(job.id, now, succeeded=False)
             _transition(session, job, "failed", now, "launch-failed", message)
             job.ended_at, job.message = now, message
+            return
+        if fenced and not job.cancel_requested and status.state is not RunState.SUCCEEDED:
+            # Confirmed gone: only now may the job start again. Not its fault: no retry used.
+            self._queue_again(job, now)
+            why = f"run {run.run_id} is gone" + (f" ({status.message})" if status.message else "")
+            _transition(
+                session, job, "pending", now, run.stop_reason or "", f"{why}; back in the queue"
+            )
+            job.site = job.accelerator_type = None
             return
         if run.stop_reason == "preempted" and not job.cancel_requested:
             self.scheduler.stopped(job.id, now)  # its resources come back only now
@@ -731,8 +774,11 @@ class ControlLoop:
     # ----- agents' heartbeats ------------------------------------------------------------------
     def _watch_agents(self) -> None:
         """A site whose agent missed its heartbeats for `agent_timeout_s` goes down: no new
-        placements there, and its jobs go back to the queue (a preemptible one resumes from
-        its checkpoint wherever it runs next). A heartbeat brings the site back up."""
+        placements there. Its runs go on meanwhile: its agent may only be cut off from us,
+        and stops them itself once its lease runs out. When `fence_s` (lease, grace and a
+        margin) has passed since the agent was last heard, the runs count as lost and their
+        jobs go back to the queue (a preemptible one resumes from its checkpoint wherever it
+        runs next). A heartbeat before that brings the site back up with its runs."""
         due = time.monotonic() - self._last_agent_check >= min(1.0, self.agent_timeout_s / 4)
         if not self._agents_hint.is_set() and not due:
             return
@@ -740,43 +786,82 @@ class ControlLoop:
         self._last_agent_check = time.monotonic()
         now = time.time()
         # Right after a start, silence is this server's own downtime, not the agents': they
-        # get one timeout to reach it again before any site is declared down.
+        # get one timeout to reach it again before any site is declared down (but an agent
+        # silent past `fence_s` has stopped its runs whoever's downtime it was).
         settled = time.monotonic() - self._started >= self.agent_timeout_s
         with audited(self.store) as session:
             for agent in session.scalars(select(AgentRow)):
-                fresh = (
-                    agent.last_heartbeat is not None
-                    and now - agent.last_heartbeat <= self.agent_timeout_s
-                )
-                if agent.state == "up" and not fresh and settled:
+                heard = agent.last_heartbeat
+                silent = now - (heard if heard is not None else agent.state_since)
+                fresh = heard is not None and silent <= self.agent_timeout_s
+                fenced = silent >= self.fence_s
+                if agent.state == "up" and not fresh and (settled or fenced):
                     agent.state, agent.state_since = "down", now
-                    silent = now - (agent.last_heartbeat or agent.state_since)
                     log.warning(
                         "site %s is down: no word from its agent for %.1f s", agent.site, silent
                     )
                     self.scheduler.drain_site(agent.site)
-                    self._requeue_site(session, agent.site, now)
-                    detail = {"action": "site down", "last_heartbeat": agent.last_heartbeat}
+                    self._await_fence(session, agent.site, now, now - silent)
+                    detail = {"action": "site down", "last_heartbeat": heard}
                     record(session, "admin", "control-plane", f"site/{agent.site}", detail)
                 elif agent.state != "up" and fresh:
                     agent.state, agent.state_since = "up", now
                     log.info("site %s is up: its agent reports", agent.site)
                     self.scheduler.undrain_site(agent.site)
-                    detail = {"action": "site up", "last_heartbeat": agent.last_heartbeat}
+                    self._end_wait(session, agent.site, now)
+                    detail = {"action": "site up", "last_heartbeat": heard}
                     record(session, "admin", "control-plane", f"site/{agent.site}", detail)
+                if agent.state == "down" and fenced:
+                    self._requeue_site(session, agent.site, now, silent)
 
-    def _requeue_site(self, session: Session, site: str, now: float) -> None:
-        runs = session.scalars(
-            select(RunRow).where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
+    def _site_runs(self, session: Session, site: str) -> Sequence[RunRow]:
+        return session.scalars(
+            select(RunRow)
+            .where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
+            .order_by(RunRow.created_at)
         ).all()
-        message = f"site {site} is down (its agent missed its heartbeats)"
+
+    def _await_fence(self, session: Session, site: str, now: float, heard: float) -> None:
+        """The jobs running at a site just declared down keep their runs for now; each
+        says until when, in its history and its hold reason."""
+        at = time.strftime("%H:%M:%S", time.gmtime(heard + self.fence_s))
+        for run in self._site_runs(session, site):
+            job = session.get(JobRow, run.job_id)
+            assert job is not None
+            if job.current_run != run.run_id or job.hold_reason in WAITING_ON_RUN:
+                continue
+            message = (
+                f"site {site} is down (its agent missed its heartbeats): run {run.run_id} "
+                f"counts as lost at {at} UTC, once its agent's lease ({self.lease_s:g} s) "
+                f"and grace ({self.grace_s:g} s) have run out, unless the agent is heard first"
+            )
+            job.hold_reason, job.hold_message = "site-down", message
+            _transition(session, job, job.state, now, "site-down", message)
+
+    def _end_wait(self, session: Session, site: str, now: float) -> None:
+        """The site's agent is back before its lease ran out: its runs go on."""
+        for run in self._site_runs(session, site):
+            job = session.get(JobRow, run.job_id)
+            assert job is not None
+            if job.current_run == run.run_id and job.hold_reason == "site-down":
+                job.hold_reason = job.hold_message = None
+                message = f"its agent is back: run {run.run_id} goes on"
+                _transition(session, job, job.state, now, "site-up", message)
+
+    def _requeue_site(self, session: Session, site: str, now: float, silent: float) -> None:
+        runs = self._site_runs(session, site)
+        message = (
+            f"site {site} is down: no word from its agent for {silent:.1f} s, past its lease "
+            f"({self.lease_s:g} s) and grace ({self.grace_s:g} s), by which its agent has "
+            "stopped the run itself"
+        )
         self._requeue_lost_runs(session, runs, now, "site-down", message)
 
     def _requeue_lost_runs(
         self, session: Session, runs: Sequence[RunRow], now: float, reason: str, message: str
     ) -> None:
-        """The runs count as lost (their agent cancels them as orphans if they still run);
-        their jobs go back to the queue without using a retry, or end if being cancelled."""
+        """The runs count as lost (their agent stopped them); their jobs go back to the
+        queue without using a retry, or end if being cancelled."""
         for run in runs:
             job = session.get(JobRow, run.job_id)
             assert job is not None
@@ -785,6 +870,8 @@ class ControlLoop:
             accounting.record_run_end(session, run, job.tenant, now)
             if job.current_run != run.run_id:
                 continue
+            if job.hold_reason in WAITING_ON_RUN:
+                job.hold_reason = job.hold_message = None
             if job.cancel_requested or run.stop_reason == "time-limit":
                 self.scheduler.ended(job.id, now, succeeded=False)
                 final = "cancelled" if job.cancel_requested else "failed"
@@ -792,9 +879,41 @@ class ControlLoop:
                 job.ended_at = now
                 continue
             # Not the job's fault: no retry is used up.
-            self.scheduler.lost(job.id, now)
+            self._queue_again(job, now)
             _transition(session, job, "pending", now, reason, message + "; requeued")
             job.site = job.accelerator_type = None
+
+    def _fence_runs(
+        self, session: Session, runs: Sequence[RunRow], now: float, reason: str, message: str
+    ) -> None:
+        """Runs that must stop before their jobs may start again (their node was removed or
+        lost the devices they held): each turns `stopping`, which its agent carries out
+        (SIGTERM, grace, kill) and reports; its job waits meanwhile, `terminating` and out
+        of the scheduler's queue, and `_run_ended` queues it again. A run whose agent is
+        silent is written off with its site instead (`_watch_agents`)."""
+        for run in runs:
+            job = session.get(JobRow, run.job_id)
+            assert job is not None
+            if run.stop_reason in (None, "preempted"):  # a cancel or time limit keeps its own
+                run.stop_reason = reason
+            run.state = "stopping"
+            self.assignments_changed.set()
+            if job.current_run != run.run_id:
+                continue
+            self.scheduler.withdraw(job.id, now)
+            nodes = ", ".join(sorted({node for node, _ in run.placement}))
+            waiting = f"waiting for run {run.run_id} on {nodes} to be confirmed stopped"
+            job.hold_reason, job.hold_message = "fenced", waiting
+            _transition(session, job, "terminating", now, reason, f"{message}; {waiting}")
+
+    def _queue_again(self, job: JobRow, now: float) -> None:
+        """Back in the scheduler's queue: released if the book has it, added if it waited
+        outside (`_fence_runs`)."""
+        if job.id in self.scheduler.jobs:
+            self.scheduler.lost(job.id, now)
+        else:
+            spec = JobSpec.model_validate(job.spec)
+            self.scheduler.add_pending(job.id, spec, job.submitted_at)
 
 
 def _transition(

@@ -231,6 +231,12 @@ class LiveScheduler:
             if cancelling:
                 self.jobs.pop(job_id, None)
 
+    def withdraw(self, job_id: int, now: float) -> None:
+        """Out of the book for now: the job's old run must be confirmed gone before it may
+        start again (the control plane holds it; `add_pending` brings it back). Whatever it
+        held or was queued for is released."""
+        self.ended(job_id, now, succeeded=False)
+
     def drain_site(self, site: str) -> None:
         """No new placements at the site (its agent is down); what runs there is not moved."""
         if self.book is not None and site in self.book.cluster.site_names:

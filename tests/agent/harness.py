@@ -75,6 +75,7 @@ class ControlPlane:
     proc: subprocess.Popen[bytes] | None = None
     admin: str = ""
     agents: list[Agent] = field(default_factory=list)
+    server_args: list[str] = field(default_factory=list)  # more `silkroute server` options
 
     @property
     def namespace(self) -> str:
@@ -99,7 +100,7 @@ class ControlPlane:
             self.admin = admin
         args = [CLI, "server", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         args += ["--tick", "0.1", "--grace", str(GRACE_S)]
-        args += ["--agent-timeout", str(HEARTBEAT_TIMEOUT_S)]
+        args += ["--agent-timeout", str(HEARTBEAT_TIMEOUT_S), *self.server_args]
         if self.db_url:
             args += ["--db", self.db_url]
         handle = open(self.root / "server.log", "ab")  # noqa: SIM115 (the child holds it)

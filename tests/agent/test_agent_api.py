@@ -134,24 +134,87 @@ def test_a_run_the_engine_refuses_gives_its_resources_back(
     assert refused.is_success
     if final == "starting":  # placed again at once: the failed start held nothing
         second = wait_assigned(api, token_b, but_not=run["run_id"])
-        assert second["attempt"] == 2
+        assert second["attempt"] == 2, [
+            (e["state"], e["reason"], e["message"]) for e in api.job(api.admin, job_id)["events"]
+        ]
     job = api.wait_for(api.admin, job_id, (final,))
     reasons = [e["reason"] for e in job["events"]]
     assert ("launch-failed" if final == "failed" else "retrying") in reasons, reasons
 
 
-def test_a_silent_agent_has_its_site_marked_down_and_its_jobs_requeued(api: Api) -> None:
-    api.platform.loop.agent_timeout_s = 1.0
+def agent_states(api: Api) -> dict[str, Any]:
+    agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
+    return {a["site"]: a for a in agents}
+
+
+def test_a_silent_agent_has_its_site_marked_down_and_its_jobs_requeued_after_its_lease(
+    api: Api,
+) -> None:
+    loop = api.platform.loop
+    loop.agent_timeout_s, loop.agent_lease_s, loop.grace_s = 1.0, 1.5, 1.0
     _, token_b, job_id, run = remote_site_job(api, command="true")
+    answer = heartbeat(api, token_b)
+    assert (answer["lease_s"], answer["grace_s"]) == (1.5, 1.0)  # the agent learns both
     assert report(api, token_b, run["run_id"], state="running", started_at=time.time()).is_success
     api.wait_for(api.admin, job_id, ("running",))
-    # No heartbeat from here on: the site goes down and the job goes back to the queue.
+    # No heartbeat from here on: the site goes down at once (no new work there), but the
+    # job keeps its run, saying until when, while its agent may still be stopping it.
+    deadline = time.monotonic() + 20
+    while agent_states(api)[B]["state"] != "down":
+        assert time.monotonic() < deadline, "site B never went down"
+        time.sleep(0.05)
+    waiting = api.job(api.admin, job_id)
+    assert waiting["state"] == "running" and waiting["hold_reason"] == "site-down", waiting
+    assert f"run {run['run_id']} counts as lost at" in waiting["hold_message"]
     job = api.wait_for(api.admin, job_id, ("pending",), timeout=20)
     assert job["runs"][0]["outcome"] == "lost"
+    heard = agent_states(api)[B]["last_heartbeat"]
+    assert job["runs"][0]["ended_at"] >= heard + loop.lease_s + loop.grace_s
     assert "site-down" in [e["reason"] for e in job["events"]]
-    agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
-    assert {a["site"]: a["state"] for a in agents}[B] == "down"
+    assert job["hold_reason"] != "site-down"
     # A late word about the lost run changes nothing; the next heartbeat brings B back.
     assert report(api, token_b, run["run_id"], state="succeeded").json()["accepted"] is False
     second = wait_assigned(api, token_b, but_not=run["run_id"])
     assert second["attempt"] == 2
+
+
+def test_an_agent_heard_again_within_its_lease_keeps_its_runs(api: Api) -> None:
+    loop = api.platform.loop
+    loop.agent_timeout_s, loop.agent_lease_s = 0.5, 60.0
+    _, token_b, job_id, run = remote_site_job(api, command="true")
+    assert report(api, token_b, run["run_id"], state="running", started_at=time.time()).is_success
+    api.wait_for(api.admin, job_id, ("running",))
+    deadline = time.monotonic() + 20
+    while agent_states(api)[B]["state"] != "down":
+        assert time.monotonic() < deadline, "site B never went down"
+        time.sleep(0.05)
+    heartbeat(api, token_b)  # back long before its lease ran out
+    while agent_states(api)[B]["state"] != "up":
+        assert time.monotonic() < deadline, "site B never came back"
+        time.sleep(0.05)
+    job = api.job(api.admin, job_id)
+    assert job["state"] == "running" and job["hold_reason"] is None, job
+    assert [r["run_id"] for r in job["runs"]] == [run["run_id"]]
+    assert job["runs"][0]["state"] == "running"
+    assert [e["reason"] for e in job["events"]][-2:] == ["site-down", "site-up"]
+
+
+@pytest.mark.parametrize(
+    ("state", "final"),
+    [
+        pytest.param("cancelled", "starting", id="a run its agent stopped is queued again"),
+        pytest.param("succeeded", "succeeded", id="a run that finished meanwhile stands"),
+    ],
+)
+def test_a_run_its_agent_fenced_costs_the_job_no_retry(api: Api, state: str, final: str) -> None:
+    _, token_b, job_id, run = remote_site_job(api, command="true", max_retries=0)
+    assert report(api, token_b, run["run_id"], state="running", started_at=time.time()).is_success
+    api.wait_for(api.admin, job_id, ("running",))
+    got = report(api, token_b, run["run_id"], state=state, fenced=True, message="lease ran out")
+    assert got.json()["accepted"] is True
+    if final == "starting":  # no retry left, yet placed again: the agent's doing, not the job's
+        second = wait_assigned(api, token_b, but_not=run["run_id"])
+        assert second["attempt"] == 2
+    job = api.wait_for(api.admin, job_id, (final,))
+    reasons = [e["reason"] for e in job["events"]]
+    assert ("lease-expired" in reasons) == (final == "starting"), reasons

@@ -298,3 +298,48 @@ def test_the_cli_shows_what_the_engine_takes_away(tmp_path: Path) -> None:
         assert SITE in listed and "2/3" in listed, listed  # engine nodes up / reported
     finally:
         plane.stop()
+
+
+def test_a_job_on_devices_its_engine_lost_waits_for_its_run_to_stop_before_running_again(
+    api: Api,
+) -> None:
+    api.add_sites([site()])
+    token = agent_token(api, SITE)
+    whole = good(node("n1"), node("n2"))
+    assert beat(api, token, whole).status_code == 200
+    tenant = api.tenant("t1")
+    job = api.submit(tenant, accelerators_per_worker=2, accelerator_types=["A100"]).json()["id"]
+    assert wait_assignment(api, token, whole, 20.0)
+    run = assignments(api, token)[0]
+    started = {"state": "running", "started_at": time.time()}
+    got = api.client.post(
+        f"/v1/agent/runs/{run['run_id']}/status", json=started, headers=api.as_(token)
+    )
+    assert got.status_code == 200, got.text
+    api.wait_for(api.admin, job, ("running",))
+    # The engine now has one device fewer on the job's node: the run must stop first.
+    held = run["workers"][0][0]
+    engine_node = "n1" if held == NODE0 else "n2"
+    capped = good(*(node(n, gpus=1 if n == engine_node else 2) for n in ("n1", "n2")))
+    deadline = time.monotonic() + 20
+    while (found := assignments(api, token)) and found[0]["intent"] != "stop":
+        assert time.monotonic() < deadline, "the run on the capped node was never stopped"
+        assert beat(api, token, capped).status_code == 200
+        time.sleep(0.1)
+    waiting = api.wait_for(api.admin, job, ("terminating",))
+    assert waiting["hold_reason"] == "fenced" and held in waiting["hold_message"], waiting
+    time.sleep(1.0)  # the other node is free, yet nothing starts before the stop is reported
+    assert beat(api, token, capped).status_code == 200
+    assert [a["run_id"] for a in assignments(api, token)] == [run["run_id"]]
+    stopped = {"state": "cancelled", "ended_at": time.time()}
+    got = api.client.post(
+        f"/v1/agent/runs/{run['run_id']}/status", json=stopped, headers=api.as_(token)
+    )
+    assert got.status_code == 200, got.text
+    while not (new := [a for a in assignments(api, token) if a["run_id"] != run["run_id"]]):
+        assert time.monotonic() < deadline + 20, "the job was never placed again"
+        assert beat(api, token, capped).status_code == 200
+        time.sleep(0.1)
+    assert new[0]["attempt"] == 2 and new[0]["workers"][0][0] != held, new
+    reasons = [e["reason"] for e in api.job(api.admin, job)["events"]]
+    assert reasons.count("node-capped") == 2, reasons  # waiting, then queued again

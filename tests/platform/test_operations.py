@@ -102,13 +102,16 @@ def test_removing_a_node_requeues_its_running_job_which_runs_again_on_another(
     token = api.tenant("t1")
     # First attempt waits to be stopped; a later attempt finishes at once.
     command = (
-        'if [ "$SILKROUTE_ATTEMPT" = 1 ]; then trap "exit 0" TERM; '
+        'if [ "$SILKROUTE_ATTEMPT" = 1 ]; then trap "exit 0" TERM; echo ready; '
         "while true; do sleep 0.05; done; fi; echo second"
     )
     job_id = api.submit(
         token, command=command, accelerator_types=["L40S"], accelerators_per_worker=4
     ).json()["id"]
     job = api.wait_for(token, job_id, ("running",))
+    # Stopped only once its trap is set: the local runner reports a rank running from its own
+    # start, and a SIGTERM that comes before the shell exists is lost (it runs on to SIGKILL).
+    api.wait_for_output(token, job_id, "ready")
     first_node = job["runs"][0]["nodes"][0]
     body = {"nodes": [first_node]}
     got = api.client.post("/v1/sites/jakarta/remove", json=body, headers=api.admin_headers())
@@ -120,8 +123,7 @@ def test_removing_a_node_requeues_its_running_job_which_runs_again_on_another(
     assert done["runs"][1]["nodes"][0] != first_node
     assert "node-removed" in [e["reason"] for e in done["events"]]
     assert node_states(api, "jakarta")[first_node] == "removed"
-    # The first run, counted as lost, is cancelled by its agent as an orphan (SIGTERM: it
-    # exits 0). It ran on for ever, after the test too, when nothing cancelled it.
+    # The first run was stopped by its agent (SIGTERM: it exits 0) before the second began.
     exit_file = api.data_dir / "runs" / f"job{job_id}-a1" / "exit-0"
     deadline = time.monotonic() + 20
     while not exit_file.exists():

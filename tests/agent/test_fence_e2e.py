@@ -1,0 +1,192 @@
+"""No job at two sites at once when the control plane and a site lose each other: a real
+`silkroute server`, a real `silkroute agent` on the local engine, and jobs that record their
+own processes (`tests/fence_trace.py`). The server's agent timeout is 3 s, its grace 3 s;
+the lease is the timeout unless a test sets `--agent-lease`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from silkroute.store.throwaway_pg import free_port
+from tests.agent.harness import (
+    CLI,
+    GRACE_S,
+    HEARTBEAT_TIMEOUT_S,
+    ControlPlane,
+    site,
+    wait_until,
+)
+from tests.engines import LOCAL_AGENT_ARGS, Engine
+from tests.fence_trace import assert_one_at_a_time, read_trace, traced_command
+
+pytestmark = pytest.mark.slow
+
+
+def edge_job(
+    plane: ControlPlane, tmp_path: Path, stop_s: float = 1.0, engine: Engine | None = None
+) -> tuple[str, int, Path]:
+    """Site `edge` (2 nodes x 2 T4) served by a real agent (on `engine`, else the local
+    one), and a traced job running there. Returns the tenant's token, the job's id and the
+    job's release file."""
+    plane.add_site(site("edge", "T4", nodes=2, per_node=2, cpu=2))
+    if engine is None:
+        plane.agent("edge", LOCAL_AGENT_ARGS).start()
+    else:
+        plane.agent("edge", engine.agent_args, engine.agent_env or None).start()
+    wait_until("site edge up", lambda: plane.site_state("edge") == "up", 90)
+    token = plane.tenant("t1")
+    trace, release = tmp_path / "trace", tmp_path / "release"
+    body: dict[str, Any] = {
+        "name": "traced",
+        "command": traced_command(trace, release, stop_s=stop_s),
+        "accelerator_types": ["T4"],
+        "accelerators_per_worker": 2,
+        "cpu_per_worker": 1,
+        "memory_gib_per_worker": 0.5,
+    }
+    job_id = plane.call("POST", "/v1/jobs", token, json=body)["id"]
+    plane.wait_job(token, job_id, ("running",))
+    wait_until("the first attempt runs", lambda: 1 in read_trace(trace).attempts, 30)
+    return token, job_id, release
+
+
+def last_heard(plane: ControlPlane, site_name: str) -> float:
+    agents = {a["site"]: a for a in plane.call("GET", "/v1/agents")}
+    return float(agents[site_name]["last_heartbeat"])
+
+
+def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_after(
+    plane: ControlPlane, tmp_path: Path, engine: Engine
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path, engine=engine)
+    trace = tmp_path / "trace"
+    plane.kill9()
+    killed = time.time()
+    # Within its lease the agent leaves its run alone (it renewed the lease about a
+    # heartbeat, a quarter of the timeout, before the kill; more when rounds run late).
+    # Ray fixes its stop wait per job (8 s here, past the server's grace of 3 s): the agent
+    # starts that much earlier, at half the lease at the earliest, to be done in time.
+    lease = HEARTBEAT_TIMEOUT_S
+    overrun = max(0.0, engine.grace_s - GRACE_S) if engine.name == "ray" else 0.0
+    fence_after = max(lease / 2, lease - overrun)
+    time.sleep(fence_after / 4)
+    assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
+    # Gone: its SIGTERM handler says when; an engine's kill says nothing (seen gone, then).
+    wait_until("the agent stops its run", lambda: not read_trace(trace).attempts[1].alive, 30)
+    stopped = read_trace(trace).attempts[1].ended or time.time()
+    assert killed + fence_after / 2 <= stopped <= killed + lease + GRACE_S + 2, stopped - killed
+    # The server comes back where the agent cannot reach it (another port), with a second
+    # site the job may move to: it does, but only once lease and grace have passed since
+    # the agent was last heard.
+    plane.port = free_port()
+    plane.start()
+    plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and done["site"] == "spare", done
+    first, second = done["runs"]
+    assert first["site"] == "edge" and first["outcome"] == "lost"
+    assert first["ended_at"] >= last_heard(plane, "edge") + lease + GRACE_S
+    assert second["started_at"] >= first["ended_at"]
+    assert "site-down" in [e["reason"] for e in done["events"]]
+    attempts = assert_one_at_a_time(trace, seen_dead={1: stopped})
+    assert sorted(attempts) == [1, 2] and attempts[1].how in ("stopped", "")
+
+
+def test_an_agent_that_reaches_the_server_again_within_its_lease_keeps_its_runs(
+    tmp_path: Path,
+) -> None:
+    plane = ControlPlane(tmp_path, server_args=["--agent-lease", "20"])
+    plane.start()
+    try:
+        token, job_id, release = edge_job(plane, tmp_path)
+        trace = tmp_path / "trace"
+        plane.kill9()
+        killed = time.time()
+        time.sleep(HEARTBEAT_TIMEOUT_S + 2)  # down past the agent timeout, within the lease
+        plane.start()
+        wait_until("the agent is heard again", lambda: last_heard(plane, "edge") > killed, 30)
+        time.sleep(HEARTBEAT_TIMEOUT_S + 1)  # past the restarted server's first timeout
+        job = plane.job(token, job_id)
+        assert job["state"] == "running" and len(job["runs"]) == 1, job
+        assert read_trace(trace).attempts[1].alive
+        assert plane.site_state("edge") == "up"
+        release.touch()
+        done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"))
+        assert done["state"] == "succeeded" and len(done["runs"]) == 1, done
+        attempts = assert_one_at_a_time(trace)
+        assert list(attempts) == [1] and attempts[1].how == "finished"
+    finally:
+        plane.stop()
+
+
+def test_a_server_killed_while_a_job_waits_for_its_old_run_starts_it_once(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path, stop_s=2.0)
+    trace = tmp_path / "trace"
+    node = plane.job(token, job_id)["runs"][0]["nodes"][0]
+    plane.call("POST", "/v1/sites/edge/remove", json={"nodes": [node]})
+    waiting = plane.wait_job(token, job_id, ("terminating",), 30)
+    assert waiting["hold_reason"] == "fenced", waiting
+    env = {**os.environ, "SILKROUTE_URL": plane.url, "SILKROUTE_TOKEN": token}
+    shown = subprocess.run([CLI, "job", str(job_id)], env=env, capture_output=True, text=True)
+    assert f"waiting: waiting for run job{job_id}-a1 on {node}" in shown.stdout, shown
+    plane.kill9()  # while the old run winds down (2 s of its 3 s grace)
+    plane.start()
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded", done
+    first, second = done["runs"]
+    assert first["nodes"] == [node] and second["nodes"] != [node]
+    assert second["started_at"] >= first["ended_at"]
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_an_agent_whose_calls_hang_on_a_frozen_server_still_stops_its_runs_at_its_lease(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path)
+    trace = tmp_path / "trace"
+    assert plane.proc is not None
+    # Frozen, the server still accepts connections: the agent's calls hang (30 s timeout),
+    # and only its separate lease check can stop the run in time.
+    os.kill(plane.proc.pid, signal.SIGSTOP)
+    frozen = time.time()
+    try:
+        stopped = wait_until(
+            "the agent stops its run", lambda: read_trace(trace).attempts[1].ended, 30
+        )
+    finally:
+        os.kill(plane.proc.pid, signal.SIGCONT)
+    assert stopped <= frozen + HEARTBEAT_TIMEOUT_S + GRACE_S + 2, stopped - frozen
+    # Thawed, the server hears of the stop (or writes the run off) and the job runs again.
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_an_agent_restarted_while_the_server_is_out_of_reach_stops_its_runs_in_time(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path)
+    trace = tmp_path / "trace"
+    agent = plane.agents[0]
+    agent.kill9()
+    plane.kill9()
+    lost = time.time()
+    agent.start()  # it cannot reach the server, so it learns nothing new: its kept lease holds
+    stopped = wait_until("the agent stops its run", lambda: read_trace(trace).attempts[1].ended)
+    assert stopped <= lost + HEARTBEAT_TIMEOUT_S + GRACE_S + 2, stopped - lost
+    plane.start()  # back at the same address: the agent reports the run it stopped
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
