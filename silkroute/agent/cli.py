@@ -71,7 +71,13 @@ def agent(
     ray_python: Annotated[
         str, typer.Option(help="Python with Ray on the cluster (--backend ray)")
     ] = "python",
-    ray_grace: Annotated[float, typer.Option(help="Ray's stop grace, fixed per job")] = 30.0,
+    ray_grace: Annotated[
+        float,
+        typer.Option(
+            help="Ray's stop grace, fixed per job (keep it at most the server's --grace "
+            "plus half its --agent-lease)"
+        ),
+    ] = 10.0,
     slurm_partition: Annotated[
         str | None, typer.Option(help="Slurm partition (--backend slurm)")
     ] = None,

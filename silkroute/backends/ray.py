@@ -59,7 +59,7 @@ class RayBackend:
         address: str,
         *,
         namespace: str = "silkroute",
-        max_grace_s: float = 30.0,
+        max_grace_s: float = 10.0,
         placement_strategy: str = "PACK",
         python: str = "python",
         auth_token: str | None = None,
