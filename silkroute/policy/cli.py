@@ -29,7 +29,13 @@ policy_app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
-RulesOption = Annotated[Path, typer.Option("--rules", help="Folder of rule files")]
+# The default is shown by name, not as the absolute path of the installed package.
+RulesOption = Annotated[
+    Path,
+    typer.Option(
+        "--rules", help="Folder of rule files", show_default="the shipped silkroute/policy/rules"
+    ),
+]
 
 
 def fail(message: str) -> typer.Exit:
