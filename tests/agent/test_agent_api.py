@@ -147,6 +147,13 @@ def agent_states(api: Api) -> dict[str, Any]:
     return {a["site"]: a for a in agents}
 
 
+def wait_site(api: Api, site: str, state: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while agent_states(api)[site]["state"] != state:
+        assert time.monotonic() < deadline, f"site {site} never became {state}"
+        time.sleep(0.05)
+
+
 def test_a_silent_agent_has_its_site_marked_down_and_its_jobs_requeued_after_its_lease(
     api: Api,
 ) -> None:
@@ -159,10 +166,7 @@ def test_a_silent_agent_has_its_site_marked_down_and_its_jobs_requeued_after_its
     api.wait_for(api.admin, job_id, ("running",))
     # No heartbeat from here on: the site goes down at once (no new work there), but the
     # job keeps its run, saying until when, while its agent may still be stopping it.
-    deadline = time.monotonic() + 20
-    while agent_states(api)[B]["state"] != "down":
-        assert time.monotonic() < deadline, "site B never went down"
-        time.sleep(0.05)
+    wait_site(api, B, "down")
     waiting = api.job(api.admin, job_id)
     assert waiting["state"] == "running" and waiting["hold_reason"] == "site-down", waiting
     assert f"run {run['run_id']} counts as lost at" in waiting["hold_message"]
@@ -184,14 +188,9 @@ def test_an_agent_heard_again_within_its_lease_keeps_its_runs(api: Api) -> None:
     _, token_b, job_id, run = remote_site_job(api, command="true")
     assert report(api, token_b, run["run_id"], state="running", started_at=time.time()).is_success
     api.wait_for(api.admin, job_id, ("running",))
-    deadline = time.monotonic() + 20
-    while agent_states(api)[B]["state"] != "down":
-        assert time.monotonic() < deadline, "site B never went down"
-        time.sleep(0.05)
+    wait_site(api, B, "down")
     heartbeat(api, token_b)  # back long before its lease ran out
-    while agent_states(api)[B]["state"] != "up":
-        assert time.monotonic() < deadline, "site B never came back"
-        time.sleep(0.05)
+    wait_site(api, B, "up")
     job = api.job(api.admin, job_id)
     assert job["state"] == "running" and job["hold_reason"] is None, job
     assert [r["run_id"] for r in job["runs"]] == [run["run_id"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 
@@ -16,7 +19,7 @@ from silkroute.api.app import create_app
 from silkroute.control.boot import init_admin, open_platform
 from silkroute.control.service import Platform
 from silkroute.store.db import Store, default_url
-from silkroute.store.throwaway_pg import PgServer, start_postgres
+from silkroute.store.throwaway_pg import PgServer, free_port, start_postgres
 
 DEMO_SITES = yaml.safe_load(
     resources.files("silkroute.control.demo").joinpath("sites.yaml").read_text("utf-8")
@@ -121,3 +124,19 @@ def api(tmp_path: Path, db_url: str | None) -> Iterator[Api]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, platform, admin, tmp_path / "data")
     platform.store.close()
+
+
+@pytest.fixture
+def server_url(api: Api) -> Iterator[str]:
+    """The `api` fixture's platform (its loop already running) served over real HTTP."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(api.platform, run_loop=False), port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -6,37 +6,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
-from silkroute.api.app import create_app
 from silkroute.cli import app
 from silkroute.store.throwaway_pg import free_port
 from tests.platform.conftest import Api
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def server_url(api: Api) -> Iterator[str]:
-    """The `api` fixture's platform (its loop already running) served over real HTTP."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(api.platform, run_loop=False), port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def cli(url: str, token: str, *args: str) -> tuple[int, str]:

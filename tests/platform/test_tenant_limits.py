@@ -7,13 +7,11 @@ import concurrent.futures
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -26,7 +24,6 @@ from silkroute.control.submits import prepare
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.models import AuditRecordRow, JobRow
-from silkroute.store.throwaway_pg import free_port
 from tests.platform.conftest import Api
 from tests.platform.test_cli import cli
 
@@ -443,22 +440,6 @@ def test_public_metrics_serve_without_a_token(api: Api) -> None:
 
 
 # ----- the CLI ---------------------------------------------------------------------------------
-@pytest.fixture
-def server_url(api: Api) -> Iterator[str]:
-    """The `api` fixture's platform served over real HTTP (as in test_cli.py)."""
-    port = free_port()
-    app = create_app(api.platform, run_loop=False)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_cli_creates_and_updates_a_tenants_limits(api: Api, server_url: str) -> None:
     code, out = cli(
         server_url,
