@@ -43,6 +43,9 @@ GAVEL = {
     "hetero-las": "hetero-las",
 }
 SKIP = {"wall_s", "events_per_s"}
+# Packing metrics added after the golden file was written (derived from the arrivals alone,
+# the same for every policy): not results a refactor could move.
+PACKING_ADDED = {"floor_pct"}
 
 pytestmark = pytest.mark.skipif(
     not DATA.exists(), reason="../shared/data/traces is absent: no traces to replay"
@@ -71,7 +74,11 @@ def gavel_results(specs: dict[str, str]) -> dict[str, Any]:
 def packing_results(policies: tuple[str, ...]) -> dict[str, Any]:
     exp = Experiment(DATA / "alibaba-openb-2023", DEFAULT_PODS, policies, (42,), 1.3)
     return {
-        f"{r.policy}@{r.seed}": {"levels": list(r.levels), "metrics": r.metrics, "failed": r.failed}
+        f"{r.policy}@{r.seed}": {
+            "levels": list(r.levels),
+            "metrics": {k: v for k, v in r.metrics.items() if k not in PACKING_ADDED},
+            "failed": r.failed,
+        }
         for r in run_experiment(exp, 1)
     }
 
