@@ -134,7 +134,9 @@ class ControlPlane:
     def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {token or self.admin}"}
         got = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
-        assert got.status_code < 400, f"{method} {path}: {got.status_code} {got.text}"
+        if got.status_code >= 400:  # the processes' logs say why (a flake under load too)
+            detail = f"{method} {path}: {got.status_code} {got.text}"
+            raise AssertionError(f"{detail}\n{self.logs_tail(1500)}")
         return got.json()
 
     def add_site(self, site: dict[str, Any]) -> None:
