@@ -275,7 +275,10 @@ class SlurmBackend:
         return found
 
     def _controller_jobs(self) -> list[SlurmJob]:
-        out = self._run(["scontrol", "-o", "show", "job"], check=False)
+        # Checked: with no job at all scontrol says so and exits 0, so any failure (a busy
+        # controller's "Resource temporarily unavailable" as much as an unreachable one) is
+        # an error, never an empty list that would report every run LOST.
+        out = self._run(["scontrol", "-o", "show", "job"])
         return _parse_jobs(out)
 
     def _show_job(self, job_id: int) -> SlurmJob | None:

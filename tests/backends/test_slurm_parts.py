@@ -191,6 +191,27 @@ def test_an_unreachable_controller_is_an_error_not_a_lost_run(tmp_path: Path) ->
         backend.poll(["some-run"])
 
 
+def test_any_failure_to_list_the_controllers_jobs_is_an_error_not_a_lost_run(
+    tmp_path: Path,
+) -> None:
+    # A busy controller answers with errors the unreachable list does not name; with no job
+    # at all scontrol says "No jobs in the system" and exits 0, so a failure is never "no
+    # such job" (which would report the run LOST and start it a second time elsewhere).
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    scontrol = fake / "scontrol"
+    scontrol.write_text(  # the site keeps no records: a LOST run would come from this list
+        "#!/bin/sh\n"
+        'if [ "$2" = config ]; then echo "AccountingStorageType = accounting_storage/none"; '
+        "exit 0; fi\n"
+        "echo 'slurm_load_jobs error: Resource temporarily unavailable' >&2\nexit 1\n"
+    )
+    scontrol.chmod(0o755)
+    backend = SlurmBackend(env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    with pytest.raises(BackendError, match="Resource temporarily unavailable"):
+        backend.poll(["some-run"])
+
+
 @pytest.mark.parametrize(
     ("node", "local_id", "want_rank"),
     [("n2", 0, 0), ("n2", 1, 2), ("n1", 0, 1), ("n1", 1, 3)],
