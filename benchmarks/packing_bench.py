@@ -139,7 +139,8 @@ def main() -> None:
             continue
         silk, fgd = summary["silk"]["unallocated_pct"], summary["fgd"]["unallocated_pct"]
         lost = [lv for lv in LEVELS if silk[str(lv)] >= fgd[str(lv)]]
-        floor = [lv for lv in lost if lv in on_the_floor(summary)]
+        unwinnable = on_the_floor(summary)
+        floor = [lv for lv in lost if lv in unwinnable]
         note = f"; on the floor, where no policy can be lower: {floor}" if floor else ""
         console.print(f"  {label}: not fewer at {lost}{note}")
     OUT.mkdir(parents=True, exist_ok=True)

@@ -54,11 +54,17 @@ def sole_homes(target: TargetWorkload, state: ClusterState) -> BoolArray:
 
 
 class SilkR8Cache(SilkR7Cache):
-    """silk's cache plus which nodes are sole homes (fixed for the cluster and target)."""
+    """silk's cache plus the sole shapes (their demands) and their homes, fixed for the
+    cluster and the target."""
 
     def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
         super().__init__(state, target)
-        self.sole_home = sole_homes(target.full_coverage(), state)
+        full = target.full_coverage()
+        sole, self.sole_home = sole_shapes(full, state)
+        self.sole_count = full.count[sole]
+        self.sole_milli = full.milli[sole]
+        self.sole_cpu = full.cpu[sole]
+        self.sole_mem = full.mem[sole]
 
 
 class SilkR8Scorer(SilkR7Scorer):
@@ -71,33 +77,24 @@ class SilkR8Scorer(SilkR7Scorer):
         rank = super().score(state, demand, nodes)
         cache = self.cache(state)
         assert isinstance(cache, SilkR8Cache)
-        return lexicographic_rank(cache.sole_home[nodes], rank)
+        return lexicographic_rank(self.kept_last(cache, state, demand, nodes), rank)
+
+    def kept_last(
+        self, cache: SilkR8Cache, state: ClusterState, demand: Demand, nodes: IntArray
+    ) -> BoolArray:
+        """The candidates used only when no other fits (the first key)."""
+        return cache.sole_home[nodes]
 
 
-class SilkR8bCache(SilkR7Cache):
-    """silk's cache plus the sole shapes and their homes."""
-
-    def __init__(self, state: ClusterState, target: TargetWorkload) -> None:
-        super().__init__(state, target)
-        full = target.full_coverage()
-        sole, self.sole_home = sole_shapes(full, state)
-        self.sole_count = full.count[sole]
-        self.sole_milli = full.milli[sole]
-        self.sole_cpu = full.cpu[sole]
-        self.sole_mem = full.mem[sole]
-
-
-class SilkR8bScorer(SilkR7Scorer):
+class SilkR8bScorer(SilkR8Scorer):
     """silk; first, a node that could still host a shape only its kind hosts and would not
     after the pod is kept for last (a sole home already broken is fair game)."""
 
     name = "silk-r8b"
-    cache_type = SilkR8bCache
 
-    def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
-        rank = super().score(state, demand, nodes)
-        cache = self.cache(state)
-        assert isinstance(cache, SilkR8bCache)
+    def kept_last(
+        self, cache: SilkR8Cache, state: ClusterState, demand: Demand, nodes: IntArray
+    ) -> BoolArray:
         breaks = np.zeros(len(nodes), dtype=bool)
         homes = np.flatnonzero(cache.sole_home[nodes])
         if len(homes) and len(cache.sole_count):
@@ -114,4 +111,4 @@ class SilkR8bScorer(SilkR7Scorer):
                 & (mem - demand.mem_mib >= cache.sole_mem)
             )
             breaks[homes] = (now & ~after).any(axis=1)
-        return lexicographic_rank(breaks, rank)
+        return breaks
