@@ -284,8 +284,7 @@ def parse_max_pending(text: str) -> int | None:
         value = int(text)
     except ValueError:
         raise fail(f"--max-pending-jobs: a whole number or none (got {text!r})") from None
-    if value < 0:
-        raise fail(f"--max-pending-jobs: must be >= 0 (got {value})")
+    check_number("--max-pending-jobs", value, least=0)
     return value
 
 

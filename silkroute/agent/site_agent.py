@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from silkroute.backends.base import (
     RunStatus,
     WorkerPlacement,
 )
+from silkroute.backends.local_runner import write_atomically
 
 log = logging.getLogger("silkroute.agent")
 LOG_CHUNK = 256 * 1024  # bytes per shipped log chunk
@@ -203,12 +203,10 @@ class SiteAgent:
             since = time.monotonic() - self._lease_from
         lease = {"lease_s": self.lease_s, "grace_s": self.fence_grace_s}
         lease["renewed_at"] = time.time() - since
-        tmp = self.lease_file.with_name(self.lease_file.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(lease))
-            os.replace(tmp, self.lease_file)
+            write_atomically(self.lease_file, json.dumps(lease))
         except OSError as exc:  # a full disk must not stop the rounds
-            log.warning("site %s: cannot keep the lease in %s: %s", self.site, tmp, exc)
+            log.warning("site %s: cannot keep the lease in %s: %s", self.site, self.lease_file, exc)
 
     def _load_lease(self) -> None:
         """A lease a previous run of this agent held: it runs on from when it was renewed."""
