@@ -110,6 +110,8 @@ class ControlLoop:
         self.sweep_s = 5.0
         self.poll_s = 0.25  # time limits and unhinted reports are looked at this often
         self._last_poll = 0.0
+        self._last_budget_check = 0.0
+        self._budgets_stale = True  # a new book knows no budget holds yet
         self._last_report_sweep = 0.0
         self._last_agent_check = 0.0
         self._cancel_hint = threading.Event()  # the API recorded a cancel request
@@ -241,6 +243,7 @@ class ControlLoop:
             self._carry_out_cancels()
             self._take_reports()
             self._enforce_time_limits()
+            self._hold_spent_budgets(time.time() if now is None else now)
             self._schedule(time.time() if now is None else now)
             self._checkpoint_audit()
             self.stats.passes += 1
@@ -313,6 +316,7 @@ class ControlLoop:
             for agent in session.scalars(select(AgentRow).where(AgentRow.state != "up")):
                 scheduler.drain_site(agent.site)
         self.scheduler = scheduler
+        self._budgets_stale = True
         self._drained, self._removed, self._caps_applied = set(), set(), {}
         self._inventory_hint.set()
         self._nodes_hint.set()  # drains and removals are applied to the new book next
@@ -523,6 +527,20 @@ class ControlLoop:
                     run.state, run.stop_reason = "stopping", "time-limit"
                     _transition(session, job, "terminating", wall, "time-limit", f"ran {limit:g} s")
                     self.assignments_changed.set()
+
+    def _hold_spent_budgets(self, now: float) -> None:
+        """Tenants whose monthly budget is spent start no job (theirs wait, pending, with
+        the reason); raising the budget or a new month lifts the hold. Their running jobs go
+        on (docs/platform.md, "Limits"). The month's spend of every budgeted tenant is read
+        in a few queries, every `poll_s` and at once after the book was rebuilt (a tenant's
+        budget was changed)."""
+        if not self._budgets_stale and time.monotonic() - self._last_budget_check < self.poll_s:
+            return
+        self._budgets_stale = False
+        self._last_budget_check = time.monotonic()
+        with self.store.session() as session:
+            holds = accounting.budget_holds(session, now)
+        self.scheduler.hold_budgets(holds)
 
     # ----- what the sites' agents report ---------------------------------------------------
     def run_reported(self) -> None:

@@ -127,6 +127,15 @@ class LiveScheduler:
             return
         self.data_law.use(governance, self.book.waiting() if self.book is not None else [])
 
+    def hold_budgets(self, holds: dict[str, str]) -> None:
+        """Exactly these tenants' jobs are held for money (each with why); every other
+        tenant's hold is lifted. Only a tenant whose hold changed is looked at again."""
+        if self.book is None:
+            return
+        tenants = self.book.tenants
+        for name in sorted({a.name for a in tenants.all()} | holds.keys()):
+            tenants.hold_for_budget(name, holds.get(name))
+
     # ----- what happened ------------------------------------------------------------------
     def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:
         job = job_from_spec(spec, job_id, submitted_at)
