@@ -133,6 +133,14 @@ def server(
             "needs an admin or operator token). Only where the port is guarded elsewhere"
         ),
     ] = False,
+    budget_stops_running: Annotated[
+        bool,
+        typer.Option(
+            help="When a tenant's monthly budget is spent, stop its running jobs too (SIGTERM, "
+            "--grace, as a preemption: they wait, pending, with its other jobs). By default "
+            "they run to their end and only its waiting jobs are held"
+        ),
+    ] = False,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
@@ -165,6 +173,7 @@ def server(
             agent_timeout_s=agent_timeout,
             agent_lease_s=agent_lease,
             sandbox=sandbox,
+            budget_stops_running=budget_stops_running,
         )
     except BackendError as exc:  # a sandbox that cannot be made (--sandbox bwrap)
         raise fail(f"--sandbox {sandbox.value}: {exc}") from None

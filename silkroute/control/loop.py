@@ -96,6 +96,7 @@ class ControlLoop:
         grace_s: float = 10.0,
         agent_timeout_s: float = 15.0,
         lease_s: float | None = None,
+        budget_stops_running: bool = False,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -103,6 +104,9 @@ class ControlLoop:
         self.logs_dir = self.data_dir / "logs"
         self.tick_s = tick_s
         self.grace_s = grace_s
+        # What a spent monthly budget does to a tenant's running jobs: False (the default),
+        # they run to their end; True, they are stopped as a preemption (docs/platform.md).
+        self.budget_stops_running = budget_stops_running
         self.agent_timeout_s = agent_timeout_s
         self.agent_lease_s = lease_s
         self.stats = LoopStats()
@@ -541,6 +545,9 @@ class ControlLoop:
         with self.store.session() as session:
             holds = accounting.budget_holds(session, now)
         self.scheduler.hold_budgets(holds)
+        if self.budget_stops_running and holds:
+            reason = "its tenant's monthly budget is spent"
+            self._commit_decisions(self.scheduler.stop_tenants(holds, now, reason), now)
 
     # ----- what the sites' agents report ---------------------------------------------------
     def run_reported(self) -> None:
@@ -689,6 +696,10 @@ class ControlLoop:
         started = time.perf_counter()
         decisions = self.scheduler.step(now)
         self.stats.last_step_s = time.perf_counter() - started
+        self._commit_decisions(decisions, now)
+
+    def _commit_decisions(self, decisions: Sequence[LiveDecision], now: float) -> None:
+        """Each decision with its job's state change and audit record, in one transaction."""
         if not decisions:
             return
         with audited(self.store) as session:

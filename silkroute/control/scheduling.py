@@ -136,6 +136,21 @@ class LiveScheduler:
         for name in sorted({a.name for a in tenants.all()} | holds.keys()):
             tenants.hold_for_budget(name, holds.get(name))
 
+    def stop_tenants(self, tenants: Iterable[str], now: float, reason: str) -> list[PreemptJob]:
+        """Stop every started job of these tenants, as a preemption that checkpoints (SIGTERM,
+        then the grace period): each keeps its resources until its run is reported gone,
+        then waits in the queue again. Returns what the loop must carry out."""
+        book = self.book
+        if book is None:
+            return []
+        wanted = set(tenants)
+        stops = []
+        for job in sorted(book.running.values(), key=lambda j: j.id):
+            if job.tenant in wanted:
+                book.preempt(job, now, checkpoint_now=True)
+                stops.append(PreemptJob(job.id, reason, None))
+        return stops
+
     # ----- what happened ------------------------------------------------------------------
     def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:
         job = job_from_spec(spec, job_id, submitted_at)

@@ -15,7 +15,7 @@ from silkroute.control import accounting
 from silkroute.store.models import AuditRecordRow, JobEventRow, RunRow
 from tests.platform.conftest import Api
 from tests.platform.migrations import columns, execute, one_row, run
-from tests.platform.test_cli import cli
+from tests.platform.test_cli import app, cli, runner
 from tests.platform.test_tenant_limits import LAB, jobs_of, patch, wait_for_hold
 
 CPU = {"accelerators_per_worker": 0}
@@ -164,6 +164,26 @@ def test_a_spent_budget_holds_pending_jobs_until_it_is_raised_and_lets_running_o
     assert api.wait_for(token, second_id, ("succeeded", "failed"))["state"] == "succeeded"
 
 
+def test_with_budget_stops_running_a_spent_budget_stops_running_jobs_until_raised(
+    api: Api,
+) -> None:
+    api.platform.loop.budget_stops_running = True  # `silkroute server --budget-stops-running`
+    api.add_sites([LAB])
+    token = api.tenant("acme", monthly_budget=0.0002)
+    other = api.tenant("other")
+    job = api.submit(token, command="sleep 3", accelerators_per_worker=2).json()["id"]
+    wait_for_hold(api, token, job, "budget-exhausted")  # stopped, then held in the queue
+    shown = api.job(token, job)
+    assert shown["state"] == "pending"
+    stops = [e for e in shown["events"] if e["state"] == "terminating"]
+    assert stops and "monthly budget is spent" in stops[0]["message"], shown["events"]
+    theirs = api.submit(other, command="true", accelerators_per_worker=2).json()["id"]
+    assert api.wait_for(other, theirs, ("succeeded", "failed"))["state"] == "succeeded"
+    assert patch(api, "acme", {"monthly_budget": 100}).status_code == 200
+    assert api.wait_for(token, job, ("succeeded", "failed"))["state"] == "succeeded"
+    assert len(runs_of(api, [job])) == 2  # the stopped run, and the one that finished
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_budget_hold_ends_when_the_month_turns(api: Api) -> None:
     api.add_sites([LAB])
@@ -292,8 +312,14 @@ def test_the_cli_sets_shows_and_clears_a_running_cap(api: Api, server_url: str) 
             server_url, api.admin, "tenant", "update", "acme", "--max-running-jobs", bad
         )
         assert code == 2 and "--max-running-jobs" in out and out.count("\n") == 1, out
-    code, out = cli(server_url, api.admin, "tenant", "update", "--help")
-    assert code == 0 and "--max-running-jobs" in out, out
+    wide = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}  # option names are not cut short
+    for command, option in [
+        (["tenant", "update"], "--max-running-jobs"),
+        (["tenant", "create"], "--max-running-jobs"),
+        (["server"], "--budget-stops-running"),
+    ]:
+        shown = runner.invoke(app, [*command, "--help"], env=wide)
+        assert shown.exit_code == 0 and option in shown.output, shown.output
 
 
 # ----- migration 0007 -------------------------------------------------------------------------
