@@ -183,7 +183,7 @@ def month_start(epoch_s: float) -> float:
 
 def month_spends(session: Session, tenants: Collection[str], now: float) -> dict[str, float]:
     """Money each tenant spent in the current UTC month, running work included: a fixed
-    number of queries however many tenants and runs (the live loop asks every pass)."""
+    number of queries however many tenants and runs (the live loop asks every `poll_s`)."""
     wanted = sorted(set(tenants))
     if not wanted:
         return {}
@@ -191,7 +191,7 @@ def month_spends(session: Session, tenants: Collection[str], now: float) -> dict
     spent = dict.fromkeys(wanted, 0.0)
     for name, cost in session.execute(
         select(LedgerRow.tenant, func.sum(LedgerRow.cost))
-        .where(LedgerRow.tenant.in_(wanted), LedgerRow.ended_at >= since)
+        .where(LedgerRow.tenant.in_(wanted), LedgerRow.month == month_of(now))  # (its index)
         .group_by(LedgerRow.tenant)
     ):
         spent[name] += float(cost or 0.0)

@@ -133,8 +133,11 @@ class LiveScheduler:
         if self.book is None:
             return
         tenants = self.book.tenants
-        for name in sorted({a.name for a in tenants.all()} | holds.keys()):
-            tenants.hold_for_budget(name, holds.get(name))
+        for account in tenants.all():
+            if account.budget_hold is not None and account.name not in holds:
+                tenants.hold_for_budget(account.name, None)
+        for name, why in sorted(holds.items()):
+            tenants.hold_for_budget(name, why)
 
     def stop_tenants(self, tenants: Iterable[str], now: float, reason: str) -> list[PreemptJob]:
         """Stop every started job of these tenants, as a preemption that checkpoints (SIGTERM,
