@@ -269,7 +269,8 @@ Budget = Annotated[
     typer.Option(
         "--budget",
         help="Most money per month (USD), or none. Once spent, its new jobs are refused and "
-        "its pending ones wait until it is raised or the month ends; running ones go on",
+        "its pending ones wait until it is raised or the month ends (running ones finish "
+        "unless the server runs with --budget-stops-running)",
         show_default=False,
     ),
 ]

@@ -221,7 +221,7 @@ def budget_refusal(session: Session, tenant: TenantRow, now: float) -> str | Non
 
 def budget_holds(session: Session, now: float) -> dict[str, str]:
     """Tenants whose monthly budget is spent, each with why its jobs wait (the live loop
-    holds them; see docs/platform.md, "Limits")."""
+    holds them; see docs/platform.md, "In the live loop")."""
     budgets = {
         name: float(budget)
         for name, budget in session.execute(

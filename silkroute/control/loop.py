@@ -535,9 +535,9 @@ class ControlLoop:
     def _hold_spent_budgets(self, now: float) -> None:
         """Tenants whose monthly budget is spent start no job (theirs wait, pending, with
         the reason); raising the budget or a new month lifts the hold. Their running jobs go
-        on (docs/platform.md, "Limits"). The month's spend of every budgeted tenant is read
-        in a few queries, every `poll_s` and at once after the book was rebuilt (a tenant's
-        budget was changed)."""
+        on, or with `budget_stops_running` are stopped as a preemption (docs/platform.md, "In
+        the live loop"). The month's spend of every budgeted tenant is read in a few queries,
+        every `poll_s` and at once after the book was rebuilt (a tenant changed)."""
         if not self._budgets_stale and time.monotonic() - self._last_budget_check < self.poll_s:
             return
         self._budgets_stale = False

@@ -3,15 +3,21 @@ the driver's budget hold (admission `budget`), in one step, over steps, and in t
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from silkroute.model.tenant import TenantSpec
-from silkroute.scheduler.decisions import Hold, Start
+from silkroute.scheduler import core
+from silkroute.scheduler.decisions import Decision, Hold, Start
+from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
 from silkroute.sim.truth import SimJob
 from tests.builders import book_for, job, nodes
+from tests.scheduler.test_properties import clusters, job_streams
 
 
 @dataclass(frozen=True)
@@ -98,3 +104,53 @@ def test_the_simulator_honours_a_workloads_running_cap() -> None:
     assert starts == [0.0, 0.0, 100.0, 100.0, 200.0, 200.0]
     assert [j.first_start_time for j in jobs if j.tenant == "other"] == [0.0] * 6
     assert all(j.end_time is not None for j in jobs)
+
+
+CAPPED = [
+    TenantSpec(name="t1", max_running_jobs=1),
+    TenantSpec(name="t2", quota={"H100": 4}, max_running_jobs=2),
+    TenantSpec(name="t3", quota={"*": 6}),
+]
+
+
+def _capped_run(
+    cluster: list[NodeInfo], jobs: list[SimJob], order: str, backfill: str
+) -> list[tuple[float | None, float | None, int]]:
+    """Every job's first start, end and preemptions; after every step, each capped tenant
+    holds at most its cap of jobs, and its count is what the book holds for it. Every job
+    ends, but those that could never run on the cluster (dropped at submit)."""
+    book, scheduler = book_for(cluster, tenants=CAPPED, order=order, backfill=backfill)
+
+    def check(now: float, decisions: list[Decision]) -> None:
+        held = [*book.running.values(), *book.terminating.values()]
+        for spec in CAPPED:
+            account = book.tenants.get(spec.name)
+            assert account.jobs_holding == sum(1 for j in held if j.tenant == spec.name)
+            if spec.max_running_jobs is not None:
+                assert account.jobs_holding <= spec.max_running_jobs, (now, spec.name)
+
+    fresh = [j.fresh() for j in jobs]
+    sim = Simulator(book, scheduler, fresh)
+    sim.run("capped", observer=check)
+    dropped = {j.id for j in sim.dropped}
+    assert all(j.end_time is not None for j in fresh if j.id not in dropped)
+    return [(j.first_start_time, j.end_time, j.preemptions) for j in fresh]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cluster=clusters(),
+    jobs=job_streams(),
+    order=st.sampled_from(["fifo", "priority", "fairshare"]),
+    backfill=st.sampled_from(["easy", "greedy", "none"]),
+)
+def test_caps_hold_after_every_step_and_short_cuts_do_not_change_decisions(
+    cluster: list[NodeInfo], jobs: list[SimJob], order: str, backfill: str
+) -> None:
+    fast = _capped_run(cluster, jobs, order, backfill)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core, "still_no_room", lambda *args: False)
+        fresh_keys = itertools.count()
+        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+        slow = _capped_run(cluster, jobs, order, backfill)
+    assert fast == slow
