@@ -133,6 +133,14 @@ def server(
             "needs an admin or operator token). Only where the port is guarded elsewhere"
         ),
     ] = False,
+    budget_stops_running: Annotated[
+        bool,
+        typer.Option(
+            help="When a tenant's monthly budget is spent, stop its running jobs too (SIGTERM, "
+            "--grace, as a preemption: they wait, pending, with its other jobs). By default "
+            "they run to their end and only its waiting jobs are held"
+        ),
+    ] = False,
 ) -> None:
     """Run the control plane: the HTTP API and the live scheduling loop (Ctrl-C stops it)."""
     import uvicorn
@@ -165,6 +173,7 @@ def server(
             agent_timeout_s=agent_timeout,
             agent_lease_s=agent_lease,
             sandbox=sandbox,
+            budget_stops_running=budget_stops_running,
         )
     except BackendError as exc:  # a sandbox that cannot be made (--sandbox bwrap)
         raise fail(f"--sandbox {sandbox.value}: {exc}") from None
@@ -246,9 +255,24 @@ MaxPending = Annotated[
         show_default=False,
     ),
 ]
+MaxRunning = Annotated[
+    str | None,
+    typer.Option(
+        "--max-running-jobs",
+        help="Most of its jobs started at once, the rest wait pending (an integer, or none: "
+        "no cap; default none)",
+        show_default=False,
+    ),
+]
 Budget = Annotated[
     str | None,
-    typer.Option("--budget", help="Most money per month (USD), or none", show_default=False),
+    typer.Option(
+        "--budget",
+        help="Most money per month (USD), or none. Once spent, its new jobs are refused and "
+        "its pending ones wait until it is raised or the month ends (running ones finish "
+        "unless the server runs with --budget-stops-running)",
+        show_default=False,
+    ),
 ]
 
 
@@ -277,14 +301,15 @@ def parse_max_priority(text: str) -> str | int | None:
         return text.strip()
 
 
-def parse_max_pending(text: str) -> int | None:
+def parse_job_cap(option: str, text: str) -> int | None:
+    """A number of jobs, or none (no cap); the server checks the upper bound."""
     if _or_none(text):
         return None
     try:
         value = int(text)
     except ValueError:
-        raise fail(f"--max-pending-jobs: a whole number or none (got {text!r})") from None
-    check_number("--max-pending-jobs", value, least=0)
+        raise fail(f"{option}: a whole number or none (got {text!r})") from None
+    check_number(option, value, least=0)
     return value
 
 
@@ -318,11 +343,13 @@ def tenant_create(
     ] = False,
     max_priority: MaxPriority = None,
     max_pending_jobs: MaxPending = None,
+    max_running_jobs: MaxRunning = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
 ) -> None:
     """Create a tenant and print its token (shown once). Unless given, its jobs may ask for
-    at most `normal` priority and have at most 10,000 jobs pending."""
+    at most `normal` priority and have at most 10,000 jobs pending, with no cap on how many
+    run at once."""
     check_number("--voucher-hours", voucher_hours, least=0)
     check_number("--weight", weight, least=0, strict=True)
     body: dict[str, Any] = {
@@ -336,7 +363,9 @@ def tenant_create(
     if max_priority is not None:  # absent: the server's default
         body["max_priority"] = parse_max_priority(max_priority)
     if max_pending_jobs is not None:
-        body["max_pending_jobs"] = parse_max_pending(max_pending_jobs)
+        body["max_pending_jobs"] = parse_job_cap("--max-pending-jobs", max_pending_jobs)
+    if max_running_jobs is not None:
+        body["max_running_jobs"] = parse_job_cap("--max-running-jobs", max_running_jobs)
     created = call(url, token, "create_tenant", body)
     out.print(f"tenant {name} created; its token (shown once):\n{created['token']}", soft_wrap=True)
 
@@ -370,12 +399,14 @@ def tenant_update(
     budget: Budget = None,
     max_priority: MaxPriority = None,
     max_pending_jobs: MaxPending = None,
+    max_running_jobs: MaxRunning = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Change a tenant's settings (admins); only the options given change. The scheduler
-    uses them from its next pass; jobs already accepted are not touched."""
+    uses them from its next pass: a raised budget or running cap starts waiting jobs, a
+    lower one stops no running job."""
     check_number("--weight", weight, least=0, strict=True)
     check_number("--voucher-hours", voucher_hours, least=0)
     body: dict[str, Any] = {}
@@ -392,7 +423,9 @@ def tenant_update(
     if max_priority is not None:
         body["max_priority"] = parse_max_priority(max_priority)
     if max_pending_jobs is not None:
-        body["max_pending_jobs"] = parse_max_pending(max_pending_jobs)
+        body["max_pending_jobs"] = parse_job_cap("--max-pending-jobs", max_pending_jobs)
+    if max_running_jobs is not None:
+        body["max_running_jobs"] = parse_job_cap("--max-running-jobs", max_running_jobs)
     if not body:
         raise fail("nothing to change: give at least one option (see --help)")
     updated = call(url, token, "update_tenant", name, body)
@@ -422,6 +455,7 @@ def _tenant_table(tenants: list[dict[str, Any]]) -> None:
         "budget / month",
         "max priority",
         "max pending",
+        "max running",
     )
 
     def shown(value: Any) -> str:
@@ -439,6 +473,7 @@ def _tenant_table(tenants: list[dict[str, Any]]) -> None:
             budget,
             shown(t.get("max_priority")),
             shown(t.get("max_pending_jobs")),
+            shown(t.get("max_running_jobs")),
         )
     out.print(table)
 

@@ -19,7 +19,7 @@ from silkroute.control.limits import (
 )
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec, bounded_priority
-from silkroute.model.tenant import TenantSpec
+from silkroute.model.tenant import MAX_JOBS_LIMIT, TenantSpec
 
 
 class Problem(BaseModel):
@@ -41,6 +41,11 @@ MAX_PRIORITY_DOC = (
 MAX_PENDING_DOC = (
     "Most jobs it may have pending (not yet started) at once; null: no cap. Submits past it "
     "are refused (429)"
+)
+
+MAX_RUNNING_DOC = (
+    "Most of its jobs started at once (each replica and each gang counts one); null: no "
+    "cap. Jobs past it wait, pending, with the reason `max-running-jobs`"
 )
 
 
@@ -84,6 +89,9 @@ class TenantUpdate(BaseModel):
     max_pending_jobs: int | None = Field(
         default=None, ge=0, le=MAX_PENDING_JOBS_LIMIT, description=MAX_PENDING_DOC
     )
+    max_running_jobs: int | None = Field(
+        default=None, ge=0, le=MAX_JOBS_LIMIT, description=MAX_RUNNING_DOC
+    )
 
 
 class TenantOut(BaseModel):
@@ -97,6 +105,7 @@ class TenantOut(BaseModel):
     ciio: bool = False
     max_priority: str | int | None = Field(default=None, description=MAX_PRIORITY_DOC)
     max_pending_jobs: int | None = Field(default=None, description=MAX_PENDING_DOC)
+    max_running_jobs: int | None = Field(default=None, description=MAX_RUNNING_DOC)
 
 
 class TenantCreated(BaseModel):

@@ -9,6 +9,7 @@ Runs still going are counted up to now when usage or a budget is asked about.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -103,32 +104,36 @@ def usage_lines(
         )
         for r in session.scalars(query.order_by(LedgerRow.id))
     ]
-    lines.extend(_running_lines(session, tenant, since, until, now))
+    lines.extend(_running_lines(session, None if tenant is None else (tenant,), since, until, now))
     return lines
 
 
 def _running_lines(
-    session: Session, tenant: str | None, since: float | None, until: float | None, now: float
+    session: Session,
+    tenants: Collection[str] | None,
+    since: float | None,
+    until: float | None,
+    now: float,
 ) -> list[UsageLine]:
-
+    """Runs still going, counted up to `until` or now (`tenants`: only theirs; None: all)."""
     end = min(now, until) if until is not None else now
     query = (
         select(RunRow, JobRow.tenant)
         .join(JobRow, JobRow.id == RunRow.job_id)
         .where(RunRow.state.in_(("running", "stopping")), RunRow.started_at.is_not(None))
     )
-    if tenant is not None:
-        query = query.where(JobRow.tenant == tenant)
+    if tenants is not None:
+        query = query.where(JobRow.tenant.in_(sorted(set(tenants))))
+    # In a fixed order: what is left of a voucher goes to the oldest runs first.
+    found = session.execute(query.order_by(RunRow.created_at, RunRow.run_id)).all()
+    if not found:
+        return []
     sites = {s.name: s for s in session.scalars(select(SiteRow))}
-    left = {}
+    left = _vouchers_left(session, {owner for _, owner in found})
     out = []
-    for run, owner in session.execute(query):
+    for run, owner in found:
         start = max(run.started_at or end, since or 0.0)
         hours = max(0.0, end - start) * run.accelerators / HOUR
-        if owner not in left:
-            account = session.get(TenantRow, owner)
-            granted = account.voucher_accelerator_hours if account is not None else 0.0
-            left[owner] = max(0.0, granted - voucher_hours_used(session, owner))
         voucher = min(hours, left[owner])
         left[owner] -= voucher
         price = price_of(sites.get(run.site), run.accelerator_type)
@@ -148,11 +153,56 @@ def _running_lines(
     return out
 
 
+def _vouchers_left(session: Session, tenants: Collection[str]) -> dict[str, float]:
+    """Voucher hours each tenant has not used yet (two queries, whatever their number)."""
+    wanted = sorted(set(tenants))
+    granted = dict(
+        session.execute(
+            select(TenantRow.name, TenantRow.voucher_accelerator_hours).where(
+                TenantRow.name.in_(wanted)
+            )
+        ).all()
+    )
+    used = dict(
+        session.execute(
+            select(LedgerRow.tenant, func.sum(LedgerRow.voucher_hours))
+            .where(LedgerRow.tenant.in_(wanted))
+            .group_by(LedgerRow.tenant)
+        ).all()
+    )
+    return {
+        name: max(0.0, float(granted.get(name) or 0.0) - float(used.get(name) or 0.0))
+        for name in wanted
+    }
+
+
+def month_start(epoch_s: float) -> float:
+    """The first instant of the UTC month `epoch_s` falls in."""
+    return dt.datetime.strptime(month_of(epoch_s), "%Y-%m").replace(tzinfo=dt.UTC).timestamp()
+
+
+def month_spends(session: Session, tenants: Collection[str], now: float) -> dict[str, float]:
+    """Money each tenant spent in the current UTC month, running work included: a fixed
+    number of queries however many tenants and runs (the live loop asks every `poll_s`)."""
+    wanted = sorted(set(tenants))
+    if not wanted:
+        return {}
+    since = month_start(now)
+    spent = dict.fromkeys(wanted, 0.0)
+    for name, cost in session.execute(
+        select(LedgerRow.tenant, func.sum(LedgerRow.cost))
+        .where(LedgerRow.tenant.in_(wanted), LedgerRow.month == month_of(now))  # (its index)
+        .group_by(LedgerRow.tenant)
+    ):
+        spent[name] += float(cost or 0.0)
+    for line in _running_lines(session, wanted, since, None, now):
+        spent[line.tenant] += line.cost
+    return spent
+
+
 def month_spend(session: Session, tenant: str, now: float) -> float:
     """Money spent by `tenant` in the current UTC month, running work included."""
-    month = month_of(now)
-    start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.UTC).timestamp()
-    return sum(line.cost for line in usage_lines(session, tenant, start, None, now))
+    return month_spends(session, (tenant,), now)[tenant]
 
 
 def budget_refusal(session: Session, tenant: TenantRow, now: float) -> str | None:
@@ -167,6 +217,30 @@ def budget_refusal(session: Session, tenant: TenantRow, now: float) -> str | Non
             "the month ends"
         )
     return None
+
+
+def budget_holds(session: Session, now: float) -> dict[str, str]:
+    """Tenants whose monthly budget is spent, each with why its jobs wait (the live loop
+    holds them; see docs/platform.md, "In the live loop")."""
+    budgets = {
+        name: float(budget)
+        for name, budget in session.execute(
+            select(TenantRow.name, TenantRow.monthly_budget).where(
+                TenantRow.monthly_budget.is_not(None)
+            )
+        )
+        if budget is not None
+    }
+    spent = month_spends(session, budgets, now)
+    return {
+        name: (
+            f"tenant {name} has spent {_money(spent[name])} of its monthly budget of "
+            f"{_money(budget)} for {month_of(now)}; its jobs wait until the budget is raised "
+            "or the month ends"
+        )
+        for name, budget in sorted(budgets.items())
+        if spent[name] >= budget
+    }
 
 
 def _money(amount: float) -> str:

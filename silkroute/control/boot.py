@@ -29,6 +29,7 @@ def open_platform(
     agent_timeout_s: float = 15.0,
     sandbox: SandboxMode = SandboxMode.OFF,
     agent_lease_s: float | None = None,
+    budget_stops_running: bool = False,
 ) -> Platform:
     """Data under `data_dir` (SQLite database unless `db_url`, run folders, back-end state).
 
@@ -39,7 +40,8 @@ def open_platform(
     its runs itself; a down site's jobs are requeued only after this lease and `grace_s`.
     `sandbox`: how the embedded sites' local jobs are kept from the data directory, the audit
     key and a SQLite database kept elsewhere (`backends/sandbox.py`; a BackendError where it
-    cannot be made)."""
+    cannot be made). `budget_stops_running`: a tenant whose monthly budget is spent has its
+    running jobs stopped too (default: they finish; its waiting jobs are held either way)."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     # Decided before anything runs: a sandbox that cannot be made fails the start, not every
@@ -54,6 +56,7 @@ def open_platform(
         grace_s=grace_s,
         agent_timeout_s=agent_timeout_s,
         lease_s=agent_lease_s,
+        budget_stops_running=budget_stops_running,
     )
     # The audit log's signing key: made on first start (`admin init`) in the data directory.
     loop.audit_key = load_private_key(audit_key) if audit_key else signing_key(data_dir, True)

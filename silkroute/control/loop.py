@@ -96,6 +96,7 @@ class ControlLoop:
         grace_s: float = 10.0,
         agent_timeout_s: float = 15.0,
         lease_s: float | None = None,
+        budget_stops_running: bool = False,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -103,6 +104,9 @@ class ControlLoop:
         self.logs_dir = self.data_dir / "logs"
         self.tick_s = tick_s
         self.grace_s = grace_s
+        # What a spent monthly budget does to a tenant's running jobs: False (the default),
+        # they run to their end; True, they are stopped as a preemption (docs/platform.md).
+        self.budget_stops_running = budget_stops_running
         self.agent_timeout_s = agent_timeout_s
         self.agent_lease_s = lease_s
         self.stats = LoopStats()
@@ -110,6 +114,8 @@ class ControlLoop:
         self.sweep_s = 5.0
         self.poll_s = 0.25  # time limits and unhinted reports are looked at this often
         self._last_poll = 0.0
+        self._last_budget_check = 0.0
+        self._budgets_stale = True  # a new book knows no budget holds yet
         self._last_report_sweep = 0.0
         self._last_agent_check = 0.0
         self._cancel_hint = threading.Event()  # the API recorded a cancel request
@@ -241,6 +247,7 @@ class ControlLoop:
             self._carry_out_cancels()
             self._take_reports()
             self._enforce_time_limits()
+            self._hold_spent_budgets(time.time() if now is None else now)
             self._schedule(time.time() if now is None else now)
             self._checkpoint_audit()
             self.stats.passes += 1
@@ -313,6 +320,7 @@ class ControlLoop:
             for agent in session.scalars(select(AgentRow).where(AgentRow.state != "up")):
                 scheduler.drain_site(agent.site)
         self.scheduler = scheduler
+        self._budgets_stale = True
         self._drained, self._removed, self._caps_applied = set(), set(), {}
         self._inventory_hint.set()
         self._nodes_hint.set()  # drains and removals are applied to the new book next
@@ -524,6 +532,23 @@ class ControlLoop:
                     _transition(session, job, "terminating", wall, "time-limit", f"ran {limit:g} s")
                     self.assignments_changed.set()
 
+    def _hold_spent_budgets(self, now: float) -> None:
+        """Tenants whose monthly budget is spent start no job (theirs wait, pending, with
+        the reason); raising the budget or a new month lifts the hold. Their running jobs go
+        on, or with `budget_stops_running` are stopped as a preemption (docs/platform.md, "In
+        the live loop"). The month's spend of every budgeted tenant is read in a few queries,
+        every `poll_s` and at once after the book was rebuilt (a tenant changed)."""
+        if not self._budgets_stale and time.monotonic() - self._last_budget_check < self.poll_s:
+            return
+        self._budgets_stale = False
+        self._last_budget_check = time.monotonic()
+        with self.store.session() as session:
+            holds = accounting.budget_holds(session, now)
+        self.scheduler.hold_budgets(holds)
+        if self.budget_stops_running and holds:
+            reason = "its tenant's monthly budget is spent"
+            self._commit_decisions(self.scheduler.stop_tenants(holds, now, reason), now)
+
     # ----- what the sites' agents report ---------------------------------------------------
     def run_reported(self) -> None:
         """An agent reported an engine state (thread-safe): take it in on the next pass."""
@@ -671,6 +696,10 @@ class ControlLoop:
         started = time.perf_counter()
         decisions = self.scheduler.step(now)
         self.stats.last_step_s = time.perf_counter() - started
+        self._commit_decisions(decisions, now)
+
+    def _commit_decisions(self, decisions: Sequence[LiveDecision], now: float) -> None:
+        """Each decision with its job's state change and audit record, in one transaction."""
         if not decisions:
             return
         with audited(self.store) as session:

@@ -127,6 +127,33 @@ class LiveScheduler:
             return
         self.data_law.use(governance, self.book.waiting() if self.book is not None else [])
 
+    def hold_budgets(self, holds: dict[str, str]) -> None:
+        """Exactly these tenants' jobs are held for money (each with why); every other
+        tenant's hold is lifted. Only a tenant whose hold changed is looked at again."""
+        if self.book is None:
+            return
+        tenants = self.book.tenants
+        for account in tenants.all():
+            if account.budget_hold is not None and account.name not in holds:
+                tenants.hold_for_budget(account.name, None)
+        for name, why in sorted(holds.items()):
+            tenants.hold_for_budget(name, why)
+
+    def stop_tenants(self, tenants: Iterable[str], now: float, reason: str) -> list[PreemptJob]:
+        """Stop every started job of these tenants, as a preemption that checkpoints (SIGTERM,
+        then the grace period): each keeps its resources until its run is reported gone,
+        then waits in the queue again. Returns what the loop must carry out."""
+        book = self.book
+        if book is None:
+            return []
+        wanted = set(tenants)
+        stops = []
+        for job in sorted(book.running.values(), key=lambda j: j.id):
+            if job.tenant in wanted:
+                book.preempt(job, now, checkpoint_now=True)
+                stops.append(PreemptJob(job.id, reason, None))
+        return stops
+
     # ----- what happened ------------------------------------------------------------------
     def add_pending(self, job_id: int, spec: JobSpec, submitted_at: float) -> None:
         job = job_from_spec(spec, job_id, submitted_at)

@@ -92,6 +92,7 @@ def create_tenant(
             quota=dict(spec.quota),
             voucher_accelerator_hours=spec.voucher_accelerator_hours,
             pay_as_you_go=spec.pay_as_you_go,
+            max_running_jobs=spec.max_running_jobs,
             monthly_budget=monthly_budget,
             created_at=time.time(),
             ciio=ciio,
@@ -116,9 +117,10 @@ def create_tenant(
 
 
 # What `PATCH /v1/tenants/{name}` may change: the scheduler's view of the tenant (checked
-# as a `TenantSpec`, never null) and the control plane's own caps (null: none).
+# as a `TenantSpec`; its caps may be null: none) and the control plane's own caps.
 SPEC_SETTINGS = ("weight", "quota", "voucher_accelerator_hours", "pay_as_you_go")
-NULLABLE_SETTINGS = ("monthly_budget", "max_priority", "max_pending_jobs")
+SPEC_CAPS = ("max_running_jobs",)
+NULLABLE_SETTINGS = ("monthly_budget", "max_priority", "max_pending_jobs", *SPEC_CAPS)
 TENANT_SETTINGS = (*SPEC_SETTINGS, *NULLABLE_SETTINGS)
 
 
@@ -126,8 +128,9 @@ def update_tenant(
     platform: Platform, caller: Principal, name: str, changes: dict[str, Any]
 ) -> TenantRow:
     """Change some of a tenant's settings (admins only, audited). The live loop's book is
-    rebuilt on its next pass, so a new weight, quota or voucher grant counts from then on;
-    new limits apply to the next submit. Jobs already accepted are not touched."""
+    rebuilt on its next pass, so a new weight, quota, voucher grant, running cap or budget
+    counts from then on; new submit limits apply to the next submit. Jobs already accepted
+    are not touched (a lower running cap stops none: it holds the next starts)."""
     if caller.role is Role.TENANT and caller.tenant != name:
         raise not_found("tenant")  # another tenant's looks exactly like a missing one
     caller.require(Role.ADMIN)  # its own tenant, or an operator: 403 (roles, platform.md)
@@ -147,7 +150,7 @@ def update_tenant(
         if row is None:
             raise not_found("tenant")
         before = _settings(row)
-        given = {k: v for k, v in changes.items() if k in SPEC_SETTINGS}
+        given = {k: v for k, v in changes.items() if k in (*SPEC_SETTINGS, *SPEC_CAPS)}
         merged = {**row.spec().model_dump(), **given}
         try:
             spec = TenantSpec.model_validate(merged)
@@ -156,6 +159,7 @@ def update_tenant(
         row.weight, row.quota = spec.weight, dict(spec.quota)
         row.voucher_accelerator_hours = spec.voucher_accelerator_hours
         row.pay_as_you_go = spec.pay_as_you_go
+        row.max_running_jobs = spec.max_running_jobs
         if "monthly_budget" in changes:
             row.monthly_budget = changes["monthly_budget"]
         if "max_priority" in changes:
@@ -180,6 +184,7 @@ def _settings(row: TenantRow) -> dict[str, Any]:
         "monthly_budget": row.monthly_budget,
         "max_priority": limits.ceiling(row),
         "max_pending_jobs": row.max_pending_jobs,
+        "max_running_jobs": row.max_running_jobs,
     }
 
 

@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from silkroute.model.accelerators import catalogue
 
+# The largest job-count cap an admin may set (a store's 32-bit ids are far below it).
+MAX_JOBS_LIMIT = 100_000_000
+
 
 class TenantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,6 +25,15 @@ class TenantSpec(BaseModel):
     )
     pay_as_you_go: bool = Field(
         default=True, description="False: work is admitted only while vouchers remain"
+    )
+    max_running_jobs: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_JOBS_LIMIT,
+        description=(
+            "Most of its jobs started at once (each replica and each gang counts one); "
+            "null: no cap. Jobs past it wait, pending, until one of its jobs ends"
+        ),
     )
 
     @field_validator("quota")

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from silkroute.scheduler.core import Scheduler
 from silkroute.scheduler.placement import PlacementPolicy
+from silkroute.scheduler.policies.admission_budget import BudgetAdmission
+from silkroute.scheduler.policies.admission_running_jobs import RunningJobsAdmission
 from silkroute.scheduler.policies.admission_vouchers import VoucherAdmission
 from silkroute.scheduler.policies.base import (
     BACKFILL_MODES,
@@ -126,6 +128,8 @@ for _name, _order in {
 }.items():
     REGISTRY.register("order", _name, _order)
 REGISTRY.register("admission", "vouchers", VoucherAdmission)
+REGISTRY.register("admission", "running-jobs", RunningJobsAdmission)
+REGISTRY.register("admission", "budget", BudgetAdmission)
 REGISTRY.register("pool-filter", "quota", QuotaFilter)
 REGISTRY.register("pool-filter", "latency-slo", LatencySloFilter)
 for _name, _node in {
@@ -186,7 +190,8 @@ CONFIGURED_POOL_FILTERS: dict[str, type[PoolFilter]] = {"data-law": DataLawFilte
 
 # Pool scoring used unless a placement names its own: data first, then speed, then price.
 DEFAULT_POOL_SCORERS = (("locality", 4.0), ("latency", 2.0), ("speed", 1.0), ("price", 0.01))
-DEFAULT_ADMISSION = ("vouchers",)
+# Each passes every job of a tenant without the limit it checks (no cap, no hold).
+DEFAULT_ADMISSION = ("vouchers", "budget", "running-jobs")
 DEFAULT_POOL_FILTERS = ("quota", "latency-slo")
 
 

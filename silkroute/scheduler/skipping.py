@@ -33,13 +33,12 @@ def blocked_key(
     # New victims matter only to a job that will try to evict: not the lowest class, and
     # only while no job is blocked ahead of it (the first blocked job stops preemption).
     may_evict = preemption is not None and job.priority > 0 and head is None
-    # Usage matters only to a tenant that quotas or vouchers limit.
+    # Usage matters only to a tenant that quotas, vouchers, caps or a budget limit.
     account = book.tenants.get(job.tenant)
-    limited = bool(account.quota) or not account.pay_as_you_go
     return (
         book.cluster.epoch_sum(pools),
         sum(book.victim_epoch[p] for p in pools) if may_evict else 0,
-        account.version if limited else 0,
+        account.version if account.limited else 0,
         -1 if head is None else head.job_id,
     )
 

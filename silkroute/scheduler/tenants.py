@@ -17,10 +17,28 @@ class TenantAccount:
     gpus_in_use: dict[str, float] = field(default_factory=dict)
     cpu_milli_in_use: int = 0
     consumed_gpu_s: float = 0.0
+    # Jobs holding resources (starting, running, or stopping until they are gone); at most
+    # `max_running_jobs` of them (None: no cap), as Slurm's MaxJobs association limit.
+    max_running_jobs: int | None = None
+    jobs_holding: int = 0
+    # Why none of its jobs may start now for money (its driver decides: the control plane
+    # when its monthly budget is spent); None: no such hold. Set through `hold_for_budget`.
+    budget_hold: str | None = None
     # Bumped whenever usage changes: a job held for quota or vouchers may now pass (usage
     # dropped), or its hold reason may have changed (usage grew: "quota-exceeded" where it
     # waited for room before). Only jobs of limited tenants key on it (skipping.blocked_key).
     version: int = 0
+
+    @property
+    def limited(self) -> bool:
+        """True when its usage decides whether its jobs may start (quota, vouchers, a cap on
+        running jobs, a budget hold): only then do its waiting jobs key on `version`."""
+        return (
+            bool(self.quota)
+            or not self.pay_as_you_go
+            or self.max_running_jobs is not None
+            or self.budget_hold is not None
+        )
 
     def in_use(self, accel_type: str | None) -> float:
         if accel_type is None:
@@ -40,6 +58,7 @@ class TenantBook:
                 quota=dict(spec.quota),
                 voucher_gpu_s=spec.voucher_accelerator_hours * 3600.0,
                 pay_as_you_go=spec.pay_as_you_go,
+                max_running_jobs=spec.max_running_jobs,
             )
 
     def get(self, name: str) -> TenantAccount:
@@ -56,6 +75,7 @@ class TenantBook:
         if accel_type is not None:
             account.gpus_in_use[accel_type] = account.gpus_in_use.get(accel_type, 0.0) + gpus
         account.cpu_milli_in_use += cpu_milli
+        account.jobs_holding += 1
         account.version += 1
 
     def charge_stop(
@@ -66,5 +86,16 @@ class TenantBook:
             left = account.gpus_in_use.get(accel_type, 0.0) - gpus
             account.gpus_in_use[accel_type] = 0.0 if abs(left) < 1e-9 else left
         account.cpu_milli_in_use -= cpu_milli
+        account.jobs_holding -= 1
         account.consumed_gpu_s += gpu_s
         account.version += 1
+
+    def hold_for_budget(self, name: str, why: str | None) -> bool:
+        """Hold every waiting job of the tenant (`why`: for people), or lift the hold (None).
+        True when that changed anything (its waiting jobs are then looked at again)."""
+        account = self.get(name)
+        if (account.budget_hold is None) == (why is None):
+            return False
+        account.budget_hold = why
+        account.version += 1
+        return True

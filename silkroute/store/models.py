@@ -48,6 +48,8 @@ class TenantRow(Base):
     max_priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # The most jobs it may have pending at once (refused at submit beyond); None: no cap.
     max_pending_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The most jobs it may have started at once (the live loop holds the rest); None: no cap.
+    max_running_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def spec(self) -> TenantSpec:
         """The tenant as the scheduler and the API see it (the one row-to-spec mapping)."""
@@ -58,6 +60,7 @@ class TenantRow(Base):
             quota=self.quota,
             voucher_accelerator_hours=self.voucher_accelerator_hours,
             pay_as_you_go=self.pay_as_you_go,
+            max_running_jobs=self.max_running_jobs,
         )
 
 

@@ -3,7 +3,7 @@
 | interface | question it answers | built-ins (registry names) |
 |---|---|---|
 | `QueueOrder` | which pending job goes first | fifo, priority, fairshare, las, speed-las |
-| `Admission` | may this job run at all now | vouchers (round policies add their gate) |
+| `Admission` | may this job run at all now | vouchers, budget, running-jobs (rounds add a gate) |
 | `PoolFilter` | may it run in this pool (site x type) | quota, latency-slo (and data-law) |
 | `PoolScorer` | which pool is best | locality, latency, speed, price |
 | `NodeScorer` | which node inside a pool | packing, spread, fgd, silk, bestfit, ... |

@@ -1,0 +1,27 @@
+"""A cap on each tenant's jobs started at once (Slurm's MaxJobs / GrpJobs association limit).
+
+Counted where jobs start: the book charges a tenant's account at each start it proposes, so
+the cap holds within one step however many of its jobs are waiting. A gang is one job; each
+replica of an inference job is its own job. A job that was told to stop counts until its
+run is reported gone (it still holds its devices).
+"""
+
+from __future__ import annotations
+
+from silkroute.scheduler.job import Job
+from silkroute.scheduler.policies.base import Admission, Context
+
+
+class RunningJobsAdmission(Admission):
+    name = "running-jobs"
+
+    def check(self, job: Job, ctx: Context) -> tuple[str, str] | None:
+        account = ctx.tenants.get(job.tenant)
+        cap = account.max_running_jobs
+        if cap is None or account.jobs_holding < cap:
+            return None
+        return (
+            "max-running-jobs",
+            f"tenant {job.tenant} has {account.jobs_holding} jobs running and may run at most "
+            f"{cap} at once (max_running_jobs); this job starts when one of them ends",
+        )
