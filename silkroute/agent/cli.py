@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from silkroute.backends.lease import LEASE_FILE
 from silkroute.backends.sandbox import SandboxMode
 from silkroute.console import check_number, fail
 
@@ -106,6 +107,7 @@ def agent(
     check_number("--ray-grace", ray_grace, least=0)
     root = (work_dir or Path(".silkroute-agent") / site).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    lease_dir = _lease_dir(root)
     job_sandbox = None
     if backend is Engine.LOCAL:
         from silkroute.backends.sandbox import make_sandbox
@@ -126,6 +128,7 @@ def agent(
                 accelerators=count,
                 nodes=local_nodes,
                 sandbox=job_sandbox,
+                agent_lease=lease_dir,
             )
         else:
             engine = _backend(
@@ -140,7 +143,7 @@ def agent(
         control=control,
         work_dir=root / "runs",
         checkpoint_root=(checkpoint_dir or root / "checkpoints"),
-        lease_file=root / "lease.json",
+        lease_file=lease_dir / LEASE_FILE,
     )
     stop = threading.Event()
 
@@ -158,6 +161,17 @@ def agent(
     finally:
         site_agent.close()
         control.close()
+
+
+def _lease_dir(root: Path) -> Path:
+    """`<work-dir>/lease/`: the kept lease and the `alive` stamp, a folder of their own so a
+    sandboxed rank's runner can be shown it and nothing else of the work dir."""
+    folder = root / "lease"
+    folder.mkdir(exist_ok=True)
+    old = root / LEASE_FILE  # where agents before the folder kept it
+    if old.exists() and not (folder / LEASE_FILE).exists():
+        old.replace(folder / LEASE_FILE)
+    return folder
 
 
 def _backend(
