@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from silkroute.backends.base import RunState
+from silkroute.backends.local import LocalBackend
 from silkroute.store.throwaway_pg import free_port
 from tests.agent.harness import (
     CLI,
@@ -97,6 +99,48 @@ def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_af
     assert "site-down" in [e["reason"] for e in done["events"]]
     attempts = assert_one_at_a_time(trace, seen_dead={1: stopped})
     assert sorted(attempts) == [1, 2] and attempts[1].how in ("stopped", "")
+    if engine.name == "local":  # the live agent stopped it; its runners left it alone
+        assert attempts[1].terms == 1, trace.read_text()
+
+
+def test_a_dead_agents_run_is_stopped_by_its_runner_before_the_server_writes_it_off(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path)
+    trace = tmp_path / "trace"
+    plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
+    agent = plane.agents[0]
+    agent.kill9()  # the agent is gone; its engine (the rank's runner) is not
+    killed = time.time()
+    lease = HEARTBEAT_TIMEOUT_S
+    time.sleep(lease / 4)
+    assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
+    stopped = wait_until(
+        "the runner stops its run", lambda: read_trace(trace).attempts[1].ended, 30
+    )
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and done["site"] == "spare", done
+    first, second = done["runs"]  # restarted exactly once
+    assert first["site"] == "edge" and first["outcome"] == "lost", first
+    assert second["site"] == "spare" and second["started_at"] >= first["ended_at"], second
+    heard = last_heard(plane, "edge")
+    assert heard <= killed
+    # Stopped once the lease had run out (the kept lease may say up to a second early),
+    # and over (its SIGTERM handler's checkpoint included) before the server's write-off.
+    assert heard + lease - 1.0 <= stopped <= first["ended_at"], (stopped - heard, first)
+    assert first["ended_at"] >= heard + lease + GRACE_S
+    attempts = assert_one_at_a_time(trace)  # the second started after the first ended
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped", trace.read_text()
+    assert attempts[1].terms == 1, trace.read_text()
+    assert attempts[2].started >= stopped
+    # The agent, back later, finds its run ended by the runner and starts nothing again.
+    agent.start()
+    wait_until("site edge up again", lambda: plane.site_state("edge") == "up", 60)
+    backend = LocalBackend(plane.root / "agent-edge" / "engine")
+    old = backend.poll([first["run_id"]])[first["run_id"]]
+    assert old.state is RunState.CANCELLED and old.fenced, old
+    assert plane.job(token, job_id)["runs"] == done["runs"]
+    assert sorted(read_trace(trace).attempts) == [1, 2]
 
 
 def test_an_agent_that_reaches_the_server_again_within_its_lease_keeps_its_runs(
