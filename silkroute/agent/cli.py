@@ -82,6 +82,14 @@ def agent(
     slurm_partition: Annotated[
         str | None, typer.Option(help="Slurm partition (--backend slurm)")
     ] = None,
+    engine_fence: Annotated[
+        bool,
+        typer.Option(
+            help="--backend slurm: the work dir is on a file system the compute nodes "
+            "share, so each job's batch shell stops its ranks itself once this agent is gone "
+            "past its lease (the local engine always does; see docs/agents.md)"
+        ),
+    ] = False,
     sandbox: Annotated[
         SandboxMode,
         typer.Option(
@@ -132,7 +140,14 @@ def agent(
             )
         else:
             engine = _backend(
-                backend, root, namespace, ray_address, ray_python, ray_grace, slurm_partition
+                backend,
+                root,
+                namespace,
+                ray_address,
+                ray_python,
+                ray_grace,
+                slurm_partition,
+                lease_dir if engine_fence else None,
             )
     except BackendError as exc:
         raise fail(f"--backend {backend.value}: {exc}") from None
@@ -182,11 +197,12 @@ def _backend(
     ray_python: str,
     ray_grace: float,
     slurm_partition: str | None,
+    agent_lease: Path | None,
 ) -> Any:
     if engine is Engine.SLURM:
         from silkroute.backends.slurm import SlurmBackend
 
-        return SlurmBackend(namespace=namespace, partition=slurm_partition)
+        return SlurmBackend(namespace=namespace, partition=slurm_partition, agent_lease=agent_lease)
     from silkroute.backends.ray import RayBackend
 
     return RayBackend(ray_address, namespace=namespace, python=ray_python, max_grace_s=ray_grace)
