@@ -85,9 +85,10 @@ def agent(
     engine_fence: Annotated[
         bool,
         typer.Option(
-            help="--backend slurm: the work dir is on a file system the compute nodes "
-            "share, so each job's batch shell stops its ranks itself once this agent is gone "
-            "past its lease (the local engine always does; see docs/agents.md)"
+            help="--backend slurm or ray: the work dir is on a file system the engine's nodes "
+            "share (Slurm's compute nodes, the node of Ray's job drivers), so each job stops "
+            "its ranks itself once this agent is gone past its lease (the local engine "
+            "always does; see docs/agents.md)"
         ),
     ] = False,
     sandbox: Annotated[
@@ -205,7 +206,13 @@ def _backend(
         return SlurmBackend(namespace=namespace, partition=slurm_partition, agent_lease=agent_lease)
     from silkroute.backends.ray import RayBackend
 
-    return RayBackend(ray_address, namespace=namespace, python=ray_python, max_grace_s=ray_grace)
+    return RayBackend(
+        ray_address,
+        namespace=namespace,
+        python=ray_python,
+        max_grace_s=ray_grace,
+        agent_lease=agent_lease,
+    )
 
 
 def _accelerators(text: str | None) -> tuple[str | None, int]:

@@ -99,3 +99,43 @@ def test_the_kept_lease_reads_as_the_agent_writes_it(tmp_path: Path) -> None:
     assert read_lease(tmp_path) == lease
     (tmp_path / LEASE_FILE).write_text(json.dumps({"lease_s": 2.5}))
     assert read_lease(tmp_path) is None
+
+
+@pytest.mark.xdist_group("ray")
+def test_a_ray_job_whose_agent_is_gone_stops_its_gang_at_the_lease(ray_engine: Engine) -> None:
+    folder = ray_engine.root / f"lease-{uuid.uuid4().hex[:8]}"
+    backend = ray_engine.make(agent_lease=folder)
+    trace = folder.parent / f"trace-{folder.name}"
+    lease = keep_lease(folder, lease_s=3.0, grace_s=4.0, renewed_at=time.time())
+    with LiveAgent(folder, lease, renew_s=0.5):
+        spec = started_gang(ray_engine, backend, trace)
+    kept = read_lease(folder)
+    assert kept is not None
+    status = ray_engine.wait(backend, spec.run_id, lambda s: s.state.terminal, 60)
+    assert status.state is RunState.CANCELLED and status.fenced, status
+    terms, saved = events(trace, "term"), events(trace, "saved")
+    assert sorted(terms) == [0, 1] and all(len(t) == 1 for t in terms.values()), terms
+    assert sorted(saved) == [0, 1], trace.read_text()
+    for (at,) in terms.values():
+        assert kept.ends_at <= at <= kept.ends_at + 3.0, (at - kept.ends_at, kept)
+    assert status.ended_at is not None and status.ended_at <= kept.kill_at + 2.0
+
+
+@pytest.mark.xdist_group("ray")
+def test_a_ray_job_of_a_live_agent_that_lost_the_server_waits_for_the_agents_stop(
+    ray_engine: Engine,
+) -> None:
+    folder = ray_engine.root / f"lease-{uuid.uuid4().hex[:8]}"
+    backend = ray_engine.make(agent_lease=folder)
+    trace = folder.parent / f"trace-{folder.name}"
+    lease = keep_lease(folder, lease_s=2.0, grace_s=4.0, renewed_at=time.time())
+    with LiveAgent(folder, lease):
+        spec = started_gang(ray_engine, backend, trace)
+        time.sleep(max(0.0, lease.ends_at + AGENT_SILENT_S + 2.0 - time.time()))
+        assert backend.poll([spec.run_id])[spec.run_id].state is RunState.RUNNING
+        assert not events(trace, "term"), trace.read_text()
+        backend.cancel(spec.run_id, grace_s=ray_engine.grace_s)
+    status = backend.poll([spec.run_id])[spec.run_id]
+    assert status.state is RunState.CANCELLED and not status.fenced, status
+    terms = events(trace, "term")
+    assert sorted(terms) == [0, 1] and all(len(t) == 1 for t in terms.values()), terms
