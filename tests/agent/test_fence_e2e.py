@@ -32,16 +32,21 @@ pytestmark = pytest.mark.slow
 
 
 def edge_job(
-    plane: ControlPlane, tmp_path: Path, stop_s: float = 1.0, engine: Engine | None = None
+    plane: ControlPlane,
+    tmp_path: Path,
+    stop_s: float = 1.0,
+    engine: Engine | None = None,
+    agent_args: tuple[str, ...] = (),
 ) -> tuple[str, int, Path]:
     """Site `edge` (2 nodes x 2 T4) served by a real agent (on `engine`, else the local
-    one), and a traced job running there. Returns the tenant's token, the job's id and the
-    job's release file."""
+    one; `agent_args`: more options), and a traced job running there. Returns the tenant's
+    token, the job's id and the job's release file."""
     plane.add_site(site("edge", "T4", nodes=2, per_node=2, cpu=2))
     if engine is None:
-        plane.agent("edge", LOCAL_AGENT_ARGS).start()
+        plane.agent("edge", [*LOCAL_AGENT_ARGS, *agent_args]).start()
     else:
-        plane.agent("edge", engine.agent_args, engine.agent_env or None).start()
+        args = [*engine.agent_args, *agent_args]
+        plane.agent("edge", args, engine.agent_env or None).start()
     wait_until("site edge up", lambda: plane.site_state("edge") == "up", 90)
     token = plane.tenant("t1")
     trace, release = tmp_path / "trace", tmp_path / "release"
@@ -103,10 +108,13 @@ def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_af
         assert attempts[1].terms == 1, trace.read_text()
 
 
-def test_a_dead_agents_run_is_stopped_by_its_runner_before_the_server_writes_it_off(
-    plane: ControlPlane, tmp_path: Path
+def test_a_dead_agents_run_is_stopped_by_its_engine_before_the_server_writes_it_off(
+    plane: ControlPlane, tmp_path: Path, engine: Engine
 ) -> None:
-    token, job_id, _ = edge_job(plane, tmp_path)
+    # The local engine's runners always watch the agent's lease; Slurm's and Ray's jobs do
+    # where the agent's work dir is shared with the engine's nodes (here: one machine).
+    fence = () if engine.name == "local" else ("--engine-fence",)
+    token, job_id, _ = edge_job(plane, tmp_path, engine=engine, agent_args=fence)
     trace = tmp_path / "trace"
     plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
     agent = plane.agents[0]
@@ -116,7 +124,7 @@ def test_a_dead_agents_run_is_stopped_by_its_runner_before_the_server_writes_it_
     time.sleep(lease / 4)
     assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
     stopped = wait_until(
-        "the runner stops its run", lambda: read_trace(trace).attempts[1].ended, 30
+        "the engine stops the run", lambda: read_trace(trace).attempts[1].ended, 30
     )
     done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
     assert done["state"] == "succeeded" and done["site"] == "spare", done
@@ -133,10 +141,14 @@ def test_a_dead_agents_run_is_stopped_by_its_runner_before_the_server_writes_it_
     assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped", trace.read_text()
     assert attempts[1].terms == 1, trace.read_text()
     assert attempts[2].started >= stopped
-    # The agent, back later, finds its run ended by the runner and starts nothing again.
+    # The agent, back later, finds its run ended by the engine and starts nothing again.
     agent.start()
     wait_until("site edge up again", lambda: plane.site_state("edge") == "up", 60)
-    backend = LocalBackend(plane.root / "agent-edge" / "engine")
+    backend = (
+        LocalBackend(plane.root / "agent-edge" / "engine")
+        if engine.name == "local"
+        else engine.make(namespace=plane.namespace)
+    )
     old = backend.poll([first["run_id"]])[first["run_id"]]
     assert old.state is RunState.CANCELLED and old.fenced, old
     assert plane.job(token, job_id)["runs"] == done["runs"]
