@@ -246,3 +246,26 @@ def test_an_agent_restarted_while_the_server_is_out_of_reach_stops_its_runs_in_t
     assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
     attempts = assert_one_at_a_time(trace)
     assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_a_frozen_agents_run_is_stopped_by_its_runner_and_the_thawed_agent_stops_it_no_more(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path, stop_s=2.0)
+    trace = tmp_path / "trace"
+    plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
+    agent = plane.agents[0]
+    assert agent.proc is not None
+    os.kill(agent.proc.pid, signal.SIGSTOP)  # alive, but neither renews nor says so
+    frozen = time.time()
+    try:
+        wait_until("the runner stops the run", lambda: read_trace(trace).attempts[1].terms, 30)
+    finally:
+        os.kill(agent.proc.pid, signal.SIGCONT)  # mid-checkpoint
+    stopped = wait_until("the run ends", lambda: read_trace(trace).attempts[1].ended, 30)
+    assert stopped <= frozen + HEARTBEAT_TIMEOUT_S + GRACE_S + 2, stopped - frozen
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped", trace.read_text()
+    assert attempts[1].terms == 1, trace.read_text()  # one stopper: the runner
