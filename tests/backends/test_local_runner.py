@@ -152,7 +152,7 @@ def test_a_rank_whose_agent_is_gone_is_stopped_at_the_lease_and_reported_fenced(
     backend.submit(spec(tmp_path, "r1", CHECKPOINTING, workers=2))  # no `alive`: agent gone
     ended, status = wait_ended(backend, "r1")
     assert status.state is RunState.CANCELLED and status.fenced, status
-    assert lease.ends_at <= ended <= lease.kill_at + 1.0, (ended - lease.ends_at, status)
+    assert lease.ends_at <= ended <= lease.kill_at + 2.0, (ended - lease.ends_at, status)
     for rank in (0, 1):
         assert stdout(tmp_path, "r1", rank) == ["term", "saved"]  # one SIGTERM, a full save
         stderr = (tmp_path / "runs" / "r1" / f"stderr-{rank}.log").read_text()
@@ -168,7 +168,7 @@ def test_a_rank_that_ignores_sigterm_is_killed_at_the_lease_plus_the_grace(
     backend.submit(spec(tmp_path, "r1", IGNORES_SIGTERM))
     ended, status = wait_ended(backend, "r1")
     assert status.state is RunState.CANCELLED and status.fenced, status
-    assert lease.kill_at <= ended <= lease.kill_at + 1.0, ended - lease.kill_at
+    assert lease.kill_at <= ended <= lease.kill_at + 2.0, ended - lease.kill_at
 
 
 def test_a_live_agent_that_lost_the_control_plane_stops_its_runs_alone(tmp_path: Path) -> None:
@@ -229,7 +229,7 @@ def test_a_sandboxed_runner_reads_its_agents_lease(tmp_path: Path) -> None:
     backend.submit(spec(tmp_path, "r1", CHECKPOINTING))
     ended, status = wait_ended(backend, "r1")
     assert status.state is RunState.CANCELLED and status.fenced, status
-    assert lease.ends_at <= ended <= lease.kill_at + 1.0
+    assert lease.ends_at <= ended <= lease.kill_at + 2.0
     assert stdout(tmp_path, "r1") == ["term", "saved"]
 
 
