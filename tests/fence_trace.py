@@ -3,7 +3,8 @@ started and ended (its pid, the wall clock) and whether an earlier attempt's pro
 still alive when it started: the real-process check that a job never runs twice at once.
 
 The first attempt runs until it is released (`release` file) or stopped (SIGTERM: it takes
-`stop_s` to wind down, as a job saving a checkpoint would); later attempts end at once.
+`stop_s` to wind down, as a job saving a checkpoint would); later attempts end at once. Each
+SIGTERM an attempt gets is a `term` line: a second one (two stoppers) shows.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def traced_command(trace: Path, release: Path, stop_s: float = 1.0) -> str:
         'if [ "$p" != "$$" ] && kill -0 "$p" 2>/dev/null; then echo "overlap $p" >> "$T"; fi; '
         "done; "
         'if [ "$SILKROUTE_ATTEMPT" = 1 ]; then '
-        f'trap \'sleep {stop_s}; echo "end 1 {now} stopped" >> "$T"; exit 0\' TERM; '
+        f'trap \'echo "term 1 {now}" >> "$T"; sleep {stop_s}; '
+        f'echo "end 1 {now} stopped" >> "$T"; exit 0\' TERM; '
         f'while [ ! -e "{release}" ]; do sleep 0.05; done; '
         "fi; "
         f'echo "end $SILKROUTE_ATTEMPT {now} finished" >> "$T"'
@@ -38,6 +40,7 @@ class Attempt:
     started: float
     ended: float | None = None
     how: str = ""  # "stopped" (SIGTERM) or "finished"
+    terms: int = 0  # SIGTERMs it got (the first attempt's trap counts them)
 
     @property
     def alive(self) -> bool:
@@ -65,6 +68,8 @@ def read_trace(trace: Path) -> Trace:
         elif word == "end":
             attempt = attempts[int(rest[0])]
             attempt.ended, attempt.how = float(rest[1]), rest[2]
+        elif word == "term":
+            attempts[int(rest[0])].terms += 1
         elif word == "overlap":
             overlaps.append(line)
     return Trace(attempts, overlaps)

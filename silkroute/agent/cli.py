@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from silkroute.backends.lease import LEASE_FILE
 from silkroute.backends.sandbox import SandboxMode
 from silkroute.console import check_number, fail
 
@@ -81,6 +82,15 @@ def agent(
     slurm_partition: Annotated[
         str | None, typer.Option(help="Slurm partition (--backend slurm)")
     ] = None,
+    engine_fence: Annotated[
+        bool,
+        typer.Option(
+            help="--backend slurm or ray: the work dir is on a file system the engine's nodes "
+            "share (Slurm's compute nodes, the node of Ray's job drivers), so each job stops "
+            "its ranks itself once this agent is gone past its lease (the local engine "
+            "always does; see docs/agents.md)"
+        ),
+    ] = False,
     sandbox: Annotated[
         SandboxMode,
         typer.Option(
@@ -106,6 +116,7 @@ def agent(
     check_number("--ray-grace", ray_grace, least=0)
     root = (work_dir or Path(".silkroute-agent") / site).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    lease_dir = _lease_dir(root)
     job_sandbox = None
     if backend is Engine.LOCAL:
         from silkroute.backends.sandbox import make_sandbox
@@ -126,10 +137,18 @@ def agent(
                 accelerators=count,
                 nodes=local_nodes,
                 sandbox=job_sandbox,
+                agent_lease=lease_dir,
             )
         else:
             engine = _backend(
-                backend, root, namespace, ray_address, ray_python, ray_grace, slurm_partition
+                backend,
+                root,
+                namespace,
+                ray_address,
+                ray_python,
+                ray_grace,
+                slurm_partition,
+                lease_dir if engine_fence else None,
             )
     except BackendError as exc:
         raise fail(f"--backend {backend.value}: {exc}") from None
@@ -140,7 +159,7 @@ def agent(
         control=control,
         work_dir=root / "runs",
         checkpoint_root=(checkpoint_dir or root / "checkpoints"),
-        lease_file=root / "lease.json",
+        lease_file=lease_dir / LEASE_FILE,
     )
     stop = threading.Event()
 
@@ -160,6 +179,17 @@ def agent(
         control.close()
 
 
+def _lease_dir(root: Path) -> Path:
+    """`<work-dir>/lease/`: the kept lease and the `alive` stamp, a folder of their own so a
+    sandboxed rank's runner can be shown it and nothing else of the work dir."""
+    folder = root / "lease"
+    folder.mkdir(exist_ok=True)
+    old = root / LEASE_FILE  # where agents before the folder kept it
+    if old.exists() and not (folder / LEASE_FILE).exists():
+        old.replace(folder / LEASE_FILE)
+    return folder
+
+
 def _backend(
     engine: Engine,
     root: Path,
@@ -168,14 +198,21 @@ def _backend(
     ray_python: str,
     ray_grace: float,
     slurm_partition: str | None,
+    agent_lease: Path | None,
 ) -> Any:
     if engine is Engine.SLURM:
         from silkroute.backends.slurm import SlurmBackend
 
-        return SlurmBackend(namespace=namespace, partition=slurm_partition)
+        return SlurmBackend(namespace=namespace, partition=slurm_partition, agent_lease=agent_lease)
     from silkroute.backends.ray import RayBackend
 
-    return RayBackend(ray_address, namespace=namespace, python=ray_python, max_grace_s=ray_grace)
+    return RayBackend(
+        ray_address,
+        namespace=namespace,
+        python=ray_python,
+        max_grace_s=ray_grace,
+        agent_lease=agent_lease,
+    )
 
 
 def _accelerators(text: str | None) -> tuple[str | None, int]:

@@ -33,6 +33,7 @@ from silkroute.backends.base import (
     RunStatus,
     WorkerPlacement,
 )
+from silkroute.backends.lease import ALIVE_FILE, touch_alive
 from silkroute.backends.local_runner import write_atomically
 
 log = logging.getLogger("silkroute.agent")
@@ -89,7 +90,9 @@ class SiteAgent:
     lease_s: float | None = None
     fence_grace_s: float = 10.0
     # Where the lease is kept across restarts of the agent (None: not kept): an agent that
-    # restarts while the control plane is out of reach still stops its runs in time.
+    # restarts while the control plane is out of reach still stops its runs in time. Its
+    # folder also holds `alive`, touched by the lease thread, by which the local engine's
+    # runners tell a dead agent from a live one (`backends/lease.py`).
     lease_file: Path | None = None
     stats: AgentStats = field(default_factory=AgentStats)
 
@@ -241,6 +244,16 @@ class SiteAgent:
             return 0.0
         return max(0.0, float(engine_grace) - self.fence_grace_s)
 
+    def say_alive(self) -> None:
+        """Touch `alive` next to the kept lease (from the lease thread, so it says that the
+        thread that would fence is running, whether or not the control plane answers)."""
+        if self.lease_file is None:
+            return
+        try:
+            touch_alive(self.lease_file.parent)
+        except OSError as exc:  # a full disk must not stop the lease check
+            log.warning("site %s: cannot touch %s: %s", self.site, ALIVE_FILE, exc)
+
     def lease_check_s(self) -> float:
         """How often `check_lease` should look (a tenth of the lease, at most 1 s)."""
         return 1.0 if self.lease_s is None else min(1.0, max(0.05, self.lease_s / 10))
@@ -381,9 +394,9 @@ class SiteAgent:
     # ----- talking back ---------------------------------------------------------------------
     def _report(self, run_id: str, status: RunStatus, launch_failed: bool) -> None:
         with self._lock:
-            fenced = run_id in self._fenced and status.state.terminal
+            fenced = (run_id in self._fenced or status.fenced) and status.state.terminal
         message = status.message
-        if fenced and status.state is not RunState.SUCCEEDED:
+        if fenced and not status.fenced and status.state is not RunState.SUCCEEDED:
             message = "stopped by its agent: its lease ran out with no word from the control plane"
         body = {
             "state": status.state.value,
@@ -482,7 +495,9 @@ def serve(agent: SiteAgent, stop: threading.Event, interval_s: float) -> None:
 
 
 def _watch_lease(agent: SiteAgent, stop: threading.Event) -> None:
+    agent.say_alive()
     while not stop.wait(agent.lease_check_s()):
+        agent.say_alive()
         try:
             agent.check_lease()
         except Exception:  # an engine that fails to answer: look again next time

@@ -91,6 +91,9 @@ class RunStatus:
     message: str = ""
     started_at: float | None = None  # engine's wall clock (epoch seconds)
     ended_at: float | None = None
+    # The engine stopped it itself because its agent's lease ran out (the local back end's
+    # runners: `backends/lease.py`): reported as the agent's own fence is.
+    fenced: bool = False
 
 
 @runtime_checkable

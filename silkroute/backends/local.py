@@ -8,6 +8,12 @@ is no moment when a rank runs unlocked), writes its pid to `started-<rank>` and 
 never started (started again by a retried `submit`, which is idempotent on the run id), still
 runs, or ended: no run is started twice and none is forgotten. Output goes to
 `<workdir>/stdout-<rank>.log` and `<workdir>/stderr-<rank>.log`.
+
+A stop writes `<workdir>/stop` before it signals (a rank still starting then never starts its
+command: `local_runner`). Given its agent's lease folder (`agent_lease`), every runner stops
+its rank itself once the lease has run out with the agent gone, and writes
+`<workdir>/fenced-<rank>`: such a run ends `cancelled` with `fenced` set, and no one sends it
+a second SIGTERM (`backends/lease.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ EXIT_NOT_STARTED = 126  # the rank's runner ended before starting the command (a
 # A gang fails as one: once a rank has failed, the others get SIGTERM and, this long after,
 # SIGKILL (as Slurm's srun --kill-on-bad-exit and Ray's gang driver do).
 GANG_STOP_GRACE_S = 10.0
+STOP_FILE = "stop"  # in the run's folder: the run is being stopped (see `local_runner`)
+FENCED_MESSAGE = "stopped by its runner: the agent was gone and its lease had run out"
 
 
 class LocalBackend:
@@ -52,18 +60,21 @@ class LocalBackend:
         accelerators: int = 0,
         nodes: int = 1,
         sandbox: Sandbox | None = None,
+        agent_lease: Path | None = None,
     ) -> None:
         """`accelerator`, `accelerators`: what the operator says this host has per node
         (nothing detects them); `nodes`: how many nodes this host stands for in the
         inventory (1 for a real host; a demo or test site may show one host as several,
         splitting its CPUs and memory among them); `sandbox`: where set, every rank runs
-        inside it (`backends/sandbox.py`)."""
+        inside it (`backends/sandbox.py`); `agent_lease`: the folder where the site's agent
+        keeps its lease, which every rank's runner then enforces (`backends/lease.py`)."""
         if nodes < 1:
             raise BackendError(f"nodes: {nodes} must be at least 1")
         if accelerators < 0:
             raise BackendError(f"accelerators: {accelerators} must be at least 0")
         self.accelerator, self.accelerators, self.nodes = accelerator, accelerators, nodes
         self.sandbox = sandbox
+        self.agent_lease = None if agent_lease is None else Path(agent_lease).resolve()
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # Runners this instance started, with the rank's folder and number: reaped by poll.
@@ -202,7 +213,12 @@ class LocalBackend:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
                 info = os.open(workdir / f"sandbox-{rank}.json", flags, 0o600)
                 fds.append(info)
-                prefix = self.sandbox.argv(workdir, spec.checkpoint_dir, info)
+                readable = [] if self.agent_lease is None else [self.agent_lease]
+                prefix = self.sandbox.argv(workdir, spec.checkpoint_dir, info, readable)
+            options = ["--stop-file", str(workdir / STOP_FILE)]
+            if self.agent_lease is not None:
+                options += ["--lease", str(self.agent_lease)]
+                options += ["--fenced-file", str(workdir / f"fenced-{rank}")]
             with (
                 open(workdir / f"stdout-{rank}.log", "ab") as out,
                 open(workdir / f"stderr-{rank}.log", "ab") as err,
@@ -216,6 +232,7 @@ class LocalBackend:
                             "silkroute.backends.local_runner",
                             str(workdir / f"started-{rank}"),
                             str(workdir / f"exit-{rank}"),
+                            *options,
                             "--",
                             *argv,
                         ],
@@ -246,7 +263,15 @@ class LocalBackend:
                 write_atomically(exit_file, str(EXIT_NOT_STARTED))
 
     def _signal(self, record: dict[str, Any], sig: signal.Signals) -> None:
+        workdir = Path(record["workdir"])
+        if sig is signal.SIGTERM:
+            # First: a rank whose runner has not yet written its pid finds this and never
+            # starts its command (the runner writes its pid, then looks).
+            write_atomically(workdir / STOP_FILE, "")
         for rank in range(record["world_size"]):
+            if sig is signal.SIGTERM and (workdir / f"fenced-{rank}").exists():
+                continue  # its runner is stopping it already: a second SIGTERM would cut
+                # the checkpoint short
             pid = _started_pid(record, rank)
             if pid is not None and _rank_alive(record, rank):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -259,8 +284,9 @@ class LocalBackend:
         started = [workdir / f"started-{r}" for r in ranks]
         started_at = min((_mtime(p) for p in started if p.exists()), default=None)
         alive = [r for r in ranks if _rank_alive(record, r)]
+        fenced = any((workdir / f"fenced-{r}").exists() for r in ranks)
         if alive:
-            if not record["cancel_requested"]:
+            if not record["cancel_requested"] and not fenced:
                 self._stop_gang_if_a_rank_failed(record, workdir, alive)
             return RunStatus(run_id, RunState.RUNNING, started_at=started_at)
         exits = [workdir / f"exit-{r}" for r in ranks]
@@ -271,6 +297,10 @@ class LocalBackend:
             return RunStatus(run_id, RunState.QUEUED, message="not every rank has started")
         codes = [_exit_code(p) for p in exits]
         ended = max((_mtime(p) for p in exits if p.exists()), default=time.time())
+        if fenced:
+            return RunStatus(
+                run_id, RunState.CANCELLED, _worst(codes), FENCED_MESSAGE, started_at, ended, True
+            )
         if record["cancel_requested"]:
             return RunStatus(
                 run_id, RunState.CANCELLED, _worst(codes), "cancelled", started_at, ended

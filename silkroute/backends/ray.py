@@ -11,6 +11,9 @@
   kills them after the grace period. Ray itself SIGKILLs the driver after the job's
   `RAY_JOB_STOP_WAIT_TIME_S`, which submit sets to `max_grace_s` (Ray fixes the wait per job
   at submit, so a `cancel(grace_s)` longer than `max_grace_s` gets `max_grace_s`).
+- fencing (`agent_lease`, the agent's lease folder on a file system the driver's node
+  shares): the driver stops its gang itself once the agent is gone past its lease
+  (`ray_gang.launcher`), and the run is reported cancelled and fenced.
 - usage: the job's start and end times as Ray recorded them x the gang's GPUs (from the
   job's metadata).
 """
@@ -35,7 +38,7 @@ from silkroute.backends.base import (
     worker_env,
 )
 from silkroute.backends.capabilities import RunUsage, check_run_id, shell_line
-from silkroute.backends.ray_gang import PLAN_VARIABLE
+from silkroute.backends.ray_gang import FENCED_EXIT_CODE, FENCED_LINE, PLAN_VARIABLE
 from silkroute.model.inventory import SiteInventory
 
 _STATES = {
@@ -66,6 +69,7 @@ class RayBackend:
         pin_nodes: bool = False,
         node_label: str = "silkroute.io/node",
         poll_interval_s: float = 0.25,
+        agent_lease: Path | None = None,
     ) -> None:
         """`address`: the dashboard's HTTP address (`http://head:8265`); `python`: the
         interpreter with Ray on the cluster's nodes, which runs the gang driver;
@@ -90,6 +94,7 @@ class RayBackend:
         self.pin_nodes = pin_nodes
         self.node_label = node_label
         self._poll_interval_s = poll_interval_s
+        self.agent_lease = agent_lease
 
     # --- the Backend protocol -------------------------------------------------------------
 
@@ -119,6 +124,7 @@ class RayBackend:
                 [{self.node_label: w.node} for w in spec.workers] if self.pin_nodes else None
             ),
             "grace_s": max(0.0, self.max_grace_s - 2.0),  # the driver must finish first
+            "lease_dir": None if self.agent_lease is None else str(self.agent_lease),
         }
         spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -261,6 +267,18 @@ def _status(run_id: str, info: Any) -> RunStatus:
     status = str(info.status)
     state = _STATES.get(status, RunState.RUNNING)
     code = getattr(info, "driver_exit_code", None)
+    if state is RunState.FAILED and code == FENCED_EXIT_CODE:
+        lines = str(info.message or "").splitlines()
+        fence = next((line for line in lines if line.startswith(FENCED_LINE)), None)
+        if fence is not None:
+            return RunStatus(
+                run_id,
+                RunState.CANCELLED,
+                message=f"ray job stopped by its driver: {fence.removeprefix(FENCED_LINE)}",
+                started_at=_seconds(info.start_time),
+                ended_at=_end(info),
+                fenced=True,
+            )
     return RunStatus(
         run_id,
         state,

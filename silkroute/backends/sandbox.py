@@ -51,10 +51,13 @@ class Sandbox:
     private: tuple[Path, ...]
     program: str = PROGRAM
 
-    def argv(self, workdir: Path, checkpoint_dir: Path, info_fd: int) -> list[str]:
+    def argv(
+        self, workdir: Path, checkpoint_dir: Path, info_fd: int, readable: Sequence[Path] = ()
+    ) -> list[str]:
         """The command prefix that runs a rank in `workdir`. bubblewrap writes the sandbox's
         first process id (as seen outside) as JSON to `info_fd`, so the rank can be signalled
-        from outside its PID namespace."""
+        from outside its PID namespace. `readable`: folders shown read-only even inside a
+        private path (the agent's lease folder, which the rank's runner reads)."""
         # In this order: each mount covers what is below it, so the private paths are emptied
         # before the run's own folders are bound back (they may lie inside). /tmp stays the
         # host's, read-only (the platform's own Python or code may live there); the rank
@@ -66,6 +69,8 @@ class Sandbox:
                 argv += ["--tmpfs", str(path)]
             elif path.exists():
                 argv += ["--ro-bind", "/dev/null", str(path)]
+        for folder in readable:
+            argv += ["--ro-bind", str(folder), str(folder)]
         for folder in (workdir, checkpoint_dir):
             argv += ["--bind", str(folder), str(folder)]
         (workdir / TMP_FOLDER).mkdir(exist_ok=True)

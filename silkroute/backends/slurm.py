@@ -37,7 +37,7 @@ from pathlib import Path
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, RunStatus
 from silkroute.backends.capabilities import RunUsage, check_run_id
 from silkroute.backends.ray_gang import TIME_LIMIT_EXIT_CODE
-from silkroute.backends.slurm_script import batch_script, job_name, sbatch_args
+from silkroute.backends.slurm_script import FENCED_SIGNAL, batch_script, job_name, sbatch_args
 from silkroute.model.inventory import SiteInventory
 
 _QUEUED = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
@@ -55,6 +55,7 @@ _STATES: dict[str, RunState] = {
     "NODE_FAIL": RunState.LOST,
     "BOOT_FAIL": RunState.LOST,
 }
+FENCED_BY_ENGINE = "the agent was gone and its lease had run out"
 _UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Zero Bytes were")
 _FIELD = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9:/_]*)=")
 _GPUS = re.compile(r"gres:gpu(?::[^:,=]+)?[:=](\d+)")
@@ -86,6 +87,7 @@ class SlurmJob:
     stdout: str
     stderr: str
     elapsed_s: int | None = None  # sacct's ElapsedRaw: run time, suspended time left out
+    fenced: bool = False  # its batch shell fenced the ranks (ended by FENCED_SIGNAL)
 
     @property
     def finished(self) -> bool:
@@ -115,11 +117,15 @@ class SlurmBackend:
         job_path: str | None = None,
         poll_interval_s: float = 0.25,
         command_timeout_s: float = 60.0,
+        agent_lease: Path | None = None,
     ) -> None:
         """`env` is the environment of the Slurm commands (e.g. `SLURM_CONF`); `job_path` the
         PATH jobs see (default: this process's). `pin_nodes` passes the placement's node names
         to `--nodelist` and runs rank i on workers[i].node: use it where site node names are
-        Slurm node names (every node must then hold as many workers as the others)."""
+        Slurm node names (every node must then hold as many workers as the others).
+        `agent_lease`: the agent's lease folder, on a file system the compute nodes share:
+        each job's batch shell then fences its ranks itself once the agent is gone past its
+        lease (`slurm_script`)."""
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", namespace):
             raise BackendError(f"namespace: {namespace!r} must be 1-64 letters, digits, _ or -")
         self.namespace = namespace
@@ -131,6 +137,7 @@ class SlurmBackend:
         self._poll_interval_s = poll_interval_s
         self._timeout_s = command_timeout_s
         self._records: SiteRecords | None = None  # looked up on first need
+        self.agent_lease = agent_lease
 
     # --- the Backend protocol -------------------------------------------------------------
 
@@ -154,7 +161,9 @@ class SlurmBackend:
         base_env = {"PATH": self._job_path}
         if "SLURM_CONF" in self._env:
             base_env["SLURM_CONF"] = self._env["SLURM_CONF"]
-        script = batch_script(spec, base_env, pin_nodes=self.pin_nodes)
+        script = batch_script(
+            spec, base_env, pin_nodes=self.pin_nodes, agent_lease=self.agent_lease
+        )
         out = self._run(["sbatch", *args], stdin=script)
         try:
             job_id = int(out.strip().split(";")[0])
@@ -370,6 +379,11 @@ def _batches(items: Sequence[str]) -> list[str]:
 
 def _status(run_id: str, job: SlurmJob) -> RunStatus:
     state = _STATES.get(job.state, RunState.RUNNING)
+    if job.fenced and state.terminal:
+        message = f"slurm job {job.job_id}: stopped by its batch shell: {FENCED_BY_ENGINE}"
+        return RunStatus(
+            run_id, RunState.CANCELLED, None, message, job.started_at, job.ended_at, True
+        )
     exit_code = TIME_LIMIT_EXIT_CODE if job.state == "TIMEOUT" else job.exit_code
     detail = f"slurm job {job.job_id}: {job.state}"
     if job.reason and job.reason != "None":
@@ -435,6 +449,7 @@ def _parse_job(line: str) -> SlurmJob:
         name=f.get("JobName", f.get("Name", "")),
         state=f.get("JobState", "UNKNOWN").split("+")[0],
         exit_code=_exit_code(f.get("ExitCode", "")),
+        fenced=_fenced(f.get("ExitCode", "")),
         started_at=_time(f.get("StartTime", "")),
         ended_at=_time(f.get("EndTime", "")),
         reason=f.get("Reason", ""),
@@ -462,6 +477,7 @@ def _parse_sacct(text: str) -> list[SlurmJob]:
                 name=f["JobName"],
                 state=f["State"].split(" ")[0].rstrip("+"),  # `CANCELLED by 0`
                 exit_code=_exit_code(f["ExitCode"]),
+                fenced=_fenced(f["ExitCode"]),
                 started_at=_time(f["Start"]),
                 ended_at=_time(f["End"]),
                 reason=f["Reason"],
@@ -486,6 +502,10 @@ def _exit_code(text: str) -> int | None:
         return None
     code, signal = (int(x) for x in text.split(":", 1))
     return 128 + signal if signal else code
+
+
+def _fenced(exit_code: str) -> bool:
+    return exit_code == f"0:{FENCED_SIGNAL}"
 
 
 def _time(text: str) -> float | None:

@@ -16,6 +16,14 @@ itself after `_HOLD_AFTER_CANCEL_S` with exit code 143.
 A rank that Slurm stops with SIGTERM because another rank failed (`--kill-on-bad-exit`)
 exits 0, not 143, so the job's exit code (Slurm keeps the highest of its tasks) is the
 failing rank's own.
+
+Engine-side fencing (`agent_lease`, where the agent's lease folder is on a file system the
+compute nodes share): a watcher in the batch shell reads the agent's lease
+(`backends/lease.py`, the same rule as the local runner's) and, once the lease has run out
+with the agent gone, sends TERM to the ranks (unless a cancel is under way), KILL at the
+lease's end plus the grace, and ends the batch shell by `FENCED_SIGNAL` once they are gone:
+Slurm records the job FAILED with exit code `0:<FENCED_SIGNAL>`, which the back end reports
+as cancelled and fenced (a job's own ranks cannot end the batch shell by a signal).
 """
 
 from __future__ import annotations
@@ -34,8 +42,10 @@ from silkroute.backends.base import (
     worker_env,
 )
 from silkroute.backends.capabilities import shell_line
+from silkroute.backends.lease import AGENT_SILENT_S, ALIVE_FILE, LEASE_FILE
 
 _HOLD_AFTER_CANCEL_S = 300
+FENCED_SIGNAL = 12  # SIGUSR2: the batch shell ends by it once it fenced its ranks
 _RANK_VARIABLES = (ENV_RANK, ENV_ACCELERATORS)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -93,8 +103,15 @@ def sbatch_args(
     return args
 
 
-def batch_script(spec: LaunchSpec, base_env: Mapping[str, str], *, pin_nodes: bool = False) -> str:
-    """The batch script: common exports, then one `srun` step whose task i becomes rank i."""
+def batch_script(
+    spec: LaunchSpec,
+    base_env: Mapping[str, str],
+    *,
+    pin_nodes: bool = False,
+    agent_lease: Path | None = None,
+) -> str:
+    """The batch script: common exports, then one `srun` step whose task i becomes rank i;
+    with `agent_lease`, the lease's watcher beside it."""
     common = dict(base_env)
     common.update({k: v for k, v in worker_env(spec, 0).items() if k not in _RANK_VARIABLES})
     bad = sorted(k for k in common if not _ENV_NAME.fullmatch(k))
@@ -102,25 +119,73 @@ def batch_script(spec: LaunchSpec, base_env: Mapping[str, str], *, pin_nodes: bo
         raise BackendError(f"env: {', '.join(map(repr, bad))} cannot be a shell variable name")
     exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(common.items()))
     rank = _rank_script(spec, pin_nodes=pin_nodes)
+    watch = "" if agent_lease is None else _lease_watch(agent_lease)
+    fenced = "" if agent_lease is None else _FENCED_END
     return f"""#!/bin/bash
 {exports}
 mkdir -p {shlex.quote(str(spec.checkpoint_dir))}
 rank_script={shlex.quote(rank)}
 cancelled=
-trap 'cancelled=1; scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null' TERM
+stop_mark=".silkroute-stopping-$SLURM_JOB_ID"
+fence_mark=".silkroute-fenced-$SLURM_JOB_ID"
+trap 'cancelled=1; : > "$stop_mark"; scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null' TERM
 srun --label --kill-on-bad-exit=1 --export=ALL /bin/bash -c "$rank_script" &
 srun_pid=$!
-while :; do
+{watch}while :; do
   wait "$srun_pid"; rc=$?
   kill -0 "$srun_pid" 2>/dev/null || break
 done
-if [ -n "$cancelled" ]; then
+{fenced}if [ -n "$cancelled" ]; then
   sleep {_HOLD_AFTER_CANCEL_S} & hold=$!
   wait "$hold"
   kill "$hold" 2>/dev/null
   exit 143
 fi
 exit "$rc"
+"""
+
+
+# The lease rule of `lease.fence_action` in awk (any node has it): none, stop or kill.
+_FENCE_ACTION = r"""
+{ gsub(/[{}" ]/, ""); n = split($0, kv, ",");
+  for (i = 1; i <= n; i++) { split(kv[i], p, ":"); v[p[1]] = p[2] + 0 } }
+END {
+  if (!("renewed_at" in v) || !("lease_s" in v) || !("grace_s" in v)) { print "none"; exit }
+  ends = v["renewed_at"] + v["lease_s"]
+  if (now < ends || (alive >= 0 && now - alive < silent)) { print "none"; exit }
+  if (now >= ends + v["grace_s"]) { print "kill"; exit }
+  print (stopping ? "none" : "stop")
+}"""
+
+
+def _lease_watch(folder: Path) -> str:
+    """A background loop of the batch shell: the lease's rule on the agent's lease folder."""
+    lease, alive = shlex.quote(str(folder / LEASE_FILE)), shlex.quote(str(folder / ALIVE_FILE))
+    return f"""fence_action() {{
+  [ -r {lease} ] || {{ echo none; return; }}
+  awk -v now="$(date +%s.%N)" -v alive="$(stat -c %Y {alive} 2>/dev/null || echo -1)" \\
+    -v silent={AGENT_SILENT_S} -v stopping="$1" {shlex.quote(_FENCE_ACTION)} {lease}
+}}
+(
+  trap - TERM
+  while sleep 0.5; do
+    stopping=; [ -e "$stop_mark" ] || [ -e "$fence_mark" ] && stopping=1
+    case "$(fence_action "$stopping")" in
+      stop)
+        : > "$fence_mark"
+        echo "silkroute: stopping the ranks: the agent is gone and its lease ran out" >&2
+        scancel --signal=TERM "$SLURM_JOB_ID.0" 2>/dev/null ;;
+      kill) scancel --signal=KILL "$SLURM_JOB_ID.0" 2>/dev/null ;;
+    esac
+  done
+) &
+watcher=$!
+"""
+
+
+# Once the ranks are gone: a fenced job ends by FENCED_SIGNAL (see the module doc).
+_FENCED_END = f"""kill "$watcher" 2>/dev/null
+if [ -e "$fence_mark" ]; then trap - TERM; kill -{FENCED_SIGNAL} $$; fi
 """
 
 

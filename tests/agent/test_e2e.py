@@ -185,8 +185,9 @@ def test_an_agent_killed_mid_job_has_its_job_requeued_and_finished_at_another_si
     edge = plane.agents[0]
     edge.kill9()
     wait_until("site edge down", lambda: plane.site_state("edge") == "down", 60)
-    # The job moves once its agent's lease and grace have run out (the agent is dead, so
-    # nothing stopped the run: see the lease's residual risks in docs/agents.md).
+    # The job moves once its agent's lease and grace have run out. The agent is dead: on
+    # the local engine the rank's runner stopped the run at the lease (engine-side fencing);
+    # Slurm's and Ray's runs go on (see the lease's residual risks in docs/agents.md).
     moved = wait_until(
         "the job runs at spare",
         lambda: (
@@ -199,11 +200,15 @@ def test_an_agent_killed_mid_job_has_its_job_requeued_and_finished_at_another_si
     lost = moved["runs"][0]
     assert lost["site"] == "edge" and lost["outcome"] == RunState.LOST.value
     assert "site-down" in [e["reason"] for e in moved["events"]]
-    # The restarted agent finds the old run still going on its engine and stops it (an
-    # orphan): the job runs at one site only.
+    backend = engine_backend(plane, engine)
+    if engine.name == "local":
+        old = backend.poll([lost["run_id"]])[lost["run_id"]]
+        assert old.state is RunState.CANCELLED and old.fenced, old
+        assert old.ended_at is not None and old.ended_at <= lost["ended_at"], (old, lost)
+    # The restarted agent finds the old run still going on its engine (Slurm, Ray) and
+    # stops it (an orphan): the job runs at one site only.
     edge.start()
     wait_until("site edge up again", lambda: plane.site_state("edge") == "up", 90)
-    backend = engine_backend(plane, engine)
     orphan = wait_until(
         "the orphan stopped",
         lambda: (s := backend.poll([lost["run_id"]])[lost["run_id"]]).state.terminal and s,

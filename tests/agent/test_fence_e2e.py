@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from silkroute.backends.base import RunState
+from silkroute.backends.local import LocalBackend
 from silkroute.store.throwaway_pg import free_port
 from tests.agent.harness import (
     CLI,
@@ -30,16 +32,21 @@ pytestmark = pytest.mark.slow
 
 
 def edge_job(
-    plane: ControlPlane, tmp_path: Path, stop_s: float = 1.0, engine: Engine | None = None
+    plane: ControlPlane,
+    tmp_path: Path,
+    stop_s: float = 1.0,
+    engine: Engine | None = None,
+    agent_args: tuple[str, ...] = (),
 ) -> tuple[str, int, Path]:
     """Site `edge` (2 nodes x 2 T4) served by a real agent (on `engine`, else the local
-    one), and a traced job running there. Returns the tenant's token, the job's id and the
-    job's release file."""
+    one; `agent_args`: more options), and a traced job running there. Returns the tenant's
+    token, the job's id and the job's release file."""
     plane.add_site(site("edge", "T4", nodes=2, per_node=2, cpu=2))
     if engine is None:
-        plane.agent("edge", LOCAL_AGENT_ARGS).start()
+        plane.agent("edge", [*LOCAL_AGENT_ARGS, *agent_args]).start()
     else:
-        plane.agent("edge", engine.agent_args, engine.agent_env or None).start()
+        args = [*engine.agent_args, *agent_args]
+        plane.agent("edge", args, engine.agent_env or None).start()
     wait_until("site edge up", lambda: plane.site_state("edge") == "up", 90)
     token = plane.tenant("t1")
     trace, release = tmp_path / "trace", tmp_path / "release"
@@ -97,6 +104,55 @@ def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_af
     assert "site-down" in [e["reason"] for e in done["events"]]
     attempts = assert_one_at_a_time(trace, seen_dead={1: stopped})
     assert sorted(attempts) == [1, 2] and attempts[1].how in ("stopped", "")
+    if engine.name == "local":  # the live agent stopped it; its runners left it alone
+        assert attempts[1].terms == 1, trace.read_text()
+
+
+def test_a_dead_agents_run_is_stopped_by_its_engine_before_the_server_writes_it_off(
+    plane: ControlPlane, tmp_path: Path, engine: Engine
+) -> None:
+    # The local engine's runners always watch the agent's lease; Slurm's and Ray's jobs do
+    # where the agent's work dir is shared with the engine's nodes (here: one machine).
+    fence = () if engine.name == "local" else ("--engine-fence",)
+    token, job_id, _ = edge_job(plane, tmp_path, engine=engine, agent_args=fence)
+    trace = tmp_path / "trace"
+    plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
+    agent = plane.agents[0]
+    agent.kill9()  # the agent is gone; its engine (the rank's runner) is not
+    killed = time.time()
+    lease = HEARTBEAT_TIMEOUT_S
+    time.sleep(lease / 4)
+    assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
+    stopped = wait_until(
+        "the engine stops the run", lambda: read_trace(trace).attempts[1].ended, 30
+    )
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and done["site"] == "spare", done
+    first, second = done["runs"]  # restarted exactly once
+    assert first["site"] == "edge" and first["outcome"] == "lost", first
+    assert second["site"] == "spare" and second["started_at"] >= first["ended_at"], second
+    heard = last_heard(plane, "edge")
+    assert heard <= killed
+    # Stopped once the lease had run out (the kept lease may say up to a second early),
+    # and over (its SIGTERM handler's checkpoint included) before the server's write-off.
+    assert heard + lease - 1.0 <= stopped <= first["ended_at"], (stopped - heard, first)
+    assert first["ended_at"] >= heard + lease + GRACE_S
+    attempts = assert_one_at_a_time(trace)  # the second started after the first ended
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped", trace.read_text()
+    assert attempts[1].terms == 1, trace.read_text()
+    assert attempts[2].started >= stopped
+    # The agent, back later, finds its run ended by the engine and starts nothing again.
+    agent.start()
+    wait_until("site edge up again", lambda: plane.site_state("edge") == "up", 60)
+    backend = (
+        LocalBackend(plane.root / "agent-edge" / "engine")
+        if engine.name == "local"
+        else engine.make(namespace=plane.namespace)
+    )
+    old = backend.poll([first["run_id"]])[first["run_id"]]
+    assert old.state is RunState.CANCELLED and old.fenced, old
+    assert plane.job(token, job_id)["runs"] == done["runs"]
+    assert sorted(read_trace(trace).attempts) == [1, 2]
 
 
 def test_an_agent_that_reaches_the_server_again_within_its_lease_keeps_its_runs(
@@ -190,3 +246,26 @@ def test_an_agent_restarted_while_the_server_is_out_of_reach_stops_its_runs_in_t
     assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
     attempts = assert_one_at_a_time(trace)
     assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped"
+
+
+def test_a_frozen_agents_run_is_stopped_by_its_runner_and_the_thawed_agent_stops_it_no_more(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    token, job_id, _ = edge_job(plane, tmp_path, stop_s=2.0)
+    trace = tmp_path / "trace"
+    plane.add_site(site("spare", "T4", nodes=1, per_node=2, cpu=2))  # embedded
+    agent = plane.agents[0]
+    assert agent.proc is not None
+    os.kill(agent.proc.pid, signal.SIGSTOP)  # alive, but neither renews nor says so
+    frozen = time.time()
+    try:
+        wait_until("the runner stops the run", lambda: read_trace(trace).attempts[1].terms, 30)
+    finally:
+        os.kill(agent.proc.pid, signal.SIGCONT)  # mid-checkpoint
+    stopped = wait_until("the run ends", lambda: read_trace(trace).attempts[1].ended, 30)
+    assert stopped <= frozen + HEARTBEAT_TIMEOUT_S + GRACE_S + 2, stopped - frozen
+    done = plane.wait_job(token, job_id, ("succeeded", "failed", "cancelled"), 60)
+    assert done["state"] == "succeeded" and len(done["runs"]) == 2, done
+    attempts = assert_one_at_a_time(trace)
+    assert sorted(attempts) == [1, 2] and attempts[1].how == "stopped", trace.read_text()
+    assert attempts[1].terms == 1, trace.read_text()  # one stopper: the runner

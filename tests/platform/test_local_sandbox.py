@@ -6,6 +6,7 @@ import fcntl
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,9 @@ def test_a_sandbox_that_cannot_be_set_up_fails_the_run_instead_of_waiting(
     tmp_path: Path,
 ) -> None:
     class Broken(Sandbox):
-        def argv(self, workdir: Path, checkpoint_dir: Path, info_fd: int) -> list[str]:
+        def argv(
+            self, workdir: Path, checkpoint_dir: Path, info_fd: int, readable: Sequence[Path] = ()
+        ) -> list[str]:
             return ["/bin/sh", "-c", "echo 'bwrap: cannot make a sandbox' >&2; exit 1", "--"]
 
     backend = LocalBackend(tmp_path / "state", sandbox=Broken(()))

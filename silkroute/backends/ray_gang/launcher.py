@@ -11,6 +11,11 @@ SIGTERM (Ray's `stop_job`) reaches only this driver; it forwards SIGTERM to ever
 process group, waits up to the grace period, then kills. When one rank fails, the others are
 stopped the same way (a gang runs whole or not at all) and the driver exits with that rank's
 code. Past the plan's time limit every rank is stopped the same way and the driver exits 124.
+
+With `lease_dir` in the plan (the agent's lease folder, on a file system this node shares),
+the driver fences its gang itself once the agent's lease has run out with the agent gone
+(`lease.py`): the ranks are stopped the same way, killed at the lease's end plus the grace,
+and the driver exits `FENCED_EXIT_CODE`.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
 from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from . import PLAN_VARIABLE, TIME_LIMIT_EXIT_CODE
+from . import FENCED_EXIT_CODE, FENCED_LINE, PLAN_VARIABLE, TIME_LIMIT_EXIT_CODE
+from .lease import FenceAction, agent_silent_s, fence_action, next_look_s, read_lease
 
 _PR_SET_PDEATHSIG = 1
 
@@ -110,6 +117,8 @@ class Gang:
         self.plan = plan
         self.stop_requested = False
         self.stopping = False
+        self.fenced = False  # stopped by the lease (`watch_lease`)
+        self.stop_grace_s: float | None = None  # the fence's grace: until the lease's kill
 
     def run(self) -> int:
         plan = self.plan
@@ -126,7 +135,7 @@ class Gang:
             if ready:
                 break
         if self.stop_requested:
-            return 143
+            return FENCED_EXIT_CODE if self.fenced else 143
         actors = [
             Rank.options(  # type: ignore[attr-defined]
                 num_cpus=bundle.get("CPU", 0),
@@ -178,11 +187,13 @@ class Gang:
             ) and not self.stopping:
                 self.stopping = True
                 grace = float(self.plan["grace_s"])
+                if self.stop_grace_s is not None:
+                    grace = min(grace, self.stop_grace_s)
                 for a in actors:
                     a.terminate.remote(grace)
         self._relay(actors)
         if self.stop_requested:
-            return 143
+            return FENCED_EXIT_CODE if self.fenced else 143
         if timed_out:
             return TIME_LIMIT_EXIT_CODE
         return codes[first_failure] if first_failure is not None else 0
@@ -194,6 +205,27 @@ class Gang:
         sys.stdout.flush()
 
 
+def watch_lease(gang: Gang, folder: Path) -> None:
+    """Engine-side fencing: stop the gang once the agent's lease has run out with the agent
+    gone, unless a stop (Ray's `stop_job`, from the agent) is under way; the ranks get what
+    is left of the grace until the lease's kill. Ray kills what outlives the driver."""
+    while True:
+        lease = read_lease(folder)
+        now = time.time()
+        action = fence_action(lease, agent_silent_s(folder, now), now, gang.stop_requested)
+        if action is FenceAction.STOP and lease is not None:
+            print(
+                f"{FENCED_LINE}the agent is gone and its lease ran out "
+                f"{now - lease.ends_at:.1f} s ago: stopping the gang",
+                flush=True,
+            )
+            gang.fenced = True
+            gang.stop_grace_s = max(0.0, lease.kill_at - now)
+            gang.stop_requested = True
+            return
+        time.sleep(next_look_s(lease, time.time()))
+
+
 def main() -> None:
     plan = json.loads(os.environ[PLAN_VARIABLE])
     gang = Gang(plan)
@@ -203,6 +235,11 @@ def main() -> None:
 
     ray.init(log_to_driver=False)
     signal.signal(signal.SIGTERM, on_term)  # after ray.init, which installs its own
+    if plan.get("lease_dir"):
+        watch = threading.Thread(
+            target=watch_lease, args=(gang, Path(plan["lease_dir"])), daemon=True
+        )
+        watch.start()
     started = time.time()
     code = gang.run()
     print(f"silkroute: gang ended with {code} after {time.time() - started:.1f} s", flush=True)
