@@ -20,6 +20,7 @@ from silkroute.store.models import AuditRecordRow
 from tests.agent.test_agent_api import agent_token, assignments
 from tests.agent.test_inventory import SITE, beat, good, node, nodes_view, site, wait_assignment
 from tests.platform.conftest import Api
+from tests.platform.test_cli import cli
 
 H100_NODE = {"accelerator": "H100", "accelerators": 8, "cpu": 112, "memory_gib": 2048}
 # Two whole 8-GPU H100 nodes at one site: the demo federation has one such node.
@@ -371,3 +372,74 @@ def test_a_removed_node_is_not_restored_while_its_old_run_may_still_run(
     assert node_name in second["runs"][0]["nodes"]
     actions = [r["action"] for r in audit_details(api, "jakarta")]
     assert actions[-2:] == ["node remove", "node restore"]
+
+
+def test_added_and_restored_nodes_survive_a_restart(api: Api, db_url: str | None) -> None:
+    api.add_sites()
+    admin = api.admin_headers()
+    body = {"nodes": [{"count": 2, **H100_NODE}]}
+    assert api.client.post("/v1/sites/hanoi/nodes", json=body, headers=admin).status_code == 201
+    assert api.client.post("/v1/sites/bangkok/remove", headers=admin).status_code == 200
+    assert api.client.post("/v1/sites/bangkok/restore", headers=admin).status_code == 200
+    api.client.__exit__(None, None, None)  # stop the server (its loop) like a shutdown
+    platform = open_platform(api.data_dir, db_url, tick_s=0.05, grace_s=3.0)
+    try:
+        with TestClient(create_app(platform), raise_server_exceptions=False) as client:
+            restarted = Api(client, platform, api.admin, api.data_dir)
+            assert node_states(restarted, "hanoi") == {
+                "hanoi-a800-00000": "active",
+                "hanoi-h100-00001": "active",
+                "hanoi-h100-00002": "active",
+            }
+            assert node_states(restarted, "bangkok") == {"bangkok-a100-00000": "active"}
+            tenant = restarted.tenant("t1")
+            job = restarted.submit(tenant, command="true", **TWO_H100_NODES)
+            assert job.status_code == 201, job.text
+            done = restarted.wait_for(tenant, job.json()["id"], ("succeeded", "failed"))
+            assert (done["state"], done["site"]) == ("succeeded", "hanoi"), done
+    finally:
+        platform.store.close()
+
+
+# ----- the CLI ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_operators_add_and_restore_nodes_from_the_cli(
+    api: Api, server_url: str, tmp_path: Path
+) -> None:
+    api.add_sites()
+    operator = operator_token(api)
+    code, out = cli(
+        server_url, operator, "node", "add", "bangkok", "--count", "1",
+        "--accelerator", "A100", "--accelerators", "8",
+    )  # fmt: skip
+    assert code == 0 and "1 node(s) added to bangkok: bangkok-a100-00001" in out, out
+    racks = tmp_path / "racks.yaml"
+    racks.write_text(
+        "nodes:\n"
+        "  - {count: 2, accelerator: H100, accelerators: 8, cpu: 112, memory_gib: 2048}\n"
+        "  - {count: 1}\n"
+    )
+    code, out = cli(server_url, operator, "node", "add", "bangkok", str(racks))
+    assert code == 0, out
+    assert "3 node(s) added to bangkok: bangkok-h100-00002, bangkok-h100-00003" in out, out
+    assert "bangkok-cpu-00004" in out, out
+    code, out = cli(server_url, operator, "node", "list", "--site", "bangkok", "--json")
+    assert code == 0 and len(json.loads(out)) == 5, out
+    for args, want in [
+        ([str(racks), "--count", "1"], "give FILE or --count"),
+        ([], "give FILE or --count"),
+        (["--count", "1", "--cpu", "nan"], "--cpu: must be a finite number"),
+        (["--count", "0"], "nodes.0.count"),
+    ]:
+        code, out = cli(server_url, operator, "node", "add", "bangkok", *args)
+        assert code == 2 and want in out, (args, out)
+    code, out = cli(
+        server_url, operator, "node", "remove", "bangkok", "--node", "bangkok-cpu-00004"
+    )
+    assert code == 0, out
+    code, out = cli(server_url, operator, "node", "restore", "bangkok")
+    assert code == 0 and "restore: bangkok-cpu-00004" in out, out
+    code, out = cli(server_url, api.tenant("t1"), "node", "restore", "bangkok")
+    assert code == 2 and "HTTP 403" in out, out
+    code, out = cli(server_url, operator, "node", "list", "--site", "bangkok", "--json")
+    assert {n["state"] for n in json.loads(out)} == {"active"}
