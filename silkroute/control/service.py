@@ -37,7 +37,7 @@ from silkroute.control.submits import (
     prepare,
     validation_problems,
 )
-from silkroute.model.cluster import MAX_NODES_PER_GROUP, NodeGroupSpec, SiteSpec
+from silkroute.model.cluster import NodeGroupSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, record
@@ -265,7 +265,7 @@ def revoke_token(platform: Platform, caller: Principal, token_id: int) -> TokenR
 
 
 # ----- sites -----------------------------------------------------------------------------------
-MAX_SITE_NODES = MAX_NODES_PER_GROUP  # a site with more nodes is a typo, not a computing centre
+MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computing centre
 
 
 def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
