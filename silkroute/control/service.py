@@ -437,10 +437,11 @@ def change_nodes(
             r.node: r
             for r in session.scalars(select(NodeStateRow).where(NodeStateRow.site == site))
         }
+        changed = names
         if action == "restore":
             if not nodes:
                 names = [n for n in names if n in states and states[n].state == "removed"]
-            _restore(session, site, [states[n] for n in names if n in states])
+            changed = _restore(session, site, [states[n] for n in names if n in states])
         else:
             _set_states(session, site, action, names, states, actor_of(caller), now)
         requeued: list[int] = []
@@ -452,12 +453,12 @@ def change_nodes(
             ).all()
             gone = set(names)
             requeued = sorted({job for job, placement in live if gone & {n for n, _ in placement}})
-        detail = {"action": f"node {action}", "site": site, "nodes": names, "requeued": requeued}
+        detail = {"action": f"node {action}", "site": site, "nodes": changed, "requeued": requeued}
         record(session, "admin", actor_of(caller), f"site/{site}", detail)
     platform.sites = None  # removed nodes change what could ever run
     platform.loop.nodes_changed()
-    changed = set(names)
-    views = [v for v in list_nodes(platform, caller, site) if v.node in changed]
+    named = set(names)
+    views = [v for v in list_nodes(platform, caller, site) if v.node in named]
     return views, requeued
 
 
@@ -490,13 +491,14 @@ def _set_states(
             current.state, current.changed_at, current.changed_by = state, now, actor
 
 
-def _restore(session: Session, site: str, rows: list[NodeStateRow]) -> None:
+def _restore(session: Session, site: str, rows: list[NodeStateRow]) -> list[str]:
     """Removed nodes (of `rows`) take work again: only once no run that was there may still
     run (a removed node's runs are fenced: stopped by their agent, which reports them gone),
-    so no job runs twice. Nodes named that were not removed are left as they are."""
+    so no job runs twice. Nodes named that were not removed are left as they are. Returns
+    the nodes restored."""
     removed = {r.node: r for r in rows if r.state == "removed"}
     if not removed:
-        return
+        return []
     live = session.execute(
         select(RunRow.run_id, RunRow.job_id, RunRow.state, RunRow.placement)
         .where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
@@ -512,6 +514,7 @@ def _restore(session: Session, site: str, rows: list[NodeStateRow]) -> None:
             )
     for row in removed.values():
         session.delete(row)
+    return list(removed)
 
 
 # ----- jobs ------------------------------------------------------------------------------------

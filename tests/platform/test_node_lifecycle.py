@@ -301,6 +301,10 @@ def test_a_removed_node_restored_takes_work_again(api: Api) -> None:
     assert api.wait_for(tenant, job.json()["id"], ("succeeded",))["site"] == "singapore"
     again = api.client.post("/v1/sites/singapore/restore", headers=operator)
     assert (again.status_code, again.json()["nodes"]) == (200, [])  # nothing removed: no-op
+    drained = {"nodes": ["singapore-h100-00000"]}
+    assert api.client.post("/v1/sites/singapore/drain", json=drained, headers=operator).is_success
+    kept = api.client.post("/v1/sites/singapore/restore", json=drained, headers=operator)
+    assert kept.status_code == 200 and kept.json()["nodes"][0]["state"] == "drained"
     unknown = {"nodes": ["singapore-h100-00009"]}
     bad = api.client.post("/v1/sites/singapore/restore", json=unknown, headers=operator)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "nodes[0]"
@@ -309,6 +313,8 @@ def test_a_removed_node_restored_takes_work_again(api: Api) -> None:
         ("node remove", ["singapore-h100-00000"]),
         ("node restore", ["singapore-h100-00000"]),
         ("node restore", []),
+        ("node drain", ["singapore-h100-00000"]),
+        ("node restore", []),  # the drained node was left as it was
     ]
 
 
