@@ -109,6 +109,9 @@ class Client:
     def nodes(self, site: str | None = None) -> Any:
         return self.request("GET", "/v1/nodes", params={"site": site})
 
+    def add_nodes(self, site: str, groups: list[dict[str, Any]]) -> Any:
+        return self.request("POST", f"/v1/sites/{site}/nodes", json={"nodes": groups})
+
     def change_nodes(self, action: str, site: str, nodes: list[str] | None) -> Any:
         return self.request(
             "POST", f"/v1/sites/{site}/{action}", json={"nodes": nodes} if nodes else {}

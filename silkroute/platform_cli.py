@@ -48,7 +48,8 @@ site_app = typer.Typer(help="Computing centres (sites).", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants and their tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: list, issue, revoke.", no_args_is_help=True)
 node_app = typer.Typer(
-    help="Nodes of the sites: list, drain, undrain, remove (operators).", no_args_is_help=True
+    help="Nodes of the sites: list, add, drain, undrain, remove, restore (operators).",
+    no_args_is_help=True,
 )
 
 
@@ -544,6 +545,53 @@ def node_list(
     out.print(table)
 
 
+@node_app.command("add")
+def node_add(
+    site: str,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Node groups as in a site file: `nodes: [...]`, or one group"),
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="One group of this many nodes")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="Their accelerator type")] = None,
+    accelerators: Annotated[int | None, typer.Option(help="Accelerators per node")] = None,
+    cpu: Annotated[float | None, typer.Option(help="CPU cores per node")] = None,
+    memory_gib: Annotated[float | None, typer.Option(help="Memory per node (GiB)")] = None,
+    name_prefix: Annotated[str | None, typer.Option(help="Names: PREFIX-<number>")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Declare more nodes at SITE (a new rack), from FILE or as one group (--count and the
+    options beside it); their names continue the site's numbering."""
+    check_number("--cpu", cpu, least=0, strict=True)
+    check_number("--memory-gib", memory_gib, least=0, strict=True)
+    given = {
+        "count": count,
+        "accelerator": accelerator,
+        "accelerators": accelerators,
+        "cpu": cpu,
+        "memory_gib": memory_gib,
+        "name_prefix": name_prefix,
+    }
+    group = {key: value for key, value in given.items() if value is not None}
+    if file is not None and group:
+        raise fail("give FILE or --count and its options, not both")
+    if file is None:
+        if count is None:
+            raise fail("give FILE or --count (one group of that many nodes)")
+        groups = [group]
+    else:
+        try:
+            raw = read_yaml(file, "node file")
+        except SpecError as exc:
+            raise fail(str(exc)) from None
+        groups = file_items(file, raw, "nodes", "node group")
+    added = call(url, token, "add_nodes", site, groups)["nodes"]
+    names = [n["node"] for n in added]
+    shown = ", ".join(names) if len(names) <= 8 else f"{names[0]} .. {names[-1]}"
+    out.print(f"{len(names)} node(s) added to {site}: {shown}")
+
+
 def _change_nodes(
     action: str, site: str, nodes: list[str] | None, url: str, token: str | None
 ) -> None:
@@ -579,6 +627,15 @@ def node_remove(site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: To
     """Take the site's nodes (or the --node ones) out; work running there is stopped and
     goes back to the queue (it runs again elsewhere, from its checkpoint if it keeps one)."""
     _change_nodes("remove", site, node, url, token)
+
+
+@node_app.command("restore")
+def node_restore(
+    site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: Token = None
+) -> None:
+    """Removed nodes (default: all of the site's) take work again, once the runs they held
+    are confirmed stopped (else refused, naming the node and the run)."""
+    _change_nodes("restore", site, node, url, token)
 
 
 # ----- jobs -------------------------------------------------------------------------------------

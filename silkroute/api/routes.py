@@ -135,17 +135,34 @@ def list_nodes(
     return [convert.node_out(v) for v in service.list_nodes(platform, who, site)]
 
 
+# Before `{action}`: "nodes" would be read as an action otherwise.
+@router.post(
+    "/v1/sites/{site}/nodes",
+    status_code=201,
+    response_model=schemas.NodesChanged,
+    responses=ERRORS,
+)
+def add_nodes(
+    site: str, body: schemas.NodesAdd, platform: PlatformDep, who: Caller
+) -> schemas.NodesChanged:
+    """Operators: declare more nodes at the site (node groups as in a site file); their
+    names continue the site's numbering, and the next scheduling pass uses them."""
+    views = service.add_nodes(platform, who, site, body.nodes)
+    return schemas.NodesChanged(nodes=[convert.node_out(v) for v in views])
+
+
 @router.post("/v1/sites/{site}/{action}", response_model=schemas.NodesChanged, responses=ERRORS)
 def change_nodes(
     site: str,
-    action: Literal["drain", "undrain", "remove"],
+    action: Literal["drain", "undrain", "remove", "restore"],
     platform: PlatformDep,
     who: Caller,
     body: schemas.NodesChange | None = None,
 ) -> schemas.NodesChanged:
-    """Operators: drain (no new work, running work finishes), undrain, or remove (running
-    work is stopped and requeued) the site's nodes, or the `nodes` named. Kept across
-    restarts."""
+    """Operators: drain (no new work, running work finishes), undrain, remove (running
+    work is stopped and requeued) or restore (removed nodes take work again, once their old
+    runs are confirmed stopped: else 409) the site's nodes, or the `nodes` named. Kept
+    across restarts."""
     nodes = body.nodes if body is not None else None
     views, requeued = service.change_nodes(platform, who, site, action, nodes)
     return schemas.NodesChanged(nodes=[convert.node_out(v) for v in views], requeued_jobs=requeued)

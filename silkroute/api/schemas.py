@@ -17,7 +17,7 @@ from silkroute.control.limits import (
     DEFAULT_MAX_PRIORITY,
     MAX_PENDING_JOBS_LIMIT,
 )
-from silkroute.model.cluster import SiteSpec
+from silkroute.model.cluster import NodeGroupSpec, SiteSpec
 from silkroute.model.job import JobSpec, bounded_priority
 from silkroute.model.tenant import MAX_JOBS_LIMIT, TenantSpec
 
@@ -157,6 +157,16 @@ class NodesChange(BaseModel):
 
     nodes: list[str] | None = Field(
         default=None, max_length=100_000, description="Node names; absent: every node of the site"
+    )
+
+
+class NodesAdd(BaseModel):
+    """More nodes for a registered site, as in a site file's `nodes` (the same model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: list[NodeGroupSpec] = Field(
+        min_length=1, max_length=10_000, description="Node groups, appended to the site's"
     )
 
 

@@ -332,7 +332,8 @@ class ControlLoop:
         self._wake.set()
 
     def nodes_changed(self) -> None:
-        """An operator drained, undrained or removed nodes (stored): apply on the next pass."""
+        """An operator drained, undrained, removed or restored nodes (stored): apply on the
+        next pass."""
         self._nodes_hint.set()
         self._wake.set()
 
@@ -398,6 +399,8 @@ class ControlLoop:
             self.scheduler.drain_nodes(self._drained - drained, drained=False)
             self.scheduler.drain_nodes(drained - self._drained)
             requeued = self.scheduler.remove_nodes(removed - self._removed, now)
+            if self._removed - removed:  # restored: the book takes nodes back only rebuilt
+                self.request_rebuild()
             self._drained, self._removed = drained, removed
             runs = session.scalars(
                 select(RunRow).where(RunRow.job_id.in_(requeued), RunRow.state.in_(LIVE_RUN_STATES))

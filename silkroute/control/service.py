@@ -21,7 +21,12 @@ from silkroute.control.auth import Principal, Role, TokenCache, hash_token, issu
 from silkroute.control.errors import conflict, forbidden, invalid, not_found
 from silkroute.control.governance import actor_of
 from silkroute.control.inventory import engine_node_states, parse_stored
-from silkroute.control.loop import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, ControlLoop
+from silkroute.control.loop import (
+    ACTIVE_JOB_STATES,
+    LIVE_RUN_STATES,
+    TERMINAL_JOB_STATES,
+    ControlLoop,
+)
 from silkroute.control.scheduling import LiveScheduler, node_names
 from silkroute.control.submits import (
     Accepted,
@@ -32,7 +37,7 @@ from silkroute.control.submits import (
     prepare,
     validation_problems,
 )
-from silkroute.model.cluster import SiteSpec
+from silkroute.model.cluster import NodeGroupSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import audited, record
@@ -270,18 +275,11 @@ MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computi
 
 def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     caller.require(Role.ADMIN, Role.OPERATOR)
-    nodes = sum(group.count for group in spec.nodes)
-    if nodes > MAX_SITE_NODES:
-        raise invalid("nodes", f"{nodes} nodes; a site has at most {MAX_SITE_NODES}")
-    no_nul(spec.model_dump(mode="json"), "")
-    finite(spec.model_dump(), "")
-    try:  # what the scheduler cannot hold (sizes past its integer counters) is refused here
-        LiveScheduler([spec], [])
-    except (OverflowError, ValueError) as exc:
-        raise invalid("nodes", f"the scheduler cannot hold this site: {exc}") from None
+    _check_declaration(spec, declared_before=0)
     with audited(platform.store) as session:
         if session.get(SiteRow, spec.name) is not None:
             raise conflict("exists", f"site {spec.name} already exists")
+        _no_name_clash(session, spec, old_groups=0)
         row = SiteRow(
             name=spec.name,
             country=spec.country,
@@ -296,13 +294,82 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     return row
 
 
+def add_nodes(
+    platform: Platform, caller: Principal, site: str, groups: list[NodeGroupSpec]
+) -> list[NodeView]:
+    """Declare more nodes at a registered site (a new rack): `groups` as in a site file's
+    `nodes`, appended to its declaration. Their names continue the site's numbering, so no
+    node, also no removed one, changes its name. The loop's next pass schedules onto them."""
+    caller.require(Role.ADMIN, Role.OPERATOR)
+    if not groups:
+        raise invalid("nodes", "give at least one node group")
+    no_nul([group.model_dump(mode="json") for group in groups], "nodes")
+    with audited(platform.store) as session:
+        row = session.get(SiteRow, site)
+        if row is None:
+            raise not_found("site")
+        old = SiteSpec.model_validate(row.spec)
+        # The groups were read by the model `site add` uses; the site's own checks again:
+        spec = SiteSpec.model_validate({**row.spec, "nodes": [*old.nodes, *groups]})
+        _check_declaration(spec, declared_before=sum(group.count for group in old.nodes))
+        added = _no_name_clash(session, spec, len(old.nodes))
+        row.spec = spec.model_dump(mode="json")
+        detail = {
+            "action": "node add",
+            "site": site,
+            "groups": [g.model_dump(mode="json") for g in groups],
+            "count": len(added),
+            "first": added[0],
+            "last": added[-1],
+        }
+        record(session, "admin", actor_of(caller), f"site/{site}", detail)
+    platform.sites = None  # what could ever run changed
+    platform.loop.request_rebuild()
+    new = set(added)
+    return [v for v in list_nodes(platform, caller, site) if v.node in new]
+
+
+def _check_declaration(spec: SiteSpec, declared_before: int) -> None:
+    """What the model cannot say alone: the site's size, and what the scheduler can hold."""
+    nodes = sum(group.count for group in spec.nodes)
+    if nodes > MAX_SITE_NODES:
+        before = f" ({declared_before} declared before, removed ones included)"
+        total = f"{nodes} nodes{before if declared_before else ''}"
+        raise invalid("nodes", f"{total}; a site has at most {MAX_SITE_NODES}")
+    no_nul(spec.model_dump(mode="json"), "")
+    finite(spec.model_dump(), "")
+    try:  # what the scheduler cannot hold (sizes past its integer counters) is refused here
+        LiveScheduler([spec], [])
+    except (OverflowError, ValueError) as exc:
+        raise invalid("nodes", f"the scheduler cannot hold this site: {exc}") from None
+
+
+def _no_name_clash(session: Session, spec: SiteSpec, old_groups: int) -> list[str]:
+    """The names of the nodes of `spec`'s groups from `old_groups` on; refused where another
+    site has a node of that name (a site numbers its own nodes, so only `name_prefix` can
+    clash): the live loop and the engines know a node by its name alone."""
+    others = [
+        SiteSpec.model_validate(r.spec)
+        for r in session.scalars(select(SiteRow).where(SiteRow.name != spec.name))
+    ]
+    taken = {n.node: n.site for n in node_names(others)}
+    first_new = sum(group.count for group in spec.nodes[:old_groups])
+    new = [n.node for n in node_names([spec])[first_new:]]
+    owner = [i for i, group in enumerate(spec.nodes[old_groups:]) for _ in range(group.count)]
+    for name, index in zip(new, owner, strict=True):
+        if name in taken:
+            reason = f"node {name} exists at site {taken[name]}; choose another name_prefix"
+            raise invalid(f"nodes.{index}.name_prefix", reason)
+    return new
+
+
 def list_sites(platform: Platform, caller: Principal) -> list[SiteRow]:
     with platform.store.session() as session:
         return list(session.scalars(select(SiteRow).order_by(SiteRow.name)))
 
 
 # ----- nodes ------------------------------------------------------------------------------------
-NODE_ACTIONS = ("drain", "undrain", "remove")
+NODE_ACTIONS = ("drain", "undrain", "remove", "restore")
 
 
 @dataclass(slots=True)
@@ -353,10 +420,11 @@ def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[
 def change_nodes(
     platform: Platform, caller: Principal, site: str, action: str, nodes: list[str] | None
 ) -> tuple[list[NodeView], list[int]]:
-    """Drain (no new work; running work finishes), undrain, or remove (running work is
-    stopped and requeued) the site's `nodes` (default: all of them). Stored, so a restarted
-    server keeps them; the live loop carries it out. Returns the nodes and, for a removal,
-    the jobs that ran there."""
+    """Drain (no new work; running work finishes), undrain, remove (running work is stopped
+    and requeued) or restore (a removed node takes work again) the site's `nodes` (default:
+    all of them; for a restore, all its removed ones). Stored, so a restarted server keeps
+    them; the live loop carries it out. Returns the nodes and, for a removal, the jobs that
+    ran there."""
     caller.require(Role.ADMIN, Role.OPERATOR)
     if action not in NODE_ACTIONS:
         raise invalid("action", f"one of {', '.join(NODE_ACTIONS)}")
@@ -374,30 +442,13 @@ def change_nodes(
             r.node: r
             for r in session.scalars(select(NodeStateRow).where(NodeStateRow.site == site))
         }
-        for name in names:
-            current = states.get(name)
-            if current is not None and current.state == "removed":
-                if action == "remove":
-                    continue
-                raise conflict("removed", f"node {name} was removed; it takes no work again")
-            if action == "undrain":
-                if current is not None:
-                    session.delete(current)
-                continue
-            state = "drained" if action == "drain" else "removed"
-            if current is None:
-                session.add(
-                    NodeStateRow(
-                        site=site,
-                        node=name,
-                        state=state,
-                        changed_at=now,
-                        changed_by=actor_of(caller),
-                    )
-                )
-            else:
-                current.state, current.changed_at = state, now
-                current.changed_by = actor_of(caller)
+        changed = names
+        if action == "restore":
+            if not nodes:
+                names = [n for n in names if n in states and states[n].state == "removed"]
+            changed = _restore(session, site, [states[n] for n in names if n in states])
+        else:
+            _set_states(session, site, action, names, states, actor_of(caller), now)
         requeued: list[int] = []
         if action == "remove":
             live = session.execute(
@@ -407,13 +458,68 @@ def change_nodes(
             ).all()
             gone = set(names)
             requeued = sorted({job for job, placement in live if gone & {n for n, _ in placement}})
-        detail = {"action": f"node {action}", "site": site, "nodes": names, "requeued": requeued}
+        detail = {"action": f"node {action}", "site": site, "nodes": changed, "requeued": requeued}
         record(session, "admin", actor_of(caller), f"site/{site}", detail)
     platform.sites = None  # removed nodes change what could ever run
     platform.loop.nodes_changed()
-    changed = set(names)
-    views = [v for v in list_nodes(platform, caller, site) if v.node in changed]
+    named = set(names)
+    views = [v for v in list_nodes(platform, caller, site) if v.node in named]
     return views, requeued
+
+
+def _set_states(
+    session: Session,
+    site: str,
+    action: str,
+    names: list[str],
+    states: dict[str, NodeStateRow],
+    actor: str,
+    now: float,
+) -> None:
+    """Drain, undrain or remove: a removed node is only removed again, never drained."""
+    for name in names:
+        current = states.get(name)
+        if current is not None and current.state == "removed":
+            if action == "remove":
+                continue
+            raise conflict("removed", f"node {name} was removed; `restore` brings it back first")
+        if action == "undrain":
+            if current is not None:
+                session.delete(current)
+            continue
+        state = "drained" if action == "drain" else "removed"
+        if current is None:
+            session.add(
+                NodeStateRow(site=site, node=name, state=state, changed_at=now, changed_by=actor)
+            )
+        else:
+            current.state, current.changed_at, current.changed_by = state, now, actor
+
+
+def _restore(session: Session, site: str, rows: list[NodeStateRow]) -> list[str]:
+    """Removed nodes (of `rows`) take work again: only once no run that was there may still
+    run (a removed node's runs are fenced: stopped by their agent, which reports them gone),
+    so no job runs twice. Nodes named that were not removed are left as they are. Returns
+    the nodes restored."""
+    removed = {r.node: r for r in rows if r.state == "removed"}
+    if not removed:
+        return []
+    live = session.execute(
+        select(RunRow.run_id, RunRow.job_id, RunRow.state, RunRow.placement)
+        .where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
+        .order_by(RunRow.run_id)
+    ).all()
+    for run_id, job_id, state, placement in live:
+        there = sorted(removed.keys() & {n for n, _ in placement})
+        if there:
+            raise conflict(
+                "fenced",
+                f"node {there[0]}: run {run_id} of job {job_id} that ran there is not yet "
+                f"confirmed stopped (run {state}); restore it once its agent reports the run gone",
+            )
+    for row in removed.values():
+        session.delete(row)
+    return list(removed)
 
 
 # ----- jobs ------------------------------------------------------------------------------------

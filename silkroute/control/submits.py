@@ -213,11 +213,13 @@ def sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
     cached = platform.sites
     if cached is not None and time.monotonic() - cached.checked_at < REFERENCE_TTL_S:
         return cached
-    sites = session.execute(select(SiteRow.name, SiteRow.created_at)).all()
+    # The declarations themselves, not only the names: `node add` changes a site in place.
+    sites = session.execute(select(SiteRow.name, SiteRow.created_at, SiteRow.spec)).all()
     removed = session.execute(
         select(NodeStateRow.node).where(NodeStateRow.state == "removed")
     ).all()
-    key = (tuple(sorted(tuple(r) for r in sites)), tuple(sorted(r[0] for r in removed)))
+    declared = sorted((name, created, _digest(spec)) for name, created, spec in sites)
+    key = (tuple(declared), tuple(sorted(r[0] for r in removed)))
     if cached is not None and cached.key == key:
         cached.checked_at = time.monotonic()
         return cached
@@ -232,6 +234,10 @@ def sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
     )
     platform.sites = snapshot
     return snapshot
+
+
+def _digest(spec: Any) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def tenant_rows(platform: Platform, session: Session, names: set[str]) -> dict[str, TenantRow]:

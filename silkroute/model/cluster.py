@@ -19,6 +19,9 @@ from silkroute.model.errors import SpecError, file_spec_error, read_yaml
 # No NaN or infinity: `cpu: .inf` was a traceback when the cluster was built, and NaN's error
 # said "greater than 0".
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+# Nodes in one group: a larger count is a typo (an extra zero), not a rack; the control plane
+# also caps a whole site at as many (`control/service.py`).
+MAX_NODES_PER_GROUP = 100_000
 
 
 class NodeGroupSpec(BaseModel):
@@ -26,7 +29,7 @@ class NodeGroupSpec(BaseModel):
 
     model_config = STRICT
 
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_NODES_PER_GROUP)
     accelerator: str | None = Field(default=None, description="Accelerator type; none = CPU node")
     accelerators: int = Field(default=0, ge=0, le=64, description="Accelerators per node")
     cpu: float = Field(default=64, gt=0, description="CPU cores per node")

@@ -103,6 +103,10 @@ def test_catalogue_has_the_required_types_with_sources() -> None:
         ("sites: []", "sites: List should have at least 1 item"),
         ("sites:\n  - {name: a, country: china, nodes: [{count: 1}]}", "sites[0].country"),
         ("sites:\n  - {name: a, country: CN, nodes: [{count: 0}]}", "sites[0].nodes[0].count"),
+        (
+            "sites:\n  - {name: a, country: CN, nodes: [{count: 100001}]}",
+            "sites[0].nodes[0].count: Input should be less than or equal to 100000",
+        ),
         ("- just a list", "a cluster file is a mapping"),
         ("sites: [\n", "not valid YAML"),
     ],
