@@ -10,7 +10,7 @@ import numpy as np
 from silkroute.scheduler.book import Reservation, SchedulerBook
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PlacementPolicy
-from silkroute.scheduler.state import Allocation, add_back, worker_capacity
+from silkroute.scheduler.state import Allocation, ClusterState, add_back, worker_capacity
 
 
 def reservation_for(
@@ -19,8 +19,11 @@ def reservation_for(
     """When and where the blocked job will run if running jobs end by their limits."""
     cluster = book.cluster
     previous = book.reservation
-    if previous is not None and previous.job_id == job.id:
-        return previous  # still valid: every job started since respected it
+    if previous is not None and previous.job_id == job.id and not _released_in(book, previous):
+        # Still what a fresh look gives: every job started since respected it, and no job
+        # ended early since (that could move the start earlier, or give a finite start to
+        # a head that had none).
+        return previous
     running = heapq.merge(*(book.by_expected_end[p] for p in pools), key=_end_key)
     gpu, cpu, mem = cluster.gpu_free.copy(), cluster.cpu_free.copy(), cluster.mem_free.copy()
     demand = job.demand
@@ -41,19 +44,33 @@ def reservation_for(
             with cluster.what_if(gpu, cpu, mem), placement.what_if():
                 alloc = placement.place_exact(job, cluster, book.sites, pools)
             if alloc is not None:
-                return _reservation_of(job, end, alloc, cluster.gpu_free.shape[0])
+                return _reservation_of(job, end, alloc, cluster, pools)
     # No finite start: keep the nodes it would take on an empty cluster off limits.
     empty = (cluster.gpu_cap.copy(), cluster.cpu_cap.copy(), cluster.mem_cap.copy())
     with cluster.what_if(*empty), placement.what_if():
         alloc = placement.place_exact(job, cluster, book.sites, pools)
-    return _reservation_of(job, math.inf, alloc, cluster.gpu_free.shape[0])
+    return _reservation_of(job, math.inf, alloc, cluster, pools)
 
 
-def _reservation_of(job: Job, start: float, alloc: Allocation | None, nodes: int) -> Reservation:
-    mask = np.zeros(nodes, dtype=bool)
+def _released_in(book: SchedulerBook, reservation: Reservation) -> bool:
+    """Did any of the head's pools get capacity back since the reservation was made?"""
+    cluster = book.cluster
+    released = cluster.released_since(reservation.log_position)
+    if released is None:
+        return True
+    pools, pool_of = reservation.pools, cluster.node_pool
+    return any(pool_of[n] in pools for n in released)
+
+
+def _reservation_of(
+    job: Job, start: float, alloc: Allocation | None, cluster: ClusterState, pools: list[int]
+) -> Reservation:
+    mask = np.zeros(cluster.gpu_free.shape[0], dtype=bool)
     held = alloc.nodes() if alloc is not None else []
     mask[held] = True
-    return Reservation(job.id, start, frozenset(held), mask)
+    return Reservation(
+        job.id, start, frozenset(held), mask, frozenset(pools), cluster.log_position()
+    )
 
 
 def _end_key(job: Job) -> tuple[float, int]:

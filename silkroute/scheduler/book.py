@@ -47,6 +47,9 @@ class Reservation:
     start_time: float
     nodes: frozenset[int]
     node_mask: npt.NDArray[np.bool_] = field(compare=False, repr=False)
+    # Where and since when it holds: the head's pools, the cluster's release log position.
+    pools: frozenset[int] = field(compare=False, repr=False)
+    log_position: int = field(compare=False, repr=False)
 
     def ends_in_time(self, job: Job, now: float) -> bool:
         """A job that will be gone by the reserved start may use the reserved nodes."""

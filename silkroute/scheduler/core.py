@@ -29,6 +29,7 @@ from silkroute.scheduler.preemption import preempt_for
 from silkroute.scheduler.skipping import (
     blocked_key,
     dominated,
+    kept_off,
     mark_blocked,
     remember_no_room,
     still_no_room,
@@ -205,9 +206,9 @@ class Scheduler:
         """True when the job provably still cannot start, so the step can skip its work:
         nothing it depends on changed since it last could not start, or only things that
         cannot help it (see `_still_no_room`). Keeps its hold reason what a full look gives."""
-        if job.blocked_key == key:
-            return True
         now = ctx.now
+        if job.blocked_key == key and job.blocked_avoid == kept_off(head, job, now):
+            return True
         if not still_no_room(self.preemption, book, job, key, head, now):
             return False
         mark_blocked(book, job, key, head, now)

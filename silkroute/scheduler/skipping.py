@@ -43,6 +43,15 @@ def blocked_key(
     )
 
 
+def kept_off(head: Reservation | None, job: Job, now: float) -> frozenset[int]:
+    """The nodes EASY keeps the job off: the head's, unless the job ends before it starts.
+    Changes with time alone (a job's limit stops fitting before the reserved start) and with
+    the head's reservation, neither of which `blocked_key` counts."""
+    if head is None or head.ends_in_time(job, now):
+        return frozenset()
+    return head.nodes
+
+
 def still_no_room(
     preemption: PreemptionPolicy | None,
     book: SchedulerBook,
@@ -68,9 +77,9 @@ def still_no_room(
     assert job.eligible_pools is not None
     pools = job.eligible_pools
     pool_of = cluster.node_pool
-    kept_off = head.nodes if head is not None and not head.ends_in_time(job, now) else None
-    changed = set(released) | (job.blocked_avoid - kept_off if kept_off else job.blocked_avoid)
-    nodes = [n for n in changed if pool_of[n] in pools and not (kept_off and n in kept_off)]
+    avoid = kept_off(head, job, now)
+    changed = set(released) | (job.blocked_avoid - avoid)
+    nodes = [n for n in changed if pool_of[n] in pools and n not in avoid]
     return not (nodes and (cluster.worker_capacity(np.array(nodes), job.demand) > 0).any())
 
 
@@ -84,8 +93,7 @@ def mark_blocked(
     """Remember what the world looked like when the job could not start."""
     job.blocked_key = key
     job.blocked_log_pos = book.cluster.log_position()
-    reserved = head is not None and not head.ends_in_time(job, now)
-    job.blocked_avoid = head.nodes if reserved and head is not None else frozenset()
+    job.blocked_avoid = kept_off(head, job, now)
 
 
 def dominated(job: Job, failed: list[tuple[Demand, int]] | None) -> bool:

@@ -44,6 +44,21 @@ def test_long_job_may_not_backfill_onto_reserved_nodes() -> None:
     assert holds and holds[0].reason == "reserved"
 
 
+def test_a_head_reserved_behind_a_job_without_limit_is_protected_once_that_job_ends() -> None:
+    # While `unlimited` runs, the head has no finite start (a reservation at infinity, which
+    # every job "ends before"). Once it ends early, the head's start is `limited`'s end: a
+    # long job arriving then may not take the room the head needs (it did while the head's
+    # first reservation was reused until the head started).
+    unlimited = job("unlimited").gpus(4).runs(100.0).build()
+    limited = job("limited").gpus(4).runs(1000.0, limit=1000.0).build()
+    head = job("head").gpus(8).at(1.0).runs(50.0, limit=50.0).build()
+    late = job("late").gpus(4).at(150.0).runs(5000.0, limit=5000.0).build()
+    book, scheduler = book_for(nodes(1, gpus=8))
+    Simulator(book, scheduler, [unlimited, limited, head, late]).run("easy")
+    assert head.first_start_time == 1000.0
+    assert late.first_start_time == 1050.0
+
+
 def test_strict_order_does_not_backfill() -> None:
     book, scheduler = book_for(nodes(1, gpus=8), backfill="none")
     jobs, small = _head_blocked_by(50.0)

@@ -114,10 +114,10 @@ WITH_MEMORY = {
 }
 
 
-def _run(policy: str, graceful: bool, keep_memory: bool = True) -> tuple[int, bool]:
+def _run(policy: str, graceful: bool, keep_memory: bool = True, seed: int = 11) -> tuple[int, bool]:
     """Run a stream with a rebuild at t=1500 s; (decisions compared, all equal)."""
     args, speeds = WITH_MEMORY[policy]
-    jobs = _stream(seed=11, count=160, speeds=speeds)
+    jobs = _stream(seed=seed, count=160, speeds=speeds)
     book, scheduler = book_for(_cluster(speeds), **args)
     book.graceful_stop = graceful
     lived = Driver(book, scheduler, {j.id: j.run_seconds(None) for j in jobs})
@@ -162,12 +162,16 @@ def test_a_book_rebuilt_mid_run_keeps_each_policys_memory(policy: str, graceful:
     assert compared > 30  # the comparison saw real work after the rebuild
 
 
-# (fgd is left out: on this stream a target re-derived from the live jobs happens to give the
-# same choices; the test above still compares its memory at the end.)
-@pytest.mark.parametrize("policy", ["silk", "gpuclustering", "random", "gavel-mmf"])
-def test_without_its_memory_a_rebuilt_book_decides_differently(policy: str) -> None:
+# (fgd is left out: on these streams a target re-derived from the live jobs happens to give
+# the same choices; the test above still compares its memory at the end. silk's stream is
+# another seed for the same reason: on seed 11 its re-derived target decides alike.)
+@pytest.mark.parametrize(
+    "policy, seed", [("silk", 2), ("gpuclustering", 11), ("random", 11), ("gavel-mmf", 11)]
+)
+def test_without_its_memory_a_rebuilt_book_decides_differently(policy: str, seed: int) -> None:
     # The test above can fail: this stream needs the memory to come back the same.
-    assert not _run(policy, graceful=False, keep_memory=False)[1]
+    assert _run(policy, graceful=False, seed=seed)[1]
+    assert not _run(policy, graceful=False, keep_memory=False, seed=seed)[1]
 
 
 def test_the_learnt_target_counts_each_arrival_once_whatever_the_steps() -> None:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from silkroute.scheduler import core
+from silkroute.scheduler.decisions import Hold
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
@@ -73,3 +74,39 @@ def test_a_head_whose_tenant_went_over_quota_since_is_looked_at_again() -> None:
     fast = _starts(cluster, jobs, "fifo", "easy")
     assert fast[3][0] == 0.0 and fast[4][0] == 1.0
     assert fast == _slow_starts(cluster, jobs, "fifo", "easy")
+
+
+def _holds_of(
+    cluster: list[NodeInfo], jobs: list[Job], watched: int, short_cuts: bool
+) -> list[tuple[float, str]]:
+    holds: list[tuple[float, str]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        if not short_cuts:
+            patch.setattr(core, "still_no_room", lambda *args: False)
+            fresh_keys = itertools.count()
+            patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+        book, scheduler = book_for(cluster, tenants=QUOTAS, order="fifo", backfill="easy")
+        Simulator(book, scheduler, [j.fresh() for j in jobs]).run(
+            "holds",
+            observer=lambda now, ds: holds.extend(
+                (now, d.reason) for d in ds if isinstance(d, Hold) and d.job_id == watched
+            ),
+        )
+    return holds
+
+
+def test_a_job_kept_off_the_reserved_nodes_by_time_alone_says_so_as_a_full_look_does() -> None:
+    # `small` (limit 60 s) at t=2 ends before the head's reserved start (t=100), so it may use
+    # the head's node, and waits for room. At t=50 it no longer ends in time: nothing it
+    # counts in its skip key moved (`other` starts on another pool), but it is now kept off
+    # the node, and its hold must say "reserved", as a full look says.
+    cluster = nodes(1, gpus=8) + nodes(1, gpus=1, accel="A100")
+    jobs = [
+        job("running").set(id=0).gpus(6).runs(100.0, limit=100.0).build(),
+        job("head").set(id=1).gpus(8).at(1.0).runs(50.0, limit=50.0).build(),
+        job("small").set(id=2).gpus(4).at(2.0).runs(60.0, limit=60.0).build(),
+        job("other").set(id=3).gpus(1).types("A100").at(50.0).runs(5.0).build(),
+    ]
+    fast = _holds_of(cluster, jobs, watched=2, short_cuts=True)
+    assert fast == _holds_of(cluster, jobs, watched=2, short_cuts=False)
+    assert (50.0, "reserved") in fast, fast
