@@ -46,7 +46,7 @@ def test_end_to_end_writes_results(tiny_trace: Path, tmp_path: Path) -> None:
     # The candidates not adopted run only when named; silk-r4 (the rule silk replaced) runs.
     assert set(doc["policies"]) == {
         "fgd", "fgd-exact", "bestfit", "dotprod", "gpupacking", "gpuclustering", "random", "silk",
-        "silk-r4", "silk-classic",
+        "silk-r4", "silk-classic", "silk-r7",
     }  # fmt: skip
     for entry in doc["policies"].values():
         for metric in ("unallocated_pct", "allocated_pct", "fragmentation_pct"):

@@ -66,7 +66,7 @@ class SilkR7Cache(SilkCache):
 class SilkR7Scorer(SilkR5TieScorer):
     """silk-r5t; non-sharing pods by the scarcity-weighted hostable loss before memory."""
 
-    name = "silk"
+    name = "silk-r7"
     cache_type = SilkR7Cache
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:

@@ -1,6 +1,7 @@
-"""silk-r8 (candidate): silk, with the sole homes of a shape used last.
+"""silk (the eighth round's `silk-r8`, adopted in the ninth): the seventh round's rule
+(`silk-r7`), with the sole homes of a shape used last.
 
-Issue 15, eighth round (docs/packing.md, "Eighth round"). On the generated multigpu50, seed
+Issue 15, eighth and ninth rounds (docs/packing.md). On the generated multigpu50, seed
 65, `fgd` and `silk` drop four 8-GPU pods of 120 cores by 95% arrived: only the 39 G3 nodes
 (8 GPUs, 128 cores, 768 GiB) can host them, and by then 4-GPU pods and small pods have taken
 a part of every G3, though other nodes could have hosted those. Slurm's answer is the node
@@ -68,9 +69,9 @@ class SilkR8Cache(SilkR7Cache):
 
 
 class SilkR8Scorer(SilkR7Scorer):
-    """silk; the sole homes of a shape last."""
+    """silk-r7; the sole homes of a shape last."""
 
-    name = "silk-r8"
+    name = "silk"
     cache_type = SilkR8Cache
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
