@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from silkroute.api.schemas import TenantCreate, TenantUpdate
 from silkroute.model.cluster import NodeGroupSpec, SiteSpec
-from silkroute.model.job import JobSpec, TraceJobSpec, load_jobs
 from silkroute.model.errors import SpecError
+from silkroute.model.job import JobSpec, TraceJobSpec, load_jobs
 from silkroute.model.tenant import TenantSpec
 
 MINIMAL: dict[type[BaseModel], dict[str, Any]] = {
@@ -51,9 +51,7 @@ def test_every_spec_has_number_fields_to_check() -> None:
 
 
 @pytest.mark.parametrize("boolean", [True, False])
-@pytest.mark.parametrize(
-    ("model", "field"), CASES, ids=[f"{m.__name__}.{f}" for m, f in CASES]
-)
+@pytest.mark.parametrize(("model", "field"), CASES, ids=[f"{m.__name__}.{f}" for m, f in CASES])
 def test_a_boolean_where_a_number_is_meant_is_refused_naming_the_field(
     model: type[BaseModel], field: str, boolean: bool
 ) -> None:
@@ -114,7 +112,9 @@ def test_booleans_inside_mappings_and_lists(case: Nested) -> None:
 
 def test_a_job_file_names_the_line_of_a_yaml_boolean(tmp_path: Path) -> None:
     path = tmp_path / "jobs.yaml"
-    path.write_text("jobs:\n  - name: a\n    tenant: t\n  - name: b\n    tenant: t\n    workers: yes\n")
+    path.write_text(
+        "jobs:\n  - {name: a, tenant: t}\n  - name: b\n    tenant: t\n    workers: yes\n"
+    )
     with pytest.raises(SpecError) as caught:
         load_jobs(path)
     assert str(caught.value) == (
