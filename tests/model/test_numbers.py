@@ -118,5 +118,5 @@ def test_a_job_file_names_the_line_of_a_yaml_boolean(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load_jobs(path)
     assert str(caught.value) == (
-        f"{path}:6: jobs[1].workers: must be a number, not a boolean (true/false) (got True)"
+        f"{path}:5: jobs[1].workers: must be a number, not a boolean (true/false) (got True)"
     )
