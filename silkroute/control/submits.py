@@ -7,7 +7,8 @@ earlier submit with the same Idempotency-Key) is checked by one writer thread th
 every submit waiting for it, checks each, inserts the accepted ones with one statement per
 table and commits once: one fsync for many jobs. Each caller is answered only after the
 commit that holds its job, so a crash never loses a job that was acknowledged; a refused
-submit is answered with its own error and stores nothing.
+submit is answered with its own error and stores nothing. A multi-job submit
+(`prepare_batch`) is settled whole in that transaction (`batches.py`): all its jobs, or none.
 """
 
 from __future__ import annotations
