@@ -65,6 +65,11 @@ class Client:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self.request("POST", "/v1/jobs", json=job, headers=headers)
 
+    def submit_batch(self, jobs: list[dict[str, Any]], idempotency_key: str | None = None) -> Any:
+        """Several jobs stored all or none (`POST /v1/jobs:batch`)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.request("POST", "/v1/jobs:batch", json={"jobs": jobs}, headers=headers)
+
     def jobs(self, **filters: Any) -> Any:
         return self.request("GET", "/v1/jobs", params=filters)
 

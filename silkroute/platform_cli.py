@@ -649,7 +649,8 @@ def submit(
     ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Submit the job(s) in FILE (one job, a list, or `jobs:`)."""
+    """Submit the job(s) in FILE (one job, a list, or `jobs:`). Several jobs are one
+    request: all of them are stored, or none (the error names `jobs[i]`)."""
     try:
         raw = read_yaml(file, "job file")
     except SpecError as exc:
@@ -659,18 +660,23 @@ def submit(
     jobs = raw if isinstance(raw, list) else [raw]
     if not jobs or not all(isinstance(j, dict) for j in jobs):
         raise fail(f"{file}: a job is a mapping of fields (see docs/job-spec.md)")
-    for i, job in enumerate(jobs):
-        one_key = None if key is None else (key if len(jobs) == 1 else f"{key}-{i}")
+    if len(jobs) == 1:
+        created = [call(url, token, "submit", jobs[0], key)]
+    else:
+        client = Client(url, token)
         try:
-            created = call(url, token, "submit", job, one_key)
-        except typer.Exit:
-            if len(jobs) > 1:
-                err.print(f"(jobs[{i}] of {file}; the jobs before it were submitted)")
-            raise
+            created = client.submit_batch(jobs, key)["jobs"]
+        except ApiError as exc:
+            if exc.status:  # refused: the server stored nothing of the batch
+                raise fail(f"{exc}\n(no job of {file} was submitted)") from None
+            raise fail(str(exc)) from None
+        finally:
+            client.close()
+    for job in created:
         if as_json:
-            print_json(created)
+            print_json(job)
         else:
-            out.print(f"job {created['id']} ({created['name']}) {created['state']}")
+            out.print(f"job {job['id']} ({job['name']}) {job['state']}")
 
 
 def jobs(

@@ -73,6 +73,16 @@ def job_out(row: JobRow) -> schemas.JobOut:
 
 
 def submitted_json(accepted: Accepted) -> bytes:
+    return submitted_out(accepted).model_dump_json().encode()
+
+
+def batch_submitted_json(accepted: list[Accepted]) -> bytes:
+    """A multi-job submit's answer: each job as a single submit answers it, in order."""
+    out = schemas.BatchSubmitted(jobs=[submitted_out(a) for a in accepted])
+    return out.model_dump_json().encode()
+
+
+def submitted_out(accepted: Accepted) -> schemas.JobOut:
     """The submit's answer: the (first) job, with every replica's id.
 
     A job stored just now is built from the values validated on the way in, without the
@@ -102,7 +112,7 @@ def submitted_json(accepted: Accepted) -> bytes:
     else:
         out = job_out(first)
         out.replica_ids = [r.id for r in rows] if len(rows) > 1 else []
-    return out.model_dump_json().encode()
+    return out
 
 
 def job_detail_out(detail: JobDetail) -> schemas.JobDetailOut:

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from silkroute.api import convert, schemas
-from silkroute.api.submit_lane import not_an_agent, resolve_caller, submit_request
+from silkroute.api.submit_lane import (
+    not_an_agent,
+    resolve_caller,
+    submit_batch_request,
+    submit_request,
+)
 from silkroute.control import service
 from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import ServiceError, invalid
@@ -195,6 +200,43 @@ async def submit_job(
 ) -> Response:
     """Served by `SubmitLane` in the app (same code); this route documents it."""
     status, body = await submit_request(
+        request.app.state.platform,
+        who,
+        await request.body(),
+        request.headers.get("content-type"),
+        idempotency_key,
+    )
+    return Response(body, status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/v1/jobs:batch",
+    status_code=201,
+    response_model=schemas.BatchSubmitted,
+    responses={
+        **ERRORS,
+        200: {"model": schemas.BatchSubmitted, "description": "Same Idempotency-Key"},
+        429: {"model": schemas.ErrorBody, "description": "The tenant's max_pending_jobs"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schemas.JOB_BATCH_SCHEMA},
+                "application/yaml": {"schema": schemas.JOB_BATCH_SCHEMA},
+            },
+        }
+    },
+)
+async def submit_jobs(
+    request: Request,
+    who: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Several jobs of one tenant, all stored in one transaction or none: a refused job
+    refuses the batch, its error naming `jobs[i]`. The tenant's pending cap counts the
+    batch whole; one `Idempotency-Key` covers it."""
+    status, body = await submit_batch_request(
         request.app.state.platform,
         who,
         await request.body(),

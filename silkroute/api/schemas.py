@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from silkroute.control.batches import MAX_BATCH_JOBS
 from silkroute.control.limits import (
     DEFAULT_MAX_PENDING_JOBS,
     DEFAULT_MAX_PRIORITY,
@@ -19,7 +20,8 @@ from silkroute.control.limits import (
 )
 from silkroute.model.cluster import NodeGroupSpec, SiteSpec
 from silkroute.model.job import JobSpec, bounded_priority
-from silkroute.model.tenant import MAX_JOBS_LIMIT, TenantSpec
+from silkroute.model.numbers import NumbersNotBooleans
+from silkroute.model.tenant import Budget, RunningCap, TenantSpec, VoucherHours, Weight
 
 
 class Problem(BaseModel):
@@ -33,7 +35,6 @@ class ErrorBody(BaseModel):
     errors: list[Problem] = Field(default_factory=list)
 
 
-BUDGET_DOC = "Most money per UTC month (USD); null: no cap"
 MAX_PRIORITY_DOC = (
     "Highest `priority` its jobs may ask for: a class name (best-effort, low, normal, high, "
     "critical) or an integer; null: no ceiling. Submits above it are refused (403)"
@@ -53,45 +54,39 @@ def _max_priority(value: str | int | None) -> str | int | None:
     return None if value is None else bounded_priority(value)
 
 
-MaxPriority = Annotated[str | int | None, AfterValidator(_max_priority)]
+# Each setting's type and bounds are defined once (here and in `model.tenant`) and serve both
+# `POST /v1/tenants` and `PATCH /v1/tenants/{name}`: create accepts what PATCH accepts.
+MaxPriority = Annotated[
+    str | int | None, AfterValidator(_max_priority), Field(description=MAX_PRIORITY_DOC)
+]
+PendingCap = Annotated[int, Field(ge=0, le=MAX_PENDING_JOBS_LIMIT, description=MAX_PENDING_DOC)]
 
 
 class TenantCreate(TenantSpec):
-    monthly_budget: float | None = Field(default=None, ge=0, le=1e12, description=BUDGET_DOC)
+    monthly_budget: Budget | None = None
     ciio: bool = Field(
         default=False,
         description="A critical-information-infrastructure operator (stricter export rules)",
     )
-    max_priority: MaxPriority = Field(default=DEFAULT_MAX_PRIORITY, description=MAX_PRIORITY_DOC)
-    max_pending_jobs: int | None = Field(
-        default=DEFAULT_MAX_PENDING_JOBS,
-        ge=0,
-        le=MAX_PENDING_JOBS_LIMIT,
-        description=MAX_PENDING_DOC,
-    )
+    max_priority: MaxPriority = DEFAULT_MAX_PRIORITY
+    max_pending_jobs: PendingCap | None = DEFAULT_MAX_PENDING_JOBS
 
 
-class TenantUpdate(BaseModel):
+class TenantUpdate(NumbersNotBooleans):
     """`PATCH /v1/tenants/{name}`: only the fields given change (null clears a cap)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    weight: float | None = Field(default=None, gt=0, le=1e6, description="Fair-share weight")
+    weight: Weight | None = None
     quota: dict[str, float] | None = Field(
         default=None, description="Replaces the quota: most accelerators of each type at once"
     )
-    voucher_accelerator_hours: float | None = Field(
-        default=None, ge=0, le=1e12, description="Free accelerator-hours granted (in all)"
-    )
+    voucher_accelerator_hours: VoucherHours | None = None
     pay_as_you_go: bool | None = None
-    monthly_budget: float | None = Field(default=None, ge=0, le=1e12, description=BUDGET_DOC)
-    max_priority: MaxPriority = Field(default=None, description=MAX_PRIORITY_DOC)
-    max_pending_jobs: int | None = Field(
-        default=None, ge=0, le=MAX_PENDING_JOBS_LIMIT, description=MAX_PENDING_DOC
-    )
-    max_running_jobs: int | None = Field(
-        default=None, ge=0, le=MAX_JOBS_LIMIT, description=MAX_RUNNING_DOC
-    )
+    monthly_budget: Budget | None = None
+    max_priority: MaxPriority = None
+    max_pending_jobs: PendingCap | None = None
+    max_running_jobs: RunningCap | None = None
 
 
 class TenantOut(BaseModel):
@@ -204,6 +199,29 @@ class JobOut(BaseModel):
         default_factory=list,
         description="At submit, an inference job with replicas > 1: every replica's job id",
     )
+
+
+# `POST /v1/jobs:batch`'s body, as OpenAPI describes it (read by `submits.prepare_batch`, so
+# YAML is taken too and every problem names `jobs[i]`).
+JOB_BATCH_SCHEMA = {
+    "type": "object",
+    "required": ["jobs"],
+    "additionalProperties": False,
+    "properties": {
+        "jobs": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/JobSpec"},
+            "minItems": 1,
+            "maxItems": MAX_BATCH_JOBS,
+            "description": "One tenant's jobs, each as `POST /v1/jobs` takes one; at most "
+            f"{MAX_BATCH_JOBS} stored jobs (inference replicas counted)",
+        }
+    },
+}
+
+
+class BatchSubmitted(BaseModel):
+    jobs: list[JobOut] = Field(description="Every job of the batch, in the order given")
 
 
 class JobEventOut(BaseModel):

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from silkroute.api import convert, schemas
 from silkroute.control.auth import Principal, Role, authenticate, hash_token, parse_bearer
 from silkroute.control.errors import ServiceError, forbidden
-from silkroute.control.submits import prepare
+from silkroute.control.submits import prepare, prepare_batch
 
 if TYPE_CHECKING:
     from silkroute.control.service import Platform
@@ -86,6 +86,21 @@ async def submit_request(
     # Group commit: answered once the transaction that holds this job has committed.
     accepted = await asyncio.wrap_future(platform.submits.submit(prepared))
     return (201 if accepted.created else 200), convert.submitted_json(accepted)
+
+
+async def submit_batch_request(
+    platform: Platform,
+    who: Principal,
+    raw: bytes,
+    content_type: str | None,
+    idempotency_key: str | None,
+) -> tuple[int, bytes]:
+    """`POST /v1/jobs:batch`: every job stored in one transaction, or none (a `ServiceError`
+    naming `jobs[i]`)."""
+    parts = prepare_batch(who, parse_job_body(raw, content_type), idempotency_key)
+    accepted = await asyncio.wrap_future(platform.submits.submit_all(parts))
+    created = any(a.created for a in accepted)
+    return (201 if created else 200), convert.batch_submitted_json(accepted)
 
 
 def error_json(exc: ServiceError) -> bytes:

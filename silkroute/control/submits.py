@@ -7,12 +7,14 @@ earlier submit with the same Idempotency-Key) is checked by one writer thread th
 every submit waiting for it, checks each, inserts the accepted ones with one statement per
 table and commits once: one fsync for many jobs. Each caller is answered only after the
 commit that holds its job, so a crash never loses a job that was acknowledged; a refused
-submit is answered with its own error and stores nothing.
+submit is answered with its own error and stores nothing. A multi-job submit
+(`prepare_batch`) is settled whole in that transaction (`batches.py`): all its jobs, or none.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import logging
@@ -30,8 +32,9 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from silkroute.control import accounting, limits
+from silkroute.control import accounting, batches, limits
 from silkroute.control.auth import Principal, Role
+from silkroute.control.batches import BatchTag
 from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid
 from silkroute.control.governance import (
     DataRefused,
@@ -70,6 +73,8 @@ class Prepared:
     spec: JobSpec
     specs: tuple[JobSpec, ...]
     key: str | None
+    batch: BatchTag | None = None  # a job of a multi-job submit (see `prepare_batch`)
+    index: int = 0  # its place in that submit's `jobs`
 
 
 @dataclass(slots=True)
@@ -144,13 +149,7 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
                 403, "forbidden", f"tenant: a {caller.tenant} token cannot submit for {given!r}"
             )
         body = {**body, "tenant": caller.tenant}
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 128:
-        raise ServiceError(
-            400,
-            "invalid",
-            "Idempotency-Key: between 1 and 128 characters",
-            [FieldProblem("Idempotency-Key", "between 1 and 128 characters")],
-        )
+    check_idempotency_key(idempotency_key)
     try:
         spec = JobSpec.model_validate(body)
     except ValidationError as exc:
@@ -171,6 +170,44 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
                 "(letters, digits and '_', not starting with a digit)",
             )
     return Prepared(caller, spec, replica_specs(spec), idempotency_key)
+
+
+def prepare_batch(caller: Principal, body: Any, idempotency_key: str | None) -> list[Prepared]:
+    """`prepare` for a multi-job submit, `{"jobs": [...]}`: every job is checked, and every
+    job's problems are reported at once, each field named `jobs[i].FIELD`."""
+    jobs = batches.jobs_of(body)
+    check_idempotency_key(idempotency_key)
+    parts: list[Prepared] = []
+    problems: list[FieldProblem] = []
+    for i, job in enumerate(jobs):
+        try:
+            parts.append(prepare(caller, job, batches.batch_key(idempotency_key, i)))
+        except ServiceError as exc:
+            if exc.status != 422:  # not the job's fields (another tenant's name): at once
+                raise batches.at_job(exc, i) from None
+            problems += batches.at_job(exc, i).problems
+    if problems:
+        raise batches.invalid_jobs(problems)
+    tenant = batches.one_tenant([p.spec for p in parts])
+    stored = sum(len(p.specs) for p in parts)
+    if stored > batches.MAX_BATCH_JOBS:
+        raise invalid(
+            "jobs",
+            f"one batch stores at most {batches.MAX_BATCH_JOBS} jobs, each inference replica "
+            f"counted (this one would store {stored}); split it",
+        )
+    tag = BatchTag(len(parts), idempotency_key, tenant)
+    return [dataclasses.replace(p, batch=tag, index=i) for i, p in enumerate(parts)]
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 0 < len(key) <= 128:
+        raise ServiceError(
+            400,
+            "invalid",
+            "Idempotency-Key: between 1 and 128 characters",
+            [FieldProblem("Idempotency-Key", "between 1 and 128 characters")],
+        )
 
 
 def replica_specs(spec: JobSpec) -> tuple[JobSpec, ...]:
@@ -320,7 +357,10 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
         snapshot = sites_snapshot(platform, session)
         refusals: dict[str, str | None] = {}
         first_with_key: dict[tuple[str, str], int] = {}
+        batches.refuse_past_caps(batch, outcomes, tenants, pending, earlier)
         for i, prepared in enumerate(batch):
+            if outcomes[i] is not None:  # refused whole with its multi-job submit
+                continue
             spec, key = prepared.spec, prepared.key
             if key is not None:
                 found = earlier.get((spec.tenant, key))
@@ -360,6 +400,7 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
             if key is not None:
                 first_with_key[(spec.tenant, key)] = i
             checked.append(_Checked(i, prepared, decided))
+        checked = batches.all_or_none(session, batch, outcomes, checked, pending)
         _insert(session, checked, now)
     for item in checked:
         rows = [JobRow(**values) for values in item.values]
@@ -466,15 +507,18 @@ def _insert(session: Session, checked: list[_Checked], now: float) -> None:
             record(session, "data-decision", actor_of(item.prepared.caller), subject, detail)
 
 
+# One submit waiting for the writer: a single job (its future holds an `Accepted`) or the
+# jobs of one multi-job submit (a list of `Accepted`, one per job), stored in one batch.
+Waiting = tuple[tuple[Prepared, ...], concurrent.futures.Future[Any]]
+
+
 class SubmitWriter:
     """The one thread that stores submits, a batch per transaction (see the module doc)."""
 
     def __init__(self, platform: Platform, max_batch: int = MAX_BATCH) -> None:
         self.platform = platform
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[
-            tuple[Prepared, concurrent.futures.Future[Accepted]] | None
-        ] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Waiting | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.batches = 0
@@ -482,9 +526,17 @@ class SubmitWriter:
 
     def submit(self, prepared: Prepared) -> concurrent.futures.Future[Accepted]:
         """Queue a prepared submit; the future holds its outcome once committed (or why not)."""
-        future: concurrent.futures.Future[Accepted] = concurrent.futures.Future()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._ensure_thread()
-        self._queue.put((prepared, future))
+        self._queue.put(((prepared,), future))
+        return future
+
+    def submit_all(self, parts: Sequence[Prepared]) -> concurrent.futures.Future[list[Accepted]]:
+        """Queue the jobs of one multi-job submit (`prepare_batch`): one transaction stores
+        them all or none; the future holds every job's outcome, or the batch's error."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._ensure_thread()
+        self._queue.put((tuple(parts), future))
         return future
 
     def waiting(self) -> int:
@@ -513,8 +565,9 @@ class SubmitWriter:
             if first is None:
                 return
             batch = [first]
+            jobs = len(first[0])  # a multi-job submit larger than max_batch goes alone
             closing = False
-            while len(batch) < self.max_batch:
+            while jobs < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -523,34 +576,50 @@ class SubmitWriter:
                     closing = True
                     break
                 batch.append(item)
+                jobs += len(item[0])
             self._write(batch)
             if closing:
                 return
 
-    def _write(self, batch: list[tuple[Prepared, concurrent.futures.Future[Accepted]]]) -> None:
+    def _write(self, batch: list[Waiting]) -> None:
+        flat = [prepared for parts, _ in batch for prepared in parts]
         try:
-            outcomes = store_batch(self.platform, [p for p, _ in batch])
+            outcomes = store_batch(self.platform, flat)
         except Exception as exc:
             if len(batch) > 1:  # find the one at fault: each alone, in its own transaction
                 for one in batch:
                     self._write([one])
                 return
             try:
-                if getattr(exc, "connection_invalidated", False):  # the database restarted
-                    outcomes = store_batch(self.platform, [batch[0][0]])
-                else:
-                    outcomes = self._after_conflict(batch[0][0], exc)
+                outcomes = self._after_failure(batch[0][0], exc)
             except Exception as final:
                 log.exception("storing a submit failed")
                 batch[0][1].set_exception(final)
                 return
         self.batches += 1
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, ServiceError):
-                future.set_exception(outcome)
-            else:
-                self.stored += 1
-                future.set_result(outcome)
+        start = 0
+        for parts, future in batch:
+            mine = outcomes[start : start + len(parts)]
+            start += len(parts)
+            refused = next((o for o in mine if isinstance(o, ServiceError)), None)
+            if refused is not None:  # a batch's jobs share its one error (all or none)
+                future.set_exception(refused)
+                continue
+            self.stored += len(mine)
+            future.set_result(mine if parts[0].batch is not None else mine[0])
+
+    def _after_failure(
+        self, parts: tuple[Prepared, ...], exc: Exception
+    ) -> list[Accepted | ServiceError]:
+        if getattr(exc, "connection_invalidated", False):  # the database restarted
+            return store_batch(self.platform, parts)
+        if parts[0].batch is not None and parts[0].key is not None:
+            # A same-key batch committed by another server process: checked again now,
+            # it is answered as a retry (or refused as a different body).
+            if isinstance(exc, IntegrityError):
+                return store_batch(self.platform, parts)
+            raise exc
+        return self._after_conflict(parts[0], exc)
 
     def _after_conflict(self, prepared: Prepared, exc: Exception) -> list[Accepted | ServiceError]:
         """A same-key submit committed by another server process: answer with its job."""

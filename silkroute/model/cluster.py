@@ -15,6 +15,7 @@ from pydantic import (
 
 from silkroute.model.accelerators import catalogue
 from silkroute.model.errors import SpecError, file_spec_error, read_yaml
+from silkroute.model.numbers import NumbersNotBooleans
 
 # No NaN or infinity: `cpu: .inf` was a traceback when the cluster was built, and NaN's error
 # said "greater than 0".
@@ -24,7 +25,7 @@ STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 MAX_NODES_PER_GROUP = 100_000
 
 
-class NodeGroupSpec(BaseModel):
+class NodeGroupSpec(NumbersNotBooleans):
     """`count` identical nodes."""
 
     model_config = STRICT
@@ -51,7 +52,7 @@ class NodeGroupSpec(BaseModel):
         return value
 
 
-class SiteSpec(BaseModel):
+class SiteSpec(NumbersNotBooleans):
     model_config = STRICT
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

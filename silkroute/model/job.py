@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -18,6 +17,7 @@ from pydantic import (
 
 from silkroute.model.accelerators import catalogue
 from silkroute.model.errors import SpecError, file_spec_error, read_yaml, spec_error
+from silkroute.model.numbers import NumbersNotBooleans
 
 
 class JobKind(StrEnum):
@@ -67,7 +67,7 @@ def bounded_priority(value: str | int) -> str | int:
     return known_priority(value)
 
 
-class JobSpec(BaseModel):
+class JobSpec(NumbersNotBooleans):
     """What a tenant asks for. Field names are the public contract (see docs/job-spec.md)."""
 
     # No NaN or infinity: `NaN <= 64` is false, which pydantic would report as "less than or

@@ -2,39 +2,65 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, field_validator
 
 from silkroute.model.accelerators import catalogue
+from silkroute.model.numbers import NumbersNotBooleans
+
+# The bounds of a tenant's numbers, one definition for every way in: a tenants file,
+# `POST /v1/tenants` (which extends `TenantSpec`) and `PATCH /v1/tenants/{name}` (whose
+# fields are these types, optional). Far above any real use, far below where sums of weights
+# or hours lose their precision.
+MAX_WEIGHT = 1e6
+MAX_ACCELERATOR_HOURS = 1e12
+MAX_MONEY = 1e12  # USD: a monthly budget
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, description="Fair-share weight")]
+VoucherHours = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_ACCELERATOR_HOURS,
+        description="Accelerator-hours granted free, in all (incubator vouchers)",
+    ),
+]
+Budget = Annotated[
+    float, Field(ge=0, le=MAX_MONEY, description="Most money per UTC month (USD); null: no cap")
+]
 
 # The largest job-count cap an admin may set (a store's 32-bit ids are far below it).
 MAX_JOBS_LIMIT = 100_000_000
-
-
-class TenantSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    country: str = Field(default="CN", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    weight: float = Field(default=1.0, gt=0, description="Fair-share weight")
-    quota: dict[str, float] = Field(
-        default_factory=dict,
-        description="Most accelerators of each type in use at once; `*` covers every type",
-    )
-    voucher_accelerator_hours: float = Field(
-        default=0.0, ge=0, description="Accelerator-hours granted free (incubator vouchers)"
-    )
-    pay_as_you_go: bool = Field(
-        default=True, description="False: work is admitted only while vouchers remain"
-    )
-    max_running_jobs: int | None = Field(
-        default=None,
+RunningCap = Annotated[
+    int,
+    Field(
         ge=0,
         le=MAX_JOBS_LIMIT,
         description=(
             "Most of its jobs started at once (each replica and each gang counts one); "
             "null: no cap. Jobs past it wait, pending, until one of its jobs ends"
         ),
+    ),
+]
+
+
+class TenantSpec(NumbersNotBooleans):
+    # A stored tenant is read back without validation (`TenantRow.spec`): bounds tightened
+    # later never make a row unreadable.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    country: str = Field(default="CN", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    weight: Weight = 1.0
+    quota: dict[str, float] = Field(
+        default_factory=dict,
+        description="Most accelerators of each type in use at once; `*` covers every type",
     )
+    voucher_accelerator_hours: VoucherHours = 0.0
+    pay_as_you_go: bool = Field(
+        default=True, description="False: work is admitted only while vouchers remain"
+    )
+    max_running_jobs: RunningCap | None = None
 
     @field_validator("quota")
     @classmethod

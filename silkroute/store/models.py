@@ -52,12 +52,14 @@ class TenantRow(Base):
     max_running_jobs: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def spec(self) -> TenantSpec:
-        """The tenant as the scheduler and the API see it (the one row-to-spec mapping)."""
-        return TenantSpec(
+        """The tenant as the scheduler and the API see it (the one row-to-spec mapping).
+        Not validated again: it was when stored, and a bound tightened since (a weight's
+        ceiling) must not make a stored tenant unreadable to the loop."""
+        return TenantSpec.model_construct(
             name=self.name,
             country=self.country,
             weight=self.weight,
-            quota=self.quota,
+            quota=dict(self.quota),
             voucher_accelerator_hours=self.voucher_accelerator_hours,
             pay_as_you_go=self.pay_as_you_go,
             max_running_jobs=self.max_running_jobs,
