@@ -14,6 +14,7 @@ be added, drained and removed while it runs. Nothing here reads a clock: times a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,14 @@ class Reservation:
     pools: frozenset[int] = field(compare=False, repr=False)
     log_position: int = field(compare=False, repr=False)
 
+    def released_since(self, cluster: ClusterState) -> bool:
+        """Did any of the head's pools get capacity back since the reservation was made?"""
+        released = cluster.released_since(self.log_position)
+        if released is None:
+            return True
+        pool_of = cluster.node_pool
+        return any(pool_of[n] in self.pools for n in released)
+
     def ends_in_time(self, job: Job, now: float) -> bool:
         """A job that will be gone by the reserved start may use the reserved nodes."""
         return job.time_limit_s is not None and now + job.time_limit_s <= self.start_time
@@ -76,6 +85,9 @@ class Snapshot:
     ready_preemptors: tuple[int, ...] = ()
     arrivals: dict[str, Any] | None = None
     policy_memory: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # EASY's reservation for the head, kept while it waits (`backfill.reservation_for`): a
+    # fresh look after a rebuild could differ from the one the book lived with.
+    reservation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (what a store or a file keeps)."""
@@ -87,6 +99,7 @@ class Snapshot:
             "ready_preemptors": list(self.ready_preemptors),
             "arrivals": self.arrivals,
             "policy_memory": self.policy_memory,
+            "reservation": self.reservation,
         }
 
     @staticmethod
@@ -104,6 +117,7 @@ class Snapshot:
             ready_preemptors=tuple(int(i) for i in data.get("ready_preemptors") or ()),
             arrivals=data.get("arrivals"),
             policy_memory=dict(data.get("policy_memory") or {}),
+            reservation=data.get("reservation"),
         )
 
 
@@ -414,7 +428,38 @@ class SchedulerBook:
             ready_preemptors=tuple(self.ready_preemptors),
             arrivals=self.arrivals.to_dict(),
             policy_memory=self.memory.to_dict(),
+            reservation=self._saved_reservation(),
         )
+
+    def _saved_reservation(self) -> dict[str, Any] | None:
+        kept = self.reservation
+        if kept is None:
+            return None
+        return {
+            "job": kept.job_id,
+            "start": kept.start_time if math.isfinite(kept.start_time) else None,
+            "nodes": [self.cluster.node_names[n] for n in sorted(kept.nodes)],
+            "pools": sorted(kept.pools),
+            "released_since": kept.released_since(self.cluster),
+        }
+
+    def _restore_reservation(self, saved: dict[str, Any] | None) -> None:
+        """The saved reservation, if its head still waits here on nodes the cluster has."""
+        if saved is None or self.pending.get(int(saved["job"])) is None:
+            return
+        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        pools = frozenset(int(p) for p in saved["pools"])
+        if any(name not in index for name in saved["nodes"]) or not pools <= set(
+            range(len(self.cluster.pools))
+        ):
+            return
+        nodes = frozenset(index[name] for name in saved["nodes"])
+        mask = np.zeros(len(self.cluster.node_names), dtype=bool)
+        mask[list(nodes)] = True
+        start = math.inf if saved["start"] is None else float(saved["start"])
+        # Made again at its next use where the book would have (capacity came back since).
+        position = -1 if saved["released_since"] else self.cluster.log_position()
+        self.reservation = Reservation(int(saved["job"]), start, nodes, mask, pools, position)
 
     @classmethod
     def rebuild(
@@ -453,6 +498,7 @@ class SchedulerBook:
             elif state.waiting_for:  # its victims are gone (left the store): it goes first
                 book.ready_preemptors.append(request.id)
         book.ready_preemptors += [j for j in snapshot.ready_preemptors if j in live]
+        book._restore_reservation(snapshot.reservation)
         # Last: a policy's memory may point at the job records just loaded.
         book.memory = PolicyMemories.load(snapshot.policy_memory, book)
         return book

@@ -164,9 +164,9 @@ def test_a_book_rebuilt_mid_run_keeps_each_policys_memory(policy: str, graceful:
 
 # (fgd is left out: on these streams a target re-derived from the live jobs happens to give
 # the same choices; the test above still compares its memory at the end. silk's stream is
-# another seed for the same reason: on seed 11 its re-derived target decides alike.)
+# another seed for the same reason: on seeds 1-11 its re-derived target decides alike.)
 @pytest.mark.parametrize(
-    "policy, seed", [("silk", 2), ("gpuclustering", 11), ("random", 11), ("gavel-mmf", 11)]
+    "policy, seed", [("silk", 12), ("gpuclustering", 11), ("random", 11), ("gavel-mmf", 11)]
 )
 def test_without_its_memory_a_rebuilt_book_decides_differently(policy: str, seed: int) -> None:
     # The test above can fail: this stream needs the memory to come back the same.
