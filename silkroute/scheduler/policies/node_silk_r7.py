@@ -1,4 +1,5 @@
-"""silk (silk-r7): silk-r5t with silk-r6's hostable demand over every shape, by scarcity.
+"""silk-r7 (`silk` from the seventh round to the ninth): silk-r5t with silk-r6's hostable
+demand over every shape, by scarcity.
 
 Issue 15, seventh round (docs/packing.md, "Seventh round"): named `silk-r7` while a
 candidate, adopted as `silk` by the criterion written before its held-out run (14 of the 15

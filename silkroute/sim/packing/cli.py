@@ -30,8 +30,8 @@ def packing_command(
     policy: Annotated[
         str,
         typer.Option(
-            help=f"Comma-separated policies of: {ALL} (default: all but the candidates "
-            f"not adopted: {', '.join(sorted(CANDIDATES))})"
+            help=f"Comma-separated policies of: {ALL} (default: all but these, run only "
+            f"when named: {', '.join(sorted(CANDIDATES))}; silk-r8 is silk's old name)"
         ),
     ] = DEFAULT,
     inflate: Annotated[float, typer.Option(help="Stop at this x the GPU capacity")] = 1.3,

@@ -47,7 +47,8 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
-# Rules measured and not adopted: registered so their tables reproduce, run only when named.
+# Rules measured and not adopted, and `silk-r8` (today's `silk` under its candidate name):
+# registered so their tables reproduce, run only when named.
 CANDIDATES = frozenset({"silk-r5", "silk-r5t", "silk-r6", "silk-r8", "silk-r8b"})
 
 
