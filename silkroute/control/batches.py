@@ -170,10 +170,10 @@ def _verdict(session: Session, tag: BatchTag, mine: list[Outcome | None]) -> Ser
     repeated = [o is not None and not isinstance(o, ServiceError) for o in mine]  # by its key
     mismatched = any(isinstance(o, ServiceError) and o.code == "idempotency_mismatch" for o in mine)
     if mismatched or (any(repeated) and not all(repeated)):
-        return _mismatch()
+        return mismatch()
     if all(repeated):
-        if tag.key is not None and _longer_batch_stored(session, tag):
-            return _mismatch()
+        if tag.key is not None and longer_batch_stored(session, tag.tenant, tag.key, tag.size):
+            return mismatch()
         return None
     for place, outcome in enumerate(mine):
         if isinstance(outcome, ServiceError):
@@ -184,16 +184,17 @@ def _verdict(session: Session, tag: BatchTag, mine: list[Outcome | None]) -> Ser
     return None
 
 
-def _longer_batch_stored(session: Session, tag: BatchTag) -> bool:
-    """Whether the key's earlier batch had more jobs than this retry (a different body)."""
-    beyond = batch_key(tag.key, tag.size)
+def longer_batch_stored(session: Session, tenant: str, key: str, size: int) -> bool:
+    """Whether the key's earlier batch had more than `size` jobs (a retry of `size` jobs, or
+    a single submit for `size` 1, is then a different body)."""
+    beyond = batch_key(key, size)
     found = session.scalar(
-        select(JobRow.id).where(JobRow.tenant == tag.tenant, JobRow.idempotency_key == beyond)
+        select(JobRow.id).where(JobRow.tenant == tenant, JobRow.idempotency_key == beyond)
     )
     return found is not None
 
 
-def _mismatch() -> ServiceError:
+def mismatch() -> ServiceError:
     reason = (
         "already used for other jobs (another batch, a different number of jobs, or a "
         "single submit); use a new key for a new batch"

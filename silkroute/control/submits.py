@@ -365,9 +365,14 @@ def store_batch(platform: Platform, batch: Sequence[Prepared]) -> list[Accepted 
             if key is not None:
                 found = earlier.get((spec.tenant, key))
                 if found is not None:
-                    outcomes[i] = _mismatch(found.id, found.spec, prepared) or Accepted(
-                        _siblings(session, found, prepared), False
-                    )
+                    refused = _mismatch(found.id, found.spec, prepared)
+                    if (
+                        refused is None
+                        and prepared.batch is None
+                        and batches.longer_batch_stored(session, spec.tenant, key, 1)
+                    ):
+                        refused = batches.mismatch()  # the key of a batch, job 0 alike
+                    outcomes[i] = refused or Accepted(_siblings(session, found, prepared), False)
                     continue
                 if (spec.tenant, key) in first_with_key:
                     first_index = first_with_key[(spec.tenant, key)]

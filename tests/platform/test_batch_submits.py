@@ -273,6 +273,26 @@ def test_a_batch_key_used_by_a_single_submit_is_refused(api: Api) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_single_submit_reusing_a_batchs_key_is_refused_even_with_its_first_job(api: Api) -> None:
+    api.add_sites([LAB])
+    token = api.tenant("acme")
+    assert post(api, token, [job("a"), job("b")], key="k").status_code == 201
+    single = api.client.post(
+        "/v1/jobs", json=job("a"), headers=api.as_(token) | {"Idempotency-Key": "k"}
+    )
+    assert single.status_code == 422, single.text
+    assert single.json()["code"] == "idempotency_mismatch"
+    assert stored(api) == ["a", "b"]
+    # A batch of one job is that job's submit: its retry as a single submit is a retry.
+    assert post(api, token, [job("c")], key="one").status_code == 201
+    again = api.client.post(
+        "/v1/jobs", json=job("c"), headers=api.as_(token) | {"Idempotency-Key": "one"}
+    )
+    assert again.status_code == 200, again.text
+    assert stored(api) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_yaml_batch_is_read_as_json_is(api: Api) -> None:
     api.add_sites([LAB])
     token = api.tenant("acme")
