@@ -3,7 +3,9 @@ only: with them switched off, every job starts at the same time on the same run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +18,16 @@ from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
 from tests.builders import book_for, job, nodes
 from tests.scheduler.test_properties import QUOTAS, clusters, job_streams
+
+
+@contextlib.contextmanager
+def short_cuts_off() -> Iterator[None]:
+    """The scheduler with every skip short-cut off: each job gets a full look every step."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core, "still_no_room", lambda *args: False)
+        fresh_keys = itertools.count()
+        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+        yield
 
 
 def _starts(
@@ -38,10 +50,7 @@ def test_short_cuts_do_not_change_decisions(
     cluster: list[NodeInfo], jobs: list[Job], order: str, backfill: str
 ) -> None:
     fast = _starts(cluster, jobs, order, backfill)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(core, "still_no_room", lambda *args: False)
-        fresh_keys = itertools.count()
-        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+    with short_cuts_off():
         slow = _starts(cluster, jobs, order, backfill)
     assert fast == slow
 
@@ -49,10 +58,7 @@ def test_short_cuts_do_not_change_decisions(
 def _slow_starts(
     cluster: list[NodeInfo], jobs: list[Job], order: str, backfill: str
 ) -> list[tuple[float | None, float | None, int]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(core, "still_no_room", lambda *args: False)
-        fresh_keys = itertools.count()
-        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+    with short_cuts_off():
         return _starts(cluster, jobs, order, backfill)
 
 
@@ -80,11 +86,7 @@ def _holds_of(
     cluster: list[NodeInfo], jobs: list[Job], watched: int, short_cuts: bool
 ) -> list[tuple[float, str]]:
     holds: list[tuple[float, str]] = []
-    with pytest.MonkeyPatch.context() as patch:
-        if not short_cuts:
-            patch.setattr(core, "still_no_room", lambda *args: False)
-            fresh_keys = itertools.count()
-            patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+    with contextlib.nullcontext() if short_cuts else short_cuts_off():
         book, scheduler = book_for(cluster, tenants=QUOTAS, order="fifo", backfill="easy")
         Simulator(book, scheduler, [j.fresh() for j in jobs]).run(
             "holds",

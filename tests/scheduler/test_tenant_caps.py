@@ -3,7 +3,6 @@ the driver's budget hold (admission `budget`), in one step, over steps, and in t
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import pytest
@@ -11,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from silkroute.model.tenant import TenantSpec
-from silkroute.scheduler import core
 from silkroute.scheduler.decisions import Decision, Hold, Start
 from silkroute.scheduler.state import NodeInfo
 from silkroute.sim.engine import Simulator
 from silkroute.sim.truth import SimJob
 from tests.builders import book_for, job, nodes
 from tests.scheduler.test_properties import clusters, job_streams
+from tests.scheduler.test_shortcuts_exact import short_cuts_off
 
 
 @dataclass(frozen=True)
@@ -148,9 +147,6 @@ def test_caps_hold_after_every_step_and_short_cuts_do_not_change_decisions(
     cluster: list[NodeInfo], jobs: list[SimJob], order: str, backfill: str
 ) -> None:
     fast = _capped_run(cluster, jobs, order, backfill)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(core, "still_no_room", lambda *args: False)
-        fresh_keys = itertools.count()
-        patch.setattr(core, "blocked_key", lambda *args: (next(fresh_keys), 0, 0, 0))
+    with short_cuts_off():
         slow = _capped_run(cluster, jobs, order, backfill)
     assert fast == slow
