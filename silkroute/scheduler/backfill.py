@@ -5,8 +5,6 @@ from __future__ import annotations
 import heapq
 import math
 
-import numpy as np
-
 from silkroute.scheduler.book import Reservation, SchedulerBook
 from silkroute.scheduler.job import Job
 from silkroute.scheduler.placement import PlacementPolicy
@@ -61,12 +59,8 @@ def reservation_for(
 def _reservation_of(
     job: Job, start: float, alloc: Allocation | None, cluster: ClusterState, pools: list[int]
 ) -> Reservation:
-    mask = np.zeros(cluster.gpu_free.shape[0], dtype=bool)
     held = alloc.nodes() if alloc is not None else []
-    mask[held] = True
-    return Reservation(
-        job.id, start, frozenset(held), mask, frozenset(pools), cluster.log_position()
-    )
+    return Reservation.on(job.id, start, held, cluster, pools, cluster.log_position())
 
 
 def _end_key(job: Job) -> tuple[float, int]:

@@ -52,6 +52,19 @@ class Reservation:
     pools: frozenset[int] = field(compare=False, repr=False)
     log_position: int = field(compare=False, repr=False)
 
+    @staticmethod
+    def on(
+        job_id: int,
+        start: float,
+        nodes: Sequence[int],
+        cluster: ClusterState,
+        pools: Iterable[int],
+        log_position: int,
+    ) -> Reservation:
+        mask = np.zeros(len(cluster.node_names), dtype=bool)
+        mask[list(nodes)] = True
+        return Reservation(job_id, start, frozenset(nodes), mask, frozenset(pools), log_position)
+
     def released_since(self, cluster: ClusterState) -> bool:
         """Did any of the head's pools get capacity back since the reservation was made?"""
         released = cluster.released_since(self.log_position)
@@ -443,23 +456,27 @@ class SchedulerBook:
             "released_since": kept.released_since(self.cluster),
         }
 
+    def _node_index(self) -> dict[str, int]:
+        """Each node's index by name, in the cluster as it is now (nodes come and go)."""
+        return {name: i for i, name in enumerate(self.cluster.node_names)}
+
     def _restore_reservation(self, saved: dict[str, Any] | None) -> None:
         """The saved reservation, if its head still waits here on nodes the cluster has."""
         if saved is None or self.pending.get(int(saved["job"])) is None:
             return
-        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        index = self._node_index()
         pools = frozenset(int(p) for p in saved["pools"])
         if any(name not in index for name in saved["nodes"]) or not pools <= set(
             range(len(self.cluster.pools))
         ):
             return
-        nodes = frozenset(index[name] for name in saved["nodes"])
-        mask = np.zeros(len(self.cluster.node_names), dtype=bool)
-        mask[list(nodes)] = True
         start = math.inf if saved["start"] is None else float(saved["start"])
         # Made again at its next use where the book would have (capacity came back since).
         position = -1 if saved["released_since"] else self.cluster.log_position()
-        self.reservation = Reservation(int(saved["job"]), start, nodes, mask, pools, position)
+        nodes = [index[name] for name in saved["nodes"]]
+        self.reservation = Reservation.on(
+            int(saved["job"]), start, nodes, self.cluster, pools, position
+        )
 
     @classmethod
     def rebuild(
@@ -508,7 +525,7 @@ class SchedulerBook:
     ) -> list[int]:
         """Put jobs in the book at their phase; returns ids of jobs requeued because their
         placement is no longer there."""
-        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        index = self._node_index()
         requeued: list[int] = []
         for job, placement in sorted(entries, key=lambda e: e[0].id):
             _clear_scratch(job)
@@ -601,14 +618,14 @@ class SchedulerBook:
 
     def drain_nodes(self, names: Iterable[str]) -> None:
         """No new work on these nodes; what runs there finishes."""
-        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        index = self._node_index()
         for name in names:
             if name not in index:
                 raise BookError(f"node {name}: not in the cluster")
             self.cluster.cordon(index[name])
 
     def undrain_nodes(self, names: Iterable[str]) -> None:
-        index = {name: i for i, name in enumerate(self.cluster.node_names)}
+        index = self._node_index()
         for name in names:
             if name not in index:
                 raise BookError(f"node {name}: not in the cluster")
