@@ -110,10 +110,10 @@ def main() -> None:
         gap = worst_gap(summary)
         q25, q50, q75 = (float(q) for q in np.percentile(paired_gaps(runs), [25, 50, 75]))
         summary["silk_minus_fgd_per_seed"] = {"median": q50, "q25": q25, "q75": q75}
-        spread = f"{q50:+.2f} [{q25:+.2f}, {q75:+.2f}]"
+        spread = f"{q50:+.3f} [{q25:+.3f}, {q75:+.3f}]"
         name = f"{label} (dev)" if label in DEV else label
         for policy in POLICIES:
-            extra = [f"{gap:+.2f}", spread] if policy == "silk" else ["", ""]
+            extra = [f"{gap:+.3f}", spread] if policy == "silk" else ["", ""]
             style = "bold" if policy == "silk" else None
             cells = [cell(summary[policy], lv) for lv in LEVELS]
             first = name if policy == POLICIES[0] else ""
