@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from silkroute.audit.log import verify
 from silkroute.store.audit import SqlAuditStore
+from silkroute.store.models import LedgerRow
 from tests.agent.test_agent_api import agent_token
 from tests.platform.conftest import Api
 from tests.platform.test_cli import cli
@@ -160,6 +162,23 @@ def test_operator_and_several_fields_change_at_once_and_a_no_op_records_nothing(
     assert records[-1]["changes"]["datasets"] == {"from": [], "to": ["a", "b"]}
     assert patch(api, "alpha", {"operator": "Alpha Compute Pte Ltd"}).status_code == 200
     assert len(audit_details(api, "alpha")) == len(records)  # nothing changed, nothing logged
+
+
+def test_a_run_is_charged_at_the_price_it_was_placed_at(api: Api) -> None:
+    api.add_sites([site("alpha", 1.0)])
+    token = api.tenant("acme")
+    first = api.submit(token, command="sleep 300", **ONE_A800).json()["id"]
+    api.wait_for(token, first, ("running",))
+    assert patch(api, "alpha", {"price_per_accelerator_hour": {"A800": 100.0}}).status_code == 200
+    wait_for_book(api, "alpha", "price_per_accelerator_hour", {"A800": 100.0})
+    api.client.delete(f"/v1/jobs/{first}", headers=api.as_(token))
+    api.wait_for(token, first, ("cancelled",))
+    second = api.submit(token, command="true", **ONE_A800).json()["id"]
+    api.wait_for(token, second, ("succeeded",))
+    with api.platform.store.session() as session:
+        charged = dict(session.execute(select(LedgerRow.job_id, LedgerRow.price_per_hour)).all())
+    # The run that started before the change keeps its price; the next run pays the new one.
+    assert charged == {first: 1.0, second: 100.0}
 
 
 # ----- refusals --------------------------------------------------------------------------------
