@@ -8,12 +8,21 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from silkroute.audit.log import verify
+from silkroute.control import submits
+from silkroute.control.auth import Principal, Role
+from silkroute.control.boot import open_platform
+from silkroute.control.errors import ServiceError
+from silkroute.control.service import add_site, create_tenant, update_site
+from silkroute.control.submits import prepare
+from silkroute.model.cluster import SiteSpec
+from silkroute.model.tenant import TenantSpec
 from silkroute.store.audit import SqlAuditStore
 from silkroute.store.models import LedgerRow
 from tests.agent.test_agent_api import agent_token
@@ -111,6 +120,39 @@ def test_a_latency_change_is_seen_by_the_submit_check_and_the_next_placement(api
     assert got.status_code == 200 and got.json()["spec"]["latency_ms"] == {"MY": 40}
     wait_for_book(api, "beta", "latency_ms", {"MY": 40})
     assert ran_at(api, token, **near) == "alpha"
+
+
+def test_another_server_sees_a_changed_site_at_its_next_read(
+    tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two platforms on one database: the one that did not make the change re-reads the sites
+    (every `REFERENCE_TTL_S`, here at once) and notices the changed declaration, although no
+    site was added or removed (its copy is keyed by each site's declaration)."""
+    monkeypatch.setattr(submits, "REFERENCE_TTL_S", 0.0)
+    first = open_platform(tmp_path / "a", db_url)
+    second = open_platform(tmp_path / "b", first.store.url)
+    admin = Principal(Role.ADMIN)
+    body = {
+        "name": "serve",
+        "tenant": "acme",
+        "command": "true",
+        "kind": "inference",
+        "latency_slo_ms": {"SG": 50},
+        **ONE_A800,
+    }
+    try:
+        add_site(first, admin, SiteSpec.model_validate(site("alpha", 1.0)))
+        create_tenant(first, admin, TenantSpec(name="acme", country="SG"), None)
+        with pytest.raises(ServiceError) as refused:
+            second.submits.submit(prepare(admin, body, None)).result(timeout=60)
+        assert refused.value.problems[0].field == "latency_slo_ms"
+        update_site(first, admin, "alpha", {"latency_ms": {"SG": 20}})
+        accepted = second.submits.submit(prepare(admin, body, None)).result(timeout=60)
+        assert accepted.created
+    finally:
+        for platform in (first, second):
+            platform.submits.close()
+            platform.store.close()
 
 
 def test_a_dataset_moved_to_another_site_moves_new_work_and_leaves_running_work(
