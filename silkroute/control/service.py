@@ -277,6 +277,8 @@ MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computi
 def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     caller.require(Role.ADMIN, Role.OPERATOR)
     _check_declaration(spec, declared_before=0)
+    for key in spec.price_per_accelerator_hour:
+        _priced_type(spec, key)
     with audited(platform.store) as session:
         if session.get(SiteRow, spec.name) is not None:
             raise conflict("exists", f"site {spec.name} already exists")
@@ -438,20 +440,23 @@ def _merge(current: dict[str, float], patch: dict[str, float | None]) -> dict[st
 
 
 def _merge_prices(site: SiteSpec, patch: dict[str, float | None]) -> dict[str, float]:
-    """Prices merged under their catalogue names (`h100` changes `H100`). A type neither the
-    catalogue nor the site's nodes know is refused: it is a typo, and the real type would
-    keep its old price unsaid."""
-    known = set(catalogue().names()) | site.accelerator_types()
-    canonical: dict[str, float | None] = {}
-    for key, value in patch.items():
-        kind = catalogue().canonical(key)
-        if kind not in known:
-            raise invalid(
-                f"price_per_accelerator_hour.{key}",
-                f"unknown accelerator type; known: {', '.join(sorted(known))}",
-            )
-        canonical[kind] = value
+    """Prices merged under their catalogue names (`h100` changes `H100`)."""
+    canonical = {_priced_type(site, key): value for key, value in patch.items()}
     return _merge(site.price_per_accelerator_hour, canonical)
+
+
+def _priced_type(site: SiteSpec, key: str) -> str:
+    """The catalogue name of a type `site` is given a price for. A type neither the
+    catalogue nor the site's nodes know is refused: a typo (`H1OO`), which left the real
+    type's price as it was (or none: free), unsaid."""
+    kind = catalogue().canonical(key)
+    known = set(catalogue().names()) | site.accelerator_types()
+    if kind not in known:
+        raise invalid(
+            f"price_per_accelerator_hour.{key}",
+            f"unknown accelerator type; known: {', '.join(sorted(known))}",
+        )
+    return kind
 
 
 # ----- nodes ------------------------------------------------------------------------------------

@@ -291,6 +291,20 @@ def test_a_bad_update_is_refused_naming_the_field_and_changes_nothing(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_new_site_pricing_an_unknown_type_is_refused_too(api: Api) -> None:
+    body = site("alpha", 1.0, price_per_accelerator_hour={"A800": 1.0, "H1OO": 2.0})
+    got = api.client.post("/v1/sites", json=body, headers=api.admin_headers())
+    assert got.status_code == 422, got.text
+    assert got.json()["errors"][0]["field"] == "price_per_accelerator_hour.H1OO"
+    assert sites(api) == []
+    # A type the catalogue does not know is priced where the site's own nodes have it.
+    coded = {**site("beta", 1.0), "nodes": [{**A800_NODE, "accelerator": "G7"}]}
+    coded["price_per_accelerator_hour"] = {"G7": 0.5}
+    api.add_sites([coded])
+    assert patch(api, "beta", {"price_per_accelerator_hour": {"G7": 0.6}}).status_code == 200
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_who_may_change_a_site(api: Api) -> None:
     api.add_sites([site("alpha", 1.0)])
     tenant = api.tenant("acme")
