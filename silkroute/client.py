@@ -93,6 +93,11 @@ class Client:
     def sites(self) -> Any:
         return self.request("GET", "/v1/sites")
 
+    def update_site(self, name: str, changes: dict[str, Any]) -> Any:
+        """Change a site's operator, prices, latencies or datasets (`PATCH /v1/sites/{name}`:
+        prices and latencies merge by key, a None value removes one; datasets are replaced)."""
+        return self.request("PATCH", f"/v1/sites/{name}", json=changes)
+
     def create_tenant(self, tenant: dict[str, Any]) -> Any:
         return self.request("POST", "/v1/tenants", json=tenant)
 

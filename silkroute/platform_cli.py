@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -232,10 +233,99 @@ def site_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = Fal
             for n in nodes
             if n["accelerator"]
         )
-        prices = ", ".join(
-            f"{k} {v:.2f}" for k, v in site["spec"]["price_per_accelerator_hour"].items()
-        )
-        table.add_row(site["name"], site["country"], kinds or "CPU", prices or "-")
+        table.add_row(site["name"], site["country"], kinds or "CPU", _pairs(site, "price"))
+    out.print(table)
+
+
+def _pairs(site: dict[str, Any], what: str) -> str:
+    field = "price_per_accelerator_hour" if what == "price" else "latency_ms"
+    shown = "{:.2f}" if what == "price" else "{:g} ms"
+    items = site["spec"][field].items()
+    return ", ".join(f"{k} {shown.format(v)}" for k, v in items) or "-"
+
+
+def parse_pairs(option: str, example: str, items: list[str]) -> dict[str, float | None]:
+    """`KEY=N` items for a merge patch: `KEY=none` removes the key."""
+    pairs: dict[str, float | None] = {}
+    for item in items:
+        key, sep, amount = item.partition("=")
+        if not sep or not key:
+            raise fail(f"{option}: KEY=N or KEY=none, e.g. {example} (got {item!r})")
+        if _or_none(amount):
+            pairs[key] = None
+            continue
+        try:
+            value = float(amount)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):  # JSON cannot carry it; the bounds are the server's
+            raise fail(f"{option} {key}: a finite number or none (got {amount!r})")
+        pairs[key] = value
+    return pairs
+
+
+@site_app.command("update")
+def site_update(
+    site: str,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="TYPE=USD per accelerator-hour, repeated; TYPE=none removes the type's price. "
+            "Types not named keep their price",
+            show_default=False,
+        ),
+    ] = None,
+    latency: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CC=MS to a user region (ISO country code), repeated; CC=none removes it. "
+            "Regions not named keep theirs",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A dataset held at the site, repeated: replaces the whole list (none: no "
+            "datasets)",
+            show_default=False,
+        ),
+    ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="Who runs the site", show_default=False)
+    ] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a site's prices, latencies, datasets or operator (operators, admins; audited).
+    The next scheduling pass uses them; running jobs stay where they are. Name, country and
+    nodes do not change here (nodes: `silkroute node ...`)."""
+    body: dict[str, Any] = {}
+    if operator is not None:
+        body["operator"] = operator
+    if price:
+        body["price_per_accelerator_hour"] = parse_pairs("--price", "H100=2.5", price)
+    if latency:
+        body["latency_ms"] = parse_pairs("--latency", "SG=20", latency)
+    if dataset:
+        body["datasets"] = [] if len(dataset) == 1 and _or_none(dataset[0]) else dataset
+    if not body:
+        raise fail("nothing to change: give at least one option (see --help)")
+    updated = call(url, token, "update_site", site, body)
+    if as_json:
+        print_json(updated)
+        return
+    spec = updated["spec"]
+    table = Table("site", "country", "operator", "price / accelerator-hour", "latency", "datasets")
+    table.add_row(
+        updated["name"],
+        updated["country"],
+        spec["operator"],
+        _pairs(updated, "price"),
+        _pairs(updated, "latency"),
+        ", ".join(spec["datasets"]) or "-",
+    )
     out.print(table)
 
 

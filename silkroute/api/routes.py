@@ -131,6 +131,18 @@ def list_sites(platform: PlatformDep, who: Caller) -> list[schemas.SiteOut]:
     return [convert.site_out(r) for r in service.list_sites(platform, who)]
 
 
+@router.patch("/v1/sites/{site}", response_model=schemas.SiteOut, responses=ERRORS)
+def update_site(
+    site: str, body: schemas.SiteUpdate, platform: PlatformDep, who: Caller
+) -> schemas.SiteOut:
+    """Operators: change the site's operator, prices, latencies or datasets (a JSON merge
+    patch: prices and latencies merge by key, null removes one; `datasets` is replaced).
+    Name, country and nodes are not changed here. Audited; the next scheduling pass and
+    the submit check use the new values, running jobs stay where they are."""
+    changes = body.model_dump(exclude_unset=True)
+    return convert.site_out(service.update_site(platform, who, site, changes))
+
+
 # ----- nodes -----------------------------------------------------------------------------------
 @router.get("/v1/nodes", response_model=list[schemas.NodeOut], responses=ERRORS)
 def list_nodes(

@@ -8,9 +8,10 @@ path (`/v2/...`).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from silkroute.control.batches import MAX_BATCH_JOBS
 from silkroute.control.limits import (
@@ -18,7 +19,7 @@ from silkroute.control.limits import (
     DEFAULT_MAX_PRIORITY,
     MAX_PENDING_JOBS_LIMIT,
 )
-from silkroute.model.cluster import NodeGroupSpec, SiteSpec
+from silkroute.model.cluster import DatasetNames, NodeGroupSpec, Operator, SiteSpec
 from silkroute.model.job import JobSpec, bounded_priority
 from silkroute.model.numbers import NumbersNotBooleans
 from silkroute.model.tenant import Budget, RunningCap, TenantSpec, VoucherHours, Weight
@@ -170,6 +171,64 @@ class NodesChanged(BaseModel):
     requeued_jobs: list[int] = Field(
         default_factory=list, description="Jobs that ran on removed nodes, back in the queue"
     )
+
+
+# Fields of a site that `PATCH /v1/sites/{site}` refuses, and why (one line each).
+SITE_FIELDS_FIXED = {
+    "name": "cannot change: it is the site's identity (its nodes, runs, usage, agent token "
+    "and audit records name it); register a new site instead",
+    "country": "cannot change: the data law decides where data may go by the site's country, "
+    "and the jobs placed there were judged by this one; register a new site instead",
+    "nodes": "not changed by this request: nodes have their own routes (POST "
+    "/v1/sites/SITE/nodes adds them; /drain, /undrain, /remove and /restore change them)",
+}
+PRICES_PATCH_DOC = (
+    "Merged into the site's prices: each type given gets the price given (USD per "
+    "accelerator-hour), null removes that type's price; types not given keep theirs"
+)
+LATENCY_PATCH_DOC = (
+    "Merged into the site's latencies: each region given (ISO country code) gets the "
+    "latency given (ms), null removes it; regions not given keep theirs"
+)
+
+
+class SiteUpdate(NumbersNotBooleans):
+    """`PATCH /v1/sites/{site}`: a JSON merge patch (RFC 7386) of the site's settings.
+
+    A field given replaces that field; the two maps are merged key by key (null removes a
+    key), `datasets` is replaced whole. The merged declaration is checked as a `SiteSpec`,
+    so the bounds are the ones a site file has."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    operator: Operator | None = None
+    price_per_accelerator_hour: dict[str, float | None] | None = Field(
+        default=None, description=PRICES_PATCH_DOC
+    )
+    latency_ms: dict[str, float | None] | None = Field(default=None, description=LATENCY_PATCH_DOC)
+    datasets: DatasetNames | None = Field(
+        default=None, description="Replaces the list of datasets held at the site"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        settings = ", ".join(cls.model_fields)
+        problems = [
+            InitErrorDetails(
+                type=PydanticCustomError("not_changeable", reason),
+                loc=(key,),
+                input=value,
+            )
+            for key, value in data.items()
+            if key not in cls.model_fields
+            and (reason := SITE_FIELDS_FIXED.get(key, f"not a site setting; one of {settings}"))
+        ]
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return data
 
 
 class SiteOut(BaseModel):

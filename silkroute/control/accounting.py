@@ -2,7 +2,8 @@
 
 A ledger row is written when a run ends, in the same transaction as the job's state change,
 from the run's start and end (the state history). A tenant's rent-free voucher hours are drawn
-down first; only the hours beyond them are paid, at the site's price for the accelerator type.
+down first; only the hours beyond them are paid, at the price the site asked for the
+accelerator type when the run was placed (a price changed since counts from the next run on).
 Runs still going are counted up to now when usage or a budget is asked about.
 """
 
@@ -31,6 +32,14 @@ def price_of(site: SiteRow | None, accelerator_type: str | None) -> float:
     return float(prices.get(accelerator_type, 0.0))
 
 
+def run_price(run: RunRow, site: SiteRow | None) -> float:
+    """What `run` is charged per accelerator-hour: the price it was placed at (runs from
+    before that was kept: its site's price now)."""
+    if run.price_per_hour is not None:
+        return run.price_per_hour
+    return price_of(site, run.accelerator_type)
+
+
 def voucher_hours_used(session: Session, tenant: str) -> float:
     used = session.scalar(
         select(func.coalesce(func.sum(LedgerRow.voucher_hours), 0.0)).where(
@@ -47,7 +56,7 @@ def record_run_end(session: Session, run: RunRow, tenant: str, ended_at: float) 
     account = session.get(TenantRow, tenant)
     granted = account.voucher_accelerator_hours if account is not None else 0.0
     voucher = min(hours, max(0.0, granted - voucher_hours_used(session, tenant)))
-    price = price_of(session.get(SiteRow, run.site), run.accelerator_type)
+    price = run_price(run, session.get(SiteRow, run.site))
     row = LedgerRow(
         run_id=run.run_id,
         job_id=run.job_id,
@@ -136,7 +145,7 @@ def _running_lines(
         hours = max(0.0, end - start) * run.accelerators / HOUR
         voucher = min(hours, left[owner])
         left[owner] -= voucher
-        price = price_of(sites.get(run.site), run.accelerator_type)
+        price = run_price(run, sites.get(run.site))
         out.append(
             UsageLine(
                 owner,

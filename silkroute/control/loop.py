@@ -778,6 +778,7 @@ class ControlLoop:
                 site=start.site,
                 accelerator_type=start.accelerator_type,
                 accelerators=start.accelerators,
+                price_per_hour=self.scheduler.price(start.site, start.accelerator_type),
                 placement=[[node, devices] for node, devices in start.placement],
                 state="launching",
                 created_at=now,

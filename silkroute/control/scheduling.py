@@ -432,6 +432,13 @@ class LiveScheduler:
         wanted = ", ".join(f"{region} {ms:g} ms" for region, ms in sorted(slo.items()))
         return f"no site it accepts is within the SLO ({wanted}) of any of its regions"
 
+    def price(self, site: str, accelerator_type: str | None) -> float:
+        """The site's price per accelerator-hour of the type, as this book places by it (a
+        missing price, or no type: 0)."""
+        if self.book is None or accelerator_type is None:
+            return 0.0
+        return self.book.sites.get(site).price_per_accelerator_hour.get(accelerator_type, 0.0)
+
     def reasons_by_site(self, job_id: int, spec: JobSpec) -> dict[str, str]:
         """For each site, why the job is (not) there now: plain sentences for people."""
         book = self.book

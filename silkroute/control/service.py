@@ -37,6 +37,7 @@ from silkroute.control.submits import (
     prepare,
     validation_problems,
 )
+from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import NodeGroupSpec, SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.model.tenant import TenantSpec
@@ -276,6 +277,8 @@ MAX_SITE_NODES = 100_000  # a site file with more nodes is a typo, not a computi
 def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
     caller.require(Role.ADMIN, Role.OPERATOR)
     _check_declaration(spec, declared_before=0)
+    for key in spec.price_per_accelerator_hour:
+        _priced_type(spec, key)
     with audited(platform.store) as session:
         if session.get(SiteRow, spec.name) is not None:
             raise conflict("exists", f"site {spec.name} already exists")
@@ -366,6 +369,94 @@ def _no_name_clash(session: Session, spec: SiteSpec, old_groups: int) -> list[st
 def list_sites(platform: Platform, caller: Principal) -> list[SiteRow]:
     with platform.store.session() as session:
         return list(session.scalars(select(SiteRow).order_by(SiteRow.name)))
+
+
+# What `PATCH /v1/sites/{site}` may change: everything of a declaration but its identity
+# (name), its jurisdiction (country) and its nodes (their own routes). The maps are merged
+# key by key, RFC 7386's merge patch; `datasets`, a list, is replaced whole.
+SITE_SETTINGS = ("operator", "price_per_accelerator_hour", "latency_ms", "datasets")
+SITE_MAPS = ("price_per_accelerator_hour", "latency_ms")
+
+
+def update_site(
+    platform: Platform, caller: Principal, name: str, changes: dict[str, Any]
+) -> SiteRow:
+    """Change a registered site's operator, prices, latencies or datasets (operators and
+    admins, audited). The merged declaration is checked as a `SiteSpec`, so a change is held
+    to a site file's bounds; nothing is stored on a refusal. The loop's next pass rebuilds
+    its book from the store, so placement scores the new prices, latencies and data
+    locality from then on; the submit check sees the change at once. Running jobs stay
+    where they are."""
+    caller.require(Role.ADMIN, Role.OPERATOR)
+    if not changes:
+        raise invalid("(body)", f"give at least one of {', '.join(SITE_SETTINGS)}")
+    for key, value in changes.items():
+        if key not in SITE_SETTINGS:  # the API's model refuses these first
+            settings = ", ".join(SITE_SETTINGS)
+            raise invalid(key, f"not a setting that can be changed; one of {settings}")
+        if value is None:
+            hint = "; null inside it removes one key" if key in SITE_MAPS else ""
+            raise invalid(key, f"may not be null{hint}")
+    finite(changes, "")
+    no_nul(changes, "")
+    with audited(platform.store) as session:
+        row = session.get(SiteRow, name)
+        if row is None:
+            raise not_found("site")
+        old = SiteSpec.model_validate(row.spec)
+        given = dict(changes)
+        if "price_per_accelerator_hour" in given:
+            given["price_per_accelerator_hour"] = _merge_prices(
+                old, given["price_per_accelerator_hour"]
+            )
+        if "latency_ms" in given:
+            given["latency_ms"] = _merge(old.latency_ms, given["latency_ms"])
+        try:
+            spec = SiteSpec.model_validate({**row.spec, **given})
+        except ValidationError as exc:
+            raise validation_problems(exc) from None
+        before = old.model_dump(mode="json", include=set(SITE_SETTINGS))
+        after = spec.model_dump(mode="json", include=set(SITE_SETTINGS))
+        changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        if changed:
+            row.spec = spec.model_dump(mode="json")
+            detail = {"action": "site update", "site": name, "changes": changed}
+            record(session, "admin", actor_of(caller), f"site/{name}", detail)
+    if changed:
+        platform.sites = None  # the submit check's copy (latencies decide an SLO's sites)
+        platform.loop.request_rebuild()  # the book's site catalogue: prices, latency, data
+    return row
+
+
+def _merge(current: dict[str, float], patch: dict[str, float | None]) -> dict[str, float]:
+    """RFC 7386 on one flat map: a key given takes its value, null removes it."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_prices(site: SiteSpec, patch: dict[str, float | None]) -> dict[str, float]:
+    """Prices merged under their catalogue names (`h100` changes `H100`)."""
+    canonical = {_priced_type(site, key): value for key, value in patch.items()}
+    return _merge(site.price_per_accelerator_hour, canonical)
+
+
+def _priced_type(site: SiteSpec, key: str) -> str:
+    """The catalogue name of a type `site` is given a price for. A type neither the
+    catalogue nor the site's nodes know is refused: a typo (`H1OO`), which left the real
+    type's price as it was (or none: free), unsaid."""
+    kind = catalogue().canonical(key)
+    known = set(catalogue().names()) | site.accelerator_types()
+    if kind not in known:
+        raise invalid(
+            f"price_per_accelerator_hour.{key}",
+            f"unknown accelerator type; known: {', '.join(sorted(known))}",
+        )
+    return kind
 
 
 # ----- nodes ------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -52,39 +54,54 @@ class NodeGroupSpec(NumbersNotBooleans):
         return value
 
 
-class SiteSpec(NumbersNotBooleans):
-    model_config = STRICT
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    operator: str = "unknown"
-    nodes: list[NodeGroupSpec] = Field(min_length=1)
-    price_per_accelerator_hour: dict[str, float] = Field(
-        default_factory=dict, description="Price by accelerator type (USD per accelerator-hour)"
-    )
-    latency_ms: dict[str, float] = Field(
-        default_factory=dict, description="Network latency to user regions (ISO country codes)"
-    )
-    datasets: list[str] = Field(default_factory=list, description="Datasets held at this site")
-
-    @field_validator("price_per_accelerator_hour")
-    @classmethod
-    def _canonical_prices(cls, value: dict[str, float]) -> dict[str, float]:
-        _not_negative(value)  # a negative price paid tenants to run there
-        return {catalogue().canonical(k): v for k, v in value.items()}
-
-    @field_validator("latency_ms")
-    @classmethod
-    def _latency_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        _not_negative(value)  # a negative latency met every SLO
-        return value
-
-
 def _not_negative(value: dict[str, float]) -> None:
     bad = {k: v for k, v in value.items() if v < 0}
     if bad:
         key, number = next(iter(bad.items()))
         raise ValueError(f"{key}: must be >= 0 (got {number:g})")
+
+
+def _canonical_prices(value: dict[str, float]) -> dict[str, float]:
+    _not_negative(value)  # a negative price paid tenants to run there
+    return {catalogue().canonical(k): v for k, v in value.items()}
+
+
+def _latency_not_negative(value: dict[str, float]) -> dict[str, float]:
+    _not_negative(value)  # a negative latency met every SLO
+    return value
+
+
+# A site's settings besides its nodes, one definition for every way in: a site or cluster
+# file, `POST /v1/sites` (a `SiteSpec`) and `PATCH /v1/sites/{site}`, which validates the
+# changed declaration as a `SiteSpec` again (`control/service.py`).
+Operator = Annotated[str, Field(description="Who runs the site")]
+Prices = Annotated[
+    dict[str, float],
+    AfterValidator(_canonical_prices),
+    Field(description="Price by accelerator type (USD per accelerator-hour)"),
+]
+Latencies = Annotated[
+    dict[str, float],
+    AfterValidator(_latency_not_negative),
+    Field(description="Network latency to user regions (ISO country codes), in ms"),
+]
+DatasetNames = Annotated[list[str], Field(description="Datasets held at this site")]
+
+
+class SiteSpec(NumbersNotBooleans):
+    model_config = STRICT
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    operator: Operator = "unknown"
+    nodes: list[NodeGroupSpec] = Field(min_length=1)
+    price_per_accelerator_hour: Prices = Field(default_factory=dict)
+    latency_ms: Latencies = Field(default_factory=dict)
+    datasets: DatasetNames = Field(default_factory=list)
+
+    def accelerator_types(self) -> set[str]:
+        """The types of the site's node groups."""
+        return {group.accelerator for group in self.nodes if group.accelerator}
 
 
 class ClusterSpec(BaseModel):

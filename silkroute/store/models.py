@@ -165,6 +165,10 @@ class RunRow(Base):
     site: Mapped[str] = mapped_column(String(64))
     accelerator_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     accelerators: Mapped[float] = mapped_column(Float)  # whole gang, in devices
+    # The site's price for the type (USD per accelerator-hour) when the run was placed: the
+    # run is charged at it, a later price change counts from the next run on. NULL: a run
+    # from before migration 0008, charged at the site's price when it ends.
+    price_per_hour: Mapped[float | None] = mapped_column(Float, nullable=True)
     # [[node name, [device, ...]], ...] one entry per worker (rank order)
     placement: Mapped[list[Any]] = mapped_column(JSON)
     # launching: committed, not yet confirmed by the back end; running; stopping; ended
