@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from silkroute.control.batches import MAX_BATCH_JOBS
+from silkroute.control.errors import FieldProblem
 from silkroute.control.limits import (
     DEFAULT_MAX_PENDING_JOBS,
     DEFAULT_MAX_PRIORITY,
@@ -25,8 +26,19 @@ from silkroute.model.tenant import Budget, RunningCap, TenantSpec, VoucherHours,
 
 
 class Problem(BaseModel):
-    field: str
+    field: str = Field(
+        description='Where, for people: `jobs[3].nodes[0].count`, `quota["A100"]`, `(body)`'
+    )
     reason: str
+    loc: list[str | int] = Field(
+        default_factory=list,
+        description="Where in the request body, a key or an index per step (as FastAPI's "
+        "`loc`, without its leading `body`); empty for the body as a whole or a header",
+    )
+
+    @classmethod
+    def of(cls, problem: FieldProblem) -> Problem:
+        return cls(field=problem.field, reason=problem.reason, loc=list(problem.loc))
 
 
 class ErrorBody(BaseModel):

@@ -45,7 +45,7 @@ STREAMS = ("stdout", "stderr")
 def issue_agent_token(platform: Platform, caller: Principal, site: str) -> str:
     """A token for `site`'s agent (shown once); from now on a remote agent serves the site."""
     caller.require(Role.ADMIN, Role.OPERATOR)
-    no_nul(site, "site")
+    no_nul(site, ("site",))
     now = time.time()
     with audited(platform.store) as session:
         if session.get(SiteRow, site) is None:
@@ -113,7 +113,7 @@ def heartbeat(platform: Platform, caller: Principal, body: dict[str, Any]) -> di
     backend = body.get("backend", "")
     if not isinstance(backend, str) or len(backend) > 32:
         raise invalid("backend", "an engine name of at most 32 characters")
-    no_nul(body, "")
+    no_nul(body)
     reported = _inventory(body)
     came_back = changed = False
     # The audit log's lock only when there is an inventory to compare (rare): not per beat.
@@ -167,8 +167,8 @@ def _inventory(body: dict[str, Any]) -> dict[str, Any] | None:
     try:
         return SiteInventory.model_validate(raw).model_dump(mode="json")
     except ValidationError as exc:
-        field, reason = inventory_error(exc)
-        raise invalid(field, reason) from None
+        where, reason = inventory_error(exc)
+        raise invalid(where, reason) from None
 
 
 def assignments(platform: Platform, caller: Principal) -> list[dict[str, Any]]:

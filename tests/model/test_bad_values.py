@@ -51,7 +51,7 @@ H100 = "count: 2, accelerator: H100, accelerators: 8"
             "a NaN latency",
             H100,
             "    latency_ms: {SG: .nan}\n",
-            ":7: sites[0].latency_ms.SG: Input should be a finite number (got nan)",
+            ':7: sites[0].latency_ms["SG"]: Input should be a finite number (got nan)',
         ),
     ],
 )
