@@ -22,7 +22,14 @@ from silkroute.control.limits import (
 from silkroute.model.cluster import NodeGroupSpec, SiteSpec
 from silkroute.model.job import JobSpec, bounded_priority
 from silkroute.model.numbers import NumbersNotBooleans
-from silkroute.model.tenant import Budget, RunningCap, TenantSpec, VoucherHours, Weight
+from silkroute.model.tenant import (
+    Budget,
+    Quota,
+    RunningCap,
+    TenantSpec,
+    VoucherHours,
+    Weight,
+)
 
 
 class Problem(BaseModel):
@@ -90,7 +97,7 @@ class TenantUpdate(NumbersNotBooleans):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     weight: Weight | None = None
-    quota: dict[str, float] | None = Field(
+    quota: Quota | None = Field(
         default=None, description="Replaces the quota: most accelerators of each type at once"
     )
     voucher_accelerator_hours: VoucherHours | None = None

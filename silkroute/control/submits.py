@@ -54,7 +54,7 @@ from silkroute.control.governance import (
 from silkroute.control.scheduling import LiveScheduler
 from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import SiteSpec
-from silkroute.model.job import JobKind, JobSpec, bounded_priority
+from silkroute.model.job import JobKind, JobSpec, bounded_priority, submit_bounds
 from silkroute.policy.explain import audit_detail
 from silkroute.store.audit import audited, record
 from silkroute.store.models import Base, JobRow, NodeStateRow, SiteRow, TenantRow
@@ -163,6 +163,9 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
         bounded_priority(spec.priority)
     except ValueError as exc:
         raise invalid("priority", str(exc)) from None
+    past = submit_bounds(spec)
+    if past:
+        raise invalid_fields([FieldProblem.at(loc, reason) for loc, reason in past])
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
     for name in spec.env:
