@@ -24,7 +24,7 @@ from silkroute.api.routes_agent import router as agent_router
 from silkroute.api.routes_governance import router as governance_router
 from silkroute.api.submit_lane import BodyTooLarge, SubmitLane, not_an_agent, resolve_caller
 from silkroute.control.auth import Role
-from silkroute.control.errors import ServiceError, message_of, problems_of
+from silkroute.control.errors import FieldProblem, ServiceError, message_of, problems_of
 from silkroute.control.service import Platform
 
 log = logging.getLogger("silkroute.api")
@@ -147,19 +147,17 @@ class NoNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            field = None
+            reason = "contains a NUL character"
+            problem = None
             if "\x00" in scope["path"]:
-                field = "(path)"
+                problem = FieldProblem("(path)", reason)
             elif b"%00" in scope["query_string"]:
                 query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                field = next((f"query.{k}" for k, v in query if "\x00" in k + v), "(query)")
-            if field is not None:
-                reason = "contains a NUL character"
+                named = [FieldProblem.at(("query", k), reason) for k, v in query if "\x00" in k + v]
+                problem = named[0] if named else FieldProblem("(query)", reason)
+            if problem is not None:
                 response = _error(
-                    422,
-                    "invalid",
-                    f"{field}: {reason}",
-                    [schemas.Problem(field=field, reason=reason)],
+                    422, "invalid", message_of([problem]), [schemas.Problem.of(problem)]
                 )
                 await response(scope, receive, send)
                 return
