@@ -225,9 +225,9 @@ def report(
     except ValueError:
         states = ", ".join(s.value for s in RunState)
         raise invalid("state", f"one of {states}") from None
-    exit_code = _optional(body, "exit_code", int)
-    started_at = _optional(body, "started_at", float)
-    ended_at = _optional(body, "ended_at", float)
+    exit_code = _optional(body, "exit_code", int, MAX_EXIT_CODE)
+    started_at = _optional(body, "started_at", float, MAX_EPOCH_S)
+    ended_at = _optional(body, "ended_at", float, MAX_EPOCH_S)
     message = str(body.get("message") or "").replace("\x00", "")[:2000]
     _check_run(run_id)
     with platform.store.session() as session:
@@ -320,12 +320,20 @@ def _log_size(platform: Platform, run_id: str, stream: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _optional(body: dict[str, Any], name: str, kind: type) -> Any:
+# A reported exit code is stored in a 32-bit column (PostgreSQL refused a larger one: a 500);
+# an engine's clock reading, as seconds since 1970, lies within +-10^11 (the year 5138).
+MAX_EXIT_CODE = 2**31 - 1
+MAX_EPOCH_S = 1e11
+
+
+def _optional(body: dict[str, Any], name: str, kind: type, most: float) -> Any:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid(name, "a number")
+    if not -most <= value <= most:  # NaN too
+        raise invalid(name, f"a number between {-most:.15g} and {most:.15g}")
     return kind(value)
 
 
