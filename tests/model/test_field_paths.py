@@ -28,18 +28,19 @@ class Spelling:
 
 PATHS = [
     Spelling("a field of a list item inside a list item", ("jobs", 3, "nodes", 0, "count"),
-          "jobs[3].nodes[0].count"),
+             "jobs[3].nodes[0].count"),
     Spelling("an accelerator type, a key of a map", ("quota", "A100"), 'quota["A100"]'),
     Spelling("every type, a key that is no name", ("quota", "*"), 'quota["*"]'),
     Spelling("a key holding a space", ("sites", 0, "price_per_accelerator_hour", "A100 80GB"),
-          'sites[0].price_per_accelerator_hour["A100 80GB"]'),
+             'sites[0].price_per_accelerator_hour["A100 80GB"]'),
     Spelling("a key holding a quote, escaped as JSON escapes it", ("env", 'A"B'), 'env["A\\"B"]'),
-    Spelling("a key in another script, kept readable", ("latency_ms", "東京"), 'latency_ms["東京"]'),
+    Spelling("a key in another script, kept readable", ("latency_ms", "東京"),
+             'latency_ms["東京"]'),
     Spelling("a list inside a list", ("rules", 0, "requires_any", 1, 0),
-          "rules[0].requires_any[1][0]"),
+             "rules[0].requires_any[1][0]"),
     Spelling("a list at the top", (2, "name"), "[2].name"),
     Spelling("a lower-case key reads as a field name would", ("latency_ms", "jakarta"),
-          "latency_ms.jakarta"),
+             "latency_ms.jakarta"),
     Spelling("nothing: the value as a whole", (), "(root)"),
 ]  # fmt: skip
 
