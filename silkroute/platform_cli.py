@@ -21,7 +21,7 @@ from rich.table import Table
 from silkroute.backends.sandbox import SandboxMode
 from silkroute.client import DEFAULT_URL, ApiError, Client
 from silkroute.console import check_number, check_port
-from silkroute.model.errors import SpecError, read_yaml
+from silkroute.model.errors import SpecError, field_path, read_yaml
 
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -76,7 +76,7 @@ def file_items(file: Path, raw: Any, key: str, what: str) -> list[dict[str, Any]
         items = raw[key]
         if not isinstance(items, list):
             raise fail(f"{file}: {key}: a list of {key}")
-        places = [f"{key}[{i}]: " for i in range(len(items))]
+        places = [f"{field_path((key, i))}: " for i in range(len(items))]
     else:
         items, places = [raw], [""]
     for item, place in zip(items, places, strict=True):

@@ -24,7 +24,7 @@ from silkroute.api.routes_agent import router as agent_router
 from silkroute.api.routes_governance import router as governance_router
 from silkroute.api.submit_lane import BodyTooLarge, SubmitLane, not_an_agent, resolve_caller
 from silkroute.control.auth import Role
-from silkroute.control.errors import ServiceError
+from silkroute.control.errors import FieldProblem, ServiceError, message_of, problems_of
 from silkroute.control.service import Platform
 
 log = logging.getLogger("silkroute.api")
@@ -90,18 +90,14 @@ def _error(status: int, code: str, message: str, problems: list[schemas.Problem]
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        problems = [schemas.Problem(field=p.field, reason=p.reason) for p in exc.problems]
+        problems = [schemas.Problem.of(p) for p in exc.problems]
         return _error(exc.status, exc.code, exc.message, problems)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-            reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-            problems.append(schemas.Problem(field=".".join(loc) or "(body)", reason=reason))
-        message = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-        return _error(422, "invalid", message, problems)
+        found = problems_of(exc.errors(), body="body")
+        problems = [schemas.Problem.of(p) for p in found]
+        return _error(422, "invalid", message_of(found), problems)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -151,19 +147,17 @@ class NoNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            field = None
+            reason = "contains a NUL character"
+            problem = None
             if "\x00" in scope["path"]:
-                field = "(path)"
+                problem = FieldProblem("(path)", reason)
             elif b"%00" in scope["query_string"]:
                 query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                field = next((f"query.{k}" for k, v in query if "\x00" in k + v), "(query)")
-            if field is not None:
-                reason = "contains a NUL character"
+                named = [FieldProblem.at(("query", k), reason) for k, v in query if "\x00" in k + v]
+                problem = named[0] if named else FieldProblem("(query)", reason)
+            if problem is not None:
                 response = _error(
-                    422,
-                    "invalid",
-                    f"{field}: {reason}",
-                    [schemas.Problem(field=field, reason=reason)],
+                    422, "invalid", message_of([problem]), [schemas.Problem.of(problem)]
                 )
                 await response(scope, receive, send)
                 return

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from silkroute.control.batches import MAX_BATCH_JOBS
+from silkroute.control.errors import FieldProblem
 from silkroute.control.limits import (
     DEFAULT_MAX_PENDING_JOBS,
     DEFAULT_MAX_PRIORITY,
@@ -22,12 +23,30 @@ from silkroute.control.limits import (
 from silkroute.model.cluster import DatasetNames, NodeGroupSpec, Operator, SiteSpec
 from silkroute.model.job import JobSpec, bounded_priority
 from silkroute.model.numbers import NumbersNotBooleans
-from silkroute.model.tenant import Budget, RunningCap, TenantSpec, VoucherHours, Weight
+from silkroute.model.tenant import (
+    Budget,
+    Quota,
+    RunningCap,
+    TenantSpec,
+    VoucherHours,
+    Weight,
+)
 
 
 class Problem(BaseModel):
-    field: str
+    field: str = Field(
+        description='Where, for people: `jobs[3].nodes[0].count`, `quota["A100"]`, `(body)`'
+    )
     reason: str
+    loc: list[str | int] = Field(
+        default_factory=list,
+        description="Where in the request body, a key or an index per step (as FastAPI's "
+        "`loc`, without its leading `body`); empty for the body as a whole or a header",
+    )
+
+    @classmethod
+    def of(cls, problem: FieldProblem) -> Problem:
+        return cls(field=problem.field, reason=problem.reason, loc=list(problem.loc))
 
 
 class ErrorBody(BaseModel):
@@ -79,7 +98,7 @@ class TenantUpdate(NumbersNotBooleans):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     weight: Weight | None = None
-    quota: dict[str, float] | None = Field(
+    quota: Quota | None = Field(
         default=None, description="Replaces the quota: most accelerators of each type at once"
     )
     voucher_accelerator_hours: VoucherHours | None = None

@@ -104,7 +104,7 @@ async def submit_batch_request(
 
 
 def error_json(exc: ServiceError) -> bytes:
-    problems = [schemas.Problem(field=p.field, reason=p.reason) for p in exc.problems]
+    problems = [schemas.Problem.of(p) for p in exc.problems]
     body = schemas.ErrorBody(code=exc.code, message=exc.message, errors=problems)
     return body.model_dump_json().encode()
 

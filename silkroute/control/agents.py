@@ -45,7 +45,7 @@ STREAMS = ("stdout", "stderr")
 def issue_agent_token(platform: Platform, caller: Principal, site: str) -> str:
     """A token for `site`'s agent (shown once); from now on a remote agent serves the site."""
     caller.require(Role.ADMIN, Role.OPERATOR)
-    no_nul(site, "site")
+    no_nul(site, ("site",))
     now = time.time()
     with audited(platform.store) as session:
         if session.get(SiteRow, site) is None:
@@ -113,7 +113,7 @@ def heartbeat(platform: Platform, caller: Principal, body: dict[str, Any]) -> di
     backend = body.get("backend", "")
     if not isinstance(backend, str) or len(backend) > 32:
         raise invalid("backend", "an engine name of at most 32 characters")
-    no_nul(body, "")
+    no_nul(body)
     reported = _inventory(body)
     came_back = changed = False
     # The audit log's lock only when there is an inventory to compare (rare): not per beat.
@@ -167,8 +167,8 @@ def _inventory(body: dict[str, Any]) -> dict[str, Any] | None:
     try:
         return SiteInventory.model_validate(raw).model_dump(mode="json")
     except ValidationError as exc:
-        field, reason = inventory_error(exc)
-        raise invalid(field, reason) from None
+        where, reason = inventory_error(exc)
+        raise invalid(where, reason) from None
 
 
 def assignments(platform: Platform, caller: Principal) -> list[dict[str, Any]]:
@@ -225,9 +225,9 @@ def report(
     except ValueError:
         states = ", ".join(s.value for s in RunState)
         raise invalid("state", f"one of {states}") from None
-    exit_code = _optional(body, "exit_code", int)
-    started_at = _optional(body, "started_at", float)
-    ended_at = _optional(body, "ended_at", float)
+    exit_code = _optional(body, "exit_code", int, MAX_EXIT_CODE)
+    started_at = _optional(body, "started_at", float, MAX_EPOCH_S)
+    ended_at = _optional(body, "ended_at", float, MAX_EPOCH_S)
     message = str(body.get("message") or "").replace("\x00", "")[:2000]
     _check_run(run_id)
     with platform.store.session() as session:
@@ -320,12 +320,20 @@ def _log_size(platform: Platform, run_id: str, stream: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _optional(body: dict[str, Any], name: str, kind: type) -> Any:
+# A reported exit code is stored in a 32-bit column (PostgreSQL refused a larger one: a 500);
+# an engine's clock reading, as seconds since 1970, lies within +-10^11 (the year 5138).
+MAX_EXIT_CODE = 2**31 - 1
+MAX_EPOCH_S = 1e11
+
+
+def _optional(body: dict[str, Any], name: str, kind: type, most: float) -> Any:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid(name, "a number")
+    if not -most <= value <= most:  # NaN too
+        raise invalid(name, f"a number between {-most:.15g} and {most:.15g}")
     return kind(value)
 
 

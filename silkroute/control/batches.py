@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from silkroute.control import limits
-from silkroute.control.errors import FieldProblem, ServiceError, invalid
+from silkroute.control.errors import BODY, FieldProblem, ServiceError, invalid, message_of
+from silkroute.model.errors import field_path
 from silkroute.model.job import JobSpec
 from silkroute.store.models import JobRow, TenantRow
 
@@ -48,7 +49,7 @@ class BatchTag:
 def jobs_of(body: Any) -> list[Any]:
     """The `jobs` of a batch's body, refusing any other shape."""
     if not isinstance(body, dict) or "jobs" not in body:
-        raise invalid("(body)", 'a batch is {"jobs": [job, ...]} (see docs/platform.md)')
+        raise invalid(BODY, 'a batch is {"jobs": [job, ...]} (see docs/platform.md)')
     for name in body:
         if name != "jobs":
             raise invalid(str(name), "not a field of a batch (it has only `jobs`)")
@@ -71,17 +72,13 @@ def batch_key(key: str | None, index: int) -> str | None:
 
 def at_job(exc: ServiceError, index: int) -> ServiceError:
     """`exc` as the error of job `index` of a batch: each field named `jobs[i].FIELD`."""
-    where = f"jobs[{index}]"
-    problems = [
-        FieldProblem(where if p.field.startswith("(") else f"{where}.{p.field}", p.reason)
-        for p in exc.problems
-    ]
-    message = "; ".join(f"{p.field}: {p.reason}" for p in problems) or f"{where}: {exc.message}"
+    problems = [p.within(("jobs", index)) for p in exc.problems]
+    message = message_of(problems) or f"{field_path(('jobs', index))}: {exc.message}"
     return ServiceError(exc.status, exc.code, message, problems)
 
 
 def invalid_jobs(problems: list[FieldProblem]) -> ServiceError:
-    shown = "; ".join(f"{p.field}: {p.reason}" for p in problems[:LISTED_PROBLEMS])
+    shown = message_of(problems[:LISTED_PROBLEMS])
     more = len(problems) - LISTED_PROBLEMS
     return ServiceError(
         422, "invalid", shown + (f"; and {more} more (see errors)" if more > 0 else ""), problems
@@ -94,7 +91,7 @@ def one_tenant(specs: Sequence[JobSpec]) -> str:
     for i, spec in enumerate(specs):
         if spec.tenant != first:
             raise invalid(
-                f"jobs[{i}].tenant",
+                ("jobs", i, "tenant"),
                 f"a batch is for one tenant (jobs[0] is for {first!r}); "
                 f"submit {spec.tenant!r}'s jobs in a batch of their own",
             )

@@ -24,12 +24,16 @@ from sqlalchemy.orm import Session
 
 from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import (
+    BODY,
     FieldProblem,
     ServiceError,
     conflict,
     forbidden,
     invalid,
+    invalid_fields,
+    message_of,
     not_found,
+    problems_of,
 )
 from silkroute.model.job import JobSpec
 from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, Grant, TenantCompliance
@@ -287,7 +291,7 @@ def site_countries(session: Session) -> dict[str, str]:
 # ----- validation ------------------------------------------------------------------------------
 def _object(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise invalid("(body)", f"{what} is an object of fields")
+        raise invalid(BODY, f"{what} is an object of fields")
     return body
 
 
@@ -298,12 +302,10 @@ def _unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
 
 
 def _problem(exc: ValidationError) -> ServiceError:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(body)"
-    return invalid(where, str(first["msg"]).removeprefix("Value error, "))
+    return invalid_fields(problems_of(exc.errors())[:1])
 
 
-def _text(value: Any, name: str, limit: int = TEXT_LIMIT) -> None:
+def _text(value: Any, name: str | tuple[str | int, ...], limit: int = TEXT_LIMIT) -> None:
     if isinstance(value, str) and ("\x00" in value or len(value) > limit):
         raise invalid(name, f"at most {limit} characters, no NUL")
 
@@ -324,7 +326,7 @@ def parse_dataset(body: Any, caller: Principal) -> Dataset:
     for key in ("sites", "tags"):
         if isinstance(raw.get(key), list):
             for i, item in enumerate(raw[key]):
-                _text(item, f"{key}[{i}]", 128)
+                _text(item, (key, i), 128)
     try:
         dataset = _DATASET.validate_python(raw)
     except ValidationError as exc:
@@ -344,7 +346,7 @@ def parse_grant(body: Mapping[str, Any]) -> Grant:
         _text(raw.get(key), key)
     if isinstance(raw.get("destinations"), list):
         for i, item in enumerate(raw["destinations"]):
-            _text(item, f"destinations[{i}]", 8)
+            _text(item, ("destinations", i), 8)
     try:
         grant = _GRANT.validate_python(raw)
     except ValidationError as exc:
@@ -354,7 +356,7 @@ def parse_grant(body: Mapping[str, Any]) -> Grant:
         raise invalid("destinations", "give at least one country, or leave it out for any")
     for i, country in enumerate(sorted(grant.destinations or ())):
         if not COUNTRY.match(country):
-            raise invalid(f"destinations[{i}]", f"{country!r} is not an ISO country code")
+            raise invalid(("destinations", i), f"{country!r} is not an ISO country code")
     if grant.valid_until is not None and grant.valid_until < grant.valid_from:
         raise invalid("valid_until", "before valid_from")
     if grant.valid_until is not None and grant.valid_until.year < 1900:
@@ -503,17 +505,16 @@ def check_job_datasets(
     }
     for i, name in enumerate(spec.datasets):
         if owners.get(name) != spec.tenant:
-            where, reason = (
-                f"datasets[{i}]",
-                (f"no dataset named {name!r} registered by tenant {spec.tenant}"),
+            problem = FieldProblem.at(
+                ("datasets", i), f"no dataset named {name!r} registered by tenant {spec.tenant}"
             )
             # The audit log says which it was (the tenant is told only "not yours").
             why = "unknown-dataset" if name not in owners else "another-tenants-dataset"
             raise DataRefused(
                 422,
                 "invalid",
-                f"{where}: {reason}",
-                [FieldProblem(where, reason)],
+                message_of([problem]),
+                [problem],
                 {"tenant": spec.tenant, "datasets": list(spec.datasets), "refused": why},
             )
     explanation = explain_spec(session, spec, operator=operator)

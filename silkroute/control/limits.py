@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from silkroute.control.errors import FieldProblem, ServiceError
+from silkroute.control.errors import FieldProblem, ServiceError, message_of
 from silkroute.model.job import JobSpec, priority_value
 from silkroute.store.models import JobRow, TenantRow
 
@@ -51,9 +51,8 @@ def priority_refusal(spec: JobSpec, row: TenantRow) -> ServiceError | None:
         f"{asked} is above tenant {row.name}'s ceiling {_shown(top)} (max_priority); "
         "ask an admin to raise it, or submit at a lower priority"
     )
-    return ServiceError(
-        403, "priority_above_ceiling", f"priority: {reason}", [FieldProblem("priority", reason)]
-    )
+    problem = FieldProblem.at(("priority",), reason)
+    return ServiceError(403, "priority_above_ceiling", message_of([problem]), [problem])
 
 
 def _shown(priority: str | int) -> str:
@@ -118,9 +117,5 @@ def pending_refusal(row: TenantRow, pending: int, adding: int) -> ServiceError |
         f"this {jobs} would pass it. Submit again once some start or are cancelled, or ask "
         "an admin to raise it"
     )
-    return ServiceError(
-        429,
-        "too_many_pending",
-        f"max_pending_jobs: {reason}",
-        [FieldProblem("max_pending_jobs", reason)],
-    )
+    problem = FieldProblem.at(("max_pending_jobs",), reason)
+    return ServiceError(429, "too_many_pending", message_of([problem]), [problem])

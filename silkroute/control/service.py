@@ -87,7 +87,7 @@ def create_tenant(
     max_pending_jobs: int | None = limits.DEFAULT_MAX_PENDING_JOBS,
 ) -> tuple[TenantRow, str]:
     caller.require(Role.ADMIN)
-    no_nul(spec.model_dump(mode="json"), "")
+    no_nul(spec.model_dump(mode="json"))
     with audited(platform.store) as session:
         if session.get(TenantRow, spec.name) is not None:
             raise conflict("exists", f"tenant {spec.name} already exists")
@@ -149,8 +149,8 @@ def update_tenant(
             )
         if changes[key] is None and key not in NULLABLE_SETTINGS:
             raise invalid(key, "may not be null")
-    finite(changes, "")
-    no_nul(changes, "")
+    finite(changes)
+    no_nul(changes)
     with audited(platform.store) as session:
         row = session.get(TenantRow, name)
         if row is None:
@@ -241,7 +241,7 @@ def issue_tenant_or_staff_token(
         raise invalid("tenant", "a tenant token names its tenant")
     if role is not Role.TENANT and tenant is not None:
         raise invalid("tenant", f"an {role.value} token belongs to no tenant")
-    no_nul(label, "label")
+    no_nul(label, ("label",))
     with audited(platform.store) as session:
         if tenant is not None and session.get(TenantRow, tenant) is None:
             raise not_found("tenant")
@@ -306,7 +306,7 @@ def add_nodes(
     caller.require(Role.ADMIN, Role.OPERATOR)
     if not groups:
         raise invalid("nodes", "give at least one node group")
-    no_nul([group.model_dump(mode="json") for group in groups], "nodes")
+    no_nul([group.model_dump(mode="json") for group in groups], ("nodes",))
     with audited(platform.store) as session:
         row = session.get(SiteRow, site)
         if row is None:
@@ -339,8 +339,8 @@ def _check_declaration(spec: SiteSpec, declared_before: int) -> None:
         before = f" ({declared_before} declared before, removed ones included)"
         total = f"{nodes} nodes{before if declared_before else ''}"
         raise invalid("nodes", f"{total}; a site has at most {MAX_SITE_NODES}")
-    no_nul(spec.model_dump(mode="json"), "")
-    finite(spec.model_dump(), "")
+    no_nul(spec.model_dump(mode="json"))
+    finite(spec.model_dump())
     try:  # what the scheduler cannot hold (sizes past its integer counters) is refused here
         LiveScheduler([spec], [])
     except (OverflowError, ValueError) as exc:
@@ -362,7 +362,7 @@ def _no_name_clash(session: Session, spec: SiteSpec, old_groups: int) -> list[st
     for name, index in zip(new, owner, strict=True):
         if name in taken:
             reason = f"node {name} exists at site {taken[name]}; choose another name_prefix"
-            raise invalid(f"nodes.{index}.name_prefix", reason)
+            raise invalid(("nodes", index, "name_prefix"), reason)
     return new
 
 
@@ -528,7 +528,7 @@ def change_nodes(
         names = list(dict.fromkeys(nodes)) if nodes else list(known)
         for i, name in enumerate(names):
             if name not in known:
-                raise invalid(f"nodes[{i}]", f"site {site} has no node {name!r}")
+                raise invalid(("nodes", i), f"site {site} has no node {name!r}")
         states = {
             r.node: r
             for r in session.scalars(select(NodeStateRow).where(NodeStateRow.site == site))

@@ -35,7 +35,15 @@ from sqlalchemy.orm import Session
 from silkroute.control import accounting, batches, limits
 from silkroute.control.auth import Principal, Role
 from silkroute.control.batches import BatchTag
-from silkroute.control.errors import FieldProblem, ServiceError, conflict, invalid
+from silkroute.control.errors import (
+    BODY,
+    FieldProblem,
+    ServiceError,
+    conflict,
+    invalid,
+    invalid_fields,
+    problems_of,
+)
 from silkroute.control.governance import (
     DataRefused,
     Explanation,
@@ -46,7 +54,7 @@ from silkroute.control.governance import (
 from silkroute.control.scheduling import LiveScheduler
 from silkroute.model.accelerators import catalogue
 from silkroute.model.cluster import SiteSpec
-from silkroute.model.job import JobKind, JobSpec, bounded_priority
+from silkroute.model.job import JobKind, JobSpec, bounded_priority, submit_bounds
 from silkroute.policy.explain import audit_detail
 from silkroute.store.audit import audited, record
 from silkroute.store.models import Base, JobRow, NodeStateRow, SiteRow, TenantRow
@@ -103,45 +111,40 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def validation_problems(exc: ValidationError) -> ServiceError:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(body)"
-        problems.append(FieldProblem(loc, str(err["msg"]).removeprefix("Value error, ")))
-    message = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-    return ServiceError(422, "invalid", message, problems)
+    return invalid_fields(problems_of(exc.errors()))
 
 
-def no_nul(value: Any, where: str) -> None:
+def no_nul(value: Any, where: tuple[str | int, ...] = ()) -> None:
     """Refuse NUL characters anywhere: PostgreSQL text cannot hold them."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise invalid(where or "(body)", "contains a NUL character")
+            raise invalid(where or BODY, "contains a NUL character")
     elif isinstance(value, dict):
         for key, item in value.items():
-            no_nul(str(key), where or "(body)")
-            no_nul(item, f"{where}.{key}" if where else str(key))
+            no_nul(str(key), where)
+            no_nul(item, (*where, str(key)))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            no_nul(item, f"{where}[{i}]")
+            no_nul(item, (*where, i))
 
 
-def finite(value: Any, where: str) -> None:
+def finite(value: Any, where: tuple[str | int, ...] = ()) -> None:
     """Refuse infinite and NaN numbers (JSON's `1e999`): no capacity or price is endless."""
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise invalid(where or "(body)", "must be a finite number")
+            raise invalid(where or BODY, "must be a finite number")
     elif isinstance(value, dict):
         for key, item in value.items():
-            finite(item, f"{where}.{key}" if where else str(key))
+            finite(item, (*where, str(key)))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            finite(item, f"{where}[{i}]")
+            finite(item, (*where, i))
 
 
 def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepared:
     """Every check that needs no database; raises `ServiceError` naming the field."""
     if not isinstance(body, dict):
-        raise invalid("(body)", "a job is a JSON object of fields (see docs/job-spec.md)")
+        raise invalid(BODY, "a job is a JSON object of fields (see docs/job-spec.md)")
     if caller.role is Role.TENANT:
         given = body.get("tenant")
         if given is not None and given != caller.tenant:
@@ -154,12 +157,15 @@ def prepare(caller: Principal, body: Any, idempotency_key: str | None) -> Prepar
         spec = JobSpec.model_validate(body)
     except ValidationError as exc:
         raise validation_problems(exc) from None
-    no_nul(body, "")
-    finite(body, "")
+    no_nul(body)
+    finite(body)
     try:
         bounded_priority(spec.priority)
     except ValueError as exc:
         raise invalid("priority", str(exc)) from None
+    past = submit_bounds(spec)
+    if past:
+        raise invalid_fields([FieldProblem.at(loc, reason) for loc, reason in past])
     if spec.command is None or spec.command == [] or spec.command == "":
         raise invalid("command", "a job needs a command to run (a list, or a shell line)")
     for name in spec.env:

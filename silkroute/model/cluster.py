@@ -25,6 +25,19 @@ STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 # Nodes in one group: a larger count is a typo (an extra zero), not a rack; the control plane
 # also caps a whole site at as many (`control/service.py`).
 MAX_NODES_PER_GROUP = 100_000
+# A node's cores and memory: far above any machine built (the scheduler counts them in
+# thousandths of a core and in MiB, as 64-bit integers: `cpu: 1e300` was an OverflowError
+# when the cluster was built, after the site was stored).
+MAX_NODE_CPUS = 100_000
+MAX_NODE_MEMORY_GIB = 100_000_000  # 100 PiB
+# A site's numbers per accelerator type or region, one definition for cluster files and
+# `POST /v1/sites`: far above any real price or latency, far below where a ledger's sums of
+# hours times prices lose their precision. (A negative price paid tenants to run there; a
+# negative latency met every SLO.)
+MAX_PRICE_PER_ACCELERATOR_HOUR = 1_000_000.0  # USD
+MAX_LATENCY_MS = 1_000_000.0
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE_PER_ACCELERATOR_HOUR)]
+LatencyMs = Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)]
 
 
 class NodeGroupSpec(NumbersNotBooleans):
@@ -35,8 +48,8 @@ class NodeGroupSpec(NumbersNotBooleans):
     count: int = Field(ge=1, le=MAX_NODES_PER_GROUP)
     accelerator: str | None = Field(default=None, description="Accelerator type; none = CPU node")
     accelerators: int = Field(default=0, ge=0, le=64, description="Accelerators per node")
-    cpu: float = Field(default=64, gt=0, description="CPU cores per node")
-    memory_gib: float = Field(default=512, gt=0)
+    cpu: float = Field(default=64, gt=0, le=MAX_NODE_CPUS, description="CPU cores per node")
+    memory_gib: float = Field(default=512, gt=0, le=MAX_NODE_MEMORY_GIB)
     name_prefix: str | None = None
 
     @field_validator("accelerator")
@@ -54,21 +67,8 @@ class NodeGroupSpec(NumbersNotBooleans):
         return value
 
 
-def _not_negative(value: dict[str, float]) -> None:
-    bad = {k: v for k, v in value.items() if v < 0}
-    if bad:
-        key, number = next(iter(bad.items()))
-        raise ValueError(f"{key}: must be >= 0 (got {number:g})")
-
-
 def _canonical_prices(value: dict[str, float]) -> dict[str, float]:
-    _not_negative(value)  # a negative price paid tenants to run there
     return {catalogue().canonical(k): v for k, v in value.items()}
-
-
-def _latency_not_negative(value: dict[str, float]) -> dict[str, float]:
-    _not_negative(value)  # a negative latency met every SLO
-    return value
 
 
 # A site's settings besides its nodes, one definition for every way in: a site or cluster
@@ -76,13 +76,12 @@ def _latency_not_negative(value: dict[str, float]) -> dict[str, float]:
 # changed declaration as a `SiteSpec` again (`control/service.py`).
 Operator = Annotated[str, Field(description="Who runs the site")]
 Prices = Annotated[
-    dict[str, float],
+    dict[str, Price],
     AfterValidator(_canonical_prices),
     Field(description="Price by accelerator type (USD per accelerator-hour)"),
 ]
 Latencies = Annotated[
-    dict[str, float],
-    AfterValidator(_latency_not_negative),
+    dict[str, LatencyMs],
     Field(description="Network latency to user regions (ISO country codes), in ms"),
 ]
 DatasetNames = Annotated[list[str], Field(description="Datasets held at this site")]

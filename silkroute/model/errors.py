@@ -1,5 +1,7 @@
 """Errors that name the field and the reason, for specs read from files, HTTP or traces.
 
+`field_path` is the one spelling of where a value sits (`jobs[3].nodes[0].count`,
+`quota["A100"]`) for every message the project prints or answers.
 `read_yaml` is the one YAML reader for every file the project reads (jobs, clusters, corpus
 pipelines and thresholds): a missing or malformed file is a `SpecError` naming the file and the
 line; `file_spec_error` names the file, the line and the field of a value that fails
@@ -8,38 +10,59 @@ validation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 
 class SpecError(ValueError):
     """Bad input: the message names where (file, line, field) and why."""
 
 
-def _location(loc: Sequence[Any]) -> str:
+# A step of a path that is a field name (every field of every spec is lower-case snake case)
+# is joined with a dot; any other step, a key of a mapping (an accelerator type, a region, a
+# variable name, `*`), is quoted in brackets, so `quota["A100"]` cannot be mistaken for a
+# field and `price_per_accelerator_hour["A100 80GB"]` keeps its space.
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def field_path(loc: Sequence[Any], root: str = "(root)") -> str:
+    """The one spelling of where a value sits, for every error message: list indices in
+    brackets, field names joined with dots, other keys quoted in brackets, e.g.
+    `jobs[3].nodes[0].count` or `quota["A100"]`; `root` for the value as a whole."""
     parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
+    for step in loc:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        elif _FIELD_NAME.fullmatch(str(step)):
+            parts.append(("." if parts else "") + str(step))
         else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(root)"
+            parts.append(f"[{json.dumps(str(step), ensure_ascii=False)}]")
+    return "".join(parts) or root
+
+
+def reason_of(error: Mapping[str, Any]) -> str:
+    """A pydantic error's reason, without the "Value error, " our own checks' messages get."""
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def _shown(error: ErrorDetails) -> str:
+    got = error.get("input")
+    return "" if isinstance(got, dict | list | tuple) else f" (got {got!r})"
 
 
 def describe_validation_error(exc: ValidationError, where: str = "") -> str:
     """One line per problem: `where: field: reason (got value)`."""
-    lines = []
     prefix = f"{where}: " if where else ""
-    for err in exc.errors():
-        got = err.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        reason = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{prefix}{_location(err['loc'])}: {reason}{shown}")
-    return "\n".join(lines)
+    return "\n".join(
+        f"{prefix}{field_path(err['loc'])}: {reason_of(err)}{_shown(err)}" for err in exc.errors()
+    )
 
 
 def spec_error(exc: ValidationError, where: str = "") -> SpecError:
@@ -53,11 +76,8 @@ def file_spec_error(exc: ValidationError, path: Path, prefix: Sequence[Any] = ()
     for err in exc.errors():
         loc = (*prefix, *err["loc"])
         line = yaml_line(path, loc)
-        got = err.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        reason = str(err["msg"]).removeprefix("Value error, ")
         where = f"{path}:{line}" if line is not None else str(path)
-        lines.append(f"{where}: {_location(loc)}: {reason}{shown}")
+        lines.append(f"{where}: {field_path(loc)}: {reason_of(err)}{_shown(err)}")
     return SpecError("\n".join(lines))
 
 

@@ -72,11 +72,8 @@ class SiteInventory(BaseModel):
         return next((n for n in self.nodes if n.name == name), None)
 
 
-def inventory_error(exc: ValidationError) -> tuple[str, str]:
-    """The first problem of an invalid inventory: (field path, reason), e.g.
-    ("inventory.nodes[1].cpus", "Input should be greater than or equal to 0")."""
+def inventory_error(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
+    """The first problem of an invalid inventory: (where, reason), e.g.
+    (("inventory", "nodes", 1, "cpus"), "Input should be greater than or equal to 0")."""
     first = exc.errors()[0]
-    path = "inventory"
-    for part in first["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path, str(first["msg"]).splitlines()[0]
+    return ("inventory", *first["loc"]), str(first["msg"]).splitlines()[0]

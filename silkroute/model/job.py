@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from silkroute.model.accelerators import catalogue
+from silkroute.model.cluster import MAX_LATENCY_MS
 from silkroute.model.errors import SpecError, file_spec_error, read_yaml, spec_error
 from silkroute.model.numbers import NumbersNotBooleans
 
@@ -44,6 +45,32 @@ PRIORITY_CLASSES: dict[str, int] = {
 PRIORITY_BOUND = 1_000_000_000
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+
+# The other numbers of a submitted job that had no ceiling, bounded at submit as priorities
+# are (`submit_bounds`; stored specs and traces are read as they are): a time limit or
+# checkpoint interval of at most ten years (Slurm takes `--time` in minutes, a 32-bit
+# number), a latency SLO within a site's latency bound, a relative throughput of at most a
+# million (the scheduler multiplies and sums them).
+MAX_JOB_SECONDS = 10 * 366 * 86_400
+MAX_RELATIVE_THROUGHPUT = 1_000_000.0
+
+
+def submit_bounds(spec: JobSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """Where a submitted job passes a bound above, and the reason (empty: none)."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def most(loc: tuple[str | int, ...], value: float | None, bound: float) -> None:
+        if value is not None and value > bound:
+            found.append((loc, f"Input should be less than or equal to {bound:.15g}"))
+
+    most(("time_limit_s",), spec.time_limit_s, MAX_JOB_SECONDS)
+    most(("checkpoint_interval_s",), spec.checkpoint_interval_s, MAX_JOB_SECONDS)
+    for region, ms in (spec.latency_slo_ms or {}).items():
+        most(("latency_slo_ms", region), ms, MAX_LATENCY_MS)
+    if isinstance(spec.accelerator_types, dict):
+        for name, speed in spec.accelerator_types.items():
+            most(("accelerator_types", name), speed, MAX_RELATIVE_THROUGHPUT)
+    return found
 
 
 def priority_value(priority: str | int) -> int:

@@ -29,6 +29,13 @@ Budget = Annotated[
     float, Field(ge=0, le=MAX_MONEY, description="Most money per UTC month (USD); null: no cap")
 ]
 
+# Most accelerators of one type (or of all, `*`) a quota may name: ten times the largest
+# centres on earth, far below where a sum of quotas loses its precision.
+MAX_QUOTA_ACCELERATORS = 10_000_000
+QuotaAmount = Annotated[float, Field(ge=0, le=MAX_QUOTA_ACCELERATORS)]
+Quota = dict[str, QuotaAmount]
+QUOTA_DOC = "Most accelerators of each type in use at once; `*` covers every type"
+
 # The largest job-count cap an admin may set (a store's 32-bit ids are far below it).
 MAX_JOBS_LIMIT = 100_000_000
 RunningCap = Annotated[
@@ -52,10 +59,7 @@ class TenantSpec(NumbersNotBooleans):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     country: str = Field(default="CN", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     weight: Weight = 1.0
-    quota: dict[str, float] = Field(
-        default_factory=dict,
-        description="Most accelerators of each type in use at once; `*` covers every type",
-    )
+    quota: Quota = Field(default_factory=dict, description=QUOTA_DOC)
     voucher_accelerator_hours: VoucherHours = 0.0
     pay_as_you_go: bool = Field(
         default=True, description="False: work is admitted only while vouchers remain"
@@ -65,9 +69,4 @@ class TenantSpec(NumbersNotBooleans):
     @field_validator("quota")
     @classmethod
     def _canonical_quota(cls, value: dict[str, float]) -> dict[str, float]:
-        out = {}
-        for key, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"quota for {key} must be >= 0")
-            out[key if key == "*" else catalogue().canonical(key)] = amount
-        return out
+        return {k if k == "*" else catalogue().canonical(k): v for k, v in value.items()}

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from silkroute.model.errors import SpecError, read_yaml
+from silkroute.model.errors import SpecError, field_path, read_yaml, reason_of
 from silkroute.policy.engine import RuleBook
 from silkroute.policy.operator import OperatorPolicies
 from silkroute.policy.rules import JurisdictionRules
@@ -65,16 +65,8 @@ def _describe(exc: ValidationError, path: Path) -> str:
         loc = tuple(err["loc"])
         got = err.get("input")
         shown = "" if isinstance(got, dict | list | tuple) else f" (got {got!r})"
-        reason = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{path}:{_line_of(path, loc)}: {_field(loc)}: {reason}{shown}")
+        lines.append(f"{path}:{_line_of(path, loc)}: {field_path(loc)}: {reason_of(err)}{shown}")
     return "\n".join(lines)
-
-
-def _field(loc: Sequence[Any]) -> str:
-    out = ""
-    for item in loc:
-        out += f"[{item}]" if isinstance(item, int) else ("." if out else "") + str(item)
-    return out or "(root)"
 
 
 def _line_of(path: Path, loc: Sequence[Any]) -> int:

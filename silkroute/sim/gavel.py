@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from silkroute.model.accelerators import catalogue
-from silkroute.model.errors import SpecError
+from silkroute.model.errors import SpecError, field_path
 from silkroute.model.job import JobKind
 from silkroute.model.workload import MILLI, Demand
 from silkroute.sim.truth import SimJob
@@ -90,9 +90,10 @@ def load_throughputs(path: str | Path, types: tuple[str, ...] = GAVEL_TYPES) -> 
             job_key = _parse_job_key(key)
             alone = entry.get("null") if isinstance(entry, dict) else None
             if job_key is None or not isinstance(alone, int | float) or isinstance(alone, bool):
-                raise SpecError(f"{path}: {worker_type}[{key!r}]: expected a 'null' rate")
+                raise SpecError(f"{path}: {field_path((worker_type, key))}: expected a 'null' rate")
             if alone < 0:  # a negative rate was read as "does not run on this type"
-                raise SpecError(f"{path}: {worker_type}[{key!r}].null: must be >= 0 (got {alone})")
+                where = field_path((worker_type, key, "null"))
+                raise SpecError(f"{path}: {where}: must be >= 0 (got {alone})")
             rates[job_key] = float(alone)
         out[worker_type] = rates
     return out

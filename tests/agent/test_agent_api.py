@@ -118,6 +118,25 @@ def test_a_bad_report_is_refused_naming_the_field(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({"exit_code": 2**40}, "exit_code", id="an exit code past a 32-bit column"),
+        pytest.param({"exit_code": -(2**31) - 1}, "exit_code", id="one below it"),
+        pytest.param({"started_at": 1e300}, "started_at", id="a start past any clock"),
+        pytest.param({"ended_at": -1e300}, "ended_at", id="an end before any clock"),
+    ],
+)
+def test_a_report_number_past_its_column_is_refused_naming_the_field(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    _, token_b, _, run = remote_site_job(api, command="true")
+    got = report(api, token_b, run["run_id"], state="failed", **body)
+    assert got.status_code == 422, got.text
+    assert got.json()["errors"][0]["field"] == field
+    assert assignments(api, token_b)[0]["last_reported"] is None  # nothing of it stored
+
+
+@pytest.mark.parametrize(
     ("retries", "final"),
     [
         pytest.param(0, "failed", id="with no retry left the job fails"),

@@ -39,19 +39,33 @@ H100 = "count: 2, accelerator: H100, accelerators: 8"
             "a negative price",
             H100,
             "    price_per_accelerator_hour: {H100: -3}\n",
-            ":7: sites[0].price_per_accelerator_hour: H100: must be >= 0 (got -3)",
+            ':7: sites[0].price_per_accelerator_hour["H100"]: '
+            "Input should be greater than or equal to 0 (got -3)",
+        ),
+        (
+            "a price past any real one, its type's name holding a space",
+            H100,
+            '    price_per_accelerator_hour: {"A100 80GB": 1.0e+300}\n',
+            ':7: sites[0].price_per_accelerator_hour["A100 80GB"]: '
+            "Input should be less than or equal to 1000000 (got 1e+300)",
+        ),
+        (
+            "cores past any machine were an OverflowError when the cluster was built",
+            H100 + ", cpu: 1.0e+300",
+            "",
+            ":6: sites[0].nodes[0].cpu: Input should be less than or equal to 100000 (got 1e+300)",
         ),
         (
             "a negative latency met every SLO",
             H100,
             "    latency_ms: {SG: -5}\n",
-            ":7: sites[0].latency_ms: SG: must be >= 0 (got -5)",
+            ':7: sites[0].latency_ms["SG"]: Input should be greater than or equal to 0 (got -5)',
         ),
         (
             "a NaN latency",
             H100,
             "    latency_ms: {SG: .nan}\n",
-            ":7: sites[0].latency_ms.SG: Input should be a finite number (got nan)",
+            ':7: sites[0].latency_ms["SG"]: Input should be a finite number (got nan)',
         ),
     ],
 )

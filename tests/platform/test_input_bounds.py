@@ -110,7 +110,7 @@ def test_a_tenant_stored_before_a_bound_still_works(api: Api) -> None:
         ("priority", True, "priority"),
         ("time_limit_s", True, "time_limit_s"),
         ("max_retries", False, "max_retries"),
-        ("accelerator_types", {"A800": True}, "accelerator_types.A800"),
+        ("accelerator_types", {"A800": True}, 'accelerator_types["A800"]'),
     ],
 )
 def test_a_job_with_a_boolean_for_a_number_is_refused(

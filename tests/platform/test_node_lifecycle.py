@@ -114,7 +114,7 @@ BAD_NODES = [
         "jakarta",
         '{"nodes": [{"count": 100001}]}',
         422,
-        "nodes.0.count",
+        "nodes[0].count",
         "less than or equal to 100000",
     ),
     BadNodes(
@@ -130,7 +130,7 @@ BAD_NODES = [
         "bangkok",
         '{"nodes": [{"count": 1, "name_prefix": "jakarta-l40s"}]}',
         422,
-        "nodes.0.name_prefix",
+        "nodes[0].name_prefix",
         "node jakarta-l40s-00001 exists at site jakarta",
     ),
     BadNodes(
@@ -138,7 +138,7 @@ BAD_NODES = [
         "bangkok",
         '{"nodes": [{"count": 1}, {"count": 1, "name_prefix": "nanning-h20"}]}',
         422,
-        "nodes.1.name_prefix",
+        "nodes[1].name_prefix",
         "node nanning-h20-00002 exists at site nanning",
     ),
     BadNodes(
@@ -146,7 +146,7 @@ BAD_NODES = [
         "jakarta",
         '{"nodes": [{"count": 1, "accelerator": "H100", "accelerators": 65}]}',
         422,
-        "nodes.0.accelerators",
+        "nodes[0].accelerators",
         "less than or equal to 64",
     ),
     BadNodes(
@@ -154,7 +154,7 @@ BAD_NODES = [
         "jakarta",
         '{"nodes": [{"count": 1, "accelerators": 8}]}',
         422,
-        "nodes.0.accelerators",
+        "nodes[0].accelerators",
         "name their type",
     ),
     BadNodes(
@@ -162,7 +162,7 @@ BAD_NODES = [
         "jakarta",
         '{"nodes": [{"count": 1, "cpu": 1e999}]}',
         422,
-        "nodes.0.cpu",
+        "nodes[0].cpu",
         "finite number",
     ),
     BadNodes(
@@ -170,7 +170,7 @@ BAD_NODES = [
         "jakarta",
         '{"nodes": [{"count": 1, "gpus": 8}]}',
         422,
-        "nodes.0.gpus",
+        "nodes[0].gpus",
         "Extra inputs",
     ),
     BadNodes("no group at all", "jakarta", '{"nodes": []}', 422, "nodes", "at least 1"),
@@ -229,11 +229,11 @@ def test_bad_node_groups_are_refused_naming_the_field_and_nothing_is_stored(
     ("group", "field", "reason"),
     [
         pytest.param(
-            {"count": 100_001}, "nodes.0.count", "less than or equal to 100000",
+            {"count": 100_001}, "nodes[0].count", "less than or equal to 100000",
             id="a group of more nodes than a group may have",
         ),
         pytest.param(
-            {"count": 1, "name_prefix": "jakarta-l40s"}, "nodes.0.name_prefix",
+            {"count": 1, "name_prefix": "jakarta-l40s"}, "nodes[0].name_prefix",
             "node jakarta-l40s-00000 exists at site jakarta",
             id="a name another site's node has",
         ),
@@ -435,7 +435,7 @@ def test_operators_add_and_restore_nodes_from_the_cli(
         ([str(racks), "--count", "1"], "give FILE or --count"),
         ([], "give FILE or --count"),
         (["--count", "1", "--cpu", "nan"], "--cpu: must be a finite number"),
-        (["--count", "0"], "nodes.0.count"),
+        (["--count", "0"], "nodes[0].count"),
     ]:
         code, out = cli(server_url, operator, "node", "add", "bangkok", *args)
         assert code == 2 and want in out, (args, out)

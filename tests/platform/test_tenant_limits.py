@@ -330,7 +330,7 @@ BAD_CHANGES = [
     BadChange("a zero weight", {"weight": 0}, "weight"),
     BadChange("a null weight", {"weight": None}, "weight"),
     BadChange("a null quota", {"quota": None}, "quota"),
-    BadChange("a negative quota", {"quota": {"H100": -1}}, "quota"),
+    BadChange("a negative quota", {"quota": {"H100": -1}}, 'quota["H100"]'),
     BadChange(
         "negative voucher hours", {"voucher_accelerator_hours": -1}, "voucher_accelerator_hours"
     ),
@@ -355,7 +355,7 @@ def test_a_bad_change_is_refused_naming_the_field_and_changes_nothing(
     got = patch(api, "acme", case.body)
     assert got.status_code == 422, got.text
     fields = [e["field"] for e in got.json()["errors"]]
-    assert any(f == case.field or f.startswith(case.field + ".") for f in fields), fields
+    assert case.field in fields, fields
     assert api.client.get("/v1/tenants/acme", headers=api.admin_headers()).json() == before
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from silkroute.corpus.errors import CorpusError
 from silkroute.corpus.pipeline.base import Stage
 from silkroute.corpus.pipeline.registry import stage_class
-from silkroute.model.errors import SpecError, read_yaml
+from silkroute.model.errors import SpecError, field_path, read_yaml
 
 
 class StageConfig(BaseModel):
@@ -50,21 +51,18 @@ class PipelineConfig(BaseModel):
     def build_stages(self) -> list[Stage]:
         built: list[Stage] = []
         for i, spec in enumerate(self.stages):
-            cls = stage_class(spec.name, f"stages[{i}].name")
+            cls = stage_class(spec.name, field_path(("stages", i, "name")))
             try:
                 params = cls.Params.model_validate(spec.params)
             except ValidationError as exc:
-                raise CorpusError(_first_error(exc, f"stages[{i}].params")) from None
+                raise CorpusError(_first_error(exc, ("stages", i, "params"))) from None
             built.append(cls(params, seed=self.seed))
         return built
 
 
-def _first_error(exc: ValidationError, prefix: str = "") -> str:
+def _first_error(exc: ValidationError, prefix: Sequence[str | int] = ()) -> str:
     err = exc.errors()[0]
-    # `stages[2].params`, as the stage errors spell it (it said `stages.2.params`)
-    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-    field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
-    return f"{field}: {err['msg']}"
+    return f"{field_path((*prefix, *err['loc']))}: {err['msg']}"
 
 
 def _check_output_apart(path: Path, config: PipelineConfig) -> None:
@@ -78,14 +76,15 @@ def _check_output_apart(path: Path, config: PipelineConfig) -> None:
         raise CorpusError(f"{path}: output.dir: {out} is a file, not a folder")
     replaced = [out / name for name in (*Layout.INTERMEDIATE, *Layout.OUTPUTS)]
     for i, source in enumerate(config.input.paths):
+        where = field_path(("input", "paths", i))
         if out == source or out.is_relative_to(source):
             raise CorpusError(
-                f"{path}: output.dir: {out} is inside input.paths[{i}] ({source}): "
+                f"{path}: output.dir: {out} is inside {where} ({source}): "
                 "a rerun would read its own output; choose a folder apart from the input"
             )
         if any(source == r or source.is_relative_to(r) for r in replaced):
             raise CorpusError(
-                f"{path}: input.paths[{i}]: {source} is among the files a run in "
+                f"{path}: {where}: {source} is among the files a run in "
                 f"output.dir ({out}) replaces; move the input or choose another output.dir"
             )
 
