@@ -397,8 +397,8 @@ def update_site(
         if value is None:
             hint = "; null inside it removes one key" if key in SITE_MAPS else ""
             raise invalid(key, f"may not be null{hint}")
-    finite(changes, "")
-    no_nul(changes, "")
+    finite(changes)
+    no_nul(changes)
     with audited(platform.store) as session:
         row = session.get(SiteRow, name)
         if row is None:
@@ -453,7 +453,7 @@ def _priced_type(site: SiteSpec, key: str) -> str:
     known = set(catalogue().names()) | site.accelerator_types()
     if kind not in known:
         raise invalid(
-            f"price_per_accelerator_hour.{key}",
+            ("price_per_accelerator_hour", key),
             f"unknown accelerator type; known: {', '.join(sorted(known))}",
         )
     return kind
