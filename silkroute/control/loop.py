@@ -296,8 +296,9 @@ class ControlLoop:
                 if run is not None and run.state == "stopping" and run.stop_reason in FENCE_REASONS:
                     # Waits, out of the queue, for its agent to report the run gone; the run
                     # counts toward its tenant's cap and quota until then.
-                    since = run.started_at or run.created_at
-                    scheduler.add_stopping_elsewhere(job.id, spec, run.accelerator_type, since)
+                    scheduler.add_stopping_elsewhere(
+                        job.id, spec, run.accelerator_type, run.created_at
+                    )
                     continue
                 if run is not None and run.state == "stopping":
                     cancelling = job.cancel_requested or run.stop_reason != "preempted"
@@ -635,7 +636,7 @@ class ControlLoop:
         accounting.record_run_end(session, run, job.tenant, ended_at)
         if job.current_run != run.run_id:
             return  # an older run ending; the job has moved on
-        self.scheduler.run_gone(job.id, ended_at)  # a fenced run no longer counts
+        self.scheduler.run_gone(job.id, run.started_at, ended_at)  # a fenced run: uncounted
         if job.hold_reason in WAITING_ON_RUN:
             job.hold_reason = job.hold_message = None
         job.exit_code = status.exit_code
@@ -907,7 +908,7 @@ class ControlLoop:
             accounting.record_run_end(session, run, job.tenant, now)
             if job.current_run != run.run_id:
                 continue
-            self.scheduler.run_gone(job.id, now)
+            self.scheduler.run_gone(job.id, run.started_at, now)
             if job.hold_reason in WAITING_ON_RUN:
                 job.hold_reason = job.hold_message = None
             if job.cancel_requested or run.stop_reason == "time-limit":

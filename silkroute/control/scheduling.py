@@ -273,16 +273,18 @@ class LiveScheduler:
         self, job_id: int, spec: JobSpec, accelerator_type: str | None, since: float
     ) -> None:
         """A job whose old run was stopping on nodes taken away (start-up): out of the book,
-        its run counted toward its tenant's cap and quota until `run_gone`. `since`: the
-        run's start (none of its service is counted yet)."""
+        its run counted toward its tenant's cap and quota until `run_gone`. `since`: from
+        when its service is not counted yet (the run's creation: `run_gone` counts from its
+        start, if it started)."""
         self._hold_stopping(job_from_spec(spec, job_id), accelerator_type, since)
 
-    def run_gone(self, job_id: int, ended_at: float) -> None:
-        """The job's run is gone (it ended at `ended_at`): if it was counted as stopping
-        outside the book, its tenant is no longer charged for it, and the service it gave
-        since the book stopped counting it is added (no more: the run was over then)."""
+    def run_gone(self, job_id: int, started_at: float | None, ended_at: float) -> None:
+        """The job's run is gone (it ran from `started_at`, None: never, to `ended_at`): if
+        it was counted as stopping outside the book, its tenant is no longer charged for it,
+        and the service it gave since the book stopped counting it is added (no more, as the
+        ledger bills it: nothing past its end, nothing if it never ran)."""
         if self.book is not None:
-            self.book.tenants.release_stopping(job_id, ended_at)
+            self.book.tenants.release_stopping(job_id, started_at, ended_at)
 
     def _hold_stopping(self, job: Job, accelerator_type: str | None, since: float) -> None:
         cpu = job.demand.cpu_milli * job.workers

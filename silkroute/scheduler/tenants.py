@@ -63,7 +63,7 @@ class StoppingRun:
     """A job's old run that still holds accelerators where the book no longer looks (its
     nodes were removed or shrank while it ran): it counts toward its tenant's running cap
     and quota until its driver reports it gone. `since`: from when the book no longer
-    counts its service (the driver adds the rest once it knows when the run ended)."""
+    counts its service (the driver adds the rest, up to the run's end, once it knows it)."""
 
     job_id: int
     tenant: str
@@ -157,19 +157,23 @@ class TenantBook:
         """A job's old run still holds its accelerators outside the book: its tenant is
         charged for them (one running job, `gpus` of its type) until `release_stopping`.
         One per job: a second hold replaces the first."""
-        self.release_stopping(run.job_id, None)
+        self.release_stopping(run.job_id, None, None)
         self._stopping[run.job_id] = run
         self._count_stopping(run, 1)
 
-    def release_stopping(self, job_id: int, ended_at: float | None) -> StoppingRun | None:
-        """The job's old run is gone (it ended at `ended_at`: its service from the hold's
-        `since` counts; None: none is added). Returns the hold, None if there was none."""
+    def release_stopping(
+        self, job_id: int, started_at: float | None, ended_at: float | None
+    ) -> StoppingRun | None:
+        """The job's old run is gone: it ran from `started_at` to `ended_at` (None: it never
+        ran, or nothing is known), of which the service from the hold's `since` is added.
+        Returns the hold, None if there was none."""
         run = self._stopping.pop(job_id, None)
         if run is None:
             return None
         self._count_stopping(run, -1)
-        if ended_at is not None:
-            self.get(run.tenant).consumed_gpu_s += max(0.0, ended_at - run.since) * run.gpus
+        if started_at is not None and ended_at is not None:
+            served = max(0.0, ended_at - max(run.since, started_at))
+            self.get(run.tenant).consumed_gpu_s += served * run.gpus
         return run
 
     def stopping_runs(self) -> list[StoppingRun]:

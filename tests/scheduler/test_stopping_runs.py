@@ -50,12 +50,32 @@ def test_a_stopping_run_holds_its_tenants_limit_until_it_is_released(case: Limit
     assert isinstance(hold, Hold) and hold.reason == case.reason, hold
     assert case.says in hold.message, hold.message
     assert scheduler.step(book, 21.0) == []  # nothing changed: nothing said again
-    released = book.tenants.release_stopping(99, ended_at=30.0)
-    assert released is not None and book.tenants.release_stopping(99, 31.0) is None
+    released = book.tenants.release_stopping(99, started_at=2.0, ended_at=30.0)
+    assert released is not None and book.tenants.release_stopping(99, 2.0, 31.0) is None
     # The service it gave from `since` to its end is counted, no more.
     assert book.tenants.get("acme").consumed_gpu_s == pytest.approx(20.0 * 4)
     (start,) = scheduler.step(book, 40.0)
     assert isinstance(start, Start) and start.job_id == waiting.id
+
+
+@pytest.mark.parametrize(
+    ("started_at", "ended_at", "billed_s"),
+    [
+        (2.0, 30.0, 20.0),  # counted by the book up to `since` (10), the rest now
+        (15.0, 30.0, 15.0),  # it started after `since`: from its start
+        (None, 30.0, 0.0),  # it never ran: nothing
+        (2.0, 8.0, 0.0),  # it ended before `since`: nothing more
+    ],
+)
+def test_a_released_stopping_run_bills_only_the_time_it_ran(
+    started_at: float | None, ended_at: float, billed_s: float
+) -> None:
+    tenants = TenantBook([TenantSpec(name="acme")])
+    tenants.hold_stopping(StoppingRun(1, "acme", "H100", 4.0, 0, since=10.0))
+    tenants.release_stopping(1, started_at, ended_at)
+    account = tenants.get("acme")
+    assert account.consumed_gpu_s == pytest.approx(billed_s * 4)
+    assert (account.jobs_holding, account.in_use(None), account.jobs_stopping) == (0, 0.0, 0)
 
 
 def test_a_hold_is_told_again_when_the_stopping_run_joins_what_fills_the_cap() -> None:
