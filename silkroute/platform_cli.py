@@ -691,6 +691,12 @@ def _change_nodes(
     if changed["requeued_jobs"]:
         jobs = ", ".join(str(j) for j in changed["requeued_jobs"])
         out.print(f"jobs back in the queue (their runs are being stopped): {jobs}")
+    for kept in changed.get("kept_drained") or []:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(kept["drained_at"]))
+        out.print(
+            f"{kept['node']} comes back drained, as {kept['drained_by'] or 'an operator'} "
+            f"drained it at {when} UTC before its removal (`silkroute node undrain` to use it)"
+        )
 
 
 Nodes = Annotated[
@@ -723,7 +729,8 @@ def node_remove(site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: To
 def node_restore(
     site: str, node: Nodes = None, url: Url = DEFAULT_URL, token: Token = None
 ) -> None:
-    """Removed nodes (default: all of the site's) take work again, once the runs they held
+    """Removed nodes (default: all of the site's) come back as they were before their
+    removal (active, or drained if an operator drained them first), once the runs they held
     are confirmed stopped (else refused, naming the node and the run)."""
     _change_nodes("restore", site, node, url, token)
 

@@ -178,11 +178,19 @@ def change_nodes(
 ) -> schemas.NodesChanged:
     """Operators: drain (no new work, running work finishes), undrain, remove (running
     work is stopped and requeued) or restore (removed nodes take work again, once their old
-    runs are confirmed stopped: else 409) the site's nodes, or the `nodes` named. Kept
-    across restarts."""
+    runs are confirmed stopped: else 409; a node drained before its removal comes back
+    drained, listed in `kept_drained`) the site's nodes, or the `nodes` named. Kept across
+    restarts."""
     nodes = body.nodes if body is not None else None
-    views, requeued = service.change_nodes(platform, who, site, action, nodes)
-    return schemas.NodesChanged(nodes=[convert.node_out(v) for v in views], requeued_jobs=requeued)
+    changed = service.change_nodes(platform, who, site, action, nodes)
+    return schemas.NodesChanged(
+        nodes=[convert.node_out(v) for v in changed.nodes],
+        requeued_jobs=changed.requeued,
+        kept_drained=[
+            schemas.KeptDrainOut(node=k.node, drained_by=k.drained_by, drained_at=k.drained_at)
+            for k in changed.kept_drained
+        ],
+    )
 
 
 # ----- jobs ------------------------------------------------------------------------------------

@@ -185,10 +185,23 @@ class NodesAdd(BaseModel):
     )
 
 
+class KeptDrainOut(BaseModel):
+    node: str
+    drained_by: str = Field(description="Who drained it before its removal")
+    drained_at: float = Field(description="When (epoch seconds)")
+
+
 class NodesChanged(BaseModel):
     nodes: list[NodeOut]
     requeued_jobs: list[int] = Field(
         default_factory=list, description="Jobs that ran on removed nodes, back in the queue"
+    )
+    kept_drained: list[KeptDrainOut] = Field(
+        default_factory=list,
+        description=(
+            "A restore: nodes that come back drained, as an operator drained them before "
+            "their removal (undrain them to take work)"
+        ),
     )
 
 

@@ -294,7 +294,12 @@ class ControlLoop:
                 run = runs.get(job.current_run or "")
                 placed = [(n, list(d)) for n, d in run.placement] if run is not None else []
                 if run is not None and run.state == "stopping" and run.stop_reason in FENCE_REASONS:
-                    continue  # waits, out of the queue, for its agent to report the run gone
+                    # Waits, out of the queue, for its agent to report the run gone; the run
+                    # counts toward its tenant's cap and quota until then.
+                    scheduler.add_stopping_elsewhere(
+                        job.id, spec, run.accelerator_type, run.created_at
+                    )
+                    continue
                 if run is not None and run.state == "stopping":
                     cancelling = job.cancel_requested or run.stop_reason != "preempted"
                     ok = scheduler.add_stopping(
@@ -631,6 +636,7 @@ class ControlLoop:
         accounting.record_run_end(session, run, job.tenant, ended_at)
         if job.current_run != run.run_id:
             return  # an older run ending; the job has moved on
+        self.scheduler.run_gone(job.id, run.started_at, ended_at)  # a fenced run: uncounted
         if job.hold_reason in WAITING_ON_RUN:
             job.hold_reason = job.hold_message = None
         job.exit_code = status.exit_code
@@ -903,6 +909,7 @@ class ControlLoop:
             accounting.record_run_end(session, run, job.tenant, now)
             if job.current_run != run.run_id:
                 continue
+            self.scheduler.run_gone(job.id, run.started_at, now)
             if job.hold_reason in WAITING_ON_RUN:
                 job.hold_reason = job.hold_message = None
             if job.cancel_requested or run.stop_reason == "time-limit":
@@ -922,8 +929,9 @@ class ControlLoop:
         """Runs that must stop before their jobs may start again (their node was removed or
         lost the devices they held): each turns `stopping`, which its agent carries out
         (SIGTERM, grace, kill) and reports; its job waits meanwhile, `terminating` and out
-        of the scheduler's queue, and `_run_ended` queues it again. A run whose agent is
-        silent is written off with its site instead (`_watch_agents`)."""
+        of the scheduler's queue, and `_run_ended` queues it again. Until then the run still
+        counts toward its tenant's running cap and quota, as Slurm counts a job COMPLETING.
+        A run whose agent is silent is written off with its site instead (`_watch_agents`)."""
         for run in runs:
             job = session.get(JobRow, run.job_id)
             assert job is not None
@@ -933,7 +941,7 @@ class ControlLoop:
             self.assignments_changed.set()
             if job.current_run != run.run_id:
                 continue
-            self.scheduler.withdraw(job.id, now)
+            self.scheduler.withdraw(job.id, now, run.accelerator_type)
             nodes = ", ".join(sorted({node for node, _ in run.placement}))
             waiting = f"waiting for run {run.run_id} on {nodes} to be confirmed stopped"
             job.hold_reason, job.hold_message = "fenced", waiting

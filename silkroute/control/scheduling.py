@@ -33,7 +33,7 @@ from silkroute.scheduler.policies.filter_latency import within_slo
 from silkroute.scheduler.registry import DEFAULT_POOL_FILTERS, make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo, worker_capacity
-from silkroute.scheduler.tenants import TenantBook
+from silkroute.scheduler.tenants import StoppingRun, TenantBook
 
 # Placement: data locality first, then price (the centre's default; see docs/platform.md).
 DEFAULT_POLICY = {"order": "fairshare", "placement": "packing", "backfill": "easy"}
@@ -258,11 +258,39 @@ class LiveScheduler:
             if cancelling:
                 self.jobs.pop(job_id, None)
 
-    def withdraw(self, job_id: int, now: float) -> None:
-        """Out of the book for now: the job's old run must be confirmed gone before it may
-        start again (the control plane holds it; `add_pending` brings it back). Whatever it
-        held or was queued for is released."""
+    def withdraw(self, job_id: int, now: float, accelerator_type: str | None) -> None:
+        """Out of the book for now: the job's old run, stopping on nodes the book no longer
+        has, must be confirmed gone before it may start again (the control plane holds it;
+        `add_pending` brings it back). Whatever it was queued for is released, but its tenant
+        keeps being charged for what the run holds (one running job, its `accelerator_type`
+        devices) until `run_gone`: its cap and quota count the run until it is gone."""
+        job = self.jobs.get(job_id)
         self.ended(job_id, now, succeeded=False)
+        if job is not None:
+            self._hold_stopping(job, accelerator_type, since=now)  # served until now: billed
+
+    def add_stopping_elsewhere(
+        self, job_id: int, spec: JobSpec, accelerator_type: str | None, since: float
+    ) -> None:
+        """A job whose old run was stopping on nodes taken away (start-up): out of the book,
+        its run counted toward its tenant's cap and quota until `run_gone`. `since`: from
+        when its service is not counted yet (the run's creation: `run_gone` counts from its
+        start, if it started)."""
+        self._hold_stopping(job_from_spec(spec, job_id), accelerator_type, since)
+
+    def run_gone(self, job_id: int, started_at: float | None, ended_at: float) -> None:
+        """The job's run is gone (it ran from `started_at`, None: never, to `ended_at`): if
+        it was counted as stopping outside the book, its tenant is no longer charged for it,
+        and the service it gave since the book stopped counting it is added (no more, as the
+        ledger bills it: nothing past its end, nothing if it never ran)."""
+        if self.book is not None:
+            self.book.tenants.release_stopping(job_id, started_at, ended_at)
+
+    def _hold_stopping(self, job: Job, accelerator_type: str | None, since: float) -> None:
+        cpu = job.demand.cpu_milli * job.workers
+        if self.book is not None:  # (none: every node is gone, nothing can start anyway)
+            run = StoppingRun(job.id, job.tenant, accelerator_type, job.gpus, cpu, since)
+            self.book.tenants.hold_stopping(run)
 
     def drain_site(self, site: str) -> None:
         """No new placements at the site (its agent is down); what runs there is not moved."""

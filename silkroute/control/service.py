@@ -508,14 +508,30 @@ def list_nodes(platform: Platform, caller: Principal, site: str | None) -> list[
     return views
 
 
+@dataclass(frozen=True, slots=True)
+class KeptDrain:
+    node: str
+    drained_by: str
+    drained_at: float
+
+
+@dataclass(slots=True)
+class NodesChanged:
+    nodes: list[NodeView]
+    requeued: list[int]  # a removal: the jobs that ran there
+    # A restore: nodes that come back drained, as an operator left them before their removal
+    # (each with who drained it and when).
+    kept_drained: list[KeptDrain]
+
+
 def change_nodes(
     platform: Platform, caller: Principal, site: str, action: str, nodes: list[str] | None
-) -> tuple[list[NodeView], list[int]]:
+) -> NodesChanged:
     """Drain (no new work; running work finishes), undrain, remove (running work is stopped
-    and requeued) or restore (a removed node takes work again) the site's `nodes` (default:
-    all of them; for a restore, all its removed ones). Stored, so a restarted server keeps
-    them; the live loop carries it out. Returns the nodes and, for a removal, the jobs that
-    ran there."""
+    and requeued) or restore (a removed node takes work again; one drained before its
+    removal comes back drained) the site's `nodes` (default: all of them; for a restore, all
+    its removed ones). Stored, so a restarted server keeps them; the live loop carries it
+    out."""
     caller.require(Role.ADMIN, Role.OPERATOR)
     if action not in NODE_ACTIONS:
         raise invalid("action", f"one of {', '.join(NODE_ACTIONS)}")
@@ -534,10 +550,11 @@ def change_nodes(
             for r in session.scalars(select(NodeStateRow).where(NodeStateRow.site == site))
         }
         changed = names
+        kept: list[KeptDrain] = []
         if action == "restore":
             if not nodes:
                 names = [n for n in names if n in states and states[n].state == "removed"]
-            changed = _restore(session, site, [states[n] for n in names if n in states])
+            changed, kept = _restore(session, site, [states[n] for n in names if n in states])
         else:
             _set_states(session, site, action, names, states, actor_of(caller), now)
         requeued: list[int] = []
@@ -549,13 +566,20 @@ def change_nodes(
             ).all()
             gone = set(names)
             requeued = sorted({job for job, placement in live if gone & {n for n, _ in placement}})
-        detail = {"action": f"node {action}", "site": site, "nodes": changed, "requeued": requeued}
+        detail: dict[str, Any] = {
+            "action": f"node {action}",
+            "site": site,
+            "nodes": changed,
+            "requeued": requeued,
+        }
+        if kept:
+            detail["kept_drained"] = [k.node for k in kept]
         record(session, "admin", actor_of(caller), f"site/{site}", detail)
     platform.sites = None  # removed nodes change what could ever run
     platform.loop.nodes_changed()
     named = set(names)
     views = [v for v in list_nodes(platform, caller, site) if v.node in named]
-    return views, requeued
+    return NodesChanged(views, requeued, kept)
 
 
 def _set_states(
@@ -567,7 +591,8 @@ def _set_states(
     actor: str,
     now: float,
 ) -> None:
-    """Drain, undrain or remove: a removed node is only removed again, never drained."""
+    """Drain, undrain or remove: a removed node is only removed again, never drained. A
+    drained node that is removed keeps its drain (who, when) for its restore."""
     for name in names:
         current = states.get(name)
         if current is not None and current.state == "removed":
@@ -583,18 +608,23 @@ def _set_states(
             session.add(
                 NodeStateRow(site=site, node=name, state=state, changed_at=now, changed_by=actor)
             )
-        else:
-            current.state, current.changed_at, current.changed_by = state, now, actor
+            continue
+        if state == "removed" and current.state == "drained":
+            current.drained_at, current.drained_by = current.changed_at, current.changed_by
+        current.state, current.changed_at, current.changed_by = state, now, actor
 
 
-def _restore(session: Session, site: str, rows: list[NodeStateRow]) -> list[str]:
-    """Removed nodes (of `rows`) take work again: only once no run that was there may still
-    run (a removed node's runs are fenced: stopped by their agent, which reports them gone),
-    so no job runs twice. Nodes named that were not removed are left as they are. Returns
-    the nodes restored."""
+def _restore(
+    session: Session, site: str, rows: list[NodeStateRow]
+) -> tuple[list[str], list[KeptDrain]]:
+    """Removed nodes (of `rows`) come back as they were before their removal: active (they
+    take work again) or drained, as an operator left them. Only once no run that was there
+    may still run (a removed node's runs are fenced: stopped by their agent, which reports
+    them gone), so no job runs twice. Nodes named that were not removed are left as they
+    are. Returns the nodes restored, and those of them that come back drained."""
     removed = {r.node: r for r in rows if r.state == "removed"}
     if not removed:
-        return []
+        return [], []
     live = session.execute(
         select(RunRow.run_id, RunRow.job_id, RunRow.state, RunRow.placement)
         .where(RunRow.site == site, RunRow.state.in_(LIVE_RUN_STATES))
@@ -608,9 +638,16 @@ def _restore(session: Session, site: str, rows: list[NodeStateRow]) -> list[str]
                 f"node {there[0]}: run {run_id} of job {job_id} that ran there is not yet "
                 f"confirmed stopped (run {state}); restore it once its agent reports the run gone",
             )
+    kept = []
     for row in removed.values():
-        session.delete(row)
-    return list(removed)
+        if row.drained_at is None:
+            session.delete(row)
+            continue
+        # Drained again by whoever drained it, from when they did (the drain had a reason).
+        row.state, row.changed_at, row.changed_by = "drained", row.drained_at, row.drained_by or ""
+        row.drained_at = row.drained_by = None
+        kept.append(KeptDrain(row.node, row.changed_by, row.changed_at))
+    return list(removed), kept
 
 
 # ----- jobs ------------------------------------------------------------------------------------

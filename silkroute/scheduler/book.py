@@ -31,7 +31,7 @@ from silkroute.scheduler.policies.base import QueueOrder
 from silkroute.scheduler.queue import PendingQueue
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
-from silkroute.scheduler.tenants import TenantBook
+from silkroute.scheduler.tenants import StoppingRun, TenantBook
 
 FEASIBILITY_CACHE_LIMIT = 10_000  # distinct job shapes remembered (cleared when exceeded)
 
@@ -101,6 +101,9 @@ class Snapshot:
     # EASY's reservation for the head, kept while it waits (`backfill.reservation_for`): a
     # fresh look after a rebuild could differ from the one the book lived with.
     reservation: dict[str, Any] | None = None
+    # Old runs still stopping outside the book, each counted toward its tenant's running cap
+    # and quota until its driver reports it gone (`TenantBook.hold_stopping`).
+    stopping_runs: tuple[StoppingRun, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (what a store or a file keeps)."""
@@ -113,6 +116,7 @@ class Snapshot:
             "arrivals": self.arrivals,
             "policy_memory": self.policy_memory,
             "reservation": self.reservation,
+            "stopping_runs": [r.to_dict() for r in self.stopping_runs],
         }
 
     @staticmethod
@@ -131,6 +135,7 @@ class Snapshot:
             arrivals=data.get("arrivals"),
             policy_memory=dict(data.get("policy_memory") or {}),
             reservation=data.get("reservation"),
+            stopping_runs=tuple(StoppingRun.from_dict(r) for r in data.get("stopping_runs") or ()),
         )
 
 
@@ -364,7 +369,7 @@ class SchedulerBook:
         if job.preemptible:
             self.preemptible[pool].add(job)  # keyed by start time: add after setting it
         self.by_expected_end[pool].add(job)
-        job.hold_reason = None
+        job.hold_reason, job.hold_stopping = None, 0
         job.blocked_key = None  # what it waited for before no longer says anything
         self.holds.pop(job.id, None)
         self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
@@ -442,6 +447,7 @@ class SchedulerBook:
             arrivals=self.arrivals.to_dict(),
             policy_memory=self.memory.to_dict(),
             reservation=self._saved_reservation(),
+            stopping_runs=tuple(self.tenants.stopping_runs()),
         )
 
     def _saved_reservation(self) -> dict[str, Any] | None:
@@ -501,6 +507,8 @@ class SchedulerBook:
         book.last_round = snapshot.last_round
         for name, consumed in snapshot.tenant_consumed_gpu_s.items():
             book.tenants.get(name).consumed_gpu_s = consumed
+        for stopping in snapshot.stopping_runs:
+            book.tenants.hold_stopping(stopping)
         if snapshot.arrivals is not None:
             book.arrivals = ArrivalShapes.from_dict(snapshot.arrivals)
         else:  # an older store: re-derived from the jobs it holds
@@ -647,10 +655,9 @@ class SchedulerBook:
         """Rebuild capacity and indices over a new node list, keeping every job."""
         drained = {self.cluster.node_names[n] for n in self.cluster.cordoned}
         entries = [(job, self.placement_of(job.id)) for job in self.jobs()]
-        # Jobs keep their records (and run state); pools are renumbered, usage re-counted.
-        for account in self.tenants.all():
-            account.gpus_in_use.clear()
-            account.cpu_milli_in_use = 0
+        # Jobs keep their records (and run state); pools are renumbered, usage re-counted
+        # (what runs stopping outside the book hold stays counted).
+        self.tenants.reset_usage()
         self.pending = PendingQueue(self.order)
         self._setup(ClusterState(nodes))
         requeued = self._load(entries, now)

@@ -42,6 +42,9 @@ Refused = tuple[str, str, tuple[Refusal, ...]]
 
 # Hold reasons of jobs that competed for room (and count towards `max_candidates`).
 ROOM_REASONS = ("insufficient-capacity", "reserved")
+# Holds whose message says how many of the tenant's counted jobs are old runs still stopping
+# outside the book (TenantBook.hold_stopping): told again when that number changes.
+STOPPING_COUNTED = ("max-running-jobs", "quota-exceeded")
 
 
 @dataclass
@@ -350,8 +353,9 @@ class Scheduler:
         refusals: tuple[Refusal, ...] = (),
         ctx: Context | None = None,
     ) -> None:
-        if job.hold_reason != reason:
-            job.hold_reason = reason
+        stopping = book.tenants.get(job.tenant).jobs_stopping if reason in STOPPING_COUNTED else 0
+        if job.hold_reason != reason or stopping != job.hold_stopping:
+            job.hold_reason, job.hold_stopping = reason, stopping
             if ctx is not None and not refusals:
                 refusals = self._room_refusals(job, ctx, reason, message)
             hold = Hold(job.id, reason, message, refusals)

@@ -55,6 +55,9 @@ class Job:
     blocked_key: tuple[int, int, int, int] | None = None
     blocked_log_pos: int = 0
     blocked_avoid: frozenset[int] = frozenset()
+    # The tenant's old runs still stopping outside the book when its hold was last told
+    # (a hold that counts them is told again when their number changes).
+    hold_stopping: int = 0
 
     @property
     def gpus(self) -> float:

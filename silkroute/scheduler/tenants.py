@@ -21,6 +21,12 @@ class TenantAccount:
     # `max_running_jobs` of them (None: no cap), as Slurm's MaxJobs association limit.
     max_running_jobs: int | None = None
     jobs_holding: int = 0
+    # Of those, jobs whose old run is still stopping outside the book (its nodes were taken
+    # away while it ran) and the accelerators it still holds there: its driver counts them
+    # in (`TenantBook.hold_stopping`) until it reports the run gone, as Slurm counts a job
+    # COMPLETING against its limits.
+    jobs_stopping: int = 0
+    gpus_stopping: dict[str, float] = field(default_factory=dict)
     # Why none of its jobs may start now for money (its driver decides: the control plane
     # when its monthly budget is spent); None: no such hold. Set through `hold_for_budget`.
     budget_hold: str | None = None
@@ -45,12 +51,56 @@ class TenantAccount:
             return sum(self.gpus_in_use.values())
         return self.gpus_in_use.get(accel_type, 0.0)
 
+    def stopping(self, accel_type: str | None) -> float:
+        """Of `in_use`, the accelerators runs still stopping outside the book hold."""
+        if accel_type is None:
+            return sum(self.gpus_stopping.values())
+        return self.gpus_stopping.get(accel_type, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoppingRun:
+    """A job's old run that still holds accelerators where the book no longer looks (its
+    nodes were removed or shrank while it ran): it counts toward its tenant's running cap
+    and quota until its driver reports it gone. `since`: from when the book no longer
+    counts its service (the driver adds the rest, up to the run's end, once it knows it)."""
+
+    job_id: int
+    tenant: str
+    accelerator_type: str | None
+    gpus: float
+    cpu_milli: int
+    since: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "job": self.job_id,
+            "tenant": self.tenant,
+            "accelerator_type": self.accelerator_type,
+            "gpus": self.gpus,
+            "cpu_milli": self.cpu_milli,
+            "since": self.since,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, object]) -> StoppingRun:
+        accel = data.get("accelerator_type")
+        return StoppingRun(
+            job_id=int(str(data["job"])),
+            tenant=str(data["tenant"]),
+            accelerator_type=None if accel is None else str(accel),
+            gpus=float(str(data["gpus"])),
+            cpu_milli=int(str(data["cpu_milli"])),
+            since=float(str(data["since"])),
+        )
+
 
 class TenantBook:
     """Accounts are created on first sight with weight 1 and no limits."""
 
     def __init__(self, specs: list[TenantSpec] | None = None) -> None:
         self._accounts: dict[str, TenantAccount] = {}
+        self._stopping: dict[int, StoppingRun] = {}
         for spec in specs or []:
             self._accounts[spec.name] = TenantAccount(
                 name=spec.name,
@@ -88,6 +138,57 @@ class TenantBook:
         account.cpu_milli_in_use -= cpu_milli
         account.jobs_holding -= 1
         account.consumed_gpu_s += gpu_s
+        account.version += 1
+
+    def reset_usage(self) -> None:
+        """Forget what jobs in the book hold (the book counts them again: its nodes were
+        reshaped); runs still stopping outside it keep counting."""
+        for account in self._accounts.values():
+            account.gpus_in_use.clear()
+            account.cpu_milli_in_use = 0
+            account.jobs_holding = 0
+            account.gpus_stopping.clear()
+            account.jobs_stopping = 0
+            account.version += 1
+        for run in self._stopping.values():
+            self._count_stopping(run, 1)
+
+    def hold_stopping(self, run: StoppingRun) -> None:
+        """A job's old run still holds its accelerators outside the book: its tenant is
+        charged for them (one running job, `gpus` of its type) until `release_stopping`.
+        One per job: a second hold replaces the first."""
+        self.release_stopping(run.job_id, None, None)
+        self._stopping[run.job_id] = run
+        self._count_stopping(run, 1)
+
+    def release_stopping(
+        self, job_id: int, started_at: float | None, ended_at: float | None
+    ) -> StoppingRun | None:
+        """The job's old run is gone: it ran from `started_at` to `ended_at` (None: it never
+        ran, or nothing is known), of which the service from the hold's `since` is added.
+        Returns the hold, None if there was none."""
+        run = self._stopping.pop(job_id, None)
+        if run is None:
+            return None
+        self._count_stopping(run, -1)
+        if started_at is not None and ended_at is not None:
+            served = max(0.0, ended_at - max(run.since, started_at))
+            self.get(run.tenant).consumed_gpu_s += served * run.gpus
+        return run
+
+    def stopping_runs(self) -> list[StoppingRun]:
+        return [self._stopping[k] for k in sorted(self._stopping)]
+
+    def _count_stopping(self, run: StoppingRun, sign: int) -> None:
+        account = self.get(run.tenant)
+        accel = run.accelerator_type
+        if accel is not None:
+            for counted in (account.gpus_in_use, account.gpus_stopping):
+                left = counted.get(accel, 0.0) + sign * run.gpus
+                counted[accel] = 0.0 if abs(left) < 1e-9 else left
+        account.cpu_milli_in_use += sign * run.cpu_milli
+        account.jobs_holding += sign
+        account.jobs_stopping += sign
         account.version += 1
 
     def hold_for_budget(self, name: str, why: str | None) -> bool:

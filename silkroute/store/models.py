@@ -95,7 +95,8 @@ class NodeStateRow(Base):
     """An operator's drain or removal of one node (absent: the node takes work).
 
     drained: no new work starts there, what runs finishes; removed: gone from the federation,
-    its running work was sent back to the queue."""
+    its running work was sent back to the queue. A removed node that was drained first keeps
+    who drained it and when (`drained_at`, `drained_by`): its restore brings the drain back."""
 
     __tablename__ = "node_states"
 
@@ -104,6 +105,8 @@ class NodeStateRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[float] = mapped_column(Float)
     changed_by: Mapped[str] = mapped_column(String(128), default="")
+    drained_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    drained_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class JobRow(Base):

@@ -1,4 +1,7 @@
-"""Quotas: a tenant never holds more accelerators of a type (or in all, `*`) than granted."""
+"""Quotas: a tenant never holds more accelerators of a type (or in all, `*`) than granted.
+
+What its jobs hold counts, old runs still stopping on nodes taken away included (their
+driver counts them in until they are gone: `TenantBook.hold_stopping`)."""
 
 from __future__ import annotations
 
@@ -25,9 +28,16 @@ class QuotaFilter(PoolFilter):
             limit = account.quota[key]
             used = account.in_use(None if key == "*" else key)
             if used + job.gpus > limit + EPSILON:
+                stopping = account.stopping(None if key == "*" else key)
+                by = (
+                    f" ({stopping:g} by old runs still stopping on nodes taken away, counted "
+                    "until their agents confirm them gone)"
+                    if stopping
+                    else ""
+                )
                 return (
                     "quota-exceeded",
                     f"tenant {job.tenant} quota for {key} is {limit:g}; "
-                    f"{used:g} in use, job needs {job.gpus:g}",
+                    f"{used:g} in use{by}, job needs {job.gpus:g}",
                 )
         return None
