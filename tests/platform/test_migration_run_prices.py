@@ -1,4 +1,4 @@
-"""0008_run_prices keeps each run's price from its placement: runs stored before it keep
+"""0009_run_prices keeps each run's price from its placement: runs stored before it keep
 working (no price: charged at their site's price when they end, as before), and the migration
 downgrades cleanly (SQLite and PostgreSQL)."""
 
@@ -12,8 +12,8 @@ from tests.platform.migrations import columns, execute, one_row, run
 SITE_SPEC = '{"name": "lab", "price_per_accelerator_hour": {"A800": 1.5}}'
 
 
-def test_0008_gives_existing_runs_no_price_and_downgrades(bare_store: Store) -> None:
-    run(bare_store, "upgrade", "0007_tenant_running_caps")
+def test_0009_gives_existing_runs_no_price_and_downgrades(bare_store: Store) -> None:
+    run(bare_store, "upgrade", "0008_node_drain_kept")
     execute(
         bare_store,
         "INSERT INTO tenants (name, country, weight, quota, voucher_accelerator_hours,"
@@ -26,9 +26,9 @@ def test_0008_gives_existing_runs_no_price_and_downgrades(bare_store: Store) -> 
         " placement, state, created_at, engine_message, launch_failed, report_new)"
         " VALUES ('job1-a1', 1, 1, 'lab', 'A800', 2, '[]', 'running', 0, '', false, false)",
     )
-    run(bare_store, "upgrade", "0008_run_prices")
+    run(bare_store, "upgrade", "0009_run_prices")
     assert one_row(bare_store, "SELECT run_id, price_per_hour FROM runs") == ("job1-a1", None)
-    run(bare_store, "downgrade", "0007_tenant_running_caps")
+    run(bare_store, "downgrade", "0008_node_drain_kept")
     assert "price_per_hour" not in columns(bare_store, "runs")
     assert one_row(bare_store, "SELECT run_id, accelerators FROM runs") == ("job1-a1", 2.0)
 

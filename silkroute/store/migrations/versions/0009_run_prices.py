@@ -4,8 +4,8 @@ A site's prices can change (`PATCH /v1/sites/{site}`); a run is charged at the p
 force when it was placed, not at whatever the site asks when it ends. Runs that exist
 already get NULL and are charged at their site's price when they end, as before.
 
-Revision ID: 0008_run_prices
-Revises: 0007_tenant_running_caps
+Revision ID: 0009_run_prices
+Revises: 0008_node_drain_kept
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_run_prices"
-down_revision = "0007_tenant_running_caps"
+revision = "0009_run_prices"
+down_revision = "0008_node_drain_kept"
 branch_labels = None
 depends_on = None
 
@@ -25,5 +25,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), as 0007 does.
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), as 0007 and 0008 do.
     op.drop_column("runs", "price_per_hour")
