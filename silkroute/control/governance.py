@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from silkroute.control import copies
 from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import (
     BODY,
@@ -596,20 +597,38 @@ def operator_hold(
 def register_dataset(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
     with audited(platform.store) as session:
         dataset = dataset_of(add_dataset(session, caller, body))
-        detail = {"action": "dataset add", **dataset_json(dataset)}
+        detail = {"action": "dataset add", **dataset_json(dataset)}  # as registered
         record(session, "admin", actor_of(caller), f"dataset/{dataset.name}", detail)
+        out = dataset_views(session, [dataset])[0]
     platform.loop.governance_changed()
-    return dataset_json(dataset)
+    if dataset.sites:  # new copies: data locality changed for placement
+        platform.sites = None
+        platform.loop.request_rebuild()
+    return out
+
+
+def dataset_views(session: Session, found: list[Dataset]) -> list[dict[str, Any]]:
+    """Datasets as the API shows them: `sites` are all the sites holding a copy, whichever
+    record says so, and `copies` says which (control/copies.py)."""
+    held = copies.copies_of(session, [d.name for d in found])
+    out = []
+    for dataset in found:
+        view = dataset_json(dataset)
+        view["sites"] = [c.site for c in held[dataset.name]]
+        view["copies"] = [c.json() for c in held[dataset.name]]
+        out.append(view)
+    return out
 
 
 def datasets(platform: Platform, caller: Principal, owner: str | None) -> list[dict[str, Any]]:
     with platform.store.session() as session:
-        return [dataset_json(dataset_of(r)) for r in list_datasets(session, caller, owner)]
+        found = [dataset_of(r) for r in list_datasets(session, caller, owner)]
+        return dataset_views(session, found)
 
 
 def dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
     with platform.store.session() as session:
-        return dataset_json(dataset_of(get_dataset(session, caller, name)))
+        return dataset_views(session, [dataset_of(get_dataset(session, caller, name))])[0]
 
 
 def record_grant(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
@@ -634,6 +653,7 @@ def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str,
         row = _own_job(session, caller, job_id)
         spec = JobSpec.model_validate(row.spec)
         found = explain_spec(session, spec, operator=platform.loop.operator_policies)
+        held = copies.copies_of(session, spec.datasets)
     governance = found.governance
     count = yearly_count_json(governance.tenant(spec.tenant), governance)
     return {
@@ -644,5 +664,19 @@ def explain_job(platform: Platform, caller: Principal, job_id: int) -> dict[str,
         "hold_message": row.hold_message,
         **audit_detail(governance, spec.tenant, tuple(spec.datasets), found.decisions),
         "sent_abroad_this_year": count,
-        "lines": [*render(found.decisions), *yearly_count_lines(spec.tenant, count)],
+        # Data locality (where placement prefers), never an input of the decisions above.
+        "copies": {name: [c.json() for c in at] for name, at in held.items()},
+        "lines": [
+            *render(found.decisions),
+            *yearly_count_lines(spec.tenant, count),
+            *copies_lines(held),
+        ],
     }
+
+
+def copies_lines(held: Mapping[str, list[copies.Copy]]) -> list[str]:
+    out = []
+    for name, at in held.items():
+        where = ", ".join(f"{c.site} ({'+'.join(c.recorded_by)})" for c in at) or "none recorded"
+        out.append(f"copies of {name} (locality only, not the law): {where}")
+    return out

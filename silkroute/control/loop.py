@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from silkroute.backends.base import RunState, RunStatus
-from silkroute.control import accounting, governance, inventory
+from silkroute.control import accounting, copies, governance, inventory
 from silkroute.control.scheduling import (
     HoldJob,
     LiveDecision,
@@ -267,7 +267,7 @@ class ControlLoop:
         runs told to stop that have not reported gone (they keep their resources)."""
         now = time.time()
         with self.store.session() as session:
-            sites = [SiteSpec.model_validate(r.spec) for r in session.scalars(select(SiteRow))]
+            sites = copies.placement_sites(session)  # data locality: every record of a copy
             tenants = tenant_specs(
                 (r.spec(), accounting.voucher_hours_used(session, r.name))
                 for r in session.scalars(select(TenantRow))
@@ -276,7 +276,7 @@ class ControlLoop:
             instant = governance.now()
             self._calendar = governance.calendar(instant)
             scheduler = LiveScheduler(
-                sorted(sites, key=lambda s: s.name),
+                sites,
                 tenants,
                 governance=governance.load_governance(
                     session, operator=self.operator_policies, instant=instant

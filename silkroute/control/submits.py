@@ -32,7 +32,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from silkroute.control import accounting, batches, limits
+from silkroute.control import accounting, batches, copies, limits
 from silkroute.control.auth import Principal, Role
 from silkroute.control.batches import BatchTag
 from silkroute.control.errors import (
@@ -251,8 +251,9 @@ REFERENCE_TTL_S = 1.0  # sites and tenants changed by another process are seen w
 
 
 def sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
-    """The registered sites and removed nodes. This process drops the snapshot when it
-    changes either; changes made elsewhere are seen within `REFERENCE_TTL_S`."""
+    """The registered sites (with every copy of a dataset there) and removed nodes. This
+    process drops the snapshot when it changes any; changes made elsewhere are seen within
+    `REFERENCE_TTL_S`."""
     cached = platform.sites
     if cached is not None and time.monotonic() - cached.checked_at < REFERENCE_TTL_S:
         return cached
@@ -262,14 +263,14 @@ def sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
         select(NodeStateRow.node).where(NodeStateRow.state == "removed")
     ).all()
     declared = sorted((name, created, _digest(spec)) for name, created, spec in sites)
-    key = (tuple(declared), tuple(sorted(r[0] for r in removed)))
+    # Placement's view of a site holds the registered copies there too (control/copies.py).
+    held = copies.registered(session)
+    listed = tuple(sorted((name, tuple(sorted(at))) for name, at in held.items()))
+    key = (tuple(declared), tuple(sorted(r[0] for r in removed)), listed)
     if cached is not None and cached.key == key:
         cached.checked_at = time.monotonic()
         return cached
-    specs = [
-        SiteSpec.model_validate(row.spec)
-        for row in session.scalars(select(SiteRow).order_by(SiteRow.name))
-    ]
+    specs = copies.with_copies(copies.stored_sites(session), held)
     types = set(catalogue().names())
     types.update(g.accelerator for s in specs for g in s.nodes if g.accelerator)
     snapshot = SitesSnapshot(

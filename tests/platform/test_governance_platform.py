@@ -39,7 +39,12 @@ def test_a_tenant_registers_a_dataset_and_sees_only_its_own(api: Api) -> None:
     acme, other = api.tenant("acme"), api.tenant("other")
     got = post(api, acme, "/v1/datasets", VN_HEALTH)
     assert got.status_code == 201, got.text
-    assert got.json() == {**VN_HEALTH, "owner": "acme", "tags": ["health", "vi"]}
+    assert got.json() == {
+        **VN_HEALTH,
+        "owner": "acme",
+        "tags": ["health", "vi"],
+        "copies": [{"site": "hanoi", "recorded_by": ["dataset"]}],
+    }
     post(api, other, "/v1/datasets", {**VN_HEALTH, "name": "theirs", "data_class": "public"})
     mine = api.client.get("/v1/datasets", headers=api.as_(acme)).json()
     assert [d["name"] for d in mine] == ["vn-health"]

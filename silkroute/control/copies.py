@@ -1,0 +1,100 @@
+"""Where each dataset's copies sit: one answer, from the two records that say so.
+
+A site's declaration lists the datasets it holds (`SiteSpec.datasets`, set by `POST
+/v1/sites` and `PATCH /v1/sites/{site}`); a registered dataset lists the sites holding a copy
+(`POST /v1/datasets`, `sites`). Each party knows its own side: an operator what its site
+holds, a dataset's owner where it put copies. So a copy sits at a site when either record
+says so (as HDFS answers "where are the blocks" from every datanode's report), and each copy
+keeps which record(s) said so. Everything that places work by data locality (the live loop's
+book, the submit check's schedulers) and everything that shows copies (`GET /v1/datasets`,
+`explain`) reads them from here.
+
+Never an input of the data law: that goes by the dataset's origin and class and the site's
+country, wherever a copy sits (docs/governance.md, "Where data goes").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkroute.model.cluster import SiteSpec
+from silkroute.store.models import DatasetRow, SiteRow
+
+# Which record says a copy is there: the site's declaration, or the dataset's registration.
+SITE = "site"
+DATASET = "dataset"
+
+Copies = dict[str, frozenset[str]]  # dataset -> the sites holding a copy
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    site: str
+    recorded_by: tuple[str, ...]  # SITE and/or DATASET, in that order
+
+    def json(self) -> dict[str, object]:
+        return {"site": self.site, "recorded_by": list(self.recorded_by)}
+
+
+def registered(session: Session, names: Iterable[str] | None = None) -> Copies:
+    """Dataset -> sites, as the registered datasets (`names`, default all) list them."""
+    query = select(DatasetRow.name, DatasetRow.sites)
+    if names is not None:
+        query = query.where(DatasetRow.name.in_(sorted(set(names))))
+    return {name: frozenset(sites) for name, sites in session.execute(query) if sites}
+
+
+def declared(specs: Iterable[SiteSpec]) -> Copies:
+    """Dataset -> sites, as the sites' declarations list them."""
+    out: dict[str, set[str]] = {}
+    for spec in specs:
+        for name in spec.datasets:
+            out.setdefault(name, set()).add(spec.name)
+    return {name: frozenset(sites) for name, sites in out.items()}
+
+
+def stored_sites(session: Session) -> list[SiteSpec]:
+    return [
+        SiteSpec.model_validate(r.spec)
+        for r in session.scalars(select(SiteRow).order_by(SiteRow.name))
+    ]
+
+
+def copies_of(session: Session, names: Iterable[str]) -> dict[str, list[Copy]]:
+    """Each named dataset's copies, by site name, each with the record(s) that say so."""
+    wanted = list(dict.fromkeys(names))
+    by_site = declared(stored_sites(session))
+    by_dataset = registered(session, wanted)
+    out = {}
+    for name in wanted:
+        at_sites, listed = by_site.get(name, frozenset()), by_dataset.get(name, frozenset())
+        records = ((SITE, at_sites), (DATASET, listed))
+        out[name] = [
+            Copy(site, tuple(r for r, holds in records if site in holds))
+            for site in sorted(at_sites | listed)
+        ]
+    return out
+
+
+def with_copies(specs: Iterable[SiteSpec], copies: Mapping[str, Iterable[str]]) -> list[SiteSpec]:
+    """The sites as placement sees them: each one's `datasets` is what it declares, then the
+    registered datasets that list it among their copies (`copies`: dataset -> sites)."""
+    at: dict[str, set[str]] = {}
+    for name, sites in copies.items():
+        for site in sites:
+            at.setdefault(site, set()).add(name)
+    out = []
+    for spec in specs:
+        extra = sorted(at.get(spec.name, set()) - set(spec.datasets))
+        held = [*spec.datasets, *extra]
+        out.append(spec.model_copy(update={"datasets": held}) if extra else spec)
+    return out
+
+
+def placement_sites(session: Session) -> list[SiteSpec]:
+    """Every stored site, its `datasets` holding every copy there (declared or registered)."""
+    return with_copies(stored_sites(session), registered(session))

@@ -1,0 +1,109 @@
+"""One answer to "where are the copies of dataset X": a site's declared `datasets` and a
+registered dataset's `sites` are two records of it, and placement, `GET /v1/datasets` and
+`explain` all read both (control/copies.py). The data law reads neither. Real server, store
+(SQLite and PostgreSQL), live loop and local back end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.platform.conftest import Api
+from tests.platform.test_site_update import ONE_A800, patch, ran_at, site, wait_for_book
+
+SG_NEWS = {"name": "sg-news", "origin": "SG", "data_class": "public"}
+
+
+def register(api: Api, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    got = api.client.post("/v1/datasets", json=body, headers=api.as_(token))
+    assert got.status_code == 201, got.text
+    found: dict[str, Any] = got.json()
+    return found
+
+
+def shown(api: Api, token: str, name: str) -> dict[str, Any]:
+    got = api.client.get(f"/v1/datasets/{name}", headers=api.as_(token))
+    assert got.status_code == 200, got.text
+    found: dict[str, Any] = got.json()
+    return found
+
+
+def test_a_copy_registered_at_the_dearer_site_sends_jobs_reading_the_data_there(
+    api: Api,
+) -> None:
+    # Neither site declares the data: only the dataset's registration says where it sits.
+    api.add_sites([site("alpha", 1.0), site("beta", 3.0)])
+    token = api.tenant("acme")
+    got = register(api, token, {**SG_NEWS, "sites": ["beta"]})
+    wait_for_book(api, "beta", "datasets", frozenset({"sg-news"}))
+    # Data locality counts before price; a job reading nothing still goes to the cheaper site.
+    assert ran_at(api, token, **ONE_A800, datasets=["sg-news"]) == "beta"
+    assert ran_at(api, token, **ONE_A800) == "alpha"
+    # The site's own declaration is not rewritten: the copy is recorded once, by the dataset.
+    spec = next(s for s in api.client.get("/v1/sites", headers=api.as_(token)).json())["spec"]
+    assert spec["name"] == "alpha" and spec["datasets"] == []
+    assert got["copies"] == [{"site": "beta", "recorded_by": ["dataset"]}]
+
+
+def test_a_site_patch_that_adds_or_drops_a_dataset_shows_in_the_datasets_copies(
+    api: Api,
+) -> None:
+    api.add_sites([site("alpha", 1.0), site("beta", 1.0)])
+    token = api.tenant("acme")
+    register(api, token, {**SG_NEWS, "sites": ["alpha"]})
+    assert patch(api, "beta", {"datasets": ["sg-news"]}).status_code == 200
+    assert patch(api, "alpha", {"datasets": ["sg-news", "other"]}).status_code == 200
+    one = shown(api, token, "sg-news")
+    assert one["sites"] == ["alpha", "beta"]
+    assert one["copies"] == [
+        {"site": "alpha", "recorded_by": ["site", "dataset"]},
+        {"site": "beta", "recorded_by": ["site"]},
+    ]
+    listed = api.client.get("/v1/datasets", headers=api.as_(token)).json()
+    assert [d["copies"] for d in listed] == [one["copies"]]
+    # Dropping beta's copy is seen at once; alpha's registered copy stays where only the site
+    # record of it was dropped.
+    assert patch(api, "beta", {"datasets": []}).status_code == 200
+    assert patch(api, "alpha", {"datasets": []}).status_code == 200
+    assert shown(api, token, "sg-news")["copies"] == [{"site": "alpha", "recorded_by": ["dataset"]}]
+    wait_for_book(api, "beta", "datasets", frozenset())
+    wait_for_book(api, "alpha", "datasets", frozenset({"sg-news"}))
+
+
+VN_HEALTH = {"name": "vn-health", "origin": "VN", "data_class": "personal", "subjects": 40_000}
+
+
+def test_the_data_law_refuses_a_site_its_origin_forbids_even_where_a_copy_sits(
+    api: Api,
+) -> None:
+    """Vietnam's personal data may not go to Thailand without a transfer impact assessment:
+    a copy sitting in Bangkok (both records say so, and Bangkok is cheaper) changes nothing."""
+    api.add_sites(
+        [
+            site("bangkok", 1.0, country="TH", datasets=["vn-health"]),
+            site("hanoi", 3.0, country="VN"),
+        ]
+    )
+    token = api.tenant("acme")
+    register(api, token, {**VN_HEALTH, "sites": ["bangkok"]})
+    wait_for_book(api, "bangkok", "datasets", frozenset({"vn-health"}))
+    reads = {**ONE_A800, "datasets": ["vn-health"]}
+    assert ran_at(api, token, **reads) == "hanoi"
+    # Only Bangkok accepted: refused at submit, with the rule and what would unblock it.
+    refused = api.submit(token, command="true", sites=["bangkok"], **reads)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "data_law"
+    message = refused.json()["message"]
+    assert "site bangkok (TH): dataset vn-health: rule VN-PDPL-PERSONAL" in message
+    assert "unblock: hold tia for VN->TH" in message
+    # `explain` shows the copy and the refusal side by side, from the same answer as placement.
+    job = api.submit(token, command="true", **reads).json()["id"]
+    explained = api.client.get(f"/v1/jobs/{job}/explain", headers=api.as_(token)).json()
+    verdicts = {s["site"]: s["verdict"] for s in explained["sites"]}
+    assert verdicts == {"bangkok": "deny", "hanoi": "allow"}
+    assert explained["copies"] == {
+        "vn-health": [{"site": "bangkok", "recorded_by": ["site", "dataset"]}]
+    }
+    assert (
+        "copies of vn-health (locality only, not the law): bangkok (site+dataset)"
+        in explained["lines"]
+    )
