@@ -5,8 +5,18 @@ registered dataset's `sites` are two records of it, and placement, `GET /v1/data
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from silkroute.control import submits
+from silkroute.control.auth import Principal, Role
+from silkroute.control.boot import open_platform
+from silkroute.control.governance import register_dataset
+from silkroute.control.service import add_site, create_tenant
+from silkroute.model.cluster import SiteSpec
+from silkroute.model.tenant import TenantSpec
 from tests.platform.conftest import Api
 from tests.platform.test_site_update import ONE_A800, patch, ran_at, site, wait_for_book
 
@@ -107,3 +117,27 @@ def test_the_data_law_refuses_a_site_its_origin_forbids_even_where_a_copy_sits(
         "copies of vn-health (locality only, not the law): bangkok (site+dataset)"
         in explained["lines"]
     )
+
+
+def test_another_server_sees_a_registered_copy_in_its_sites_at_its_next_read(
+    tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two platforms on one database: the one that did not register the dataset re-reads its
+    sites (every `REFERENCE_TTL_S`, here at once) with the new copy in them, although no
+    site's own declaration changed (its copy is keyed by the registered copies too)."""
+    monkeypatch.setattr(submits, "REFERENCE_TTL_S", 0.0)
+    first = open_platform(tmp_path / "a", db_url)
+    second = open_platform(tmp_path / "b", first.store.url)
+    admin = Principal(Role.ADMIN)
+    try:
+        add_site(first, admin, SiteSpec.model_validate(site("alpha", 1.0)))
+        create_tenant(first, admin, TenantSpec(name="acme", country="SG"), None)
+        with second.store.session() as session:
+            assert submits.sites_snapshot(second, session).specs[0].datasets == []
+        register_dataset(first, admin, {**SG_NEWS, "owner": "acme", "sites": ["alpha"]})
+        with second.store.session() as session:
+            assert submits.sites_snapshot(second, session).specs[0].datasets == ["sg-news"]
+    finally:
+        for platform in (first, second):
+            platform.submits.close()
+            platform.store.close()
