@@ -1,4 +1,5 @@
-"""`silkroute dataset add|list|show`, `silkroute compliance add|list`, `silkroute explain JOB`.
+"""`silkroute dataset add|list|show|update`, `silkroute compliance add|list`,
+`silkroute explain JOB`.
 
 Thin HTTP clients of the control plane (URL and token from `--url`/`--token` or
 SILKROUTE_URL/SILKROUTE_TOKEN); the server validates and decides.
@@ -71,6 +72,27 @@ def dataset_list(
             d["licence"] or "-",
         )
     out.print(table)
+
+
+@dataset_app.command("update")
+def dataset_update(
+    name: str,
+    site: Annotated[
+        list[str],
+        typer.Option(
+            help="A site holding a copy, repeated: replaces the registration's list (none: "
+            "no site). Sites that declare the dataset themselves still count",
+            show_default=False,
+        ),
+    ],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Change where the registered dataset's copies sit (its owner, staff; audited)."""
+    sites = [] if site == ["none"] else site
+    got = _request(url, token, "PATCH", f"/v1/datasets/{name}", json={"sites": sites})
+    where = ", ".join(f"{c['site']} ({'+'.join(c['recorded_by'])})" for c in got["copies"])
+    out.print(f"dataset {got['name']}: copies at {where or 'no site'}")
 
 
 @dataset_app.command("show")

@@ -32,6 +32,13 @@ def get_dataset(name: str, platform: PlatformDep, who: Caller) -> dict[str, Any]
     return governance.dataset(platform, who, name)
 
 
+@router.patch("/v1/datasets/{name}", responses=ERRORS)
+def update_dataset(name: str, body: Object, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    """Replace `sites`, the sites this registration lists as holding a copy (its owner or
+    staff; audited). Sites that declare the dataset themselves still count as copies."""
+    return governance.update_dataset(platform, who, name, body)
+
+
 @router.post("/v1/compliance", status_code=201, responses=ERRORS)
 def add_compliance(body: Object, platform: PlatformDep, who: Caller) -> dict[str, Any]:
     """Record a transfer mechanism a tenant holds: mechanism, origin, destinations,

@@ -607,6 +607,50 @@ def register_dataset(platform: Platform, caller: Principal, body: Any) -> dict[s
     return out
 
 
+# What `PATCH /v1/datasets/{name}` may change: where the registration says copies sit. The
+# origin, class and subjects are what the data law and the yearly counts were decided by.
+DATASET_SETTINGS = ("sites",)
+
+
+def update_dataset(platform: Platform, caller: Principal, name: str, body: Any) -> dict[str, Any]:
+    """Replace the sites a registered dataset lists as holding a copy (its owner, admins and
+    operators; audited). Sites that declare the dataset themselves keep that record of it.
+    Placement scores the new copies from the loop's next pass; the data law is unchanged."""
+    raw = _object(body, "a dataset change")
+    _unknown_fields(raw, DATASET_SETTINGS)
+    if "sites" not in raw:
+        raise invalid(BODY, "give sites: the sites holding a copy (replaces the list)")
+    sites = raw["sites"]
+    if not isinstance(sites, list):
+        raise invalid("sites", "a list of site names ([] for none)")
+    for i, site in enumerate(sites):
+        if not isinstance(site, str):
+            raise invalid(("sites", i), "a site name")
+        _text(site, ("sites", i), 128)
+    with audited(platform.store) as session:
+        row = get_dataset(session, caller, name)
+        known = site_countries(session)
+        for i, site in enumerate(sites):
+            if site not in known:
+                raise invalid(("sites", i), f"no site named {site!r}")
+        before, after = list(row.sites), sorted(set(sites))
+        changed = before != after
+        if changed:
+            row.sites = after
+            detail = {
+                "action": "dataset update",
+                "dataset": name,
+                "changes": {"sites": {"from": before, "to": after}},
+            }
+            record(session, "admin", actor_of(caller), f"dataset/{name}", detail)
+            session.flush()
+        out = dataset_views(session, [dataset_of(row)])[0]
+    if changed:  # data locality changed for placement (never the data law)
+        platform.sites = None
+        platform.loop.request_rebuild()
+    return out
+
+
 def dataset_views(session: Session, found: list[Dataset]) -> list[dict[str, Any]]:
     """Datasets as the API shows them: `sites` are all the sites holding a copy, whichever
     record says so, and `copies` says which (control/copies.py)."""

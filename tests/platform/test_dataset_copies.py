@@ -5,10 +5,12 @@ registered dataset's `sites` are two records of it, and placement, `GET /v1/data
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from silkroute.control import submits
 from silkroute.control.auth import Principal, Role
@@ -17,7 +19,10 @@ from silkroute.control.governance import register_dataset
 from silkroute.control.service import add_site, create_tenant
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.tenant import TenantSpec
+from silkroute.store.models import AuditRecordRow
 from tests.platform.conftest import Api
+from tests.platform.test_cli import cli
+from tests.platform.test_node_lifecycle import operator_token
 from tests.platform.test_site_update import ONE_A800, patch, ran_at, site, wait_for_book
 
 SG_NEWS = {"name": "sg-news", "origin": "SG", "data_class": "public"}
@@ -141,3 +146,74 @@ def test_another_server_sees_a_registered_copy_in_its_sites_at_its_next_read(
         for platform in (first, second):
             platform.submits.close()
             platform.store.close()
+
+
+def dataset_audit(api: Api, name: str) -> list[dict[str, Any]]:
+    with api.platform.store.session() as session:
+        rows = session.execute(
+            select(AuditRecordRow.actor, AuditRecordRow.detail)
+            .where(AuditRecordRow.subject == f"dataset/{name}")
+            .order_by(AuditRecordRow.seq)
+        ).all()
+    return [{"actor": actor, **json.loads(detail)} for actor, detail in rows]
+
+
+def patch_dataset(api: Api, token: str, name: str, body: Any) -> Any:
+    return api.client.patch(f"/v1/datasets/{name}", json=body, headers=api.as_(token))
+
+
+def test_a_dataset_patch_moves_its_registered_copy_and_new_work_follows(api: Api) -> None:
+    api.add_sites([site("alpha", 1.0), site("beta", 3.0, datasets=["sg-news"])])
+    token = api.tenant("acme")
+    register(api, token, {**SG_NEWS, "sites": ["alpha"]})
+    got = patch_dataset(api, token, "sg-news", {"sites": ["beta"]})
+    assert got.status_code == 200, got.text
+    # The registration's record moved; beta's own declaration was there all along.
+    assert got.json()["sites"] == ["beta"]
+    assert got.json()["copies"] == [{"site": "beta", "recorded_by": ["site", "dataset"]}]
+    wait_for_book(api, "alpha", "datasets", frozenset())
+    assert ran_at(api, token, **ONE_A800, datasets=["sg-news"]) == "beta"
+    records = dataset_audit(api, "sg-news")
+    assert [r["action"] for r in records] == ["dataset add", "dataset update"]
+    assert records[-1]["actor"] == "tenant:acme"
+    assert records[-1]["changes"] == {"sites": {"from": ["alpha"], "to": ["beta"]}}
+    # The same list again changes nothing and records nothing.
+    assert patch_dataset(api, token, "sg-news", {"sites": ["beta"]}).status_code == 200
+    assert len(dataset_audit(api, "sg-news")) == 2
+
+
+def test_who_may_move_a_datasets_copies_and_what_is_refused(api: Api) -> None:
+    api.add_sites([site("alpha", 1.0)])
+    acme, other = api.tenant("acme"), api.tenant("other")
+    register(api, acme, {**SG_NEWS, "sites": ["alpha"]})
+    # Another tenant's dataset looks exactly like a missing one; staff may move it.
+    assert patch_dataset(api, other, "sg-news", {"sites": []}).status_code == 404
+    assert patch_dataset(api, other, "nothing", {"sites": []}).status_code == 404
+    assert patch_dataset(api, operator_token(api), "sg-news", {"sites": []}).status_code == 200
+    refusals = [
+        ({"sites": ["mars"]}, "sites[0]", "no site named 'mars'"),
+        ({"sites": "alpha"}, "sites", "a list of site names"),
+        ({"sites": [7]}, "sites[0]", "a site name"),
+        ({"origin": "CN"}, "origin", "unknown field; valid: sites"),
+        ({}, "(body)", "give sites"),
+    ]
+    for body, field, reason in refusals:
+        got = patch_dataset(api, acme, "sg-news", body)
+        assert got.status_code == 422, (body, got.text)
+        problem = got.json()["errors"][0]
+        assert (problem["field"], reason in problem["reason"]) == (field, True), body
+    assert shown(api, acme, "sg-news")["sites"] == []
+    assert len(dataset_audit(api, "sg-news")) == 2  # the add and the operator's update
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_cli_moves_a_datasets_copies(api: Api, server_url: str) -> None:
+    api.add_sites([site("alpha", 1.0), site("beta", 1.0, datasets=["sg-news"])])
+    token = api.tenant("acme")
+    register(api, token, {**SG_NEWS, "sites": ["alpha"]})
+    code, out = cli(server_url, token, "dataset", "update", "sg-news", "--site", "none")
+    assert code == 0, out
+    assert "dataset sg-news: copies at beta (site)" in out
+    assert shown(api, token, "sg-news")["copies"] == [{"site": "beta", "recorded_by": ["site"]}]
+    code, out = cli(server_url, token, "dataset", "update", "sg-news", "--site", "mars")
+    assert code != 0 and "sites[0]: no site named 'mars'" in out
