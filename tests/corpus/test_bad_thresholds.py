@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from silkroute.corpus import quality
@@ -104,17 +103,19 @@ def test_corpus_run_stops_before_any_work_on_a_bad_thresholds_file(
     (tmp_path / "raw").mkdir()
     text = "สวัสดีครับ นี่คือเอกสารภาษาไทย " * 20
     (tmp_path / "raw" / "a.jsonl").write_text(f'{{"id": "a", "text": "{text}"}}\n', "utf-8")
-    config = {
-        "input": {"paths": ["raw"]},
-        "output": {"dir": "out", "format": "jsonl.gz"},
-        "stages": [{"name": "normalize"}, {"name": "quality_filter"}],
-    }
     pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text(yaml.safe_dump(config))
+    pipeline.write_text(
+        "input: {paths: [raw]}\n"
+        "output: {dir: out, format: jsonl.gz}\n"
+        "stages:\n"
+        "  - name: normalize\n"
+        "  - name: quality_filter\n"
+    )
     result = CliRunner().invoke(corpus_app, ["run", str(pipeline), "--workers", "1"])
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     said = " ".join(result.output.split())
-    assert said.startswith(f"error: {pipeline}: {path}{case.said}"), said
+    stage = f"{pipeline}:5: stages[1] (quality_filter)"  # the stage that reads the thresholds
+    assert said.startswith(f"error: {stage}: {path}{case.said}"), said
     assert "Traceback" not in result.output and "ValidationError" not in result.output
     assert not (tmp_path / "out").exists()
