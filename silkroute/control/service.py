@@ -91,6 +91,7 @@ def create_tenant(
     with audited(platform.store) as session:
         if session.get(TenantRow, spec.name) is not None:
             raise conflict("exists", f"tenant {spec.name} already exists")
+        _check_quota_types(session, spec.quota)
         row = TenantRow(
             name=spec.name,
             country=spec.country,
@@ -162,6 +163,8 @@ def update_tenant(
             spec = TenantSpec.model_validate(merged)
         except ValidationError as exc:
             raise validation_problems(exc) from None
+        if "quota" in changes:
+            _check_quota_types(session, spec.quota)
         row.weight, row.quota = spec.weight, dict(spec.quota)
         row.voucher_accelerator_hours = spec.voucher_accelerator_hours
         row.pay_as_you_go = spec.pay_as_you_go
@@ -179,6 +182,27 @@ def update_tenant(
     platform.tenants_checked_at = 0.0  # the next submit reads the new limits
     platform.loop.request_rebuild()  # the book's accounts: weight, quota, vouchers
     return row
+
+
+def _check_quota_types(session: Session, quota: dict[str, float]) -> None:
+    """Refuse a quota key that is not `*`, not in the catalogue and not the type of any
+    registered site's nodes: a typo (`H1OO`) was stored and limited nothing, while the
+    tenant's real type stayed unlimited. The model itself keeps unknown names, which
+    simulator traces need (`G1`, `G2`...); here a live platform knows every type it has."""
+    names = set(catalogue().names())
+    unknown = [key for key in quota if key != "*" and key not in names]
+    if not unknown:
+        return
+    known = names | {
+        kind
+        for row in session.scalars(select(SiteRow))
+        for kind in SiteSpec.model_validate(row.spec).accelerator_types()
+    }
+    for key in unknown:
+        if key not in known:
+            raise invalid(
+                ("quota", key), f"unknown accelerator type; known: *, {', '.join(sorted(known))}"
+            )
 
 
 def _settings(row: TenantRow) -> dict[str, Any]:

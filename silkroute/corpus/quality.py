@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from silkroute.corpus.errors import CorpusError
 from silkroute.corpus.segment import words as split_words
-from silkroute.model.errors import read_yaml
+from silkroute.model.errors import SpecError, file_spec_error, read_yaml
 
 THRESHOLD_DIR = Path(__file__).with_name("thresholds")
 
@@ -33,13 +35,54 @@ class Thresholds(BaseModel):
     stop_words: list[str] = []
 
 
+def thresholds_for(lang: str, directory: Path | None = None) -> Thresholds:
+    """`default.yaml` overridden by `<lang>.yaml` where the folder has one. A bad file is a
+    CorpusError of one line per problem naming the file, the line and the rule
+    (`tha_Thai.yaml:3: min_words: ...`), never a pydantic traceback from a worker."""
+    return _thresholds(lang, THRESHOLD_DIR if directory is None else directory)
+
+
 @lru_cache(maxsize=64)
-def thresholds_for(lang: str, directory: Path = THRESHOLD_DIR) -> Thresholds:
-    merged = read_yaml(directory / "default.yaml", "quality thresholds")
-    own = directory / f"{lang}.yaml"
-    if own.exists():
-        merged.update(read_yaml(own, "quality thresholds") or {})
-    return Thresholds.model_validate(merged)
+def _thresholds(lang: str, folder: Path) -> Thresholds:
+    default_path = folder / "default.yaml"
+    default = _read_thresholds(default_path)
+    _validate(default, default_path)  # its problems are its own, not the language file's
+    own = folder / f"{lang}.yaml"
+    if not own.exists():
+        return _validate(default, default_path)
+    # The default is good, so whatever the merge refuses is a key the language file gives.
+    return _validate({**default, **_read_thresholds(own)}, own)
+
+
+def check_thresholds(directory: Path | None = None) -> None:
+    """Read every thresholds file of the folder, so a bad one stops a run before it starts."""
+    folder = THRESHOLD_DIR if directory is None else directory
+    thresholds_for("", folder)  # `default.yaml` alone
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name != "default.yaml":
+            thresholds_for(path.stem, folder)
+
+
+def _read_thresholds(path: Path) -> dict[str, Any]:
+    try:
+        raw = read_yaml(path, "quality thresholds")
+    except SpecError as exc:
+        raise CorpusError(str(exc)) from None
+    if raw is None:  # an empty language file overrides nothing
+        return {}
+    if not isinstance(raw, dict):
+        raise CorpusError(
+            f"{path}:1: (root): a thresholds file is a mapping of rule names to limits "
+            f"(got a {type(raw).__name__})"
+        )
+    return raw
+
+
+def _validate(raw: dict[str, Any], path: Path) -> Thresholds:
+    try:
+        return Thresholds.model_validate(raw)
+    except ValidationError as exc:
+        raise CorpusError(str(file_spec_error(exc, path))) from None
 
 
 def _too_low(value: float, limit: float | None) -> bool:

@@ -75,31 +75,69 @@ def file_spec_error(exc: ValidationError, path: Path, prefix: Sequence[Any] = ()
     lines = []
     for err in exc.errors():
         loc = (*prefix, *err["loc"])
-        line = yaml_line(path, loc)
-        where = f"{path}:{line}" if line is not None else str(path)
-        lines.append(f"{where}: {field_path(loc)}: {reason_of(err)}{_shown(err)}")
+        lines.append(f"{file_where(path, loc)}: {field_path(loc)}: {reason_of(err)}{_shown(err)}")
     return SpecError("\n".join(lines))
 
 
+def file_where(path: Path, loc: Sequence[Any]) -> str:
+    """`path:LINE` of the value at `loc` (see `yaml_line`), or `path` where no line is known."""
+    line = yaml_line(path, loc)
+    return f"{path}:{line}" if line is not None else str(path)
+
+
 def yaml_line(path: Path, loc: Sequence[Any]) -> int | None:
-    """The line of the deepest node of `loc` that the file has (1-based), or None."""
+    """The 1-based line a user looks at for the value at `loc`: the line of its key in a
+    mapping (`quota:`, not the first line of the mapping under it), the line of its dash in a
+    block list; where the file lacks the value (a required field left out), the line of the
+    deepest part it has. None where the file cannot be read or holds nothing.
+
+    The one line finder of every file loader (jobs, clusters, rule files, corpus thresholds),
+    so one value is never reported on two different lines."""
     try:
-        node = yaml.compose(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError):
+        text = path.read_text("utf-8")
+        node = yaml.compose(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
     if node is None:
         return None
-    for key in loc:
+    lines = text.splitlines()
+    line = node.start_mark.line
+    for step in loc:
         if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            found = node.value[key] if 0 <= key < len(node.value) else None
+            entry = next(
+                ((k, v) for k, v in node.value if getattr(k, "value", None) == str(step)), None
+            )
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            if not 0 <= step < len(node.value):
+                break
+            item = node.value[step]
+            line = item.start_mark.line if node.flow_style else _dash_line(lines, item)
+            node = item
         else:
-            found = None
-        if found is None:
             break
-        node = found
-    return int(node.start_mark.line) + 1
+    return line + 1
+
+
+# A line that holds nothing but a block list's dash (and perhaps a comment): the item under
+# it starts on a later line, but the user finds it by its dash.
+_BARE_DASH = re.compile(r"\s*-(\s+#.*)?\s*")
+_BLANK_OR_COMMENT = re.compile(r"\s*(#.*)?")
+
+
+def _dash_line(lines: Sequence[str], item: yaml.Node) -> int:
+    """The 0-based line of the dash that starts a block list's `item`."""
+    line, column = item.start_mark.line, item.start_mark.column
+    if line >= len(lines) or lines[line][:column].strip():
+        return line  # `- name: a`: the dash is on the item's own line
+    for earlier in range(line - 1, -1, -1):
+        if _BARE_DASH.fullmatch(lines[earlier]):
+            return earlier
+        if not _BLANK_OR_COMMENT.fullmatch(lines[earlier]):
+            break
+    return line
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from silkroute.model.errors import SpecError, field_path, read_yaml, reason_of
+from silkroute.model.errors import SpecError, file_spec_error, file_where, read_yaml
 from silkroute.policy.engine import RuleBook
 from silkroute.policy.operator import OperatorPolicies
 from silkroute.policy.rules import JurisdictionRules
@@ -26,11 +24,11 @@ def load_rule_file(path: Path) -> JurisdictionRules:
     try:
         parsed = JurisdictionRules.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_describe(exc, path)) from None
+        raise file_spec_error(exc, path) from None
     expected = path.stem.upper()
     if parsed.jurisdiction != expected:
         raise SpecError(
-            f"{path}:{_line_of(path, ('jurisdiction',))}: jurisdiction: "
+            f"{file_where(path, ('jurisdiction',))}: jurisdiction: "
             f"is {parsed.jurisdiction} but the file is named for {expected}"
         )
     return parsed
@@ -57,42 +55,6 @@ def load_rules(directory: Path = RULES_DIR, require_all: bool = True) -> RuleBoo
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     version = "+".join(f"{r.jurisdiction}@{r.version}" for r in parsed)
     return RuleBook(parsed, version=f"{version}#{digest.hexdigest()[:12]}")
-
-
-def _describe(exc: ValidationError, path: Path) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        got = err.get("input")
-        shown = "" if isinstance(got, dict | list | tuple) else f" (got {got!r})"
-        lines.append(f"{path}:{_line_of(path, loc)}: {field_path(loc)}: {reason_of(err)}{shown}")
-    return "\n".join(lines)
-
-
-def _line_of(path: Path, loc: Sequence[Any]) -> int:
-    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
-    try:
-        node: yaml.Node | None = yaml.compose(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError):
-        return 1
-    line = 1
-    for item in loc:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(item):
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(item, int):
-            child = node.value[item] if 0 <= item < len(node.value) else None
-        if child is None:
-            return line
-        node = child
-    return node.start_mark.line + 1 if node is not None else line
 
 
 def load_operator_policies(path: Path, site_countries: Mapping[str, str]) -> OperatorPolicies:

@@ -23,7 +23,7 @@ TEXT = '{"id": "a", "text": "A plain record that every reader understands."}\n'
             ["raw"],
             "raw/out",
             0,
-            "output.dir: {root}/raw/out is inside input.paths[0] ({root}/raw): a rerun would "
+            ":5: output.dir: {root}/raw/out is inside input.paths[0] ({root}/raw): a rerun would "
             "read its own output; choose a folder apart from the input",
         ),
         (
@@ -31,21 +31,21 @@ TEXT = '{"id": "a", "text": "A plain record that every reader understands."}\n'
             ["raw"],
             "raw",
             0,
-            "output.dir: {root}/raw is inside input.paths[0] ({root}/raw)",
+            ":5: output.dir: {root}/raw is inside input.paths[0] ({root}/raw)",
         ),
         (
             "the output an input file was a FileExistsError traceback",
             ["raw/a.jsonl"],
             "raw/a.jsonl",
             0,
-            "output.dir: {root}/raw/a.jsonl is a file, not a folder",
+            ":5: output.dir: {root}/raw/a.jsonl is a file, not a folder",
         ),
         (
             "an input among the folders a run replaces was deleted",
             ["out/data"],
             "out",
             0,
-            "input.paths[0]: {root}/out/data is among the files a run in output.dir "
+            ":3: input.paths[0]: {root}/out/data is among the files a run in output.dir "
             "({root}/out) replaces",
         ),
         (
@@ -53,7 +53,7 @@ TEXT = '{"id": "a", "text": "A plain record that every reader understands."}\n'
             ["raw"],
             "out",
             -1,
-            "seed: Input should be greater than or equal to 0",
+            ":7: seed: Input should be greater than or equal to 0 (got -1)",
         ),
     ],
 )
@@ -76,7 +76,9 @@ def test_a_config_a_run_cannot_honour_is_refused_before_any_work(
     result = CliRunner().invoke(corpus_app, ["run", str(path), "--workers", "1"])
     assert result.exit_code == 2, result.output
     said = " ".join(result.output.split())
-    assert said.startswith(f"error: {path}: {expected.format(root=tmp_path)}"), said
+    # The line numbers are those of yaml.safe_dump: input 1, its paths 2-3, output 4, its dir 5,
+    # format 6, seed 7.
+    assert said.startswith(f"error: {path}{expected.format(root=tmp_path)}"), said
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
@@ -86,12 +88,12 @@ def test_a_config_a_run_cannot_honour_is_refused_before_any_work(
         (
             "a NaN threshold said 'less than or equal to 1'",
             [{"name": "minhash_dedup", "params": {"threshold": float("nan")}}],
-            "stages[0].params.threshold: Input should be a finite number",
+            ":9: stages[0].params.threshold: Input should be a finite number (got nan)",
         ),
         (
             "params that are not a mapping were spelt stages.0.params",
             [{"name": "language_filter", "params": None}],
-            "stages[0].params: Input should be a valid dictionary",
+            ":8: stages[0].params: Input should be a valid dictionary (got None)",
         ),
     ],
 )
@@ -105,4 +107,4 @@ def test_a_bad_stage_parameter_is_named_as_the_file_has_it(
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(corpus_app, ["run", str(path)])
     assert result.exit_code == 2, result.output
-    assert " ".join(result.output.split()) == f"error: {path}: {expected}"
+    assert " ".join(result.output.split()) == f"error: {path}{expected}"

@@ -104,7 +104,7 @@ def test_a_pipeline_file_names_a_stage_parameter_as_the_job_files_do(tmp_path: P
     with pytest.raises(CorpusError) as caught:
         load_config(path)
     assert str(caught.value) == (
-        f"{path}: stages[1].params.bands: Input should be greater than or equal to 1"
+        f"{path}:5: stages[1].params.bands: Input should be greater than or equal to 1 (got 0)"
     )
 
 

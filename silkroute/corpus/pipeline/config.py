@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from silkroute.corpus.errors import CorpusError
 from silkroute.corpus.pipeline.base import Stage
 from silkroute.corpus.pipeline.registry import stage_class
-from silkroute.model.errors import SpecError, field_path, read_yaml
+from silkroute.model.errors import SpecError, field_path, file_spec_error, file_where, read_yaml
 
 
 class StageConfig(BaseModel):
@@ -48,16 +48,32 @@ class PipelineConfig(BaseModel):
         False, description="words per language in stats (segments every document: slower)"
     )
 
-    def build_stages(self) -> list[Stage]:
+    def build_stages(self, path: Path | None = None) -> list[Stage]:
+        """The stages, their params checked. `path`: the pipeline file the config was read
+        from, whose name and lines an error then gives (`pipeline.yaml:7: stages[1]...`)."""
         built: list[Stage] = []
         for i, spec in enumerate(self.stages):
-            cls = stage_class(spec.name, field_path(("stages", i, "name")))
+            try:
+                cls = stage_class(spec.name, field_path(("stages", i, "name")))
+            except CorpusError as exc:
+                raise _in_file(exc, path, ("stages", i, "name")) from None
             try:
                 params = cls.Params.model_validate(spec.params)
             except ValidationError as exc:
-                raise CorpusError(_first_error(exc, ("stages", i, "params"))) from None
-            built.append(cls(params, seed=self.seed))
+                where = ("stages", i, "params")
+                if path is None:
+                    raise CorpusError(_first_error(exc, where)) from None
+                raise CorpusError(str(file_spec_error(exc, path, where))) from None
+            try:
+                built.append(cls(params, seed=self.seed))
+            except CorpusError as exc:  # a file the stage reads (quality thresholds) names itself
+                stage = f"{field_path(('stages', i))} ({spec.name}): {exc}"
+                raise _in_file(CorpusError(stage), path, ("stages", i)) from None
         return built
+
+
+def _in_file(exc: CorpusError, path: Path | None, loc: Sequence[str | int]) -> CorpusError:
+    return exc if path is None else CorpusError(f"{file_where(path, loc)}: {exc}")
 
 
 def _first_error(exc: ValidationError, prefix: Sequence[str | int] = ()) -> str:
@@ -72,20 +88,22 @@ def _check_output_apart(path: Path, config: PipelineConfig) -> None:
     from silkroute.corpus.pipeline.layout import Layout  # it imports this module
 
     out = config.output.dir
+    out_at = file_where(path, ("output", "dir"))
     if out.exists() and not out.is_dir():
-        raise CorpusError(f"{path}: output.dir: {out} is a file, not a folder")
+        raise CorpusError(f"{out_at}: output.dir: {out} is a file, not a folder")
     replaced = [out / name for name in (*Layout.INTERMEDIATE, *Layout.OUTPUTS)]
     for i, source in enumerate(config.input.paths):
         where = field_path(("input", "paths", i))
         if out == source or out.is_relative_to(source):
             raise CorpusError(
-                f"{path}: output.dir: {out} is inside {where} ({source}): "
+                f"{out_at}: output.dir: {out} is inside {where} ({source}): "
                 "a rerun would read its own output; choose a folder apart from the input"
             )
         if any(source == r or source.is_relative_to(r) for r in replaced):
             raise CorpusError(
-                f"{path}: {where}: {source} is among the files a run in "
-                f"output.dir ({out}) replaces; move the input or choose another output.dir"
+                f"{file_where(path, ('input', 'paths', i))}: {where}: {source} is among the "
+                f"files a run in output.dir ({out}) replaces; move the input or choose another "
+                "output.dir"
             )
 
 
@@ -100,13 +118,10 @@ def load_config(path: Path) -> PipelineConfig:
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise CorpusError(f"{path}: {_first_error(exc)}") from None
+        raise CorpusError(str(file_spec_error(exc, path))) from None
     base = path.resolve().parent
     config.input.paths = [(base / p).resolve() for p in config.input.paths]
     config.output.dir = (base / config.output.dir).resolve()
     _check_output_apart(path, config)
-    try:
-        config.build_stages()  # fail on unknown stages / bad params before any work starts
-    except CorpusError as exc:
-        raise CorpusError(f"{path}: {exc}") from None
+    config.build_stages(path)  # fail on unknown stages / bad params before any work starts
     return config

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from silkroute.corpus.document import Document
 from silkroute.corpus.pipeline.base import Stage
 from silkroute.corpus.pipeline.stats import StageStats
-from silkroute.corpus.quality import quality_failure, thresholds_for
+from silkroute.corpus.quality import check_thresholds, quality_failure, thresholds_for
 
 
 class LanguageFilterParams(BaseModel):
@@ -48,6 +48,10 @@ class QualityFilter(Stage):
     """Gopher/FineWeb-2 rules; thresholds come from thresholds/<lang>.yaml."""
 
     name = "quality_filter"
+
+    def __init__(self, params: Any, seed: int = 0) -> None:
+        super().__init__(params, seed)
+        check_thresholds()  # a bad thresholds file stops the run at its start, not in a worker
 
     def process(self, doc: Document, stats: StageStats) -> Document | str:
         reason = quality_failure(doc.text, thresholds_for(doc.lang), doc.meta.get("script"))
