@@ -29,8 +29,14 @@ def test_a_capped_tenants_next_job_waits_until_the_silent_sites_run_is_written_o
     second_id = api.submit(tenant, name="second", command="true").json()["id"]
     wait_site(api, B, "down")  # no heartbeat from here on
     assert api.job(tenant, first_id)["hold_reason"] == "site-down"
-    while api.job(tenant, first_id)["state"] != "pending":
+    while True:
+        # The second job is read before the first: if the first's run is still not written
+        # off at the later read, it was not at the earlier one, so the second had to wait
+        # (read the other way round, a write-off and the second's start could both fall
+        # between the reads).
         second = api.job(tenant, second_id)
+        if api.job(tenant, first_id)["state"] == "pending":
+            break
         assert second["state"] == "pending" and not second["runs"], second
         assert second["hold_reason"] == "max-running-jobs", second
         time.sleep(0.05)
