@@ -131,6 +131,27 @@ NULLABLE_SETTINGS = ("monthly_budget", "max_priority", "max_pending_jobs", *SPEC
 TENANT_SETTINGS = (*SPEC_SETTINGS, *NULLABLE_SETTINGS)
 
 
+def check_patch(
+    changes: dict[str, Any],
+    settings: tuple[str, ...],
+    nullable: tuple[str, ...] = (),
+    maps: tuple[str, ...] = (),
+) -> None:
+    """A PATCH body's keys before anything is read: at least one, each a setting that can
+    be changed, null only where it clears the setting (`nullable`; in a merge-patched map,
+    `maps`, null removes one key inside it instead), finite numbers and no NUL."""
+    if not changes:
+        raise invalid("(body)", f"give at least one of {', '.join(settings)}")
+    for key, value in changes.items():
+        if key not in settings:
+            raise invalid(key, f"not a setting that can be changed; one of {', '.join(settings)}")
+        if value is None and key not in nullable:
+            hint = "; null inside it removes one key" if key in maps else ""
+            raise invalid(key, f"may not be null{hint}")
+    finite(changes)
+    no_nul(changes)
+
+
 def update_tenant(
     platform: Platform, caller: Principal, name: str, changes: dict[str, Any]
 ) -> TenantRow:
@@ -141,17 +162,7 @@ def update_tenant(
     if caller.role is Role.TENANT and caller.tenant != name:
         raise not_found("tenant")  # another tenant's looks exactly like a missing one
     caller.require(Role.ADMIN)  # its own tenant, or an operator: 403 (roles, platform.md)
-    if not changes:
-        raise invalid("(body)", f"give at least one of {', '.join(TENANT_SETTINGS)}")
-    for key in changes:
-        if key not in TENANT_SETTINGS:
-            raise invalid(
-                key, f"not a setting that can be changed; one of {', '.join(TENANT_SETTINGS)}"
-            )
-        if changes[key] is None and key not in NULLABLE_SETTINGS:
-            raise invalid(key, "may not be null")
-    finite(changes)
-    no_nul(changes)
+    check_patch(changes, TENANT_SETTINGS, nullable=NULLABLE_SETTINGS)
     with audited(platform.store) as session:
         row = session.get(TenantRow, name)
         if row is None:
@@ -412,17 +423,7 @@ def update_site(
     locality from then on; the submit check sees the change at once. Running jobs stay
     where they are."""
     caller.require(Role.ADMIN, Role.OPERATOR)
-    if not changes:
-        raise invalid("(body)", f"give at least one of {', '.join(SITE_SETTINGS)}")
-    for key, value in changes.items():
-        if key not in SITE_SETTINGS:  # the API's model refuses these first
-            settings = ", ".join(SITE_SETTINGS)
-            raise invalid(key, f"not a setting that can be changed; one of {settings}")
-        if value is None:
-            hint = "; null inside it removes one key" if key in SITE_MAPS else ""
-            raise invalid(key, f"may not be null{hint}")
-    finite(changes)
-    no_nul(changes)
+    check_patch(changes, SITE_SETTINGS, maps=SITE_MAPS)  # the API's model refuses first
     with audited(platform.store) as session:
         row = session.get(SiteRow, name)
         if row is None:
