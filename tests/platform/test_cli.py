@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ runner = CliRunner()
 def cli(url: str, token: str, *args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args), env={"SILKROUTE_URL": url, "SILKROUTE_TOKEN": token})
     return result.exit_code, result.output
+
+
+@dataclass(frozen=True)
+class CliRefusal:
+    """A CLI call that must be refused in one line saying `says` (exit code 2)."""
+
+    name: str
+    args: tuple[str, ...]
+    says: str
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -27,7 +27,7 @@ from silkroute.store.audit import SqlAuditStore
 from silkroute.store.models import LedgerRow
 from tests.agent.test_agent_api import agent_token
 from tests.platform.conftest import Api
-from tests.platform.test_cli import cli
+from tests.platform.test_cli import CliRefusal, cli
 from tests.platform.test_node_lifecycle import audit_details, operator_token, sites
 
 A800_NODE = {"count": 1, "accelerator": "A800", "accelerators": 8, "cpu": 16, "memory_gib": 64}
@@ -356,13 +356,6 @@ def test_the_cli_updates_a_site(api: Api, server_url: str) -> None:
     code, out = cli(server_url, api.admin, "site", "update", "alpha", "--dataset", "none")
     assert code == 0 and "alpha" in out and "Alpha Compute" in out, out
     assert spec_of(api, "alpha")["datasets"] == []
-
-
-@dataclass(frozen=True)
-class CliRefusal:
-    name: str
-    args: tuple[str, ...]
-    says: str
 
 
 CLI_REFUSALS = [

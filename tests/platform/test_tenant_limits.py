@@ -25,7 +25,7 @@ from silkroute.model.cluster import SiteSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.models import AuditRecordRow, JobRow
 from tests.platform.conftest import Api
-from tests.platform.test_cli import cli
+from tests.platform.test_cli import CliRefusal, cli
 
 LAB = {
     "name": "lab",
@@ -485,13 +485,6 @@ def test_the_cli_creates_and_updates_a_tenants_limits(api: Api, server_url: str)
     assert code == 0 and "300" in out, out
     code, out = cli(server_url, api.admin, "tenant", "list")
     assert code == 0 and "max pending" in out and "300" in out, out
-
-
-@dataclass(frozen=True)
-class CliRefusal:
-    name: str
-    args: tuple[str, ...]
-    says: str
 
 
 CLI_REFUSALS = [
