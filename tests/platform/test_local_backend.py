@@ -107,9 +107,44 @@ def test_a_run_cut_short_before_its_ranks_started_starts_on_the_next_submit(tmp_
     workdir = launch.workdir
     for name in ("started-1", "exit-1", "lock-1"):
         (workdir / name).unlink()
-    assert LocalBackend(tmp_path / "state").poll(["r1"])["r1"].state is RunState.QUEUED
+    found = LocalBackend(tmp_path / "state").poll(["r1"])["r1"]
+    assert (found.state, found.submit_cut_short) == (RunState.QUEUED, True)
     LocalBackend(tmp_path / "state").submit(launch)
     assert wait_state(backend, "r1") is RunState.SUCCEEDED
+    assert not backend.poll(["r1"])["r1"].submit_cut_short
+
+
+def test_a_gang_whose_submit_was_cut_short_after_its_first_rank_says_so_while_that_rank_runs(
+    tmp_path: Path,
+) -> None:
+    # Killed between starting rank 0 and rank 1: the run looks RUNNING, yet rank 1 would
+    # never start unless the engine says the submit is unfinished (the agent submits again).
+    backend = LocalBackend(tmp_path / "state")
+    launch = spec(tmp_path, "r1", 'test "$SILKROUTE_RANK" = 1 || sleep 30', workers=2)
+    real_spawn = LocalBackend._spawn_if_never_started
+
+    def die_before_rank_1(self: LocalBackend, spec: LaunchSpec, rank: int) -> None:
+        if rank == 1:
+            raise KeyboardInterrupt("the process died here")
+        real_spawn(self, spec, rank)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LocalBackend, "_spawn_if_never_started", die_before_rank_1)
+        with pytest.raises(KeyboardInterrupt):
+            backend.submit(launch)
+    restarted = LocalBackend(tmp_path / "state")
+    found = restarted.poll(["r1"])["r1"]
+    assert (found.state, found.submit_cut_short) == (RunState.RUNNING, True)
+    restarted.submit(launch)
+    deadline = time.monotonic() + 20
+    while not (launch.workdir / "exit-1").exists():
+        assert time.monotonic() < deadline, "rank 1 never ran"
+        time.sleep(0.05)
+    found = restarted.poll(["r1"])["r1"]
+    assert (found.state, found.submit_cut_short) == (RunState.RUNNING, False)
+    restarted.cancel("r1", grace_s=5)
+    assert (launch.workdir / "exit-1").read_text().strip() == "0"
+    assert not restarted.poll(["r1"])["r1"].submit_cut_short  # stopped: nothing to finish
 
 
 def test_cancel_from_a_restarted_instance_stops_the_whole_group(tmp_path: Path) -> None:
