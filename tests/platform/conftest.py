@@ -129,14 +129,20 @@ def api(tmp_path: Path, db_url: str | None) -> Iterator[Api]:
 @pytest.fixture
 def server_url(api: Api) -> Iterator[str]:
     """The `api` fixture's platform (its loop already running) served over real HTTP."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(api.platform, run_loop=False), port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    app = create_app(api.platform, run_loop=False)
+    for _ in range(3):
+        # A free port is not a reserved one: whoever binds it first (a parallel test's
+        # server) wins, and this server then ends at once; another port is tried.
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.02)
+        if server.started:
+            break
+    else:
+        raise AssertionError("no port could be bound for the test server")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
