@@ -21,7 +21,7 @@ from silkroute.model.inventory import SiteInventory
 from silkroute.store.models import AuditRecordRow
 from tests.agent.harness import CLI, ControlPlane, wait_until
 from tests.agent.test_agent_api import agent_token, assignments
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 SITE = "edge"
 NODE0, NODE1 = f"{SITE}-a100-00000", f"{SITE}-a100-00001"
@@ -321,7 +321,7 @@ def test_a_job_on_devices_its_engine_lost_waits_for_its_run_to_stop_before_runni
     held = run["workers"][0][0]
     engine_node = "n1" if held == NODE0 else "n2"
     capped = good(*(node(n, gpus=1 if n == engine_node else 2) for n in ("n1", "n2")))
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while (found := assignments(api, token)) and found[0]["intent"] != "stop":
         assert time.monotonic() < deadline, "the run on the capped node was never stopped"
         assert beat(api, token, capped).status_code == 200

@@ -25,6 +25,7 @@ from silkroute.backends.lease import (
 from silkroute.backends.local import LocalBackend
 from silkroute.backends.local_runner import write_atomically
 from silkroute.backends.sandbox import SandboxMode, make_sandbox, unusable_reason
+from tests.platform.conftest import WAIT_S
 
 # Runs until stopped; on SIGTERM says so and ends at once.
 STOPPABLE = "trap 'echo stopped; exit 0' TERM; while true; do sleep 0.05; done"
@@ -233,7 +234,7 @@ def test_a_sandboxed_runner_reads_its_agents_lease(tmp_path: Path) -> None:
     assert stdout(tmp_path, "r1") == ["term", "saved"]
 
 
-def wait_until_text(path: Path, text: str, timeout_s: float = 20.0) -> None:
+def wait_until_text(path: Path, text: str, timeout_s: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not (path.exists() and text in path.read_text()):
         assert time.monotonic() < deadline, f"{path} never said {text!r}"

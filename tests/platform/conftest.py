@@ -21,6 +21,12 @@ from silkroute.control.service import Platform
 from silkroute.store.db import Store, default_url
 from silkroute.store.throwaway_pg import PgServer, free_port, start_postgres
 
+# How long a test waits for a condition on a real platform (a job's state, a file, a hold)
+# before it fails. Only a failing test waits it out; a passing one goes on the moment the
+# condition holds. Generous: CI runs the suite on 2 loaded cores, where starting a job's
+# processes alone can take seconds.
+WAIT_S = 60.0
+
 DEMO_SITES = yaml.safe_load(
     resources.files("silkroute.control.demo").joinpath("sites.yaml").read_text("utf-8")
 )["sites"]
@@ -89,7 +95,7 @@ class Api:
         data: dict[str, Any] = got.json()
         return data
 
-    def wait_for_output(self, token: str, job_id: int, text: str, timeout: float = 20.0) -> None:
+    def wait_for_output(self, token: str, job_id: int, text: str, timeout: float = WAIT_S) -> None:
         import time
 
         deadline = time.monotonic() + timeout
@@ -101,7 +107,7 @@ class Api:
         raise AssertionError(f"job {job_id} never printed {text!r}")
 
     def wait_for(
-        self, token: str, job_id: int, states: tuple[str, ...], timeout: float = 20.0
+        self, token: str, job_id: int, states: tuple[str, ...], timeout: float = WAIT_S
     ) -> dict[str, Any]:
         import time
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from silkroute.cli import app
 from silkroute.store.throwaway_pg import free_port
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 runner = CliRunner()
 
@@ -126,7 +126,7 @@ def test_a_tenant_registers_data_records_a_mechanism_and_explains_a_held_job(
     code, out = cli(server_url, token, "submit", str(job_file))
     assert code == 0, out
     job_id = int(out.split()[1])
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not api.job(token, job_id)["hold_reason"]:
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -12,6 +12,7 @@ import pytest
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
 from silkroute.backends.local import LocalBackend
+from tests.platform.conftest import WAIT_S
 
 
 def spec(tmp_path: Path, run_id: str, command: str, workers: int = 1) -> LaunchSpec:
@@ -28,7 +29,7 @@ def spec(tmp_path: Path, run_id: str, command: str, workers: int = 1) -> LaunchS
     )
 
 
-def wait_state(backend: LocalBackend, run_id: str, timeout: float = 20.0) -> RunState:
+def wait_state(backend: LocalBackend, run_id: str, timeout: float = WAIT_S) -> RunState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = backend.poll([run_id])[run_id].state
@@ -136,7 +137,7 @@ def test_a_gang_whose_submit_was_cut_short_after_its_first_rank_says_so_while_th
     found = restarted.poll(["r1"])["r1"]
     assert (found.state, found.submit_cut_short) == (RunState.RUNNING, True)
     restarted.submit(launch)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not (launch.workdir / "exit-1").exists():
         assert time.monotonic() < deadline, "rank 1 never ran"
         time.sleep(0.05)
@@ -152,7 +153,7 @@ def test_cancel_from_a_restarted_instance_stops_the_whole_group(tmp_path: Path) 
     command = f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
     LocalBackend(tmp_path / "state").submit(spec(tmp_path, "r1", command))
     out = tmp_path / "runs" / "r1" / "stdout-0.log"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while "ready" not in (out.read_text() if out.exists() else "") and time.monotonic() < deadline:
         time.sleep(0.05)
     restarted = LocalBackend(tmp_path / "state")
@@ -178,7 +179,7 @@ def test_a_missing_program_fails_with_127(tmp_path: Path) -> None:
     launch = dataclasses.replace(spec(tmp_path, "r1", ""), command=["/no/such/program"])
     backend.submit(launch)
     status = backend.poll(["r1"])["r1"]
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not status.state.terminal and time.monotonic() < deadline:
         time.sleep(0.05)
         status = backend.poll(["r1"])["r1"]

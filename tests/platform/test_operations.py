@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from silkroute.api.app import create_app
 from silkroute.control.boot import open_platform
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 
 def tokens(api: Api, token: str) -> list[dict[str, Any]]:
@@ -125,7 +125,7 @@ def test_removing_a_node_requeues_its_running_job_which_runs_again_on_another(
     assert node_states(api, "jakarta")[first_node] == "removed"
     # The first run was stopped by its agent (SIGTERM: it exits 0) before the second began.
     exit_file = api.data_dir / "runs" / f"job{job_id}-a1" / "exit-0"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not exit_file.exists():
         assert time.monotonic() < deadline, "the removed node's run was never stopped"
         time.sleep(0.1)
