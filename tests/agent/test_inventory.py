@@ -242,7 +242,7 @@ def test_nodes_the_engine_takes_away_get_no_work_until_it_gives_them_back(api: A
     agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
     assert agents[0]["engine"]["capped"] == {NODE1: {"declared": 2, "engine": 1}}
     # Everything back: the job is placed over both nodes.
-    assert wait_assignment(api, token, good(node("n1"), node("n2")), 20.0)
+    assert wait_assignment(api, token, good(node("n1"), node("n2")), WAIT_S)
     placed = {worker for worker, _ in assignments(api, token)[0]["workers"]}
     assert placed == {NODE0, NODE1}
     with api.platform.store.session() as session:  # the engine's drains are on the record
@@ -309,7 +309,7 @@ def test_a_job_on_devices_its_engine_lost_waits_for_its_run_to_stop_before_runni
     assert beat(api, token, whole).status_code == 200
     tenant = api.tenant("t1")
     job = api.submit(tenant, accelerators_per_worker=2, accelerator_types=["A100"]).json()["id"]
-    assert wait_assignment(api, token, whole, 20.0)
+    assert wait_assignment(api, token, whole, WAIT_S)
     run = assignments(api, token)[0]
     started = {"state": "running", "started_at": time.time()}
     got = api.client.post(

@@ -39,6 +39,13 @@ def wait_state(backend: LocalBackend, run_id: str, timeout: float = WAIT_S) -> R
     raise AssertionError(f"{run_id} did not end")
 
 
+def wait_ready(out: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while "ready" not in (out.read_text() if out.exists() else ""):
+        assert time.monotonic() < deadline, f"{out} never said ready"
+        time.sleep(0.05)
+
+
 def test_every_rank_gets_the_job_contract(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "state")
     command = 'echo "$SILKROUTE_RANK/$SILKROUTE_WORLD_SIZE $SILKROUTE_ACCELERATORS $SILKROUTE_SITE"'
@@ -152,10 +159,7 @@ def test_cancel_from_a_restarted_instance_stops_the_whole_group(tmp_path: Path) 
     marker = tmp_path / "term"
     command = f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
     LocalBackend(tmp_path / "state").submit(spec(tmp_path, "r1", command))
-    out = tmp_path / "runs" / "r1" / "stdout-0.log"
-    deadline = time.monotonic() + WAIT_S
-    while "ready" not in (out.read_text() if out.exists() else "") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_ready(tmp_path / "runs" / "r1" / "stdout-0.log")
     restarted = LocalBackend(tmp_path / "state")
     restarted.cancel("r1", grace_s=5)
     assert restarted.poll(["r1"])["r1"].state is RunState.CANCELLED
@@ -166,7 +170,7 @@ def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path
     command = "trap '' TERM; echo ready; while :; do sleep 0.05; done"
     backend = LocalBackend(tmp_path / "state")
     backend.submit(spec(tmp_path, "r1", command))
-    time.sleep(0.5)
+    wait_ready(tmp_path / "runs" / "r1" / "stdout-0.log")  # it ignores SIGTERM from here on
     started = time.monotonic()
     backend.cancel("r1", grace_s=0.5)
     assert time.monotonic() - started < 5
