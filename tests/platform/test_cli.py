@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -75,8 +76,11 @@ def test_a_bad_job_file_is_one_line_exit_2_and_nothing_stored(
 
 
 def test_no_server_is_a_clear_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    code, out = cli(url, "sr_x", "jobs")
+    # Bound, never listening: connections are refused, and while it is held no other
+    # process (a parallel test's server) can take the port and answer instead.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        code, out = cli(f"http://127.0.0.1:{held.getsockname()[1]}", "sr_x", "jobs")
     assert code == 2 and "cannot reach" in out and out.count("\n") == 1
 
 
