@@ -171,7 +171,10 @@ def test_with_budget_stops_running_a_spent_budget_stops_running_jobs_until_raise
     api.add_sites([LAB])
     token = api.tenant("acme", monthly_budget=0.0002)
     other = api.tenant("other")
-    job = api.submit(token, command="sleep 3", accelerators_per_worker=2).json()["id"]
+    # Its first run lasts until stopped (however late a loaded machine gets to it); the
+    # second ends at once.
+    command = 'if [ "$SILKROUTE_ATTEMPT" = 1 ]; then sleep 600; fi'
+    job = api.submit(token, command=command, accelerators_per_worker=2).json()["id"]
     wait_for_hold(api, token, job, "budget-exhausted")  # stopped, then held in the queue
     shown = api.job(token, job)
     assert shown["state"] == "pending"
