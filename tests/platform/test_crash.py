@@ -77,7 +77,14 @@ def test_kill_9_while_clients_submit_loses_and_doubles_nothing(
         threads = [threading.Thread(target=client, args=(w,)) for w in range(3)]
         for t in threads:
             t.start()
-        while len(acked) < 30:
+
+        def placed() -> bool:  # some job starting or running (the loop keeps pace)
+            page = httpx.get(
+                f"{server.url}/v1/jobs", params={"limit": 1000}, headers=headers, timeout=30
+            ).json()
+            return any(j["state"] in ("starting", "running") for j in page["jobs"])
+
+        while len(acked) < 30 or not placed():
             assert any(t.is_alive() for t in threads), f"the clients gave up at {len(acked)}"
             time.sleep(0.05)
         # Some jobs are running, some launching, some pending, and submits are in flight.
