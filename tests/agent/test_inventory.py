@@ -328,7 +328,7 @@ def test_a_job_on_devices_its_engine_lost_waits_for_its_run_to_stop_before_runni
         time.sleep(0.1)
     waiting = api.wait_for(api.admin, job, ("terminating",))
     assert waiting["hold_reason"] == "fenced" and held in waiting["hold_message"], waiting
-    time.sleep(1.0)  # the other node is free, yet nothing starts before the stop is reported
+    api.settle(20)  # the other node is free, yet nothing starts before the stop is reported
     assert beat(api, token, capped).status_code == 200
     assert [a["run_id"] for a in assignments(api, token)] == [run["run_id"]]
     stopped = {"state": "cancelled", "ended_at": time.time()}

@@ -106,6 +106,17 @@ class Api:
             time.sleep(0.05)
         raise AssertionError(f"job {job_id} never printed {text!r}")
 
+    def settle(self, passes: int = 10) -> None:
+        """Let the live loop make `passes` more passes (each at least its tick apart), so a
+        check that nothing happened meanwhile is as strong on a loaded machine, where a
+        fixed sleep holds fewer passes, as on an idle one."""
+        loop = self.platform.loop
+        target = loop.stats.passes + passes
+        deadline = time.monotonic() + WAIT_S
+        while loop.stats.passes < target:
+            assert time.monotonic() < deadline, "the live loop stopped making passes"
+            time.sleep(0.02)
+
     def wait_for(
         self, token: str, job_id: int, states: tuple[str, ...], timeout: float = WAIT_S
     ) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def test_a_spent_budget_holds_pending_jobs_until_it_is_raised_and_lets_running_o
     done = api.wait_for(token, first_id, ("succeeded", "failed", "cancelled"))
     assert done["state"] == "succeeded"  # a running job is not stopped for money
     assert "terminating" not in [e["state"] for e in done["events"]]
-    time.sleep(1.0)  # several budget checks and passes later: still held
+    api.settle(20)  # several budget checks and passes later: still held
     held = api.job(token, second_id)
     assert held["state"] == "pending" and held["hold_reason"] == "budget-exhausted"
     message = held["hold_message"]
