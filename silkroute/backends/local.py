@@ -104,6 +104,8 @@ class LocalBackend:
                 spec.workdir.mkdir(parents=True, exist_ok=True)
                 spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                 self._write(record)  # first: from here on the run is known
+            else:  # the run lives where it was recorded, whatever folder this submit names
+                spec = dataclasses.replace(spec, workdir=Path(record["workdir"]))
             if not record["cancel_requested"]:
                 # Ranks that never started (a first submit, or one cut short by a crash).
                 for rank in range(record["world_size"]):

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,36 @@ def test_a_run_cut_short_before_its_ranks_started_starts_on_the_next_submit(tmp_
     assert not backend.poll(["r1"])["r1"].submit_cut_short
 
 
+def test_a_submit_finishing_a_cut_short_run_starts_it_where_the_run_was_recorded(
+    tmp_path: Path,
+) -> None:
+    # A restarted agent given another --work-dir names another folder: the rank must still
+    # start in the run's own, where its state is read, or it would look unstarted for ever.
+    backend = LocalBackend(tmp_path / "state")
+    launch = spec(tmp_path, "r1", "echo hi")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LocalBackend, "_spawn_if_never_started", die_before_rank(0))
+        with pytest.raises(KeyboardInterrupt):
+            backend.submit(launch)
+    restarted = LocalBackend(tmp_path / "state")
+    restarted.submit(dataclasses.replace(launch, workdir=tmp_path / "elsewhere" / "r1"))
+    assert wait_state(restarted, "r1") is RunState.SUCCEEDED
+    assert (launch.workdir / "stdout-0.log").read_text() == "hi\n"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def die_before_rank(dying: int) -> Any:
+    """`_spawn_if_never_started` as if the process died just before starting rank `dying`."""
+    real_spawn = LocalBackend._spawn_if_never_started
+
+    def spawn(self: LocalBackend, spec: LaunchSpec, rank: int) -> None:
+        if rank == dying:
+            raise KeyboardInterrupt("the process died here")
+        real_spawn(self, spec, rank)
+
+    return spawn
+
+
 def test_a_gang_whose_submit_was_cut_short_after_its_first_rank_says_so_while_that_rank_runs(
     tmp_path: Path,
 ) -> None:
@@ -129,15 +160,8 @@ def test_a_gang_whose_submit_was_cut_short_after_its_first_rank_says_so_while_th
     # never start unless the engine says the submit is unfinished (the agent submits again).
     backend = LocalBackend(tmp_path / "state")
     launch = spec(tmp_path, "r1", 'test "$SILKROUTE_RANK" = 1 || sleep 30', workers=2)
-    real_spawn = LocalBackend._spawn_if_never_started
-
-    def die_before_rank_1(self: LocalBackend, spec: LaunchSpec, rank: int) -> None:
-        if rank == 1:
-            raise KeyboardInterrupt("the process died here")
-        real_spawn(self, spec, rank)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(LocalBackend, "_spawn_if_never_started", die_before_rank_1)
+        patch.setattr(LocalBackend, "_spawn_if_never_started", die_before_rank(1))
         with pytest.raises(KeyboardInterrupt):
             backend.submit(launch)
     restarted = LocalBackend(tmp_path / "state")
