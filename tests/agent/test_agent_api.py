@@ -142,6 +142,20 @@ def test_a_run_the_engine_refuses_gives_its_resources_back(
     assert ("launch-failed" if final == "failed" else "retrying") in reasons, reasons
 
 
+def test_a_run_that_ended_before_its_agent_saw_it_running_shows_in_the_jobs_history(
+    api: Api,
+) -> None:
+    # The agent's first look at the engine found the run over already (a short job, or a
+    # loaded machine): the job ran all the same, and says so, with the engine's start.
+    _, token_b, job_id, run = remote_site_job(api, command="true")
+    started = time.time() - 2.0
+    done = {"state": "succeeded", "exit_code": 0, "started_at": started, "ended_at": started + 1}
+    assert report(api, token_b, run["run_id"], **done).is_success
+    job = api.wait_for(api.admin, job_id, ("succeeded", "failed"))
+    assert [e["state"] for e in job["events"]][-3:] == ["starting", "running", "succeeded"], job
+    assert job["started_at"] == pytest.approx(started) and job["ended_at"] is not None
+
+
 def agent_states(api: Api) -> dict[str, Any]:
     agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
     return {a["site"]: a for a in agents}
