@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from silkroute.backends.base import Backend, LaunchSpec, RunStatus, WorkerPlacement
-from tests.backends.slurm_cluster import SlurmCluster, missing_binaries
+from tests.backends.slurm_cluster import DaemonExited, SlurmCluster, missing_binaries
 
 
 @dataclass
@@ -89,6 +89,9 @@ def wait_for_files(paths: Sequence[Path], timeout_s: float = 120.0) -> None:
         time.sleep(0.2)
 
 
+# A test cluster whose daemon ended while it started is started again (on other ports) this
+# many times in all.
+START_ATTEMPTS = 3
 LOCAL_AGENT_ARGS = ["--backend", "local", "--local-nodes", "2", "--accelerators", "2"]
 
 
@@ -136,10 +139,18 @@ def slurm_engine() -> Iterator[Engine]:
         pytest.skip("the test Slurm cluster runs its daemons as root")
     from silkroute.backends.slurm import SlurmBackend
 
-    root = Path(tempfile.mkdtemp(prefix="srslurm-", dir="/tmp"))
-    cluster = SlurmCluster(root)
+    for attempt in range(1, START_ATTEMPTS + 1):  # other ports where one was taken
+        root = Path(tempfile.mkdtemp(prefix="srslurm-", dir="/tmp"))
+        cluster = SlurmCluster(root)
+        try:
+            cluster.start()
+            break
+        except Exception as exc:
+            cluster.stop()
+            shutil.rmtree(root, ignore_errors=True)
+            if not isinstance(exc, DaemonExited) or attempt == START_ATTEMPTS:
+                raise
     try:
-        cluster.start()
         jobs = root / "jobs"
         jobs.mkdir()
         yield Engine(
@@ -163,12 +174,19 @@ def ray_engine() -> Iterator[Engine]:
         "ray.job_submission", reason="ray not installed: pip install -e '.[engines]'"
     )
     from silkroute.backends.ray import RayBackend
-    from tests.backends.ray_head import RayHead
+    from tests.backends.ray_head import NodeExited, RayHead
 
-    head = RayHead()
+    for attempt in range(1, START_ATTEMPTS + 1):  # other ports where one was taken
+        head = RayHead()
+        try:
+            head.start()
+            break
+        except Exception as exc:
+            head.stop()
+            if not isinstance(exc, NodeExited) or attempt == START_ATTEMPTS:
+                raise
     jobs = Path(tempfile.mkdtemp(prefix="srrayjobs-", dir="/tmp"))
     try:
-        head.start()
         yield Engine(
             name="ray",
             make=lambda **options: RayBackend(

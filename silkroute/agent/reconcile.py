@@ -13,7 +13,10 @@ The rules, in the order they protect the platform's promises:
 - No run started twice: a run is submitted only if the control plane never heard of it
   starting (`last_reported is None`) and the engine does not have it. A run that was
   accepted but that the engine no longer knows is reported LOST, never resubmitted: a new
-  attempt, with a new run_id, is the control plane's decision.
+  attempt, with a new run_id, is the control plane's decision. A run the engine holds but
+  whose submit was cut short (`RunStatus.submit_cut_short`: a rank never started, its agent
+  died mid-submit) is submitted again, as the engine's idempotent submit then starts only
+  what never started; left alone it would wait, `starting`, for ever.
 - The control plane hears every change once: a report only where the engine's state differs
   from the last reported one.
 """
@@ -81,10 +84,11 @@ def reconcile(
     plan = Plan()
     for run in sorted(desired, key=lambda r: r.run_id):
         status = seen.get(run.run_id)
+        alive_runs_of_job = alive_by_job.get(run.job_id, set())
         if status is not None:
-            _known(run, status, plan)
+            _known(run, status, alive_runs_of_job - {run.run_id}, plan)
         else:
-            _unknown(run, alive_by_job.get(run.job_id, set()), plan)
+            _unknown(run, alive_runs_of_job, plan)
     for status in sorted(observed, key=lambda s: s.run_id):
         if status.run_id not in wanted and not status.state.terminal:
             reason = "not desired by the control plane (an orphan)"
@@ -92,11 +96,13 @@ def reconcile(
     return plan
 
 
-def _known(run: DesiredRun, status: RunStatus, plan: Plan) -> None:
+def _known(run: DesiredRun, status: RunStatus, other_alive_runs: set[str], plan: Plan) -> None:
     if run.intent is Intent.STOP and not status.state.terminal:
         plan.cancels.append(Cancel(run.run_id, run.grace_s, "stop requested"))
     if status.state != run.last_reported:
         plan.reports.append(status)
+    if run.intent is Intent.RUN and status.submit_cut_short and not status.state.terminal:
+        _submit(run, other_alive_runs, plan)
 
 
 def _unknown(run: DesiredRun, alive_runs_of_job: set[str], plan: Plan) -> None:
@@ -112,10 +118,14 @@ def _unknown(run: DesiredRun, alive_runs_of_job: set[str], plan: Plan) -> None:
             RunStatus(run.run_id, RunState.CANCELLED, message="stopped before it was submitted")
         )
         return
+    _submit(run, alive_runs_of_job, plan)
+
+
+def _submit(run: DesiredRun, other_alive_runs: set[str], plan: Plan) -> None:
     if run.spec is None:
         plan.held.append(Held(run.run_id, "no launch spec to submit"))
-    elif alive_runs_of_job:
-        others = ", ".join(sorted(alive_runs_of_job))
+    elif other_alive_runs:
+        others = ", ".join(sorted(other_alive_runs))
         plan.held.append(Held(run.run_id, f"another run of job {run.job_id} is alive: {others}"))
     else:
         plan.submits.append(run.spec)

@@ -134,7 +134,7 @@ class SiteAgent:
             with self._lock:
                 self._refused.pop(run_id, None)
         live = {k: a for k, a in wanted.items() if k not in busy and k not in refused}
-        observed = self._observe(list(live))
+        observed = self._observe(list(live), set(wanted))
         desired = [self._desired(a) for a in live.values()]
         grace = max((a["grace_s"] for a in wanted.values()), default=30.0)
         plan = reconcile(desired, list(observed.values()), orphan_grace_s=grace)
@@ -306,10 +306,12 @@ class SiteAgent:
         self._last_inventory = inventory
         return inventory
 
-    def _observe(self, run_ids: list[str]) -> dict[str, RunStatus]:
-        """The engine's view of the assigned runs, and (every `orphan_scan_s`) of every run
-        of ours it holds. A run the engine does not know is left out: `reconcile` decides
-        whether that means "never submitted" or "lost"."""
+    def _observe(self, run_ids: list[str], assigned: set[str]) -> dict[str, RunStatus]:
+        """The engine's view of the assigned runs this round decides on (`run_ids`), and
+        (every `orphan_scan_s`) of every other run of ours it holds that is not assigned
+        (`assigned`: all of them, those sitting out this round too): the orphans. A run the
+        engine does not know is left out: `reconcile` decides whether that means "never
+        submitted" or "lost"."""
         observed = {}
         if run_ids:
             for run_id, status in self.backend.poll(run_ids).items():
@@ -320,7 +322,10 @@ class SiteAgent:
             with self._lock:
                 busy = set(self._busy)
             for status in self.backend.list_runs():
-                if status.run_id not in observed and status.run_id not in busy:
+                # An assigned run that sits out this round (its submit was in flight when the
+                # round began, and may have finished since) is no orphan, whatever the
+                # engine says of it now.
+                if status.run_id not in observed and status.run_id not in assigned | busy:
                     observed[status.run_id] = status
         return observed
 

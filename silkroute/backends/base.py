@@ -94,6 +94,10 @@ class RunStatus:
     # The engine stopped it itself because its agent's lease ran out (the local back end's
     # runners: `backends/lease.py`): reported as the agent's own fence is.
     fenced: bool = False
+    # The engine holds the run but one of its ranks never started: the submit was cut short
+    # (its agent died between recording the run and starting every rank). Submitting it again
+    # finishes it: submit is idempotent on the run id and starts only what never started.
+    submit_cut_short: bool = False
 
 
 @runtime_checkable

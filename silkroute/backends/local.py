@@ -104,6 +104,8 @@ class LocalBackend:
                 spec.workdir.mkdir(parents=True, exist_ok=True)
                 spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                 self._write(record)  # first: from here on the run is known
+            else:  # the run lives where it was recorded, whatever folder this submit names
+                spec = dataclasses.replace(spec, workdir=Path(record["workdir"]))
             if not record["cancel_requested"]:
                 # Ranks that never started (a first submit, or one cut short by a crash).
                 for rank in range(record["world_size"]):
@@ -283,18 +285,30 @@ class LocalBackend:
         ranks = range(record["world_size"])
         started = [workdir / f"started-{r}" for r in ranks]
         started_at = min((_mtime(p) for p in started if p.exists()), default=None)
-        alive = [r for r in ranks if _rank_alive(record, r)]
+        alive = [r for r in ranks if _rank_alive(record, r)]  # first: a live rank's files
         fenced = any((workdir / f"fenced-{r}").exists() for r in ranks)
+        exits = [workdir / f"exit-{r}" for r in ranks]
+        # Never started: no runner holds its lock and none recorded a start or an exit (a
+        # rank that ended before its runner started the command has an exit and no start).
+        # Only a submit cut short leaves one: this instance's submits hold `_lock` throughout.
+        cut_short = not record["cancel_requested"] and any(
+            r not in alive and not started[r].exists() and not exits[r].exists() for r in ranks
+        )
         if alive:
             if not record["cancel_requested"] and not fenced:
                 self._stop_gang_if_a_rank_failed(record, workdir, alive)
-            return RunStatus(run_id, RunState.RUNNING, started_at=started_at)
-        exits = [workdir / f"exit-{r}" for r in ranks]
-        # A rank that ended before its runner started the command has an exit and no start.
+            return RunStatus(
+                run_id, RunState.RUNNING, started_at=started_at, submit_cut_short=cut_short
+            )
         if not all(s.exists() or e.exists() for s, e in zip(started, exits, strict=True)):
             if record["cancel_requested"]:
                 return RunStatus(run_id, RunState.CANCELLED, None, "cancelled", None, None)
-            return RunStatus(run_id, RunState.QUEUED, message="not every rank has started")
+            return RunStatus(
+                run_id,
+                RunState.QUEUED,
+                message="not every rank has started",
+                submit_cut_short=cut_short,
+            )
         codes = [_exit_code(p) for p in exits]
         ended = max((_mtime(p) for p in exits if p.exists()), default=time.time())
         if fenced:

@@ -640,6 +640,11 @@ class ControlLoop:
         if job.hold_reason in WAITING_ON_RUN:
             job.hold_reason = job.hold_message = None
         job.exit_code = status.exit_code
+        if job.state == "starting" and status.started_at is not None and not never_launched:
+            # It ran, and ended before its agent looked again (a short job, or a loaded
+            # machine): its history says that it ran and since when, as for one seen running.
+            job.started_at = job.started_at or run.started_at
+            _transition(session, job, "running", now, "launched", "", run.site)
         spec = JobSpec.model_validate(job.spec)
         fenced = run.stop_reason in (*FENCE_REASONS, LEASE_EXPIRED)
         stopping = run.stop_reason in ("preempted", "cancelled") or fenced or job.cancel_requested

@@ -82,11 +82,18 @@ def start_postgres() -> PgServer | str:
         user = pwd.getpwnam("nobody")
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "nobody", "--"]
-    port = free_port()
     data = root / "data"
-    steps = [
-        [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
-        [
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    initdb += ["-E", "UTF8"]
+    done = subprocess.run([*run_as, *initdb], capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        return f"cannot start PostgreSQL (initdb): {done.stderr.strip()[:300]}"
+    # The port is chosen just before the start, and again if someone bound it in between
+    # (a free port is not a reserved one: a parallel test's server may take it first).
+    for _ in range(3):
+        port = free_port()
+        start = [
             str(bindir / "pg_ctl"),
             "-D",
             str(data),
@@ -99,11 +106,14 @@ def start_postgres() -> PgServer | str:
             f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c max_connections=200",
             "start",
-        ],
-    ]
-    for step in steps:
-        done = subprocess.run([*run_as, *step], capture_output=True, text=True)
-        if done.returncode != 0:
-            shutil.rmtree(root, ignore_errors=True)
-            return f"cannot start PostgreSQL ({Path(step[0]).name}): {done.stderr.strip()[:300]}"
+        ]
+        done = subprocess.run([*run_as, *start], capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+        log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
+        if "already in use" not in log:
+            break
+    if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        return f"cannot start PostgreSQL (pg_ctl): {done.stderr.strip()[:300]}"
     return PgServer(bindir, root, port, run_as)

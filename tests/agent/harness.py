@@ -4,6 +4,7 @@ processes, for the end-to-end suite. Every wait polls with a deadline; no fixed 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -76,12 +77,9 @@ class ControlPlane:
     admin: str = ""
     agents: list[Agent] = field(default_factory=list)
     server_args: list[str] = field(default_factory=list)  # more `silkroute server` options
-
-    @property
-    def namespace(self) -> str:
-        """Run ids restart at job1-a1 with every control plane: keep each one's apart on
-        the shared test engines."""
-        return f"e2e{self.port}"
+    # Run ids restart at job1-a1 with every control plane: each one's are kept apart on the
+    # shared test engines (a port alone may come round again to a later test's plane).
+    namespace: str = field(default_factory=lambda: f"e2e{secrets.token_hex(4)}")
 
     @property
     def url(self) -> str:
@@ -98,22 +96,44 @@ class ControlPlane:
             platform.store.close()
             assert admin is not None
             self.admin = admin
+        # The port was free when chosen, not reserved: another process (a parallel test's
+        # server, PostgreSQL, Ray) may take it first, or while a killed server was down. Then
+        # this one cannot bind it and exits, and, where no agent knows the address yet, it
+        # starts again on another port.
+        for _ in range(3):
+            if self._started():
+                return
+            if self.agents:
+                break
+            self.port = free_port()
+        raise AssertionError(f"the server did not start on port {self.port}\n{self.logs_tail()}")
+
+    def _started(self) -> bool:
+        """Start the server; True once it answers, False if it exited first."""
         args = [CLI, "server", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         args += ["--tick", "0.1", "--grace", str(GRACE_S)]
         args += ["--agent-timeout", str(HEARTBEAT_TIMEOUT_S), *self.server_args]
         if self.db_url:
             args += ["--db", self.db_url]
         handle = open(self.root / "server.log", "ab")  # noqa: SIM115 (the child holds it)
-        self.proc = subprocess.Popen(args, stdout=handle, stderr=handle)
+        proc = self.proc = subprocess.Popen(args, stdout=handle, stderr=handle)
         handle.close()
 
-        def up() -> bool:
+        def answers() -> str:
+            if proc.poll() is not None:
+                return "exited"
             try:
-                return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+                # Ours, not whoever else holds the port: only ours knows this admin token.
+                got = httpx.get(
+                    f"{self.url}/v1/agents",
+                    headers={"Authorization": f"Bearer {self.admin}"},
+                    timeout=5,
+                )
             except httpx.TransportError:
-                return False
+                return ""
+            return "up" if got.status_code == 200 else ""
 
-        wait_until("the server answers", up, 60)
+        return wait_until("the server answers", answers, 120) == "up"
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 A, B = "bangkok", "hanoi"  # A100 and A800 sites of the demo federation
 
@@ -42,7 +42,7 @@ def report(api: Api, token: str, run_id: str, **body: Any) -> Any:
 
 
 def wait_assigned(
-    api: Api, token: str, timeout_s: float = 20.0, but_not: str = ""
+    api: Api, token: str, timeout_s: float = WAIT_S, but_not: str = ""
 ) -> dict[str, Any]:
     """The site's first assignment (other than `but_not`), heartbeating as an agent does."""
     deadline = time.monotonic() + timeout_s
@@ -161,12 +161,26 @@ def test_a_run_the_engine_refuses_gives_its_resources_back(
     assert ("launch-failed" if final == "failed" else "retrying") in reasons, reasons
 
 
+def test_a_run_that_ended_before_its_agent_saw_it_running_shows_in_the_jobs_history(
+    api: Api,
+) -> None:
+    # The agent's first look at the engine found the run over already (a short job, or a
+    # loaded machine): the job ran all the same, and says so, with the engine's start.
+    _, token_b, job_id, run = remote_site_job(api, command="true")
+    started = time.time() - 2.0
+    done = {"state": "succeeded", "exit_code": 0, "started_at": started, "ended_at": started + 1}
+    assert report(api, token_b, run["run_id"], **done).is_success
+    job = api.wait_for(api.admin, job_id, ("succeeded", "failed"))
+    assert [e["state"] for e in job["events"]][-3:] == ["starting", "running", "succeeded"], job
+    assert job["started_at"] == pytest.approx(started) and job["ended_at"] is not None
+
+
 def agent_states(api: Api) -> dict[str, Any]:
     agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
     return {a["site"]: a for a in agents}
 
 
-def wait_site(api: Api, site: str, state: str, timeout: float = 20) -> None:
+def wait_site(api: Api, site: str, state: str, timeout: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout
     while agent_states(api)[site]["state"] != state:
         assert time.monotonic() < deadline, f"site {site} never became {state}"
@@ -184,12 +198,15 @@ def test_a_silent_agent_has_its_site_marked_down_and_its_jobs_requeued_after_its
     assert report(api, token_b, run["run_id"], state="running", started_at=time.time()).is_success
     api.wait_for(api.admin, job_id, ("running",))
     # No heartbeat from here on: the site goes down at once (no new work there), but the
-    # job keeps its run, saying until when, while its agent may still be stopping it.
+    # job keeps its run, saying until when, while its agent may still be stopping it. (Read
+    # from its history: a look at the job between the two, 2.5 s apart here, came too late
+    # on a loaded machine.)
     wait_site(api, B, "down")
-    waiting = api.job(api.admin, job_id)
-    assert waiting["state"] == "running" and waiting["hold_reason"] == "site-down", waiting
-    assert f"run {run['run_id']} counts as lost at" in waiting["hold_message"]
-    job = api.wait_for(api.admin, job_id, ("pending",), timeout=20)
+    job = api.wait_for(api.admin, job_id, ("pending",))
+    down, requeued = [e for e in job["events"] if e["reason"] == "site-down"]
+    assert down["state"] == "running", job["events"]
+    assert f"run {run['run_id']} counts as lost at" in down["message"]
+    assert requeued["state"] == "pending", job["events"]
     assert job["runs"][0]["outcome"] == "lost"
     heard = agent_states(api)[B]["last_heartbeat"]
     assert job["runs"][0]["ended_at"] >= heard + loop.lease_s + loop.grace_s

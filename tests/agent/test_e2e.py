@@ -38,18 +38,23 @@ def job(**fields: Any) -> dict[str, Any]:
     }
 
 
-# Counts to STEPS, one step per 0.1 s (`slow_at`: 0.5 s at that site), keeping each rank's
-# last step in the job's checkpoint folder; resumes from there; on SIGTERM says where it
-# stopped and exits.
-def counting(steps: int, slow_at: str = "") -> str:
+# Counts to STEPS, one step per 0.1 s, keeping each rank's last step in the job's checkpoint
+# folder; resumes from there; on SIGTERM says where it stopped and exits. Where `held` (a
+# shell test) holds, the count stops at HELD_AT and waits there until the run is stopped: a
+# run the test means to stop never finishes first, however slow the machine is meanwhile.
+HELD_AT = 5
+
+
+def counting(steps: int, held: str = "false") -> str:
     return (
         'mkdir -p "$SILKROUTE_CHECKPOINT_DIR"; '
         'ck="$SILKROUTE_CHECKPOINT_DIR/step-$SILKROUTE_RANK"; '
         's=$(cat "$ck" 2>/dev/null || echo 0); '
         'echo "attempt $SILKROUTE_ATTEMPT at $SILKROUTE_SITE resumes at $s"; '
         "trap 'echo \"stopped at $s\"; exit 0' TERM; "
-        f'pause=0.1; [ "$SILKROUTE_SITE" = "{slow_at}" ] && pause=0.5; '
-        f'while [ "$s" -lt {steps} ]; do s=$((s+1)); echo "$s" > "$ck"; sleep $pause; done; '
+        f'while [ "$s" -lt {steps} ]; do '
+        f'if {held} && [ "$s" -ge {HELD_AT} ]; then sleep 0.1; continue; fi; '
+        's=$((s+1)); echo "$s" > "$ck"; sleep 0.1; done; '
         'echo "finished at $s"'
     )
 
@@ -140,11 +145,12 @@ def test_a_preempted_job_resumes_from_its_checkpoint(plane: ControlPlane, engine
             accelerators_per_worker=2,  # the whole site
             priority="low",
             preemptible=True,
-            command=counting(40),
+            # Its first attempt waits at step 5 for the preemption, however late it comes.
+            command=counting(40, held='[ "$SILKROUTE_ATTEMPT" = 1 ]'),
         ),
     )
     plane.wait_output(token, low["id"], "attempt 1 at edge resumes at 0")
-    wait_until("the low job checkpoints", lambda: checkpoint_step(plane) >= 5)
+    wait_until("the low job checkpoints", lambda: checkpoint_step(plane) >= HELD_AT)
     high = plane.call(
         "POST",
         "/v1/jobs",
@@ -175,8 +181,13 @@ def test_an_agent_killed_mid_job_has_its_job_requeued_and_finished_at_another_si
         "POST",
         "/v1/jobs",
         token,
-        # Slow at edge: the run left behind there is still going when its agent comes back.
-        json=job(accelerators_per_worker=1, preemptible=True, command=counting(60, "edge")),
+        # Held at edge: it cannot finish there before its agent is killed, and the run left
+        # behind there (Slurm, Ray) is still going when that agent comes back.
+        json=job(
+            accelerators_per_worker=1,
+            preemptible=True,
+            command=counting(60, held='[ "$SILKROUTE_SITE" = edge ]'),
+        ),
     )
     plane.wait_output(token, submitted["id"], "attempt 1 at edge resumes at 0")
     wait_until("the job checkpoints", lambda: checkpoint_step(plane) >= 3)

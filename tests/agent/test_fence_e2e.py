@@ -64,6 +64,14 @@ def edge_job(
     return token, job_id, release
 
 
+def still_running(trace: Path, since: float) -> bool:
+    """The first attempt was still running at `since`: alive now, or its SIGTERM handler
+    wrote that it stopped later (the trace's clock: a test that wakes late on a loaded
+    machine may find it stopped since, rightly)."""
+    first = read_trace(trace).attempts[1]
+    return first.alive or (first.ended is not None and first.ended >= since)
+
+
 def last_heard(plane: ControlPlane, site_name: str) -> float:
     agents = {a["site"]: a for a in plane.call("GET", "/v1/agents")}
     return float(agents[site_name]["last_heartbeat"])
@@ -84,7 +92,7 @@ def test_an_agent_that_loses_the_server_stops_its_runs_and_the_job_moves_only_af
     overrun = max(0.0, engine.grace_s - GRACE_S) if engine.name == "ray" else 0.0
     fence_after = max(lease / 2, lease - overrun)
     time.sleep(fence_after / 4)
-    assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
+    assert still_running(trace, since=killed + fence_after / 4), "stopped before its lease ran out"
     # Gone: its SIGTERM handler says when; an engine's kill says nothing (seen gone, then).
     wait_until("the agent stops its run", lambda: not read_trace(trace).attempts[1].alive, 30)
     stopped = read_trace(trace).attempts[1].ended or time.time()
@@ -122,7 +130,7 @@ def test_a_dead_agents_run_is_stopped_by_its_engine_before_the_server_writes_it_
     killed = time.time()
     lease = HEARTBEAT_TIMEOUT_S
     time.sleep(lease / 4)
-    assert read_trace(trace).attempts[1].alive, "the run was stopped before the lease ran out"
+    assert still_running(trace, since=killed + lease / 4), "stopped before its lease ran out"
     stopped = wait_until(
         "the engine stops the run", lambda: read_trace(trace).attempts[1].ended, 30
     )
@@ -158,7 +166,9 @@ def test_a_dead_agents_run_is_stopped_by_its_engine_before_the_server_writes_it_
 def test_an_agent_that_reaches_the_server_again_within_its_lease_keeps_its_runs(
     tmp_path: Path,
 ) -> None:
-    plane = ControlPlane(tmp_path, server_args=["--agent-lease", "20"])
+    # A lease far longer than the server's down time, its restart included, however slow
+    # a loaded machine makes that: the test is about an agent heard again within it.
+    plane = ControlPlane(tmp_path, server_args=["--agent-lease", "60"])
     plane.start()
     try:
         token, job_id, release = edge_job(plane, tmp_path)

@@ -21,7 +21,7 @@ from silkroute.model.inventory import SiteInventory
 from silkroute.store.models import AuditRecordRow
 from tests.agent.harness import CLI, ControlPlane, wait_until
 from tests.agent.test_agent_api import agent_token, assignments
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 SITE = "edge"
 NODE0, NODE1 = f"{SITE}-a100-00000", f"{SITE}-a100-00001"
@@ -242,7 +242,7 @@ def test_nodes_the_engine_takes_away_get_no_work_until_it_gives_them_back(api: A
     agents = api.client.get("/v1/agents", headers=api.admin_headers()).json()
     assert agents[0]["engine"]["capped"] == {NODE1: {"declared": 2, "engine": 1}}
     # Everything back: the job is placed over both nodes.
-    assert wait_assignment(api, token, good(node("n1"), node("n2")), 20.0)
+    assert wait_assignment(api, token, good(node("n1"), node("n2")), WAIT_S)
     placed = {worker for worker, _ in assignments(api, token)[0]["workers"]}
     assert placed == {NODE0, NODE1}
     with api.platform.store.session() as session:  # the engine's drains are on the record
@@ -309,7 +309,7 @@ def test_a_job_on_devices_its_engine_lost_waits_for_its_run_to_stop_before_runni
     assert beat(api, token, whole).status_code == 200
     tenant = api.tenant("t1")
     job = api.submit(tenant, accelerators_per_worker=2, accelerator_types=["A100"]).json()["id"]
-    assert wait_assignment(api, token, whole, 20.0)
+    assert wait_assignment(api, token, whole, WAIT_S)
     run = assignments(api, token)[0]
     started = {"state": "running", "started_at": time.time()}
     got = api.client.post(
@@ -321,14 +321,14 @@ def test_a_job_on_devices_its_engine_lost_waits_for_its_run_to_stop_before_runni
     held = run["workers"][0][0]
     engine_node = "n1" if held == NODE0 else "n2"
     capped = good(*(node(n, gpus=1 if n == engine_node else 2) for n in ("n1", "n2")))
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while (found := assignments(api, token)) and found[0]["intent"] != "stop":
         assert time.monotonic() < deadline, "the run on the capped node was never stopped"
         assert beat(api, token, capped).status_code == 200
         time.sleep(0.1)
     waiting = api.wait_for(api.admin, job, ("terminating",))
     assert waiting["hold_reason"] == "fenced" and held in waiting["hold_message"], waiting
-    time.sleep(1.0)  # the other node is free, yet nothing starts before the stop is reported
+    api.settle(20)  # the other node is free, yet nothing starts before the stop is reported
     assert beat(api, token, capped).status_code == 200
     assert [a["run_id"] for a in assignments(api, token)] == [run["run_id"]]
     stopped = {"state": "cancelled", "ended_at": time.time()}

@@ -45,6 +45,11 @@ def has(run_id: str, state: RunState) -> RunStatus:
     return RunStatus(run_id, state)
 
 
+def cut_short(run_id: str, state: RunState = Q) -> RunStatus:
+    """The engine holds the run, but a rank never started (its agent died mid-submit)."""
+    return RunStatus(run_id, state, submit_cut_short=True)
+
+
 @dataclass
 class Case:
     name: str
@@ -94,6 +99,19 @@ CASES = [
          want_submits=["b"]),
     Case("a run with no launch spec is held, not submitted",
          [want("a", with_spec=False)], [], want_held=[("a", "no launch spec")]),
+    Case("a run whose submit was cut short is reported and submitted again to finish it",
+         [want("a")], [cut_short("a")], want_submits=["a"], want_reports=[("a", Q)]),
+    Case("a cut-short run already reported is submitted again until every rank started",
+         [want("a", last=Q)], [cut_short("a")], want_submits=["a"]),
+    Case("a gang running with a rank that never started has that rank started",
+         [want("a", last=R)], [cut_short("a", R)], want_submits=["a"]),
+    Case("a cut-short run told to stop is cancelled, never submitted again",
+         [want("a", Intent.STOP, last=Q)], [cut_short("a")],
+         want_cancels=[("a", "stop requested")]),
+    Case("a cut-short run waits while another run of its job is alive",
+         [want("a1", Intent.STOP, last=R), want("a2")], [has("a1", R), cut_short("a2")],
+         want_cancels=[("a1", "stop requested")], want_reports=[("a2", Q)],
+         want_held=[("a2", "another run of job j is alive: a1")]),
 ]  # fmt: skip
 
 

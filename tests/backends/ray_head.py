@@ -26,6 +26,11 @@ GPUS_PER_NODE = 2
 NODE_LABEL = "silkroute.io/node"
 
 
+class NodeExited(RuntimeError):
+    """A node's `ray start` ended while the cluster started: most often a port it was given
+    was taken meanwhile (free when chosen is not reserved), so other ports may succeed."""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,7 +127,7 @@ class RayHead:
     def _check_alive(self, deadline: float) -> None:
         for proc in self.procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"ray start exited {proc.returncode}\n{self.log_tail()}")
+                raise NodeExited(f"ray start exited {proc.returncode}\n{self.log_tail()}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"ray cluster not ready in time\n{self.log_tail()}")
 

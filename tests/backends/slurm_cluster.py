@@ -55,6 +55,11 @@ _MARIADB_OPTIONS = (
 )
 
 
+class DaemonExited(RuntimeError):
+    """A daemon ended while the cluster started: most often a port it was given was taken
+    meanwhile (free when chosen is not reserved), so a start on other ports may succeed."""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -341,7 +346,7 @@ PartitionName=debug Nodes={",".join(NODES)} Default=YES MaxTime=INFINITE State=U
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError(f"{what}: a daemon exited\n{self.log_tail()}")
+                raise DaemonExited(f"{what}: a daemon exited\n{self.log_tail()}")
             if ready():
                 return
             time.sleep(0.3)

@@ -25,6 +25,7 @@ from silkroute.backends.lease import (
 from silkroute.backends.local import LocalBackend
 from silkroute.backends.local_runner import write_atomically
 from silkroute.backends.sandbox import SandboxMode, make_sandbox, unusable_reason
+from tests.platform.conftest import WAIT_S
 
 # Runs until stopped; on SIGTERM says so and ends at once.
 STOPPABLE = "trap 'echo stopped; exit 0' TERM; while true; do sleep 0.05; done"
@@ -67,11 +68,24 @@ def test_a_stop_at_any_moment_of_a_ranks_start_ends_it_without_waiting_for_the_k
 # Writes one "term" line per SIGTERM it gets, then takes CHECKPOINT_S to save and ends: a
 # second SIGTERM during the save shows as a second line (the shell runs the trap again).
 CHECKPOINT_S = 1.0
+# Each touches `trapped-<rank>` in its run folder once its trap is set.
 CHECKPOINTING = (
     f"trap 'echo term; sleep {CHECKPOINT_S}; echo saved; exit 0' TERM; "
-    "while true; do sleep 0.05; done"
+    ': > "trapped-$SILKROUTE_RANK"; while true; do sleep 0.05; done'
 )
-IGNORES_SIGTERM = "trap '' TERM; while true; do sleep 0.05; done"
+IGNORES_SIGTERM = "trap '' TERM; : > \"trapped-$SILKROUTE_RANK\"; while true; do sleep 0.05; done"
+
+
+def lease_once_trapped(
+    tmp_path: Path, run_id: str, folder: Path, lease_s: float, grace_s: float, ranks: int = 1
+) -> Lease:
+    """A lease that runs from now, kept once every rank of the run has set its trap: the
+    runners (no lease until then: nothing to enforce) fence from its end, however long a
+    loaded machine took to start them, and the ranks' SIGTERM handlers are in place."""
+    run = tmp_path / "runs" / run_id
+    for rank in range(ranks):
+        wait_until_text(run / f"trapped-{rank}", "")
+    return keep_lease(folder, lease_s, grace_s, renewed_at=time.time())
 
 
 def keep_lease(folder: Path, lease_s: float, grace_s: float, renewed_at: float) -> Lease:
@@ -148,8 +162,8 @@ def test_a_rank_whose_agent_is_gone_is_stopped_at_the_lease_and_reported_fenced(
 ) -> None:
     folder = tmp_path / "lease"
     backend = LocalBackend(tmp_path / "state", agent_lease=folder)
-    lease = keep_lease(folder, lease_s=2.0, grace_s=3.0, renewed_at=time.time())
     backend.submit(spec(tmp_path, "r1", CHECKPOINTING, workers=2))  # no `alive`: agent gone
+    lease = lease_once_trapped(tmp_path, "r1", folder, lease_s=2.0, grace_s=3.0, ranks=2)
     ended, status = wait_ended(backend, "r1")
     assert status.state is RunState.CANCELLED and status.fenced, status
     assert lease.ends_at <= ended <= lease.kill_at + 2.0, (ended - lease.ends_at, status)
@@ -164,8 +178,8 @@ def test_a_rank_that_ignores_sigterm_is_killed_at_the_lease_plus_the_grace(
 ) -> None:
     folder = tmp_path / "lease"
     backend = LocalBackend(tmp_path / "state", agent_lease=folder)
-    lease = keep_lease(folder, lease_s=1.5, grace_s=1.5, renewed_at=time.time())
     backend.submit(spec(tmp_path, "r1", IGNORES_SIGTERM))
+    lease = lease_once_trapped(tmp_path, "r1", folder, lease_s=1.5, grace_s=1.5)
     ended, status = wait_ended(backend, "r1")
     assert status.state is RunState.CANCELLED and status.fenced, status
     assert lease.kill_at <= ended <= lease.kill_at + 2.0, ended - lease.kill_at
@@ -188,7 +202,9 @@ def test_a_live_agent_that_lost_the_control_plane_stops_its_runs_alone(tmp_path:
 def test_an_agent_restarted_within_its_lease_keeps_its_runs(tmp_path: Path) -> None:
     folder = tmp_path / "lease"
     backend = LocalBackend(tmp_path / "state", agent_lease=folder)
-    lease = keep_lease(folder, lease_s=2.0, grace_s=3.0, renewed_at=time.time())
+    # Long enough that the restarted agent below surely renews it in time, however late a
+    # loaded machine wakes the test from its second.
+    lease = keep_lease(folder, lease_s=4.0, grace_s=3.0, renewed_at=time.time())
     backend.submit(spec(tmp_path, "r1", CHECKPOINTING))
     # The agent was killed (no `alive`); a new one starts a second later and renews.
     time.sleep(1.0)
@@ -205,8 +221,8 @@ def test_an_agent_restarted_within_its_lease_keeps_its_runs(tmp_path: Path) -> N
 def test_an_agent_back_while_its_runner_fences_sends_no_second_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "lease"
     backend = LocalBackend(tmp_path / "state", agent_lease=folder)
-    lease = keep_lease(folder, lease_s=1.0, grace_s=5.0, renewed_at=time.time())
     backend.submit(spec(tmp_path, "r1", CHECKPOINTING))
+    lease = lease_once_trapped(tmp_path, "r1", folder, lease_s=1.0, grace_s=5.0)
     log = tmp_path / "runs" / "r1" / "stdout-0.log"
     wait_until_text(log, "term")
     # The restarted agent finds its kept lease run out and stops what still runs.
@@ -223,17 +239,18 @@ def test_a_sandboxed_runner_reads_its_agents_lease(tmp_path: Path) -> None:
     if reason is not None:
         pytest.skip(reason)
     folder = tmp_path / "agent" / "lease"  # inside the agent's private work dir
+    folder.mkdir(parents=True)  # the sandbox shows it to the rank, the lease kept later
     sandbox = make_sandbox(SandboxMode.BWRAP, [tmp_path / "agent"])
     backend = LocalBackend(tmp_path / "state", agent_lease=folder, sandbox=sandbox)
-    lease = keep_lease(folder, lease_s=1.5, grace_s=3.0, renewed_at=time.time())
     backend.submit(spec(tmp_path, "r1", CHECKPOINTING))
+    lease = lease_once_trapped(tmp_path, "r1", folder, lease_s=1.5, grace_s=3.0)
     ended, status = wait_ended(backend, "r1")
     assert status.state is RunState.CANCELLED and status.fenced, status
     assert lease.ends_at <= ended <= lease.kill_at + 2.0
     assert stdout(tmp_path, "r1") == ["term", "saved"]
 
 
-def wait_until_text(path: Path, text: str, timeout_s: float = 20.0) -> None:
+def wait_until_text(path: Path, text: str, timeout_s: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not (path.exists() and text in path.read_text()):
         assert time.monotonic() < deadline, f"{path} never said {text!r}"

@@ -21,6 +21,12 @@ from silkroute.control.service import Platform
 from silkroute.store.db import Store, default_url
 from silkroute.store.throwaway_pg import PgServer, free_port, start_postgres
 
+# How long a test waits for a condition on a real platform (a job's state, a file, a hold)
+# before it fails. Only a failing test waits it out; a passing one goes on the moment the
+# condition holds. Generous: CI runs the suite on 2 loaded cores, where starting a job's
+# processes alone can take seconds.
+WAIT_S = 60.0
+
 DEMO_SITES = yaml.safe_load(
     resources.files("silkroute.control.demo").joinpath("sites.yaml").read_text("utf-8")
 )["sites"]
@@ -89,7 +95,7 @@ class Api:
         data: dict[str, Any] = got.json()
         return data
 
-    def wait_for_output(self, token: str, job_id: int, text: str, timeout: float = 20.0) -> None:
+    def wait_for_output(self, token: str, job_id: int, text: str, timeout: float = WAIT_S) -> None:
         import time
 
         deadline = time.monotonic() + timeout
@@ -100,8 +106,19 @@ class Api:
             time.sleep(0.05)
         raise AssertionError(f"job {job_id} never printed {text!r}")
 
+    def settle(self, passes: int = 10) -> None:
+        """Let the live loop make `passes` more passes (each at least its tick apart), so a
+        check that nothing happened meanwhile is as strong on a loaded machine, where a
+        fixed sleep holds fewer passes, as on an idle one."""
+        loop = self.platform.loop
+        target = loop.stats.passes + passes
+        deadline = time.monotonic() + WAIT_S
+        while loop.stats.passes < target:
+            assert time.monotonic() < deadline, "the live loop stopped making passes"
+            time.sleep(0.02)
+
     def wait_for(
-        self, token: str, job_id: int, states: tuple[str, ...], timeout: float = 20.0
+        self, token: str, job_id: int, states: tuple[str, ...], timeout: float = WAIT_S
     ) -> dict[str, Any]:
         import time
 
@@ -129,14 +146,20 @@ def api(tmp_path: Path, db_url: str | None) -> Iterator[Api]:
 @pytest.fixture
 def server_url(api: Api) -> Iterator[str]:
     """The `api` fixture's platform (its loop already running) served over real HTTP."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(api.platform, run_loop=False), port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    app = create_app(api.platform, run_loop=False)
+    for _ in range(3):
+        # A free port is not a reserved one: whoever binds it first (a parallel test's
+        # server) wins, and this server then ends at once; another port is tried.
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.02)
+        if server.started:
+            break
+    else:
+        raise AssertionError("no port could be bound for the test server")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

@@ -16,7 +16,7 @@ from silkroute.audit.log import load_public_key, verify
 from silkroute.audit.records import AuditError
 from silkroute.cli import app
 from silkroute.store.audit import SqlAuditStore
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 runner = CliRunner()
 DATASET = {"name": "vn-health", "origin": "VN", "data_class": "personal", "subjects": 40_000}
@@ -41,7 +41,7 @@ def busy_platform(api: Api) -> None:
 def deadline_hold(api: Api, token: str, job_id: int) -> None:
     import time
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not api.job(token, job_id)["hold_reason"]:
         assert time.monotonic() < deadline
         time.sleep(0.05)

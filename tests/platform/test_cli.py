@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from silkroute.cli import app
 from silkroute.store.throwaway_pg import free_port
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 runner = CliRunner()
 
@@ -85,8 +86,11 @@ def test_a_bad_job_file_is_one_line_exit_2_and_nothing_stored(
 
 
 def test_no_server_is_a_clear_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    code, out = cli(url, "sr_x", "jobs")
+    # Bound, never listening: connections are refused, and while it is held no other
+    # process (a parallel test's server) can take the port and answer instead.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        code, out = cli(f"http://127.0.0.1:{held.getsockname()[1]}", "sr_x", "jobs")
     assert code == 2 and "cannot reach" in out and out.count("\n") == 1
 
 
@@ -136,7 +140,7 @@ def test_a_tenant_registers_data_records_a_mechanism_and_explains_a_held_job(
     code, out = cli(server_url, token, "submit", str(job_file))
     assert code == 0, out
     job_id = int(out.split()[1])
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not api.job(token, job_id)["hold_reason"]:
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.fence_trace import assert_one_at_a_time, read_trace, traced_command
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 
 def test_a_removed_nodes_job_waits_for_its_old_run_to_stop_before_running_again(
@@ -23,7 +23,7 @@ def test_a_removed_nodes_job_waits_for_its_old_run_to_stop_before_running_again(
     ).json()["id"]
     job = api.wait_for(token, job_id, ("running",))
     first_run, node = job["runs"][0]["run_id"], job["runs"][0]["nodes"][0]
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while 1 not in read_trace(trace).attempts:
         assert time.monotonic() < deadline, "the first attempt never started"
         time.sleep(0.05)

@@ -17,7 +17,7 @@ from silkroute.control import governance
 from silkroute.policy.vocabulary import DataClass
 from silkroute.store.audit import SqlAuditStore
 from silkroute.store.models import AuditRecordRow, JobRow, TransferRow
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 from tests.platform.test_governance_platform import VN_HEALTH, _wait_for_hold, count, post
 
 
@@ -99,7 +99,7 @@ def use_operator_policies(api: Api, text: str | None) -> None:
     loop = api.platform.loop
     loop.operator_policies = text
     loop.governance_changed()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while True:
         governance = loop.scheduler.governance
         operator = governance.operator if governance is not None else None
@@ -218,7 +218,7 @@ def test_two_jobs_each_under_the_threshold_together_over_it_the_second_is_held(
     # The count is in the store: a book rebuilt from it (as at a restart) holds the job too.
     before = api.platform.loop.scheduler
     api.platform.loop.request_rebuild()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while api.platform.loop.scheduler is before:
         assert time.monotonic() < deadline, "the loop never rebuilt its book"
         time.sleep(0.02)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from silkroute.store.models import DatasetRow, GrantRow, JobRow
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 VN_HEALTH = {
     "name": "vn-health",
@@ -224,7 +224,7 @@ def test_a_job_held_by_the_data_law_says_why_and_starts_once_the_tenant_holds_th
     assert {s["site"]: s["verdict"] for s in after["sites"]}["singapore"] == "allow"
 
 
-def _wait_for_hold(api: Api, token: str, job_id: int, timeout: float = 20.0) -> dict[str, Any]:
+def _wait_for_hold(api: Api, token: str, job_id: int, timeout: float = WAIT_S) -> dict[str, Any]:
     import time
 
     deadline = time.monotonic() + timeout

@@ -7,11 +7,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from silkroute.backends.base import BackendError, LaunchSpec, RunState, WorkerPlacement
 from silkroute.backends.local import LocalBackend
+from tests.platform.conftest import WAIT_S
 
 
 def spec(tmp_path: Path, run_id: str, command: str, workers: int = 1) -> LaunchSpec:
@@ -28,7 +30,7 @@ def spec(tmp_path: Path, run_id: str, command: str, workers: int = 1) -> LaunchS
     )
 
 
-def wait_state(backend: LocalBackend, run_id: str, timeout: float = 20.0) -> RunState:
+def wait_state(backend: LocalBackend, run_id: str, timeout: float = WAIT_S) -> RunState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = backend.poll([run_id])[run_id].state
@@ -36,6 +38,13 @@ def wait_state(backend: LocalBackend, run_id: str, timeout: float = 20.0) -> Run
             return state
         time.sleep(0.05)
     raise AssertionError(f"{run_id} did not end")
+
+
+def wait_ready(out: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while "ready" not in (out.read_text() if out.exists() else ""):
+        assert time.monotonic() < deadline, f"{out} never said ready"
+        time.sleep(0.05)
 
 
 def test_every_rank_gets_the_job_contract(tmp_path: Path) -> None:
@@ -107,19 +116,74 @@ def test_a_run_cut_short_before_its_ranks_started_starts_on_the_next_submit(tmp_
     workdir = launch.workdir
     for name in ("started-1", "exit-1", "lock-1"):
         (workdir / name).unlink()
-    assert LocalBackend(tmp_path / "state").poll(["r1"])["r1"].state is RunState.QUEUED
+    found = LocalBackend(tmp_path / "state").poll(["r1"])["r1"]
+    assert (found.state, found.submit_cut_short) == (RunState.QUEUED, True)
     LocalBackend(tmp_path / "state").submit(launch)
     assert wait_state(backend, "r1") is RunState.SUCCEEDED
+    assert not backend.poll(["r1"])["r1"].submit_cut_short
+
+
+def test_a_submit_finishing_a_cut_short_run_starts_it_where_the_run_was_recorded(
+    tmp_path: Path,
+) -> None:
+    # A restarted agent given another --work-dir names another folder: the rank must still
+    # start in the run's own, where its state is read, or it would look unstarted for ever.
+    backend = LocalBackend(tmp_path / "state")
+    launch = spec(tmp_path, "r1", "echo hi")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LocalBackend, "_spawn_if_never_started", die_before_rank(0))
+        with pytest.raises(KeyboardInterrupt):
+            backend.submit(launch)
+    restarted = LocalBackend(tmp_path / "state")
+    restarted.submit(dataclasses.replace(launch, workdir=tmp_path / "elsewhere" / "r1"))
+    assert wait_state(restarted, "r1") is RunState.SUCCEEDED
+    assert (launch.workdir / "stdout-0.log").read_text() == "hi\n"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def die_before_rank(dying: int) -> Any:
+    """`_spawn_if_never_started` as if the process died just before starting rank `dying`."""
+    real_spawn = LocalBackend._spawn_if_never_started
+
+    def spawn(self: LocalBackend, spec: LaunchSpec, rank: int) -> None:
+        if rank == dying:
+            raise KeyboardInterrupt("the process died here")
+        real_spawn(self, spec, rank)
+
+    return spawn
+
+
+def test_a_gang_whose_submit_was_cut_short_after_its_first_rank_says_so_while_that_rank_runs(
+    tmp_path: Path,
+) -> None:
+    # Killed between starting rank 0 and rank 1: the run looks RUNNING, yet rank 1 would
+    # never start unless the engine says the submit is unfinished (the agent submits again).
+    backend = LocalBackend(tmp_path / "state")
+    launch = spec(tmp_path, "r1", 'test "$SILKROUTE_RANK" = 1 || sleep 30', workers=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LocalBackend, "_spawn_if_never_started", die_before_rank(1))
+        with pytest.raises(KeyboardInterrupt):
+            backend.submit(launch)
+    restarted = LocalBackend(tmp_path / "state")
+    found = restarted.poll(["r1"])["r1"]
+    assert (found.state, found.submit_cut_short) == (RunState.RUNNING, True)
+    restarted.submit(launch)
+    deadline = time.monotonic() + WAIT_S
+    while not (launch.workdir / "exit-1").exists():
+        assert time.monotonic() < deadline, "rank 1 never ran"
+        time.sleep(0.05)
+    found = restarted.poll(["r1"])["r1"]
+    assert (found.state, found.submit_cut_short) == (RunState.RUNNING, False)
+    restarted.cancel("r1", grace_s=5)
+    assert (launch.workdir / "exit-1").read_text().strip() == "0"
+    assert not restarted.poll(["r1"])["r1"].submit_cut_short  # stopped: nothing to finish
 
 
 def test_cancel_from_a_restarted_instance_stops_the_whole_group(tmp_path: Path) -> None:
     marker = tmp_path / "term"
     command = f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
     LocalBackend(tmp_path / "state").submit(spec(tmp_path, "r1", command))
-    out = tmp_path / "runs" / "r1" / "stdout-0.log"
-    deadline = time.monotonic() + 20
-    while "ready" not in (out.read_text() if out.exists() else "") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_ready(tmp_path / "runs" / "r1" / "stdout-0.log")
     restarted = LocalBackend(tmp_path / "state")
     restarted.cancel("r1", grace_s=5)
     assert restarted.poll(["r1"])["r1"].state is RunState.CANCELLED
@@ -130,7 +194,7 @@ def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path
     command = "trap '' TERM; echo ready; while :; do sleep 0.05; done"
     backend = LocalBackend(tmp_path / "state")
     backend.submit(spec(tmp_path, "r1", command))
-    time.sleep(0.5)
+    wait_ready(tmp_path / "runs" / "r1" / "stdout-0.log")  # it ignores SIGTERM from here on
     started = time.monotonic()
     backend.cancel("r1", grace_s=0.5)
     assert time.monotonic() - started < 5
@@ -143,7 +207,7 @@ def test_a_missing_program_fails_with_127(tmp_path: Path) -> None:
     launch = dataclasses.replace(spec(tmp_path, "r1", ""), command=["/no/such/program"])
     backend.submit(launch)
     status = backend.poll(["r1"])["r1"]
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not status.state.terminal and time.monotonic() < deadline:
         time.sleep(0.05)
         status = backend.poll(["r1"])["r1"]

@@ -14,6 +14,7 @@ import pytest
 from silkroute.backends.base import BackendError, RunState
 from silkroute.backends.local import EXIT_NOT_STARTED, LocalBackend
 from silkroute.backends.sandbox import Sandbox, SandboxMode, make_sandbox, unusable_reason
+from tests.platform.conftest import WAIT_S
 from tests.platform.test_local_backend import spec, wait_state
 
 needs_bwrap = pytest.mark.skipif(
@@ -45,7 +46,7 @@ def sandboxed(tmp_path: Path, platform_dir: Path) -> LocalBackend:
 
 
 def wait_ready(path: Path) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while (
         "ready" not in (path.read_text() if path.exists() else "") and time.monotonic() < deadline
     ):
@@ -103,7 +104,7 @@ def test_what_a_sandboxed_job_leaves_running_ends_with_it(
     backend = sandboxed(tmp_path, platform_dir)
     backend.submit(launch)
     assert wait_state(backend, "r1") is RunState.SUCCEEDED
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while _locked(launch.workdir / "left.lock") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _locked(launch.workdir / "left.lock")
@@ -146,7 +147,7 @@ def test_a_sandbox_that_cannot_be_set_up_fails_the_run_instead_of_waiting(
     launch = spec(tmp_path, "r1", "echo never")
     backend.submit(launch)
     status = None
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         status = backend.poll(["r1"])["r1"]
         if status.state.terminal:

@@ -19,7 +19,7 @@ from silkroute.control.boot import init_admin, open_platform
 from silkroute.store.models import AuditRecordRow
 from tests.agent.test_agent_api import agent_token, assignments
 from tests.agent.test_inventory import SITE, beat, good, node, nodes_view, site, wait_assignment
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 from tests.platform.test_cli import cli
 
 H100_NODE = {"accelerator": "H100", "accelerators": 8, "cpu": 112, "memory_gib": 2048}
@@ -275,7 +275,7 @@ def test_nodes_added_are_declared_to_the_sites_engine_inventory(api: Api) -> Non
     assert (view[added]["state"], view[added]["engine_node"]) == ("active", "n2")
     job = api.submit(tenant, command="true", **two_nodes)
     assert job.status_code == 201, job.text
-    assert wait_assignment(api, token, engine, 20.0), "the added node took no work"
+    assert wait_assignment(api, token, engine, WAIT_S), "the added node took no work"
     placed = {worker for worker, _ in assignments(api, token)[0]["workers"]}
     assert placed == {f"{SITE}-a100-00000", added}
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from silkroute.api.app import create_app
 from silkroute.control.boot import open_platform
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 
 
 def tokens(api: Api, token: str) -> list[dict[str, Any]]:
@@ -82,12 +82,12 @@ def test_a_drained_node_finishes_its_running_job_and_starts_nothing_new(
     assert node_states(api, "singapore") == {"singapore-h100-00000": "drained"}
     # Room for it on the drained node (4 of 8 free), nowhere else: it waits.
     waiting = api.submit(token, command="true", accelerator_types=["H100"]).json()["id"]
-    time.sleep(0.5)
+    api.settle()
     assert api.job(token, waiting)["state"] == "pending"
     marker.touch()
     finished = api.wait_for(token, running, ("succeeded", "failed", "cancelled"))
     assert finished["state"] == "succeeded"
-    time.sleep(0.5)  # the node is empty now, and still drained
+    api.settle()  # the node is empty now, and still drained
     assert api.job(token, waiting)["state"] == "pending"
     assert api.job(token, waiting)["runs"] == []
     undrained = api.client.post("/v1/sites/singapore/undrain", headers=api.admin_headers())
@@ -125,7 +125,7 @@ def test_removing_a_node_requeues_its_running_job_which_runs_again_on_another(
     assert node_states(api, "jakarta")[first_node] == "removed"
     # The first run was stopped by its agent (SIGTERM: it exits 0) before the second began.
     exit_file = api.data_dir / "runs" / f"job{job_id}-a1" / "exit-0"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while not exit_file.exists():
         assert time.monotonic() < deadline, "the removed node's run was never stopped"
         time.sleep(0.1)
@@ -154,7 +154,7 @@ def test_drains_and_removals_survive_a_restart(api: Api, db_url: str | None) -> 
             assert set(node_states(restarted, "bangkok").values()) == {"removed"}
             waiting = restarted.submit(token, command="true", accelerator_types=["H100"])
             assert waiting.status_code == 201, waiting.text
-            time.sleep(0.5)
+            restarted.settle()
             job = restarted.job(token, waiting.json()["id"])
             assert job["state"] == "pending" and job["runs"] == []
     finally:
@@ -218,12 +218,12 @@ def test_removing_a_site_keeps_the_data_law_where_it_was(api: Api) -> None:
     held = api.submit(
         acme, command="true", datasets=["vn-health"], accelerator_types=["A800", "L40S"]
     ).json()["id"]
-    time.sleep(0.5)
+    api.settle()
     assert api.job(acme, held)["state"] == "pending"
     assert (
         api.client.post("/v1/sites/bangkok/remove", headers=api.admin_headers()).status_code == 200
     )
-    time.sleep(1.0)
+    api.settle(20)
     job = api.job(acme, held)
     assert job["state"] == "pending" and job["runs"] == [], job
     api.client.delete(f"/v1/jobs/{blocker}", headers=api.as_(acme))

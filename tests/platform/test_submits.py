@@ -4,13 +4,16 @@ its own outcome, and a refused one never fails the others."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 
+from silkroute.control import submits
 from silkroute.control.auth import Principal, Role
 from silkroute.control.errors import ServiceError
 from silkroute.control.submits import Accepted, prepare, store_batch
@@ -72,16 +75,26 @@ def writes_blocked(api: Api) -> Iterator[None]:
         connection.rollback()
 
 
-def test_submits_that_wait_together_share_one_commit(api: Api) -> None:
+def test_submits_that_wait_together_share_one_commit(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api.add_sites()
     api.tenant("t1")
     writer = api.platform.submits
     before = writer.batches
+    writing = threading.Event()
+
+    def store_batch_seen(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        return store_batch(*args, **kwargs)
+
+    monkeypatch.setattr(submits, "store_batch", store_batch_seen)
     with writes_blocked(api):
         futures = [writer.submit(prepare(STAFF, job("j0"), None))]
-        deadline = time.monotonic() + 10
-        while writer.waiting() and time.monotonic() < deadline:  # the writer took it, and
-            time.sleep(0.01)  # waits for the lock with it; the next 49 queue up meanwhile
+        # The writer has closed its first batch (j0 alone) and waits for the lock with it;
+        # the next 49 queue up meanwhile. (Its queue being empty was not enough: a writer
+        # slow to go on after taking j0 took some of the 49 into j0's batch too.)
+        assert writing.wait(60), "the writer never began its first batch"
         futures += [writer.submit(prepare(STAFF, job(f"j{n}"), None)) for n in range(1, 50)]
         time.sleep(0.3)
         assert not any(f.done() for f in futures)  # none answered before its commit

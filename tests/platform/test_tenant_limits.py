@@ -24,7 +24,7 @@ from silkroute.control.submits import prepare
 from silkroute.model.cluster import SiteSpec
 from silkroute.model.tenant import TenantSpec
 from silkroute.store.models import AuditRecordRow, JobRow
-from tests.platform.conftest import Api
+from tests.platform.conftest import WAIT_S, Api
 from tests.platform.test_cli import CliRefusal, cli
 
 LAB = {
@@ -374,7 +374,7 @@ def test_who_may_change_a_tenant(api: Api) -> None:
 
 
 def wait_for_hold(api: Api, token: str, job_id: int, reason: str) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while api.job(token, job_id)["hold_reason"] != reason:
         assert time.monotonic() < deadline, api.job(token, job_id)
         time.sleep(0.05)
@@ -399,7 +399,7 @@ def test_a_changed_quota_changes_what_the_next_pass_admits(api: Api) -> None:
     # The book the next pass schedules with carries the new weight and voucher grant.
     change = {"weight": 4, "voucher_accelerator_hours": 7, "pay_as_you_go": False}
     assert patch(api, "acme", change).status_code == 200
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while True:
         book = api.platform.loop.scheduler.book
         account = book.tenants.get("acme") if book is not None else None
