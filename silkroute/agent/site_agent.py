@@ -319,13 +319,13 @@ class SiteAgent:
                     observed[run_id] = status
         if time.monotonic() - self._last_scan >= self.orphan_scan_s:
             self._last_scan = time.monotonic()
+            # An assigned run that sits out this round (its submit was in flight when the
+            # round began, and may have finished since) is no orphan, whatever the engine
+            # says of it now.
             with self._lock:
-                busy = set(self._busy)
+                not_orphans = assigned | self._busy
             for status in self.backend.list_runs():
-                # An assigned run that sits out this round (its submit was in flight when the
-                # round began, and may have finished since) is no orphan, whatever the
-                # engine says of it now.
-                if status.run_id not in observed and status.run_id not in assigned | busy:
+                if status.run_id not in observed and status.run_id not in not_orphans:
                     observed[status.run_id] = status
         return observed
 
