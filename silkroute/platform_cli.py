@@ -422,6 +422,26 @@ def parse_quota(items: list[str]) -> dict[str, float]:
     return quota
 
 
+# Options `tenant create` and `tenant update` share.
+QuotaItems = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--quota",
+        help="Most accelerators in use at once: TYPE=N, repeated (e.g. --quota H100=8 "
+        "--quota '*=16'), or none; `update` replaces the whole quota",
+        show_default=False,
+    ),
+]
+PayAsYouGo = Annotated[
+    bool | None,
+    typer.Option(
+        "--pay-as-you-go/--vouchers-only",
+        help="Paid work beyond the vouchers (a new tenant's default), or only voucher-covered work",
+        show_default=False,
+    ),
+]
+
+
 @tenant_app.command("create")
 def tenant_create(
     name: str,
@@ -432,15 +452,17 @@ def tenant_create(
     ciio: Annotated[
         bool, typer.Option(help="A critical-information-infrastructure operator")
     ] = False,
+    quota: QuotaItems = None,
+    pay_as_you_go: PayAsYouGo = None,
     max_priority: MaxPriority = None,
     max_pending_jobs: MaxPending = None,
     max_running_jobs: MaxRunning = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
 ) -> None:
-    """Create a tenant and print its token (shown once). Unless given, its jobs may ask for
-    at most `normal` priority and have at most 10,000 jobs pending, with no cap on how many
-    run at once."""
+    """Create a tenant and print its token (shown once). Unless given, it has no quota, pays
+    for work beyond its vouchers, its jobs may ask for at most `normal` priority and have at
+    most 10,000 jobs pending, with no cap on how many run at once."""
     check_number("--voucher-hours", voucher_hours, least=0)
     check_number("--weight", weight, least=0, strict=True)
     body: dict[str, Any] = {
@@ -451,6 +473,10 @@ def tenant_create(
         "weight": weight,
         "ciio": ciio,
     }
+    if quota:
+        body["quota"] = parse_quota(quota)
+    if pay_as_you_go is not None:
+        body["pay_as_you_go"] = pay_as_you_go
     if max_priority is not None:  # absent: the server's default
         body["max_priority"] = parse_max_priority(max_priority)
     if max_pending_jobs is not None:
@@ -467,26 +493,12 @@ def tenant_update(
     weight: Annotated[
         float | None, typer.Option(help="Fair-share weight", show_default=False)
     ] = None,
-    quota: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Replaces the quota: TYPE=N, repeated (e.g. --quota H100=8 --quota '*=16'), "
-            "or none",
-            show_default=False,
-        ),
-    ] = None,
+    quota: QuotaItems = None,
     voucher_hours: Annotated[
         float | None,
         typer.Option(help="Free accelerator-hours granted, in all", show_default=False),
     ] = None,
-    pay_as_you_go: Annotated[
-        bool | None,
-        typer.Option(
-            "--pay-as-you-go/--vouchers-only",
-            help="Paid work beyond the vouchers, or only voucher-covered work",
-            show_default=False,
-        ),
-    ] = None,
+    pay_as_you_go: PayAsYouGo = None,
     budget: Budget = None,
     max_priority: MaxPriority = None,
     max_pending_jobs: MaxPending = None,

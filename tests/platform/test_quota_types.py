@@ -113,3 +113,18 @@ def test_the_cli_prints_the_refused_quota_key(api: Api, server_url: str) -> None
     assert 'quota["H1OO"]: unknown accelerator type; known: *, A10, A100' in out, out
     shown = api.client.get("/v1/tenants/acme", headers=api.admin_headers()).json()
     assert shown["quota"] == {}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_cli_creates_a_tenant_with_a_quota_and_vouchers_only(api: Api, server_url: str) -> None:
+    api.add_sites([CATALOGUE_SITE])
+    args = ("--country", "TH", "--quota", "A100=8", "--quota", "*=12", "--vouchers-only")
+    code, out = cli(server_url, api.admin, "tenant", "create", "chula", *args)
+    assert code == 0 and "chula created" in out, out
+    shown = api.client.get("/v1/tenants/chula", headers=api.admin_headers()).json()
+    assert shown["quota"] == {"A100": 8, "*": 12} and shown["pay_as_you_go"] is False, shown
+    code, out = cli(
+        server_url, api.admin, "tenant", "create", "typo", "--country", "TH", "--quota", "H1OO=8"
+    )
+    assert code == 2 and 'quota["H1OO"]: unknown accelerator type' in out, out
+    assert api.client.get("/v1/tenants/typo", headers=api.admin_headers()).status_code == 404
