@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 
 from silkroute.corpus.cli import corpus_app
 from silkroute.corpus.io.writers import iter_shard_docs
+from silkroute.corpus.pipeline import executor
 from silkroute.corpus.pipeline.executor import ProgressEvent
 from silkroute.corpus.progress import ProgressPrinter, format_event
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+SHIPPED = executor.SHIPPED_DATA  # the package's own corpus folder
 
 
 def flat(text: str) -> str:
@@ -76,6 +78,34 @@ def test_changed_input_starts_over(tmp_path: Path) -> None:
     result = CliRunner().invoke(corpus_app, ["run", str(path)])
     assert "the input files changed since the last run there: starting over" in flat(result.output)
     assert json.loads((tmp_path / "c" / "out" / "manifest.json").read_text())["documents"] == 11
+
+
+def test_changed_shipped_rules_start_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade that changes the data the stages ship with (here a threshold file) changes
+    the output as a changed config does: the rerun starts over and says why."""
+    shipped = tmp_path / "shipped"
+    shutil.copytree(SHIPPED / "thresholds", shipped / "thresholds")
+    monkeypatch.setattr(executor, "SHIPPED_DATA", shipped)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("a document long enough to keep")
+    path = tmp_path / "pipeline.yaml"
+    config = {
+        "input": {"paths": ["raw"]},
+        "output": {"dir": "out"},
+        "stages": [{"name": "normalize"}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    assert CliRunner().invoke(corpus_app, ["run", str(path)]).exit_code == 0
+    same = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert "already finished" in flat(same.output)
+    rules = shipped / "thresholds" / "default.yaml"
+    rules.write_text(rules.read_text() + "\n# a release changed this file\n")
+    again = CliRunner().invoke(corpus_app, ["run", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "silkroute's version or its shipped rules changed since the last run there" in flat(
+        again.output
+    )
 
 
 def test_other_workers_deal_the_files_into_other_shards_and_says_so(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import silkroute
 from silkroute.corpus.errors import CorpusError
 from silkroute.corpus.io.readers import list_input_files
 from silkroute.corpus.io.writers import shard_entry, write_manifest
@@ -64,16 +65,39 @@ def shard_files(config: PipelineConfig) -> list[list[Path]]:
     return [files[i::count] for i in range(count)]
 
 
+# The data the stages ship with (quality thresholds, language profiles and word lists): an
+# upgrade that changes them changes the output as a changed config does.
+SHIPPED_DATA = Path(__file__).resolve().parents[1]
+SHIPPED_SUFFIXES = (".yaml", ".json", ".txt")
+
+
+def shipped_data() -> list[list[str]]:
+    """[path under `corpus/`, sha256 of its bytes] for every data file the stages ship with,
+    and silkroute's version (the code)."""
+    files = sorted(
+        p
+        for p in SHIPPED_DATA.rglob("*")
+        if p.suffix in SHIPPED_SUFFIXES and p.is_file() and "__pycache__" not in p.parts
+    )
+    rows = [
+        [str(p.relative_to(SHIPPED_DATA)), hashlib.sha256(p.read_bytes()).hexdigest()]
+        for p in files
+    ]
+    return [["silkroute", silkroute.__version__], *rows]
+
+
 def run_fingerprint(config: PipelineConfig, shards: list[list[Path]]) -> dict[str, str]:
-    """What a run's output depends on, in three parts that a rerun compares: the config (less
-    how it is run), every input file's path, size and modification time, and how the files
-    are dealt into shards (which follows the number of workers)."""
+    """What a run's output depends on, in four parts that a rerun compares: the config (less
+    how it is run), every input file's path, size and modification time, how the files are
+    dealt into shards (which follows the number of workers), and silkroute's version with
+    the data its stages ship with."""
     how = {"workers", "strict", "report", "executor"}  # how it runs, not what it produces
     files = sorted(p for group in shards for p in group)
     parts = {
         "the config": config.model_dump(mode="json", exclude=how),
         "the input files": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
         "the sharding": [[str(p) for p in group] for group in shards],
+        "silkroute's version or its shipped rules": shipped_data(),
     }
     return {
         name: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
