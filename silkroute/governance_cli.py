@@ -1,4 +1,4 @@
-"""`silkroute dataset add|list|show|update`, `silkroute compliance add|list`,
+"""`silkroute dataset add|list|show|update|retire`, `silkroute compliance add|list`,
 `silkroute explain JOB`.
 
 Thin HTTP clients of the control plane (URL and token from `--url`/`--token` or
@@ -93,6 +93,14 @@ def dataset_update(
     got = _request(url, token, "PATCH", f"/v1/datasets/{name}", json={"sites": sites})
     where = ", ".join(f"{c['site']} ({'+'.join(c['recorded_by'])})" for c in got["copies"])
     out.print(f"dataset {got['name']}: copies at {where or 'no site'}")
+
+
+@dataset_app.command("retire")
+def dataset_retire(name: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Retire a dataset (its owner, staff; audited): no new job may read it, its record stays.
+    Refused while a job reading it has not ended (cancel those first)."""
+    got = _request(url, token, "DELETE", f"/v1/datasets/{name}")
+    out.print(f"dataset {got['name']} retired by {got['retired_by']}")
 
 
 @dataset_app.command("show")

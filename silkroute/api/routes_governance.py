@@ -22,9 +22,10 @@ def add_dataset(body: Object, platform: PlatformDep, who: Caller) -> dict[str, A
 
 @router.get("/v1/datasets", responses=ERRORS)
 def list_datasets(
-    platform: PlatformDep, who: Caller, owner: str | None = None
+    platform: PlatformDep, who: Caller, owner: str | None = None, include_retired: bool = False
 ) -> list[dict[str, Any]]:
-    return governance.datasets(platform, who, owner)
+    """Datasets you may see; retired ones only with `include_retired=true`."""
+    return governance.datasets(platform, who, owner, include_retired)
 
 
 @router.get("/v1/datasets/{name}", responses=ERRORS)
@@ -37,6 +38,13 @@ def update_dataset(name: str, body: Object, platform: PlatformDep, who: Caller) 
     """Replace `sites`, the sites this registration lists as holding a copy (its owner or
     staff; audited). Sites that declare the dataset themselves still count as copies."""
     return governance.update_dataset(platform, who, name, body)
+
+
+@router.delete("/v1/datasets/{name}", responses=ERRORS)
+def retire_dataset(name: str, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    """Retire the dataset (its owner or staff; audited): the record stays readable, new jobs
+    may not read it, its copies stop drawing work. 409 while a job reading it has not ended."""
+    return governance.retire_dataset(platform, who, name)
 
 
 @router.post("/v1/compliance", status_code=201, responses=ERRORS)

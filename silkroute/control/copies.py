@@ -11,6 +11,9 @@ book, the submit check's schedulers) and everything that shows copies (`GET /v1/
 
 Never an input of the data law: that goes by the dataset's origin and class and the site's
 country, wherever a copy sits (docs/governance.md, "Where data goes").
+
+A retired dataset has no copies here, by either record: no new job reads it, so its copies
+draw no work to their sites.
 """
 
 from __future__ import annotations
@@ -41,18 +44,27 @@ class Copy:
 
 
 def registered(session: Session, names: Iterable[str] | None = None) -> Copies:
-    """Dataset -> sites, as the registered datasets (`names`, default all) list them."""
-    query = select(DatasetRow.name, DatasetRow.sites)
+    """Dataset -> sites, as the registered datasets (`names`, default all) that are not
+    retired list them."""
+    query = select(DatasetRow.name, DatasetRow.sites).where(DatasetRow.retired_at.is_(None))
     if names is not None:
         query = query.where(DatasetRow.name.in_(sorted(set(names))))
     return {name: frozenset(sites) for name, sites in session.execute(query) if sites}
 
 
-def declared(specs: Iterable[SiteSpec]) -> Copies:
-    """Dataset -> sites, as the sites' declarations list them."""
+def retired(session: Session) -> frozenset[str]:
+    """The retired datasets' names: a site's declaration of one holds no copy either."""
+    query = select(DatasetRow.name).where(DatasetRow.retired_at.is_not(None))
+    return frozenset(session.scalars(query))
+
+
+def declared(specs: Iterable[SiteSpec], gone: frozenset[str] = frozenset()) -> Copies:
+    """Dataset -> sites, as the sites' declarations list them (less the `gone` datasets)."""
     out: dict[str, set[str]] = {}
     for spec in specs:
         for name in spec.datasets:
+            if name in gone:
+                continue
             out.setdefault(name, set()).add(spec.name)
     return {name: frozenset(sites) for name, sites in out.items()}
 
@@ -67,7 +79,7 @@ def stored_sites(session: Session) -> list[SiteSpec]:
 def copies_of(session: Session, names: Iterable[str]) -> dict[str, list[Copy]]:
     """Each named dataset's copies, by site name, each with the record(s) that say so."""
     wanted = list(dict.fromkeys(names))
-    by_site = declared(stored_sites(session))
+    by_site = declared(stored_sites(session), retired(session))
     by_dataset = registered(session, wanted)
     out = {}
     for name in wanted:
@@ -80,21 +92,29 @@ def copies_of(session: Session, names: Iterable[str]) -> dict[str, list[Copy]]:
     return out
 
 
-def with_copies(specs: Iterable[SiteSpec], copies: Mapping[str, Iterable[str]]) -> list[SiteSpec]:
-    """The sites as placement sees them: each one's `datasets` is what it declares, then the
-    registered datasets that list it among their copies (`copies`: dataset -> sites)."""
+def with_copies(
+    specs: Iterable[SiteSpec],
+    copies: Mapping[str, Iterable[str]],
+    gone: frozenset[str] = frozenset(),
+) -> list[SiteSpec]:
+    """The sites as placement sees them: each one's `datasets` is what it declares, less the
+    `gone` (retired) datasets, then the registered datasets that list it among their copies
+    (`copies`: dataset -> sites)."""
     at: dict[str, set[str]] = {}
     for name, sites in copies.items():
         for site in sites:
             at.setdefault(site, set()).add(name)
     out = []
     for spec in specs:
-        extra = sorted(at.get(spec.name, set()) - set(spec.datasets))
-        held = [*spec.datasets, *extra]
-        out.append(spec.model_copy(update={"datasets": held}) if extra else spec)
+        kept = [name for name in spec.datasets if name not in gone]
+        extra = sorted(at.get(spec.name, set()) - set(kept))
+        held = [*kept, *extra]
+        changed = bool(extra) or len(kept) != len(spec.datasets)
+        out.append(spec.model_copy(update={"datasets": held}) if changed else spec)
     return out
 
 
 def placement_sites(session: Session) -> list[SiteSpec]:
-    """Every stored site, its `datasets` holding every copy there (declared or registered)."""
-    return with_copies(stored_sites(session), registered(session))
+    """Every stored site, its `datasets` holding every copy there (declared or registered) of
+    a dataset not retired."""
+    return with_copies(stored_sites(session), registered(session), retired(session))

@@ -45,7 +45,14 @@ from silkroute.policy.loader import load_rules
 from silkroute.policy.operator import OperatorPolicies
 from silkroute.policy.vocabulary import JURISDICTIONS, DataClass
 from silkroute.store.audit import audited, record
-from silkroute.store.models import DatasetRow, GrantRow, SiteRow, TenantRow, TransferRow
+from silkroute.store.models import (
+    DatasetRow,
+    GrantRow,
+    JobRow,
+    SiteRow,
+    TenantRow,
+    TransferRow,
+)
 
 if TYPE_CHECKING:
     from silkroute.control.service import Platform
@@ -388,7 +395,11 @@ def add_dataset(session: Session, caller: Principal, body: Any) -> DatasetRow:
     for name in sorted(dataset.sites):
         if name not in known:
             raise invalid("sites", f"no site named {name!r}")
-    if session.get(DatasetRow, dataset.name) is not None:
+    existing = session.get(DatasetRow, dataset.name)
+    if existing is not None and existing.retired_at is not None:
+        # The audit log and past jobs name it: one name, one dataset, for ever.
+        raise conflict("retired", f"dataset {dataset.name} is retired; choose another name")
+    if existing is not None:
         raise conflict("exists", f"dataset {dataset.name} already exists")
     row = DatasetRow(
         name=dataset.name,
@@ -407,8 +418,12 @@ def add_dataset(session: Session, caller: Principal, body: Any) -> DatasetRow:
     return row
 
 
-def list_datasets(session: Session, caller: Principal, owner: str | None) -> list[DatasetRow]:
+def list_datasets(
+    session: Session, caller: Principal, owner: str | None, include_retired: bool = False
+) -> list[DatasetRow]:
     query = select(DatasetRow).order_by(DatasetRow.name)
+    if not include_retired:
+        query = query.where(DatasetRow.retired_at.is_(None))
     if owner is not None and "\x00" in owner:
         return []  # no name holds NUL (PostgreSQL text cannot even be asked about one)
     if not caller.staff:
@@ -496,15 +511,27 @@ def check_job_datasets(
     whose data may lawfully go to none of the sites it accepts (409, the refusals)."""
     if not spec.datasets:
         return None
-    owners = {
-        name: owner
-        for name, owner in session.execute(
-            select(DatasetRow.name, DatasetRow.owner).where(
-                DatasetRow.name.in_(sorted(set(spec.datasets)))
-            )
+    owners, retired = {}, set()
+    for name, owner, retired_at in session.execute(
+        select(DatasetRow.name, DatasetRow.owner, DatasetRow.retired_at).where(
+            DatasetRow.name.in_(sorted(set(spec.datasets)))
         )
-    }
+    ):
+        owners[name] = owner
+        if retired_at is not None:
+            retired.add(name)
     for i, name in enumerate(spec.datasets):
+        if owners.get(name) == spec.tenant and name in retired:
+            problem = FieldProblem.at(
+                ("datasets", i), f"dataset {name!r} is retired; no new job may read it"
+            )
+            raise DataRefused(
+                422,
+                "invalid",
+                message_of([problem]),
+                [problem],
+                {"tenant": spec.tenant, "datasets": list(spec.datasets), "refused": "retired"},
+            )
         if owners.get(name) != spec.tenant:
             problem = FieldProblem.at(
                 ("datasets", i), f"no dataset named {name!r} registered by tenant {spec.tenant}"
@@ -596,10 +623,11 @@ def operator_hold(
 # ----- platform operations (what the routes call) ------------------------------------------------
 def register_dataset(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:
     with audited(platform.store) as session:
-        dataset = dataset_of(add_dataset(session, caller, body))
+        row = add_dataset(session, caller, body)
+        dataset = dataset_of(row)
         detail = {"action": "dataset add", **dataset_json(dataset)}  # as registered
         record(session, "admin", actor_of(caller), f"dataset/{dataset.name}", detail)
-        out = dataset_views(session, [dataset])[0]
+        out = dataset_views(session, [row])[0]
     platform.loop.governance_changed()
     if dataset.sites:  # new copies: data locality changed for placement
         platform.sites = None
@@ -629,6 +657,8 @@ def update_dataset(platform: Platform, caller: Principal, name: str, body: Any) 
         _text(site, ("sites", i), 128)
     with audited(platform.store) as session:
         row = get_dataset(session, caller, name)
+        if row.retired_at is not None:
+            raise conflict("retired", f"dataset {name} is retired; its copies count nowhere")
         known = site_countries(session)
         for i, site in enumerate(sites):
             if site not in known:
@@ -644,35 +674,84 @@ def update_dataset(platform: Platform, caller: Principal, name: str, body: Any) 
             }
             record(session, "admin", actor_of(caller), f"dataset/{name}", detail)
             session.flush()
-        out = dataset_views(session, [dataset_of(row)])[0]
+        out = dataset_views(session, [row])[0]
     if changed:  # data locality changed for placement (never the data law)
         platform.sites = None
         platform.loop.request_rebuild()
     return out
 
 
-def dataset_views(session: Session, found: list[Dataset]) -> list[dict[str, Any]]:
+def dataset_views(session: Session, rows: list[DatasetRow]) -> list[dict[str, Any]]:
     """Datasets as the API shows them: `sites` are all the sites holding a copy, whichever
-    record says so, and `copies` says which (control/copies.py)."""
-    held = copies.copies_of(session, [d.name for d in found])
+    record says so, and `copies` says which (control/copies.py). A retired one shows the
+    sites its registration last listed and no copies (they count nowhere), and when and by
+    whom it was retired."""
+    held = copies.copies_of(session, [r.name for r in rows])
     out = []
-    for dataset in found:
-        view = dataset_json(dataset)
-        view["sites"] = [c.site for c in held[dataset.name]]
-        view["copies"] = [c.json() for c in held[dataset.name]]
+    for row in rows:
+        view = dataset_json(dataset_of(row))
+        if row.retired_at is None:
+            view["sites"] = [c.site for c in held[row.name]]
+        view["copies"] = [c.json() for c in held[row.name]]
+        view["retired_at"], view["retired_by"] = row.retired_at, row.retired_by
         out.append(view)
     return out
 
 
-def datasets(platform: Platform, caller: Principal, owner: str | None) -> list[dict[str, Any]]:
+def datasets(
+    platform: Platform, caller: Principal, owner: str | None, include_retired: bool = False
+) -> list[dict[str, Any]]:
     with platform.store.session() as session:
-        found = [dataset_of(r) for r in list_datasets(session, caller, owner)]
-        return dataset_views(session, found)
+        return dataset_views(session, list_datasets(session, caller, owner, include_retired))
 
 
 def dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
     with platform.store.session() as session:
-        return dataset_views(session, [dataset_of(get_dataset(session, caller, name))])[0]
+        return dataset_views(session, [get_dataset(session, caller, name)])[0]
+
+
+# A job in these states reads its datasets now or will: its data law decision was made on them.
+READING_STATES = ("pending", "starting", "running", "terminating")
+NAMED_JOBS = 5  # a refusal names at most this many of the jobs in the way
+
+
+def jobs_reading(session: Session, row: DatasetRow) -> list[JobRow]:
+    """The owner's jobs not yet ended that read the dataset (only its owner's may)."""
+    query = (
+        select(JobRow)
+        .where(JobRow.tenant == row.owner, JobRow.state.in_(READING_STATES))
+        .order_by(JobRow.id)
+    )
+    return [j for j in session.scalars(query) if row.name in (j.spec.get("datasets") or ())]
+
+
+def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
+    """Retire a registered dataset (its owner, admins and operators, as for PATCH; audited):
+    the row stays, since the audit log, past jobs and yearly counts name it, but no new job
+    may read it and its copies count nowhere for placement. Refused (409) while a job reading
+    it has not ended: its data law decision was made on the dataset; cancel it first."""
+    with audited(platform.store) as session:
+        row = get_dataset(session, caller, name)
+        if row.retired_at is not None:
+            raise conflict("retired", f"dataset {name} is retired already")
+        reading = jobs_reading(session, row)
+        if reading:
+            shown = ", ".join(f"{j.id} ({j.state})" for j in reading[:NAMED_JOBS])
+            more = f" and {len(reading) - NAMED_JOBS} more" if len(reading) > NAMED_JOBS else ""
+            raise conflict(
+                "in_use",
+                f"dataset {name} is read by jobs not yet ended: {shown}{more}; their data law "
+                "decision was made on it; cancel them (or let them end) first",
+            )
+        row.retired_at, row.retired_by = time.time(), actor_of(caller)
+        detail = {"action": "dataset retire", "dataset": name, "sites": list(row.sites)}
+        record(session, "admin", row.retired_by, f"dataset/{name}", detail)
+        session.flush()
+        out = dataset_views(session, [row])[0]
+    platform.loop.governance_changed()
+    platform.sites = None  # its copies no longer draw work (control/copies.py)
+    platform.loop.request_rebuild()
+    return out
 
 
 def record_grant(platform: Platform, caller: Principal, body: Any) -> dict[str, Any]:

@@ -264,13 +264,14 @@ def sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
     ).all()
     declared = sorted((name, created, _digest(spec)) for name, created, spec in sites)
     # Placement's view of a site holds the registered copies there too (control/copies.py).
-    held = copies.registered(session)
+    # A retired dataset's copies count nowhere, a site's declaration of it included.
+    held, gone = copies.registered(session), copies.retired(session)
     listed = tuple(sorted((name, tuple(sorted(at))) for name, at in held.items()))
-    key = (tuple(declared), tuple(sorted(r[0] for r in removed)), listed)
+    key = (tuple(declared), tuple(sorted(r[0] for r in removed)), listed, tuple(sorted(gone)))
     if cached is not None and cached.key == key:
         cached.checked_at = time.monotonic()
         return cached
-    specs = copies.with_copies(copies.stored_sites(session), held)
+    specs = copies.with_copies(copies.stored_sites(session), held, gone)
     types = set(catalogue().names())
     types.update(g.accelerator for s in specs for g in s.nodes if g.accelerator)
     snapshot = SitesSnapshot(

@@ -246,6 +246,10 @@ class DatasetRow(Base):
     licence: Mapped[str] = mapped_column(String(256), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[float] = mapped_column(Float)
+    # A retired dataset keeps its row (the audit log and yearly counts name it): no new job
+    # reads it and its copies no longer count for placement.
+    retired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class GrantRow(Base):
