@@ -50,19 +50,25 @@ def dataset_add(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None
 @dataset_app.command("list")
 def dataset_list(
     owner: Annotated[str | None, typer.Option(help="Only this tenant's (staff)")] = None,
+    include_retired: Annotated[
+        bool, typer.Option("--include-retired", help="Retired datasets too")
+    ] = False,
     as_json: AsJson = False,
     url: Url = DEFAULT_URL,
     token: Token = None,
 ) -> None:
-    """Datasets you may see (a tenant: its own)."""
-    rows = _request(url, token, "GET", "/v1/datasets", params={"owner": owner})
+    """Datasets you may see (a tenant: its own); retired ones with --include-retired."""
+    params: dict[str, Any] = {"owner": owner}
+    if include_retired:
+        params["include_retired"] = "true"
+    rows = _request(url, token, "GET", "/v1/datasets", params=params)
     if as_json:
         print_json(rows)
         return
     table = Table("name", "owner", "origin", "class", "subjects", "copies at", "size", "licence")
     for d in rows:
         table.add_row(
-            d["name"],
+            d["name"] + (" (retired)" if d.get("retired_at") is not None else ""),
             d["owner"],
             d["origin"],
             d["data_class"],

@@ -162,3 +162,7 @@ def test_the_cli_retires_a_dataset_in_one_line(api: Api, server_url: str) -> Non
     assert (code, out.strip()) == (0, "dataset sg-news retired by tenant:acme"), out
     code, out = cli(server_url, token, "dataset", "retire", "sg-news")
     assert code != 0 and "retired already" in out
+    code, out = cli(server_url, token, "dataset", "list")
+    assert code == 0 and "sg-news" not in out, out
+    code, out = cli(server_url, token, "dataset", "list", "--include-retired")
+    assert code == 0 and "sg-news (retired)" in out, out

@@ -44,6 +44,8 @@ def test_a_tenant_registers_a_dataset_and_sees_only_its_own(api: Api) -> None:
         "owner": "acme",
         "tags": ["health", "vi"],
         "copies": [{"site": "hanoi", "recorded_by": ["dataset"]}],
+        "retired_at": None,
+        "retired_by": None,
     }
     post(api, other, "/v1/datasets", {**VN_HEALTH, "name": "theirs", "data_class": "public"})
     mine = api.client.get("/v1/datasets", headers=api.as_(acme)).json()
