@@ -204,13 +204,16 @@ def _rank_script(spec: LaunchSpec, *, pin_nodes: bool = False) -> str:
         cases.append(f"  {shlex.quote(key)}) export {assigns} ;;")
     body = "\n".join(cases)
     task = '"$SLURMD_NODENAME:$SLURM_LOCALID"' if pin_nodes else '"$SLURM_PROCID"'
-    return f"""case {task} in
+    # The trap first: a rank that Slurm stops (another rank failed) before its trap is set
+    # dies by SIGTERM, and srun then reports the signal, not the failing rank's exit code
+    # (seen under load: 15 for a gang whose rank 1 exited 7).
+    return f"""stopped=
+trap 'stopped=1' TERM
+case {task} in
 {body}
   *) echo "silkroute: no rank for task {task} in a gang of {spec.world_size}" >&2; exit 70 ;;
 esac
 if [ -n "${{CUDA_VISIBLE_DEVICES:-}}" ]; then export {ENV_ACCELERATORS}="$CUDA_VISIBLE_DEVICES"; fi
-stopped=
-trap 'stopped=1' TERM
 /bin/bash -c {shlex.quote(shell_line(spec.command))} &
 child=$!
 while :; do
