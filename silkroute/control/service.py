@@ -203,17 +203,25 @@ def _check_quota_types(session: Session, quota: dict[str, float]) -> None:
     names = set(catalogue().names())
     unknown = [key for key in quota if key != "*" and key not in names]
     if not unknown:
-        return
-    known = names | {
+        return  # the sites are read only where the catalogue does not settle it
+    site_types = {
         kind
         for row in session.scalars(select(SiteRow))
         for kind in SiteSpec.model_validate(row.spec).accelerator_types()
     }
     for key in unknown:
-        if key not in known:
-            raise invalid(
-                ("quota", key), f"unknown accelerator type; known: *, {', '.join(sorted(known))}"
-            )
+        _refuse_unknown_type(key, ("quota", key), site_types, also=("*",))
+
+
+def _refuse_unknown_type(
+    kind: str, where: tuple[str, ...], site_types: set[str], also: tuple[str, ...] = ()
+) -> None:
+    """422 at `where` unless `kind` is a catalogue type or one of `site_types` (the types of
+    the nodes it may name); the answer lists what is known (`also` first, e.g. `*`)."""
+    known = set(catalogue().names()) | site_types
+    if kind not in known:
+        listed = ", ".join([*also, *sorted(known)])
+        raise invalid(where, f"unknown accelerator type; known: {listed}")
 
 
 def _settings(row: TenantRow) -> dict[str, Any]:
@@ -475,12 +483,7 @@ def _priced_type(site: SiteSpec, key: str) -> str:
     catalogue nor the site's nodes know is refused: a typo (`H1OO`), which left the real
     type's price as it was (or none: free), unsaid."""
     kind = catalogue().canonical(key)
-    known = set(catalogue().names()) | site.accelerator_types()
-    if kind not in known:
-        raise invalid(
-            ("price_per_accelerator_hour", key),
-            f"unknown accelerator type; known: {', '.join(sorted(known))}",
-        )
+    _refuse_unknown_type(kind, ("price_per_accelerator_hour", key), site.accelerator_types())
     return kind
 
 
