@@ -271,7 +271,8 @@ def sites_snapshot(platform: Platform, session: Session) -> SitesSnapshot:
     if cached is not None and cached.key == key:
         cached.checked_at = time.monotonic()
         return cached
-    specs = copies.with_copies(copies.stored_sites(session), held, gone)
+    stored = [SiteSpec.model_validate(spec) for _, _, spec in sorted(sites, key=lambda r: r[0])]
+    specs = copies.with_copies(stored, held, gone)  # the rows read above, not read again
     types = set(catalogue().names())
     types.update(g.accelerator for s in specs for g in s.nodes if g.accelerator)
     snapshot = SitesSnapshot(
