@@ -13,18 +13,20 @@ back end's final `scancel`, which Slurm records as CANCELLED (in squeue, the job
 log and sacct alike). A batch shell whose back end died before that final scancel ends by
 itself after `_HOLD_AFTER_CANCEL_S` with exit code 143.
 
-A failed gang's exit code is its first failing rank's own. A rank whose command fails
-(exits non-zero without having been sent SIGTERM) records `<rank> <code>` in the job's
-failure record, `<workdir>/.silkroute-failed-<job id>`, created exclusively (O_EXCL), so
-the first failure is kept and later ones are not. `--kill-on-bad-exit` then stops the other
-ranks with SIGTERM; what they exit with does not count: once `srun` returns, the batch shell
-exits with the recorded code (and says so on stderr), removes the record, and falls back to
-`srun`'s (the highest task code, 128 + s for a task ended by signal s) only where no rank
-recorded a failure (a rank's shell killed outright, e.g. by the OOM killer; a work dir the
-nodes do not share). A rank stopped so exits 0 when its command ended by the signal, so the
-fallback is the failing rank's code too, except for a rank that SIGTERM reaches during its
-shell's own start-up, before its trap is set: it dies by the signal, which only the record
-outweighs.
+A failed gang's exit code is its first failing rank's own, as on Ray and the local engine.
+A rank whose command exits non-zero without having been sent SIGTERM records `<rank> <code>`
+in the job's failure record, `<workdir>/.silkroute-failed-<job id>` (the work dir is on a
+file system the nodes share), created exclusively (`set -C`: O_EXCL), so the first failure's
+record stays. `--kill-on-bad-exit` then stops the other ranks with SIGTERM, and what they exit
+with does not count: once `srun` returns, the batch shell exits with the recorded code (and
+says so on stderr) and removes the record. That holds for a rank that SIGTERM reaches during
+its shell's own start-up, before its trap is set, which dies by the signal (143): no trap
+can close that window, the record does. Only where no rank recorded a failure (a rank's
+shell killed outright, e.g. by the OOM killer; a work dir the nodes do not share) is the
+code `srun`'s, the highest of its tasks' (128 + s for a task ended by signal s); a rank
+stopped by SIGTERM exits 0 where its command ended by the signal, so that the fallback is
+the failing rank's code too where every stopped rank had its trap. A cancel (above) and a
+fence (below) end the batch shell as they did, whatever was recorded.
 
 Engine-side fencing (`agent_lease`, where the agent's lease folder is on a file system the
 compute nodes share): a watcher in the batch shell reads the agent's lease
