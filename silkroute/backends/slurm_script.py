@@ -13,9 +13,20 @@ back end's final `scancel`, which Slurm records as CANCELLED (in squeue, the job
 log and sacct alike). A batch shell whose back end died before that final scancel ends by
 itself after `_HOLD_AFTER_CANCEL_S` with exit code 143.
 
-A rank that Slurm stops with SIGTERM because another rank failed (`--kill-on-bad-exit`)
-exits 0, not 143, so the job's exit code (Slurm keeps the highest of its tasks) is the
-failing rank's own.
+A failed gang's exit code is its first failing rank's own, as on Ray and the local engine.
+A rank whose command exits non-zero without having been sent SIGTERM records `<rank> <code>`
+in the job's failure record, `<workdir>/.silkroute-failed-<job id>` (the work dir is on a
+file system the nodes share), created exclusively (`set -C`: O_EXCL), so the first failure's
+record stays. `--kill-on-bad-exit` then stops the other ranks with SIGTERM, and what they exit
+with does not count: once `srun` returns, the batch shell exits with the recorded code (and
+says so on stderr) and removes the record. That holds for a rank that SIGTERM reaches during
+its shell's own start-up, before its trap is set, which dies by the signal (143): no trap
+can close that window, the record does. Only where no rank recorded a failure (a rank's
+shell killed outright, e.g. by the OOM killer; a work dir the nodes do not share) is the
+code `srun`'s, the highest of its tasks' (128 + s for a task ended by signal s); a rank
+stopped by SIGTERM exits 0 where its command ended by the signal, so that the fallback is
+the failing rank's code too where every stopped rank had its trap. A cancel (above) and a
+fence (below) end the batch shell as they did, whatever was recorded.
 
 Engine-side fencing (`agent_lease`, where the agent's lease folder is on a file system the
 compute nodes share): a watcher in the batch shell reads the agent's lease
@@ -121,6 +132,7 @@ def batch_script(
     rank = _rank_script(spec, pin_nodes=pin_nodes)
     watch = "" if agent_lease is None else _lease_watch(agent_lease)
     fenced = "" if agent_lease is None else _FENCED_END
+    failure_record = _failure_record(spec)
     return f"""#!/bin/bash
 {exports}
 mkdir -p {shlex.quote(str(spec.checkpoint_dir))}
@@ -128,6 +140,7 @@ rank_script={shlex.quote(rank)}
 cancelled=
 stop_mark=".silkroute-stopping-$SLURM_JOB_ID"
 fence_mark=".silkroute-fenced-$SLURM_JOB_ID"
+failure_record={failure_record}
 trap 'cancelled=1; : > "$stop_mark"; scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null' TERM
 srun --label --kill-on-bad-exit=1 --export=ALL /bin/bash -c "$rank_script" &
 srun_pid=$!
@@ -135,7 +148,7 @@ srun_pid=$!
   wait "$srun_pid"; rc=$?
   kill -0 "$srun_pid" 2>/dev/null || break
 done
-{fenced}if [ -n "$cancelled" ]; then
+{_FIRST_FAILURE}{fenced}if [ -n "$cancelled" ]; then
   sleep {_HOLD_AFTER_CANCEL_S} & hold=$!
   wait "$hold"
   kill "$hold" 2>/dev/null
@@ -183,6 +196,27 @@ watcher=$!
 """
 
 
+def _failure_record(spec: LaunchSpec) -> str:
+    """The job's failure record (shell text): in the work dir, which every node shares,
+    beside the batch shell's stop and fence marks; named per job, so a job reads no other's."""
+    return f'{shlex.quote(str(spec.workdir))}/".silkroute-failed-$SLURM_JOB_ID"'
+
+
+# Once the ranks are gone: the first failing rank's own code, where one recorded it (see the
+# module doc); never a failure where srun reports success.
+_FIRST_FAILURE = """first=$(cat "$failure_record" 2>/dev/null)
+rm -f "$failure_record"
+read -r failed_rank failed_code <<< "$first"
+case "$failed_code" in
+  ''|*[!0-9]*) ;;
+  *) if [ "$rc" -ne 0 ]; then
+       echo "silkroute: rank $failed_rank failed first, with exit code $failed_code" >&2
+       rc=$failed_code
+     fi ;;
+esac
+"""
+
+
 # Once the ranks are gone: a fenced job ends by FENCED_SIGNAL (see the module doc).
 _FENCED_END = f"""kill "$watcher" 2>/dev/null
 if [ -e "$fence_mark" ]; then trap - TERM; kill -{FENCED_SIGNAL} $$; fi
@@ -204,22 +238,27 @@ def _rank_script(spec: LaunchSpec, *, pin_nodes: bool = False) -> str:
         cases.append(f"  {shlex.quote(key)}) export {assigns} ;;")
     body = "\n".join(cases)
     task = '"$SLURMD_NODENAME:$SLURM_LOCALID"' if pin_nodes else '"$SLURM_PROCID"'
-    # The trap first: a rank that Slurm stops (another rank failed) before its trap is set
-    # dies by SIGTERM, and srun then reports the signal, not the failing rank's exit code
-    # (seen under load: 15 for a gang whose rank 1 exited 7).
+    # The trap first: it keeps the window in which SIGTERM kills the rank's shell to the
+    # shell's own start-up (where the failure record outweighs the signal, see the module
+    # doc). `set -C`: the record is created exclusively, the first failure's stays.
+    # The command runs in the foreground: bash runs the trap once it is gone, and `$?` is
+    # its own code (Slurm signals every process of a stopped task, the command's too). A
+    # `wait` on it in the background, cut short by the trap, said 143, and bash could lose
+    # the status of a child it reaped meanwhile.
     return f"""stopped=
 trap 'stopped=1' TERM
+record_failure() {{
+  (set -C; echo "$1 $2" > {_failure_record(spec)}) 2>/dev/null
+}}
 case {task} in
 {body}
-  *) echo "silkroute: no rank for task {task} in a gang of {spec.world_size}" >&2; exit 70 ;;
+  *) echo "silkroute: no rank for task {task} in a gang of {spec.world_size}" >&2
+     record_failure {task} 70; exit 70 ;;
 esac
 if [ -n "${{CUDA_VISIBLE_DEVICES:-}}" ]; then export {ENV_ACCELERATORS}="$CUDA_VISIBLE_DEVICES"; fi
-/bin/bash -c {shlex.quote(shell_line(spec.command))} &
-child=$!
-while :; do
-  wait "$child"; code=$?
-  kill -0 "$child" 2>/dev/null || break
-done
+/bin/bash -c {shlex.quote(shell_line(spec.command))}
+code=$?
 if [ -n "$stopped" ] && [ "$code" -gt 128 ]; then exit 0; fi
+if [ -z "$stopped" ] && [ "$code" -ne 0 ]; then record_failure "${ENV_RANK}" "$code"; fi
 exit "$code"
 """

@@ -125,6 +125,22 @@ def test_a_failing_rank_fails_the_gang_with_its_exit_code(engine: Engine) -> Non
     assert time.monotonic() - started < 50, "the healthy rank was not stopped with the gang"
 
 
+def test_a_gang_fails_with_the_failing_rank_s_code_not_the_code_another_exits_with_when_stopped(
+    engine: Engine,
+) -> None:
+    backend = engine.make()
+    spec = engine.spec(
+        'if [ "$SILKROUTE_RANK" = 1 ]; then '
+        "while [ ! -e ready-0 ]; do sleep 0.05; done; exit 2; fi; "
+        "trap 'exit 5' TERM; touch ready-0; while :; do sleep 0.2; done"
+    )
+    backend.submit(spec)
+    status = engine.wait(backend, spec.run_id, lambda s: s.state.terminal)
+
+    assert status.state is RunState.FAILED, status
+    assert status.exit_code == 2, status
+
+
 def test_a_new_backend_object_finds_running_runs_after_a_restart(engine: Engine) -> None:
     before = engine.make()
     spec = engine.spec(POLITE, workers=1)

@@ -99,3 +99,35 @@ def test_ray_runs_each_rank_on_the_node_its_placement_names(ray_engine: Engine) 
     assert all(
         len((spec.workdir / f"where-{r}").read_text().strip().split(",")) == 2 for r in range(2)
     )
+
+
+@pytest.mark.xdist_group("slurm")
+def test_slurm_fails_a_gang_with_its_failing_rank_s_code_when_another_dies_starting_up(
+    slurm_engine: Engine,
+) -> None:
+    """Rank 0's bash is held in its own start-up (`BASH_ENV`, read before the rank script's
+    first command, where its TERM trap is set) until Slurm stops it because rank 1 exited 7:
+    it dies by SIGTERM, and the gang must still fail with 7, not 143."""
+    backend = slurm_engine.make()
+    spec = slurm_engine.spec(
+        'if [ "$SILKROUTE_RANK" = 1 ]; then '
+        "while [ ! -e starting-0 ]; do sleep 0.05; done; exit 7; fi; "
+        ": > reached-0; sleep 60"
+    )
+    startup = spec.workdir / "slow-startup.sh"
+    startup.write_text(
+        'if [ "$SLURM_PROCID" = 0 ]; then : > starting-0; while :; do sleep 0.05; done; fi\n'
+    )
+    spec = replace(spec, env={"BASH_ENV": str(startup)})
+    started = time.monotonic()
+    backend.submit(spec)
+    status = slurm_engine.wait(backend, spec.run_id, lambda s: s.state.terminal)
+
+    assert (spec.workdir / "starting-0").exists()
+    assert not (spec.workdir / "reached-0").exists(), "rank 0 got past its start-up"
+    assert status.state is RunState.FAILED, status
+    assert status.exit_code == 7, status
+    assert time.monotonic() - started < 50, "rank 0 was not stopped with the gang"
+    stderr = (spec.workdir / f"stderr-{spec.run_id}.log").read_text()
+    assert "rank 1 failed first, with exit code 7" in stderr
+    assert not list(spec.workdir.glob(".silkroute-failed-*")), "the failure record was left"

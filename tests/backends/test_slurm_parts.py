@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -174,6 +176,50 @@ def test_a_task_beyond_the_gang_refuses_to_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 70
     assert "no rank for task 5" in done.stderr
+
+
+def _run_rank(spec: LaunchSpec, rank: int) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "SLURM_PROCID": str(rank), "SLURM_JOB_ID": "42"}
+    return subprocess.run(
+        ["bash", "-c", _rank_script(spec)], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_first_failing_rank_records_its_code_and_a_later_failure_does_not_replace_it(
+    tmp_path: Path,
+) -> None:
+    spec = replace(_spec(tmp_path), command="exit $((SILKROUTE_RANK + 6))")
+    assert _run_rank(spec, 1).returncode == 7
+    assert _run_rank(spec, 0).returncode == 6
+    assert (tmp_path / ".silkroute-failed-42").read_text() == "1 7\n"
+
+
+def test_a_rank_that_succeeds_records_nothing(tmp_path: Path) -> None:
+    assert _run_rank(replace(_spec(tmp_path), command="true"), 0).returncode == 0
+    assert not (tmp_path / ".silkroute-failed-42").exists()
+
+
+@pytest.mark.parametrize(
+    ("on_term", "want_code"),
+    [("", 0), ("trap 'exit 5' TERM; ", 5)],
+    ids=["a command ended by the signal exits 0", "a command exiting on its own keeps its code"],
+)
+def test_a_rank_stopped_by_sigterm_records_no_failure(
+    tmp_path: Path, on_term: str, want_code: int
+) -> None:
+    spec = replace(_spec(tmp_path), command=f"{on_term}touch up; while :; do sleep 0.05; done")
+    env = {"PATH": "/usr/bin:/bin", "SLURM_PROCID": "0", "SLURM_JOB_ID": "42"}
+    # Its own process group: Slurm signals every process of a stopped task, as killpg does.
+    rank = subprocess.Popen(
+        ["bash", "-c", _rank_script(spec)], env=env, cwd=tmp_path, start_new_session=True
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "up").exists():
+        assert time.monotonic() < deadline and rank.poll() is None, "the rank never started"
+        time.sleep(0.05)
+    os.killpg(rank.pid, signal.SIGTERM)
+    assert rank.wait(timeout=30) == want_code
+    assert not (tmp_path / ".silkroute-failed-42").exists()
 
 
 def test_an_unreachable_controller_is_an_error_not_a_lost_run(tmp_path: Path) -> None:
