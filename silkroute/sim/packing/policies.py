@@ -18,6 +18,7 @@ from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieSco
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 from silkroute.scheduler.policies.node_silk_r7 import SilkR7Scorer
 from silkroute.scheduler.policies.node_silk_r8 import SilkR8bScorer, SilkR8Scorer
+from silkroute.scheduler.policies.node_silk_r10 import SilkR10Scorer
 
 # name -> factory(target workload, seed). Ours last: it is the one to beat FGD.
 PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
@@ -44,12 +45,14 @@ PACKING_POLICIES: dict[str, Callable[[TargetWorkload, int], NodeScorer]] = {
     # The eighth round's names: `silk-r8` is `silk` now (kept so its tables reproduce).
     "silk-r8": lambda target, seed: SilkR8Scorer(target, order_seed=seed),
     "silk-r8b": lambda target, seed: SilkR8bScorer(target, order_seed=seed),
+    # The tenth round's candidate: the score counting memory before FGD's own.
+    "silk-r10": lambda target, seed: SilkR10Scorer(target, order_seed=seed),
     # FGD minimising the exact delta (ties by node index), for comparison.
     "fgd-exact": lambda target, seed: FgdExactScorer(target),
 }
 # Rules measured and not adopted, and `silk-r8` (today's `silk` under its candidate name):
 # registered so their tables reproduce, run only when named.
-CANDIDATES = frozenset({"silk-r5", "silk-r5t", "silk-r6", "silk-r8", "silk-r8b"})
+CANDIDATES = frozenset({"silk-r5", "silk-r5t", "silk-r6", "silk-r8", "silk-r8b", "silk-r10"})
 
 
 def packing_policy(name: str, target: TargetWorkload, seed: int) -> PlacementPolicy:
