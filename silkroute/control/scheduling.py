@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from silkroute.control.accounting import HOUR
 from silkroute.control.governance import operator_hold
 from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
@@ -110,12 +111,13 @@ class LiveScheduler:
             catalog = SiteCatalog.from_spec(ClusterSpec(sites=self.sites))
             # Graceful stops: a preempted or cancelled job keeps its nodes and devices in the
             # book until its site's agent reports the run gone (`stopped`), so nothing is
-            # placed on them while SIGTERM and the grace period run their course.
+            # placed on them while SIGTERM and the grace period run their course. Billed by
+            # the driver: a tenant's usage is what the ledger charged its ended runs (`billed`).
             self.book = SchedulerBook(
                 cluster,
                 self.scheduler.order,
                 catalog,
-                TenantBook(self.tenants),
+                TenantBook(self.tenants, billed_by_driver=True),
                 graceful_stop=True,
             )
 
@@ -280,11 +282,18 @@ class LiveScheduler:
 
     def run_gone(self, job_id: int, started_at: float | None, ended_at: float) -> None:
         """The job's run is gone (it ran from `started_at`, None: never, to `ended_at`): if
-        it was counted as stopping outside the book, its tenant is no longer charged for it,
-        and the service it gave since the book stopped counting it is added (no more, as the
-        ledger bills it: nothing past its end, nothing if it never ran)."""
+        it was counted as stopping outside the book, its tenant is no longer charged for what
+        it holds (its service comes with the ledger's charge, `billed`)."""
         if self.book is not None:
             self.book.tenants.release_stopping(job_id, started_at, ended_at)
+
+    def billed(self, tenant: str, accelerator_hours: float) -> None:
+        """A run of the tenant ended and the ledger charged it `accelerator_hours` (however
+        it ended: finished, stopped after its grace, fenced, written off): the book counts
+        the same service, so its voucher balance is the ledger's at every moment, not only
+        when it is next built from the store."""
+        if self.book is not None:
+            self.book.tenants.bill(tenant, accelerator_hours * HOUR)
 
     def _hold_stopping(self, job: Job, accelerator_type: str | None, since: float) -> None:
         cpu = job.demand.cpu_milli * job.workers
