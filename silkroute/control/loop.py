@@ -636,7 +636,7 @@ class ControlLoop:
         self._bill(session, run, job.tenant, ended_at)
         if job.current_run != run.run_id:
             return  # an older run ending; the job has moved on
-        self.scheduler.run_gone(job.id, run.started_at, ended_at)  # a fenced run: uncounted
+        self.scheduler.run_gone(job.id)  # a fenced run: uncounted
         if job.hold_reason in WAITING_ON_RUN:
             job.hold_reason = job.hold_message = None
         job.exit_code = status.exit_code
@@ -920,7 +920,7 @@ class ControlLoop:
             self._bill(session, run, job.tenant, now)
             if job.current_run != run.run_id:
                 continue
-            self.scheduler.run_gone(job.id, run.started_at, now)
+            self.scheduler.run_gone(job.id)
             if job.hold_reason in WAITING_ON_RUN:
                 job.hold_reason = job.hold_message = None
             if job.cancel_requested or run.stop_reason == "time-limit":

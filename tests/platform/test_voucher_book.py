@@ -51,10 +51,10 @@ TENANT = "incubatee"
 @pytest.fixture
 def driven(tmp_path: Path, db_url: str | None) -> Iterator[Api]:
     """A platform whose live loop makes a pass only when the test calls it, with no embedded
-    agents: the test reports for the engines. A remote agent silent for 1.3 s has its runs
-    written off (lease 0.2 s, grace 0.1 s, margin 1 s)."""
+    agents: the test reports for the engines. A remote agent silent for 2.1 s has its runs
+    written off (lease 1 s, grace 0.1 s, margin 1 s)."""
     platform = open_platform(
-        tmp_path / "data", db_url, grace_s=0.1, agent_timeout_s=0.2, budget_stops_running=True
+        tmp_path / "data", db_url, grace_s=0.1, agent_timeout_s=1.0, budget_stops_running=True
     )
     platform.loop.companions.clear()
     platform.loop.poll_s = 0.0  # reports, time limits and budgets looked at in every pass
@@ -346,3 +346,31 @@ def test_a_vouchers_only_tenant_whose_grace_period_spent_its_vouchers_is_not_adm
     job = driven.job(token, job_id)
     assert (job["state"], job["hold_reason"]) == ("pending", "voucher-exhausted"), job
     assert job["attempts"] == 1
+
+
+# ----- with a real agent and a real process ----------------------------------------------------
+def test_a_real_runs_wind_down_after_its_preemption_is_in_the_books_voucher_balance(
+    api: Api,
+) -> None:
+    """The embedded agent runs the job; SIGTERM makes it take a second to wind down (as a job
+    saving a checkpoint would), with its eight accelerators still held: the ledger bills that
+    second, and the book counts it the moment the loop takes the run's end in."""
+    api.add_sites([LAB])
+    token = api.tenant(TENANT, **VOUCHERS_ONLY)
+    urgent = api.tenant("urgent", max_priority="high")
+    # Its first attempt runs until stopped; the next one (after the urgent job) ends at once.
+    winds_down = (
+        '[ "$SILKROUTE_ATTEMPT" = 1 ] || exit 0; '
+        "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done"
+    )
+    job_id = api.submit(token, command=winds_down, **ONE_NODE).json()["id"]
+    api.wait_for(token, job_id, ("running",))
+    api.submit(urgent, name="urgent", priority="high", **BOTH_NODES)
+    api.wait_for(token, job_id, ("terminating",))
+    api.wait_for(token, job_id, ("succeeded",))
+    with api.platform.store.session() as session:
+        first = session.scalars(
+            select(LedgerRow).where(LedgerRow.job_id == job_id).order_by(LedgerRow.id)
+        ).first()
+        assert first is not None and first.accelerator_hours * HOUR >= 8 * 1.0  # its wind-down
+    assert_book_agrees_with_ledger(api, TENANT, 1.0, runs=2)
