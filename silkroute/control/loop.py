@@ -633,10 +633,10 @@ class ControlLoop:
             status.exit_code,
             ended_at,
         )
-        accounting.record_run_end(session, run, job.tenant, ended_at)
+        self._bill(session, run, job.tenant, ended_at)
         if job.current_run != run.run_id:
             return  # an older run ending; the job has moved on
-        self.scheduler.run_gone(job.id, run.started_at, ended_at)  # a fenced run: uncounted
+        self.scheduler.run_gone(job.id)  # a fenced run: uncounted
         if job.hold_reason in WAITING_ON_RUN:
             job.hold_reason = job.hold_message = None
         job.exit_code = status.exit_code
@@ -705,6 +705,12 @@ class ControlLoop:
         _transition(session, job, "failed", now, reason, message)
         job.ended_at = now
         job.message = message
+
+    def _bill(self, session: Session, run: RunRow, tenant: str, ended_at: float) -> None:
+        """Charge an ended run to the ledger, and the book the same accelerator-hours in the
+        same pass: one figure, so the vouchers the scheduler admits by are the ledger's."""
+        charged = accounting.record_run_end(session, run, tenant, ended_at)
+        self.scheduler.billed(tenant, charged.accelerator_hours)
 
     def _schedule(self, now: float) -> None:
         started = time.perf_counter()
@@ -911,10 +917,10 @@ class ControlLoop:
             assert job is not None
             run.state, run.outcome, run.ended_at = "ended", RunState.LOST.value, now
             run.engine_message = message
-            accounting.record_run_end(session, run, job.tenant, now)
+            self._bill(session, run, job.tenant, now)
             if job.current_run != run.run_id:
                 continue
-            self.scheduler.run_gone(job.id, run.started_at, now)
+            self.scheduler.run_gone(job.id)
             if job.hold_reason in WAITING_ON_RUN:
                 job.hold_reason = job.hold_message = None
             if job.cancel_requested or run.stop_reason == "time-limit":

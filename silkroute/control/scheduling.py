@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from silkroute.control.accounting import HOUR
 from silkroute.control.governance import operator_hold
 from silkroute.model.cluster import ClusterSpec, SiteSpec
 from silkroute.model.job import JobSpec
@@ -110,12 +111,13 @@ class LiveScheduler:
             catalog = SiteCatalog.from_spec(ClusterSpec(sites=self.sites))
             # Graceful stops: a preempted or cancelled job keeps its nodes and devices in the
             # book until its site's agent reports the run gone (`stopped`), so nothing is
-            # placed on them while SIGTERM and the grace period run their course.
+            # placed on them while SIGTERM and the grace period run their course. Billed by
+            # the driver: a tenant's usage is what the ledger charged its ended runs (`billed`).
             self.book = SchedulerBook(
                 cluster,
                 self.scheduler.order,
                 catalog,
-                TenantBook(self.tenants),
+                TenantBook(self.tenants, billed_by_driver=True),
                 graceful_stop=True,
             )
 
@@ -267,24 +269,30 @@ class LiveScheduler:
         job = self.jobs.get(job_id)
         self.ended(job_id, now, succeeded=False)
         if job is not None:
-            self._hold_stopping(job, accelerator_type, since=now)  # served until now: billed
+            self._hold_stopping(job, accelerator_type, since=now)
 
     def add_stopping_elsewhere(
         self, job_id: int, spec: JobSpec, accelerator_type: str | None, since: float
     ) -> None:
         """A job whose old run was stopping on nodes taken away (start-up): out of the book,
-        its run counted toward its tenant's cap and quota until `run_gone`. `since`: from
-        when its service is not counted yet (the run's creation: `run_gone` counts from its
-        start, if it started)."""
+        its run counted toward its tenant's cap and quota until `run_gone`. `since`: the
+        run's creation (its service is what the ledger charges when it ends: `billed`)."""
         self._hold_stopping(job_from_spec(spec, job_id), accelerator_type, since)
 
-    def run_gone(self, job_id: int, started_at: float | None, ended_at: float) -> None:
-        """The job's run is gone (it ran from `started_at`, None: never, to `ended_at`): if
-        it was counted as stopping outside the book, its tenant is no longer charged for it,
-        and the service it gave since the book stopped counting it is added (no more, as the
-        ledger bills it: nothing past its end, nothing if it never ran)."""
+    def run_gone(self, job_id: int) -> None:
+        """The job's run is gone: if it was counted as stopping outside the book, its tenant
+        is no longer charged for what it holds (its service comes with the ledger's charge,
+        `billed`)."""
         if self.book is not None:
-            self.book.tenants.release_stopping(job_id, started_at, ended_at)
+            self.book.tenants.release_stopping(job_id, None, None)
+
+    def billed(self, tenant: str, accelerator_hours: float) -> None:
+        """A run of the tenant ended and the ledger charged it `accelerator_hours` (however
+        it ended: finished, stopped after its grace, fenced, written off): the book counts
+        the same service, so its voucher balance is the ledger's at every moment, not only
+        when it is next built from the store."""
+        if self.book is not None:
+            self.book.tenants.bill(tenant, accelerator_hours * HOUR)
 
     def _hold_stopping(self, job: Job, accelerator_type: str | None, since: float) -> None:
         cpu = job.demand.cpu_milli * job.workers

@@ -544,9 +544,7 @@ class SchedulerBook:
                 continue
             alloc = self._allocation_of(job, placement, index)
             if alloc is None:  # its nodes are gone: what it ran is over
-                account = self.tenants.get(job.tenant)
-                account.consumed_gpu_s += job.add_run(now) * job.gpus
-                account.version += 1
+                self.tenants.count_service(job.tenant, job.add_run(now) * job.gpus)
                 job.start_time = job.running_type = None
                 requeued.append(job.id)
                 if job.phase is JobPhase.TERMINATING and job.end_time is not None:

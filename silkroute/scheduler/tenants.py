@@ -96,9 +96,19 @@ class StoppingRun:
 
 
 class TenantBook:
-    """Accounts are created on first sight with weight 1 and no limits."""
+    """Accounts are created on first sight with weight 1 and no limits.
 
-    def __init__(self, specs: list[TenantSpec] | None = None) -> None:
+    Each tenant's `consumed_gpu_s` (what its vouchers are drawn on) counts the service of its
+    ended runs. By default (the simulator) the book counts it by its own clock, from a run's
+    start to its stop as it sees them. `billed_by_driver`: the driver bills each run when it
+    ends (`bill`) and the book counts only that, so a tenant's voucher balance is the driver's
+    ledger's at every moment (only the driver learns when a run's engine really started and
+    ended, a grace period's end included)."""
+
+    def __init__(
+        self, specs: list[TenantSpec] | None = None, *, billed_by_driver: bool = False
+    ) -> None:
+        self.billed_by_driver = billed_by_driver
         self._accounts: dict[str, TenantAccount] = {}
         self._stopping: dict[int, StoppingRun] = {}
         for spec in specs or []:
@@ -137,6 +147,21 @@ class TenantBook:
             account.gpus_in_use[accel_type] = 0.0 if abs(left) < 1e-9 else left
         account.cpu_milli_in_use -= cpu_milli
         account.jobs_holding -= 1
+        account.version += 1
+        self.count_service(name, gpu_s)
+
+    def count_service(self, name: str, gpu_s: float) -> None:
+        """Service a run gave by the book's own clock (it stopped, or left with its nodes):
+        counted unless the driver bills runs itself."""
+        if not self.billed_by_driver:
+            account = self.get(name)
+            account.consumed_gpu_s += gpu_s
+            account.version += 1
+
+    def bill(self, name: str, gpu_s: float) -> None:
+        """A run of the tenant ended and its driver billed it `gpu_s` accelerator-seconds
+        (for a book `billed_by_driver`: the one figure its ledger charged)."""
+        account = self.get(name)
         account.consumed_gpu_s += gpu_s
         account.version += 1
 
@@ -165,15 +190,15 @@ class TenantBook:
         self, job_id: int, started_at: float | None, ended_at: float | None
     ) -> StoppingRun | None:
         """The job's old run is gone: it ran from `started_at` to `ended_at` (None: it never
-        ran, or nothing is known), of which the service from the hold's `since` is added.
-        Returns the hold, None if there was none."""
+        ran, or nothing is known), of which the service from the hold's `since` is counted
+        (`count_service`). Returns the hold, None if there was none."""
         run = self._stopping.pop(job_id, None)
         if run is None:
             return None
         self._count_stopping(run, -1)
         if started_at is not None and ended_at is not None:
             served = max(0.0, ended_at - max(run.since, started_at))
-            self.get(run.tenant).consumed_gpu_s += served * run.gpus
+            self.count_service(run.tenant, served * run.gpus)
         return run
 
     def stopping_runs(self) -> list[StoppingRun]:
