@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from silkroute.control.errors import (
     not_found,
     problems_of,
 )
+from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, Grant, TenantCompliance
 from silkroute.policy.engine import RuleBook
@@ -696,6 +697,34 @@ def dataset_views(session: Session, rows: list[DatasetRow]) -> list[dict[str, An
         view["retired_at"], view["retired_by"] = row.retired_at, row.retired_by
         out.append(view)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCopies:
+    """What a site view shows of the data at each site (`GET /v1/sites`)."""
+
+    held: dict[str, list[copies.Held]]  # site -> its copies the caller may see
+    hidden: frozenset[str]  # names to leave out of a declaration shown to the caller
+
+
+def site_copies(session: Session, caller: Principal, specs: Sequence[SiteSpec]) -> SiteCopies:
+    """Each site's copies from the one reader (control/copies.py), as the caller may see them.
+    Staff see every copy (a declared name nobody registered included). A tenant sees only
+    copies of its own registered datasets, as `GET /v1/datasets` shows it only those, and a
+    site's declaration shown to it leaves out names another tenant registered: the site view
+    tells no tenant another's dataset names."""
+    held = copies.held_at(session, specs)
+    if caller.staff:
+        return SiteCopies(held, frozenset())
+    named = {n for spec in specs for n in spec.datasets}
+    named.update(h.dataset for at in held.values() for h in at)
+    query = select(DatasetRow.name, DatasetRow.owner).where(DatasetRow.name.in_(sorted(named)))
+    owners = {name: owner for name, owner in session.execute(query)}
+    mine = {name for name, owner in owners.items() if owner == caller.tenant}
+    return SiteCopies(
+        {site: [h for h in at if h.dataset in mine] for site, at in held.items()},
+        frozenset(owners.keys() - mine),
+    )
 
 
 def datasets(
