@@ -399,7 +399,9 @@ def add_dataset(session: Session, caller: Principal, body: Any) -> DatasetRow:
     existing = session.get(DatasetRow, dataset.name)
     if existing is not None and existing.retired_at is not None:
         # The audit log and past jobs name it: one name, one dataset, for ever.
-        raise conflict("retired", f"dataset {dataset.name} is retired; choose another name")
+        mine = caller.staff or existing.owner == caller.tenant
+        again = f"restore it (POST /v1/datasets/{dataset.name}/restore) or " if mine else ""
+        raise conflict("retired", f"dataset {dataset.name} is retired; {again}choose another name")
     if existing is not None:
         raise conflict("exists", f"dataset {dataset.name} already exists")
     row = DatasetRow(
@@ -779,6 +781,33 @@ def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str
         out = dataset_views(session, [row])[0]
     platform.loop.governance_changed()
     platform.sites = None  # its copies no longer draw work (control/copies.py)
+    platform.loop.request_rebuild()
+    return out
+
+
+def restore_dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
+    """Bring a retired dataset back (whoever may retire it; audited): new jobs may read it
+    again and its copies, by either record, count for placement again. Its registration is
+    as it was retired (the same origin, class and listed sites), so the data law decides as
+    before. Refused (409) where it is not retired; another tenant's answers 404 as a missing
+    one does."""
+    with audited(platform.store) as session:
+        row = get_dataset(session, caller, name)
+        if row.retired_at is None:
+            raise conflict("not_retired", f"dataset {name} is not retired; nothing to restore")
+        detail = {
+            "action": "dataset restore",
+            "dataset": name,
+            "sites": list(row.sites),
+            "retired_at": row.retired_at,
+            "retired_by": row.retired_by,
+        }
+        row.retired_at = row.retired_by = None
+        record(session, "admin", actor_of(caller), f"dataset/{name}", detail)
+        session.flush()
+        out = dataset_views(session, [row])[0]
+    platform.loop.governance_changed()
+    platform.sites = None  # its copies draw work again (control/copies.py)
     platform.loop.request_rebuild()
     return out
 
