@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
 from silkroute.control import copies
@@ -49,6 +49,7 @@ from silkroute.store.audit import audited, record
 from silkroute.store.models import (
     DatasetRow,
     GrantRow,
+    JobDatasetRow,
     JobRow,
     SiteRow,
     TenantRow,
@@ -746,14 +747,35 @@ READING_STATES = ("pending", "starting", "running", "terminating")
 NAMED_JOBS = 5  # a refusal names at most this many of the jobs in the way
 
 
-def jobs_reading(session: Session, row: DatasetRow) -> list[JobRow]:
-    """The owner's jobs not yet ended that read the dataset (only its owner's may)."""
-    query = (
-        select(JobRow)
-        .where(JobRow.tenant == row.owner, JobRow.state.in_(READING_STATES))
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """The owner's jobs not yet ended that read a dataset: the first `NAMED_JOBS` of them
+    (id, state) by id, and how many there are."""
+
+    first: list[tuple[int, str]]
+    count: int
+
+
+def readers_query(dataset: str, owner: str) -> Executable:
+    return (
+        select(JobRow.id, JobRow.state, func.count().over())
+        .join(JobDatasetRow, JobDatasetRow.job_id == JobRow.id)
+        .where(
+            JobDatasetRow.dataset == dataset,
+            JobRow.tenant == owner,
+            JobRow.state.in_(READING_STATES),
+        )
         .order_by(JobRow.id)
+        .limit(NAMED_JOBS)
     )
-    return [j for j in session.scalars(query) if row.name in (j.spec.get("datasets") or ())]
+
+
+def jobs_reading(session: Session, row: DatasetRow) -> Readers:
+    """One query, by index: the dataset's entries in `job_datasets` (written with each job)
+    joined to their jobs, kept where the job is its owner's (only its owner's may read it)
+    and not yet ended; the count comes with the first rows (a window over the whole match)."""
+    found = session.execute(readers_query(row.name, row.owner)).all()
+    return Readers([(job, state) for job, state, _ in found], found[0][2] if found else 0)
 
 
 def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
@@ -766,9 +788,10 @@ def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str
         if row.retired_at is not None:
             raise conflict("retired", f"dataset {name} is retired already")
         reading = jobs_reading(session, row)
-        if reading:
-            shown = ", ".join(f"{j.id} ({j.state})" for j in reading[:NAMED_JOBS])
-            more = f" and {len(reading) - NAMED_JOBS} more" if len(reading) > NAMED_JOBS else ""
+        if reading.count:
+            shown = ", ".join(f"{job} ({state})" for job, state in reading.first)
+            extra = reading.count - len(reading.first)
+            more = f" and {extra} more" if extra else ""
             raise conflict(
                 "in_use",
                 f"dataset {name} is read by jobs not yet ended: {shown}{more}; their data law "
