@@ -11,6 +11,7 @@ from benchmarks import (
     gavel_bench,
     packing_bench,
     policy_bench,
+    retire_check_bench,
     scheduler_bench,
 )
 
@@ -21,6 +22,7 @@ BENCHMARKS = [
     ("ASEAN corpus pipeline", corpus_bench.main),
     ("data governance cost", policy_bench.main),
     ("audit log appends and checkpoints", audit_bench.main),
+    ("dataset retire's in-use check", retire_check_bench.main),
     ("control plane API", api_bench.main),
 ]
 

@@ -93,6 +93,9 @@ class Client:
     def sites(self) -> Any:
         return self.request("GET", "/v1/sites")
 
+    def site(self, name: str) -> Any:
+        return self.request("GET", f"/v1/sites/{name}")
+
     def update_site(self, name: str, changes: dict[str, Any]) -> Any:
         """Change a site's operator, prices, latencies or datasets (`PATCH /v1/sites/{name}`:
         prices and latencies merge by key, a None value removes one; datasets are replaced)."""

@@ -1,4 +1,4 @@
-"""`silkroute dataset add|list|show|update|retire`, `silkroute compliance add|list`,
+"""`silkroute dataset add|list|show|update|retire|restore`, `silkroute compliance add|list`,
 `silkroute explain JOB`.
 
 Thin HTTP clients of the control plane (URL and token from `--url`/`--token` or
@@ -104,9 +104,19 @@ def dataset_update(
 @dataset_app.command("retire")
 def dataset_retire(name: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Retire a dataset (its owner, staff; audited): no new job may read it, its record stays.
-    Refused while a job reading it has not ended (cancel those first)."""
+    Refused while a job reading it has not ended (cancel those first). `dataset restore`
+    brings it back."""
     got = _request(url, token, "DELETE", f"/v1/datasets/{name}")
     out.print(f"dataset {got['name']} retired by {got['retired_by']}")
+
+
+@dataset_app.command("restore")
+def dataset_restore(name: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Bring a retired dataset back (its owner, staff; audited): new jobs may read it again
+    and its copies count for placement again. Refused where it is not retired."""
+    got = _request(url, token, "POST", f"/v1/datasets/{name}/restore")
+    where = ", ".join(f"{c['site']} ({'+'.join(c['recorded_by'])})" for c in got["copies"])
+    out.print(f"dataset {got['name']} restored; copies at {where or 'no site'}")
 
 
 @dataset_app.command("show")

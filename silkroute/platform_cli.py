@@ -220,12 +220,14 @@ def site_add(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
 
 @site_app.command("list")
 def site_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False) -> None:
-    """The registered sites and their accelerators."""
+    """The registered sites, their accelerators, and the datasets with a copy there (each
+    with the record saying so: the site's declaration and/or the dataset's registration; a
+    tenant sees only its own datasets)."""
     sites = call(url, token, "sites")
     if as_json:
         print_json(sites)
         return
-    table = Table("site", "country", "accelerators", "price / accelerator-hour")
+    table = Table("site", "country", "accelerators", "price / accelerator-hour", "datasets")
     for site in sites:
         nodes = site["spec"]["nodes"]
         kinds = ", ".join(
@@ -233,8 +235,16 @@ def site_list(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = Fal
             for n in nodes
             if n["accelerator"]
         )
-        table.add_row(site["name"], site["country"], kinds or "CPU", _pairs(site, "price"))
+        table.add_row(
+            site["name"], site["country"], kinds or "CPU", _pairs(site, "price"), held_at(site)
+        )
     out.print(table)
+
+
+def held_at(site: dict[str, Any]) -> str:
+    """A site view's copies in one line: `sg-news (site+dataset), sg-web (dataset)`."""
+    held = (f"{c['dataset']} ({'+'.join(c['recorded_by'])})" for c in site["copies"])
+    return ", ".join(held) or "-"
 
 
 def _pairs(site: dict[str, Any], what: str) -> str:

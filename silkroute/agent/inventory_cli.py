@@ -15,6 +15,7 @@ from silkroute.platform_cli import (
     Url,
     call,
     fail,
+    held_at,
     out,
     print_json,
     when,
@@ -45,8 +46,9 @@ def agents(url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False)
 def site_show(
     site: SiteName, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False
 ) -> None:
-    """One site: its nodes as declared, the engine node paired with each, and whether it
-    takes work (drained by an operator or by its engine, capped accelerators)."""
+    """One site: the datasets with a copy there (as `site list`), its nodes as declared, the
+    engine node paired with each, and whether it takes work (drained by an operator or by its
+    engine, capped accelerators)."""
     sites = {s["name"]: s for s in call(url, token, "sites")}
     if site not in sites:
         raise fail(f"site: no site {site!r}")
@@ -62,6 +64,7 @@ def site_show(
         f"a remote {agent['backend'] or '?'} agent, {agent['state']}"
     )  # fmt: skip
     out.print(f"site {site} ({spec['country']}, {spec.get('operator', '')}): served by {served}")
+    out.print(f"datasets: {held_at(sites[site])}")
     table = Table("node", "declared", "engine node", "state", "engine says")
     for n in nodes:
         kind = f"{n['accelerators']} x {n['accelerator']}" if n["accelerator"] else "CPU"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from silkroute.api import schemas
 from silkroute.control import limits
-from silkroute.control.service import JobDetail, NodeView, UsageReport
+from silkroute.control.service import JobDetail, NodeView, SiteView, UsageReport
 from silkroute.control.submits import Accepted
-from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
-from silkroute.store.models import JobRow, SiteRow, TenantRow, TokenRow
+from silkroute.store.models import JobRow, TenantRow, TokenRow
 
 
 def tenant_out(row: TenantRow) -> schemas.TenantOut:
@@ -45,9 +44,13 @@ def node_out(view: NodeView) -> schemas.NodeOut:
     )
 
 
-def site_out(row: SiteRow) -> schemas.SiteOut:
+def site_out(view: SiteView) -> schemas.SiteOut:
     return schemas.SiteOut(
-        name=row.name, country=row.country, spec=SiteSpec.model_validate(row.spec)
+        name=view.name,
+        country=view.country,
+        spec=view.spec,
+        datasets=[h.dataset for h in view.copies],
+        copies=[schemas.SiteCopyOut.model_validate(h.json()) for h in view.copies],
     )
 
 

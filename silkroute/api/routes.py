@@ -123,12 +123,21 @@ def revoke_token(token_id: int, platform: PlatformDep, who: Caller) -> schemas.T
 # ----- sites -----------------------------------------------------------------------------------
 @router.post("/v1/sites", status_code=201, response_model=schemas.SiteOut, responses=ERRORS)
 def add_site(body: SiteSpec, platform: PlatformDep, who: Caller) -> schemas.SiteOut:
-    return convert.site_out(service.add_site(platform, who, body))
+    row = service.add_site(platform, who, body)
+    return convert.site_out(service.get_site(platform, who, row.name))
 
 
 @router.get("/v1/sites", response_model=list[schemas.SiteOut], responses=ERRORS)
 def list_sites(platform: PlatformDep, who: Caller) -> list[schemas.SiteOut]:
-    return [convert.site_out(r) for r in service.list_sites(platform, who)]
+    """Every site: its declaration, and the datasets with a copy there whichever record
+    says so (`copies`: the site's declaration and/or a dataset's registration)."""
+    return [convert.site_out(v) for v in service.list_sites(platform, who)]
+
+
+@router.get("/v1/sites/{site}", response_model=schemas.SiteOut, responses=ERRORS)
+def get_site(site: str, platform: PlatformDep, who: Caller) -> schemas.SiteOut:
+    """One site, as the list shows it."""
+    return convert.site_out(service.get_site(platform, who, site))
 
 
 @router.patch("/v1/sites/{site}", response_model=schemas.SiteOut, responses=ERRORS)
@@ -140,7 +149,8 @@ def update_site(
     Name, country and nodes are not changed here. Audited; the next scheduling pass and
     the submit check use the new values, running jobs stay where they are."""
     changes = body.model_dump(exclude_unset=True)
-    return convert.site_out(service.update_site(platform, who, site, changes))
+    row = service.update_site(platform, who, site, changes)
+    return convert.site_out(service.get_site(platform, who, row.name))
 
 
 # ----- nodes -----------------------------------------------------------------------------------

@@ -43,8 +43,16 @@ def update_dataset(name: str, body: Object, platform: PlatformDep, who: Caller) 
 @router.delete("/v1/datasets/{name}", responses=ERRORS)
 def retire_dataset(name: str, platform: PlatformDep, who: Caller) -> dict[str, Any]:
     """Retire the dataset (its owner or staff; audited): the record stays readable, new jobs
-    may not read it, its copies stop drawing work. 409 while a job reading it has not ended."""
+    may not read it, its copies stop drawing work. 409 while a job reading it has not ended.
+    `POST /v1/datasets/{name}/restore` brings it back."""
     return governance.retire_dataset(platform, who, name)
+
+
+@router.post("/v1/datasets/{name}/restore", responses=ERRORS)
+def restore_dataset(name: str, platform: PlatformDep, who: Caller) -> dict[str, Any]:
+    """Bring a retired dataset back (its owner or staff; audited): new jobs may read it
+    again, its copies draw work again. 409 where it is not retired."""
+    return governance.restore_dataset(platform, who, name)
 
 
 @router.post("/v1/compliance", status_code=201, responses=ERRORS)

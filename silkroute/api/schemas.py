@@ -263,10 +263,30 @@ class SiteUpdate(NumbersNotBooleans):
         return data
 
 
+class SiteCopyOut(BaseModel):
+    dataset: str
+    recorded_by: list[Literal["site", "dataset"]] = Field(
+        description="Which record says the copy is here: the site's own declaration "
+        "(`spec.datasets`) and/or the dataset's registration (its `sites`)"
+    )
+
+
 class SiteOut(BaseModel):
     name: str
     country: str
-    spec: SiteSpec
+    spec: SiteSpec = Field(
+        description="The site's declaration as stored (`datasets`: what the site itself "
+        "declares; a tenant is not shown names of datasets another tenant registered)"
+    )
+    datasets: list[str] = Field(
+        default_factory=list,
+        description="Every dataset with a copy here, whichever record says so (retired ones "
+        "never; a tenant sees only its own registered datasets), as `GET /v1/datasets` "
+        "shows each dataset's `sites`",
+    )
+    copies: list[SiteCopyOut] = Field(
+        default_factory=list, description="The same copies, each with the record(s) saying so"
+    )
 
 
 class JobOut(BaseModel):

@@ -7,7 +7,7 @@ holds, a dataset's owner where it put copies. So a copy sits at a site when eith
 says so (as HDFS answers "where are the blocks" from every datanode's report), and each copy
 keeps which record(s) said so. Everything that places work by data locality (the live loop's
 book, the submit check's schedulers) and everything that shows copies (`GET /v1/datasets`,
-`explain`) reads them from here.
+`GET /v1/sites`, `explain`) reads them from here.
 
 Never an input of the data law: that goes by the dataset's origin and class and the site's
 country, wherever a copy sits (docs/governance.md, "Where data goes").
@@ -18,7 +18,7 @@ draw no work to their sites.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -76,19 +76,50 @@ def stored_sites(session: Session) -> list[SiteSpec]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A copy as a site's view shows it: the dataset, and the record(s) that say so."""
+
+    dataset: str
+    recorded_by: tuple[str, ...]  # SITE and/or DATASET, in that order
+
+    def json(self) -> dict[str, object]:
+        return {"dataset": self.dataset, "recorded_by": list(self.recorded_by)}
+
+
+def recorded(by_site: Copies, by_dataset: Copies) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Dataset -> site -> the record(s) saying a copy is there (both sorted by name): the one
+    join of the two records that every view of the copies reads."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name in sorted(by_site.keys() | by_dataset.keys()):
+        at_sites, listed = by_site.get(name, frozenset()), by_dataset.get(name, frozenset())
+        records = ((SITE, at_sites), (DATASET, listed))
+        out[name] = {
+            site: tuple(r for r, holds in records if site in holds)
+            for site in sorted(at_sites | listed)
+        }
+    return out
+
+
 def copies_of(session: Session, names: Iterable[str]) -> dict[str, list[Copy]]:
     """Each named dataset's copies, by site name, each with the record(s) that say so."""
     wanted = list(dict.fromkeys(names))
     by_site = declared(stored_sites(session), retired(session))
-    by_dataset = registered(session, wanted)
-    out = {}
-    for name in wanted:
-        at_sites, listed = by_site.get(name, frozenset()), by_dataset.get(name, frozenset())
-        records = ((SITE, at_sites), (DATASET, listed))
-        out[name] = [
-            Copy(site, tuple(r for r, holds in records if site in holds))
-            for site in sorted(at_sites | listed)
-        ]
+    joined = recorded(by_site, registered(session, wanted))
+    return {
+        name: [Copy(site, says) for site, says in joined.get(name, {}).items()] for name in wanted
+    }
+
+
+def held_at(session: Session, specs: Sequence[SiteSpec]) -> dict[str, list[Held]]:
+    """Each site's copies (of `specs`, as stored), by dataset name, each with the record(s)
+    that say so: the same answer as `copies_of`, seen from the site."""
+    names = {spec.name for spec in specs}
+    by_dataset = {name: at for name, sites in registered(session).items() if (at := sites & names)}
+    out: dict[str, list[Held]] = {spec.name: [] for spec in specs}
+    for name, where in recorded(declared(specs, retired(session)), by_dataset).items():
+        for site, says in where.items():
+            out[site].append(Held(name, says))
     return out
 
 

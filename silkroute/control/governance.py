@@ -14,12 +14,12 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
 from silkroute.control import copies
@@ -36,6 +36,7 @@ from silkroute.control.errors import (
     not_found,
     problems_of,
 )
+from silkroute.model.cluster import SiteSpec
 from silkroute.model.job import JobSpec
 from silkroute.policy.catalog import Dataset, DatasetCatalog, Export, Grant, TenantCompliance
 from silkroute.policy.engine import RuleBook
@@ -48,6 +49,7 @@ from silkroute.store.audit import audited, record
 from silkroute.store.models import (
     DatasetRow,
     GrantRow,
+    JobDatasetRow,
     JobRow,
     SiteRow,
     TenantRow,
@@ -398,7 +400,9 @@ def add_dataset(session: Session, caller: Principal, body: Any) -> DatasetRow:
     existing = session.get(DatasetRow, dataset.name)
     if existing is not None and existing.retired_at is not None:
         # The audit log and past jobs name it: one name, one dataset, for ever.
-        raise conflict("retired", f"dataset {dataset.name} is retired; choose another name")
+        mine = caller.staff or existing.owner == caller.tenant
+        again = f"restore it (POST /v1/datasets/{dataset.name}/restore) or " if mine else ""
+        raise conflict("retired", f"dataset {dataset.name} is retired; {again}choose another name")
     if existing is not None:
         raise conflict("exists", f"dataset {dataset.name} already exists")
     row = DatasetRow(
@@ -698,6 +702,34 @@ def dataset_views(session: Session, rows: list[DatasetRow]) -> list[dict[str, An
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class SiteCopies:
+    """What a site view shows of the data at each site (`GET /v1/sites`)."""
+
+    held: dict[str, list[copies.Held]]  # site -> its copies the caller may see
+    hidden: frozenset[str]  # names to leave out of a declaration shown to the caller
+
+
+def site_copies(session: Session, caller: Principal, specs: Sequence[SiteSpec]) -> SiteCopies:
+    """Each site's copies from the one reader (control/copies.py), as the caller may see them.
+    Staff see every copy (a declared name nobody registered included). A tenant sees only
+    copies of its own registered datasets, as `GET /v1/datasets` shows it only those, and a
+    site's declaration shown to it leaves out names another tenant registered: the site view
+    tells no tenant another's dataset names."""
+    held = copies.held_at(session, specs)
+    if caller.staff:
+        return SiteCopies(held, frozenset())
+    named = {n for spec in specs for n in spec.datasets}
+    named.update(h.dataset for at in held.values() for h in at)
+    query = select(DatasetRow.name, DatasetRow.owner).where(DatasetRow.name.in_(sorted(named)))
+    owners = {name: owner for name, owner in session.execute(query)}
+    mine = {name for name, owner in owners.items() if owner == caller.tenant}
+    return SiteCopies(
+        {site: [h for h in at if h.dataset in mine] for site, at in held.items()},
+        frozenset(owners.keys() - mine),
+    )
+
+
 def datasets(
     platform: Platform, caller: Principal, owner: str | None, include_retired: bool = False
 ) -> list[dict[str, Any]]:
@@ -715,14 +747,35 @@ READING_STATES = ("pending", "starting", "running", "terminating")
 NAMED_JOBS = 5  # a refusal names at most this many of the jobs in the way
 
 
-def jobs_reading(session: Session, row: DatasetRow) -> list[JobRow]:
-    """The owner's jobs not yet ended that read the dataset (only its owner's may)."""
-    query = (
-        select(JobRow)
-        .where(JobRow.tenant == row.owner, JobRow.state.in_(READING_STATES))
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """The owner's jobs not yet ended that read a dataset: the first `NAMED_JOBS` of them
+    (id, state) by id, and how many there are."""
+
+    first: list[tuple[int, str]]
+    count: int
+
+
+def readers_query(dataset: str, owner: str) -> Executable:
+    return (
+        select(JobRow.id, JobRow.state, func.count().over())
+        .join(JobDatasetRow, JobDatasetRow.job_id == JobRow.id)
+        .where(
+            JobDatasetRow.dataset == dataset,
+            JobRow.tenant == owner,
+            JobRow.state.in_(READING_STATES),
+        )
         .order_by(JobRow.id)
+        .limit(NAMED_JOBS)
     )
-    return [j for j in session.scalars(query) if row.name in (j.spec.get("datasets") or ())]
+
+
+def jobs_reading(session: Session, row: DatasetRow) -> Readers:
+    """One query, by index: the dataset's entries in `job_datasets` (written with each job)
+    joined to their jobs, kept where the job is its owner's (only its owner's may read it)
+    and not yet ended; the count comes with the first rows (a window over the whole match)."""
+    found = session.execute(readers_query(row.name, row.owner)).all()
+    return Readers([(job, state) for job, state, _ in found], found[0][2] if found else 0)
 
 
 def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
@@ -735,9 +788,10 @@ def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str
         if row.retired_at is not None:
             raise conflict("retired", f"dataset {name} is retired already")
         reading = jobs_reading(session, row)
-        if reading:
-            shown = ", ".join(f"{j.id} ({j.state})" for j in reading[:NAMED_JOBS])
-            more = f" and {len(reading) - NAMED_JOBS} more" if len(reading) > NAMED_JOBS else ""
+        if reading.count:
+            shown = ", ".join(f"{job} ({state})" for job, state in reading.first)
+            extra = reading.count - len(reading.first)
+            more = f" and {extra} more" if extra else ""
             raise conflict(
                 "in_use",
                 f"dataset {name} is read by jobs not yet ended: {shown}{more}; their data law "
@@ -750,6 +804,33 @@ def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str
         out = dataset_views(session, [row])[0]
     platform.loop.governance_changed()
     platform.sites = None  # its copies no longer draw work (control/copies.py)
+    platform.loop.request_rebuild()
+    return out
+
+
+def restore_dataset(platform: Platform, caller: Principal, name: str) -> dict[str, Any]:
+    """Bring a retired dataset back (whoever may retire it; audited): new jobs may read it
+    again and its copies, by either record, count for placement again. Its registration is
+    as it was retired (the same origin, class and listed sites), so the data law decides as
+    before. Refused (409) where it is not retired; another tenant's answers 404 as a missing
+    one does."""
+    with audited(platform.store) as session:
+        row = get_dataset(session, caller, name)
+        if row.retired_at is None:
+            raise conflict("not_retired", f"dataset {name} is not retired; nothing to restore")
+        detail = {
+            "action": "dataset restore",
+            "dataset": name,
+            "sites": list(row.sites),
+            "retired_at": row.retired_at,
+            "retired_by": row.retired_by,
+        }
+        row.retired_at = row.retired_by = None
+        record(session, "admin", actor_of(caller), f"dataset/{name}", detail)
+        session.flush()
+        out = dataset_views(session, [row])[0]
+    platform.loop.governance_changed()
+    platform.sites = None  # its copies draw work again (control/copies.py)
     platform.loop.request_rebuild()
     return out
 

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from silkroute.control import accounting, limits
 from silkroute.control.auth import Principal, Role, TokenCache, hash_token, issue_token
+from silkroute.control.copies import Held
 from silkroute.control.errors import conflict, forbidden, invalid, not_found
-from silkroute.control.governance import actor_of
+from silkroute.control.governance import actor_of, site_copies
 from silkroute.control.inventory import engine_node_states, parse_stored
 from silkroute.control.loop import (
     ACTIVE_JOB_STATES,
@@ -409,9 +410,42 @@ def _no_name_clash(session: Session, spec: SiteSpec, old_groups: int) -> list[st
     return new
 
 
-def list_sites(platform: Platform, caller: Principal) -> list[SiteRow]:
+@dataclass(slots=True)
+class SiteView:
+    """A site as `GET /v1/sites` shows it: its declaration as stored (`spec`; for a tenant,
+    less the names of datasets another tenant registered), and every copy of a dataset there
+    that the caller may see, whichever record says so (control/copies.py)."""
+
+    name: str
+    country: str
+    spec: SiteSpec
+    copies: list[Held]
+
+
+def list_sites(platform: Platform, caller: Principal) -> list[SiteView]:
     with platform.store.session() as session:
-        return list(session.scalars(select(SiteRow).order_by(SiteRow.name)))
+        return _site_views(session, caller, list(session.scalars(select(SiteRow))))
+
+
+def get_site(platform: Platform, caller: Principal, name: str) -> SiteView:
+    with platform.store.session() as session:
+        row = None if "\x00" in name else session.get(SiteRow, name)
+        if row is None:
+            raise not_found("site")
+        return _site_views(session, caller, [row])[0]
+
+
+def _site_views(session: Session, caller: Principal, rows: list[SiteRow]) -> list[SiteView]:
+    rows = sorted(rows, key=lambda r: r.name)
+    specs = [SiteSpec.model_validate(r.spec) for r in rows]
+    seen = site_copies(session, caller, specs)
+    out = []
+    for row, spec in zip(rows, specs, strict=True):
+        if seen.hidden & set(spec.datasets):
+            kept = [name for name in spec.datasets if name not in seen.hidden]
+            spec = spec.model_copy(update={"datasets": kept})
+        out.append(SiteView(row.name, row.country, spec, seen.held[row.name]))
+    return out
 
 
 # What `PATCH /v1/sites/{site}` may change: everything of a declaration but its identity

@@ -68,6 +68,7 @@ MAX_BATCH = 256  # submits per transaction: bounds a batch's latency and its sta
 JOBS, EVENTS = Base.metadata.tables["jobs"], Base.metadata.tables["job_events"]
 JOB_INSERT = insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True)
 EVENT_INSERT = insert(EVENTS)
+READS_INSERT = insert(Base.metadata.tables["job_datasets"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,7 +472,8 @@ def _siblings(session: Session, first: JobRow, prepared: Prepared) -> list[JobRo
 
 
 def _insert(session: Session, checked: list[_Checked], now: float) -> None:
-    """One INSERT for every accepted job of the batch, one for their first events."""
+    """One INSERT for every accepted job of the batch, one for their first events, one for
+    the datasets they read."""
     if not checked:
         return
     for item in checked:
@@ -494,6 +496,13 @@ def _insert(session: Session, checked: list[_Checked], now: float) -> None:
     ids = session.execute(JOB_INSERT, values).scalars().all()
     for job_values, job_id in zip(values, ids, strict=True):
         job_values["id"] = job_id
+    reads = [
+        {"job_id": v["id"], "dataset": name}
+        for v in values
+        for name in dict.fromkeys(v["spec"]["datasets"])
+    ]
+    if reads:  # which jobs read a dataset, by index (a retire's in-use check)
+        session.execute(READS_INSERT, reads)
     session.execute(
         EVENT_INSERT,
         [

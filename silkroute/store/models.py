@@ -141,6 +141,18 @@ class JobRow(Base):
     first_decision_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class JobDatasetRow(Base):
+    """A dataset a job reads (each name of its spec's `datasets` once), stored with the job:
+    "which jobs not yet ended read dataset X" is then one indexed query (a retire's in-use
+    check), not a read of every live job's spec."""
+
+    __tablename__ = "job_datasets"
+    __table_args__ = (Index("ix_job_datasets_dataset", "dataset", "job_id"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    dataset: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
 class JobEventRow(Base):
     __tablename__ = "job_events"
     __table_args__ = (Index("ix_job_events_job", "job_id", "id"),)

@@ -61,7 +61,7 @@ def test_a_retired_dataset_stays_readable_but_leaves_the_list_and_is_audited(api
         (
             api.client.post("/v1/datasets", json=SG_NEWS, headers=api.as_(token)),
             409,
-            "retired; choose another name",
+            "retired; restore it (POST /v1/datasets/sg-news/restore) or choose another name",
         ),
         (
             api.client.patch("/v1/datasets/sg-news", json={"sites": []}, headers=api.as_(token)),
