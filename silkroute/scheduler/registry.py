@@ -46,6 +46,7 @@ from silkroute.scheduler.policies.node_silk_r5 import SilkR5Scorer, SilkR5TieSco
 from silkroute.scheduler.policies.node_silk_r6 import SilkR6Scorer
 from silkroute.scheduler.policies.node_silk_r7 import SilkR7Scorer
 from silkroute.scheduler.policies.node_silk_r8 import SilkR8Scorer
+from silkroute.scheduler.policies.node_silk_r10 import SilkR10Scorer
 from silkroute.scheduler.policies.node_spread import SpreadScorer
 from silkroute.scheduler.policies.order_fairshare import FairShareOrder
 from silkroute.scheduler.policies.order_fifo import FifoOrder
@@ -144,8 +145,10 @@ for _name, _node in {
     "gpupacking": GpuPackingScorer,
     "gpuclustering": GpuClusteringScorer,
     "random": RandomScorer,
-    # Ours: the eighth round's rule of issue 15, adopted in the ninth (docs/packing.md).
-    "silk": SilkR8Scorer,
+    # Ours: the tenth round's rule of issue 15 (docs/packing.md, "Tenth round").
+    "silk": SilkR10Scorer,
+    # The eighth round's rule, `silk` from the ninth round to the tenth.
+    "silk-r8": SilkR8Scorer,
     # The seventh round's rule, `silk` until the ninth: earlier tables name it `silk`.
     "silk-r7": SilkR7Scorer,
     # The fourth round's rule, `silk` until the seventh: earlier tables name it `silk`.

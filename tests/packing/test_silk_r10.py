@@ -1,5 +1,5 @@
-"""silk-r10, the tenth round's candidate of issue 15: silk with FGD's score counting memory
-as the first key after the sole homes, FGD's own score after it."""
+"""silk, the tenth round's rule of issue 15 (`silk-r10` while a candidate): `silk-r8` with
+FGD's score counting memory as the first key after the sole homes, FGD's own score after it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 
 from silkroute.model.workload import Demand
 from silkroute.scheduler.fragmentation import Shape, TargetWorkload
+from silkroute.scheduler.registry import REGISTRY
 from silkroute.scheduler.policies.node_fgd import FgdScorer
 from silkroute.scheduler.policies.node_silk_r8 import SilkR8Scorer
 from silkroute.scheduler.policies.node_silk_r10 import SilkR10Scorer
@@ -35,17 +36,17 @@ def test_silk_r10_puts_the_score_with_memory_before_fgd_s_own() -> None:
     # fit (it reads CPU, not memory): no change, 50. b keeps 1 GPU, 18 cores, 88 GiB: the
     # 20-core shape no longer fits: 0.3 of a GPU lost, int(100 sigmoid(-0.3)) = 42.
     # Counting memory, a's last GPU is lost to the 40 GiB shape (0.7: 33) and b's only to the
-    # 20-core one (42). silk follows FGD's score to a, stranding a GPU beside 24 GiB;
-    # silk-r10 takes b.
+    # 20-core one (42). silk-r8 follows FGD's score to a, stranding a GPU beside 24 GiB;
+    # silk (silk-r10) takes b.
     state = ClusterState(nodes())
     assert FgdScorer(TARGET).points(state, POD, np.arange(2)).tolist() == [50, 42]
     assert chosen_node(SilkR8Scorer(TARGET), ClusterState(nodes()), POD) == 0
     assert chosen_node(SilkR10Scorer(TARGET), ClusterState(nodes()), POD) == 1
 
 
-def test_silk_r10_is_silk_where_memory_changes_nothing() -> None:
+def test_silk_r10_is_silk_r8_where_memory_changes_nothing() -> None:
     # Every shape's memory unknown (0): the score with memory is FGD's own, and the keys
-    # order the candidates as silk's do.
+    # order the candidates as silk-r8's do.
     plain = TargetWorkload([LIGHT_CPU, HEAVY_CPU], [7, 3])
     assert chosen_node(SilkR8Scorer(plain), ClusterState(nodes()), POD) == 0
     assert chosen_node(SilkR10Scorer(plain), ClusterState(nodes()), POD) == 0
@@ -57,5 +58,9 @@ def test_silk_r10_is_silk_where_memory_changes_nothing() -> None:
     )
 
 
-def test_silk_r10_is_a_candidate_run_only_when_named() -> None:
-    assert "silk-r10" in PACKING_POLICIES and "silk-r10" in CANDIDATES
+def test_silk_is_the_tenth_round_rule_and_its_candidate_name_runs_only_when_named() -> None:
+    target = TargetWorkload([LIGHT_CPU, HEAVY_CPU], [7, 3])
+    assert isinstance(PACKING_POLICIES["silk"](target, 1), SilkR10Scorer)
+    assert type(PACKING_POLICIES["silk-r8"](target, 1)) is SilkR8Scorer
+    assert REGISTRY.lookup("node-scorer", "silk") is SilkR10Scorer
+    assert {"silk-r10", "silk-r8"} <= CANDIDATES and "silk" not in CANDIDATES

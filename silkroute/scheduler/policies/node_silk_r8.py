@@ -1,5 +1,5 @@
-"""silk (the eighth round's `silk-r8`, adopted in the ninth): the seventh round's rule
-(`silk-r7`), with the sole homes of a shape used last.
+"""silk-r8 (the eighth round's rule, `silk` from the ninth round to the tenth, which adopted
+`silk-r10`): the seventh round's rule (`silk-r7`), with the sole homes of a shape used last.
 
 Issue 15, eighth and ninth rounds (docs/packing.md). On the generated multigpu50, seed
 65, `fgd` and `silk` drop four 8-GPU pods of 120 cores by 95% arrived: only the 39 G3 nodes
@@ -71,7 +71,7 @@ class SilkR8Cache(SilkR7Cache):
 class SilkR8Scorer(SilkR7Scorer):
     """silk-r7; the sole homes of a shape last."""
 
-    name = "silk"
+    name = "silk-r8"
     cache_type = SilkR8Cache
 
     def score(self, state: ClusterState, demand: Demand, nodes: IntArray) -> FloatArray:
