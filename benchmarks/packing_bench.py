@@ -10,8 +10,9 @@ fgd, worst over 95-130%, as median [p25-p75] over seeds: the spread of the compa
 less, so where fgd's median already equals the floor's no policy can have a lower median, and
 the verdict names those levels. FGD's published medians are shown where they exist.
 
-Sized for a 2-core machine in a few minutes: 3 seeds (44-46: none of them used while silk
-was designed, see docs/packing.md), inflate 1.3. PACKING_BENCH_SEEDS=42-51 for the paper's
+Sized for a 2-core machine in a few minutes: 3 seeds (44-46: held out from the first
+rounds, looked at by later ones, so the held-out figures are each round's fresh seeds in
+docs/packing.md), inflate 1.3. PACKING_BENCH_SEEDS=42-51 for the paper's
 ten seeds, PACKING_BENCH_WORKERS=N for N processes.
 Run: python -m benchmarks.packing_bench. Writes out/bench/packing/family.json.
 """
