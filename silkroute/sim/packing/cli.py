@@ -31,7 +31,8 @@ def packing_command(
         str,
         typer.Option(
             help=f"Comma-separated policies of: {ALL} (default: all but these, run only "
-            f"when named: {', '.join(sorted(CANDIDATES))}; silk-r8 is silk's old name)"
+            f"when named: {', '.join(sorted(CANDIDATES))}; silk-r10 is silk's candidate name, "
+            "silk-r8 the rule before it)"
         ),
     ] = DEFAULT,
     inflate: Annotated[float, typer.Option(help="Stop at this x the GPU capacity")] = 1.3,
