@@ -7,10 +7,10 @@ import numpy as np
 
 from silkroute.model.workload import Demand
 from silkroute.scheduler.fragmentation import Shape, TargetWorkload
-from silkroute.scheduler.registry import REGISTRY
 from silkroute.scheduler.policies.node_fgd import FgdScorer
 from silkroute.scheduler.policies.node_silk_r8 import SilkR8Scorer
 from silkroute.scheduler.policies.node_silk_r10 import SilkR10Scorer
+from silkroute.scheduler.registry import REGISTRY
 from silkroute.scheduler.state import ClusterState, NodeInfo
 from silkroute.sim.packing.policies import CANDIDATES, PACKING_POLICIES
 from tests.packing.helpers import chosen_node
