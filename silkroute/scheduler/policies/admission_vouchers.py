@@ -10,10 +10,12 @@ may be charged (its accelerators x its time limit) fit in its vouchers. Else it 
 - `voucher-insufficient`: some is left, not enough for this job beside its running ones (it
   starts when one of them ends early, which frees what it did not use, or on a new grant);
 - `voucher-needs-time-limit`: the job has no time limit, so nothing bounds what it may be
-  charged. Nothing stops a running job when vouchers run out (a budget's
-  `--budget-stops-running` is for monthly budgets), so it is held until it is resubmitted
-  with `time_limit_s`, its tenant pays as it goes, or (in Slurm's words) it "could exceed
-  the remaining minutes": never safely.
+  charged (Slurm's `safe` never starts a job whose limit could exceed what is left). It could
+  be let run on what is left only if something stopped it when that runs out, and nothing
+  does (`--budget-stops-running` acts on monthly budgets, not vouchers): it waits until it is
+  resubmitted with `time_limit_s` or its tenant pays as it goes. A job without a limit that
+  already runs (started while its tenant paid as it went) holds the tenant's other jobs
+  (`voucher-insufficient`) until it ends.
 
 A run is charged from its start to its end, so a run in progress commits its whole time limit
 until it ends (nothing of it is charged before); the tenant's running total moves only when a
@@ -66,11 +68,15 @@ class VoucherAdmission(Admission):
         return (
             "voucher-insufficient",
             f"tenant {job.tenant} lives on vouchers alone: this job needs {_h(need / MICRO)} "
-            f"accelerator-hours ({job.gpus:g} accelerators x its time limit of "
+            f"accelerator-hours ({_accelerators(job.gpus)} x its time limit of "
             f"{job.time_limit_s:g} s) and {_h(max(0.0, unspent - committed))} are left "
             f"({_h(unspent)} unspent, {_h(committed)} of them held for its running jobs' "
             "time limits); it starts when enough of them end, or with more vouchers",
         )
+
+
+def _accelerators(n: float) -> str:
+    return f"{n:g} accelerator{'' if n == 1 else 's'}"
 
 
 def _h(accelerator_s: float) -> str:
