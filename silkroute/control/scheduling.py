@@ -34,7 +34,7 @@ from silkroute.scheduler.policies.filter_latency import within_slo
 from silkroute.scheduler.registry import DEFAULT_POOL_FILTERS, make_scheduler
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import ClusterState, NodeInfo, worker_capacity
-from silkroute.scheduler.tenants import StoppingRun, TenantBook
+from silkroute.scheduler.tenants import StoppingRun, TenantBook, commitment_of
 
 # Placement: data locality first, then price (the centre's default; see docs/platform.md).
 DEFAULT_POLICY = {"order": "fairshare", "placement": "packing", "backfill": "easy"}
@@ -297,7 +297,11 @@ class LiveScheduler:
     def _hold_stopping(self, job: Job, accelerator_type: str | None, since: float) -> None:
         cpu = job.demand.cpu_milli * job.workers
         if self.book is not None:  # (none: every node is gone, nothing can start anyway)
-            run = StoppingRun(job.id, job.tenant, accelerator_type, job.gpus, cpu, since)
+            # What the run may still be charged counts until the ledger's charge lands.
+            commitment = commitment_of(job.gpus, job.time_limit_s)
+            run = StoppingRun(
+                job.id, job.tenant, accelerator_type, job.gpus, cpu, since, commitment
+            )
             self.book.tenants.hold_stopping(run)
 
     def drain_site(self, site: str) -> None:

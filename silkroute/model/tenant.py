@@ -62,7 +62,11 @@ class TenantSpec(NumbersNotBooleans):
     quota: Quota = Field(default_factory=dict, description=QUOTA_DOC)
     voucher_accelerator_hours: VoucherHours = 0.0
     pay_as_you_go: bool = Field(
-        default=True, description="False: work is admitted only while vouchers remain"
+        default=True,
+        description=(
+            "False: vouchers only; a job starts only if the hours left cover its accelerators x "
+            "its time_limit_s beside the tenant's running jobs (a job without one waits)"
+        ),
     )
     max_running_jobs: RunningCap | None = None
 

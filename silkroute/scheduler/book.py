@@ -31,9 +31,12 @@ from silkroute.scheduler.policies.base import QueueOrder
 from silkroute.scheduler.queue import PendingQueue
 from silkroute.scheduler.sites import SiteCatalog
 from silkroute.scheduler.state import Allocation, ClusterState, NodeInfo
-from silkroute.scheduler.tenants import StoppingRun, TenantBook
+from silkroute.scheduler.tenants import StoppingRun, TenantBook, commitment_of
 
 FEASIBILITY_CACHE_LIMIT = 10_000  # distinct job shapes remembered (cleared when exceeded)
+# What a tenant is charged for a run that stops: tenant, accelerator type, accelerators, CPU
+# (thousandths), service by the book's clock, what the run may be charged (`commitment_of`).
+Charge = tuple[str, str | None, float, int, float, int | None]
 
 
 class BookError(ValueError):
@@ -189,7 +192,7 @@ class SchedulerBook:
         self.awaiting_victims: dict[int, set[int]] = {}
         self.ready_preemptors: list[int] = []
         # Tenant charges of stopping jobs, settled when they are gone.
-        self._stopping: dict[int, tuple[str, str | None, float, int, float]] = {}
+        self._stopping: dict[int, Charge] = {}
         # Why each held job waits, as last decided (with every per-pool refusal).
         self.holds: dict[int, Hold] = {}
         # Waiting jobs out of the walk: every pool refused them for a policy that only an
@@ -372,7 +375,8 @@ class SchedulerBook:
         job.hold_reason, job.hold_stopping = None, 0
         job.blocked_key = None  # what it waited for before no longer says anything
         self.holds.pop(job.id, None)
-        self.tenants.charge_start(job.tenant, accel, job.gpus, job.demand.cpu_milli * job.workers)
+        cpu = job.demand.cpu_milli * job.workers
+        self.tenants.charge_start(job.tenant, accel, job.gpus, cpu, _commitment(job))
         if job.preemptible:
             self.victim_epoch[pool] += 1
 
@@ -410,7 +414,7 @@ class SchedulerBook:
 
     def _stop_running(
         self, job: Job, now: float, alloc: Allocation | None = None, charge: bool = True
-    ) -> tuple[str, str | None, float, int, float]:
+    ) -> Charge:
         """Take a job out of the running indexes; charge its tenant for the run (or return
         the charge, for a job that keeps its resources while it stops)."""
         alloc = alloc or self.allocations[job.id]
@@ -426,6 +430,7 @@ class SchedulerBook:
             job.gpus,
             job.demand.cpu_milli * job.workers,
             elapsed * job.gpus,
+            _commitment(job),
         )
         if charge:
             self.tenants.charge_stop(*owed)
@@ -561,9 +566,10 @@ class SchedulerBook:
                 self.terminating[job.id] = job
                 accel = self.cluster.pools[alloc.pool].accelerator
                 cpu = job.demand.cpu_milli * job.workers
-                self.tenants.charge_start(job.tenant, accel, job.gpus, cpu)
+                commitment = _commitment(job)
+                self.tenants.charge_start(job.tenant, accel, job.gpus, cpu, commitment)
                 # (its last run's service is already in its run state)
-                self._stopping[job.id] = (job.tenant, accel, job.gpus, cpu, 0.0)
+                self._stopping[job.id] = (job.tenant, accel, job.gpus, cpu, 0.0, commitment)
                 continue
             first = job.first_start_time
             self.start(job, alloc, start if start is not None else now)
@@ -669,6 +675,10 @@ def _clear_scratch(job: Job) -> None:
     job.blocked_key = None
     job.blocked_log_pos = 0
     job.blocked_avoid = frozenset()
+
+
+def _commitment(job: Job) -> int | None:
+    return commitment_of(job.gpus, job.time_limit_s)
 
 
 def _victim_order(job: Job) -> tuple[int, float, int]:

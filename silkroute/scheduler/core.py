@@ -45,6 +45,10 @@ ROOM_REASONS = ("insufficient-capacity", "reserved")
 # Holds whose message says how many of the tenant's counted jobs are old runs still stopping
 # outside the book (TenantBook.hold_stopping): told again when that number changes.
 STOPPING_COUNTED = ("max-running-jobs", "quota-exceeded")
+# Holds whose message gives figures that move while the job waits (the voucher hours left
+# beside its tenant's running jobs): told again when the message changes. They are looked at
+# again only when the tenant's usage moves (its `version`), so at most once per such change.
+FIGURES_TOLD = ("voucher-insufficient",)
 
 
 @dataclass
@@ -354,7 +358,12 @@ class Scheduler:
         ctx: Context | None = None,
     ) -> None:
         stopping = book.tenants.get(job.tenant).jobs_stopping if reason in STOPPING_COUNTED else 0
-        if job.hold_reason != reason or stopping != job.hold_stopping:
+        told = book.holds.get(job.id) if reason in FIGURES_TOLD else None
+        if (
+            job.hold_reason != reason
+            or stopping != job.hold_stopping
+            or (told is not None and told.message != message)
+        ):
             job.hold_reason, job.hold_stopping = reason, stopping
             if ctx is not None and not refusals:
                 refusals = self._room_refusals(job, ctx, reason, message)

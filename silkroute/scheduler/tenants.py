@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from silkroute.model.tenant import TenantSpec
+
+# Commitments are kept in millionths of an accelerator-second, as integers: a tenant's running
+# total is then the same whatever order runs started and stopped in (a rebuilt book sums its
+# jobs in id order), and a check at the exact limit decides alike in both.
+MICRO = 1_000_000
+
+
+def commitment_of(gpus: float, time_limit_s: float | None) -> int | None:
+    """What one run may still be charged, in millionths of an accelerator-second: its
+    accelerators for its whole time limit (a run's charge runs from its start to its end,
+    and nothing of a run in progress is charged yet). None: it holds accelerators and has no
+    time limit, so nothing bounds it; 0 for CPU-only work."""
+    if gpus <= 0:
+        return 0
+    if time_limit_s is None:
+        return None
+    return math.ceil(gpus * time_limit_s * MICRO)
 
 
 @dataclass(slots=True)
@@ -30,6 +48,14 @@ class TenantAccount:
     # Why none of its jobs may start now for money (its driver decides: the control plane
     # when its monthly budget is spent); None: no such hold. Set through `hold_for_budget`.
     budget_hold: str | None = None
+    # What its runs that hold accelerators may still be charged before they end (their
+    # accelerators x their time limits, `commitment_of`; in millionths of an accelerator-
+    # second), and how many such runs have no time limit: a vouchers-only tenant's job starts
+    # only if its vouchers cover what ended runs were charged, this and its own (Slurm's
+    # `AccountingStorageEnforce=safe` for GrpTRESMins). Counted from a run's start until it
+    # is gone, stopping runs outside the book included.
+    committed_micro_s: int = 0
+    unlimited_runs: int = 0
     # Bumped whenever usage changes: a job held for quota or vouchers may now pass (usage
     # dropped), or its hold reason may have changed (usage grew: "quota-exceeded" where it
     # waited for room before). Only jobs of limited tenants key on it (skipping.blocked_key).
@@ -51,6 +77,17 @@ class TenantAccount:
             return sum(self.gpus_in_use.values())
         return self.gpus_in_use.get(accel_type, 0.0)
 
+    @property
+    def committed_gpu_s(self) -> float:
+        """Accelerator-seconds its runs in progress may still be charged (`commitment_of`)."""
+        return self.committed_micro_s / MICRO
+
+    def commit(self, commitment: int | None, sign: int) -> None:
+        if commitment is None:
+            self.unlimited_runs += sign
+        else:
+            self.committed_micro_s += sign * commitment
+
     def stopping(self, accel_type: str | None) -> float:
         """Of `in_use`, the accelerators runs still stopping outside the book hold."""
         if accel_type is None:
@@ -71,6 +108,9 @@ class StoppingRun:
     gpus: float
     cpu_milli: int
     since: float
+    # What the run may still be charged until it is gone (`commitment_of`: its job's
+    # accelerators x time limit; None: it has no time limit).
+    commitment: int | None = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -80,11 +120,13 @@ class StoppingRun:
             "gpus": self.gpus,
             "cpu_milli": self.cpu_milli,
             "since": self.since,
+            "commitment": self.commitment,
         }
 
     @staticmethod
     def from_dict(data: dict[str, object]) -> StoppingRun:
         accel = data.get("accelerator_type")
+        commitment = data.get("commitment", 0)  # (none in a snapshot from before it was kept)
         return StoppingRun(
             job_id=int(str(data["job"])),
             tenant=str(data["tenant"]),
@@ -92,6 +134,7 @@ class StoppingRun:
             gpus=float(str(data["gpus"])),
             cpu_milli=int(str(data["cpu_milli"])),
             since=float(str(data["since"])),
+            commitment=None if commitment is None else int(str(commitment)),
         )
 
 
@@ -130,16 +173,32 @@ class TenantBook:
     def all(self) -> list[TenantAccount]:
         return list(self._accounts.values())
 
-    def charge_start(self, name: str, accel_type: str | None, gpus: float, cpu_milli: int) -> None:
+    def charge_start(
+        self,
+        name: str,
+        accel_type: str | None,
+        gpus: float,
+        cpu_milli: int,
+        commitment: int | None = 0,
+    ) -> None:
+        """A run starts holding resources; `commitment`: what it may be charged before it
+        ends (`commitment_of`), counted until `charge_stop`."""
         account = self.get(name)
         if accel_type is not None:
             account.gpus_in_use[accel_type] = account.gpus_in_use.get(accel_type, 0.0) + gpus
         account.cpu_milli_in_use += cpu_milli
         account.jobs_holding += 1
+        account.commit(commitment, 1)
         account.version += 1
 
     def charge_stop(
-        self, name: str, accel_type: str | None, gpus: float, cpu_milli: int, gpu_s: float
+        self,
+        name: str,
+        accel_type: str | None,
+        gpus: float,
+        cpu_milli: int,
+        gpu_s: float,
+        commitment: int | None = 0,
     ) -> None:
         account = self.get(name)
         if accel_type is not None:
@@ -147,6 +206,7 @@ class TenantBook:
             account.gpus_in_use[accel_type] = 0.0 if abs(left) < 1e-9 else left
         account.cpu_milli_in_use -= cpu_milli
         account.jobs_holding -= 1
+        account.commit(commitment, -1)
         account.version += 1
         self.count_service(name, gpu_s)
 
@@ -174,13 +234,15 @@ class TenantBook:
             account.jobs_holding = 0
             account.gpus_stopping.clear()
             account.jobs_stopping = 0
+            account.committed_micro_s = account.unlimited_runs = 0
             account.version += 1
         for run in self._stopping.values():
             self._count_stopping(run, 1)
 
     def hold_stopping(self, run: StoppingRun) -> None:
         """A job's old run still holds its accelerators outside the book: its tenant is
-        charged for them (one running job, `gpus` of its type) until `release_stopping`.
+        charged for them (one running job, `gpus` of its type, what the run may still be
+        charged: `commitment`) until `release_stopping`.
         One per job: a second hold replaces the first."""
         self.release_stopping(run.job_id, None, None)
         self._stopping[run.job_id] = run
@@ -214,6 +276,7 @@ class TenantBook:
         account.cpu_milli_in_use += sign * run.cpu_milli
         account.jobs_holding += sign
         account.jobs_stopping += sign
+        account.commit(run.commitment, sign)
         account.version += 1
 
     def hold_for_budget(self, name: str, why: str | None) -> bool:

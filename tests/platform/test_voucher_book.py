@@ -42,7 +42,13 @@ LAB = {
     "nodes": [{"count": 2, "accelerator": "H100", "accelerators": 8, "cpu": 32}],
     "price_per_accelerator_hour": {"H100": 3.2},
 }
-ONE_NODE = {"accelerator_types": ["H100"], "accelerators_per_worker": 8, "preemptible": True}
+# A vouchers-only tenant's job needs a time limit its vouchers cover (8 x 300 s of 3,600).
+ONE_NODE = {
+    "accelerator_types": ["H100"],
+    "accelerators_per_worker": 8,
+    "preemptible": True,
+    "time_limit_s": 300,
+}
 BOTH_NODES = {"accelerator_types": ["H100"], "accelerators_per_worker": 8, "workers": 2}
 VOUCHERS_ONLY = {"voucher_accelerator_hours": 1.0, "pay_as_you_go": False}
 TENANT = "incubatee"
@@ -230,6 +236,7 @@ def loses_its_node(api: Api, token: str, urgent: str) -> None:
     assert removed.status_code == 200, removed.text
     run_once(api)  # fenced: out of the book, its run counted apart until confirmed gone
     assert api.job(token, job_id)["hold_reason"] == "fenced"
+    assert account(api, TENANT).committed_gpu_s == 8 * 300.0  # what it may still be charged
     time.sleep(GRACE_S)
     end_run(api, job_id, "cancelled", started)
     assert api.job(token, job_id)["state"] in ("pending", "starting")
@@ -315,11 +322,13 @@ def test_a_vouchers_only_tenant_whose_grace_period_spent_its_vouchers_is_not_adm
     driven: Api,
 ) -> None:
     """Placed at t, started at once, preempted at t+10 s, gone at t+70 s: the ledger bills
-    8 x 70 accelerator-seconds, more than the 180 granted; before the book learned the grace
-    it counted 8 x 10 and let the job start again on what was left."""
-    token, urgent = setup(driven, {"voucher_accelerator_hours": 0.05, "pay_as_you_go": False})
+    8 x 70 accelerator-seconds of the 8 x 1,040 granted, so what is left no longer covers
+    its 8 x 1,000 s time limit; before the book learned the grace it counted 8 x 10 and let
+    the job start again."""
+    granted = 8 * 1040.0 / HOUR
+    token, urgent = setup(driven, {"voucher_accelerator_hours": granted, "pay_as_you_go": False})
     t = time.time() - 600.0  # every event in the past: the engine's times stand as reported
-    job_id = driven.submit(token, **ONE_NODE).json()["id"]
+    job_id = driven.submit(token, **{**ONE_NODE, "time_limit_s": 1000}).json()["id"]
     run_once(driven, now=t)
     report(driven, current_run(driven, job_id), "running", started_at=t)
     run_once(driven, now=t + 1.0)
@@ -330,7 +339,7 @@ def test_a_vouchers_only_tenant_whose_grace_period_spent_its_vouchers_is_not_adm
     run_once(driven, now=t + 70.5)
     billed = ledger(driven, TENANT)
     assert billed.accelerator_hours == pytest.approx(8 * 70.0 / HOUR)
-    assert billed.voucher_hours == pytest.approx(0.05)
+    assert billed.voucher_hours == pytest.approx(8 * 70.0 / HOUR)
     run_once(driven, now=t + 71.0)
     report(driven, current_run(driven, urgent_id), "running", started_at=t + 71.0)
     report(
@@ -344,7 +353,7 @@ def test_a_vouchers_only_tenant_whose_grace_period_spent_its_vouchers_is_not_adm
     run_once(driven, now=t + 72.5)
     run_once(driven, now=t + 73.0)
     job = driven.job(token, job_id)
-    assert (job["state"], job["hold_reason"]) == ("pending", "voucher-exhausted"), job
+    assert (job["state"], job["hold_reason"]) == ("pending", "voucher-insufficient"), job
     assert job["attempts"] == 1
 
 
@@ -374,3 +383,43 @@ def test_a_real_runs_wind_down_after_its_preemption_is_in_the_books_voucher_bala
         ).first()
         assert first is not None and first.accelerator_hours * HOUR >= 8 * 1.0  # its wind-down
     assert_book_agrees_with_ledger(api, TENANT, 1.0, runs=2)
+
+
+# ----- starting only what the vouchers cover ---------------------------------------------------
+def test_a_vouchers_only_tenant_starts_only_the_jobs_its_vouchers_cover_until_one_ends_early(
+    driven: Api,
+) -> None:
+    """Two voucher hours, three one-accelerator jobs of 50 minutes each: two start (1.67 h
+    committed), the third waits with the hours it needs and those left. The first ends after
+    a moment: the ledger charges what it ran, the rest of its 50 minutes is free again, and
+    the third starts in the same pass. A job without a time limit waits for one."""
+    token, _ = setup(driven, {"voucher_accelerator_hours": 2.0, "pay_as_you_go": False})
+    one = {"accelerator_types": ["H100"], "accelerators_per_worker": 1, "time_limit_s": 3000}
+    first, second, third = (
+        driven.submit(token, name=f"job{i}", **one).json()["id"] for i in range(3)
+    )
+    unbounded = driven.submit(token, name="no-limit", **{**one, "time_limit_s": None}).json()
+    run_once(driven)
+    states = {i: driven.job(token, i) for i in (first, second, third, unbounded["id"])}
+    assert [states[i]["state"] for i in (first, second)] == ["starting", "starting"]
+    held = states[third]
+    assert (held["state"], held["hold_reason"]) == ("pending", "voucher-insufficient"), held
+    assert "needs 0.8333 accelerator-hours" in held["hold_message"], held["hold_message"]
+    assert "0.3333 are left" in held["hold_message"], held["hold_message"]
+    no_limit = states[unbounded["id"]]
+    assert (no_limit["state"], no_limit["hold_reason"]) == ("pending", "voucher-needs-time-limit")
+    assert "time_limit_s" in no_limit["hold_message"]
+    started = time.time()
+    for job_id in (first, second):
+        report(driven, current_run(driven, job_id), "running", started_at=started)
+    run_once(driven)
+    assert driven.job(token, third)["state"] == "pending"
+    time.sleep(WORK_S)
+    end_run(driven, first, "succeeded", started, exit_code=0)  # 0.3 s of its 50 minutes
+    assert driven.job(token, first)["state"] == "succeeded"
+    assert driven.job(token, third)["state"] == "starting"
+    billed = ledger(driven, TENANT)
+    assert billed.runs == 1 and billed.accelerator_hours * HOUR < 5.0, billed
+    assert_book_agrees_with_ledger(driven, TENANT, 2.0, runs=1)
+    assert account(driven, TENANT).committed_gpu_s == 2 * 3000.0  # the second and the third
+    assert driven.job(token, unbounded["id"])["hold_reason"] == "voucher-needs-time-limit"

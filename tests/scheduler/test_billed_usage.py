@@ -31,8 +31,10 @@ def live_book(billed_by_driver: bool) -> tuple[SchedulerBook, Scheduler]:
 
 
 def started(book: SchedulerBook, scheduler: Scheduler, gpus: int = 1) -> int:
-    """A job of acme placed at t=0 (`gpus` accelerators); its id."""
-    record = job("run").tenant("acme").gpus(gpus).set(preemptible=True).build()
+    """A job of acme placed at t=0 (`gpus` accelerators, for a time limit its 36 voucher
+    seconds just cover); its id."""
+    limit = 36.0 / gpus
+    record = job("run").tenant("acme").gpus(gpus).set(preemptible=True, time_limit_s=limit).build()
     book.submit(record)
     decisions = scheduler.step(book, 0.0)
     assert [d.job_id for d in decisions if isinstance(d, Start)] == [record.id]
@@ -123,5 +125,6 @@ def test_a_vouchers_only_tenant_is_held_once_the_ledger_has_billed_its_vouchers_
     if billed_by_driver:
         held = [(d.job_id, d.reason) for d in decisions if isinstance(d, Hold)]
         assert held == [(first, "voucher-exhausted")]
-    else:  # by its own clock 4 s of the vouchers are left: it starts again
-        assert [d.job_id for d in decisions if isinstance(d, Start)] == [first]
+    else:  # by its own clock 4 s of the vouchers are left: not enough for its time limit
+        held = [(d.job_id, d.reason) for d in decisions if isinstance(d, Hold)]
+        assert held == [(first, "voucher-insufficient")]

@@ -106,10 +106,10 @@ def test_quota_holds_with_reason_and_lets_others_pass() -> None:
 def test_vouchers_admit_only_while_hours_remain() -> None:
     tenants = [TenantSpec(name="startup", voucher_accelerator_hours=1, pay_as_you_go=False)]
     book, scheduler = book_for(nodes(1, gpus=8), tenants=tenants)
-    first = job("first").gpus(1).tenant("startup").build()
+    first = job("first").gpus(1).tenant("startup").set(time_limit_s=3600.0).build()
     book.submit(first)
     scheduler.step(book, 0.0)
     book.finish(first.id, 3600.0)  # one accelerator-hour used: the voucher is spent
-    book.submit(job("second").gpus(1).tenant("startup").at(3600).build())
+    book.submit(job("second").gpus(1).tenant("startup").set(time_limit_s=60.0).at(3600).build())
     decisions = scheduler.step(book, 3600.0)
     assert [d.reason for d in decisions if not isinstance(d, Start)] == ["voucher-exhausted"]
