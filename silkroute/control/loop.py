@@ -236,21 +236,32 @@ class ControlLoop:
 
     def run_once(self, now: float | None = None) -> None:
         with self._lock:
-            if self._rebuild.is_set():
-                self._rebuild.clear()
-                self._rebuild_book()
-            self._refresh_governance()
-            self._take_new_jobs()
-            self._watch_agents()
-            self._take_inventories()
-            self._apply_node_states(time.time() if now is None else now)
-            self._carry_out_cancels()
-            self._take_reports()
-            self._enforce_time_limits()
-            self._hold_spent_budgets(time.time() if now is None else now)
-            self._schedule(time.time() if now is None else now)
-            self._checkpoint_audit()
-            self.stats.passes += 1
+            try:
+                self._pass(now)
+            except BaseException:
+                # The failed step's transaction rolled back, but the book may already hold
+                # what it decided in it (a run's charge billed, a run let go): the next pass
+                # builds the book again from the store, the truth, instead of counting twice
+                # what the step will take in again.
+                self._rebuild.set()
+                raise
+
+    def _pass(self, now: float | None) -> None:
+        if self._rebuild.is_set():
+            self._rebuild.clear()
+            self._rebuild_book()
+        self._refresh_governance()
+        self._take_new_jobs()
+        self._watch_agents()
+        self._take_inventories()
+        self._apply_node_states(time.time() if now is None else now)
+        self._carry_out_cancels()
+        self._take_reports()
+        self._enforce_time_limits()
+        self._hold_spent_budgets(time.time() if now is None else now)
+        self._schedule(time.time() if now is None else now)
+        self._checkpoint_audit()
+        self.stats.passes += 1
 
     def _checkpoint_audit(self, force: bool = False) -> None:
         """Sign the audit log's tree every `checkpoint_s` (if it grew)."""

@@ -423,3 +423,28 @@ def test_a_vouchers_only_tenant_starts_only_the_jobs_its_vouchers_cover_until_on
     assert_book_agrees_with_ledger(driven, TENANT, 2.0, runs=1)
     assert account(driven, TENANT).committed_gpu_s == 2 * 3000.0  # the second and the third
     assert driven.job(token, unbounded["id"])["hold_reason"] == "voucher-needs-time-limit"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_pass_that_fails_after_billing_a_run_does_not_bill_it_twice(
+    driven: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pass that takes the run's end in bills the book, then fails before its transaction
+    # commits: the ledger row and the report's "taken" mark roll back, and the next pass takes
+    # the same end in again. The book must then count the run once, as the ledger does.
+    api = driven
+    token, _ = setup(api, VOUCHERS_ONLY)
+    job_id, started = start_job(api, token)
+    time.sleep(WORK_S)
+
+    def store_gone(self: object, job: int) -> None:
+        raise RuntimeError("the database went away mid-pass")
+
+    monkeypatch.setattr(type(api.platform.loop.scheduler), "run_gone", store_gone)
+    with pytest.raises(RuntimeError, match="went away"):
+        end_run(api, job_id, "succeeded", started, exit_code=0)
+    assert ledger(api, TENANT).runs == 0  # rolled back with the pass
+    monkeypatch.undo()
+    run_once(api)
+    assert api.job(token, job_id)["state"] == "succeeded"
+    assert_book_agrees_with_ledger(api, TENANT, granted=1.0, runs=1)
