@@ -634,8 +634,7 @@ def register_dataset(platform: Platform, caller: Principal, body: Any) -> dict[s
         out = dataset_views(session, [row])[0]
     platform.loop.governance_changed()
     if dataset.sites:  # new copies: data locality changed for placement
-        platform.sites = None
-        platform.loop.request_rebuild()
+        platform.sites_changed()
     return out
 
 
@@ -680,8 +679,7 @@ def update_dataset(platform: Platform, caller: Principal, name: str, body: Any) 
             session.flush()
         out = dataset_views(session, [row])[0]
     if changed:  # data locality changed for placement (never the data law)
-        platform.sites = None
-        platform.loop.request_rebuild()
+        platform.sites_changed()
     return out
 
 
@@ -803,8 +801,7 @@ def retire_dataset(platform: Platform, caller: Principal, name: str) -> dict[str
         session.flush()
         out = dataset_views(session, [row])[0]
     platform.loop.governance_changed()
-    platform.sites = None  # its copies no longer draw work (control/copies.py)
-    platform.loop.request_rebuild()
+    platform.sites_changed()  # its copies no longer draw work (control/copies.py)
     return out
 
 
@@ -830,8 +827,7 @@ def restore_dataset(platform: Platform, caller: Principal, name: str) -> dict[st
         session.flush()
         out = dataset_views(session, [row])[0]
     platform.loop.governance_changed()
-    platform.sites = None  # its copies draw work again (control/copies.py)
-    platform.loop.request_rebuild()
+    platform.sites_changed()  # its copies draw work again (control/copies.py)
     return out
 
 

@@ -76,6 +76,12 @@ class Platform:
     def __post_init__(self) -> None:
         self.submits = SubmitWriter(self)
 
+    def sites_changed(self) -> None:
+        """Sites, their nodes or the data at them changed: the submit check's snapshot is
+        dropped at once, and the live loop's book is rebuilt on its next pass."""
+        self.sites = None
+        self.loop.request_rebuild()
+
 
 # ----- tenants ---------------------------------------------------------------------------------
 def create_tenant(
@@ -336,8 +342,7 @@ def add_site(platform: Platform, caller: Principal, spec: SiteSpec) -> SiteRow:
         session.add(row)
         detail = {"action": "site add", "name": spec.name, "country": spec.country}
         record(session, "admin", actor_of(caller), f"site/{spec.name}", detail)
-    platform.sites = None
-    platform.loop.request_rebuild()
+    platform.sites_changed()
     return row
 
 
@@ -370,8 +375,7 @@ def add_nodes(
             "last": added[-1],
         }
         record(session, "admin", actor_of(caller), f"site/{site}", detail)
-    platform.sites = None  # what could ever run changed
-    platform.loop.request_rebuild()
+    platform.sites_changed()  # what could ever run changed
     new = set(added)
     return [v for v in list_nodes(platform, caller, site) if v.node in new]
 
@@ -489,9 +493,8 @@ def update_site(
             row.spec = spec.model_dump(mode="json")
             detail = {"action": "site update", "site": name, "changes": changed}
             record(session, "admin", actor_of(caller), f"site/{name}", detail)
-    if changed:
-        platform.sites = None  # the submit check's copy (latencies decide an SLO's sites)
-        platform.loop.request_rebuild()  # the book's site catalogue: prices, latency, data
+    if changed:  # prices, latencies (they decide an SLO's sites), data
+        platform.sites_changed()
     return row
 
 
